@@ -1,0 +1,1 @@
+"""MesoLive simulator: a generic SignalR hub server (:mod:`.hubserver`) plus the domain logic."""
