@@ -1,0 +1,189 @@
+"""Wire formats of the reference protocol: cattrs converters at the edge.
+
+A frame is one encoded message: a JSON object (orjson) or a msgpack map, with
+a ``type`` key naming the message class. Decoding is strict (an ``int`` field
+takes an integer, not ``"12"`` nor ``true``), rejects frames over the size
+limit, and raises :class:`~sessionkit.DecodeError` naming the field at fault.
+Unknown message types decode to :class:`~sessionkit.UnknownMessage` so the
+processor's fallback handler can see them; unknown fields are ignored, so a
+newer exchange can add fields without breaking older clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import cattrs
+import msgpack
+import orjson
+
+from ._errors import DecodeError, LocalProtocolError
+from ._messages import MESSAGE_TYPES, Message, Request, UnknownMessage
+
+__all__ = ["Codec", "JsonCodec", "MsgpackCodec", "DEFAULT_MAX_FRAME_SIZE", "make_converter"]
+
+DEFAULT_MAX_FRAME_SIZE = 1 << 20
+
+
+def _strict(tp: type, name: str) -> Any:
+    def check(value: Any, _: Any) -> Any:
+        # bool is a subclass of int: refuse it where an int is wanted.
+        if type(value) is tp or (tp is float and type(value) is int):
+            return value
+        raise TypeError(f"expected {name}, got {type(value).__name__} {value!r:.40}")
+
+    return check
+
+
+def make_converter(*, detailed: bool) -> cattrs.Converter:
+    """The converter between messages and plain dicts (JSON/msgpack ready)."""
+    conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=False)
+    conv.register_structure_hook(int, _strict(int, "an integer"))
+    conv.register_structure_hook(str, _strict(str, "a string"))
+    conv.register_structure_hook(bool, _strict(bool, "a boolean"))
+    conv.register_structure_hook(float, _strict(float, "a number"))
+
+    def structure_request(value: Any, _: Any) -> Request:
+        msg = _structure_message(conv, value)
+        if not isinstance(msg, Request):
+            raise TypeError(f"expected a request, got {type(msg).__name__}")
+        return msg
+
+    conv.register_structure_hook_func(lambda t: t is Request, structure_request)
+
+    def unstructure_message(msg: Message) -> dict[str, Any]:
+        return _unstructure_message(conv, msg)
+
+    conv.register_unstructure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, Message), unstructure_message
+    )
+    return conv
+
+
+def _unstructure_message(conv: cattrs.Converter, msg: Message) -> dict[str, Any]:
+    if isinstance(msg, UnknownMessage):
+        return {**msg.fields, "type": msg.type}
+    out: dict[str, Any] = {"type": msg.TYPE}
+    for a in msg.__attrs_attrs__:  # type: ignore[attr-defined]
+        value = getattr(msg, a.name)
+        if value is None or (a.name == "replay" and not value):
+            continue
+        out[a.name] = conv.unstructure(value, a.type) if not isinstance(value, (int, str)) else value
+    return out
+
+
+def _structure_message(conv: cattrs.Converter, raw: Any) -> Message:
+    if not isinstance(raw, dict):
+        raise TypeError(f"a message must be an object, got {type(raw).__name__}")
+    type_name = raw.get("type")
+    if not isinstance(type_name, str):
+        raise DecodeError("message has no string 'type' field", field="type")
+    cls = MESSAGE_TYPES.get(type_name)
+    if cls is None:
+        return UnknownMessage(type=type_name, fields={k: v for k, v in raw.items() if k != "type"})
+    return conv.structure(raw, cls)
+
+
+_FAST = make_converter(detailed=False)
+_DETAILED = make_converter(detailed=True)
+
+
+def _explain(raw: dict[str, Any], exc: Exception) -> DecodeError:
+    """Re-run the structuring with detailed validation to name the field at fault."""
+    type_name = raw.get("type") if isinstance(raw.get("type"), str) else None
+    try:
+        _structure_message(_DETAILED, raw)
+    except DecodeError as err:
+        return err
+    except cattrs.BaseValidationError as err:
+        messages = cattrs.transform_error(err, path=str(type_name or "message"))
+        first = messages[0] if messages else str(err)
+        field = first.rsplit(" @ ", 1)[-1] if " @ " in first else ""
+        return DecodeError(f"invalid {type_name} message: {first}", field=field, type_name=type_name)
+    except Exception as err:  # pragma: no cover - detailed run failed differently
+        return DecodeError(f"invalid {type_name} message: {err}", type_name=type_name)
+    return DecodeError(f"invalid {type_name} message: {exc}", type_name=type_name)
+
+
+def structure(raw: Any) -> Message:
+    """Turn a decoded dict into a message, or raise :class:`DecodeError`."""
+    try:
+        return _structure_message(_FAST, raw)
+    except DecodeError:
+        raise
+    except Exception as exc:
+        if not isinstance(raw, dict):
+            raise DecodeError(f"a message must be an object, got {type(raw).__name__}") from None
+        raise _explain(raw, exc) from None
+
+
+def unstructure(msg: Message) -> dict[str, Any]:
+    return _unstructure_message(_FAST, msg)
+
+
+class Codec(Protocol):
+    """Turns messages into frames and back. ``decode`` raises :class:`DecodeError`."""
+
+    name: str
+    max_frame_size: int
+
+    def encode(self, msg: Message) -> bytes: ...
+
+    def decode(self, frame: bytes) -> Message: ...
+
+
+class _BaseCodec:
+    name = "base"
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        if not isinstance(max_frame_size, int) or max_frame_size <= 0:
+            raise ValueError(f"max_frame_size must be a positive integer, got {max_frame_size!r}")
+        self.max_frame_size = max_frame_size
+
+    def _check_size(self, frame: bytes) -> None:
+        if len(frame) > self.max_frame_size:
+            raise DecodeError(
+                f"frame of {len(frame)} bytes exceeds max_frame_size {self.max_frame_size}"
+            )
+
+    def _check_outgoing(self, data: bytes, msg: Message) -> bytes:
+        if len(data) > self.max_frame_size:
+            raise LocalProtocolError(
+                f"{msg.TYPE} message encodes to {len(data)} bytes, over max_frame_size "
+                f"{self.max_frame_size}"
+            )
+        return data
+
+
+class JsonCodec(_BaseCodec):
+    """JSON frames through orjson (the default)."""
+
+    name = "json"
+
+    def encode(self, msg: Message) -> bytes:
+        return self._check_outgoing(orjson.dumps(unstructure(msg)), msg)
+
+    def decode(self, frame: bytes) -> Message:
+        self._check_size(frame)
+        try:
+            raw = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise DecodeError(f"frame is not valid JSON: {exc}") from None
+        return structure(raw)
+
+
+class MsgpackCodec(_BaseCodec):
+    """msgpack frames."""
+
+    name = "msgpack"
+
+    def encode(self, msg: Message) -> bytes:
+        return self._check_outgoing(msgpack.packb(unstructure(msg), use_bin_type=True), msg)
+
+    def decode(self, frame: bytes) -> Message:
+        self._check_size(frame)
+        try:
+            raw = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+        except Exception as exc:
+            raise DecodeError(f"frame is not valid msgpack: {exc}") from None
+        return structure(raw)

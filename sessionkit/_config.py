@@ -1,0 +1,102 @@
+"""Session configuration, validated on construction."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from ._errors import ConfigError
+
+__all__ = ["SessionConfig", "GapPolicy"]
+
+
+class GapPolicy(enum.Enum):
+    """What the session does when event ids jump."""
+
+    #: gaps are expected (session-level messages consume ids): deliver and go on (Lime)
+    TOLERATE = "tolerate"
+    #: ask the exchange to replay the missing range, holding later events until it is done
+    REQUEST = "request"
+
+
+def _positive(kind: type, *, allow_zero: bool = False) -> Any:
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or value < 0 or (value == 0 and not allow_zero):
+            need = "a non-negative" if allow_zero else "a positive"
+            raise ConfigError(f"SessionConfig.{attribute.name} must be {need} "
+                              f"{kind.__name__}, got {value!r}")
+
+    return check
+
+
+def _optional_positive_float(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _positive(float)(inst, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class SessionConfig:
+    """Every knob of the session core. Times are in seconds.
+
+    >>> SessionConfig(max_in_flight=100).low_water
+    50
+    """
+
+    #: first wait for an ACK before resending (LedgerX scenario 1)
+    ack_timeout: float = attrs.field(default=1.0, validator=_positive(float))
+    #: each resend waits ``backoff`` times longer than the one before
+    ack_backoff: float = attrs.field(default=2.0, validator=_positive(float))
+    #: longest wait between two resends
+    ack_timeout_max: float = attrs.field(default=10.0, validator=_positive(float))
+    #: sends of one message before its outcome is reported unknown
+    max_send_attempts: int = attrs.field(default=5, validator=_positive(int))
+    #: the most messages sent and not yet ACKed (the window)
+    max_in_flight: int = attrs.field(default=4096, validator=_positive(int))
+    #: the most frames waiting for the transport to take them
+    max_send_buffer: int = attrs.field(default=8192, validator=_positive(int))
+    #: busy clears when both counts are below this (default: half of max_in_flight)
+    low_water: int = attrs.field(default=None)
+    #: messages per batch (the exchange's limit)
+    batch_limit: int = attrs.field(default=200, validator=_positive(int))
+    #: what to do when event ids jump
+    gap_policy: GapPolicy = attrs.field(default=GapPolicy.TOLERATE)
+    #: the most live events held while a replay runs; past it the session fails
+    max_replay_buffer: int = attrs.field(default=100_000, validator=_positive(int))
+    #: extra fraction of the exchange's heartbeat interval tolerated before "offline"
+    heartbeat_grace: float = attrs.field(default=0.5, validator=_positive(float, allow_zero=True))
+    #: send a heartbeat when nothing was sent for this long (None: never)
+    heartbeat_interval: float | None = attrs.field(default=None,
+                                                    validator=_optional_positive_float)
+    #: a login with no answer after this long fails the connection
+    login_timeout: float = attrs.field(default=10.0, validator=_positive(float))
+    #: after a reconnect, ask for a MessageReplay of messages ACKed without response
+    auto_message_replay: bool = True
+    #: prefix of generated client ids (None: random per session)
+    cid_prefix: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.low_water is None:
+            object.__setattr__(self, "low_water", max(1, self.max_in_flight // 2))
+        elif (not isinstance(self.low_water, int) or isinstance(self.low_water, bool)
+              or not 0 < self.low_water <= self.max_in_flight):
+            raise ConfigError(f"SessionConfig.low_water must be an integer in 1.."
+                              f"{self.max_in_flight} (max_in_flight), got {self.low_water!r}")
+        if not isinstance(self.gap_policy, GapPolicy):
+            try:
+                object.__setattr__(self, "gap_policy", GapPolicy(self.gap_policy))
+            except ValueError:
+                raise ConfigError(f"SessionConfig.gap_policy must be one of "
+                                  f"{[p.value for p in GapPolicy]}, got {self.gap_policy!r}") from None
+        if self.cid_prefix is not None and (not isinstance(self.cid_prefix, str)
+                                            or not self.cid_prefix.isprintable()
+                                            or not 0 < len(self.cid_prefix) <= 32):
+            raise ConfigError(f"SessionConfig.cid_prefix must be 1-32 printable characters, "
+                              f"got {self.cid_prefix!r}")
+        if self.ack_timeout_max < self.ack_timeout:
+            raise ConfigError(f"SessionConfig.ack_timeout_max ({self.ack_timeout_max}) must not "
+                              f"be below ack_timeout ({self.ack_timeout})")

@@ -1,0 +1,67 @@
+"""The error hierarchy of sessionkit.
+
+Modelled on h11: errors caused by the local side's misuse are kept apart from
+errors caused by what the far side sent, so that an engine can tell a bug in
+its own code from a misbehaving exchange.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SessionkitError",
+    "ConfigError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "DecodeError",
+    "SessionBusy",
+    "SessionClosed",
+]
+
+
+class SessionkitError(Exception):
+    """Base class of every error sessionkit raises on purpose."""
+
+
+class ConfigError(SessionkitError, ValueError):
+    """A configuration value is invalid; the message names the setting and the value."""
+
+
+class LocalProtocolError(SessionkitError):
+    """The caller asked for something the protocol or the session state does not allow."""
+
+
+class RemoteProtocolError(SessionkitError):
+    """The far side sent something the protocol does not allow."""
+
+
+class DecodeError(RemoteProtocolError):
+    """A frame could not be decoded into a protocol message.
+
+    ``field`` is a dotted path to the offending field (``""`` for the frame as a whole).
+    """
+
+    def __init__(self, message: str, *, field: str = "", type_name: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.type_name = type_name
+
+
+class SessionBusy(SessionkitError):
+    """A submit was rejected synchronously because a bound is reached.
+
+    ``reason`` is one of ``"window"`` (too many unacknowledged messages),
+    ``"send_buffer"`` (too many frames not yet written) or ``"congestion"``
+    (the exchange signalled congestion). Nothing was queued.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"session busy ({reason}): {detail}")
+        self.reason = reason
+
+
+class SessionClosed(SessionkitError):
+    """The session is deactivated (closed or failed); open a new session to go on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"session is closed: {reason}")
+        self.reason = reason

@@ -1,0 +1,553 @@
+"""The sans-IO session: a pure state machine between an engine and an exchange.
+
+Nothing here reads a clock, opens a socket or starts a thread. The caller
+feeds in what arrives (``receive_data`` / ``receive_message``), what the
+transport reports (``connection_lost``) and the time (``now`` on every call;
+``next_deadline()`` / ``handle_timer(now)`` for timers, as aioquic does), and
+drains what the session produces (``data_to_send()``, ``events()``).
+
+>>> s = Session(SessionConfig(cid_prefix="demo"))
+>>> s.login(0.0, account="acct")
+>>> [m.TYPE for m in s.messages_to_send()]
+['login']
+>>> s.receive_message(LoginAck(run_id="r1", last_event_id=0), 0.1)
+>>> s.events()
+[LoginAccepted(event_id=0, run_id='r1')]
+>>> cid = s.submit(LimitOrder(contract_id=7, size=1, price_in_cents=100), 0.2)
+>>> cid
+'demo-1'
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import deque
+from typing import Iterable, Sequence
+
+import attrs
+
+from ._codec import Codec
+from ._config import SessionConfig
+from ._errors import (
+    DecodeError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    SessionBusy,
+    SessionClosed,
+)
+from ._events import (
+    Callback,
+    Closed,
+    ConnectionAvailable,
+    ConnectionBusy,
+    ConnectionFailed,
+    Event,
+    ExchangeOffline,
+    ExchangeOnline,
+    LoginAccepted,
+    LoginFailed,
+    MessageReceived,
+    Outcome,
+    ProtocolError,
+    ResendCompleted,
+    RunChanged,
+)
+from ._flow import FlowControl
+from ._heartbeat import HeartbeatMonitor
+from ._messages import (
+    Batch,
+    BatchAck,
+    Congestion,
+    EventReplay,
+    Heartbeat,
+    Login,
+    LoginAck,
+    LoginReject,
+    Logout,
+    Message,
+    MessageReplay,
+    Request,
+    ResendComplete,
+    Status,
+)
+from ._sequencing import Sequencer, Verdict
+from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
+from ._stats import SessionStatistics
+from ._tracking import MessageState, Tracked, Tracker, TrackedSnapshot
+
+__all__ = ["Session", "Handoff", "BatchTicket"]
+
+logger = logging.getLogger(__name__)
+
+_SERVER_ONLY = (LoginAck, LoginReject, Status, BatchAck, ResendComplete, Congestion)
+
+
+@attrs.frozen
+class Handoff:
+    """What one session instance passes to the next (after a reconnect or a restart).
+
+    It holds the exchange run last seen, the last event id delivered (the
+    resume cursor) and every request not yet in a final state.
+    """
+
+    run_id: str | None
+    last_event_id: int
+    tracked: tuple[TrackedSnapshot, ...]
+    cid_prefix: str
+    next_cid: int
+
+
+@attrs.frozen
+class BatchTicket:
+    """The client ids of one batch sent: the batch's own and each message's, in order."""
+
+    cid: str
+    cids: tuple[str, ...]
+
+
+class Session:
+    """One session with an exchange. See the module docstring for the contract."""
+
+    def __init__(self, config: SessionConfig | None = None, *, codec: Codec | None = None,
+                 handoff: Handoff | None = None) -> None:
+        self.config = config = config or SessionConfig()
+        self._codec = codec
+        self._state = SessionState.IDLE
+        self._events: list[Event] = []
+        self._out: deque[Message] = deque()
+        self._tracker = Tracker(config, self._events.append)
+        self._seq = Sequencer(config.gap_policy, config.max_replay_buffer,
+                              handoff.last_event_id if handoff else 0)
+        self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water)
+        self._hb = HeartbeatMonitor(config.heartbeat_grace, config.heartbeat_interval)
+        self._run_id = handoff.run_id if handoff else None
+        self._resumed = handoff is not None
+        self._cid_prefix = (handoff.cid_prefix if handoff else
+                            config.cid_prefix or secrets.token_hex(4))
+        self._next_cid = handoff.next_cid if handoff else 1
+        self._resume_token = 0
+        self._login_deadline: float | None = None
+        self._submitted = 0
+        self._protocol_errors = 0
+        self._run_changes = 0
+        self.close_reason: str | None = None
+        if handoff is not None:
+            self._tracker.restore(handoff.tracked)
+
+    # -- properties ---------------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    @property
+    def last_event_id(self) -> int:
+        """The highest event id delivered; resume with ``last_event_id + 1``."""
+        return self._seq.last
+
+    @property
+    def busy(self) -> bool:
+        return self._flow.busy
+
+    # -- local calls ----------------------------------------------------------------
+
+    def _require(self, inp: Input) -> SessionState:
+        if self._state in CLOSED_STATES:
+            raise SessionClosed(self.close_reason or self._state.value)
+        nxt = next_state(self._state, inp)
+        if nxt is None:
+            raise LocalProtocolError(f"cannot {inp.value} while the session is "
+                                     f"{self._state.value}")
+        return nxt
+
+    def login(self, now: float, *, account: str, token: str = "",
+              resume_event_id: int | None = None) -> None:
+        """Queue the login. ``resume_event_id``: 0 no replay, 1 replay all, N after N-1.
+
+        By default a fresh session resumes with 0 and a session built from a
+        :class:`Handoff` resumes after the last event it delivered.
+        """
+        nxt = self._require(Input.LOGIN)
+        if not isinstance(account, str) or not account:
+            raise LocalProtocolError(f"login account must be a non-empty string, got {account!r}")
+        if resume_event_id is None:
+            resume_event_id = self._seq.last + 1 if self._resumed else 0
+        if (not isinstance(resume_event_id, int) or isinstance(resume_event_id, bool)
+                or resume_event_id < 0):
+            raise LocalProtocolError(
+                f"resume_event_id must be an integer >= 0, got {resume_event_id!r}")
+        self._resume_token = resume_event_id
+        self._state = nxt
+        self._login_deadline = now + self.config.login_timeout
+        self._push(Login(account=account, token=token, resume_event_id=resume_event_id), now)
+
+    def submit(self, request: Request, now: float, *, callback: Callback | None = None) -> str:
+        """Submit one request; returns its client id. Raises :class:`SessionBusy` when full."""
+        nxt = self._require(Input.SUBMIT)
+        if isinstance(request, Batch):
+            raise LocalProtocolError("submit a batch with submit_batch(), not submit()")
+        self._check_request(request, "request")
+        self._check_capacity(1, 1)
+        request = self._with_cid(request)
+        t = self._tracker.add(request, callback)
+        self._submitted += 1
+        self._state = nxt
+        if nxt is SessionState.ACTIVE:
+            self._send(t, now)
+        return t.cid
+
+    def submit_batch(self, requests: Sequence[Request], now: float, *,
+                     callbacks: Sequence[Callback | None] | None = None) -> list[BatchTicket]:
+        """Submit requests as batches of at most ``config.batch_limit``, in order.
+
+        All or nothing: if the whole list does not fit the window, nothing is
+        sent and :class:`SessionBusy` is raised.
+        """
+        nxt = self._require(Input.SUBMIT)
+        requests = list(requests)
+        if not requests:
+            raise LocalProtocolError("submit_batch needs at least one request")
+        if callbacks is not None and len(callbacks) != len(requests):
+            raise LocalProtocolError(f"submit_batch got {len(requests)} requests but "
+                                     f"{len(callbacks)} callbacks")
+        for i, r in enumerate(requests):
+            if isinstance(r, Batch):
+                raise LocalProtocolError(f"requests[{i}] is a Batch; batches do not nest")
+            self._check_request(r, f"requests[{i}]")
+        limit = self.config.batch_limit
+        n_batches = -(-len(requests) // limit)
+        self._check_capacity(len(requests), n_batches)
+        with_cids = [self._with_cid(r) for r in requests]
+        if len({r.cid for r in with_cids}) != len(with_cids):
+            raise LocalProtocolError("submit_batch got the same cid twice")
+        tickets = []
+        for start in range(0, len(with_cids), limit):
+            chunk = tuple(with_cids[start:start + limit])
+            batch = self._with_cid(Batch(messages=chunk))
+            bt = self._tracker.add(batch, None)
+            bt.children = tuple(r.cid for r in chunk)  # type: ignore[misc]
+            for j, r in enumerate(chunk):
+                cb = callbacks[start + j] if callbacks is not None else None
+                self._tracker.add(r, cb, parent=bt.cid)
+            self._submitted += len(chunk)
+            tickets.append(BatchTicket(bt.cid, bt.children))
+            if nxt is SessionState.ACTIVE:
+                self._send(bt, now)
+        self._state = nxt
+        return tickets
+
+    def request_message_replay(self, now: float) -> str | None:
+        """Ask the exchange to re-send what was ACKed without a final response (S2)."""
+        self._require(Input.SUBMIT)
+        mids = tuple(sorted(t.mid for t in self._tracker.awaiting_response()
+                            if t.mid is not None))
+        if not mids:
+            return None
+        req = self._with_cid(MessageReplay(mids=mids))
+        t = self._tracker.add(req, None)
+        self._submitted += 1
+        if self._state is SessionState.ACTIVE:
+            self._send(t, now)
+        return t.cid
+
+    def close(self, now: float) -> None:
+        """Log out (ACTIVE) or close at once (before login). Idempotent while closing."""
+        nxt = self._require(Input.CLOSE)
+        was = self._state
+        self._state = nxt
+        if was is SessionState.ACTIVE:
+            self._push(Logout(), now)
+        elif nxt is SessionState.CLOSED:
+            self.close_reason = "closed by the local side"
+            self._events.append(Closed(self.close_reason))
+
+    def _check_request(self, request: object, what: str) -> None:
+        if not isinstance(request, Request):
+            raise LocalProtocolError(f"{what} must be a sessionkit Request, got "
+                                     f"{type(request).__name__}")
+        if request.cid is not None and request.cid in self._tracker.by_cid:
+            raise LocalProtocolError(f"{what} cid {request.cid!r} is already tracked")
+
+    def _check_capacity(self, count: int, frames: int) -> None:
+        try:
+            self._flow.check(count, self._tracker.unacked, len(self._out) + frames - 1)
+        except SessionBusy as err:
+            if getattr(err, "entered_busy", False):
+                self._events.append(ConnectionBusy(err.reason))
+            raise
+
+    def _with_cid(self, request: Request) -> Request:
+        if request.cid is not None:
+            if not isinstance(request.cid, str) or not request.cid:
+                raise LocalProtocolError(f"cid must be a non-empty string, got {request.cid!r}")
+            return request
+        cid = f"{self._cid_prefix}-{self._next_cid}"
+        self._next_cid += 1
+        return attrs.evolve(request, cid=cid)
+
+    def _push(self, msg: Message, now: float) -> None:
+        self._out.append(msg)
+        self._hb.outbound(now)
+
+    def _send(self, t: Tracked, now: float) -> None:
+        self._out.append(t.request)
+        self._tracker.mark_sent(t, now)
+        self._hb.outbound(now)
+
+    # -- inbound ----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Feed one frame; a frame that does not decode is reported, never raised."""
+        if self._codec is None:
+            raise LocalProtocolError("receive_data needs a codec; pass codec= to Session")
+        if self._state in CLOSED_STATES:
+            raise SessionClosed(self.close_reason or self._state.value)
+        try:
+            msg = self._codec.decode(data)
+        except DecodeError as err:
+            self._protocol_error(err, now)
+            return
+        self.receive_message(msg, now)
+
+    def receive_message(self, msg: Message, now: float) -> None:
+        """Feed one decoded message from the exchange."""
+        if self._state in CLOSED_STATES:
+            raise SessionClosed(self.close_reason or self._state.value)
+        if not isinstance(msg, Message):
+            self._protocol_error(RemoteProtocolError(
+                f"expected a protocol message, got {type(msg).__name__}"), now)
+            return
+        if self._hb.inbound(now, msg.interval_ms if isinstance(msg, Heartbeat) else None):
+            self._events.append(ExchangeOnline())
+        state = self._state
+        inp = (Input.LOGIN_ACK if isinstance(msg, LoginAck) else
+               Input.LOGIN_REJECT if isinstance(msg, LoginReject) else Input.MESSAGE)
+        nxt = next_state(state, inp)
+        if nxt is None:
+            if state is SessionState.IDLE:
+                self._protocol_error(RemoteProtocolError(
+                    f"{msg.TYPE} message arrived before the login was sent"), now)
+            else:
+                assert (state, inp) in TOLERATED_REMOTE
+                self._protocol_error(RemoteProtocolError(
+                    f"{msg.TYPE} message arrived while the session is {state.value}"), now)
+            return
+        if state is SessionState.LOGGING_IN:
+            if isinstance(msg, LoginAck):
+                self._on_login_ack(msg, now)
+            elif isinstance(msg, LoginReject):
+                self._fail(LoginFailed(msg.reason), f"login failed: {msg.reason}")
+            else:
+                err = RemoteProtocolError(
+                    f"first message after the login was {msg.TYPE!r}, not a login answer")
+                self._protocol_errors += 1
+                self._events.append(ProtocolError(err, fatal=True))
+                self._fail(ConnectionFailed(str(err)), str(err))
+            return
+        self._receive_in_session(msg, now)
+
+    def _receive_in_session(self, msg: Message, now: float) -> None:
+        rid = msg.run_id
+        if rid is not None and rid != self._run_id and not msg.replay:
+            self._change_run(rid)
+        eid = msg.event_id
+        if eid is not None:
+            seq = self._seq
+            was_replaying = seq.replaying
+            try:
+                verdict = seq.offer(eid, msg.replay, msg)
+            except OverflowError as err:
+                self._fail(ConnectionFailed(str(err)), str(err))
+                return
+            if verdict is Verdict.DUPLICATE:
+                return
+            if verdict is Verdict.HELD:
+                if not was_replaying:  # a gap under the REQUEST policy: ask for it
+                    self._push(EventReplay(from_event_id=seq.last + 1, to_event_id=eid - 1), now)
+                return
+        self._handle(msg, now)
+
+    def _handle(self, msg: Message, now: float) -> None:
+        tracker = self._tracker
+        if isinstance(msg, Status):
+            tracker.on_status(msg, now, self._run_id)
+            self._maybe_available()
+        elif isinstance(msg, BatchAck):
+            for problem in tracker.on_batch_ack(msg, now, self._run_id):
+                self._protocol_error(RemoteProtocolError(problem), now)
+            self._maybe_available()
+        elif isinstance(msg, ResendComplete):
+            if not self._seq.replaying:
+                self._protocol_error(RemoteProtocolError(
+                    f"resend_complete({msg.begin}, {msg.end}) arrived with no replay running"),
+                    now)
+                return
+            released = self._seq.complete()
+            self._events.append(ResendCompleted(msg.begin, msg.end))
+            for held in released:
+                assert isinstance(held, Message)
+                self._handle(held, now)
+        elif isinstance(msg, Congestion):
+            self._flow.congested = msg.busy
+            if msg.busy:
+                if self._flow.enter_busy():
+                    self._events.append(ConnectionBusy("congestion"))
+            else:
+                self._maybe_available()
+        elif isinstance(msg, Request) or isinstance(msg, (Login, Logout, EventReplay)):
+            self._protocol_error(RemoteProtocolError(
+                f"{msg.TYPE} is a client message; the exchange may not send it"), now)
+        else:
+            mid = getattr(msg, "mid", None)
+            if mid is not None or getattr(msg, "cid", None) is not None:
+                tracker.on_response(msg, mid, getattr(msg, "cid", None), now, self._run_id)
+                self._maybe_available()
+            else:
+                self._events.append(MessageReceived(msg, None, None))
+
+    def _on_login_ack(self, msg: LoginAck, now: float) -> None:
+        self._state = SessionState.ACTIVE
+        self._login_deadline = None
+        self._seq.start(self._resume_token, msg.last_event_id)
+        if msg.run_id is not None and msg.run_id != self._run_id:
+            self._change_run(msg.run_id)
+        self._events.append(LoginAccepted(msg.last_event_id, self._run_id))
+        for t in self._tracker.requeue_unacked() if self._resumed else list(
+                t for t in self._tracker.by_cid.values()
+                if t.state is MessageState.QUEUED and t.parent is None):
+            self._send(t, now)
+        if self._resumed and self.config.auto_message_replay:
+            self.request_message_replay(now)
+
+    def _change_run(self, run_id: str) -> None:
+        prev = self._run_id
+        self._run_id = run_id
+        if prev is None:  # the first run id seen: learnt, not changed
+            return
+        self._run_changes += 1
+        logger.info("exchange run changed from %s to %s", prev, run_id)
+        self._events.append(RunChanged(run_id, prev))
+        self._tracker.cancel_old_run(run_id)
+
+    def connection_lost(self, reason: str, now: float) -> None:
+        """The transport closed or failed. Deactivates the session (idempotent)."""
+        if self._state in CLOSED_STATES:
+            return
+        nxt = next_state(self._state, Input.CONNECTION_LOST)
+        if nxt is SessionState.CLOSED:
+            self._state = nxt
+            self.close_reason = f"connection closed after logout: {reason}"
+            self._events.append(Closed(self.close_reason))
+        else:
+            self._fail(ConnectionFailed(reason), f"connection failed: {reason}")
+
+    def _fail(self, event: Event, reason: str) -> None:
+        logger.info("session deactivated: %s", reason)
+        self._state = SessionState.FAILED
+        self.close_reason = reason
+        self._login_deadline = None
+        self._events.append(event)
+
+    def _protocol_error(self, err: Exception, now: float) -> None:
+        self._protocol_errors += 1
+        logger.warning("protocol error from the exchange: %s", err)
+        self._events.append(ProtocolError(err, fatal=False))
+
+    def _maybe_available(self) -> None:
+        if self._flow.busy and self._flow.drained(self._tracker.unacked, len(self._out)):
+            self._events.append(ConnectionAvailable())
+
+    # -- timers -------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timer`` must next be called (None: no timer armed)."""
+        state = self._state
+        if state is SessionState.LOGGING_IN:
+            return self._login_deadline
+        if state not in (SessionState.ACTIVE, SessionState.CLOSING):
+            return None
+        candidates = [d for d in (self._tracker.next_deadline(), self._hb.offline_deadline(),
+                                  self._hb.send_deadline()) if d is not None]
+        return min(candidates) if candidates else None
+
+    def handle_timer(self, now: float) -> None:
+        state = self._state
+        if state is SessionState.LOGGING_IN:
+            if self._login_deadline is not None and now >= self._login_deadline:
+                reason = (f"no answer to the login within {self.config.login_timeout} s")
+                self._fail(ConnectionFailed(reason), reason)
+            return
+        if state not in (SessionState.ACTIVE, SessionState.CLOSING):
+            return
+        max_attempts = self.config.max_send_attempts
+        for t in self._tracker.expired(now):
+            if t.attempts >= max_attempts:
+                self._tracker.finish(t, Outcome.UNKNOWN,
+                                     f"no ACK after {t.attempts} sends")
+            else:
+                self._send(t, now)
+        silence = self._hb.check_offline(now)
+        if silence is not None:
+            self._events.append(ExchangeOffline(silence))
+        if self._hb.heartbeat_due(now):
+            self._push(Heartbeat(), now)
+        self._maybe_available()
+
+    # -- output -----------------------------------------------------------------------------
+
+    def messages_to_send(self) -> list[Message]:
+        """Drain the outgoing messages (for transports that encode themselves)."""
+        out = list(self._out)
+        self._out.clear()
+        if self._flow.busy:
+            self._maybe_available()
+        return out
+
+    def data_to_send(self) -> list[bytes]:
+        """Drain the outgoing messages as encoded frames."""
+        if self._codec is None:
+            raise LocalProtocolError("data_to_send needs a codec; pass codec= to Session")
+        encode = self._codec.encode
+        return [encode(m) for m in self.messages_to_send()]
+
+    def events(self) -> list[Event]:
+        """Drain the events produced so far, in order."""
+        out = self._events[:]
+        self._events.clear()
+        return out
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def awaiting_response(self) -> list[tuple[str, int | None, Request]]:
+        """S2: (cid, mid, request) of every request ACKed without its final response."""
+        return [(t.cid, t.mid, t.request) for t in self._tracker.awaiting_response()]
+
+    def tracked(self) -> Iterable[tuple[str, MessageState, Request]]:
+        return [(t.cid, t.state, t.request) for t in self._tracker.by_cid.values()]
+
+    def handoff(self) -> Handoff:
+        """Everything a new session needs to go on where this one stopped."""
+        return Handoff(self._run_id, self._seq.last, self._tracker.snapshot(),
+                       self._cid_prefix, self._next_cid)
+
+    def statistics(self) -> SessionStatistics:
+        tr, seq, flow = self._tracker, self._seq, self._flow
+        return SessionStatistics(
+            state=self._state.value, run_id=self._run_id, last_event_id=seq.last,
+            in_flight=tr.unacked, awaiting_response=len(tr.awaiting_response()),
+            send_buffer=len(self._out), submitted=self._submitted, acked=tr.acked,
+            resends=tr.resends, finished={o.value: n for o, n in tr.finished.items()},
+            duplicate_acks=tr.duplicate_acks, unmatched_responses=tr.unmatched,
+            events_delivered=seq.delivered, duplicate_events=seq.duplicates, gaps=seq.gaps,
+            held_events=seq.held, busy=flow.busy, busy_count=flow.busy_count,
+            rejected_busy=flow.rejected, protocol_errors=self._protocol_errors,
+            offline_count=self._hb.offline_count,
+            ack_latency_mean=(tr.ack_latency_total / tr.acked) if tr.acked else None,
+            ack_latency_max=tr.ack_latency_max if tr.acked else None,
+            run_changes=self._run_changes,
+        )

@@ -1,0 +1,77 @@
+"""The session's lifecycle state machine, as an explicit table (in the manner of h11).
+
+Every (state, input) pair either leads to a next state or is a protocol
+error: a :class:`LocalProtocolError` for a call the local side may not make
+now, a remote protocol failure for an inbound message the exchange may not
+send now. The table is the single source of truth for ``Session``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["SessionState", "Input", "TRANSITIONS", "next_state", "CLOSED_STATES"]
+
+
+class SessionState(enum.Enum):
+    #: created; submits are queued until login succeeds
+    IDLE = "idle"
+    #: login sent, waiting for the exchange's answer
+    LOGGING_IN = "logging_in"
+    #: logged in: messages flow
+    ACTIVE = "active"
+    #: logout sent: responses still flow, no new submits
+    CLOSING = "closing"
+    #: closed by the local side; deactivated
+    CLOSED = "closed"
+    #: login failed, connection failed or lost; deactivated
+    FAILED = "failed"
+
+
+class Input(enum.Enum):
+    LOGIN = "login"                      # local: send the login
+    SUBMIT = "submit"                    # local: submit a request or a batch
+    CLOSE = "close"                      # local: log out
+    LOGIN_ACK = "login_ack"              # remote: login accepted
+    LOGIN_REJECT = "login_reject"        # remote: login refused
+    MESSAGE = "message"                  # remote: any other message
+    LOGIN_TIMEOUT = "login_timeout"      # timer: no answer to the login
+    CONNECTION_LOST = "connection_lost"  # transport: the connection failed or closed
+
+
+S, I = SessionState, Input
+#: (state, input) -> next state. Pairs absent from the table are protocol errors.
+TRANSITIONS: dict[tuple[SessionState, Input], SessionState] = {
+    (S.IDLE, I.LOGIN): S.LOGGING_IN,
+    (S.IDLE, I.SUBMIT): S.IDLE,
+    (S.IDLE, I.CLOSE): S.CLOSED,
+    (S.IDLE, I.CONNECTION_LOST): S.FAILED,
+    (S.LOGGING_IN, I.SUBMIT): S.LOGGING_IN,
+    (S.LOGGING_IN, I.LOGIN_ACK): S.ACTIVE,
+    (S.LOGGING_IN, I.LOGIN_REJECT): S.FAILED,
+    (S.LOGGING_IN, I.MESSAGE): S.FAILED,  # the first message must answer the login
+    (S.LOGGING_IN, I.LOGIN_TIMEOUT): S.FAILED,
+    (S.LOGGING_IN, I.CLOSE): S.CLOSED,
+    (S.LOGGING_IN, I.CONNECTION_LOST): S.FAILED,
+    (S.ACTIVE, I.SUBMIT): S.ACTIVE,
+    (S.ACTIVE, I.MESSAGE): S.ACTIVE,
+    (S.ACTIVE, I.CLOSE): S.CLOSING,
+    (S.ACTIVE, I.CONNECTION_LOST): S.FAILED,
+    (S.CLOSING, I.MESSAGE): S.CLOSING,
+    (S.CLOSING, I.CLOSE): S.CLOSING,
+    (S.CLOSING, I.CONNECTION_LOST): S.CLOSED,
+}
+del S, I
+
+CLOSED_STATES = frozenset({SessionState.CLOSED, SessionState.FAILED})
+
+#: remote inputs that are tolerated (reported, state kept) where the table has no entry
+TOLERATED_REMOTE = frozenset({(SessionState.ACTIVE, Input.LOGIN_ACK),
+                              (SessionState.ACTIVE, Input.LOGIN_REJECT),
+                              (SessionState.CLOSING, Input.LOGIN_ACK),
+                              (SessionState.CLOSING, Input.LOGIN_REJECT)})
+
+
+def next_state(state: SessionState, inp: Input) -> SessionState | None:
+    """The next state, or None when the pair is not allowed."""
+    return TRANSITIONS.get((state, inp))

@@ -1,0 +1,306 @@
+"""ACK/MID tracking: the life of every request until its final state.
+
+A request is tracked by its client id (``cid``) from submit on, and by the
+exchange's message id (``mid``) once its ACK arrives. The three exchange
+unavailability scenarios of the LedgerX guide map onto the states here:
+S1 (no ACK) is ``QUEUED``/``SENT`` with a resend timer, S2 (ACK without
+response) is ``ACKED``/``OPEN``, S3 (ACK and final response) ends tracking.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from typing import Callable
+
+import attrs
+
+from ._config import SessionConfig
+from ._events import Callback, Event, MessageFinished, MessageReceived, Outcome
+from ._messages import (
+    ActionReport,
+    Batch,
+    BatchAck,
+    ContractDetail,
+    Message,
+    Request,
+    RequestKind,
+    Status,
+)
+
+__all__ = ["MessageState", "Tracked", "Tracker", "TrackedSnapshot"]
+
+
+class MessageState(enum.Enum):
+    #: submitted, not yet handed to the transport (before login, or after a reconnect)
+    QUEUED = "queued"
+    #: sent, no ACK yet (S1)
+    SENT = "sent"
+    #: ACKed, waiting for the final response (S2)
+    ACKED = "acked"
+    #: a trade request ACKed and working on the book, until size zero (S2)
+    OPEN = "open"
+
+
+_UNACKED = (MessageState.QUEUED, MessageState.SENT)
+
+
+class Tracked:
+    """The mutable tracking record of one request (internal)."""
+
+    __slots__ = ("request", "cid", "kind", "state", "mid", "callback", "prev", "attempts",
+                 "first_sent", "deadline", "parent", "children", "run_id")
+
+    def __init__(self, request: Request, callback: Callback | None, parent: str | None) -> None:
+        assert request.cid is not None
+        self.request = request
+        self.cid: str = request.cid
+        self.kind = request.KIND
+        self.state = MessageState.QUEUED
+        self.mid: int | None = None
+        self.callback = callback
+        #: the previous message of this MID handed to the processor (the request at first)
+        self.prev: Message = request
+        self.attempts = 0
+        self.first_sent: float | None = None
+        self.deadline: float | None = None
+        self.parent = parent
+        self.children: tuple[str, ...] = ()
+        self.run_id: str | None = None
+
+
+@attrs.frozen
+class TrackedSnapshot:
+    """What a new session needs to carry a tracked request on (see ``Handoff``)."""
+
+    request: Request
+    state: MessageState
+    mid: int | None
+    run_id: str | None
+    parent: str | None
+    callback: Callback | None = attrs.field(default=None, eq=False, repr=False)
+
+
+def _is_final_response(msg: Message) -> bool:
+    if isinstance(msg, ActionReport):
+        return msg.size == 0
+    if isinstance(msg, ContractDetail):
+        return msg.last
+    return True
+
+
+class Tracker:
+    """Holds every tracked request and applies ACKs, responses and timeouts to them."""
+
+    def __init__(self, config: SessionConfig, emit: Callable[[Event], None]) -> None:
+        self._config = config
+        self._emit = emit
+        self.by_cid: dict[str, Tracked] = {}
+        self.by_mid: dict[int, Tracked] = {}
+        #: requests (not batch containers) not yet ACKed: the window's fill
+        self.unacked = 0
+        self._timers: list[tuple[float, int, str]] = []
+        self._seq = 0
+        # statistics
+        self.acked = 0
+        self.duplicate_acks = 0
+        self.unmatched = 0
+        self.resends = 0
+        self.finished: dict[Outcome, int] = {o: 0 for o in Outcome}
+        self.ack_latency_total = 0.0
+        self.ack_latency_max = 0.0
+
+    # -- adding and sending ------------------------------------------------------
+
+    def add(self, request: Request, callback: Callback | None, parent: str | None = None,
+            state: MessageState = MessageState.QUEUED) -> Tracked:
+        t = Tracked(request, callback, parent)
+        t.state = state
+        self.by_cid[t.cid] = t
+        if state in _UNACKED and t.kind is not RequestKind.BATCH:
+            self.unacked += 1
+        return t
+
+    def mark_sent(self, t: Tracked, now: float) -> None:
+        """Record one send of ``t`` (and its batch children) and arm its ACK timer."""
+        if t.attempts:
+            self.resends += 1
+        t.attempts += 1
+        if t.first_sent is None:
+            t.first_sent = now
+        t.state = MessageState.SENT
+        cfg = self._config
+        wait = min(cfg.ack_timeout * cfg.ack_backoff ** (t.attempts - 1), cfg.ack_timeout_max)
+        t.deadline = now + wait
+        self._seq += 1
+        heapq.heappush(self._timers, (t.deadline, self._seq, t.cid))
+        for c in t.children:
+            child = self.by_cid.get(c)
+            if child is not None and child.state is MessageState.QUEUED:
+                child.state = MessageState.SENT
+                child.attempts = t.attempts
+                if child.first_sent is None:
+                    child.first_sent = now
+
+    def next_deadline(self) -> float | None:
+        timers = self._timers
+        while timers:
+            deadline, _, cid = timers[0]
+            t = self.by_cid.get(cid)
+            if t is not None and t.state is MessageState.SENT and t.deadline == deadline:
+                return deadline
+            heapq.heappop(timers)
+        return None
+
+    def expired(self, now: float) -> list[Tracked]:
+        """Pop the requests whose ACK timer ran out by ``now``."""
+        out: list[Tracked] = []
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, _, cid = heapq.heappop(timers)
+            t = self.by_cid.get(cid)
+            if t is not None and t.state is MessageState.SENT and t.deadline == deadline:
+                out.append(t)
+        return out
+
+    def requeue_unacked(self) -> list[Tracked]:
+        """After a reconnect: every top-level request not ACKed goes back to QUEUED."""
+        out = []
+        for t in self.by_cid.values():
+            if t.state in _UNACKED:
+                t.state = MessageState.QUEUED
+                t.deadline = None
+                t.attempts = 0
+                if t.parent is None:
+                    out.append(t)
+        self._timers.clear()
+        return out
+
+    # -- inbound -------------------------------------------------------------------
+
+    def on_status(self, st: Status, now: float, run_id: str | None) -> None:
+        t = self.by_cid.get(st.cid)
+        if t is None:
+            self.unmatched += 1
+            self._emit(MessageReceived(st, None, None))
+            return
+        if t.state not in _UNACKED:
+            self.duplicate_acks += 1
+            return
+        self._apply_ack(t, st, now, run_id)
+        self._emit(MessageReceived(st, t.request, t.callback))
+        if not st.ok:
+            self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
+        elif t.kind is RequestKind.ACK_ONLY:
+            self.finish(t, Outcome.COMPLETED)
+
+    def _apply_ack(self, t: Tracked, st: Status | BatchAck, now: float,
+                   run_id: str | None) -> None:
+        if t.kind is not RequestKind.BATCH:
+            self.unacked -= 1
+        self.acked += 1
+        if t.first_sent is not None:
+            latency = now - t.first_sent
+            self.ack_latency_total += latency
+            if latency > self.ack_latency_max:
+                self.ack_latency_max = latency
+        t.mid = st.mid
+        t.run_id = st.run_id or run_id
+        if st.mid is not None:
+            self.by_mid[st.mid] = t
+        t.state = MessageState.OPEN if t.kind is RequestKind.TRADE else MessageState.ACKED
+
+    def on_batch_ack(self, ba: BatchAck, now: float, run_id: str | None) -> list[str]:
+        """Map a batch of ACKs to each message; returns problems found (for protocol errors)."""
+        t = self.by_cid.get(ba.cid)
+        if t is None or t.kind is not RequestKind.BATCH:
+            self.unmatched += 1
+            self._emit(MessageReceived(ba, None, None))
+            return []
+        if t.state in _UNACKED:  # the batch's own ACK was lost: this batch of ACKs implies it
+            self._apply_ack(t, ba, now, run_id)
+        self._emit(MessageReceived(ba, t.prev, t.callback))
+        problems = []
+        seen = set()
+        for st in ba.messages:
+            child = self.by_cid.get(st.cid)
+            if child is None or child.parent != t.cid:
+                problems.append(f"batch ACK for batch {t.cid!r} names unknown message {st.cid!r}")
+                continue
+            seen.add(st.cid)
+            self.on_status(st, now, run_id)
+        for c in t.children:
+            child = self.by_cid.get(c)
+            if c not in seen and child is not None and child.state in _UNACKED:
+                problems.append(f"batch ACK for batch {t.cid!r} has no ACK for message {c!r}")
+                self.finish(child, Outcome.UNKNOWN, "missing from the batch ACK")
+        self.finish(t, Outcome.COMPLETED)
+        return problems
+
+    def on_response(self, msg: Message, mid: int | None, cid: str | None, now: float,
+                    run_id: str | None) -> None:
+        t = self.by_mid.get(mid) if mid is not None else None
+        if t is None and cid is not None:
+            t = self.by_cid.get(cid)
+        if t is None:
+            self.unmatched += 1
+            self._emit(MessageReceived(msg, None, None))
+            return
+        if t.state in _UNACKED:  # the response overtook a lost ACK: it implies the ACK
+            if mid is not None:
+                self._apply_ack(t, Status(cid=t.cid, mid=mid, run_id=msg.run_id), now, run_id)
+            else:
+                self.unacked -= 1
+                t.state = MessageState.ACKED
+        prev = t.prev
+        t.prev = msg
+        self._emit(MessageReceived(msg, prev, t.callback))
+        if _is_final_response(msg):
+            self.finish(t, Outcome.DONE if t.kind is RequestKind.TRADE else Outcome.COMPLETED)
+
+    # -- ending ----------------------------------------------------------------------
+
+    def finish(self, t: Tracked, outcome: Outcome, reason: str = "") -> None:
+        if self.by_cid.pop(t.cid, None) is None:
+            return
+        if t.state in _UNACKED and t.kind is not RequestKind.BATCH:
+            self.unacked -= 1
+        if t.mid is not None and self.by_mid.get(t.mid) is t:
+            del self.by_mid[t.mid]
+        self.finished[outcome] += 1
+        self._emit(MessageFinished(t.cid, t.mid, outcome, t.request, reason, t.callback))
+        for c in t.children:
+            child = self.by_cid.get(c)
+            if child is not None and child.state in _UNACKED:
+                self.finish(child, outcome, reason or f"batch {t.cid!r} ended {outcome.value}")
+
+    def cancel_old_run(self, new_run_id: str) -> None:
+        """The exchange restarted: its open orders are gone, pending responses with them."""
+        for t in list(self.by_cid.values()):
+            if t.state is MessageState.OPEN and t.run_id != new_run_id:
+                self.finish(t, Outcome.CANCELLED_BY_RUN_CHANGE,
+                            f"exchange run {t.run_id} ended; run {new_run_id} began")
+            elif t.state is MessageState.ACKED and t.run_id != new_run_id:
+                self.finish(t, Outcome.UNKNOWN,
+                            f"exchange run {t.run_id} ended before the response")
+
+    # -- views -------------------------------------------------------------------------
+
+    def awaiting_response(self) -> list[Tracked]:
+        """S2: ACKed requests without their final response (working orders included)."""
+        return [t for t in self.by_cid.values()
+                if t.state in (MessageState.ACKED, MessageState.OPEN) and t.mid is not None]
+
+    def snapshot(self) -> tuple[TrackedSnapshot, ...]:
+        return tuple(TrackedSnapshot(t.request, t.state, t.mid, t.run_id, t.parent, t.callback)
+                     for t in self.by_cid.values())
+
+    def restore(self, snaps: tuple[TrackedSnapshot, ...]) -> None:
+        for s in snaps:
+            t = self.add(s.request, s.callback, s.parent, s.state)
+            t.mid = s.mid
+            t.run_id = s.run_id
+            if s.mid is not None and s.state not in _UNACKED:
+                self.by_mid[s.mid] = t
+            if isinstance(s.request, Batch):
+                t.children = tuple(m.cid for m in s.request.messages if m.cid is not None)

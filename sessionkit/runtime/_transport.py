@@ -1,0 +1,108 @@
+"""The small interface an adapter implements, and how adapters are found.
+
+A transport moves whole frames (one encoded message each) in both
+directions. It knows nothing of sessions: the runtime owns the session and
+calls the transport from one task per connection.
+
+An *adapter* is what a distribution registers under the ``sessionkit.adapters``
+entry point: it names its capabilities, makes client connectors, and (for
+the conformance suite and the simulators) makes a server endpoint whose
+accepted connections are transports too.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any, AsyncContextManager, Protocol, runtime_checkable
+
+from .._errors import SessionkitError
+
+__all__ = [
+    "Transport",
+    "Connector",
+    "ServerEndpoint",
+    "Adapter",
+    "TransportClosed",
+    "ConnectFailed",
+    "CAPABILITIES",
+    "load_adapter",
+    "available_adapters",
+]
+
+#: capability names an adapter may claim; the conformance suite groups scenarios by them
+CAPABILITIES = frozenset({
+    "session", "ack_mid", "batch", "run_id", "event_replay", "backpressure", "heartbeat",
+    "idempotency", "streaming", "reconnect",
+})
+
+
+class TransportClosed(SessionkitError):
+    """The connection closed or failed; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConnectFailed(SessionkitError):
+    """A connection could not be made; ``reason`` says why (bad key, refused, timeout...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """One connection, used by one owner task.
+
+    ``receive_frames`` waits until at least one frame is there and returns
+    every frame already readable (so the caller pays one checkpoint per batch,
+    not per frame); it raises :class:`TransportClosed` when the connection
+    ends. ``send_frames`` writes frames in order. ``aclose`` is idempotent.
+    """
+
+    async def send_frames(self, frames: list[bytes]) -> None: ...
+
+    async def receive_frames(self) -> list[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Connector(Protocol):
+    """Opens client connections; raises :class:`ConnectFailed` with the reason."""
+
+    async def connect(self) -> Transport: ...
+
+
+class ServerEndpoint(Protocol):
+    """A listening server: ``accept()`` returns the next client connection."""
+
+    def connector(self, **options: Any) -> Connector: ...
+
+    async def accept(self) -> Transport: ...
+
+
+class Adapter(Protocol):
+    """What the ``sessionkit.adapters`` entry point yields."""
+
+    name: str
+    capabilities: frozenset[str]
+
+    def connector(self, **options: Any) -> Connector: ...
+
+    def serve(self, **options: Any) -> AsyncContextManager[ServerEndpoint]: ...
+
+
+def available_adapters() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group="sessionkit.adapters"))
+
+
+def load_adapter(name: str) -> Adapter:
+    """The adapter registered under ``name``; a clear error lists the known ones."""
+    for ep in entry_points(group="sessionkit.adapters"):
+        if ep.name == name:
+            adapter: Adapter = ep.load()
+            return adapter
+    raise SessionkitError(f"no sessionkit adapter named {name!r}; installed adapters: "
+                          f"{', '.join(available_adapters()) or 'none'}")
