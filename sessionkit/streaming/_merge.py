@@ -1,0 +1,320 @@
+"""Applying streaming deltas to a snapshot.
+
+The rules, from the OpenAPI streaming semantics:
+
+* an object update holds only the properties that changed; structured values
+  (objects, keyed arrays) are updates themselves and apply recursively, any
+  other value replaces the old one;
+* an array without key properties is sent whole and replaces the old array;
+* an array with key properties holds add, update and delete elements: an
+  element whose key is not in the state is added, one with ``__meta_deleted``
+  removes the element with its key, any other updates (merges into) it.
+
+Key properties are not on the wire; they are declared per path with a
+:class:`KeySpec`. A path is the dotted property names from the root, arrays
+being transparent (``"Data.Legs"`` is the ``Legs`` array of each element of
+the ``Data`` array); ``""`` is the root itself.
+
+The merge is copy-on-write: it never changes the state or the delta it is
+given, and returns a new state that shares every untouched branch with the old
+one. A state handed out earlier therefore stays valid, and a failed merge
+leaves nothing half-done behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeAlias
+
+import attrs
+
+from ._errors import InvalidArgumentError, MergeError
+
+__all__ = ["DELETED_MARKER", "KeySpec", "KeysArg", "apply_update", "clone_data", "merge_delta"]
+
+DELETED_MARKER = "__meta_deleted"
+LIST_DATA_PROPERTY = "Data"
+
+KeysArg: TypeAlias = "KeySpec | Sequence[str] | Mapping[str, Sequence[str]] | None"
+"""What ``keys=`` accepts: a KeySpec, key names for the top-level array, or path -> key names."""
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MISSING: Any = object()
+_GONE: Any = object()
+
+
+class _Node:
+    """One level of the compiled key tree: key properties here, and deeper paths."""
+
+    __slots__ = ("children", "keys")
+
+    def __init__(self) -> None:
+        self.keys: tuple[str, ...] | None = None
+        self.children: dict[str, _Node] = {}
+
+
+_LEAF = _Node()
+
+
+class _Fail(Exception):
+    """Internal: a merge failure whose path is filled in while unwinding."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
+
+
+def _check_names(field: str, value: object, names: object) -> tuple[str, ...]:
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise InvalidArgumentError(field, value, "key properties must be a sequence of names")
+    out = tuple(names)
+    if not out:
+        raise InvalidArgumentError(field, value, "needs at least one key property name")
+    for name in out:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(field, value, f"key property {name!r} is not a name")
+    return out
+
+
+def _to_pairs(value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if isinstance(value, Mapping):
+        pairs = []
+        for path, names in value.items():
+            if not isinstance(path, str) or any(not seg for seg in path.split(".")) and path:
+                raise InvalidArgumentError("keys", value, f"path {path!r} is not a dotted path")
+            pairs.append((path, _check_names("keys", value, names)))
+        return tuple(sorted(pairs))
+    if isinstance(value, tuple) and all(
+        isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value
+    ):
+        return _to_pairs(dict(value))
+    raise InvalidArgumentError("keys", value, "expected a mapping of path -> key property names")
+
+
+@attrs.frozen
+class KeySpec:
+    """The key properties of the keyed arrays of one resource, by path.
+
+    >>> spec = KeySpec.of({"Data": ["PositionId"], "Data.Legs": ["LegId"]})
+    >>> spec.keys_at("Data.Legs")
+    ('LegId',)
+
+    A plain sequence of names is shorthand for the top-level array: the root if
+    the snapshot is an array, or its ``Data`` array (list resources).
+
+    >>> KeySpec.of(("Name",)).paths
+    (('', ('Name',)), ('Data', ('Name',)))
+    """
+
+    paths: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(converter=_to_pairs)
+    _root: _Node = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        root = _Node()
+        for path, names in self.paths:
+            node = root
+            if path:
+                for seg in path.split("."):
+                    node = node.children.setdefault(seg, _Node())
+            node.keys = names
+        object.__setattr__(self, "_root", root)
+
+    @classmethod
+    def of(cls, keys: KeysArg) -> KeySpec:
+        """Build a spec from whatever ``subscribe(keys=...)`` accepts."""
+        if keys is None:
+            return cls(())
+        if isinstance(keys, KeySpec):
+            return keys
+        if isinstance(keys, Mapping):
+            return cls(keys)
+        names = _check_names("keys", keys, keys)
+        return cls({"": names, LIST_DATA_PROPERTY: names})
+
+    def keys_at(self, path: str) -> tuple[str, ...] | None:
+        """The key properties declared for ``path``, or None."""
+        return dict(self.paths).get(path)
+
+
+def _clone(value: Any) -> Any:
+    t = type(value)
+    if t is dict:
+        return {k: v if type(v) in _SCALARS else _clone(v) for k, v in value.items()}
+    if t is list:
+        return [v if type(v) in _SCALARS else _clone(v) for v in value]
+    if t in _SCALARS:
+        return value
+    return _clone(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    """Turn other mapping / sequence types (not str) into dict / list; reject the rest."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if type(value) in _SCALARS or isinstance(value, (str, int, float)):
+        return value
+    raise _Fail(f"value of type {type(value).__name__} is not JSON data")
+
+
+def _merge_dict(target: dict[str, Any], delta: dict[str, Any], node: _Node) -> dict[str, Any]:
+    out = target.copy()
+    children = node.children
+    for k, v in delta.items():
+        tv = type(v)
+        if tv in _SCALARS:
+            out[k] = v
+            continue
+        if tv is not dict and tv is not list:
+            try:
+                v = _plain(v)
+            except _Fail as e:
+                e.path.append(str(k))
+                raise
+            tv = type(v)
+        child = children.get(k, _LEAF) if children else _LEAF
+        try:
+            if tv is dict:
+                cur = out.get(k)
+                out[k] = _merge_dict(cur if type(cur) is dict else {}, v, child)
+            elif child.keys is not None:
+                cur = out.get(k)
+                out[k] = _merge_keyed(cur if type(cur) is list else [], v, child)
+            else:
+                out[k] = _clone(v)
+        except _Fail as e:
+            e.path.append(str(k))
+            raise
+    return out
+
+
+def _key_of(el: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    if len(keys) == 1:
+        k = el.get(keys[0], _MISSING)
+        if k is _MISSING:
+            raise _Fail(f"element lacks key property {keys[0]!r}")
+    else:
+        parts = []
+        for name in keys:
+            p = el.get(name, _MISSING)
+            if p is _MISSING:
+                raise _Fail(f"element lacks key property {name!r}")
+            parts.append(p)
+        k = tuple(parts)
+    try:
+        hash(k)
+    except TypeError:
+        raise _Fail(f"key {k!r} is not a plain value") from None
+    return k
+
+
+def _merge_keyed(target: list[Any], delta: list[Any], node: _Node) -> list[Any]:
+    keys = node.keys
+    assert keys is not None
+    out = list(target)
+    index: dict[Any, int] = {}
+    for n, el in enumerate(out):
+        if type(el) is dict:
+            try:
+                index.setdefault(_key_of(el, keys), n)
+            except _Fail:
+                pass  # an element of the snapshot without keys can never be addressed
+    removed = False
+    for pos, el in enumerate(delta):
+        try:
+            if type(el) is not dict:
+                if isinstance(el, Mapping):
+                    el = _plain(el)
+                else:
+                    raise _Fail(f"element of a keyed array must be an object, not {el!r}")
+            key = _key_of(el, keys)
+            i = index.get(key)
+            if i is None:
+                if DELETED_MARKER in el:
+                    continue  # deleting what is not there: nothing to do
+                index[key] = len(out)
+                out.append(_merge_dict({}, el, node))
+            elif DELETED_MARKER in el:
+                out[i] = _GONE
+                del index[key]
+                removed = True
+            else:
+                out[i] = _merge_dict(out[i], el, node)
+        except _Fail as e:
+            e.path.append(f"[{pos}]")
+            raise
+    if removed:
+        out = [el for el in out if el is not _GONE]
+    return out
+
+
+def _raise(e: _Fail) -> MergeError:
+    path = "$"
+    for seg in reversed(e.path):
+        path += seg if seg.startswith("[") else f".{seg}"
+    return MergeError(path, e.problem)
+
+
+def apply_update(state: Any, data: Any, spec: KeySpec) -> Any:
+    """Apply one update's ``Data`` to ``state``; return the new state.
+
+    Like :func:`merge_delta`, plus the list-resource rule of OpenAPI streaming:
+    when the snapshot is an object holding a ``Data`` array and the update is an
+    array, the update applies to that ``Data`` array.
+    """
+    root: _Node = spec._root
+    try:
+        td = type(data)
+        if td is dict:
+            return _merge_dict(state if type(state) is dict else {}, data, root)
+        if td is list:
+            if type(state) is dict and type(state.get(LIST_DATA_PROPERTY)) is list:
+                child = root.children.get(LIST_DATA_PROPERTY, _LEAF)
+                out = state.copy()
+                try:
+                    if child.keys is not None:
+                        out[LIST_DATA_PROPERTY] = _merge_keyed(
+                            state[LIST_DATA_PROPERTY], data, child
+                        )
+                    else:
+                        out[LIST_DATA_PROPERTY] = _clone(data)
+                except _Fail as e:
+                    e.path.append(LIST_DATA_PROPERTY)
+                    raise
+                return out
+            if root.keys is not None:
+                return _merge_keyed(state if type(state) is list else [], data, root)
+            return _clone(data)
+        if td in _SCALARS:
+            return data
+        return apply_update(state, _plain(data), spec)
+    except _Fail as e:
+        raise _raise(e) from None
+
+
+def merge_delta(state: Any, delta: Any, keys: KeysArg = None) -> Any:
+    """Return ``state`` with ``delta`` applied; neither argument is changed.
+
+    >>> snapshot = {"Name": "Mister Green", "Age": 42,
+    ...             "Address": {"Street": "Green Boulevard", "City": "Green Town"}}
+    >>> merge_delta(snapshot, {"Age": 43, "Address": {"Street": "Red Boulevard"}})
+    {'Name': 'Mister Green', 'Age': 43, 'Address': {'Street': 'Red Boulevard', 'City': 'Green Town'}}
+    >>> merge_delta([{"Id": 1, "P": 1}, {"Id": 2, "P": 2}],
+    ...             [{"Id": 1, "P": 5}, {"Id": 2, "__meta_deleted": True}, {"Id": 3, "P": 3}],
+    ...             keys=("Id",))
+    [{'Id': 1, 'P': 5}, {'Id': 3, 'P': 3}]
+
+    Raises :class:`MergeError` naming the path when the delta does not fit the
+    key spec (a keyed element without its key, a non-object in a keyed array).
+    """
+    return apply_update(state, delta, KeySpec.of(keys))
+
+
+def clone_data(value: Any) -> Any:
+    """A deep copy of JSON-like data (other mappings / sequences become dict / list)."""
+    try:
+        return _clone(value)
+    except _Fail as e:
+        raise _raise(e) from None
