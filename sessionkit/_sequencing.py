@@ -48,7 +48,9 @@ class Sequencer:
             self.last = max(self.last, exchange_last)
             self.replaying = False
         else:
-            self.last = resume_token - 1
+            # never below what this session (or the one it took over from) delivered:
+            # replayed events up to there are duplicates and are dropped
+            self.last = max(self.last, resume_token - 1)
             self.replaying = True
 
     def offer(self, event_id: int, is_replay: bool, item: object) -> Verdict:

@@ -223,8 +223,7 @@ class Tracker:
         problems = []
         seen = set()
         for st in ba.messages:
-            child = self.by_cid.get(st.cid)
-            if child is None or child.parent != t.cid:
+            if st.cid not in t.children:
                 problems.append(f"batch ACK for batch {t.cid!r} names unknown message {st.cid!r}")
                 continue
             seen.add(st.cid)

@@ -15,7 +15,7 @@ from .._codec import Codec, JsonCodec
 from .._config import SessionConfig
 from .._events import Event
 from .._messages import Message
-from .._processor import dispatch
+from .._processor import MessageProcessor, dispatch
 from .._session import Session
 from .._state import CLOSED_STATES
 from ._exchange import ExchangeConnection, ReferenceExchange
@@ -74,8 +74,8 @@ class FaultyLink:
             self._reorder = max(0, self._reorder - 1)
             self.reordered += 1
             q = self._queue
-            q[-1], q[-2] = (q[-2][0], q[-1][1], q[-1][2]), (q[-1][0], q[-2][1], q[-2][2])
-            q[-1], q[-2] = q[-2], q[-1]
+            # swap the last two items, each keeping the other's delivery time
+            q[-1], q[-2] = (q[-1][0], q[-1][1], q[-2][2]), (q[-2][0], q[-2][1], q[-1][2])
 
     def take(self, now: float) -> list[Any]:
         """What is due by ``now``, in link order."""
@@ -110,7 +110,8 @@ class CoreLoop:
         self.exchange = exchange or ReferenceExchange()
         self.config = config or SessionConfig(cid_prefix="c")
         self.codec = codec if codec is not None else JsonCodec()
-        self.processor = processor
+        # callbacks given at submit run through dispatch, so a processor is always there
+        self.processor = processor if processor is not None else MessageProcessor()
         self.on_event = on_event
         self.account, self.token = account, token
         self.rng = rng or random.Random(0)
@@ -132,8 +133,7 @@ class CoreLoop:
     def _flush_events(self) -> None:
         for ev in self.session.events():
             self.events.append(ev)
-            if self.processor is not None:
-                dispatch(ev, self.processor)
+            dispatch(ev, self.processor)
             if self.on_event is not None:
                 self.on_event(ev)
 
