@@ -161,7 +161,11 @@ class JsonCodec(_BaseCodec):
     name = "json"
 
     def encode(self, msg: Message) -> bytes:
-        return self._check_outgoing(orjson.dumps(unstructure(msg)), msg)
+        try:
+            data = orjson.dumps(unstructure(msg))
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise LocalProtocolError(f"cannot encode {msg.TYPE} message as JSON: {exc}") from None
+        return self._check_outgoing(data, msg)
 
     def decode(self, frame: bytes) -> Message:
         self._check_size(frame)
@@ -178,7 +182,12 @@ class MsgpackCodec(_BaseCodec):
     name = "msgpack"
 
     def encode(self, msg: Message) -> bytes:
-        return self._check_outgoing(msgpack.packb(unstructure(msg), use_bin_type=True), msg)
+        try:
+            data = msgpack.packb(unstructure(msg), use_bin_type=True)
+        except (TypeError, ValueError, UnicodeEncodeError) as exc:
+            raise LocalProtocolError(
+                f"cannot encode {msg.TYPE} message as msgpack: {exc}") from None
+        return self._check_outgoing(data, msg)
 
     def decode(self, frame: bytes) -> Message:
         self._check_size(frame)
