@@ -325,6 +325,9 @@ class Session:
         if self._hb.inbound(now, msg.interval_ms if isinstance(msg, Heartbeat) else None):
             self._events.append(ExchangeOnline())
         state = self._state
+        if state is SessionState.ACTIVE and not isinstance(msg, (LoginAck, LoginReject)):
+            self._receive_in_session(msg, now)  # the hot path: (ACTIVE, MESSAGE) -> ACTIVE
+            return
         inp = (Input.LOGIN_ACK if isinstance(msg, LoginAck) else
                Input.LOGIN_REJECT if isinstance(msg, LoginReject) else Input.MESSAGE)
         nxt = next_state(state, inp)
