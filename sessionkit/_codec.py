@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import cattrs
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 import orjson
 
 from ._errors import DecodeError, LocalProtocolError
@@ -64,11 +64,13 @@ def _unstructure_message(conv: cattrs.Converter, msg: Message) -> dict[str, Any]
     if isinstance(msg, UnknownMessage):
         return {**msg.fields, "type": msg.type}
     out: dict[str, Any] = {"type": msg.TYPE}
-    for a in msg.__attrs_attrs__:  # type: ignore[attr-defined]
+    for a in msg.__attrs_attrs__:
         value = getattr(msg, a.name)
         if value is None or (a.name == "replay" and not value):
             continue
-        out[a.name] = conv.unstructure(value, a.type) if not isinstance(value, (int, str)) else value
+        if not isinstance(value, (int, str)):
+            value = conv.unstructure(value, a.type)
+        out[a.name] = value
     return out
 
 
@@ -99,7 +101,8 @@ def _explain(raw: dict[str, Any], exc: Exception) -> DecodeError:
         messages = cattrs.transform_error(err, path=str(type_name or "message"))
         first = messages[0] if messages else str(err)
         field = first.rsplit(" @ ", 1)[-1] if " @ " in first else ""
-        return DecodeError(f"invalid {type_name} message: {first}", field=field, type_name=type_name)
+        return DecodeError(f"invalid {type_name} message: {first}", field=field,
+                           type_name=type_name)
     except Exception as err:  # pragma: no cover - detailed run failed differently
         return DecodeError(f"invalid {type_name} message: {err}", type_name=type_name)
     return DecodeError(f"invalid {type_name} message: {exc}", type_name=type_name)

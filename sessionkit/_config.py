@@ -90,8 +90,9 @@ class SessionConfig:
             try:
                 object.__setattr__(self, "gap_policy", GapPolicy(self.gap_policy))
             except ValueError:
-                raise ConfigError(f"SessionConfig.gap_policy must be one of "
-                                  f"{[p.value for p in GapPolicy]}, got {self.gap_policy!r}") from None
+                known = [p.value for p in GapPolicy]
+                raise ConfigError(f"SessionConfig.gap_policy must be one of {known}, "
+                                  f"got {self.gap_policy!r}") from None
         if self.cid_prefix is not None and (not isinstance(self.cid_prefix, str)
                                             or not self.cid_prefix.isprintable()
                                             or not 0 < len(self.cid_prefix) <= 32):

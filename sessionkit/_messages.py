@@ -79,7 +79,7 @@ class StatusCode(enum.IntEnum):
         return self < 300
 
 
-class Side(str, enum.Enum):
+class Side(enum.StrEnum):
     BUY = "buy"
     SELL = "sell"
 

@@ -39,29 +39,29 @@ class Input(enum.Enum):
     CONNECTION_LOST = "connection_lost"  # transport: the connection failed or closed
 
 
-S, I = SessionState, Input
+S, In = SessionState, Input
 #: (state, input) -> next state. Pairs absent from the table are protocol errors.
 TRANSITIONS: dict[tuple[SessionState, Input], SessionState] = {
-    (S.IDLE, I.LOGIN): S.LOGGING_IN,
-    (S.IDLE, I.SUBMIT): S.IDLE,
-    (S.IDLE, I.CLOSE): S.CLOSED,
-    (S.IDLE, I.CONNECTION_LOST): S.FAILED,
-    (S.LOGGING_IN, I.SUBMIT): S.LOGGING_IN,
-    (S.LOGGING_IN, I.LOGIN_ACK): S.ACTIVE,
-    (S.LOGGING_IN, I.LOGIN_REJECT): S.FAILED,
-    (S.LOGGING_IN, I.MESSAGE): S.FAILED,  # the first message must answer the login
-    (S.LOGGING_IN, I.LOGIN_TIMEOUT): S.FAILED,
-    (S.LOGGING_IN, I.CLOSE): S.CLOSED,
-    (S.LOGGING_IN, I.CONNECTION_LOST): S.FAILED,
-    (S.ACTIVE, I.SUBMIT): S.ACTIVE,
-    (S.ACTIVE, I.MESSAGE): S.ACTIVE,
-    (S.ACTIVE, I.CLOSE): S.CLOSING,
-    (S.ACTIVE, I.CONNECTION_LOST): S.FAILED,
-    (S.CLOSING, I.MESSAGE): S.CLOSING,
-    (S.CLOSING, I.CLOSE): S.CLOSING,
-    (S.CLOSING, I.CONNECTION_LOST): S.CLOSED,
+    (S.IDLE, In.LOGIN): S.LOGGING_IN,
+    (S.IDLE, In.SUBMIT): S.IDLE,
+    (S.IDLE, In.CLOSE): S.CLOSED,
+    (S.IDLE, In.CONNECTION_LOST): S.FAILED,
+    (S.LOGGING_IN, In.SUBMIT): S.LOGGING_IN,
+    (S.LOGGING_IN, In.LOGIN_ACK): S.ACTIVE,
+    (S.LOGGING_IN, In.LOGIN_REJECT): S.FAILED,
+    (S.LOGGING_IN, In.MESSAGE): S.FAILED,  # the first message must answer the login
+    (S.LOGGING_IN, In.LOGIN_TIMEOUT): S.FAILED,
+    (S.LOGGING_IN, In.CLOSE): S.CLOSED,
+    (S.LOGGING_IN, In.CONNECTION_LOST): S.FAILED,
+    (S.ACTIVE, In.SUBMIT): S.ACTIVE,
+    (S.ACTIVE, In.MESSAGE): S.ACTIVE,
+    (S.ACTIVE, In.CLOSE): S.CLOSING,
+    (S.ACTIVE, In.CONNECTION_LOST): S.FAILED,
+    (S.CLOSING, In.MESSAGE): S.CLOSING,
+    (S.CLOSING, In.CLOSE): S.CLOSING,
+    (S.CLOSING, In.CONNECTION_LOST): S.CLOSED,
 }
-del S, I
+del S, In
 
 CLOSED_STATES = frozenset({SessionState.CLOSED, SessionState.FAILED})
 

@@ -37,7 +37,6 @@ from sessionkit import (
     SessionConfig,
     SessionState,
     Status,
-    StatusCode,
 )
 from sessionkit.testing import CoreLoop, ReferenceExchange
 
@@ -367,7 +366,7 @@ def test_batches_split_and_map_acks_back(n: int, batches: int) -> None:
     lp = CoreLoop(config=SessionConfig(cid_prefix="c"))
     lp.login()
     calls: dict[int, list] = {}
-    cbs = [(lambda i: (lambda m, p: calls.setdefault(i, []).append((m, p))))(i) for i in range(n)]
+    cbs = [(lambda m, p, i=i: calls.setdefault(i, []).append((m, p))) for i in range(n)]
     tickets = lp.session.submit_batch([order(contract=2, price=i + 1) for i in range(n)],
                                       lp.now, callbacks=cbs)
     lp.pump()

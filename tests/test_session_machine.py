@@ -166,7 +166,7 @@ class SessionMachine(RuleBasedStateMachine):
     @invariant()
     def events_strictly_increasing_never_twice(self) -> None:
         ids = self.delivered_ids
-        assert all(a < b for a, b in zip(ids, ids[1:])), ids[-10:]
+        assert all(a < b for a, b in zip(ids, ids[1:], strict=False)), ids[-10:]
 
     @invariant()
     def bounded(self) -> None:
@@ -179,6 +179,7 @@ class SessionMachine(RuleBasedStateMachine):
 
 
 SessionMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("SESSIONKIT_HYPOTHESIS_EXAMPLES", "150")), stateful_step_count=40, deadline=None,
+    max_examples=int(os.environ.get("SESSIONKIT_HYPOTHESIS_EXAMPLES", "150")),
+    stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow])
 TestSessionMachine = SessionMachine.TestCase

@@ -54,7 +54,7 @@ def lifecycles(n: int, codec: JsonCodec | None = None) -> float:
                for i in range(n)]
     frames = None
     if codec is not None:
-        frames = [(codec.encode(a), codec.encode(r)) for a, r in zip(acks, reports)]
+        frames = [(codec.encode(a), codec.encode(r)) for a, r in zip(acks, reports, strict=True)]
     t0 = time.perf_counter()
     for i in range(n):
         s.submit(order, 0.0)

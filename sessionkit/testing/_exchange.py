@@ -12,7 +12,7 @@ every open order silently), signal congestion, or go silent.
 from __future__ import annotations
 
 import itertools
-from typing import Iterable
+from collections.abc import Iterable
 
 import attrs
 
@@ -287,7 +287,7 @@ class ReferenceExchange:
         results = [self._request(m, in_batch=True) for m in batch.messages]
         ba = self._event(BatchAck(cid=batch.cid, mid=mid, messages=tuple(r[0] for r in results)))
         self._latest_by_mid[mid] = ba
-        for m, (st, fresh) in zip(batch.messages, results):
+        for m, (st, fresh) in zip(batch.messages, results, strict=True):
             if fresh and st.mid is not None:
                 self._execute(m, st.mid)
 
