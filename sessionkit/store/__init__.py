@@ -1,0 +1,55 @@
+"""Durable session journals: restart recovery that loses nothing (see ``docs/journal.md``).
+
+A :class:`SessionStore` journals one session: the resume cursor (the last
+event id whose handling was committed), the exchange run, every request not
+yet final (written before its frame is sent), idempotency keys and
+asynchronous jobs. :class:`SqliteStore` is the embedded default,
+:class:`MemoryStore` the in-memory twin. :class:`Recorder` makes the store
+calls at the right points of a session's life; a session opened on an
+existing journal resumes where the last process stopped.
+"""
+
+from ._base import SessionStore
+from ._errors import (
+    IdempotencyConflict,
+    JournalCorrupt,
+    JournalError,
+    JournalLocked,
+    JournalMismatch,
+    JournalTooNew,
+    JournalWriteError,
+)
+from ._memory import MemoryStore
+from ._recorder import Recorder, notify_recovered
+from ._records import (
+    Durability,
+    IntentRecord,
+    JobRecord,
+    MessageRecord,
+    RecoveryReport,
+    SessionKey,
+)
+from ._schema import SCHEMA_VERSION
+from ._sqlite import SqliteStore
+
+__all__ = [
+    "SessionStore",
+    "SqliteStore",
+    "MemoryStore",
+    "Recorder",
+    "notify_recovered",
+    "SessionKey",
+    "Durability",
+    "MessageRecord",
+    "IntentRecord",
+    "JobRecord",
+    "RecoveryReport",
+    "SCHEMA_VERSION",
+    "JournalError",
+    "JournalLocked",
+    "JournalCorrupt",
+    "JournalTooNew",
+    "JournalMismatch",
+    "JournalWriteError",
+    "IdempotencyConflict",
+]
