@@ -21,6 +21,10 @@ from sessionkit.store import MemoryStore, Recorder, RecoveryReport, SqliteStore,
 from sessionkit.testing import ReferenceExchange
 
 
+class Crash(Exception):
+    """Raised by a :class:`JournalLoop` to stop its client where a crash is injected."""
+
+
 class LogProcessor(MessageProcessor):
     """Keeps what it was handed: events with ids, finished messages, recoveries, replays."""
 
@@ -55,6 +59,12 @@ class JournalLoop:
         self.crashes = 0
         #: (incarnation, event id) of every event with an id, after the processor returned
         self.handled: list[tuple[int, int]] = []
+        #: ("event", id) and ("finish", cid) whose handling was committed, in order
+        self.committed: list[tuple[str, object]] = []
+        #: client ids the journal held when their frames went out
+        self.durable: set[str] = set()
+        #: crash after the processor returns from this many more events (None: never)
+        self.crash_after: int | None = None
         self.on_event: Callable[[Event], None] | None = None
         self.start()
 
@@ -77,19 +87,25 @@ class JournalLoop:
         self.recorder.submitted_batch(requests, tickets)
         return tickets
 
-    def send(self) -> bool:
+    def send(self, limit: int | None = None) -> bool:
+        """Hand what the session sends to the exchange (only ``limit`` frames of it)."""
         msgs = self.session.messages_to_send()
         if not msgs:
             return False
         self.recorder.before_send(msgs)
-        for m in msgs:
+        self.durable.update(m.cid for m in self.store.messages())
+        for m in msgs[:limit]:
             self.conn.receive(self.codec.decode(self.codec.encode(m)))
         return True
 
-    def receive(self) -> bool:
+    def receive(self, limit: int | None = None) -> bool:
+        """Feed what the exchange sent (only ``limit`` messages; the rest stay queued)."""
         out = self.conn.outbox()
         if not out:
             return False
+        if limit is not None:
+            out, rest = out[:limit], out[limit:]
+            self.conn._outbox[:0] = rest
         s = self.session
         for m in out:
             if s.state in CLOSED_STATES:
@@ -99,16 +115,26 @@ class JournalLoop:
         return True
 
     def drain(self) -> None:
+        batch: list[tuple[str, object]] = []
         for ev in self.session.events():
             if self.recorder.is_duplicate(ev):
                 continue
             dispatch(ev, self.processor)
             if type(ev) is MessageReceived and ev.msg.event_id is not None:
                 self.handled.append((self.store.incarnation, ev.msg.event_id))
+                batch.append(("event", ev.msg.event_id))
+            elif type(ev) is MessageFinished:
+                batch.append(("finish", ev.cid))
             if self.on_event is not None:
                 self.on_event(ev)
+            if self.crash_after is not None:
+                self.crash_after -= 1
+                if self.crash_after <= 0:
+                    self.crash_after = None
+                    raise Crash("the client died after its processor returned")
             self.recorder.handled(ev)
         self.recorder.commit()
+        self.committed.extend(batch)
 
     def pump(self, rounds: int = 10_000) -> None:
         for _ in range(rounds):
@@ -139,21 +165,56 @@ class JournalLoop:
         self.start()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Callable[..., Any]:
+def make_store_factory(kind: str, directory: Any) -> Callable[..., Any]:
     """Opens the journal of one session; each call is a new process opening it."""
     holder: dict[str, Any] = {}
 
     def open_store(account: str = "acct", session_id: str = "2026-05-04") -> Any:
-        if request.param == "memory":
+        if kind == "memory":
             prev = holder.get("store")
             store = (prev.reopen(account, session_id) if prev is not None
                      else MemoryStore(account, session_id))
         else:
-            store = SqliteStore(tmp_path / "session.journal", account=account,
+            store = SqliteStore(f"{directory}/session.journal", account=account,
                                 session_id=session_id, durability="fast")
         holder["store"] = store
         return store
 
-    open_store.kind = request.param  # type: ignore[attr-defined]
+    open_store.kind = kind  # type: ignore[attr-defined]
     return open_store
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Callable[..., Any]:
+    """The journal of one session, in memory or in SQLite (each test runs with both)."""
+    return make_store_factory(request.param, tmp_path)
+
+
+@pytest.fixture
+def make_loop(store_factory: Callable[..., Any]) -> Callable[..., JournalLoop]:
+    """Builds a :class:`JournalLoop` on the parametrised journal (or on ``open_store``)."""
+
+    def make(open_store: Callable[[], Any] | None = None, **kw: Any) -> JournalLoop:
+        return JournalLoop(open_store or store_factory, **kw)
+
+    return make
+
+
+@pytest.fixture
+def fresh_loops(store_factory: Callable[..., Any]) -> Callable[..., JournalLoop]:
+    """For hypothesis tests: each call builds a loop on a journal of its own."""
+    import tempfile
+
+    kind = store_factory.kind  # type: ignore[attr-defined]
+    made: list[tuple[JournalLoop, tempfile.TemporaryDirectory[str]]] = []
+
+    def make(**kw: Any) -> JournalLoop:
+        d = tempfile.TemporaryDirectory()
+        loop = JournalLoop(make_store_factory(kind, d.name), **kw)
+        made.append((loop, d))
+        return loop
+
+    yield make  # type: ignore[misc]
+    for loop, d in made:
+        loop.store.close(commit=False)
+        d.cleanup()
