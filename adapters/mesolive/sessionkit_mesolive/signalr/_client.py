@@ -145,16 +145,13 @@ class HubConnection(Supervisor):
     # --- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> HubConnection:
-        await self.start()
-        return self
+        """Negotiate, open the WebSocket and complete the handshake (raises when that fails).
 
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.aclose()
-
-    async def start(self) -> None:
-        """Negotiate, open the WebSocket and complete the handshake (raises when that fails)."""
+        The connection's background tasks live in a nursery opened here and closed by
+        ``__aexit__``, so always use ``async with HubConnection(...) as conn``.
+        """
         if self._stack is not None:
-            raise RuntimeError("HubConnection.start() was already called")
+            raise RuntimeError("a HubConnection can only be entered once")
         stack = self._stack = AsyncExitStack()
         self._http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=self._http_timeout, follow_redirects=False)
@@ -168,7 +165,6 @@ class HubConnection(Supervisor):
             while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
                 error = error.exceptions[0]
             nursery.cancel_scope.cancel()
-            self._stack = None
             self.state = ConnectionState.CLOSED
             try:
                 await stack.aclose()
@@ -179,16 +175,22 @@ class HubConnection(Supervisor):
             raise error from None
         nursery.start_soon(self._dispatcher)
         nursery.start_soon(self._flusher)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection; pending calls fail with :class:`ConnectionClosedError`."""
-        stack, self._stack = self._stack, None
-        if stack is None:
-            return
+        """Close the connection now (any task may call it; ``async with`` exit also does).
+
+        Pending calls fail with :class:`ConnectionClosedError`; ``on_closed`` callbacks run.
+        """
         self._finish(None)
-        assert self._nursery is not None
-        self._nursery.cancel_scope.cancel()
-        await stack.aclose()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
         await self._run_closed_callbacks()
 
     async def wait_connected(self) -> None:

@@ -19,7 +19,8 @@ import functools
 import json
 import logging
 import sys
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 import trio
 from hypercorn.config import Config
@@ -28,7 +29,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from .hubserver import HubServer
 from .hubserver_asgi import HubServerApp
 
-__all__ = ["serve", "main"]
+__all__ = ["serve", "running", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,20 @@ async def serve(
             functools.partial(hypercorn_serve, app, config, mode="asgi")
         )
         task_status.started(int(binds[0].rsplit(":", 1)[1]))
+
+
+@asynccontextmanager
+async def running(server: HubServer | Any, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """``async with running(server) as base_url:`` -- serve on a free port for the block.
+
+    ``base_url`` is ``http://127.0.0.1:<port>``; append a hub path to get a hub URL.
+    """
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(serve, server, host, 0)
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            nursery.cancel_scope.cancel()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,7 @@ Methods (arguments are positional):
 * ``Drop()`` -> the server drops this connection's WebSocket right after answering (a fault)
 * ``DropBeforeReply(value)`` -> the WebSocket is dropped first, the answer goes to the replay
   buffer and arrives after the client resumed
+* ``Record(value)`` -> appends value to ``stats.recorded`` (for exactly-once checks)
 * ``Notify(count)`` -> sends ``Tick(i)`` to the caller count times (fire-and-forget), returns count
 * ``Counter(count, delay)`` (stream) -> 0, 1, ..., count-1; ``count`` < 0 streams forever
 * ``Counter`` is cancelled by CancelInvocation; ``cancelled_streams`` counts those.
@@ -35,6 +36,7 @@ class EchoStats:
     def __init__(self) -> None:
         self.cancelled_streams = 0
         self.calls: dict[str, int] = {}
+        self.recorded: list[Any] = []
 
     def count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -95,6 +97,11 @@ def add_echo_hub(server: HubServer, path: str = ECHO_HUB_PATH) -> tuple[Hub, Ech
         ctx.connection.drop()
         await trio.sleep(0.05)
         return value
+
+    @hub.method("Record")
+    def record(ctx: HubCallContext, value: Any) -> int:
+        stats.recorded.append(value)
+        return len(stats.recorded)
 
     @hub.method("Notify")
     async def notify(ctx: HubCallContext, count: int) -> int:
