@@ -188,6 +188,14 @@ class HubConnection(Supervisor):
 
         Pending calls fail with :class:`ConnectionClosedError`; ``on_closed`` callbacks run.
         """
+        if self.state is ConnectionState.CONNECTED and self._channel is not None:
+            with trio.move_on_after(1.0) as scope:
+                scope.shield = True
+                try:
+                    self._proto.send_close(trio.current_time())
+                    await self._flush()
+                except SignalRError:
+                    pass
         self._finish(None)
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()

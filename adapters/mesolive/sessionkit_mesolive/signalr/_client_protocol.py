@@ -154,6 +154,15 @@ class ClientProtocol(Endpoint):
         if self._pending.pop(invocation_id, None) is not None:
             self._cancelled.add(invocation_id)
 
+    def send_close(self, now: float) -> None:
+        """Queue a Close message telling the server the client is leaving (best effort).
+
+        Microsoft's clients do the same on ``stop()``; the server then ends the connection at
+        once instead of waiting for a stateful resume.
+        """
+        if self.state is EndpointState.CONNECTED:
+            self._queue(Close(), now)
+
     def complete_server_invocation(self, completion: Completion, now: float) -> None:
         """Answer a server-to-client invocation that carried an invocation id."""
         self._queue(completion, now)
