@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""Crash test of the session journal: SIGKILL a client at random points, restart it, check.
+
+    tools/crash_test.py --orders 10000 --kills 20          # the full form
+    tools/crash_test.py --orders 300 --kills 3             # the short form (in the test suite)
+
+Three roles, three processes: this harness, a simulator (the reference
+exchange behind a socket, in a process of its own that outlives every
+client) and a client that submits ``--orders`` limit orders (pairs that
+cross, some refused, some in batches) through a session journalled in
+SQLite. The harness kills the client with SIGKILL at ``--kills`` random
+points (chosen by progress, plus a random delay, so some land during a
+recovery), restarts it on its journal each time, and lets the last one
+finish. The client appends, after the processor returned and before the
+journal records it, ``E <event id>`` for each event and ``F <cid>
+<outcome>`` for each final state to a side file, and ``R <incarnation>
+<cursor> <journalled cids>`` when it starts.
+
+Checked at the end: every order reached exactly one final state (``lost``
+counts those without one), the simulator executed no cid or MID twice and
+nothing the journal does not know (``double_executed``), and no event or
+final state was handed to the processor again after its handling was
+committed (``double_handled``; a redelivery of what was handled but not yet
+committed when the client died is allowed and counted as ``redelivered``).
+The last output line is one JSON object.
+
+``--transport tcp`` (default) serves the exchange over length-prefixed
+frames on 127.0.0.1 and drives the core from a plain loop making the
+runtime's journal calls; ``--transport zmq`` uses the ZeroMQ simulator and
+the trio runtime (``open_session(..., store=)``) when they are installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+ACCOUNT, SESSION_ID = "crash", "2026-05-04"
+_LEN = struct.Struct(">I")
+
+
+# -- framing ------------------------------------------------------------------------------------
+
+class Framer:
+    """Splits a byte stream into length-prefixed frames."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self.buf += data
+        out = []
+        while len(self.buf) >= 4:
+            (n,) = _LEN.unpack_from(self.buf)
+            if len(self.buf) < 4 + n:
+                break
+            out.append(bytes(self.buf[4:4 + n]))
+            del self.buf[:4 + n]
+        return out
+
+
+def pack(frames: list[bytes]) -> bytes:
+    return b"".join(_LEN.pack(len(f)) + f for f in frames)
+
+
+# -- the simulator process ------------------------------------------------------------------
+
+def run_sim(args: argparse.Namespace) -> None:
+    from sessionkit import JsonCodec, Request
+    from sessionkit.testing import ReferenceExchange
+
+    codec = JsonCodec()
+    exchange = ReferenceExchange(heartbeat_interval_ms=500)
+    kinds: dict[str, str] = {}
+    sel = selectors.DefaultSelector()
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setblocking(False)
+    sel.register(server, selectors.EVENT_READ, None)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    print(server.getsockname()[1], flush=True)
+    clients: dict[socket.socket, tuple[Any, Framer]] = {}
+
+    def drop(sock: socket.socket) -> None:
+        conn, _ = clients.pop(sock)
+        conn.closed = True
+        sel.unregister(sock)
+        sock.close()
+
+    def note(msg: Any) -> None:
+        if isinstance(msg, Request) and msg.cid is not None:
+            kinds.setdefault(msg.cid, msg.TYPE)
+            for m in getattr(msg, "messages", ()):
+                kinds.setdefault(m.cid, m.TYPE)
+
+    while not stop:
+        for key, _ in sel.select(timeout=0.05):
+            if key.fileobj is server:
+                sock, _ = server.accept()
+                sock.setblocking(True)
+                sock.settimeout(10)
+                for old in list(clients):  # the exchange serves one connection at a time
+                    drop(old)
+                clients[sock] = (exchange.connect(), Framer())
+                sel.register(sock, selectors.EVENT_READ, None)
+                continue
+            sock = key.fileobj  # type: ignore[assignment]
+            try:
+                data = sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                drop(sock)
+                continue
+            conn, framer = clients[sock]
+            for frame in framer.feed(data):
+                msg = codec.decode(frame)
+                note(msg)
+                conn.receive(msg)
+        exchange.tick(time.monotonic())
+        for sock, (conn, _) in list(clients.items()):
+            out = conn.outbox()
+            if out:
+                try:
+                    sock.sendall(pack([codec.encode(m) for m in out]))
+                except OSError:
+                    drop(sock)
+    dump = {
+        "executions": [[c, m, r, kinds.get(c)] for c, m, r in exchange.executions],
+        "last_event_id": exchange.last_event_id,
+    }
+    with open(args.dump, "w") as f:
+        json.dump(dump, f)
+
+
+# -- the client process -------------------------------------------------------------------------
+
+class Side:
+    """The side file: one line per write, appended in one system call."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, line: str) -> None:
+        os.write(self.fd, (line + "\n").encode())
+
+
+def order_request(k: int) -> Any:
+    from sessionkit import LimitOrder
+
+    side = "buy" if k % 2 == 0 else "sell"
+    contract = 99 if k % 100 in (48, 49) else 1 + (k // 2) % 3  # 48/49: refused, in pairs
+    return LimitOrder(contract_id=contract, side=side, size=1, price_in_cents=100)
+
+
+def run_client(args: argparse.Namespace) -> None:
+    from sessionkit import (
+        CancelOrder,
+        JsonCodec,
+        LimitOrder,
+        MessageProcessor,
+        SessionConfig,
+        SessionState,
+        dispatch,
+    )
+    from sessionkit._events import MessageFinished, MessageReceived
+    from sessionkit._state import CLOSED_STATES
+    from sessionkit.store import Recorder, SqliteStore, notify_recovered
+
+    side = Side(args.side)
+    store = SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
+                        durability=args.durability)
+    live = {m.cid for m in store.messages()}
+    side.write(f"R {store.incarnation} {store.last_event_id} {' '.join(sorted(live))}")
+    rec = Recorder(store)
+    config = SessionConfig(cid_prefix="o", ack_timeout=2.0, ack_timeout_max=5.0,
+                           max_send_attempts=1000, max_in_flight=4096)
+    codec = JsonCodec()
+    session = rec.new_session(config, codec=codec)
+    processor = MessageProcessor()
+    notify_recovered(processor, rec.report)
+    next_k = sum(1 for i in store.intents() if i.key.startswith("o"))
+    cancelled: set[int] = {int(i.key[1:]) for i in store.intents() if i.key.startswith("x")}
+    window, batch_every = args.window, 7
+    sock: socket.socket | None = None
+    framer = Framer()
+    idle_since = time.monotonic()
+
+    def connect() -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def submit(k: int) -> None:
+        req = order_request(k)
+        cid = session.submit(req, time.monotonic())
+        store.record_intent(f"o{k}", req.TYPE, f"{k}", cid=cid)
+        rec.submitted(req, cid)
+        live.add(cid)
+
+    def submit_batch(ks: list[int]) -> None:
+        reqs = [order_request(k) for k in ks]
+        tickets = session.submit_batch(reqs, time.monotonic())
+        for k, cid in zip(ks, [c for t in tickets for c in t.cids], strict=True):
+            store.record_intent(f"o{k}", "limit_order", f"{k}", cid=cid)
+        rec.submitted_batch(reqs, tickets)
+        live.update(t.cid for t in tickets)
+        live.update(c for t in tickets for c in t.cids)
+
+    sock = connect()
+    session.login(time.monotonic(), account=ACCOUNT)
+    while True:
+        now = time.monotonic()
+        if session.state in CLOSED_STATES:  # the connection dropped: go on in-process
+            session = type(session)(config, codec=codec, handoff=session.handoff())
+            sock.close()
+            sock, framer = connect(), Framer()
+            session.login(now, account=ACCOUNT)
+        if session.state is SessionState.ACTIVE:
+            while next_k < args.orders and len(live) < window:
+                if next_k % batch_every == 0 and next_k + 4 <= args.orders:
+                    submit_batch(list(range(next_k, next_k + 4)))
+                    next_k += 4
+                else:
+                    submit(next_k)
+                    next_k += 1
+        msgs = session.messages_to_send()
+        if msgs:
+            rec.before_send(msgs)  # the write-ahead: committed before the frames leave
+            try:
+                sock.sendall(pack([codec.encode(m) for m in msgs]))
+            except OSError as err:
+                session.connection_lost(str(err), now)
+        deadline = session.next_deadline()
+        wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - now))
+        sock.settimeout(wait)
+        try:
+            data = sock.recv(1 << 16)
+            if not data:
+                session.connection_lost("closed by the simulator", time.monotonic())
+        except TimeoutError:
+            data = b""
+        except OSError as err:
+            session.connection_lost(str(err), time.monotonic())
+            data = b""
+        now = time.monotonic()
+        if session.state not in CLOSED_STATES:
+            for frame in framer.feed(data):
+                session.receive_data(frame, now)
+                if session.state in CLOSED_STATES:
+                    break
+            if deadline is not None and now >= deadline and session.state not in CLOSED_STATES:
+                session.handle_timer(now)
+        for ev in session.events():
+            if rec.is_duplicate(ev):
+                continue
+            dispatch(ev, processor)
+            if type(ev) is MessageReceived and ev.msg.event_id is not None:
+                side.write(f"E {ev.msg.event_id}")
+            elif type(ev) is MessageFinished:
+                side.write(f"F {ev.cid} {ev.outcome.value}")
+                live.discard(ev.cid)
+            rec.handled(ev)
+        rec.commit()
+        if next_k >= args.orders:
+            tracked = store.messages()
+            if not tracked and all(i.outcome is not None for i in store.intents()):
+                break
+            # what rests on one side with nothing left to cross it: cancel it (journalled too)
+            resting = [m for m in tracked if isinstance(m.request, LimitOrder)
+                       and m.mid is not None and m.state.value == "open"]
+            if len(resting) == len(tracked) and len({m.request.side for m in resting}) <= 1:
+                if now - idle_since > 1.0:
+                    for m in resting:
+                        k = int(next(i.key for i in store.intents() if i.cid == m.cid)[1:])
+                        if k in cancelled:
+                            continue
+                        cancelled.add(k)
+                        req = CancelOrder(order_mid=m.mid)  # type: ignore[arg-type]
+                        cid = session.submit(req, now)
+                        store.record_intent(f"x{k}", req.TYPE, str(m.mid), cid=cid)
+                        rec.submitted(req, cid)
+            else:
+                idle_since = now
+    side.write("D")
+    store.close()
+
+
+# -- the harness --------------------------------------------------------------------------------
+
+def start_client(args: argparse.Namespace, port: int, journal: str, side: str,
+                 seed: int) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--role", "client", "--port", str(port),
+           "--journal", journal, "--side", side, "--orders", str(args.orders),
+           "--durability", args.durability, "--window", str(args.window), "--seed", str(seed)]
+    return subprocess.Popen(cmd)
+
+
+class SideReader:
+    """Follows the side file as it grows: the number of final states so far."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.offset, self.finals, self.partial = path, 0, 0, b""
+
+    def poll(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.finals
+        self.offset += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        self.finals += sum(1 for ln in lines if ln.startswith(b"F "))
+        return self.finals
+
+
+def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> dict[str, Any]:
+    import sqlite3
+
+    conn = sqlite3.connect(journal)
+    intents = {k: (cid, out) for k, cid, out in conn.execute(
+        "SELECT key, cid, outcome FROM intents")}
+    tracked = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    conn.close()
+
+    double_handled = redelivered = 0
+    inc, cursor, at_start = 0, 0, set()
+    seen_events: dict[int, int] = {}
+    finals: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
+    lines = open(side_path).read().split("\n")
+    done = False
+    for ln in lines:
+        if not ln:
+            continue
+        parts = ln.split()
+        if parts[0] == "R":
+            inc, cursor, at_start = int(parts[1]), int(parts[2]), set(parts[3:])
+        elif parts[0] == "E":
+            eid = int(parts[1])
+            if eid <= cursor:
+                double_handled += 1  # its handling was committed before this process began
+            elif eid in seen_events:
+                if seen_events[eid] == inc:
+                    double_handled += 1  # twice within one process
+                else:
+                    redelivered += 1  # handled, not committed, then the process died
+            seen_events[eid] = inc
+        elif parts[0] == "F":
+            cid, outcome = parts[1], parts[2]
+            mine = (cid.startswith(f"o.{inc}-") if inc > 1 else cid.startswith("o-"))
+            prior = finals[cid]
+            if prior and prior[-1][0] == inc:
+                double_handled += 1  # final twice within one process
+            elif prior and not (cid in at_start or mine):
+                double_handled += 1  # final again although the journal had let it go
+            elif prior:
+                redelivered += 1
+            finals[cid].append((inc, outcome))
+        elif parts[0] == "D":
+            done = True
+
+    outcomes: collections.Counter[str] = collections.Counter()
+    lost = 0
+    for k in range(orders):
+        cid, outcome = intents.get(f"o{k}", (None, None))
+        got = {o for _, o in finals.get(cid or "", [])}
+        if outcome is None or len(got) != 1 or got != {outcome}:
+            lost += 1
+        else:
+            outcomes[outcome] += 1
+    known = {cid for cid, _ in intents.values()}
+    execs = dump["executions"]
+    by_cid = collections.Counter(c for c, _, _, _ in execs)
+    by_mid = collections.Counter(m for _, m, _, _ in execs)
+    double_executed = (sum(n - 1 for n in by_cid.values() if n > 1)
+                       + sum(n - 1 for n in by_mid.values() if n > 1)
+                       + sum(1 for c, _, _, t in execs
+                             if t in ("limit_order", "cancel_order") and c not in known))
+    return {"final_states": sum(outcomes.values()), "outcomes": dict(outcomes), "lost": lost,
+            "double_executed": double_executed, "double_handled": double_handled,
+            "redelivered": redelivered, "journal_left": tracked, "finished_cleanly": done,
+            "events_handled": len(seen_events), "exchange_last_event_id": dump["last_event_id"],
+            "executions": len(execs)}
+
+
+def run_harness(args: argparse.Namespace) -> int:
+    rng = random.Random(args.seed)
+    work = args.workdir or tempfile.mkdtemp(prefix="sessionkit-crash-")
+    os.makedirs(work, exist_ok=True)
+    journal, side, dump_path = (os.path.join(work, n) for n in ("session.journal", "side.log",
+                                                                 "sim.json"))
+    for p in (journal, side, dump_path):
+        if os.path.exists(p):
+            os.remove(p)
+    sim = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--role", "sim",
+                            "--dump", dump_path], stdout=subprocess.PIPE)
+    assert sim.stdout is not None
+    port = int(sim.stdout.readline())
+    t0 = time.monotonic()
+    # kill points: progress targets (final states seen) spread over the run, each with a
+    # random delay; a target already passed kills soon after the restart (during recovery)
+    targets = sorted(rng.randrange(0, args.orders) for _ in range(args.kills))
+    reader = SideReader(side)
+    kills = restarts = 0
+    client = start_client(args, port, journal, side, rng.randrange(1 << 30))
+    try:
+        for target in targets:
+            while reader.poll() < target and client.poll() is None:
+                time.sleep(0.002)
+            time.sleep(rng.choice([0.0, rng.uniform(0, 0.005), rng.uniform(0, 0.05)]))
+            if client.poll() is not None:
+                break  # it finished before this kill point
+            client.send_signal(signal.SIGKILL)
+            client.wait()
+            kills += 1
+            client = start_client(args, port, journal, side, rng.randrange(1 << 30))
+            restarts += 1
+        rc = client.wait(timeout=args.timeout)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=30)
+    with open(dump_path) as f:
+        dump = json.load(f)
+    result = {"orders": args.orders, "kills": kills, **analyse(side, dump, journal, args.orders),
+              "restarts": restarts, "client_exit": rc, "durability": args.durability,
+              "transport": args.transport, "seconds": round(time.monotonic() - t0, 2),
+              "workdir": work}
+    ok = (result["lost"] == 0 and result["double_executed"] == 0
+          and result["double_handled"] == 0 and result["final_states"] == args.orders
+          and rc == 0 and kills >= min(args.kills, 1))
+    print(f"crash test: {args.orders} orders, {kills} kills: "
+          f"{'OK' if ok else 'FAILED'}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--orders", type=int, default=10_000)
+    p.add_argument("--kills", type=int, default=20)
+    p.add_argument("--durability", choices=["fast", "safe"], default="fast")
+    p.add_argument("--transport", choices=["tcp"], default="tcp")
+    p.add_argument("--window", type=int, default=64, help="orders in flight at most")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=600.0, help="for the last client, s")
+    p.add_argument("--workdir", help="where the journal and logs go (default: a temp dir)")
+    p.add_argument("--role", choices=["harness", "sim", "client"], default="harness",
+                   help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--journal", help=argparse.SUPPRESS)
+    p.add_argument("--side", help=argparse.SUPPRESS)
+    p.add_argument("--dump", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.orders < 1 or args.kills < 0:
+        p.error("--orders must be at least 1 and --kills at least 0")
+    if args.role == "sim":
+        run_sim(args)
+        return 0
+    if args.role == "client":
+        run_client(args)
+        return 0
+    return run_harness(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
