@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import pytest
@@ -372,5 +373,40 @@ def test_no_automatic_reconnect_closes_on_loss(run: Any) -> None:
             only_connection(server).drop()
             error = await conn.wait_closed()
             assert error is not None and conn.state is ConnectionState.CLOSED
+
+    run(main)
+
+
+@pytest.mark.parametrize(("library", "where"), [("websockets", "header"), ("websockets", "query"),
+                                                ("trio-websocket", "header")])
+def test_tokens_never_reach_the_logs(run: Any, caplog: pytest.LogCaptureFixture, library: str, where: str) -> None:
+    secret = "s3cr3t-T0KEN-value"
+
+    async def main() -> None:
+        server = build_echo_server(token=secret)
+        async with running(server) as base, connect(
+            base, token_factory=lambda: secret, websocket=library, token_transport=where,
+            stateful_reconnect=True,
+        ) as conn:
+            await conn.invoke("Echo", "x")
+            conn.drop_transport()  # the resume opens a second socket with the token again
+            await conn.invoke("Echo", "y")
+
+    with caplog.at_level(logging.DEBUG):
+        run(main)
+    assert "Authorization" in caplog.text or "access_token" in caplog.text or library != "websockets"
+    assert secret not in caplog.text
+
+
+def test_client_close_ends_the_server_connection_at_once(run: Any) -> None:
+    async def main() -> None:
+        server = build_echo_server()  # resume window 15 s: a silent disconnect would wait
+        ended: list[Any] = []
+        server.echo_hub.on_disconnected(lambda c, error: ended.append(error))  # type: ignore[attr-defined]
+        async with running(server) as base:
+            async with connect(base, stateful_reconnect=True) as conn:
+                await conn.invoke("Echo", 1)
+            await eventually(lambda: ended == [None], "server-side close")
+            assert server.connections == []
 
     run(main)
