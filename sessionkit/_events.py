@@ -7,7 +7,8 @@ Each event maps to one :class:`~sessionkit.MessageProcessor` method (see
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -32,7 +33,7 @@ __all__ = [
     "Callback",
 ]
 
-Callback = Callable[[Message, Optional[Message]], Any]
+Callback = Callable[[Message, Message | None], Any]
 
 
 class Outcome(enum.Enum):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
@@ -74,7 +74,7 @@ from ._messages import (
 from ._sequencing import Sequencer, Verdict
 from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
 from ._stats import SessionStatistics
-from ._tracking import MessageState, Tracked, Tracker, TrackedSnapshot
+from ._tracking import MessageState, Tracked, TrackedSnapshot, Tracker
 
 __all__ = ["Session", "Handoff", "BatchTicket"]
 

@@ -6,7 +6,7 @@ and each pair is driven through a real ``Session``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

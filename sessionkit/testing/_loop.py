@@ -9,7 +9,8 @@ advances. Frames go through a codec, so the wire format is exercised too.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._codec import Codec, JsonCodec
 from .._config import SessionConfig
