@@ -12,8 +12,9 @@ accepted connections are transports too.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from importlib.metadata import entry_points
-from typing import Any, AsyncContextManager, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .._errors import SessionkitError
 
@@ -60,6 +61,22 @@ class Transport(Protocol):
     every frame already readable (so the caller pays one checkpoint per batch,
     not per frame); it raises :class:`TransportClosed` when the connection
     ends. ``send_frames`` writes frames in order. ``aclose`` is idempotent.
+
+    The runtime relies on these rules (the conformance suite checks them):
+
+    * ``receive_frames`` is **cancel-safe**: the runtime wakes its owner task
+      by cancelling a pending ``receive_frames``, so a cancelled call must not
+      lose a frame (take frames off the buffer only after the last point
+      where the call can be cancelled, as ``trio.MemoryReceiveChannel`` does).
+    * Frames that arrived before the far side closed are delivered first;
+      then every further ``receive_frames`` raises :class:`TransportClosed`
+      whose ``reason`` says who closed and why.
+    * ``send_frames`` on a closed connection raises :class:`TransportClosed`;
+      it may wait while the far side's buffer is full (backpressure). A
+      cancelled ``send_frames`` may have sent a prefix of its frames: the
+      runtime then treats the connection as broken.
+    * ``aclose`` closes at once even when cancelled (then raises
+      ``trio.Cancelled``), as trio's ``AsyncResource.aclose`` does.
     """
 
     async def send_frames(self, frames: list[bytes]) -> None: ...
@@ -91,7 +108,7 @@ class Adapter(Protocol):
 
     def connector(self, **options: Any) -> Connector: ...
 
-    def serve(self, **options: Any) -> AsyncContextManager[ServerEndpoint]: ...
+    def serve(self, **options: Any) -> AbstractAsyncContextManager[ServerEndpoint]: ...
 
 
 def available_adapters() -> list[str]:

@@ -1,0 +1,50 @@
+"""The trio runtime: sessions over real transports, reconnects, and a thread facade.
+
+The sans-IO core (:class:`sessionkit.Session`) knows nothing of I/O; this
+package drives it. :func:`open_session` keeps a session up from a trio
+program; :class:`Context` runs the same in a thread of its own for code that
+is not async. Transports come from adapters (``sessionkit.adapters`` entry
+points; :mod:`sessionkit.runtime.memory` is the in-memory one), and
+:func:`serve_reference_exchange` serves the reference exchange over any
+adapter's server endpoint. See ``docs/architecture.md``.
+"""
+
+from ._client import ClientState, SessionClient, open_session
+from ._context import Context
+from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._reconnect import ReconnectPolicy
+from ._server import ExchangeServer, serve_reference_exchange
+from ._transport import (
+    CAPABILITIES,
+    Adapter,
+    ConnectFailed,
+    Connector,
+    ServerEndpoint,
+    Transport,
+    TransportClosed,
+    available_adapters,
+    load_adapter,
+)
+
+__all__ = [
+    "open_session",
+    "SessionClient",
+    "ClientState",
+    "Context",
+    "ReconnectPolicy",
+    "SessionFailedError",
+    "LoginFailedError",
+    "ConnectionFailedError",
+    "HandlerError",
+    "serve_reference_exchange",
+    "ExchangeServer",
+    "Transport",
+    "Connector",
+    "ServerEndpoint",
+    "Adapter",
+    "TransportClosed",
+    "ConnectFailed",
+    "CAPABILITIES",
+    "load_adapter",
+    "available_adapters",
+]

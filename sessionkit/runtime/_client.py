@@ -1,0 +1,685 @@
+"""The trio runtime: one owner task per connection drives a sans-IO :class:`~sessionkit.Session`.
+
+The owner task does all transport I/O. Each turn it reads every frame ready
+(one ``receive_frames`` call), feeds them to the session, sends what the
+session produced in one ``send_frames`` call, and hands the session's events
+to the processor in order; then it waits for new frames, the session's next
+deadline (a cancel scope deadline) or a wake-up from a submit (the submit
+cancels that wait). Nothing in this loop checkpoints per message.
+
+User tasks submit straight into the core (same thread, no lock) and wake
+the owner task to flush. When the connection drops and a
+:class:`ReconnectPolicy` is given, a supervisor loop (the same task) builds
+the next session from the last one's :class:`~sessionkit.Handoff`, so submits
+made during the outage queue there, and logs in again resuming after the
+last event delivered.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+from .._codec import Codec, JsonCodec
+from .._config import SessionConfig
+from .._errors import ConfigError, LocalProtocolError, SessionBusy, SessionClosed
+from .._events import (
+    Callback,
+    Closed,
+    ConnectionAvailable,
+    ConnectionFailed,
+    Event,
+    ExchangeOffline,
+    LoginAccepted,
+    LoginFailed,
+    MessageFinished,
+    Outcome,
+)
+from .._messages import Message, Request
+from .._processor import dispatch
+from .._session import BatchTicket, Handoff, Session
+from .._state import CLOSED_STATES, SessionState
+from .._stats import SessionStatistics
+from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._reconnect import ReconnectPolicy
+from ._transport import ConnectFailed, Connector, Transport, TransportClosed
+from ._util import StatsAccumulator, collapse, reraise
+
+if TYPE_CHECKING:
+    from ..store import SessionStore
+
+__all__ = ["ClientState", "SessionClient", "open_session", "check_options"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_TRANSPORT_CLOSE_TIMEOUT = 1.0
+
+
+class ClientState(enum.Enum):
+    """Where a :class:`SessionClient` is in its life (the core session has its own state)."""
+
+    #: opening the first connection and logging in
+    CONNECTING = "connecting"
+    #: logged in: requests flow
+    ACTIVE = "active"
+    #: the connection dropped; a new one is being opened (submits queue)
+    RECONNECTING = "reconnecting"
+    #: ``close()`` was called: logging out
+    CLOSING = "closing"
+    #: closed by the local side (or cancelled)
+    CLOSED = "closed"
+    #: ended by a failure: login refused, connection lost for good, handler error
+    FAILED = "failed"
+
+
+class _Stop(Exception):
+    """A handler raised under ``handler_errors="stop"`` (internal)."""
+
+    def __init__(self, error: HandlerError, rest: list[Event]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.rest = rest
+
+
+def _positive_or_none(name: str, value: Any, *, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0
+            or (value == 0 and not allow_zero)):
+        raise ConfigError(f"{name} must be None or a {'non-negative' if allow_zero else 'positive'}"
+                          f" number of seconds, got {value!r}")
+
+
+def check_options(connector: Any, processor: Any, *, account: str, token: str = "",
+                  config: SessionConfig | None = None, codec: Codec | None = None,
+                  reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
+                  resume_event_id: int | None = None, login_timeout: float | None = None,
+                  store: Any = None, submit_timeout: float = 5.0,
+                  close_timeout: float = 5.0) -> None:
+    """Raise :class:`~sessionkit.ConfigError` naming the first bad option of open_session."""
+    if not callable(getattr(connector, "connect", None)):
+        raise ConfigError(f"connector must have an async connect() method, got "
+                          f"{type(connector).__name__}")
+    if processor is None:
+        raise ConfigError("processor must be a MessageProcessor (or an object with its "
+                          "methods), got None")
+    if not isinstance(account, str) or not account:
+        raise ConfigError(f"account must be a non-empty string, got {account!r}")
+    if not isinstance(token, str):
+        raise ConfigError(f"token must be a string, got {type(token).__name__}")
+    if handler_errors not in ("log", "stop"):
+        raise ConfigError(f"handler_errors must be 'log' or 'stop', got {handler_errors!r}")
+    if reconnect is not None and not isinstance(reconnect, ReconnectPolicy):
+        raise ConfigError(f"reconnect must be a ReconnectPolicy or None, got "
+                          f"{type(reconnect).__name__}")
+    if config is not None and not isinstance(config, SessionConfig):
+        raise ConfigError(f"config must be a SessionConfig, got {type(config).__name__}")
+    if resume_event_id is not None and (not isinstance(resume_event_id, int)
+                                        or isinstance(resume_event_id, bool)
+                                        or resume_event_id < 0):
+        raise ConfigError(f"resume_event_id must be None or an integer >= 0, got "
+                          f"{resume_event_id!r}")
+    _positive_or_none("login_timeout", login_timeout)
+    _positive_or_none("submit_timeout", submit_timeout, allow_zero=True)
+    _positive_or_none("close_timeout", close_timeout, allow_zero=True)
+    if codec is not None and not (callable(getattr(codec, "encode", None))
+                                  and callable(getattr(codec, "decode", None))):
+        raise ConfigError(f"codec must have encode() and decode(), got {type(codec).__name__}")
+
+
+class SessionClient:
+    """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
+
+    def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
+                 config: SessionConfig | None = None, codec: Codec | None = None,
+                 reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
+                 resume_event_id: int | None = None, login_timeout: float | None = None,
+                 store: SessionStore | None = None, submit_timeout: float = 5.0,
+                 close_timeout: float = 5.0) -> None:
+        check_options(connector, processor, account=account, token=token, config=config,
+                      codec=codec, reconnect=reconnect, handler_errors=handler_errors,
+                      resume_event_id=resume_event_id, login_timeout=login_timeout,
+                      store=store, submit_timeout=submit_timeout, close_timeout=close_timeout)
+        self._connector = connector
+        self._processor = processor
+        self._account, self._token = account, token
+        self._config = config or SessionConfig()
+        self._codec: Codec = codec or JsonCodec()
+        self._reconnect = reconnect
+        self._stop_on_error = handler_errors == "stop"
+        self._login_timeout = login_timeout
+        self._submit_timeout = float(submit_timeout)
+        self._close_timeout = float(close_timeout)
+        self._recorder: Any = None
+        handoff: Handoff | None = None
+        if store is not None:
+            from ..store import Recorder
+
+            self._recorder = Recorder(store)
+            handoff = self._recorder.handoff(self._config.cid_prefix)
+        self._session = Session(self._config, codec=self._codec, handoff=handoff)
+        self._recovered = handoff is not None
+        self._first_resume = (resume_event_id if resume_event_id is not None
+                              else None if handoff is not None else 0)
+        self._state = ClientState.CONNECTING
+        self._stats = StatsAccumulator()
+        self._ever_logged_in = False
+        self._attempt = 0
+        self._closing = False
+        self._finished = False
+        self._end_kind: str | None = None
+        self._end_reason: str | None = None
+        self._offline: str | None = None
+        self._abort_reason: str | None = None
+        self._cancel_reason = "session cancelled"
+        #: why the client ended for good (SessionFailedError) or None
+        self.error: SessionFailedError | None = None
+        self._handler_error: HandlerError | None = None
+        self._wait_scope: trio.CancelScope | None = None
+        self._owner_scope: trio.CancelScope | None = None
+        self._backoff_scope: trio.CancelScope | None = None
+        self._nursery_scope: trio.CancelScope | None = None
+        self._changed = trio.lowlevel.ParkingLot()
+        self._login_event = trio.Event()
+        self._done = trio.Event()
+        #: connections opened so far
+        self.connections = 0
+        #: reconnect attempts made so far
+        self.reconnects = 0
+        #: exceptions processor methods raised (logged under ``handler_errors="log"``)
+        self.handler_errors = 0
+        self._hooks: dict[type, Callable[[Any], None]] = {
+            LoginAccepted: self._on_login, LoginFailed: self._on_login_failed,
+            ConnectionFailed: self._on_failed, Closed: self._on_closed,
+            ConnectionAvailable: self._on_available, ExchangeOffline: self._on_offline,
+        }
+
+    # -- views ------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The current core session (a new one after each reconnect)."""
+        return self._session
+
+    @property
+    def state(self) -> ClientState:
+        return self._state
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the client ended (None while it runs)."""
+        return self._end_reason if self._finished else None
+
+    def statistics(self) -> SessionStatistics:
+        """The current session's statistics, its counters summed over every reconnect."""
+        return self._stats.total(self._session.statistics())
+
+    def handoff(self) -> Handoff:
+        """The current session's handoff (what a new session needs to go on)."""
+        return self._session.handoff()
+
+    async def wait_closed(self) -> None:
+        """Wait until the client ended (closed, failed or cancelled)."""
+        await self._done.wait()
+
+    # -- submitting -----------------------------------------------------------------------
+
+    def _open_session(self) -> Session:
+        if self._finished:
+            raise SessionClosed(self._end_reason or self._state.value)
+        session = self._session
+        if session.state in CLOSED_STATES and self._will_reconnect():
+            # the connection just dropped and the owner task has not yet built the
+            # next session: build it now, so this submit queues there (not lost)
+            self._replace_session()
+            session = self._session
+        return session
+
+    def _will_reconnect(self) -> bool:
+        policy = self._reconnect
+        return (policy is not None and not self._closing
+                and (self._end_kind != "login_failed" or policy.retry_login_rejected)
+                and (policy.max_attempts is None or self._attempt < policy.max_attempts))
+
+    def _wake(self) -> None:
+        scope = self._wait_scope
+        if scope is not None:
+            scope.cancel()
+
+    def submit_nowait(self, request: Request, callback: Callback | None = None) -> str:
+        """Submit now or raise :class:`~sessionkit.SessionBusy` at once; returns the cid."""
+        session = self._open_session()
+        try:
+            cid = session.submit(request, trio.current_time(), callback=callback)
+        finally:
+            self._wake()
+        if self._recorder is not None:
+            self._recorder.submitted(request, cid)
+        return cid
+
+    def submit_batch_nowait(self, requests: Sequence[Request],
+                            callbacks: Sequence[Callback | None] | None = None,
+                            ) -> list[BatchTicket]:
+        """Submit batches of at most ``config.batch_limit`` now, or raise SessionBusy."""
+        session = self._open_session()
+        requests = list(requests)
+        try:
+            tickets = session.submit_batch(requests, trio.current_time(), callbacks=callbacks)
+        finally:
+            self._wake()
+        if self._recorder is not None:
+            self._recorder.submitted_batch(requests, tickets)
+        return tickets
+
+    async def _when_not_busy(self, attempt: Callable[[], T], timeout: float | None) -> T:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            return attempt()
+        except SessionBusy:
+            pass
+        _positive_or_none("timeout", timeout, allow_zero=True)
+        deadline = trio.current_time() + (self._submit_timeout if timeout is None else timeout)
+        while True:
+            with trio.move_on_at(deadline):
+                await self._changed.park()
+            try:
+                return attempt()
+            except SessionBusy:
+                if trio.current_time() >= deadline:
+                    raise
+
+    async def submit(self, request: Request, callback: Callback | None = None, *,
+                     timeout: float | None = None) -> str:
+        """Submit one request; while the session is busy, wait (at most ``timeout``).
+
+        ``timeout`` defaults to ``submit_timeout`` of :func:`open_session`; past
+        it the :class:`~sessionkit.SessionBusy` is raised. When the session is
+        not busy this does not yield to other tasks (the owner task sends the
+        request on its next turn), so a burst of submits goes out in one write.
+        """
+        return await self._when_not_busy(lambda: self.submit_nowait(request, callback), timeout)
+
+    async def submit_batch(self, requests: Sequence[Request],
+                           callbacks: Sequence[Callback | None] | None = None, *,
+                           timeout: float | None = None) -> list[BatchTicket]:
+        """Like :meth:`submit_batch_nowait`, waiting (bounded) while busy."""
+        requests = list(requests)
+        return await self._when_not_busy(
+            lambda: self.submit_batch_nowait(requests, callbacks), timeout)
+
+    async def request_message_replay(self) -> str | None:
+        """Ask for what was ACKed without a final response (S2); None when nothing is."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        session = self._open_session()
+        try:
+            return session.request_message_replay(trio.current_time())
+        finally:
+            self._wake()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Log out and wait for the connection to close; past ``timeout`` abort it."""
+        _positive_or_none("timeout", timeout, allow_zero=True)
+        if self._done.is_set():
+            await trio.lowlevel.checkpoint()
+            return
+        if not self._closing:
+            self._closing = True
+            self._state = ClientState.CLOSING
+            session = self._session
+            if session.state not in CLOSED_STATES and session.state is not SessionState.CLOSING:
+                session.close(trio.current_time())
+            self._wake()
+            if self._backoff_scope is not None:
+                self._backoff_scope.cancel()
+        with trio.move_on_after(timeout):
+            await self._done.wait()
+        if not self._done.is_set():
+            self._abort_reason = (f"the connection was not closed within {timeout} s of the "
+                                  f"logout; aborted")
+            if self._owner_scope is not None:
+                self._owner_scope.cancel()
+            await self._done.wait()
+
+    # -- events to the processor ------------------------------------------------------------
+
+    def _handler_failed(self, exc: Exception, event: object) -> None:
+        self.handler_errors += 1
+        if self._stop_on_error:
+            raise _Stop(HandlerError(exc, event), [])
+        logger.error("the processor raised while handling %s; going on (handler_errors='log')",
+                     type(event).__name__, exc_info=exc)
+
+    def _dispatch(self, events: list[Event]) -> None:
+        processor, hooks, rec = self._processor, self._hooks, self._recorder
+        for i, ev in enumerate(events):
+            hook = hooks.get(type(ev))
+            try:
+                if hook is not None:
+                    hook(ev)
+                if rec is not None and rec.is_duplicate(ev):
+                    continue
+                dispatch(ev, processor)
+            except _Stop as stop:
+                stop.rest = events[i + 1:]
+                raise
+            except Exception as exc:
+                try:
+                    self._handler_failed(exc, ev)
+                except _Stop as stop:
+                    stop.rest = events[i + 1:]
+                    raise
+            if rec is not None:
+                rec.handled(ev)
+        if rec is not None:
+            rec.commit()
+
+    def _dispatch_safely(self, events: list[Event]) -> None:
+        """Dispatch while the session ends: errors are logged, never raised."""
+        rec = self._recorder
+        for ev in events:
+            try:
+                dispatch(ev, self._processor)
+            except Exception:
+                self.handler_errors += 1
+                logger.exception("the processor raised while handling %s as the session ended",
+                                 type(ev).__name__)
+            if rec is not None:
+                try:
+                    rec.handled(ev)
+                except Exception:
+                    logger.exception("the store failed to record %s", type(ev).__name__)
+
+    def _call(self, method: str, *args: Any) -> None:
+        try:
+            getattr(self._processor, method)(*args)
+        except Exception as exc:
+            self._handler_failed(exc, f"{method}{args}")
+
+    def _on_login(self, ev: LoginAccepted) -> None:
+        self._state = ClientState.CLOSING if self._closing else ClientState.ACTIVE
+        if self._attempt:
+            attempt, self._attempt = self._attempt, 0
+            self._call("on_reconnected", attempt)
+        self._ever_logged_in = True
+        self._login_event.set()
+        self._changed.unpark_all()
+
+    def _on_login_failed(self, ev: LoginFailed) -> None:
+        self._end_kind, self._end_reason = "login_failed", f"login failed: {ev.reason}"
+
+    def _on_failed(self, ev: ConnectionFailed) -> None:
+        self._end_kind, self._end_reason = "failed", ev.reason
+
+    def _on_closed(self, ev: Closed) -> None:
+        self._end_kind, self._end_reason = "closed", ev.reason
+
+    def _on_available(self, ev: ConnectionAvailable) -> None:
+        self._changed.unpark_all()
+
+    def _on_offline(self, ev: ExchangeOffline) -> None:
+        if self._reconnect is not None and self._reconnect.reconnect_on_offline:
+            self._offline = f"exchange offline: nothing received for {ev.silence:.3f} s"
+
+    # -- the owner task ----------------------------------------------------------------------------
+
+    def _frames(self, session: Session) -> list[bytes]:
+        msgs = session.messages_to_send()
+        if not msgs:
+            return []
+        if self._recorder is not None:
+            self._recorder.before_send(msgs)
+        encode = self._codec.encode
+        try:
+            return [encode(m) for m in msgs]
+        except LocalProtocolError:
+            return self._encode_each(msgs)
+
+    def _encode_each(self, msgs: list[Message]) -> list[bytes]:
+        out = []
+        for m in msgs:
+            try:
+                out.append(self._codec.encode(m))
+            except LocalProtocolError as err:
+                logger.error("not sent (the session resends it until max_send_attempts, then "
+                             "reports it unknown): %s", err)
+        return out
+
+    async def _run_connection(self, transport: Transport, session: Session) -> tuple[str, str]:
+        """Log in and run one connection; returns (how it ended, why)."""
+        self._end_kind = self._end_reason = None
+        self._offline = None
+        resume = None if self._ever_logged_in else self._first_resume
+        session.login(trio.current_time(), account=self._account, token=self._token,
+                      resume_event_id=resume)
+        current_time = trio.current_time
+        try:
+            while True:
+                while True:
+                    out = self._frames(session)
+                    if out:
+                        await transport.send_frames(out)
+                    events = session.events()
+                    if events:
+                        self._dispatch(events)
+                    elif not out:
+                        break
+                if self._offline is not None and session.state not in CLOSED_STATES:
+                    session.connection_lost(self._offline, current_time())
+                    self._dispatch(session.events())
+                if session.state in CLOSED_STATES:
+                    break
+                deadline = session.next_deadline()
+                frames = None
+                with trio.CancelScope(deadline=math.inf if deadline is None else deadline
+                                      ) as scope:
+                    self._wait_scope = scope
+                    frames = await transport.receive_frames()
+                self._wait_scope = None
+                now = current_time()
+                if frames:
+                    receive = session.receive_data
+                    try:
+                        for frame in frames:
+                            receive(frame, now)
+                    except SessionClosed:
+                        pass  # a frame failed the session; the rest are moot
+                if deadline is not None and now >= deadline and \
+                        session.state not in CLOSED_STATES:
+                    session.handle_timer(now)
+        except TransportClosed as exc:
+            self._wait_scope = None
+            if session.state not in CLOSED_STATES:
+                session.connection_lost(exc.reason, current_time())
+            self._dispatch(session.events())
+        finally:
+            self._wait_scope = None
+            await self._close_transport(transport)
+        return self._end_kind or "failed", self._end_reason or "connection ended"
+
+    async def _close_transport(self, transport: Transport) -> None:
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + _TRANSPORT_CLOSE_TIMEOUT
+            try:
+                await transport.aclose()
+            except Exception:
+                logger.exception("closing the transport failed")
+
+    def _replace_session(self) -> None:
+        """The next session, built from the current one's handoff (the owner's local
+        reference to the old session still drains that session's last events)."""
+        old = self._session
+        if old.state is SessionState.IDLE:
+            return
+        if old.state not in CLOSED_STATES:
+            old.connection_lost("replaced by a new connection", trio.current_time())
+            self._dispatch(old.events())
+        self._stats.add(old.statistics())
+        self._session = Session(self._config, codec=self._codec, handoff=old.handoff())
+        self._changed.unpark_all()
+
+    async def _connect_loop(self) -> str:
+        policy = self._reconnect
+        if self._recovered:
+            from ..store import notify_recovered
+
+            try:
+                notify_recovered(self._processor, self._recorder.report)
+            except Exception as exc:
+                self._handler_failed(exc, "on_recovered")
+        while True:
+            if self._closing:
+                return "closed by the local side"
+            try:
+                transport = await self._connector.connect()
+            except (ConnectFailed, TransportClosed) as exc:
+                kind, reason = "connect", f"connect failed: {exc.reason}"
+                self._end_reason = reason
+                self._call("on_connection_failed", reason)
+            else:
+                self.connections += 1
+                if self._closing:
+                    await self._close_transport(transport)
+                    return "closed by the local side"
+                kind, reason = await self._run_connection(transport, self._session)
+            if kind == "closed" or self._closing:
+                return reason
+            if kind == "login_failed" and not (policy and policy.retry_login_rejected):
+                self.error = LoginFailedError(reason)
+                return reason
+            if policy is None:
+                self.error = ConnectionFailedError(reason)
+                return reason
+            self._attempt += 1
+            if policy.max_attempts is not None and self._attempt > policy.max_attempts:
+                self.error = ConnectionFailedError(
+                    f"{reason}; gave up after {policy.max_attempts} reconnect attempts")
+                return self.error.reason
+            delay = policy.delay(self._attempt)
+            self.reconnects += 1
+            self._state = (ClientState.RECONNECTING if self._ever_logged_in
+                           else ClientState.CONNECTING)
+            self._replace_session()
+            logger.info("reconnecting in %.3f s (attempt %d): %s", delay, self._attempt, reason)
+            self._call("on_reconnecting", self._attempt, delay, reason)
+            with trio.CancelScope() as self._backoff_scope:
+                await trio.sleep(delay)
+            self._backoff_scope = None
+
+    async def _supervise(self) -> None:
+        reason, unfinished = self._cancel_reason, self._cancel_reason
+        try:
+            with trio.CancelScope() as scope:
+                self._owner_scope = scope
+                reason = await self._connect_loop()
+                unfinished = (f"session failed: {reason}" if self.error is not None
+                              else "session closed before the final response")
+            if scope.cancelled_caught:
+                reason = unfinished = self._abort_reason or self._cancel_reason
+        except _Stop as stop:
+            self._handler_error = stop.error
+            reason = unfinished = "session stopped by a handler error"
+            logger.error("%s", stop.error, exc_info=stop.error.original)
+            self._dispatch_safely([e for e in stop.rest if isinstance(e, MessageFinished)])
+            self._finish(reason, unfinished)
+            if self._nursery_scope is not None:
+                self._nursery_scope.cancel()
+            return
+        except BaseException:
+            reason = unfinished = self._cancel_reason
+            self._finish(reason, unfinished)
+            raise
+        self._finish(reason, unfinished)
+
+    def _finish(self, reason: str, unfinished: str) -> None:
+        """The client ends: deactivate the session and report what is not final."""
+        if self._finished:
+            return
+        self._finished = True
+        self._end_reason = reason
+        session = self._session
+        if session.state not in CLOSED_STATES:
+            session.connection_lost(reason, trio.current_time())
+        self._dispatch_safely(session.events())
+        if self._recorder is not None:
+            try:
+                self._recorder.commit()
+            except Exception:
+                logger.exception("the store failed to commit as the session ended")
+        else:
+            tracked = session.handoff().tracked
+            if tracked:
+                self._stats.add_finished({Outcome.UNKNOWN.value: len(tracked)})
+                self._dispatch_safely([
+                    MessageFinished(t.request.cid or "", t.mid, Outcome.UNKNOWN, t.request,
+                                    unfinished, t.callback) for t in tracked])
+        failed = self.error is not None or self._handler_error is not None
+        self._state = ClientState.FAILED if failed else ClientState.CLOSED
+        self._done.set()
+        self._login_event.set()
+        self._changed.unpark_all()
+
+    async def _wait_login(self) -> None:
+        limit = self._login_timeout
+        with trio.move_on_after(math.inf if limit is None else limit):
+            await self._login_event.wait()
+        if self._ever_logged_in:
+            return
+        if not self._finished:
+            self._cancel_reason = f"not logged in within {limit} s"
+            raise ConnectionFailedError(self._cancel_reason)
+        if self._handler_error is not None:
+            raise self._handler_error
+        raise self.error or ConnectionFailedError(self._end_reason or "session ended")
+
+    @asynccontextmanager
+    async def _running(self, *, wait_login: bool) -> AsyncIterator[SessionClient]:
+        """Run the owner task around a block (see :func:`open_session`)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery_scope = nursery.cancel_scope
+                nursery.start_soon(self._supervise)
+                if wait_login:
+                    await self._wait_login()
+                yield self
+                await self.close(self._close_timeout)
+        except BaseExceptionGroup as group:
+            reraise(collapse(group))
+        if self._handler_error is not None:
+            raise self._handler_error
+
+
+@asynccontextmanager
+async def open_session(connector: Connector, processor: Any, *, account: str, token: str = "",
+                       config: SessionConfig | None = None, codec: Codec | None = None,
+                       reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
+                       resume_event_id: int | None = None, login_timeout: float | None = None,
+                       store: SessionStore | None = None, submit_timeout: float = 5.0,
+                       close_timeout: float = 5.0) -> AsyncIterator[SessionClient]:
+    """Open a session and keep it up while the block runs; enter returns once logged in.
+
+    Raises :class:`LoginFailedError` or :class:`ConnectionFailedError` when
+    the first login cannot be made (after the reconnect attempts the
+    ``reconnect`` policy allows), and :class:`HandlerError` (one exception,
+    never a group) when a processor method raised under
+    ``handler_errors="stop"``. Leaving the block logs out (bounded by
+    ``close_timeout``); leaving it by an exception or a cancellation ends the
+    session at once. Either way every request still tracked is reported to
+    ``on_message_finished`` with outcome UNKNOWN and the reason, unless a
+    ``store`` journals the session: then those requests stay in the journal,
+    and the next session opened on it carries them on.
+    """
+    client = SessionClient(connector, processor, account=account, token=token, config=config,
+                           codec=codec, reconnect=reconnect, handler_errors=handler_errors,
+                           resume_event_id=resume_event_id, login_timeout=login_timeout,
+                           store=store, submit_timeout=submit_timeout,
+                           close_timeout=close_timeout)
+    async with client._running(wait_login=True):
+        yield client

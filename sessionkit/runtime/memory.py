@@ -1,0 +1,590 @@
+"""In-memory transports: a connected pair, fault hooks, a server endpoint and the adapter.
+
+:func:`memory_transport_pair` gives two connected :class:`MemoryTransport`
+objects, in the spirit of ``trio.testing.memory_stream_pair`` but carrying
+whole frames. Each direction is a bounded buffer (a sender waits while the
+far side holds ``max_buffer`` frames), either side can close (the far side
+reads what was already sent, then :class:`TransportClosed` with the reason)
+or abort (both sides fail at once, buffered frames are lost), and each
+direction has a :class:`Faults` object that can drop, duplicate, delay or
+hold frames, or cut the connection at a chosen frame.
+
+:data:`adapter` is what the ``memory`` entry point of ``sessionkit.adapters``
+yields: ``async with adapter.serve() as endpoint`` gives a
+:class:`MemoryEndpoint` whose ``accept()`` returns the server side of each new
+pair and whose ``connector()`` connects to it. Everything lives in one trio
+run: an endpoint refuses connections from another run.
+
+>>> import trio
+>>> async def demo():
+...     a, b = memory_transport_pair()
+...     await a.send_frames([b"one", b"two"])
+...     got = await b.receive_frames()
+...     b.close("bye")
+...     try:
+...         await a.receive_frames()
+...     except TransportClosed as exc:
+...         return got, exc.reason
+>>> trio.run(demo)
+([b'one', b'two'], 'bye')
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from .._codec import Codec, JsonCodec
+from .._errors import ConfigError, DecodeError
+from ._transport import ConnectFailed, TransportClosed
+
+__all__ = [
+    "MemoryTransport",
+    "memory_transport_pair",
+    "Faults",
+    "message_type",
+    "MemoryEndpoint",
+    "MemoryConnector",
+    "MemoryAdapter",
+    "adapter",
+    "DEFAULT_MAX_BUFFER",
+]
+
+#: frames one direction holds before a sender waits
+DEFAULT_MAX_BUFFER = 4096
+
+Match = Callable[[bytes], bool]
+
+
+def message_type(*type_names: str, codec: Codec | None = None) -> Match:
+    """A frame matcher for :class:`Faults`: true for frames of these message types.
+
+    >>> from sessionkit import JsonCodec, Heartbeat
+    >>> message_type("heartbeat")(JsonCodec().encode(Heartbeat()))
+    True
+    """
+    if not type_names or not all(isinstance(t, str) and t for t in type_names):
+        raise ConfigError(f"message_type needs one or more type names, got {type_names!r}")
+    wanted = frozenset(type_names)
+    dec = codec or JsonCodec()
+
+    def match(frame: bytes) -> bool:
+        try:
+            return dec.decode(frame).TYPE in wanted
+        except DecodeError:
+            return False
+
+    return match
+
+
+class _Rule:
+    __slots__ = ("kind", "count", "match", "seconds", "after", "reason")
+
+    def __init__(self, kind: str, count: int | None, match: Match | None, seconds: float = 0.0,
+                 after: int = 0, reason: str = "") -> None:
+        self.kind, self.count, self.match = kind, count, match
+        self.seconds, self.after, self.reason = seconds, after, reason
+
+
+def _check_count(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+class Faults:
+    """Faults injected into one direction of in-memory connections.
+
+    Drop, duplicate, delay or garble frames, hold them back, or cut the
+    connection at a chosen frame.
+
+    Rules are armed by count and apply, in the order armed, to the frames
+    that ``match`` (every frame when ``match`` is None). Probabilities use the
+    seeded ``rng``. A ``Faults`` object may be shared by many connections (a
+    :class:`MemoryEndpoint` shares one per direction across all it accepts).
+
+    ``dropped``, ``duplicated``, ``delayed``, ``garbled`` and ``disconnects``
+    count what was done.
+    """
+
+    def __init__(self, *, rng: random.Random | None = None, p_drop: float = 0.0,
+                 p_duplicate: float = 0.0) -> None:
+        for name, p in (("p_drop", p_drop), ("p_duplicate", p_duplicate)):
+            if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+                raise ConfigError(f"Faults.{name} must be a probability in [0, 1], got {p!r}")
+        self.rng = rng or random.Random(0)
+        self.p_drop = float(p_drop)
+        self.p_duplicate = float(p_duplicate)
+        self._rules: list[_Rule] = []
+        self._held = False
+        self._pipes: list[_Pipe] = []
+        self.dropped = self.duplicated = self.delayed = self.disconnects = self.garbled = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self._rules or self._held or self.p_drop or self.p_duplicate)
+
+    def drop(self, count: int = 1, *, match: Match | None = None) -> None:
+        """Lose the next ``count`` matching frames."""
+        _check_count("Faults.drop count", count)
+        self._rules.append(_Rule("drop", count, match))
+
+    def duplicate(self, count: int = 1, *, match: Match | None = None) -> None:
+        """Deliver the next ``count`` matching frames twice."""
+        _check_count("Faults.duplicate count", count)
+        self._rules.append(_Rule("duplicate", count, match))
+
+    def garble(self, count: int = 1, *, match: Match | None = None) -> None:
+        """Replace the next ``count`` matching frames with bytes no codec decodes."""
+        _check_count("Faults.garble count", count)
+        self._rules.append(_Rule("garble", count, match))
+
+    def delay(self, seconds: float, count: int = 1, *, match: Match | None = None) -> None:
+        """Hold the next ``count`` matching frames for ``seconds`` (later frames queue behind)."""
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            raise ConfigError(f"Faults.delay seconds must be a number >= 0, got {seconds!r}")
+        _check_count("Faults.delay count", count)
+        self._rules.append(_Rule("delay", count, match, seconds=float(seconds)))
+
+    def disconnect(self, *, after: int = 0, match: Match | None = None,
+                   reason: str = "connection lost (fault injected)") -> None:
+        """Let ``after`` matching frames pass, then abort the connection at the next one.
+
+        The frame that trips the rule is lost, and both sides see
+        :class:`TransportClosed` with ``reason``.
+        """
+        _check_count("Faults.disconnect after", after)
+        self._rules.append(_Rule("disconnect", 1, match, after=after, reason=reason))
+
+    def hold(self) -> None:
+        """Stop delivering frames (they queue, bounded) until :meth:`release`."""
+        self._held = True
+
+    def release(self) -> None:
+        """Deliver what :meth:`hold` kept back, and go on delivering."""
+        self._held = False
+        self._pipes = [p for p in self._pipes if not p.dead]
+        for p in self._pipes:
+            p.recv_lot.unpark_all()
+
+    def clear(self) -> None:
+        """Disarm every rule and release held frames (counters are kept)."""
+        self._rules.clear()
+        self.p_drop = self.p_duplicate = 0.0
+        self.release()
+
+    def _apply(self, frame: bytes) -> tuple[int, float, str | None, bytes]:
+        """(copies, extra delay, disconnect reason, frame) for one frame."""
+        copies, delay, cut = 1, 0.0, None
+        rng = self.rng
+        if self.p_drop and rng.random() < self.p_drop:
+            self.dropped += 1
+            return 0, 0.0, None, frame
+        if self.p_duplicate and rng.random() < self.p_duplicate:
+            copies = 2
+        for rule in self._rules:
+            if rule.count == 0 or (rule.match is not None and not rule.match(frame)):
+                continue
+            if rule.kind == "disconnect":
+                if rule.after > 0:
+                    rule.after -= 1
+                    continue
+                rule.count = 0
+                cut = rule.reason
+                self.disconnects += 1
+                return 0, 0.0, cut, frame
+            assert rule.count is not None
+            rule.count -= 1
+            if rule.kind == "drop":
+                self.dropped += 1
+                copies = 0
+                break
+            if rule.kind == "duplicate":
+                copies = 2
+            elif rule.kind == "delay":
+                delay += rule.seconds
+            elif rule.kind == "garble":
+                frame = b"\x00garbled\xff" + frame[:8]
+                self.garbled += 1
+        self._rules = [r for r in self._rules if r.count != 0]
+        if copies == 2:
+            self.duplicated += 1
+        if delay:
+            self.delayed += 1
+        return copies, delay, cut, frame
+
+
+class _Pipe:
+    """One direction of a pair: frames with their delivery times, and who waits."""
+
+    __slots__ = ("frames", "max_buffer", "faults", "eof", "broken", "recv_lot", "send_lot",
+                 "last_due", "dead")
+
+    def __init__(self, max_buffer: int, faults: Faults) -> None:
+        self.frames: deque[tuple[float, bytes]] = deque()
+        self.max_buffer = max_buffer
+        self.faults = faults
+        #: the sender closed: deliver what is buffered, then this reason
+        self.eof: str | None = None
+        #: the connection is gone for this direction: fail at once with this reason
+        self.broken: str | None = None
+        self.recv_lot = trio.lowlevel.ParkingLot()
+        self.send_lot = trio.lowlevel.ParkingLot()
+        self.last_due = 0.0
+        self.dead = False
+        faults._pipes.append(self)
+
+    def wake(self) -> None:
+        self.recv_lot.unpark_all()
+        self.send_lot.unpark_all()
+
+
+_names = itertools.count(1)
+
+
+class MemoryTransport:
+    """One side of an in-memory connection (see :func:`memory_transport_pair`)."""
+
+    def __init__(self, out: _Pipe, inp: _Pipe, name: str) -> None:
+        self._out = out
+        self._in = inp
+        self.name = name
+        self.peer: MemoryTransport | None = None
+        #: why this side stopped: None while open
+        self.closed_reason: str | None = None
+        self.frames_sent = 0
+        self.frames_received = 0
+
+    @property
+    def faults(self) -> Faults:
+        """The faults applied to the frames this side sends."""
+        return self._out.faults
+
+    @property
+    def buffered(self) -> int:
+        """Frames sent by the far side and not yet received here."""
+        return len(self._in.frames)
+
+    def __repr__(self) -> str:
+        state = "open" if self.closed_reason is None else f"closed: {self.closed_reason}"
+        return f"<MemoryTransport {self.name} {state}>"
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        pipe = self._out
+        faults = pipe.faults
+        waited = False
+        i, n = 0, len(frames)
+        while i < n:
+            self._check_send()
+            space = pipe.max_buffer - len(pipe.frames)
+            if space <= 0:
+                waited = True
+                await pipe.send_lot.park()
+                continue
+            chunk = frames[i:i + space]
+            i += len(chunk)
+            if faults.active:
+                self._push_faulty(chunk)
+                if pipe.broken is not None:
+                    break
+            else:
+                if pipe.last_due:
+                    due = pipe.last_due
+                    pipe.frames.extend((due, f) for f in chunk)
+                else:
+                    pipe.frames.extend((0.0, f) for f in chunk)
+                self.frames_sent += len(chunk)
+            pipe.recv_lot.unpark_all()
+        if not waited:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def _check_send(self) -> None:
+        if self.closed_reason is not None:
+            raise TransportClosed(f"this side is closed: {self.closed_reason}")
+        pipe = self._out
+        if pipe.broken is not None:
+            raise TransportClosed(pipe.broken)
+
+    def _push_faulty(self, chunk: list[bytes]) -> None:
+        pipe = self._out
+        now = trio.current_time()
+        for frame in chunk:
+            copies, delay, cut, frame = pipe.faults._apply(frame)
+            if cut is not None:
+                self._break(cut)
+                return
+            if not copies:
+                continue
+            due = max(now + delay if delay else 0.0, pipe.last_due)
+            if due > now:
+                pipe.last_due = due
+            for _ in range(copies):
+                pipe.frames.append((due, frame))
+            self.frames_sent += copies
+
+    async def receive_frames(self) -> list[bytes]:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        pipe = self._in
+        while True:
+            if self.closed_reason is not None:
+                raise TransportClosed(f"this side is closed: {self.closed_reason}")
+            if pipe.broken is not None:
+                raise TransportClosed(pipe.broken)
+            frames = pipe.frames
+            head_due = 0.0
+            if frames and not pipe.faults._held:
+                head_due = frames[0][0]
+                if not head_due:
+                    out = [f for _, f in frames]
+                    frames.clear()
+                else:
+                    now = trio.current_time()
+                    out = []
+                    while frames and frames[0][0] <= now:
+                        out.append(frames.popleft()[1])
+                    head_due = frames[0][0] if frames else 0.0
+                    if not frames:
+                        pipe.last_due = 0.0
+                if out:
+                    self.frames_received += len(out)
+                    pipe.send_lot.unpark_all()
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    return out
+            if not frames and pipe.eof is not None:
+                raise TransportClosed(pipe.eof)
+            if head_due:
+                with trio.move_on_at(head_due):
+                    await pipe.recv_lot.park()
+            else:
+                await pipe.recv_lot.park()
+
+    def close(self, reason: str = "closed by the peer") -> None:
+        """Close gracefully: the far side reads what was sent, then ``TransportClosed(reason)``."""
+        if self.closed_reason is not None:
+            return
+        self.closed_reason = reason
+        out, inp = self._out, self._in
+        if out.eof is None:
+            out.eof = reason
+        if inp.broken is None:
+            inp.broken = f"the peer closed the connection: {reason}"
+        inp.frames.clear()
+        self._retire()
+
+    def abort(self, reason: str = "connection aborted") -> None:
+        """Fail the connection at once, both ways: buffered frames are lost."""
+        if self.closed_reason is None:
+            self.closed_reason = reason
+        self._break(reason)
+
+    def _break(self, reason: str) -> None:
+        for pipe in (self._out, self._in):
+            if pipe.broken is None:
+                pipe.broken = reason
+            pipe.frames.clear()
+        self._retire()
+
+    def _retire(self) -> None:
+        for pipe in (self._out, self._in):
+            pipe.wake()
+            if pipe.broken is not None:
+                pipe.dead = True
+
+    @property
+    def is_open(self) -> bool:
+        """Neither side closed nor aborted (frames may still be readable after a close)."""
+        return (self.closed_reason is None and self._in.broken is None
+                and self._out.broken is None and self._in.eof is None)
+
+    async def aclose(self) -> None:
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+
+def memory_transport_pair(*, max_buffer: int = DEFAULT_MAX_BUFFER,
+                          faults_a_to_b: Faults | None = None,
+                          faults_b_to_a: Faults | None = None,
+                          names: tuple[str, str] | None = None,
+                          ) -> tuple[MemoryTransport, MemoryTransport]:
+    """Two connected transports ``(a, b)``: what ``a`` sends, ``b`` receives, and back."""
+    _check_max_buffer(max_buffer)
+    ab = _Pipe(max_buffer, faults_a_to_b or Faults())
+    ba = _Pipe(max_buffer, faults_b_to_a or Faults())
+    n = next(_names)
+    na, nb = names or (f"a{n}", f"b{n}")
+    a = MemoryTransport(ab, ba, na)
+    b = MemoryTransport(ba, ab, nb)
+    a.peer, b.peer = b, a
+    return a, b
+
+
+def _check_max_buffer(value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"max_buffer must be a positive integer (frames), got {value!r}")
+
+
+# -- the endpoint and the adapter --------------------------------------------------------
+
+_endpoints: dict[str, MemoryEndpoint] = {}
+
+
+class MemoryConnector:
+    """Connects to a :class:`MemoryEndpoint` (directly, or by ``address`` at connect time)."""
+
+    def __init__(self, endpoint: MemoryEndpoint | None = None, *,
+                 address: str | None = None) -> None:
+        if (endpoint is None) == (address is None):
+            raise ConfigError("MemoryConnector needs exactly one of endpoint= or address=")
+        self._endpoint = endpoint
+        self.address: str = endpoint.address if endpoint is not None else str(address)
+        self.attempts = 0
+
+    async def connect(self) -> MemoryTransport:
+        await trio.lowlevel.checkpoint()
+        self.attempts += 1
+        ep = self._endpoint or _endpoints.get(self.address)
+        if ep is None:
+            raise ConnectFailed(f"connection refused: no in-memory endpoint at "
+                                f"{self.address!r}")
+        return ep._connect()
+
+
+class MemoryEndpoint:
+    """An in-memory listening server (see :meth:`MemoryAdapter.serve`).
+
+    ``to_server`` and ``to_client`` are the :class:`Faults` applied to every
+    connection it accepts; ``connections`` lists each ``(client, server)``
+    pair made. :meth:`refuse` makes the next connection attempts fail and
+    :meth:`drop_connections` cuts every open connection.
+    """
+
+    def __init__(self, *, address: str | None = None, max_buffer: int = DEFAULT_MAX_BUFFER,
+                 rng: random.Random | None = None) -> None:
+        _check_max_buffer(max_buffer)
+        self.address = address or f"memory-{next(_names)}"
+        self.max_buffer = max_buffer
+        rng = rng or random.Random(0)
+        self.to_server = Faults(rng=rng)
+        self.to_client = Faults(rng=rng)
+        self.connections: list[tuple[MemoryTransport, MemoryTransport]] = []
+        self._pending: deque[MemoryTransport] = deque()
+        self._accept_lot = trio.lowlevel.ParkingLot()
+        self._refuse: list[str] = []
+        self._run = trio.lowlevel.current_root_task()
+        self.closed = False
+
+    def connector(self, **options: Any) -> MemoryConnector:
+        if options:
+            raise ConfigError(f"MemoryEndpoint.connector takes no options, got "
+                              f"{sorted(options)}")
+        return MemoryConnector(self)
+
+    def refuse(self, count: int = 1, reason: str = "connection refused") -> None:
+        """Refuse the next ``count`` connection attempts with ``reason``."""
+        _check_count("MemoryEndpoint.refuse count", count)
+        self._refuse.extend([reason] * count)
+
+    def drop_connections(self, reason: str = "connection dropped") -> int:
+        """Abort every open connection (both sides see ``reason``); returns how many."""
+        n = 0
+        for client, server in self.connections:
+            if client.is_open or server.is_open:
+                server.abort(reason)
+                n += 1
+        return n
+
+    def open_connections(self) -> list[tuple[MemoryTransport, MemoryTransport]]:
+        """The ``(client, server)`` pairs whose both sides are still open."""
+        return [(c, s) for c, s in self.connections if c.is_open and s.is_open]
+
+    def _connect(self) -> MemoryTransport:
+        if self.closed:
+            raise ConnectFailed(f"connection refused: in-memory endpoint {self.address!r} "
+                                f"is closed")
+        if trio.lowlevel.current_root_task() is not self._run:
+            raise ConnectFailed(f"in-memory endpoint {self.address!r} belongs to another trio "
+                                f"run; memory transports connect within one run only")
+        if self._refuse:
+            raise ConnectFailed(self._refuse.pop(0))
+        n = len(self.connections) + 1
+        client, server = memory_transport_pair(
+            max_buffer=self.max_buffer, faults_a_to_b=self.to_server,
+            faults_b_to_a=self.to_client,
+            names=(f"{self.address}/client-{n}", f"{self.address}/server-{n}"))
+        self.connections.append((client, server))
+        self._pending.append(server)
+        self._accept_lot.unpark_all()
+        return client
+
+    async def accept(self) -> MemoryTransport:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._pending:
+            if self.closed:
+                raise TransportClosed(f"in-memory endpoint {self.address!r} is closed")
+            await self._accept_lot.park()
+        server = self._pending.popleft()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return server
+
+    def close(self, reason: str = "server shut down") -> None:
+        """Stop listening and abort every connection."""
+        if self.closed:
+            return
+        self.closed = True
+        if _endpoints.get(self.address) is self:
+            del _endpoints[self.address]
+        self.drop_connections(reason)
+        for server in self._pending:
+            server.abort(reason)
+        self._pending.clear()
+        self._accept_lot.unpark_all()
+
+
+class MemoryAdapter:
+    """The ``memory`` adapter: every capability of the reference protocol, in one process."""
+
+    name = "memory"
+    capabilities = frozenset({"session", "ack_mid", "batch", "run_id", "event_replay",
+                              "backpressure", "heartbeat", "idempotency", "reconnect"})
+
+    def connector(self, *, address: str, **options: Any) -> MemoryConnector:
+        """A connector to the endpoint served at ``address`` (looked up at connect time)."""
+        if options:
+            raise ConfigError(f"the memory adapter's connector takes only address=, got "
+                              f"{sorted(options)}")
+        if not isinstance(address, str) or not address:
+            raise ConfigError(f"address must be a non-empty string, got {address!r}")
+        return MemoryConnector(address=address)
+
+    @asynccontextmanager
+    async def serve(self, *, address: str | None = None, max_buffer: int = DEFAULT_MAX_BUFFER,
+                    rng: random.Random | None = None,
+                    **options: Any) -> AsyncIterator[MemoryEndpoint]:
+        """Listen at ``address`` (a fresh name by default) until the block ends."""
+        if options:
+            raise ConfigError(f"the memory adapter's serve() takes address=, max_buffer= and "
+                              f"rng=, got {sorted(options)}")
+        if address is not None and address in _endpoints:
+            raise ConfigError(f"an in-memory endpoint already serves {address!r}")
+        ep = MemoryEndpoint(address=address, max_buffer=max_buffer, rng=rng)
+        _endpoints[ep.address] = ep
+        try:
+            yield ep
+        finally:
+            ep.close()
+
+    def __repr__(self) -> str:
+        return "<sessionkit memory adapter>"
+
+
+#: the object the ``memory`` entry point of ``sessionkit.adapters`` names
+adapter = MemoryAdapter()
+
