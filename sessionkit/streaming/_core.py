@@ -397,5 +397,5 @@ class EngineCore:
 
     def _protocol_error(self, message: str, ref: str | None, sub: SubscriptionRecord | None) -> None:
         self._counts["protocol_errors"] += 1
-        logger.warning("streaming protocol error: %s", message)
+        logger.info("streaming protocol error: %s", message)
         self._emit(ProtocolError(message, ref, sub.name if sub is not None else None), sub)
