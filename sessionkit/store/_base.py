@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
+import attrs
 import orjson
 
 from .._codec import unstructure
@@ -66,7 +67,8 @@ class SessionStore(Protocol):
     # -- the session's life ---------------------------------------------------------------
     def run_changed(self, run_id: str) -> None: ...
 
-    def message_submitted(self, request: Request, *, parent: str | None = None) -> None: ...
+    def message_submitted(self, request: Request, *, parent: str | None = None,
+                          cid: str | None = None) -> None: ...
 
     def message_sent(self, cid: str) -> None: ...
 
@@ -104,14 +106,15 @@ class SessionStore(Protocol):
 class Row:
     """A message's mutable journal row (internal)."""
 
-    __slots__ = ("cid", "request", "payload", "kind", "state", "mid", "attempts", "parent",
+    __slots__ = ("cid", "_request", "payload", "kind", "state", "mid", "attempts", "parent",
                  "run_id", "seq", "persisted")
 
-    def __init__(self, cid: str, request: Request, payload: bytes, state: MessageState,
+    def __init__(self, cid: str, request: Request, payload: str, state: MessageState,
                  mid: int | None, attempts: int, parent: str | None, run_id: str | None,
                  seq: int, persisted: bool) -> None:
         self.cid = cid
-        self.request = request
+        #: the request as submitted: its cid is set when it is first read (saves a copy)
+        self._request = request
         self.payload = payload
         self.kind = request.KIND
         self.state = state
@@ -121,6 +124,13 @@ class Row:
         self.run_id = run_id
         self.seq = seq
         self.persisted = persisted
+
+    @property
+    def request(self) -> Request:
+        r = self._request
+        if r.cid != self.cid:
+            r = self._request = attrs.evolve(r, cid=self.cid)
+        return r
 
     def record(self) -> MessageRecord:
         return MessageRecord(self.cid, self.request, self.state, self.mid, self.attempts,
@@ -144,9 +154,11 @@ class Changes:
         self.jobs_finished: list[str] = []
 
 
-def encode_request(request: Request) -> bytes:
-    """A request in the core codec's dict form, as JSON."""
-    return orjson.dumps(unstructure(request))
+def encode_request(request: Request, cid: str) -> str:
+    """A request (with its client id) in the core codec's dict form, as JSON text."""
+    d = unstructure(request)
+    d["cid"] = cid
+    return orjson.dumps(d).decode()
 
 
 class StoreBase:
@@ -289,35 +301,45 @@ class StoreBase:
             self._run_id = run_id
             self._session_dirty = True
 
-    def message_submitted(self, request: Request, *, parent: str | None = None) -> None:
-        """Record a request (a batch: with its messages) before its frame is sent."""
+    def message_submitted(self, request: Request, *, parent: str | None = None,
+                          cid: str | None = None) -> None:
+        """Record a request (a batch: with its messages) before its frame is sent.
+
+        ``cid`` is the client id the session gave it (default: ``request.cid``).
+        """
         self._check_open()
         if not isinstance(request, Request):
             raise TypeError(f"message_submitted needs a sessionkit Request, got "
                             f"{type(request).__name__}")
-        cid = request.cid
+        if cid is None:
+            cid = request.cid
+        elif request.cid is not None and request.cid != cid:
+            raise ValueError(f"message_submitted got cid {cid!r} for a request whose cid is "
+                             f"{request.cid!r}")
         if not isinstance(cid, str) or not cid:
             raise ValueError(f"message_submitted needs a request with its cid set, got "
                              f"cid={cid!r} on {request.TYPE}")
-        cids = [cid] + ([m.cid for m in request.messages] if isinstance(request, Batch) else [])
-        for c in cids:
-            if not isinstance(c, str) or not c:
-                raise ValueError(f"message_submitted: every message of batch {cid!r} needs its "
-                                 f"cid set, got {c!r}")
-            if c in self._rows:
-                raise ValueError(f"cid {c!r} is already in the journal")
-        if len(set(cids)) != len(cids):
-            raise ValueError(f"message_submitted: batch {cid!r} holds the same cid twice")
-        self._add_row(request, parent)
+        if cid in self._rows:
+            raise ValueError(f"cid {cid!r} is already in the journal")
         if isinstance(request, Batch):
+            cids = [m.cid for m in request.messages]
+            for c in cids:
+                if not isinstance(c, str) or not c:
+                    raise ValueError(f"message_submitted: every message of batch {cid!r} "
+                                     f"needs its cid set, got {c!r}")
+                if c in self._rows:
+                    raise ValueError(f"cid {c!r} is already in the journal")
+            if len(set(cids)) != len(cids) or cid in cids:
+                raise ValueError(f"message_submitted: batch {cid!r} holds the same cid twice")
+            self._add_row(request, cid, parent)
             for m in request.messages:
-                self._add_row(m, cid)
+                self._add_row(m, m.cid, cid)  # type: ignore[arg-type]
+        else:
+            self._add_row(request, cid, parent)
 
-    def _add_row(self, request: Request, parent: str | None) -> None:
-        cid = request.cid
-        assert cid is not None
-        row = Row(cid, request, encode_request(request), MessageState.QUEUED, None, 0, parent,
-                  None, self._next_seq, False)
+    def _add_row(self, request: Request, cid: str, parent: str | None) -> None:
+        row = Row(cid, request, encode_request(request, cid), MessageState.QUEUED, None, 0,
+                  parent, None, self._next_seq, False)
         self._next_seq += 1
         self._session_dirty = True
         self._rows[cid] = row
@@ -386,6 +408,9 @@ class StoreBase:
                     self.path, f"idempotency key {key!r} was recorded for {seen.operation} "
                                f"{seen.payload_hash}, not {operation} {payload_hash}")
             return seen
+        if cid is not None and cid in self._intent_by_cid:
+            raise ValueError(f"record_intent: cid {cid!r} already carries the open intent "
+                             f"{self._intent_by_cid[cid]!r}")
         rec = IntentRecord(key, operation, payload_hash, cid, None)
         self._intents[key] = rec
         self._intents_dirty[key] = rec

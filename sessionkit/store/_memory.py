@@ -79,7 +79,7 @@ class MemoryStore(StoreBase):
     def _persist(self, ch: Changes) -> None:
         im = self._image
         for row in (*ch.inserts, *ch.updates):
-            im.rows[row.cid] = (row.request, row.payload, row.state, row.mid, row.attempts,
+            im.rows[row.cid] = (row._request, row.payload, row.state, row.mid, row.attempts,
                                 row.parent, row.run_id, row.seq)
         for cid in ch.deletes:
             im.rows.pop(cid, None)

@@ -74,9 +74,7 @@ class Recorder:
 
     def submitted(self, request: Request, cid: str) -> None:
         """After ``Session.submit`` returned ``cid``: journal the request (not yet durable)."""
-        if request.cid != cid:
-            request = attrs.evolve(request, cid=cid)
-        self.store.message_submitted(request)
+        self.store.message_submitted(request, cid=cid)
 
     def submitted_batch(self, requests: Sequence[Request],
                         tickets: Sequence[BatchTicket]) -> None:

@@ -39,13 +39,12 @@ CREATE TABLE messages (
     mid INTEGER,
     parent TEXT,
     run_id TEXT
-);
+) WITHOUT ROWID;
 """
 
 #: version 2: send attempts, idempotency keys and asynchronous jobs
 _V2 = """
 ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX messages_by_seq ON messages (seq);
 CREATE TABLE intents (
     key TEXT PRIMARY KEY,
     operation TEXT NOT NULL,

@@ -269,7 +269,7 @@ class SqliteStore(StoreBase):
             if not isinstance(request, Request) or request.cid != cid:
                 raise JournalCorrupt(path, f"message {cid!r} holds a {request.TYPE} with cid "
                                            f"{getattr(request, 'cid', None)!r}")
-            rows.append(Row(cid, request, payload.encode(), st, mid, attempts, parent, rid,
+            rows.append(Row(cid, request, payload, st, mid, attempts, parent, rid,
                             seq, True))
         intents = [IntentRecord(*r) for r in conn.execute(
             "SELECT key, operation, payload_hash, cid, outcome FROM intents ORDER BY rowid")]
@@ -288,7 +288,7 @@ class SqliteStore(StoreBase):
                 conn.executemany(
                     "INSERT INTO messages (cid, seq, type, payload, state, mid, parent, run_id, "
                     "attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(r.cid, r.seq, r.request.TYPE, r.payload.decode(), r.state.value, r.mid,
+                    [(r.cid, r.seq, r._request.TYPE, r.payload, r.state.value, r.mid,
                       r.parent, r.run_id, r.attempts) for r in ch.inserts])
             if ch.updates:
                 conn.executemany(

@@ -158,6 +158,8 @@ def test_idempotency_keys_keep_their_operation_and_outcome(store_factory):
         store.record_intent("order-1", "limit_order", "other")
     with pytest.raises(ValueError, match="key must be a non-empty string"):
         store.record_intent("", "x", "h")
+    with pytest.raises(ValueError, match="cid 'c-1' already carries the open intent 'order-1'"):
+        store.record_intent("order-9", "limit_order", "h9", cid="c-1")
     store.message_submitted(order("c-1"))
     store.commit()
     store.message_finished("c-1", Outcome.DONE)  # resolves the intent that names c-1

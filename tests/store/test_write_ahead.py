@@ -15,6 +15,7 @@ import tempfile
 from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -147,7 +148,12 @@ def run_model(data: st.DataObject, open_store: Any) -> None:
         elif op == "intent":
             key = f"k-{data.draw(st.integers(0, 5), label='key')}"
             cid = pick if pick in model.msgs else None
-            if key not in model.intents:
+            linked = cid is not None and any(c == cid and o is None
+                                             for c, o in model.intents.values())
+            if key not in model.intents and linked:
+                with pytest.raises(ValueError, match="already carries the open intent"):
+                    store.record_intent(key, "op", "h", cid=cid)
+            elif key not in model.intents:
                 assert store.record_intent(key, "op", "h", cid=cid) is None
                 model.intents[key] = (cid, None)
             else:
