@@ -56,7 +56,7 @@ from ._models import (
     UnsubscribeTagRequest,
 )
 from ._partitions import join_updates
-from ._simulator import SimulatorConfig, StreamSimulator
+from ._simulator import POSITION_KEYS, SimulatorConfig, StreamSimulator
 from ._wire import request_body, snapshot_body
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "ResetReason",
     "SessionDisconnectedError",
     "SimulatorConfig",
+    "POSITION_KEYS",
     "Snapshot",
     "SnapshotApplied",
     "StateChanged",

@@ -106,8 +106,9 @@ class EngineCore:
         ref = sub.reference_id
         if snap.context_id != self._context_id:
             self._protocol_error(
-                f"snapshot ContextId {snap.context_id!r} is not this engine's "
-                f"{self._context_id!r}", ref, sub,
+                f"snapshot ContextId {snap.context_id!r} is not this engine's {self._context_id!r}",
+                ref,
+                sub,
             )
             self._fail(sub, "snapshot for another streaming context")
             return
@@ -164,7 +165,8 @@ class EngineCore:
         else:
             self._protocol_error(
                 f"payload must be a message or a list of messages, got {_short(payload)}",
-                None, None,
+                None,
+                None,
             )
             return
         by_ref = self._reg.by_ref
@@ -232,7 +234,8 @@ class EngineCore:
             return
         elif type(data) is not dict and type(data) is not list:
             detail = (
-                "update has no Data" if data is _MISSING
+                "update has no Data"
+                if data is _MISSING
                 else f"update Data must be an object or array, got {_short(data)}"
             )
             self._protocol_error(f"{ref!r}: {detail}", ref, sub)
@@ -241,7 +244,9 @@ class EngineCore:
         if not sub.has_snapshot:
             if len(sub.pending) >= self._config.max_pending_deltas:
                 self._reset(
-                    sub, ResetReason.QUEUE_OVERFLOW, now,
+                    sub,
+                    ResetReason.QUEUE_OVERFLOW,
+                    now,
                     f"more than {self._config.max_pending_deltas} updates before the snapshot",
                 )
                 return
@@ -325,7 +330,6 @@ class EngineCore:
             sub.pending.clear()
         self._events.append(Disconnected(now))
 
-
     # ------------------------------------------------------------------ resets
 
     def _reset(self, sub: SubscriptionRecord, reason: ResetReason, now: float, detail: str) -> None:
@@ -343,8 +347,12 @@ class EngineCore:
         new_ref = self._reg.reserve_next(sub)
         at = sub.recreate_at(now, self._config)
         logger.info(
-            "resetting subscription %r: %s -> %s (%s, at %s)", sub.name, old, new_ref,
-            reason.value, at,
+            "resetting subscription %r: %s -> %s (%s, at %s)",
+            sub.name,
+            old,
+            new_ref,
+            reason.value,
+            at,
         )
         self._emit(SubscriptionReset(sub.name, old, new_ref, reason, at, detail), sub)
         if at <= now:
@@ -371,8 +379,14 @@ class EngineCore:
 
     def _subscribe_request(self, sub: SubscriptionRecord, replaces: str | None) -> SubscribeRequest:
         return SubscribeRequest(
-            sub.resource, self._context_id, sub.reference_id, sub.arguments,
-            sub.refresh_rate, sub.tag, sub.format, replaces,
+            sub.resource,
+            self._context_id,
+            sub.reference_id,
+            sub.arguments,
+            sub.refresh_rate,
+            sub.tag,
+            sub.format,
+            replaces,
         )
 
     def _count_unknown(self, ref: str) -> None:
@@ -395,7 +409,9 @@ class EngineCore:
         if sub is not None:
             sub.pending_update = None
 
-    def _protocol_error(self, message: str, ref: str | None, sub: SubscriptionRecord | None) -> None:
+    def _protocol_error(
+        self, message: str, ref: str | None, sub: SubscriptionRecord | None
+    ) -> None:
         self._counts["protocol_errors"] += 1
         logger.info("streaming protocol error: %s", message)
         self._emit(ProtocolError(message, ref, sub.name if sub is not None else None), sub)

@@ -128,8 +128,15 @@ class StreamingEngine(EngineCore):
             raise InvalidArgumentError("change_queue", change_queue, "must be an integer >= 0")
         spec = KeySpec.of(keys)
         sub = SubscriptionRecord(
-            ref, resource.strip("/"), None if arguments is None else clone_data(arguments), refresh_rate, tag, format, spec,
-            change_queue, self._config,
+            ref,
+            resource.strip("/"),
+            None if arguments is None else clone_data(arguments),
+            refresh_rate,
+            tag,
+            format,
+            spec,
+            change_queue,
+            self._config,
         )
         self._reg.add(sub)
         self._requests.append(self._subscribe_request(sub, None))

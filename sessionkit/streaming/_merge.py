@@ -299,8 +299,8 @@ def merge_delta(state: Any, delta: Any, keys: KeysArg = None) -> Any:
 
     >>> snapshot = {"Name": "Mister Green", "Age": 42,
     ...             "Address": {"Street": "Green Boulevard", "City": "Green Town"}}
-    >>> merge_delta(snapshot, {"Age": 43, "Address": {"Street": "Red Boulevard"}})
-    {'Name': 'Mister Green', 'Age': 43, 'Address': {'Street': 'Red Boulevard', 'City': 'Green Town'}}
+    >>> merge_delta(snapshot, {"Age": 43, "Address": {"Street": "Red Boulevard"}})["Address"]
+    {'Street': 'Red Boulevard', 'City': 'Green Town'}
     >>> merge_delta([{"Id": 1, "P": 1}, {"Id": 2, "P": 2}],
     ...             [{"Id": 1, "P": 5}, {"Id": 2, "__meta_deleted": True}, {"Id": 3, "P": 3}],
     ...             keys=("Id",))

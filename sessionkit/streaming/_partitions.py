@@ -114,9 +114,7 @@ class PartitionAssembler:
                         "missing (missing or out-of-order partitions)"
                     )
             if self.parts and type(self.parts[0]) is not type(data):
-                raise PartitionError(
-                    f"partition {number} of {count} mixes object and array Data"
-                )
+                raise PartitionError(f"partition {number} of {count} mixes object and array Data")
         except PartitionError:
             self.clear()
             raise

@@ -93,8 +93,11 @@ class StreamSimulator:
             self._delete([request.reference_id.lower()])
         elif isinstance(request, UnsubscribeTagRequest):
             self._delete(
-                [k for k, s in self._subs.items()
-                 if s.tag == request.tag and s.resource == request.resource]
+                [
+                    k
+                    for k, s in self._subs.items()
+                    if s.tag == request.tag and s.resource == request.resource
+                ]
             )
         elif isinstance(request, UnsubscribeContextRequest):
             self._delete([k for k, s in self._subs.items() if s.resource == request.resource])
@@ -139,8 +142,11 @@ class StreamSimulator:
             return _Market(
                 "quote",
                 {
-                    "Quote": {"Bid": round(mid - 0.0001, 5), "Ask": round(mid + 0.0001, 5),
-                              "Mid": mid},
+                    "Quote": {
+                        "Bid": round(mid - 0.0001, 5),
+                        "Ask": round(mid + 0.0001, 5),
+                        "Mid": mid,
+                    },
                     "DisplayAndFormat": {"Decimals": 5, "Symbol": f"SIM{rng.randrange(100)}"},
                     "LastUpdated": 0,
                 },
@@ -198,16 +204,25 @@ class StreamSimulator:
         beats: list[dict[str, Any]] = []
         moved: dict[str, Any] = {}
         for ref in self._late:
-            per_sub.append([{"ReferenceId": ref, "Timestamp": stamp,
-                             "Data": {"Quote": {"Bid": -1.0}, "Stale": True}}])
+            per_sub.append(
+                [
+                    {
+                        "ReferenceId": ref,
+                        "Timestamp": stamp,
+                        "Data": {"Quote": {"Bid": -1.0}, "Stale": True},
+                    }
+                ]
+            )
         self._late = []
         for sub in self._subs.values():
             if sub.mode == "silent":
                 continue
             if sub.mode in ("temporarily", "permanently"):
-                reason = (HeartbeatReason.SUBSCRIPTION_TEMPORARILY_DISABLED
-                          if sub.mode == "temporarily"
-                          else HeartbeatReason.SUBSCRIPTION_PERMANENTLY_DISABLED)
+                reason = (
+                    HeartbeatReason.SUBSCRIPTION_TEMPORARILY_DISABLED
+                    if sub.mode == "temporarily"
+                    else HeartbeatReason.SUBSCRIPTION_PERMANENTLY_DISABLED
+                )
                 beats.append({"OriginatingReferenceId": sub.reference_id, "Reason": reason.value})
                 continue
             if sub.market not in moved:
@@ -248,10 +263,15 @@ class StreamSimulator:
     def _messages(self, ref: str, delta: Any, stamp: str) -> list[dict[str, Any]]:
         size = self.config.partition_size
         if isinstance(delta, list) and len(delta) > size:
-            parts = [delta[i:i + size] for i in range(0, len(delta), size)]
+            parts = [delta[i : i + size] for i in range(0, len(delta), size)]
             return [
-                {"ReferenceId": ref, "Timestamp": stamp, "__pn": n, "__pc": len(parts),
-                 "Data": copy.deepcopy(part)}
+                {
+                    "ReferenceId": ref,
+                    "Timestamp": stamp,
+                    "__pn": n,
+                    "__pc": len(parts),
+                    "Data": copy.deepcopy(part),
+                }
                 for n, part in enumerate(parts)
             ]
         return [{"ReferenceId": ref, "Timestamp": stamp, "Data": copy.deepcopy(delta)}]
@@ -279,12 +299,20 @@ class StreamSimulator:
         for row in rows:
             if rng.random() < 0.5:
                 price = round(row["PositionView"]["CurrentPrice"] + rng.uniform(-0.01, 0.01), 4)
-                pnl = round((price - row["PositionBase"]["OpenPrice"])
-                            * row["PositionBase"]["Amount"], 2)
-                row["PositionView"] = {**row["PositionView"], "CurrentPrice": price,
-                                       "ProfitLossOnTrade": pnl}
-                delta.append({"PositionId": row["PositionId"],
-                              "PositionView": {"CurrentPrice": price, "ProfitLossOnTrade": pnl}})
+                pnl = round(
+                    (price - row["PositionBase"]["OpenPrice"]) * row["PositionBase"]["Amount"], 2
+                )
+                row["PositionView"] = {
+                    **row["PositionView"],
+                    "CurrentPrice": price,
+                    "ProfitLossOnTrade": pnl,
+                }
+                delta.append(
+                    {
+                        "PositionId": row["PositionId"],
+                        "PositionView": {"CurrentPrice": price, "ProfitLossOnTrade": pnl},
+                    }
+                )
         if rows and rng.random() < self.config.p_delete:
             victim = rows.pop(rng.randrange(len(rows)))
             delta = [d for d in delta if d["PositionId"] != victim["PositionId"]]

@@ -29,9 +29,7 @@ LIVE_STATES = frozenset(
     }
 )
 # States in which silence means trouble.
-_WATCHED_STATES = frozenset(
-    {SubscriptionState.ACTIVE, SubscriptionState.TEMPORARILY_DISABLED}
-)
+_WATCHED_STATES = frozenset({SubscriptionState.ACTIVE, SubscriptionState.TEMPORARILY_DISABLED})
 
 
 class PendingUpdate:
@@ -169,9 +167,7 @@ class SubscriptionRecord:
         if len(changes) == changes.maxlen:
             self.dropped_since_drain += 1
             self.dropped_total += 1
-        changes.append(
-            Change(self.name, self.reference_id, self.change_seq, kind, data, self.data)
-        )
+        changes.append(Change(self.name, self.reference_id, self.change_seq, kind, data, self.data))
 
     def drain_changes(self) -> ChangeBatch:
         changes = self.changes

@@ -79,9 +79,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _strict_float)
     conv.register_structure_hook(
         Snapshot,
-        make_dict_structure_fn(
-            Snapshot, conv, **_renames(_SNAPSHOT_NAMES)
-        ),
+        make_dict_structure_fn(Snapshot, conv, **_renames(_SNAPSHOT_NAMES)),
     )
     conv.register_unstructure_hook(
         Snapshot,
@@ -145,7 +143,9 @@ def structure_snapshot(body: Any) -> Snapshot:
             f"snapshot body is malformed: InactivityTimeout {snap.inactivity_timeout!r} is negative"
         )
     if snap.refresh_rate is not None and snap.refresh_rate < 0:
-        raise WireError(f"snapshot body is malformed: RefreshRate {snap.refresh_rate!r} is negative")
+        raise WireError(
+            f"snapshot body is malformed: RefreshRate {snap.refresh_rate!r} is negative"
+        )
     return snap
 
 

@@ -30,8 +30,9 @@ def test_slow_consumer_loses_old_ticks_never_the_latest_state(
 
 def test_each_change_keeps_its_own_state(engine: StreamingEngine, live: Any) -> None:
     live(engine, "q", {"A": {"x": 0}, "B": 1}, change_queue=10)
-    engine.receive([{"ReferenceId": "q", "Data": {"A": {"x": 1}}},
-                    {"ReferenceId": "q", "Data": {"B": 2}}], 1.0)
+    engine.receive(
+        [{"ReferenceId": "q", "Data": {"A": {"x": 1}}}, {"ReferenceId": "q", "Data": {"B": 2}}], 1.0
+    )
     snapshot, first, second = engine.drain_changes("q").changes
     assert snapshot.kind == "snapshot" and snapshot.state == {"A": {"x": 0}, "B": 1}
     assert first.kind == "update" and first.state == {"A": {"x": 1}, "B": 1}
@@ -48,15 +49,18 @@ def test_updated_events_coalesce_until_drained(engine: StreamingEngine, live: An
     live(engine, "a", {"v": 0})
     live(engine, "b", {"v": 0})
     for i in range(100):
-        engine.receive([{"ReferenceId": "a", "Data": {"v": i}},
-                        {"ReferenceId": "b", "Data": {"v": i}}], float(i))
+        engine.receive(
+            [{"ReferenceId": "a", "Data": {"v": i}}, {"ReferenceId": "b", "Data": {"v": i}}],
+            float(i),
+        )
     assert engine.drain_events() == [Updated("a", "a", 100), Updated("b", "b", 100)]
     engine.receive({"ReferenceId": "a", "Data": {"v": 1}}, 200.0)
     assert engine.drain_events() == [Updated("a", "a", 1)]
 
 
-def test_updated_does_not_coalesce_across_other_events(engine: StreamingEngine, live: Any,
-                                                      snap: Any) -> None:
+def test_updated_does_not_coalesce_across_other_events(
+    engine: StreamingEngine, live: Any, snap: Any
+) -> None:
     live(engine, "a", {"v": 0})
     engine.receive({"ReferenceId": "a", "Data": {"v": 1}}, 1.0)
     engine.reset("a", 2.0)

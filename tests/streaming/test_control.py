@@ -41,8 +41,9 @@ def test_heartbeat_reasons_become_states_and_events(engine: StreamingEngine, liv
         [heartbeat(("a", "SubscriptionTemporarilyDisabled"), ("b", "NoNewData"))], now=5.0
     )
     assert engine.drain_events() == [
-        StateChanged("a", "a", S.ACTIVE, S.TEMPORARILY_DISABLED,
-                     R.SUBSCRIPTION_TEMPORARILY_DISABLED),
+        StateChanged(
+            "a", "a", S.ACTIVE, S.TEMPORARILY_DISABLED, R.SUBSCRIPTION_TEMPORARILY_DISABLED
+        ),
     ]
     assert engine.info("a").state is S.TEMPORARILY_DISABLED
     assert engine.info("a").heartbeat_reason is R.SUBSCRIPTION_TEMPORARILY_DISABLED
@@ -50,8 +51,13 @@ def test_heartbeat_reasons_become_states_and_events(engine: StreamingEngine, liv
     assert engine.info("b").last_activity == 5.0
     engine.receive(heartbeat(("a", "SubscriptionPermanentlyDisabled")), 6.0)
     assert engine.drain_events() == [
-        StateChanged("a", "a", S.TEMPORARILY_DISABLED, S.PERMANENTLY_DISABLED,
-                     R.SUBSCRIPTION_PERMANENTLY_DISABLED),
+        StateChanged(
+            "a",
+            "a",
+            S.TEMPORARILY_DISABLED,
+            S.PERMANENTLY_DISABLED,
+            R.SUBSCRIPTION_PERMANENTLY_DISABLED,
+        ),
     ]
     engine.receive(heartbeat(("a", None)), 7.0)  # Reason absent = NoNewData
     assert engine.drain_events() == [
@@ -97,8 +103,7 @@ def test_reset_targets_delete_and_recreate_with_new_ids(
         SubscribeRequest("trade/v1/infoprices", "ctx1", "a-1", replaces="a"),
     ]
     assert engine.drain_events() == [
-        SubscriptionReset("a", "a", "a-1", ResetReason.SERVER_REQUEST, 4.0,
-                          "_resetsubscriptions"),
+        SubscriptionReset("a", "a", "a-1", ResetReason.SERVER_REQUEST, 4.0, "_resetsubscriptions"),
         StateChanged("a", "a-1", S.ACTIVE, S.PENDING),
     ]
     info = engine.info("a")
@@ -193,8 +198,9 @@ def test_disconnect_ends_the_session(engine: StreamingEngine, live: Any) -> None
 
 def test_unknown_reference_ids_are_ignored_and_counted(engine: StreamingEngine, live: Any) -> None:
     live(engine, "a", {"v": 1})
-    engine.receive([{"ReferenceId": "zzz", "Data": {"v": 2}},
-                    {"ReferenceId": "_somethingnew", "Data": 1}], 1.0)
+    engine.receive(
+        [{"ReferenceId": "zzz", "Data": {"v": 2}}, {"ReferenceId": "_somethingnew", "Data": 1}], 1.0
+    )
     assert engine.latest("a") == {"v": 1}
     assert engine.stats().unknown_reference_ids == 2
     assert engine.drain_events() == []

@@ -30,8 +30,12 @@ S = SubscriptionState
 
 def test_subscribe_produces_a_post_request(engine: StreamingEngine) -> None:
     name = engine.subscribe(
-        "/trade/v1/infoprices/", "prices1", {"AssetType": "FxSpot", "Uics": "21"},
-        refresh_rate=5, tag="2345223", format="application/json",
+        "/trade/v1/infoprices/",
+        "prices1",
+        {"AssetType": "FxSpot", "Uics": "21"},
+        refresh_rate=5,
+        tag="2345223",
+        format="application/json",
     )
     assert name == "prices1"
     [req] = engine.drain_requests()
@@ -60,8 +64,15 @@ def test_arguments_are_copied_at_subscribe(engine: StreamingEngine) -> None:
 
 def test_snapshot_is_applied_with_its_fields(engine: StreamingEngine, snap: Any) -> None:
     engine.subscribe("trade/v1/infoprices", "p", refresh_rate=5, tag="t")
-    body = snap("p", {"Quote": {"Bid": 1.0}}, 45, RefreshRate=1000, State="Active", Tag="t",
-                Format="application/json")
+    body = snap(
+        "p",
+        {"Quote": {"Bid": 1.0}},
+        45,
+        RefreshRate=1000,
+        State="Active",
+        Tag="t",
+        Format="application/json",
+    )
     engine.receive_snapshot(body, now=10.0)
     assert engine.drain_events() == [
         StateChanged("p", "p", S.PENDING, S.ACTIVE),
@@ -180,7 +191,9 @@ def test_unknown_names(engine: StreamingEngine) -> None:
         engine.reset("nope", 0.0)
 
 
-def test_subscribe_failed_then_reset_retries_with_new_id(engine: StreamingEngine, snap: Any) -> None:
+def test_subscribe_failed_then_reset_retries_with_new_id(
+    engine: StreamingEngine, snap: Any
+) -> None:
     engine.subscribe("trade/v1/infoprices", "p")
     engine.drain_requests()
     assert engine.subscribe_failed("p", "HTTP 400 bad arguments")
@@ -217,12 +230,14 @@ def test_snapshot_in_unsupported_format_fails(engine: StreamingEngine, snap: Any
     engine.subscribe("r", "p")
     engine.receive_snapshot(snap("p", {}, Format="application/x-protobuf"), 0.0)
     assert engine.info("p").state is S.FAILED
-    assert any(isinstance(e, ProtocolError) and "Format" in e.message
-               for e in engine.drain_events())
+    assert any(
+        isinstance(e, ProtocolError) and "Format" in e.message for e in engine.drain_events()
+    )
 
 
-def test_second_snapshot_is_reported_and_ignored(engine: StreamingEngine, live: Any,
-                                                 snap: Any) -> None:
+def test_second_snapshot_is_reported_and_ignored(
+    engine: StreamingEngine, live: Any, snap: Any
+) -> None:
     live(engine, "p", {"x": 1})
     engine.receive_snapshot(snap("p", {"x": 2}), 1.0)
     [ev] = engine.drain_events()

@@ -61,8 +61,11 @@ def test_inputs_are_never_mutated() -> None:
     before_s, before_d = copy.deepcopy(snapshot), copy.deepcopy(delta)
     out = merge_delta(snapshot, delta, keys={"L": ["Id"]})
     assert snapshot == before_s and delta == before_d
-    assert out == {"A": {"B": 1, "C": 2}, "L": [{"Id": 1, "X": {"Y": 2}}, {"Id": 2, "X": {}}],
-                   "P": [3]}
+    assert out == {
+        "A": {"B": 1, "C": 2},
+        "L": [{"Id": 1, "X": {"Y": 2}}, {"Id": 2, "X": {}}],
+        "P": [3],
+    }
 
 
 def test_result_does_not_alias_the_delta() -> None:
@@ -99,9 +102,7 @@ def test_keyed_update_merges_not_replaces_nested_objects() -> None:
 
 
 def test_delete_of_absent_element_is_a_no_op_and_never_added() -> None:
-    assert merge_delta([{"Id": 1}], [{"Id": 7, "__meta_deleted": True}], keys=["Id"]) == [
-        {"Id": 1}
-    ]
+    assert merge_delta([{"Id": 1}], [{"Id": 7, "__meta_deleted": True}], keys=["Id"]) == [{"Id": 1}]
 
 
 def test_delete_then_add_same_key_in_one_update() -> None:
@@ -115,17 +116,27 @@ def test_delete_then_add_same_key_in_one_update() -> None:
 
 def test_multiple_key_properties() -> None:
     state = [{"A": 1, "B": "x", "V": 1}, {"A": 1, "B": "y", "V": 2}]
-    out = merge_delta(state, [{"A": 1, "B": "y", "V": 3}, {"A": 2, "B": "x", "V": 4}],
-                      keys=("A", "B"))
-    assert out == [{"A": 1, "B": "x", "V": 1}, {"A": 1, "B": "y", "V": 3},
-                   {"A": 2, "B": "x", "V": 4}]
+    out = merge_delta(
+        state, [{"A": 1, "B": "y", "V": 3}, {"A": 2, "B": "x", "V": 4}], keys=("A", "B")
+    )
+    assert out == [
+        {"A": 1, "B": "x", "V": 1},
+        {"A": 1, "B": "y", "V": 3},
+        {"A": 2, "B": "x", "V": 4},
+    ]
 
 
 def test_nested_keyed_arrays_by_path() -> None:
     spec = {"Data": ["PositionId"], "Data.Legs": ["LegId"]}
     state = {"Data": [{"PositionId": "P1", "Legs": [{"LegId": 1, "Q": 1}, {"LegId": 2, "Q": 2}]}]}
-    delta = {"Data": [{"PositionId": "P1", "Legs": [{"LegId": 2, "Q": 5},
-                                                    {"LegId": 1, "__meta_deleted": True}]}]}
+    delta = {
+        "Data": [
+            {
+                "PositionId": "P1",
+                "Legs": [{"LegId": 2, "Q": 5}, {"LegId": 1, "__meta_deleted": True}],
+            }
+        ]
+    }
     assert merge_delta(state, delta, keys=spec) == {
         "Data": [{"PositionId": "P1", "Legs": [{"LegId": 2, "Q": 5}]}]
     }
@@ -133,8 +144,9 @@ def test_nested_keyed_arrays_by_path() -> None:
 
 def test_added_element_is_cleaned_through_nested_keyed_arrays() -> None:
     spec = {"": ["Id"], "Legs": ["L"]}
-    out = merge_delta([], [{"Id": 1, "Legs": [{"L": 1}, {"L": 2, "__meta_deleted": True}]}],
-                      keys=spec)
+    out = merge_delta(
+        [], [{"Id": 1, "Legs": [{"L": 1}, {"L": 2, "__meta_deleted": True}]}], keys=spec
+    )
     assert out == [{"Id": 1, "Legs": [{"L": 1}]}]
 
 
@@ -161,9 +173,11 @@ def test_bad_keyed_elements_name_the_path(delta: Any, path: str, problem: str) -
 
 def test_bad_nested_element_path() -> None:
     with pytest.raises(MergeError, match=r"\$\.Data\[0\]\.Legs\[1\]"):
-        merge_delta({"Data": [{"P": 1, "Legs": []}]},
-                    {"Data": [{"P": 1, "Legs": [{"L": 1}, {"X": 2}]}]},
-                    keys={"Data": ["P"], "Data.Legs": ["L"]})
+        merge_delta(
+            {"Data": [{"P": 1, "Legs": []}]},
+            {"Data": [{"P": 1, "Legs": [{"L": 1}, {"X": 2}]}]},
+            keys={"Data": ["P"], "Data.Legs": ["L"]},
+        )
 
 
 def test_failed_merge_leaves_state_untouched() -> None:

@@ -35,9 +35,13 @@ def reset_reasons(engine: StreamingEngine) -> list[ResetReason]:
 
 def test_held_until_the_last_partition_with_other_messages_between(eng: StreamingEngine) -> None:
     eng.receive(part(0, 3, [{"Id": 1, "V": 10}]), 1.0)
-    eng.receive([{"ReferenceId": "b", "Data": {"X": 1}},
-                 {"ReferenceId": "_heartbeat", "Heartbeats": [{"OriginatingReferenceId": "a"}]}],
-                1.1)
+    eng.receive(
+        [
+            {"ReferenceId": "b", "Data": {"X": 1}},
+            {"ReferenceId": "_heartbeat", "Heartbeats": [{"OriginatingReferenceId": "a"}]},
+        ],
+        1.1,
+    )
     eng.receive(part(1, 3, [{"Id": 2, "__meta_deleted": True}]), 1.2)
     assert eng.latest("a") == SNAP  # nothing half-applied
     assert eng.latest("b") == {"X": 1}
@@ -85,7 +89,8 @@ def test_broken_partition_sets_reset_never_half_merge(
     assert len(errors) == 1 and problem in errors[0].message
     assert errors[0].subscription == "a"
     assert [e.reason for e in events if isinstance(e, SubscriptionReset)] == [
-        ResetReason.PARTITION_ERROR]
+        ResetReason.PARTITION_ERROR
+    ]
     assert eng.latest("a") == SNAP
     assert eng.info("a").reference_id == "a-1"
 
@@ -108,8 +113,9 @@ def test_partition_without_data_resets(eng: StreamingEngine) -> None:
     assert reset_reasons(eng) == [ResetReason.PARTITION_ERROR]
 
 
-def test_partitions_before_the_snapshot_are_queued_whole(engine: StreamingEngine,
-                                                         snap: Any) -> None:
+def test_partitions_before_the_snapshot_are_queued_whole(
+    engine: StreamingEngine, snap: Any
+) -> None:
     engine.subscribe("port/v1/positions", "a", keys=("Id",))
     engine.receive(part(0, 2, [{"Id": 1, "V": 5}]), 0.1)
     engine.receive(part(1, 2, [{"Id": 3, "V": 3}]), 0.2)
@@ -132,4 +138,7 @@ def test_a_reset_forgets_partial_partitions(eng: StreamingEngine, snap: Any) -> 
 def test_join_updates() -> None:
     assert join_updates([[1], [2, 3]]) == [1, 2, 3]
     assert join_updates([{"A": {"x": 1}, "L": [1]}, {"A": {"y": 2}, "L": [2], "B": 0}]) == {
-        "A": {"x": 1, "y": 2}, "L": [1, 2], "B": 0}
+        "A": {"x": 1, "y": 2},
+        "L": [1, 2],
+        "B": 0,
+    }

@@ -41,7 +41,10 @@ from sessionkit.streaming import (
 S = SubscriptionState
 LIVE = {S.PENDING, S.ACTIVE, S.TEMPORARILY_DISABLED, S.PERMANENTLY_DISABLED}
 CONFIG = StreamingConfig(
-    max_pending_deltas=2, partition_timeout=5.0, damping_resets=3, damping_window=60.0,
+    max_pending_deltas=2,
+    partition_timeout=5.0,
+    damping_resets=3,
+    damping_window=60.0,
     damping_delay=30.0,
 )
 NAMES = st.sampled_from(["a", "b", "Cc"])
@@ -178,8 +181,14 @@ class EngineMachine(RuleBasedStateMachine):
         m = self.subs.get(name)
         return m if m is not None and m.state in LIVE else None
 
-    def deliver(self, name: str, m: Model, data: list[Any],
-                predicted: dict[str, ResetReason], states: dict[str, S]) -> None:
+    def deliver(
+        self,
+        name: str,
+        m: Model,
+        data: list[Any],
+        predicted: dict[str, ResetReason],
+        states: dict[str, S],
+    ) -> None:
         """What the model expects from a complete update for the current id."""
         if not m.has_snapshot:
             if len(m.pending) >= CONFIG.max_pending_deltas:
@@ -214,16 +223,27 @@ class EngineMachine(RuleBasedStateMachine):
         self.sync()
 
     @precondition(lambda self: bool(self.outstanding))
-    @rule(index=st.integers(0, 50),
-          rows=st.lists(st.builds(lambda i, v: {"Id": i, "V": v}, ids, st.integers(0, 9)),
-                        max_size=4, unique_by=lambda r: r["Id"]),
-          timeout=st.sampled_from([0, 3, 10]))
+    @rule(
+        index=st.integers(0, 50),
+        rows=st.lists(
+            st.builds(lambda i, v: {"Id": i, "V": v}, ids, st.integers(0, 9)),
+            max_size=4,
+            unique_by=lambda r: r["Id"],
+        ),
+        timeout=st.sampled_from([0, 3, 10]),
+    )
     def snapshot(self, index: int, rows: list[Any], timeout: int) -> None:
         ref, _ = self.outstanding.pop(index % len(self.outstanding))
         data = {"Data": rows, "MaxRows": 10}
         self.engine.receive_snapshot(
-            {"ContextId": "ctx", "ReferenceId": ref, "InactivityTimeout": timeout,
-             "Snapshot": data}, self.now)
+            {
+                "ContextId": "ctx",
+                "ReferenceId": ref,
+                "InactivityTimeout": timeout,
+                "Snapshot": data,
+            },
+            self.now,
+        )
         states: dict[str, S] = {}
         if self.disconnected:
             self.sync()
@@ -259,8 +279,13 @@ class EngineMachine(RuleBasedStateMachine):
         self.sync(predicted, states)
 
     @precondition(lambda self: not self.disconnected)
-    @rule(name=NAMES, chunk=elements, pn=st.integers(-1, 3), pc=st.integers(0, 3),
-          mode=st.sampled_from(["next", "next", "next", "repeat", "skip", "other_total", "any"]))
+    @rule(
+        name=NAMES,
+        chunk=elements,
+        pn=st.integers(-1, 3),
+        pc=st.integers(0, 3),
+        mode=st.sampled_from(["next", "next", "next", "repeat", "skip", "other_total", "any"]),
+    )
     def partition(self, name: str, chunk: list[Any], pn: int, pc: int, mode: str) -> None:
         m = self.live(name)
         if m is None:
@@ -272,11 +297,12 @@ class EngineMachine(RuleBasedStateMachine):
                 pc += 1
         predicted: dict[str, ResetReason] = {}
         states: dict[str, S] = {}
-        self.engine.receive({"ReferenceId": m.ref, "__pn": pn, "__pc": pc, "Data": chunk},
-                            self.now)
+        self.engine.receive({"ReferenceId": m.ref, "__pn": pn, "__pc": pc, "Data": chunk}, self.now)
         m.last_activity = self.now
-        ok = pc >= 1 and 0 <= pn < pc and (
-            (not m.total and pn == 0) or (m.total == pc and pn == len(m.parts))
+        ok = (
+            pc >= 1
+            and 0 <= pn < pc
+            and ((not m.total and pn == 0) or (m.total == pc and pn == len(m.parts)))
         )
         if not ok:
             predicted[name] = ResetReason.PARTITION_ERROR
@@ -314,10 +340,14 @@ class EngineMachine(RuleBasedStateMachine):
         chosen = list(self.subs) if not targets else targets  # empty or absent: all
         if targets is not None:
             msg["TargetReferenceIds"] = [
-                self.subs[n].ref if n in self.subs else "nobody" for n in targets]
+                self.subs[n].ref if n in self.subs else "nobody" for n in targets
+            ]
         self.engine.receive(msg, self.now)
-        predicted = {} if self.disconnected else {
-            n: ResetReason.SERVER_REQUEST for n in chosen if self.live(n) is not None}
+        predicted = (
+            {}
+            if self.disconnected
+            else {n: ResetReason.SERVER_REQUEST for n in chosen if self.live(n) is not None}
+        )
         self.sync(predicted)
 
     @precondition(lambda self: not self.disconnected)
@@ -405,7 +435,9 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 EngineMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=50, deadline=None,
+    max_examples=200,
+    stateful_step_count=50,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 # A failing run shrinks for up to 5 minutes; let it finish and report the counterexample.

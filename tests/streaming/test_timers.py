@@ -29,7 +29,10 @@ def test_inactivity_resets_with_a_new_reference_id(engine: StreamingEngine, live
     engine.handle_timer(130.0)
     [ev] = resets(engine)
     assert (ev.old_reference_id, ev.new_reference_id, ev.reason) == (
-        "a", "a-1", ResetReason.INACTIVITY)
+        "a",
+        "a-1",
+        ResetReason.INACTIVITY,
+    )
     assert "InactivityTimeout 30 s" in ev.detail
     assert engine.drain_requests() == [
         UnsubscribeRequest("trade/v1/infoprices", "ctx1", "a"),
@@ -43,8 +46,13 @@ def test_data_and_heartbeats_keep_it_alive(engine: StreamingEngine, live: Any) -
     live(engine, "a", {}, timeout=10, now=0.0)
     engine.receive({"ReferenceId": "a", "Data": {"x": 1}}, 8.0)
     assert engine.next_deadline() == 18.0
-    engine.receive({"ReferenceId": "_heartbeat", "Heartbeats": [
-        {"OriginatingReferenceId": "a", "Reason": "NoNewData"}]}, 15.0)
+    engine.receive(
+        {
+            "ReferenceId": "_heartbeat",
+            "Heartbeats": [{"OriginatingReferenceId": "a", "Reason": "NoNewData"}],
+        },
+        15.0,
+    )
     assert engine.next_deadline() == 25.0
     engine.handle_timer(24.0)
     assert resets(engine) == []
@@ -52,8 +60,15 @@ def test_data_and_heartbeats_keep_it_alive(engine: StreamingEngine, live: Any) -
 
 def test_temporarily_disabled_is_still_watched(engine: StreamingEngine, live: Any) -> None:
     live(engine, "a", {}, timeout=10)
-    engine.receive({"ReferenceId": "_heartbeat", "Heartbeats": [
-        {"OriginatingReferenceId": "a", "Reason": "SubscriptionTemporarilyDisabled"}]}, 1.0)
+    engine.receive(
+        {
+            "ReferenceId": "_heartbeat",
+            "Heartbeats": [
+                {"OriginatingReferenceId": "a", "Reason": "SubscriptionTemporarilyDisabled"}
+            ],
+        },
+        1.0,
+    )
     assert engine.next_deadline() == 11.0
     engine.handle_timer(11.0)
     assert [e.reason for e in resets(engine)] == [ResetReason.INACTIVITY]
@@ -63,8 +78,15 @@ def test_permanently_disabled_is_never_reset_for_silence(
     engine: StreamingEngine, live: Any
 ) -> None:
     live(engine, "a", {}, timeout=10)
-    engine.receive({"ReferenceId": "_heartbeat", "Heartbeats": [
-        {"OriginatingReferenceId": "a", "Reason": "SubscriptionPermanentlyDisabled"}]}, 1.0)
+    engine.receive(
+        {
+            "ReferenceId": "_heartbeat",
+            "Heartbeats": [
+                {"OriginatingReferenceId": "a", "Reason": "SubscriptionPermanentlyDisabled"}
+            ],
+        },
+        1.0,
+    )
     assert engine.next_deadline() is None
     engine.handle_timer(10_000.0)
     assert resets(engine) == [] and engine.info("a").reference_id == "a"
@@ -85,8 +107,9 @@ def test_pending_subscriptions_have_no_deadline(engine: StreamingEngine) -> None
     assert engine.next_deadline() is None
 
 
-def test_reset_storm_is_damped_3_in_60s_then_30s(engine: StreamingEngine, live: Any,
-                                                 snap: Any) -> None:
+def test_reset_storm_is_damped_3_in_60s_then_30s(
+    engine: StreamingEngine, live: Any, snap: Any
+) -> None:
     live(engine, "a", {}, timeout=5, now=0.0)
     times = []
     now = 0.0
@@ -97,8 +120,7 @@ def test_reset_storm_is_damped_3_in_60s_then_30s(engine: StreamingEngine, live: 
         assert ev.resubscribe_at == now
         times.append(now)
         engine.receive_snapshot(snap(ev.new_reference_id, {}, 5), now)
-        assert [type(r) for r in engine.drain_requests()] == [UnsubscribeRequest,
-                                                               SubscribeRequest]
+        assert [type(r) for r in engine.drain_requests()] == [UnsubscribeRequest, SubscribeRequest]
     assert engine.info("a").reference_id == "a-3"
     # the fourth reset within 60 s waits 30 s after the last re-creation
     engine.handle_timer(now + 5)
@@ -155,7 +177,8 @@ def test_incomplete_partitions_time_out(make_engine: Any, live: Any) -> None:
     events = engine.drain_events()
     assert any(isinstance(e, ProtocolError) and "1 of 2 partitions" in e.message for e in events)
     assert [e.reason for e in events if isinstance(e, SubscriptionReset)] == [
-        ResetReason.PARTITION_ERROR]
+        ResetReason.PARTITION_ERROR
+    ]
     assert engine.latest("a") == []
 
 
