@@ -11,6 +11,7 @@
 >>> exc = api_exception("Conflict", "key still processing")
 >>> type(exc).__name__, is_conflict(exc), exc.status
 ('ConflictError', True, <StatusCode.CONFLICT: 'Conflict'>)
+>>> from sessionkit_mesolive.models import StartPreparationResult
 >>> unwrap({"Status": "Success", "Data": {"JobId": "j-1"}}, StartPreparationResult)
 StartPreparationResult(job_id='j-1')
 """
@@ -112,7 +113,7 @@ class MesoLiveApiException(MesoLiveError):
             text += f": {message}"
         if error is not None and error.code:
             text += f" [{error.code}]"
-        if error is not None and error.detail:
+        if error is not None and error.detail and error.detail != message:
             text += f" ({error.detail})"
         super().__init__(text)
 
@@ -236,4 +237,4 @@ def unwrap(
     if data is None and result_type is not None and not conv.allows_none(result_type):
         raise DecodeError([("MesoLiveApiResponse.data",
                             f"required for {conv.type_name(result_type)}, got null")])
-    return conv.structure(data, result_type, path="MesoLiveApiResponse.data")  # type: ignore[no-any-return]
+    return conv.structure(data, result_type)  # type: ignore[no-any-return]
