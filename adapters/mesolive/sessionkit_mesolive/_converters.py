@@ -223,6 +223,14 @@ def _is_int_keyed_dict(tp: Any) -> bool:
     return origin in (dict, Mapping, typing.Dict) and get_args(tp)[:1] == (int,)  # noqa: UP006
 
 
+def _parametrize(cl: Any) -> Any:
+    """A bare generic model (``MesoLiveApiResponse``) is taken as ``MesoLiveApiResponse[Any]``."""
+    params = getattr(cl, "__parameters__", ())
+    if get_origin(cl) is None and params:
+        return cl[tuple(Any for _ in params) if len(params) > 1 else Any]
+    return cl
+
+
 def _is_attrs(tp: Any) -> bool:
     target: Any = get_origin(tp) or tp
     return isinstance(target, type) and attrs.has(target)
@@ -287,6 +295,8 @@ def configure_converter(
     conv.register_structure_hook_factory(lambda tp: _open_enum_of(tp) is not None,
                                          open_enum_hook_factory)
     conv.register_unstructure_hook(OpenEnum, lambda e: e.value)
+    # an unparametrized generic (bare ``MesoLiveApiResponse``): keep the raw JSON
+    conv.register_structure_hook_func(lambda tp: isinstance(tp, TypeVar), lambda v, _: v)
 
     # dict[int, X]: keys are strings on the wire
     def int_dict_unstructure_factory(tp: Any) -> Any:
@@ -297,6 +307,7 @@ def configure_converter(
 
     # attrs models: generated with PascalCase renames
     def attrs_structure_factory(cl: Any) -> Any:
+        cl = _parametrize(cl)
         target = get_origin(cl) or cl
         renames: dict[str, Any] = {
             a.name: override(rename=wire_name(a.name)) for a in attrs.fields(target)}
@@ -316,6 +327,7 @@ def configure_converter(
         return hook
 
     def attrs_unstructure_factory(cl: Any) -> Any:
+        cl = _parametrize(cl)
         target = get_origin(cl) or cl
         renames: dict[str, Any] = {
             a.name: override(rename=wire_name(a.name)) for a in attrs.fields(target)}
@@ -332,10 +344,8 @@ def _decode_event_payload(conv: cattrs.Converter, record: EventRecord) -> EventR
     if payload_type is None or not isinstance(record.payload, Mapping):
         return record  # unknown callback: keep the raw JSON (open, like the enums)
     try:
-        payload: Any = conv.structure(record.payload, payload_type)
-    except BaseValidationError as exc:
-        raise _NestedDecode(exc, "payload") from exc
-    except _Invalid as exc:
+        payload: Any = conv.get_structure_hook(payload_type)(record.payload, payload_type)
+    except (BaseValidationError, _Invalid) as exc:
         raise _NestedDecode(exc, "payload") from exc
     return attrs.evolve(record, payload=payload)
 
