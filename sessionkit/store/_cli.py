@@ -1,0 +1,207 @@
+"""``sessionkit journal show|export PATH``: read a journal without taking it over.
+
+The journal is opened read-only and not locked, so a live session's journal
+can be looked at while its process writes it (WAL readers do not block the
+writer). ``show_journal(path, output)`` prints the session, the cursor, the
+run id and the requests in flight as a table; ``export_journal(path,
+output)`` writes JSON lines. :data:`journal_group` is the click group that
+the ``sessionkit`` command mounts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import sys
+from typing import IO, Any
+
+import attrs
+import click
+import orjson
+
+from ._errors import JournalCorrupt, JournalError, JournalTooNew
+from ._schema import REQUIRED_TABLES, SCHEMA_VERSION
+from ._sqlite import lock_path
+
+__all__ = ["JournalView", "read_journal", "show_journal", "export_journal", "journal_group"]
+
+
+@attrs.frozen
+class JournalView:
+    """Everything a journal file holds, read as it is (no migration, no lock)."""
+
+    path: str
+    schema_version: int
+    session: dict[str, Any]
+    owner: dict[str, Any] | None
+    messages: list[dict[str, Any]]
+    intents: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+    #: a process holds the journal's lock now
+    writer_running: bool
+
+
+def _rows(conn: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
+    cur = conn.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur]
+
+
+def read_journal(path: str | os.PathLike[str]) -> JournalView:
+    """Read a journal read-only; raises a :class:`JournalError` naming what is wrong."""
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise JournalError(path, "no such journal file")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head != b"SQLite format 3\x00":
+        raise JournalCorrupt(path, f"not a SQLite database (it starts with {head[:16]!r})")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as err:
+        raise JournalError(path, f"cannot be opened read-only: {err}") from None
+    try:
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as err:
+            raise JournalCorrupt(path, f"not a usable SQLite database: {err}") from None
+        if version > SCHEMA_VERSION:
+            raise JournalTooNew(path, f"schema version {version} is newer than the version "
+                                      f"{SCHEMA_VERSION} this sessionkit reads")
+        if version == 0:
+            raise JournalCorrupt(path, "not a sessionkit journal (no schema version)")
+        missing = REQUIRED_TABLES[version] - tables
+        if missing:
+            raise JournalCorrupt(path, f"missing table {', '.join(sorted(missing))} "
+                                       f"(schema version {version})")
+        try:
+            session = _rows(conn, "SELECT * FROM session WHERE id = 1")
+            owner = _rows(conn, "SELECT pid, host, started, incarnation FROM owner WHERE id = 1")
+            messages = _rows(conn, "SELECT * FROM messages ORDER BY seq")
+            intents = (_rows(conn, "SELECT key, operation, payload_hash, cid, outcome FROM "
+                                   "intents ORDER BY rowid") if version >= 2 else [])
+            jobs = (_rows(conn, "SELECT job_id, kind FROM jobs ORDER BY rowid")
+                    if version >= 2 else [])
+        except sqlite3.DatabaseError as err:
+            raise JournalCorrupt(path, f"cannot be read: {err}") from None
+    finally:
+        conn.close()
+    if not session:
+        raise JournalCorrupt(path, "the session row is missing")
+    for m in messages:
+        try:
+            m["request"] = orjson.loads(m.pop("payload"))
+        except orjson.JSONDecodeError as err:
+            raise JournalCorrupt(path, f"message {m['cid']!r} has a payload that is not "
+                                       f"JSON: {err}") from None
+        m.setdefault("attempts", 0)
+    owned = owner[0] if owner and owner[0]["pid"] is not None else None
+    return JournalView(path, version, session[0], owned, messages, intents, jobs,
+                       _locked(path))
+
+
+def _locked(path: str) -> bool:
+    """True when a writer holds the journal's lock (tested without waiting, then let go)."""
+    try:
+        fd = os.open(lock_path(path), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _summary(request: dict[str, Any]) -> str:
+    rest = {k: v for k, v in request.items() if k not in ("type", "cid")}
+    if request.get("type") == "batch":
+        return f"{len(rest.get('messages', []))} messages"
+    text = " ".join(f"{k}={v}" for k, v in rest.items())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def show_journal(path: str | os.PathLike[str], output: IO[str]) -> None:
+    """Print the journal's session, cursor, run id and requests in flight as a table."""
+    v = read_journal(path)
+    s = v.session
+    w = output.write
+    w(f"journal      {v.path} (schema version {v.schema_version})\n")
+    w(f"session      account {s['account']}, session {s['session_id']}, "
+      f"journal id {s['journal_id']}, incarnation {s['incarnation']}\n")
+    if v.owner is not None:
+        started = str(v.owner["started"]).partition(" proc ")[0]
+        state = "running" if v.writer_running else "gone: it ended without closing"
+        w(f"writer       pid {v.owner['pid']} on {v.owner['host']} since {started} "
+          f"({state})\n")
+    else:
+        w(f"writer       {'a process holds the lock' if v.writer_running else 'none'}\n")
+    w(f"run id       {s['run_id'] or '-'}\n")
+    w(f"cursor       last event id {s['last_event_id']} (resumes with "
+      f"{s['last_event_id'] + 1})\n")
+    open_intents = sum(1 for i in v.intents if i["outcome"] is None)
+    w(f"intents      {len(v.intents)} ({open_intents} open)\n")
+    w(f"jobs         {len(v.jobs)} in flight{': ' if v.jobs else ''}"
+      f"{', '.join(j['job_id'] for j in v.jobs)}\n")
+    w(f"in flight    {len(v.messages)} requests\n")
+    if not v.messages:
+        return
+    head = ("CID", "STATE", "MID", "SENT", "PARENT", "RUN", "TYPE", "REQUEST")
+    rows = [(m["cid"], m["state"], "-" if m["mid"] is None else str(m["mid"]),
+             str(m["attempts"]), m["parent"] or "-", m["run_id"] or "-", m["type"],
+             _summary(m["request"])) for m in v.messages]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
+    for r in [head, *rows]:
+        w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r[:-1])) + "  " + r[-1]
+          + "\n")
+
+
+def export_journal(path: str | os.PathLike[str], output: IO[str]) -> int:
+    """Write the journal as JSON lines (a session line, then messages, intents, jobs).
+
+    Each line's ``record`` names what it holds.
+
+    Returns the number of lines written.
+    """
+    v = read_journal(path)
+    lines = [{"record": "session", "path": v.path, "schema_version": v.schema_version,
+              **{k: val for k, val in v.session.items() if k != "id"}, "writer": v.owner,
+              "writer_running": v.writer_running}]
+    lines += [{"record": "message", **m} for m in v.messages]
+    lines += [{"record": "intent", **i} for i in v.intents]
+    lines += [{"record": "job", **j} for j in v.jobs]
+    for line in lines:
+        output.write(orjson.dumps(line).decode() + "\n")
+    return len(lines)
+
+
+@click.group("journal")
+def journal_group() -> None:
+    """Inspect session journals (read-only: safe on a live session's journal)."""
+
+
+@journal_group.command("show")
+@click.argument("path", type=click.Path(dir_okay=False))
+def _show(path: str) -> None:
+    """Print the cursor, run id and requests in flight of the journal at PATH."""
+    try:
+        show_journal(path, sys.stdout)
+    except JournalError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@journal_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.File("w"), default="-",
+              help="where the JSON lines go (default: standard output)")
+def _export(path: str, output: IO[str]) -> None:
+    """Write the journal at PATH as JSON lines."""
+    try:
+        export_journal(path, output)
+    except JournalError as err:
+        raise click.ClickException(str(err)) from None
