@@ -6,12 +6,12 @@ lives in :mod:`._supervisor`. See ``docs/signalr.md`` for the behaviour and its 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import random
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
-from typing import Any, Awaitable, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import trio
@@ -35,6 +35,9 @@ __all__ = ["HubConnection"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+DEFAULT_RECONNECT = ReconnectPolicy()
+"""Retry forever: at once, then 0.5 s doubling to 30 s, +/-20 % jitter."""
+
 TokenFactory = Callable[[], "str | None | Awaitable[str | None]"]
 
 
@@ -65,7 +68,7 @@ class HubConnection(Supervisor):
         *,
         token_factory: TokenFactory | None = None,
         stateful_reconnect: bool = False,
-        reconnect: ReconnectPolicy | None = ReconnectPolicy(),
+        reconnect: ReconnectPolicy | None = DEFAULT_RECONNECT,
         keepalive_interval: float = 15.0,
         server_timeout: float = 30.0,
         buffer_size: int = 100_000,
@@ -91,8 +94,10 @@ class HubConnection(Supervisor):
         self._rng = rng or random.Random()
         self._max_ws_size = max(4 * 1024 * 1024, 4 * max_message_size)
         self._proto = ClientProtocol(
-            keepalive_interval=keepalive_interval, timeout=server_timeout,
-            buffer_size=buffer_size, max_message_size=max_message_size,
+            keepalive_interval=keepalive_interval,
+            timeout=server_timeout,
+            buffer_size=buffer_size,
+            max_message_size=max_message_size,
         )
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         self._stack: AsyncExitStack | None = None
@@ -373,7 +378,8 @@ class HubConnection(Supervisor):
         if invocation.invocation_id is None or self.state is ConnectionState.CLOSED:
             return
         completion = (
-            Completion.with_error(invocation.invocation_id, error) if error is not None
+            Completion.with_error(invocation.invocation_id, error)
+            if error is not None
             else Completion.with_result(invocation.invocation_id, result)
         )
         try:

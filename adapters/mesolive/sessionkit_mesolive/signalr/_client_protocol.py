@@ -14,14 +14,16 @@ time and writes out :meth:`~._endpoint.Endpoint.data_to_send`.
 [HandshakeCompleted(stateful=False)]
 >>> proto.invoke("Add", [1, 2], now=0.2)
 '0'
->>> proto.receive_data(b'{"type":3,"invocationId":"0","result":3}\\x1e', now=0.3)[0].completion.result
+>>> answer = b'{"type":3,"invocationId":"0","result":3}\\x1e'
+>>> proto.receive_data(answer, now=0.3)[0].completion.result
 3
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ._endpoint import Endpoint, EndpointState
 from ._errors import HandshakeError, ProtocolError
@@ -202,8 +204,9 @@ class ClientProtocol(Endpoint):
                 if message.invocation_id in self._cancelled:
                     self._cancelled.discard(message.invocation_id)
                 else:
-                    logger.debug("ignoring Completion for unknown invocation id %r",
-                                 message.invocation_id)
+                    logger.debug(
+                        "ignoring Completion for unknown invocation id %r", message.invocation_id
+                    )
                 return
             kind, target = entry
             if kind == _INVOKE:
@@ -214,8 +217,9 @@ class ClientProtocol(Endpoint):
             entry = self._pending.get(message.invocation_id)
             if entry is None or entry[0] != _STREAM:
                 if message.invocation_id not in self._cancelled:
-                    logger.debug("ignoring StreamItem for unknown stream id %r",
-                                 message.invocation_id)
+                    logger.debug(
+                        "ignoring StreamItem for unknown stream id %r", message.invocation_id
+                    )
                 return
             events.append(StreamItemReceived(message.invocation_id, message.item))
         elif isinstance(message, Invocation):
@@ -232,6 +236,9 @@ class ClientProtocol(Endpoint):
         events = super().handle_timer(now)
         for event in events:
             if isinstance(event, PeerTimedOut):
-                logger.warning("no message from the server for %.1f s (timeout %.1f s)",
-                               event.silence, self.timeout)
+                logger.warning(
+                    "no message from the server for %.1f s (timeout %.1f s)",
+                    event.silence,
+                    self.timeout,
+                )
         return events

@@ -96,8 +96,14 @@ class Endpoint:
 
     def _queue_frame(self, data: bytes, sequenced: bool, now: float) -> None:
         state = self.state
-        if sequenced and self._buffer is not None and state in (
-            EndpointState.CONNECTED, EndpointState.DISCONNECTED,
+        if (
+            sequenced
+            and self._buffer is not None
+            and state
+            in (
+                EndpointState.CONNECTED,
+                EndpointState.DISCONNECTED,
+            )
         ):
             self._buffer.push(data)  # raises BufferFullError when it does not fit
             if state is EndpointState.CONNECTED:
@@ -151,7 +157,9 @@ class Endpoint:
         """When :meth:`handle_timer` must run next (None: no timer needed in this state)."""
         state = self.state
         if state is EndpointState.CONNECTED:
-            deadline = min(self._last_received + self.timeout, self._last_sent + self.keepalive_interval)
+            deadline = min(
+                self._last_received + self.timeout, self._last_sent + self.keepalive_interval
+            )
             seq = self._sequencer
             if seq is not None and seq.ack_due_at is not None and seq.ack_due_at < deadline:
                 deadline = seq.ack_due_at
@@ -161,20 +169,21 @@ class Endpoint:
         return None
 
     def handle_timer(self, now: float) -> list[Any]:
-        """Run due timers: peer timeout (reported as :class:`PeerTimedOut`), Ack, keep-alive Ping."""
+        """Run due timers: peer timeout (as :class:`PeerTimedOut`), Ack, keep-alive Ping."""
         state = self.state
         if state not in (EndpointState.CONNECTED, EndpointState.HANDSHAKING):
             return []
-        silence = now - self._last_received
-        if silence >= self.timeout:
-            return [PeerTimedOut(silence)]
+        # Compare against the very sums next_deadline() returns, so a timer that fires at its
+        # deadline always finds its work due (no float round-off spin).
+        if now >= self._last_received + self.timeout:
+            return [PeerTimedOut(now - self._last_received)]
         if state is EndpointState.CONNECTED:
             seq = self._sequencer
             if seq is not None and seq.ack_due_at is not None and now >= seq.ack_due_at:
                 ack = seq.take_ack()
                 if ack is not None:
                     self._queue(ack, now)
-            if now - self._last_sent >= self.keepalive_interval:
+            if now >= self._last_sent + self.keepalive_interval:
                 self._queue(Ping(), now)
         return []
 
@@ -215,5 +224,6 @@ class Endpoint:
         self._sequencer.disconnected()  # wait for the peer's Sequence before processing
         self.state = EndpointState.CONNECTED
         self._last_sent = self._last_received = now
-        logger.debug("resuming: replaying %d buffered messages from id %d",
-                     len(frames), sequence.sequence_id)
+        logger.debug(
+            "resuming: replaying %d buffered messages from id %d", len(frames), sequence.sequence_id
+        )

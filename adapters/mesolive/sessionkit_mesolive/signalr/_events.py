@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -92,16 +92,16 @@ class PeerTimedOut:
     silence: float
 
 
-ClientEvent = Union[
-    HandshakeCompleted,
-    InvocationCompleted,
-    StreamItemReceived,
-    StreamCompleted,
-    ServerInvoked,
-    CloseReceived,
-    Acked,
-    PeerTimedOut,
-]
+ClientEvent = (
+    HandshakeCompleted
+    | InvocationCompleted
+    | StreamItemReceived
+    | StreamCompleted
+    | ServerInvoked
+    | CloseReceived
+    | Acked
+    | PeerTimedOut
+)
 
 HubRequest = Any
 """Server side: a hub message the hub layer must act on (Invocation, StreamInvocation, ...)."""

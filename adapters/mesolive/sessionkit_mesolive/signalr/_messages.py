@@ -10,7 +10,7 @@ bool, None): turning them into domain models is the job of the domain's cattrs c
 from __future__ import annotations
 
 import enum
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -178,17 +178,17 @@ class Sequence:
     type = MessageType.SEQUENCE
 
 
-HubMessage = Union[
-    Invocation,
-    StreamItem,
-    Completion,
-    StreamInvocation,
-    CancelInvocation,
-    Ping,
-    Close,
-    Ack,
-    Sequence,
-]
+HubMessage = (
+    Invocation
+    | StreamItem
+    | Completion
+    | StreamInvocation
+    | CancelInvocation
+    | Ping
+    | Close
+    | Ack
+    | Sequence
+)
 
 _SEQUENCED = (Invocation, StreamItem, Completion, StreamInvocation, CancelInvocation)
 

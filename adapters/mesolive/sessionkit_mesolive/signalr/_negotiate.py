@@ -72,7 +72,9 @@ def negotiate_url(hub_url: str, *, stateful: bool = False, version: int = 1) -> 
     return _with_query(hub_url, params, path_suffix="/negotiate")
 
 
-def websocket_url(hub_url: str, connection_token: str | None, *, access_token: str | None = None) -> str:
+def websocket_url(
+    hub_url: str, connection_token: str | None, *, access_token: str | None = None
+) -> str:
     """The WebSocket URL: ws(s) scheme, ``id=<token>`` and optionally ``access_token``."""
     parts = urlsplit(hub_url)
     scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
@@ -123,14 +125,18 @@ def parse_negotiate_response(status: int, body: bytes) -> NegotiateResponse | Ne
     url = data.get("url")
     if url:
         if not isinstance(url, str):
-            raise NegotiateError(f"negotiate redirect field 'url' must be a string, got {url!r:.60}")
+            raise NegotiateError(
+                f"negotiate redirect field 'url' must be a string, got {url!r:.60}"
+            )
         token = data.get("accessToken")
         if token is not None and not isinstance(token, str):
             raise NegotiateError("negotiate redirect field 'accessToken' must be a string")
         return NegotiateRedirect(url, token)
     version = data.get("negotiateVersion") or 0
     if type(version) is not int:
-        raise NegotiateError(f"negotiate field 'negotiateVersion' must be an integer, got {version!r:.40}")
+        raise NegotiateError(
+            f"negotiate field 'negotiateVersion' must be an integer, got {version!r:.40}"
+        )
     connection_id = data.get("connectionId")
     if not isinstance(connection_id, str) or not connection_id:
         raise NegotiateError(f"negotiate answer lacks a 'connectionId' string: {_excerpt(body)}")
@@ -168,8 +174,11 @@ def build_negotiate_response(
     """Server side: the JSON body ASP.NET Core sends for a WebSockets-only hub."""
     body: dict[str, Any] = {"connectionId": connection_id}
     if version >= 1:
-        body = {"negotiateVersion": 1, "connectionId": connection_id,
-                "connectionToken": connection_token}
+        body = {
+            "negotiateVersion": 1,
+            "connectionId": connection_id,
+            "connectionToken": connection_token,
+        }
     else:
         body["negotiateVersion"] = 0
     body["availableTransports"] = [

@@ -88,7 +88,8 @@ class ReplayBuffer:
         if sequence_id > self._total:
             logger.warning(
                 "peer acknowledged sequence id %d but only %d messages were sent",
-                sequence_id, self._total,
+                sequence_id,
+                self._total,
             )
         freed = 0
         items = self._items

@@ -16,11 +16,13 @@ the :class:`ReconnectPolicy` (first at once, then exponential backoff with jitte
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 import logging
 import math
 import random
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
@@ -32,7 +34,6 @@ from ._errors import (
     ConnectionLostError,
     HandshakeError,
     HubError,
-    NegotiateError,
     ProtocolError,
     ServerTimeoutError,
     SignalRError,
@@ -195,7 +196,10 @@ class Supervisor:
         self._token_fixed = False
         token = await self._token_value()
         url, used, answer = await negotiate(
-            self._http, self.url, token=token, stateful=self._stateful_wanted,
+            self._http,
+            self.url,
+            token=token,
+            stateful=self._stateful_wanted,
             headers=self._headers,
         )
         self._token_fixed = used != token
@@ -204,13 +208,17 @@ class Supervisor:
         self._connection_token = answer.connection_token
         self.connection_id = answer.connection_id
         self._negotiated_stateful = answer.stateful_reconnect and self._stateful_wanted
-        logger.info("negotiated connection %s (stateful reconnect %s)", answer.connection_id,
-                    "on" if self._negotiated_stateful else "off")
+        logger.info(
+            "negotiated connection %s (stateful reconnect %s)",
+            answer.connection_id,
+            "on" if self._negotiated_stateful else "off",
+        )
 
     def _opener(self, token: str | None, in_query: bool) -> Any:
         assert self._transport_url is not None
-        url = websocket_url(self._transport_url, self._connection_token,
-                            access_token=token if in_query else None)
+        url = websocket_url(
+            self._transport_url, self._connection_token, access_token=token if in_query else None
+        )
         headers = list(self._headers.items())
         if token and not in_query:
             headers.append(("Authorization", f"Bearer {token}"))
@@ -223,8 +231,10 @@ class Supervisor:
         except AuthenticationError:
             if self._token_transport != "auto" or not token:
                 raise
-            logger.info("WebSocket upgrade refused with the Authorization header; "
-                        "retrying with the access_token query parameter")
+            logger.info(
+                "WebSocket upgrade refused with the Authorization header; "
+                "retrying with the access_token query parameter"
+            )
             opener = self._opener(token, True)
             return opener, await opener.__aenter__()
 
@@ -243,9 +253,13 @@ class Supervisor:
                     self._proto.resume(now)
                 else:
                     lost = self._proto.restart(now, stateful=self._negotiated_stateful)
-                    self._fail_pending(lost, ConnectionLostError(
-                        "the connection was replaced by a new one before the result arrived; "
-                        "the call's outcome is unknown"))
+                    self._fail_pending(
+                        lost,
+                        ConnectionLostError(
+                            "the connection was replaced by a new one before the result arrived; "
+                            "the call's outcome is unknown"
+                        ),
+                    )
                 self._channel = channel
                 await self._flush()
                 end = None if resume else await self._handshake(channel)
@@ -272,7 +286,7 @@ class Supervisor:
                 events = self._proto.receive_data(data, trio.current_time())
                 for i, event in enumerate(events):
                     if isinstance(event, HandshakeCompleted):
-                        return self._handle_events(events[i + 1:])
+                        return self._handle_events(events[i + 1 :])
         raise HandshakeError(f"no handshake response within {self._proto.timeout:.1f} s")
 
     async def _pump(self, channel: WebSocketChannel) -> BaseException:
@@ -331,7 +345,9 @@ class Supervisor:
 
     # --- supervision ---------------------------------------------------------------------
 
-    async def _supervise(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def _supervise(
+        self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         await self._negotiate()
         reason: BaseException | None = await self._run_link(resume=False, on_up=task_status.started)
         try:
@@ -352,12 +368,15 @@ class Supervisor:
         if isinstance(reason, _ServerClosed):
             text = reason.error or "no reason given"
             if not reason.allow_reconnect or self._policy is None:
-                await self._close_for_good(ConnectionClosedError(
-                    f"the server closed the connection: {text}"))
+                await self._close_for_good(
+                    ConnectionClosedError(f"the server closed the connection: {text}")
+                )
                 return None
             self._proto.transport_lost(now)
             resumable = False
-            reason = ConnectionLostError(f"the server closed the connection, reconnect allowed: {text}")
+            reason = ConnectionLostError(
+                f"the server closed the connection, reconnect allowed: {text}"
+            )
         else:
             resumable = self._proto.transport_lost(now) and not isinstance(reason, ProtocolError)
         logger.warning("connection %s lost: %s", self.connection_id, reason)
@@ -365,9 +384,13 @@ class Supervisor:
             await self._close_for_good(reason)
             return None
         if not resumable:
-            self._fail_pending(self._proto.forget_pending(), ConnectionLostError(
-                f"the connection was lost before the result arrived ({reason}); "
-                "the call's outcome is unknown"))
+            self._fail_pending(
+                self._proto.forget_pending(),
+                ConnectionLostError(
+                    f"the connection was lost before the result arrived ({reason}); "
+                    "the call's outcome is unknown"
+                ),
+            )
         self.state = ConnectionState.RECONNECTING
         self._connected = trio.Event()
         self._dispatch_send.send_nowait((list(self._on_reconnecting), reason))
@@ -375,23 +398,32 @@ class Supervisor:
         while True:
             attempt += 1
             if not self._policy.should_retry(attempt):
-                await self._close_for_good(ConnectionLostError(
-                    f"gave up reconnecting after {attempt - 1} attempts; last error: {reason}"))
+                await self._close_for_good(
+                    ConnectionLostError(
+                        f"gave up reconnecting after {attempt - 1} attempts; last error: {reason}"
+                    )
+                )
                 return None
             await trio.sleep(self._policy.delay(attempt, self._rng))
             try:
                 if resumable:
                     return await self._run_link(
-                        resume=True, on_up=lambda: self._announce(False, attempt))
+                        resume=True, on_up=functools.partial(self._announce, False, attempt)
+                    )
                 await self._negotiate()
                 return await self._run_link(
-                    resume=False, on_up=lambda: self._announce(True, attempt))
+                    resume=False, on_up=functools.partial(self._announce, True, attempt)
+                )
             except TokenRefusedError as exc:
                 logger.info("%s: negotiating a new connection", exc)
                 resumable = False
-                self._fail_pending(self._proto.forget_pending(), ConnectionLostError(
-                    "the server refused to resume the connection before the result arrived; "
-                    "the call's outcome is unknown"))
+                self._fail_pending(
+                    self._proto.forget_pending(),
+                    ConnectionLostError(
+                        "the server refused to resume the connection before the result arrived; "
+                        "the call's outcome is unknown"
+                    ),
+                )
                 reason, attempt = exc, 0
             except AuthenticationError as exc:
                 await self._close_for_good(exc)
@@ -402,8 +434,11 @@ class Supervisor:
 
     def _announce(self, new_connection: bool, attempts: int) -> None:
         info = Reconnected(self.connection_id or "", new_connection, attempts)
-        logger.info("reconnected (%s connection %s)", "new" if new_connection else "resumed",
-                    self.connection_id)
+        logger.info(
+            "reconnected (%s connection %s)",
+            "new" if new_connection else "resumed",
+            self.connection_id,
+        )
         self._dispatch_send.send_nowait((list(self._on_reconnected), info))
 
     def _finish(self, error: BaseException | None) -> None:

@@ -24,7 +24,12 @@ import httpx
 import trio
 
 from ._errors import AuthenticationError, NegotiateError, TokenRefusedError, TransportError
-from ._negotiate import NegotiateRedirect, NegotiateResponse, negotiate_url, parse_negotiate_response
+from ._negotiate import (
+    NegotiateRedirect,
+    NegotiateResponse,
+    negotiate_url,
+    parse_negotiate_response,
+)
 
 __all__ = [
     "WebSocketChannel",
@@ -99,13 +104,15 @@ class _TrioWebsocketChannel:
         try:
             await self._ws.send_message(data.decode("utf-8"))
         except self._closed_exc as exc:
-            raise TransportError(f"WebSocket closed while sending: {exc.reason}") from None
+            raise TransportError(
+                f"WebSocket closed while sending: {getattr(exc, 'reason', exc)}"
+            ) from None
 
     async def receive(self) -> bytes | str:
         try:
             return await self._ws.get_message()  # type: ignore[no-any-return]
         except self._closed_exc as exc:
-            raise TransportError(f"WebSocket closed: {exc.reason}") from None
+            raise TransportError(f"WebSocket closed: {getattr(exc, 'reason', exc)}") from None
 
 
 def _status_error(status: int, url_has_id: bool) -> Exception:
@@ -126,12 +133,19 @@ class _OpenWebSocket:
     """Async context manager opening one WebSocket with the chosen library."""
 
     def __init__(
-        self, library: str, url: str, headers: list[tuple[str, str]], *, max_size: int,
-        open_timeout: float, close_timeout: float,
+        self,
+        library: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        *,
+        max_size: int,
+        open_timeout: float,
+        close_timeout: float,
     ) -> None:
         if library not in WEBSOCKET_LIBRARIES:
             raise ValueError(
-                f"unknown WebSocket library {library!r}; choose one of {sorted(WEBSOCKET_LIBRARIES)}"
+                f"unknown WebSocket library {library!r}; "
+                f"choose one of {sorted(WEBSOCKET_LIBRARIES)}"
             )
         self._library = library
         self._url = url
@@ -202,7 +216,9 @@ class _OpenWebSocket:
         return _TrioWebsocketChannel(ws, ConnectionClosed)
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
         cm, self._cm = self._cm, None
@@ -242,7 +258,11 @@ def open_websocket(
 ) -> _OpenWebSocket:
     """``async with open_websocket(url, headers) as channel:`` -- see :class:`WebSocketChannel`."""
     return _OpenWebSocket(
-        library, url, headers, max_size=max_size, open_timeout=open_timeout,
+        library,
+        url,
+        headers,
+        max_size=max_size,
+        open_timeout=open_timeout,
         close_timeout=close_timeout,
     )
 

@@ -9,7 +9,8 @@ Unknown message types decode to ``None`` (callers skip them); ``headers`` are ig
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cattrs
 import orjson
@@ -176,7 +177,9 @@ def _seq_id(d: dict[str, Any], type_id: int) -> int:
 
 def _invocation_in(d: dict[str, Any]) -> Invocation:
     return Invocation(
-        _req_str(d, "target", 1), _arguments(d, 1), _opt_str(d, "invocationId", 1),
+        _req_str(d, "target", 1),
+        _arguments(d, 1),
+        _opt_str(d, "invocationId", 1),
         _stream_ids(d, 1),
     )
 
@@ -196,7 +199,9 @@ def _completion_in(d: dict[str, Any]) -> Completion:
         if has_result:
             raise ProtocolError("COMPLETION message has both 'result' and 'error'")
         if not isinstance(error, str):
-            raise ProtocolError(f"COMPLETION message field 'error' must be a string, got {error!r:.80}")
+            raise ProtocolError(
+                f"COMPLETION message field 'error' must be a string, got {error!r:.80}"
+            )
         return Completion(invocation_id, error=error)
     if has_result:
         return Completion(invocation_id, result=d["result"], has_result=True)
@@ -205,7 +210,9 @@ def _completion_in(d: dict[str, Any]) -> Completion:
 
 def _stream_invocation_in(d: dict[str, Any]) -> StreamInvocation:
     return StreamInvocation(
-        _req_str(d, "invocationId", 4), _req_str(d, "target", 4), _arguments(d, 4),
+        _req_str(d, "invocationId", 4),
+        _req_str(d, "target", 4),
+        _arguments(d, 4),
         _stream_ids(d, 4),
     )
 
@@ -215,7 +222,9 @@ def _close_in(d: dict[str, Any]) -> Close:
     if allow is None:
         allow = False
     if not isinstance(allow, bool):
-        raise ProtocolError(f"CLOSE message field 'allowReconnect' must be a boolean, got {allow!r:.80}")
+        raise ProtocolError(
+            f"CLOSE message field 'allowReconnect' must be a boolean, got {allow!r:.80}"
+        )
     return Close(_opt_str(d, "error", 7, allow_empty=True), allow)
 
 
@@ -260,8 +269,17 @@ def _structure_message(value: Any, _cls: Any) -> HubMessage | None:
     return message_from_wire(value)
 
 
-for _cls in (Invocation, StreamItem, Completion, StreamInvocation, CancelInvocation, Ping, Close,
-             Ack, Sequence):
+for _cls in (
+    Invocation,
+    StreamItem,
+    Completion,
+    StreamInvocation,
+    CancelInvocation,
+    Ping,
+    Close,
+    Ack,
+    Sequence,
+):
     converter.register_structure_hook(_cls, _structure_message)
 
 
@@ -271,24 +289,32 @@ def handshake_request_from_wire(value: Any) -> HandshakeRequest:
         raise HandshakeError(f"handshake request must be a JSON object, got {type(value).__name__}")
     protocol = value.get("protocol")
     if not isinstance(protocol, str) or not protocol:
-        raise HandshakeError(f"handshake request field 'protocol' must be a string, got {protocol!r:.40}")
+        raise HandshakeError(
+            f"handshake request field 'protocol' must be a string, got {protocol!r:.40}"
+        )
     version = value.get("version")
     if type(version) is not int:
-        raise HandshakeError(f"handshake request field 'version' must be an integer, got {version!r:.40}")
+        raise HandshakeError(
+            f"handshake request field 'version' must be an integer, got {version!r:.40}"
+        )
     return HandshakeRequest(protocol, version)
 
 
 def handshake_response_from_wire(value: Any) -> HandshakeResponse:
     """Validate a server's handshake response (raises :class:`HandshakeError` when malformed)."""
     if not isinstance(value, dict):
-        raise HandshakeError(f"handshake response must be a JSON object, got {type(value).__name__}")
+        raise HandshakeError(
+            f"handshake response must be a JSON object, got {type(value).__name__}"
+        )
     if "type" in value:
         raise HandshakeError(
             f"expected a handshake response but got a hub message of type {value['type']!r:.20}"
         )
     error = value.get("error")
     if error is not None and not isinstance(error, str):
-        raise HandshakeError(f"handshake response field 'error' must be a string, got {error!r:.40}")
+        raise HandshakeError(
+            f"handshake response field 'error' must be a string, got {error!r:.40}"
+        )
     return HandshakeResponse(error)
 
 

@@ -19,8 +19,9 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 import trio
 from hypercorn.config import Config
@@ -55,7 +56,7 @@ async def serve(
     config.websocket_ping_interval = None
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(
-            functools.partial(hypercorn_serve, app, config, mode="asgi")
+            functools.partial(hypercorn_serve, app, config, mode="asgi")  # type: ignore[arg-type]
         )
         task_status.started(int(binds[0].rsplit(":", 1)[1]))
 

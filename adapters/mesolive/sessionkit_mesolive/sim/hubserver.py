@@ -56,7 +56,8 @@ from __future__ import annotations
 import inspect
 import logging
 import secrets
-from typing import Any, AsyncIterator, Callable, Iterable, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
 
 import attrs
 
@@ -126,7 +127,9 @@ class Hub:
     def on_connected(self, callback: Callable[[ServerConnection], Any]) -> None:
         self._on_connected.append(callback)
 
-    def on_disconnected(self, callback: Callable[[ServerConnection, BaseException | None], Any]) -> None:
+    def on_disconnected(
+        self, callback: Callable[[ServerConnection, BaseException | None], Any]
+    ) -> None:
         self._on_disconnected.append(callback)
 
     async def send_all(self, target: str, *args: Any) -> None:
@@ -135,10 +138,13 @@ class Hub:
 
     async def send_group(self, group: str, target: str, *args: Any) -> None:
         """Call client method ``target`` on the connections in ``group``."""
-        await self._send_many([c for c in self.connections.values() if group in c.groups],
-                              target, args)
+        await self._send_many(
+            [c for c in self.connections.values() if group in c.groups], target, args
+        )
 
-    async def _send_many(self, conns: Iterable[ServerConnection], target: str, args: tuple[Any, ...]) -> None:
+    async def _send_many(
+        self, conns: Iterable[ServerConnection], target: str, args: tuple[Any, ...]
+    ) -> None:
         for conn in conns:
             try:
                 await conn.offer(target, *args)
@@ -198,14 +204,19 @@ class HubServer:
 
     def negotiate(self, hub: Hub, user: Any, *, version: int, stateful_requested: bool) -> bytes:
         """Register a new connection and return the negotiate body for it."""
-        conn = self.new_connection(hub, user, version=version,
-                                   stateful=stateful_requested and self.stateful_reconnect)
+        conn = self.new_connection(
+            hub, user, version=version, stateful=stateful_requested and self.stateful_reconnect
+        )
         return build_negotiate_response(
-            version=version, connection_id=conn.connection_id,
-            connection_token=conn.connection_token, stateful=conn.stateful_allowed,
+            version=version,
+            connection_id=conn.connection_id,
+            connection_token=conn.connection_token,
+            stateful=conn.stateful_allowed,
         )
 
-    def new_connection(self, hub: Hub, user: Any, *, version: int, stateful: bool) -> ServerConnection:
+    def new_connection(
+        self, hub: Hub, user: Any, *, version: int, stateful: bool
+    ) -> ServerConnection:
         connection_id = secrets.token_urlsafe(16)
         token = secrets.token_urlsafe(16) if version >= 1 else connection_id
         conn = ServerConnection(self, hub, user, connection_id, token, stateful_allowed=stateful)

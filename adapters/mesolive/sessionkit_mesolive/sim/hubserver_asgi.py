@@ -14,7 +14,8 @@ The ``lifespan`` scope opens the nursery that connections use for work outliving
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 import trio
@@ -99,10 +100,19 @@ class HubServerApp:
     # --- HTTP ----------------------------------------------------------------------------
 
     @staticmethod
-    async def _respond(send: Send, status: int, body: bytes, content_type: bytes = b"text/plain") -> None:
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type),
-                                (b"content-length", str(len(body)).encode())]})
+    async def _respond(
+        send: Send, status: int, body: bytes, content_type: bytes = b"text/plain"
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def _hub_for(self, path: str) -> Hub | None:
@@ -139,7 +149,9 @@ class HubServerApp:
             await self._respond(send, 400, b"negotiateVersion must be an integer")
             return
         body = self.server.negotiate(
-            hub, user, version=min(max(version, 0), 1),
+            hub,
+            user,
+            version=min(max(version, 0), 1),
             stateful_requested=query.get("useStatefulReconnect") == "true",
         )
         await self._respond(send, 200, body, b"application/json")
@@ -150,9 +162,16 @@ class HubServerApp:
     async def _deny(scope: Scope, send: Send, status: int, text: str) -> None:
         if "websocket.http.response" in scope.get("extensions", {}):
             body = text.encode()
-            await send({"type": "websocket.http.response.start", "status": status,
-                        "headers": [(b"content-type", b"text/plain"),
-                                    (b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"text/plain"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "websocket.http.response.body", "body": body})
         else:
             await send({"type": "websocket.close", "code": 1008})

@@ -7,9 +7,11 @@ token, while its hub methods and streams keep running (what they send is buffere
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import trio
@@ -74,24 +76,44 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-def _arity_error(handler: Callable[..., Any], ctx: HubCallContext, args: tuple[Any, ...]) -> str | None:
-    try:
-        inspect.signature(handler).bind(ctx, *args)
-    except TypeError:
-        params = [
-            p for p in list(inspect.signature(handler).parameters.values())[1:]
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        return f"Invocation provides {len(args)} argument(s) but target expects {len(params)}."
-    return None
+@functools.lru_cache(maxsize=1024)
+def _arity(handler: Callable[..., Any]) -> tuple[int, float]:
+    """(fewest, most) call arguments ``handler`` takes after ``ctx``."""
+    low, high = 0, 0.0
+    for param in list(inspect.signature(handler).parameters.values())[1:]:
+        if param.kind is param.VAR_POSITIONAL:
+            high = float("inf")
+        elif param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            high += 1
+            if param.default is param.empty:
+                low += 1
+    return low, high
+
+
+def _arity_error(handler: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
+    low, high = _arity(handler)
+    if low <= len(args) <= high:
+        return None
+    expects = f"{low}" if low == high else f"{low} to {high:g}"
+    return f"Invocation provides {len(args)} argument(s) but target expects {expects}."
+
+
+def _failed(target: str, detail: str) -> str:
+    return f"Failed to invoke '{target}' due to an error on the server. {detail}"
 
 
 class ServerConnection:
     """The server's view of one client connection (see :mod:`.hubserver` for the API)."""
 
     def __init__(
-        self, server: HubServer, hub: Hub, user: Any, connection_id: str, connection_token: str,
-        *, stateful_allowed: bool,
+        self,
+        server: HubServer,
+        hub: Hub,
+        user: Any,
+        connection_id: str,
+        connection_token: str,
+        *,
+        stateful_allowed: bool,
     ) -> None:
         self.server = server
         self.hub = hub
@@ -103,8 +125,10 @@ class ServerConnection:
         """Free per-connection state for hub code (subscriptions, cursors, ...)."""
         self.groups: set[str] = set()
         self.proto = ServerProtocol(
-            stateful_allowed=stateful_allowed, keepalive_interval=server.keepalive_interval,
-            timeout=server.client_timeout, buffer_size=server.buffer_size,
+            stateful_allowed=stateful_allowed,
+            keepalive_interval=server.keepalive_interval,
+            timeout=server.client_timeout,
+            buffer_size=server.buffer_size,
             max_message_size=server.max_message_size,
         )
         self.started = False  # a handshake succeeded
@@ -180,8 +204,9 @@ class ServerConnection:
                 break
             except BufferFullError:
                 if self._transport is None and not wait_while_away:
-                    self._finalize(ConnectionLostError(
-                        "replay buffer overflowed while the client was away"))
+                    self._finalize(
+                        ConnectionLostError("replay buffer overflowed while the client was away")
+                    )
                     raise
                 if self._space.is_set():
                     self._space = trio.Event()
@@ -246,22 +271,29 @@ class ServerConnection:
         if self.closed:
             return
         resumable = (
-            self.started and self.proto.transport_lost(trio.current_time())
+            self.started
+            and self.proto.transport_lost(trio.current_time())
             and self.server.lookup(self.connection_token) is self
         )
         if not resumable:
             self._finalize(error)
             return
-        logger.info("connection %s lost its transport; waiting %.1f s for a resume",
-                    self.connection_id, self.server.resume_window)
+        logger.info(
+            "connection %s lost its transport; waiting %.1f s for a resume",
+            self.connection_id,
+            self.server.resume_window,
+        )
         if self.server.nursery is not None:
             self.server.nursery.start_soon(self._expire, self._generation)
 
     async def _expire(self, generation: int) -> None:
         await trio.sleep(self.server.resume_window)
         if generation == self._generation and self._transport is None and not self.closed:
-            self._finalize(ConnectionLostError(
-                f"client did not reconnect within {self.server.resume_window:.1f} s"))
+            self._finalize(
+                ConnectionLostError(
+                    f"client did not reconnect within {self.server.resume_window:.1f} s"
+                )
+            )
 
     async def _pump(self, transport: Transport) -> BaseException | None:
         result: list[BaseException | None] = []
@@ -299,14 +331,19 @@ class ServerConnection:
         async def timer() -> None:
             while True:
                 deadline = proto.next_deadline()
-                with trio.CancelScope(deadline=deadline if deadline is not None else float("inf")) as scope:
+                with trio.CancelScope(
+                    deadline=deadline if deadline is not None else float("inf")
+                ) as scope:
                     self._timer_scope = scope
                     await trio.sleep_forever()
                 self._timer_scope = None
                 events = proto.handle_timer(trio.current_time())
                 if any(isinstance(e, PeerTimedOut) for e in events):
-                    logger.info("connection %s: client silent for %.1f s, dropping it",
-                                self.connection_id, proto.timeout)
+                    logger.info(
+                        "connection %s: client silent for %.1f s, dropping it",
+                        self.connection_id,
+                        proto.timeout,
+                    )
                     result.append(ConnectionLostError("client timeout"))
                     break
                 await self._flush()
@@ -339,8 +376,10 @@ class ServerConnection:
                 self._finalize(None)
                 return False
             elif isinstance(event, Completion):
-                logger.debug("ignoring client Completion %s (client results unsupported)",
-                             event.invocation_id)
+                logger.debug(
+                    "ignoring client Completion %s (client results unsupported)",
+                    event.invocation_id,
+                )
             else:
                 logger.debug("ignoring %s from the client", type(event).__name__)
         return True
@@ -391,10 +430,9 @@ class ServerConnection:
         result: Any = None
         error: str | None = None
         if handler is None:
-            error = (f"Failed to invoke '{target}' due to an error on the server. "
-                     "HubException: Method does not exist.")
-        elif (arity := _arity_error(handler, ctx, invocation.arguments)) is not None:
-            error = f"Failed to invoke '{target}' due to an error on the server. InvalidDataException: {arity}"
+            error = _failed(target, "HubException: Method does not exist.")
+        elif (arity := _arity_error(handler, invocation.arguments)) is not None:
+            error = _failed(target, f"InvalidDataException: {arity}")
         else:
             try:
                 result = await _maybe_await(handler(ctx, *invocation.arguments))
@@ -406,8 +444,11 @@ class ServerConnection:
             if error is not None:
                 logger.info("fire-and-forget %r failed: %s", target, error)
             return
-        completion = (Completion.with_error(invocation.invocation_id, error) if error is not None
-                      else Completion.with_result(invocation.invocation_id, result))
+        completion = (
+            Completion.with_error(invocation.invocation_id, error)
+            if error is not None
+            else Completion.with_result(invocation.invocation_id, result)
+        )
         try:
             await self._send_message(completion)
         except SignalRError as exc:
@@ -431,10 +472,9 @@ class ServerConnection:
         with trio.CancelScope() as scope:
             self._streams[invocation_id] = scope
             if handler is None:
-                error = (f"Failed to invoke '{target}' due to an error on the server. "
-                         "HubException: Method does not exist.")
-            elif (arity := _arity_error(handler, ctx, invocation.arguments)) is not None:
-                error = f"Failed to invoke '{target}' due to an error on the server. InvalidDataException: {arity}"
+                error = _failed(target, "HubException: Method does not exist.")
+            elif (arity := _arity_error(handler, invocation.arguments)) is not None:
+                error = _failed(target, f"InvalidDataException: {arity}")
             else:
                 agen = handler(ctx, *invocation.arguments)
                 try:
@@ -450,8 +490,11 @@ class ServerConnection:
         self._streams.pop(invocation_id, None)
         if scope.cancelled_caught:
             return  # cancelled by the client: it expects nothing more
-        completion = (Completion.with_error(invocation_id, error) if error is not None
-                      else Completion(invocation_id))
+        completion = (
+            Completion.with_error(invocation_id, error)
+            if error is not None
+            else Completion(invocation_id)
+        )
         try:
             await self._send_message(completion)
         except SignalRError:

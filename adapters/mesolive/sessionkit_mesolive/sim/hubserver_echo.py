@@ -19,7 +19,8 @@ Methods (arguments are positional):
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import trio
 

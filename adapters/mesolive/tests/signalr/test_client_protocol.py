@@ -6,7 +6,6 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-
 from sessionkit_mesolive.signalr import (
     ClientProtocol,
     CloseReceived,
@@ -80,12 +79,19 @@ def test_stream_items_completion_and_cancel() -> None:
     proto = connected()
     sid = proto.start_stream("Prices", ["SPX"], 1.0)
     assert sent(proto) == [StreamInvocation(sid, "Prices", ("SPX",))]
-    events = proto.receive_data(encode_message(StreamItem(sid, 1)) + encode_message(StreamItem(sid, 2)), 1.1)
+    events = proto.receive_data(
+        encode_message(StreamItem(sid, 1)) + encode_message(StreamItem(sid, 2)), 1.1
+    )
     assert events == [StreamItemReceived(sid, 1), StreamItemReceived(sid, 2)]
     assert proto.cancel_stream(sid, 1.2)
     assert sent(proto) == [CancelInvocation(sid)]
     # Late items and the completion after a cancel are dropped silently.
-    assert proto.receive_data(encode_message(StreamItem(sid, 3)) + encode_message(Completion(sid)), 1.3) == []
+    assert (
+        proto.receive_data(
+            encode_message(StreamItem(sid, 3)) + encode_message(Completion(sid)), 1.3
+        )
+        == []
+    )
     assert not proto.cancel_stream(sid, 1.4)
     other = proto.start_stream("Other", [], 2.0)
     assert proto.receive_data(encode_message(Completion.with_error(other, "no provider")), 2.1) == [
@@ -215,7 +221,9 @@ class ClientMachine(RuleBasedStateMachine):
             return
         call = data.draw(st.sampled_from(sorted(self.invokes)))
         [event] = self.proto.receive_data(encode_message(Completion.with_result(call, 1)), self.now)
-        assert event == InvocationCompleted(call, self.invokes.pop(call), Completion.with_result(call, 1))
+        assert event == InvocationCompleted(
+            call, self.invokes.pop(call), Completion.with_result(call, 1)
+        )
         self.last_heard = self.now
 
     @rule(data=st.data(), finish=st.booleans())
@@ -244,7 +252,7 @@ class ClientMachine(RuleBasedStateMachine):
         events = self.proto.handle_timer(self.now)
         if self.proto.state is EndpointState.CONNECTED:
             assert deadline is not None
-            timed_out = self.now - self.last_heard >= 30.0
+            timed_out = self.now >= self.last_heard + 30.0
             assert events == ([PeerTimedOut(self.now - self.last_heard)] if timed_out else [])
             if timed_out:
                 self.drop_and_restart()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
-
 from sessionkit_mesolive.signalr import (
     AuthenticationError,
     ConnectionClosedError,
@@ -53,7 +53,9 @@ def test_invoke_send_and_result_types(run: Any, library: str) -> None:
         server = build_echo_server()
         async with running(server) as base, connect(base, websocket=library) as conn:
             assert conn.state is ConnectionState.CONNECTED and conn.websocket_library == library
-            assert await conn.invoke("Echo", {"nested": [1, 2.5, None, "ü"]}) == {"nested": [1, 2.5, None, "ü"]}
+            assert await conn.invoke("Echo", {"nested": [1, 2.5, None, "ü"]}) == {
+                "nested": [1, 2.5, None, "ü"]
+            }
             assert await conn.invoke("Add", 2, 3) == 5
             await conn.send("Record", "fire-and-forget")
             await eventually(lambda: stats(server).recorded == ["fire-and-forget"], "send arrives")
@@ -152,9 +154,10 @@ def test_token_in_query_string_is_accepted(run: Any) -> None:
         async def token() -> str:  # async token factories work too
             return TOKEN
 
-        async with running(build_echo_server()) as base, connect(
-            base, token_factory=token, token_transport="query"
-        ) as conn:
+        async with (
+            running(build_echo_server()) as base,
+            connect(base, token_factory=token, token_transport="query") as conn,
+        ):
             assert await conn.invoke("Echo", "q") == "q"
 
     run(main)
@@ -184,7 +187,9 @@ def test_dropped_connection_is_resumed_without_loss_or_duplicates(run: Any) -> N
                 await conn.send("Record", i)
                 if i == 50:
                     conn.drop_transport()
-            await eventually(lambda: len(ticks) >= 200 and len(stats(server).recorded) >= 100, "all")
+            await eventually(
+                lambda: len(ticks) >= 200 and len(stats(server).recorded) >= 100, "all"
+            )
             await trio.sleep(0.2)  # anything duplicated would show up now
             assert ticks == list(range(200))
             assert stats(server).recorded == list(range(100))
@@ -202,7 +207,9 @@ def test_refused_token_leads_to_a_fresh_negotiate(run: Any) -> None:
             first_id = conn.connection_id
             events: list[Any] = []
             reconnected = trio.Event()
-            conn.on_reconnecting(lambda error: events.append(("reconnecting", type(error).__name__)))
+            conn.on_reconnecting(
+                lambda error: events.append(("reconnecting", type(error).__name__))
+            )
 
             def on_reconnected(info: Reconnected) -> None:
                 events.append(("reconnected", info.new_connection))
@@ -295,9 +302,10 @@ def test_server_close_message_closes_or_reconnects(run: Any) -> None:
 def test_silent_server_is_detected_and_resumed(run: Any) -> None:
     async def main() -> None:
         server = build_echo_server(keepalive_interval=1000.0)  # the server never pings
-        async with running(server) as base, connect(
-            base, stateful_reconnect=True, server_timeout=0.3
-        ) as conn:
+        async with (
+            running(server) as base,
+            connect(base, stateful_reconnect=True, server_timeout=0.3) as conn,
+        ):
             reconnecting: list[BaseException | None] = []
             reconnected = trio.Event()
             conn.on_reconnecting(reconnecting.append)
@@ -312,9 +320,10 @@ def test_silent_server_is_detected_and_resumed(run: Any) -> None:
 def test_keepalive_pings_keep_an_idle_connection_up(run: Any) -> None:
     async def main() -> None:
         server = build_echo_server(keepalive_interval=0.05, client_timeout=0.5)
-        async with running(server) as base, connect(
-            base, keepalive_interval=0.05, server_timeout=0.5
-        ) as conn:
+        async with (
+            running(server) as base,
+            connect(base, keepalive_interval=0.05, server_timeout=0.5) as conn,
+        ):
             drops: list[Any] = []
             conn.on_reconnecting(drops.append)
             await trio.sleep(1.5)  # three timeouts' worth of silence from the application
@@ -327,9 +336,10 @@ def test_keepalive_pings_keep_an_idle_connection_up(run: Any) -> None:
 def test_full_replay_buffer_applies_backpressure_without_loss(run: Any) -> None:
     async def main() -> None:
         server = build_echo_server()
-        async with running(server) as base, connect(
-            base, stateful_reconnect=True, buffer_size=250
-        ) as conn:
+        async with (
+            running(server) as base,
+            connect(base, stateful_reconnect=True, buffer_size=250) as conn,
+        ):
             for i in range(12):  # ~55 bytes each: the buffer holds 4, acks free it each second
                 await conn.send("Record", i)
                 buf = conn._proto.replay_buffer
@@ -377,24 +387,36 @@ def test_no_automatic_reconnect_closes_on_loss(run: Any) -> None:
     run(main)
 
 
-@pytest.mark.parametrize(("library", "where"), [("websockets", "header"), ("websockets", "query"),
-                                                ("trio-websocket", "header")])
-def test_tokens_never_reach_the_logs(run: Any, caplog: pytest.LogCaptureFixture, library: str, where: str) -> None:
+@pytest.mark.parametrize(
+    ("library", "where"),
+    [("websockets", "header"), ("websockets", "query"), ("trio-websocket", "header")],
+)
+def test_tokens_never_reach_the_logs(
+    run: Any, caplog: pytest.LogCaptureFixture, library: str, where: str
+) -> None:
     secret = "s3cr3t-T0KEN-value"
 
     async def main() -> None:
         server = build_echo_server(token=secret)
-        async with running(server) as base, connect(
-            base, token_factory=lambda: secret, websocket=library, token_transport=where,
-            stateful_reconnect=True,
-        ) as conn:
+        async with (
+            running(server) as base,
+            connect(
+                base,
+                token_factory=lambda: secret,
+                websocket=library,
+                token_transport=where,
+                stateful_reconnect=True,
+            ) as conn,
+        ):
             await conn.invoke("Echo", "x")
             conn.drop_transport()  # the resume opens a second socket with the token again
             await conn.invoke("Echo", "y")
 
     with caplog.at_level(logging.DEBUG):
         run(main)
-    assert "Authorization" in caplog.text or "access_token" in caplog.text or library != "websockets"
+    assert (
+        "Authorization" in caplog.text or "access_token" in caplog.text or library != "websockets"
+    )
     assert secret not in caplog.text
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import trio
-
 from sessionkit_mesolive.sim.app import running
 from sessionkit_mesolive.sim.hubserver_echo import ECHO_HUB_PATH, build_echo_server
 
@@ -23,7 +22,9 @@ ADAPTER_DIR = Path(__file__).resolve().parents[2]
 SCRIPT = ADAPTER_DIR / "tests" / "js" / "interop.js"
 NODE = shutil.which("node")
 
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed: the JS interop test needs Node.js")
+pytestmark = pytest.mark.skipif(
+    NODE is None, reason="node is not installed: the JS interop test needs Node.js"
+)
 
 
 def _ensure_js_client() -> None:
@@ -31,8 +32,13 @@ def _ensure_js_client() -> None:
         return
     npm = shutil.which("npm")
     assert npm is not None, "npm is missing: run tools/dev setup to install @microsoft/signalr"
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ADAPTER_DIR, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=ADAPTER_DIR,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def test_official_js_client_against_the_simulator(run: Any) -> None:
@@ -48,7 +54,9 @@ def test_official_js_client_against_the_simulator(run: Any) -> None:
         async with running(server) as base:
             process = await trio.run_process(
                 [NODE, str(SCRIPT), base + ECHO_HUB_PATH, "js-token"],
-                capture_stdout=True, capture_stderr=True, check=False,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
             )
             with trio.move_on_after(5):
                 while not ended:

@@ -7,7 +7,6 @@ import logging
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from sessionkit_mesolive.signalr import (
     Ack,
     CancelInvocation,
@@ -42,7 +41,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 ids = st.text(min_size=1, max_size=12)
@@ -84,10 +85,12 @@ def test_any_message_round_trips(message: object) -> None:
 
 
 @given(st.lists(messages, min_size=1, max_size=8), st.data())
-def test_any_split_of_the_stream_parses_identically(msgs: list[object], data: st.DataObject) -> None:
+def test_any_split_of_the_stream_parses_identically(
+    msgs: list[object], data: st.DataObject
+) -> None:
     stream = b"".join(encode_message(m) for m in msgs)  # type: ignore[arg-type]
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     assert parse_all([c for c in chunks if c]) == msgs
 
 
@@ -110,7 +113,10 @@ def test_wire_shapes_match_the_aspnet_protocol() -> None:
         b'{"type":7,"error":"bye","allowReconnect":true}\x1e'
     )
     assert encode_message(Ping()) == b'{"type":6}\x1e'
-    assert encode_handshake_request(HandshakeRequest("json", 2)) == b'{"protocol":"json","version":2}\x1e'
+    assert (
+        encode_handshake_request(HandshakeRequest("json", 2))
+        == b'{"protocol":"json","version":2}\x1e'
+    )
     assert encode_handshake_response(HandshakeResponse()) == b"{}\x1e"
 
 
@@ -141,7 +147,9 @@ def test_multibyte_utf8_split_inside_a_character() -> None:
 
 
 def test_handshake_round_trip_and_errors() -> None:
-    assert decode_handshake_request(b'{"protocol":"json","version":1}') == HandshakeRequest("json", 1)
+    assert decode_handshake_request(b'{"protocol":"json","version":1}') == HandshakeRequest(
+        "json", 1
+    )
     assert decode_handshake_response(b'{"error":"nope"}') == HandshakeResponse("nope")
     assert decode_handshake_response(b'{"minorVersion":0}') == HandshakeResponse()
     with pytest.raises(HandshakeError, match="expected a handshake response"):
@@ -167,12 +175,18 @@ def test_handshake_round_trip_and_errors() -> None:
         (b'{"type":1,"target":"","arguments":[]}', "'target' must be a non-empty string"),
         (b'{"type":1,"target":"T"}', "missing required field 'arguments'"),
         (b'{"type":1,"target":"T","arguments":{}}', "'arguments' must be an array, got dict"),
-        (b'{"type":1,"target":"T","arguments":[],"streamIds":[1]}', "'streamIds' must be an array of strings"),
+        (
+            b'{"type":1,"target":"T","arguments":[],"streamIds":[1]}',
+            "'streamIds' must be an array of strings",
+        ),
         (b'{"type":2,"invocationId":"1"}', "STREAM_ITEM message is missing required field 'item'"),
         (b'{"type":3,"invocationId":"1","result":1,"error":"e"}', "both 'result' and 'error'"),
         (b'{"type":3,"invocationId":"1","error":5}', "'error' must be a string"),
         (b'{"type":3,"result":1}', "COMPLETION message is missing required field 'invocationId'"),
-        (b'{"type":4,"invocationId":"1","arguments":[]}', "STREAM_INVOCATION message is missing required field 'target'"),
+        (
+            b'{"type":4,"invocationId":"1","arguments":[]}',
+            "STREAM_INVOCATION message is missing required field 'target'",
+        ),
         (b'{"type":5}', "CANCEL_INVOCATION message is missing required field 'invocationId'"),
         (b'{"type":7,"allowReconnect":"yes"}', "'allowReconnect' must be a boolean"),
         (b'{"type":8}', "ACK message field 'sequenceId' must be a non-negative integer"),

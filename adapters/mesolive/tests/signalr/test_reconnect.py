@@ -7,13 +7,16 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from sessionkit_mesolive.signalr import ReconnectPolicy
 
 
 @given(
-    st.floats(0.0, 5.0), st.floats(1.0, 4.0), st.floats(0.0, 60.0), st.floats(0.0, 0.9),
-    st.integers(1, 60), st.integers(0, 2**32),
+    st.floats(0.0, 5.0),
+    st.floats(1.0, 4.0),
+    st.floats(0.0, 60.0),
+    st.floats(0.0, 0.9),
+    st.integers(1, 60),
+    st.integers(0, 2**32),
 )
 def test_delays_are_bounded_and_the_first_retry_is_immediate(
     initial: float, multiplier: float, cap: float, jitter: float, attempt: int, seed: int

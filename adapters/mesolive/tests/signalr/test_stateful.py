@@ -12,7 +12,6 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 from sessionkit_mesolive.signalr import (
     Ack,
     BufferFullError,
@@ -61,7 +60,9 @@ def test_sequencer_drops_replayed_duplicates_and_rejects_gaps() -> None:
     assert [seq.should_process(item, 1.0) for _ in range(3)] == [False, False, True]
     assert seq.take_ack() == Ack(4)
     seq.disconnected()
-    with pytest.raises(ProtocolError, match="Sequence message id 9 is greater than the next expected id 5"):
+    with pytest.raises(
+        ProtocolError, match="Sequence message id 9 is greater than the next expected id 5"
+    ):
         seq.should_process(Sequence(9), 2.0)
 
 
@@ -89,7 +90,10 @@ class LossyLink(RuleBasedStateMachine):
 
     @property
     def linked(self) -> bool:
-        return self.client.state is EndpointState.CONNECTED and self.server.state is EndpointState.CONNECTED
+        return (
+            self.client.state is EndpointState.CONNECTED
+            and self.server.state is EndpointState.CONNECTED
+        )
 
     def pump_outboxes(self) -> None:
         if self.client.state is EndpointState.CONNECTED:
@@ -182,9 +186,13 @@ class LossyLink(RuleBasedStateMachine):
         for _ in range(200):  # settle: deliver everything, let acks flow
             self.deliver(10**6, 10**6)
             self.time_passes(1.5)
-            if not self.c2s and not self.s2c and (
-                self.client.replay_buffer.buffered_count == 0  # type: ignore[union-attr]
-                and self.server.replay_buffer.buffered_count == 0  # type: ignore[union-attr]
+            if (
+                not self.c2s
+                and not self.s2c
+                and (
+                    self.client.replay_buffer.buffered_count == 0  # type: ignore[union-attr]
+                    and self.server.replay_buffer.buffered_count == 0  # type: ignore[union-attr]
+                )
             ):
                 break
         # Nothing lost.

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Benchmark the SignalR client against the simulator on loopback.
+
+One run measures sequential invocation round trips (one call in flight at a time) against the
+same simulator process:
+
+* this package's HubConnection, with each WebSocket library (websockets.trio, trio-websocket);
+* a raw WebSocket echo of the very same frames (the floor for each library);
+* pysignalr (asyncio) calling the same hub method.
+
+Each figure is the median of ``--runs`` runs. Readable lines first; the LAST line is one JSON
+object: invocations_per_s, p50_ms (this client, winning library), ratio_to_raw_ws,
+ratio_to_pysignalr, websocket_library, and the details.
+
+    .venv/bin/python tools/bench_signalr.py            # full run
+    .venv/bin/python tools/bench_signalr.py --quick    # short run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+TOKEN = "bench-token"
+HUB = "/hubs/echo"
+RAW = "/raw-echo"
+PAYLOAD = {"Symbol": "SPX", "Price": 4512.25, "Qty": 3, "Side": "B", "Tags": ["a", "b"]}
+
+
+# --- server (runs in a child process so the client has a core of its own) -----------------
+
+
+def serve_forever() -> None:
+    from sessionkit_mesolive.sim.app import serve
+    from sessionkit_mesolive.sim.hubserver_asgi import HubServerApp
+    from sessionkit_mesolive.sim.hubserver_echo import build_echo_server
+
+    hub_app = HubServerApp(build_echo_server(token=TOKEN))
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] == RAW:
+            await receive()
+            await send({"type": "websocket.accept"})
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                await send(
+                    {
+                        "type": "websocket.send",
+                        "text": text if text is not None else message["bytes"].decode(),
+                    }
+                )
+        else:
+            await hub_app(scope, receive, send)
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(serve, app)
+            print(json.dumps({"port": port}), flush=True)
+
+    trio.run(run)
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+
+def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
+    return {
+        "invocations_per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000.0,
+    }
+
+
+async def timed(n: int, call: Callable[[], Awaitable[Any]]) -> dict[str, float]:
+    for _ in range(max(20, n // 20)):  # warm-up
+        await call()
+    latencies = []
+    start = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await call()
+        latencies.append(time.perf_counter() - t0)
+    return summarize(latencies, time.perf_counter() - start)
+
+
+def bench_client(base: str, library: str, n: int) -> dict[str, float]:
+    from sessionkit_mesolive.signalr import HubConnection
+
+    async def main() -> dict[str, float]:
+        async with HubConnection(
+            base + HUB, token_factory=lambda: TOKEN, websocket=library
+        ) as conn:
+
+            async def call() -> None:
+                assert await conn.invoke("Echo", PAYLOAD) == PAYLOAD
+
+            return await timed(n, call)
+
+    return trio.run(main)
+
+
+def bench_raw(base: str, library: str, n: int) -> dict[str, float]:
+    from sessionkit_mesolive.signalr import Invocation, encode_message
+    from sessionkit_mesolive.signalr._transport import open_websocket
+
+    frame = encode_message(Invocation("Echo", (PAYLOAD,), "1"))
+
+    async def main() -> dict[str, float]:
+        url = base.replace("http", "ws", 1) + RAW
+        async with open_websocket(url, [], library=library) as channel:
+
+            async def call() -> None:
+                await channel.send_text(frame)
+                await channel.receive()
+
+            return await timed(n, call)
+
+    return trio.run(main)
+
+
+def bench_pysignalr(base: str, n: int) -> dict[str, float]:
+    import logging
+
+    from pysignalr.client import SignalRClient
+
+    logging.getLogger("pysignalr").setLevel(logging.WARNING)
+
+    async def main() -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        # pysignalr sends its token factory only on the WebSocket: give negotiate the header too.
+        client = SignalRClient(base + HUB, headers={"Authorization": f"Bearer {TOKEN}"})
+        opened = asyncio.Event()
+
+        async def on_open() -> None:
+            opened.set()
+
+        client.on_open(on_open)
+        runner = asyncio.create_task(client.run())
+        await asyncio.wait_for(opened.wait(), 10)
+
+        async def call() -> None:
+            done: asyncio.Future[Any] = loop.create_future()
+
+            async def on_completion(message: Any) -> None:
+                done.set_result(message.result)
+
+            await client.send("Echo", [PAYLOAD], on_invocation=on_completion)
+            assert await done == PAYLOAD
+
+        try:
+            return await timed(n, call)
+        finally:
+            runner.cancel()
+            try:
+                await runner
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    return asyncio.run(main())
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short run (fewer calls, 3 runs)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=None, help="invocations per run")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_forever()
+        return
+    calls = args.calls or (300 if args.quick else 3000)
+
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        port = json.loads(server.stdout.readline())["port"]
+        base = f"http://127.0.0.1:{port}"
+        print(
+            f"simulator on {base} (separate process); {args.runs} runs x {calls} sequential calls"
+        )
+        candidates: dict[str, Callable[[], dict[str, float]]] = {
+            "client[websockets]": lambda: bench_client(base, "websockets", calls),
+            "client[trio-websocket]": lambda: bench_client(base, "trio-websocket", calls),
+            "raw_ws[websockets]": lambda: bench_raw(base, "websockets", calls),
+            "raw_ws[trio-websocket]": lambda: bench_raw(base, "trio-websocket", calls),
+            "pysignalr": lambda: bench_pysignalr(base, calls),
+        }
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in candidates}
+        for _ in range(args.runs):  # interleave candidates so drift hits them all alike
+            for name, fn in candidates.items():
+                results[name].append(fn())
+        medians = {name: median_of(runs) for name, runs in results.items()}
+        for name, m in medians.items():
+            print(f"{name:24s} {m['invocations_per_s']:9.0f} calls/s   p50 {m['p50_ms']:.3f} ms")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    winner = max(
+        ("websockets", "trio-websocket"),
+        key=lambda lib: medians[f"client[{lib}]"]["invocations_per_s"],
+    )
+    ours = medians[f"client[{winner}]"]
+    raw = medians[f"raw_ws[{winner}]"]
+    pysig = medians["pysignalr"]
+    print(
+        f"winner: {winner}; {ours['invocations_per_s'] / raw['invocations_per_s']:.2f}x the raw "
+        f"WebSocket echo, {ours['invocations_per_s'] / pysig['invocations_per_s']:.2f}x pysignalr"
+    )
+    print(
+        json.dumps(
+            {
+                "invocations_per_s": round(ours["invocations_per_s"], 1),
+                "p50_ms": round(ours["p50_ms"], 4),
+                "ratio_to_raw_ws": round(ours["invocations_per_s"] / raw["invocations_per_s"], 3),
+                "ratio_to_pysignalr": round(
+                    ours["invocations_per_s"] / pysig["invocations_per_s"], 3
+                ),
+                "websocket_library": winner,
+                "runs": args.runs,
+                "calls_per_run": calls,
+                "details": {
+                    k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in medians.items()
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
