@@ -3,7 +3,7 @@
 A runtime (or any loop driving a :class:`~sessionkit.Session`) makes these
 calls, in this order::
 
-    recorder = Recorder(store)
+    recorder = Recorder(store, account=account)            # refuses another account's journal
     session = recorder.new_session(config, codec=codec)   # resumes from the journal
     notify_recovered(processor, recorder.report)           # before the login
     session.login(now, account=...)
@@ -39,6 +39,7 @@ from .._events import Event, LoginAccepted, MessageFinished, MessageReceived, Ru
 from .._messages import Batch, Message, Request, Status
 from .._session import BatchTicket, Handoff, Session
 from ._base import SessionStore
+from ._errors import JournalMismatch
 from ._records import RecoveryReport
 
 __all__ = ["Recorder", "notify_recovered"]
@@ -54,7 +55,11 @@ def notify_recovered(processor: Any, report: RecoveryReport) -> None:
 class Recorder:
     """Maps a session's submits, sends and events onto store calls (see the module docstring)."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, *, account: str | None = None) -> None:
+        if account is not None and store.key.account != account:
+            raise JournalMismatch(store.path, f"belongs to account {store.key.account!r} "
+                                              f"session {store.key.session_id!r}; the session "
+                                              f"logs in as account {account!r}")
         self.store = store
 
     @property

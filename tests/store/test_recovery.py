@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from sessionkit import ActionReport, CancelOrder, LimitOrder, MessageState, Outcome
 from sessionkit._events import MessageReceived
-from sessionkit.store import Recorder
+from sessionkit.store import JournalMismatch, Recorder
 
 
 def buy(price: int = 100) -> LimitOrder:
@@ -205,3 +207,11 @@ def test_a_response_overtaking_its_ack_is_journalled_as_an_ack(store_factory):
     recorder.handled(MessageReceived(report, req))
     assert [(m.state, m.mid) for m in store.messages()] == [(MessageState.OPEN, 5)]
     assert store.last_event_id == 3
+
+
+def test_a_recorder_refuses_the_journal_of_another_account(store_factory):
+    store = store_factory()
+    Recorder(store, account="acct")
+    with pytest.raises(JournalMismatch, match="belongs to account 'acct' session '2026-05-04'; "
+                                              "the session logs in as account 'other'"):
+        Recorder(store, account="other")
