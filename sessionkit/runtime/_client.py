@@ -163,7 +163,7 @@ class SessionClient:
         if store is not None:
             from ..store import Recorder
 
-            self._recorder = Recorder(store)
+            self._recorder = Recorder(store, account=account)
             handoff = self._recorder.handoff(self._config.cid_prefix)
         self._session = Session(self._config, codec=self._codec, handoff=handoff)
         self._recovered = handoff is not None
