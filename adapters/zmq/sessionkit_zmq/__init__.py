@@ -1,0 +1,31 @@
+"""ZeroMQ adapter for sessionkit (see ``docs/zmq.md``).
+
+* :data:`adapter` - the ``zmq`` entry of ``sessionkit.adapters``: ``connector(endpoint=...,
+  curve=...)`` and ``serve(...)``;
+* :class:`KeyPair`, :class:`CurveClient`, :class:`CurveServer` - CURVE keys and settings;
+* :class:`SocketOptions` - the ZeroMQ socket options, each set on purpose;
+* :func:`serve_simulator` - the reference exchange served over ZeroMQ.
+"""
+
+from ._adapter import ZmqAdapter, adapter
+from ._client import ZmqConnector, ZmqTransport
+from ._keys import CurveClient, CurveServer, KeyPair, load_public_key
+from ._options import SocketOptions
+from ._server import ServerTransport, ZmqServerEndpoint, serve_endpoint
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "adapter",
+    "ZmqAdapter",
+    "ZmqConnector",
+    "ZmqTransport",
+    "ZmqServerEndpoint",
+    "ServerTransport",
+    "serve_endpoint",
+    "KeyPair",
+    "CurveClient",
+    "CurveServer",
+    "load_public_key",
+    "SocketOptions",
+]

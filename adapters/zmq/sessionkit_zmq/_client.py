@@ -1,0 +1,315 @@
+"""The client side: a DEALER socket per connection, driven from trio.
+
+:class:`ZmqConnector` opens a connection and returns only once the ZMTP handshake (with
+CURVE, the key exchange and the server's ZAP verdict) has succeeded, reading the socket
+monitor; a refused key, a wrong server key, a mechanism mismatch or no answer within
+``connect_timeout`` raise :class:`~sessionkit.runtime.ConnectFailed` naming the reason.
+
+:class:`ZmqTransport` is one connection. ZeroMQ would reconnect a DEALER by itself, but a
+reference-protocol session belongs to one connection (its login), so once connected a
+disconnect ends the transport (:class:`~sessionkit.runtime.TransportClosed`) and the
+runtime's reconnect policy opens a new connection and session, resuming by event id.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from typing import Any, Sequence
+
+import trio
+import zmq
+
+from sessionkit.runtime import ConnectFailed, TransportClosed
+
+from ._framing import close_message, parse_multipart
+from ._keys import CurveClient, fingerprint
+from ._monitor import (
+    CLIENT_EVENTS,
+    MonitorEvent,
+    attach_monitor,
+    close_monitor,
+    drain_monitor,
+    protocol_error_text,
+)
+from ._options import SocketOptions
+from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter
+
+__all__ = ["ZmqConnector", "ZmqTransport", "client_context"]
+
+logger = logging.getLogger(__name__)
+
+#: most frames returned by one receive_frames call (a fairness guard, far above normal batches)
+MAX_BATCH = 65536
+
+_context: zmq.Context[Any] | None = None
+
+
+def client_context() -> zmq.Context[Any]:
+    """The process-wide context of client sockets (one I/O thread)."""
+    global _context
+    if _context is None or _context.closed:
+        _context = zmq.Context(io_threads=1)
+    return _context
+
+
+class ZmqConnector:
+    """Opens client connections to ``endpoint`` (e.g. ``tcp://127.0.0.1:5555``)."""
+
+    def __init__(self, endpoint: str, *, curve: CurveClient | None = None,
+                 options: SocketOptions | None = None,
+                 context: zmq.Context[Any] | None = None) -> None:
+        if not isinstance(endpoint, str) or "://" not in endpoint:
+            raise ConnectFailed(f"endpoint must look like tcp://HOST:PORT, got {endpoint!r}")
+        if curve is not None and not isinstance(curve, CurveClient):
+            raise TypeError(f"curve must be a CurveClient or None, got {type(curve).__name__}")
+        self.endpoint = endpoint
+        self.curve = curve
+        self.options = options or SocketOptions()
+        self._context = context
+
+    def __repr__(self) -> str:
+        mech = f"CURVE, server key {fingerprint(self.curve.server_key)}" if self.curve else "NULL"
+        return f"<ZmqConnector {self.endpoint} ({mech})>"
+
+    async def connect(self) -> ZmqTransport:
+        ctx = self._context or client_context()
+        opts = self.options
+        sock = ctx.socket(zmq.DEALER)
+        mon: zmq.Socket[Any] | None = None
+        try:
+            opts.apply_client(sock)
+            if self.curve is not None:
+                sock.setsockopt(zmq.CURVE_SERVERKEY, self.curve.server_key)
+                sock.setsockopt(zmq.CURVE_PUBLICKEY, self.curve.keypair.public)
+                assert self.curve.keypair.secret is not None
+                sock.setsockopt(zmq.CURVE_SECRETKEY, self.curve.keypair.secret)
+            mon = attach_monitor(ctx, sock, CLIENT_EVENTS)
+            try:
+                sock.connect(self.endpoint)
+            except zmq.ZMQError as exc:
+                raise ConnectFailed(f"cannot connect to {self.endpoint!r}: {exc}") from None
+            await self._handshake(mon)
+        except BaseException:
+            if mon is not None:
+                close_monitor(sock, mon)
+            sock.close(linger=0)
+            raise
+        logger.debug("connected to %s", self.endpoint)
+        return ZmqTransport(sock, mon, self.endpoint, linger=opts.linger)
+
+    async def _handshake(self, mon: zmq.Socket[Any]) -> None:
+        timeout = self.options.connect_timeout
+        waiter = FdWaiter([mon])
+        last: MonitorEvent | None = None
+        retries = 0
+        with trio.move_on_after(timeout):
+            while True:
+                for ev in drain_monitor(mon):
+                    if ev.event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                        return
+                    failure = self._failure(ev)
+                    if failure is not None:
+                        raise ConnectFailed(failure)
+                    if ev.event == zmq.EVENT_CONNECT_RETRIED:
+                        retries += 1
+                    last = ev
+                if mon.getsockopt(zmq.EVENTS) & POLLIN:
+                    continue
+                await waiter.wait()
+        what = "no TCP connection (refused or unreachable"
+        if last is not None and last.event in (zmq.EVENT_CONNECTED, zmq.EVENT_DISCONNECTED):
+            what = "connected, but the handshake did not finish (no answer"
+        raise ConnectFailed(f"no connection to {self.endpoint} within {timeout} s: {what}, "
+                            f"{retries} retries)")
+
+    def _failure(self, ev: MonitorEvent) -> str | None:
+        """The ConnectFailed reason for a monitor event that ends the attempt, else None."""
+        where = self.endpoint
+        if ev.event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            key = fingerprint(self.curve.keypair.public) if self.curve else "(none)"
+            return (f"{where} refused this client's CURVE key {key} (ZAP status {ev.value}): "
+                    f"the exchange does not have this public key on its allow-list")
+        if ev.event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            text = protocol_error_text(ev.value)
+            hint = ""
+            if "mechanism mismatch" in text:
+                hint = " (one side uses CURVE and the other does not)"
+            elif "cryptographic" in text:
+                hint = " (the CURVE keys do not match)"
+            return f"handshake with {where} failed: {text}{hint}"
+        if ev.event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            if self.curve is not None:
+                return (f"the CURVE handshake with {where} failed: the server closed the "
+                        f"connection. The server public key given "
+                        f"({fingerprint(self.curve.server_key)}) is most likely not this "
+                        f"server's, or the server does not use CURVE")
+            return (f"handshake with {where} failed: the server closed the connection "
+                    f"(it may require CURVE: pass curve=CurveClient(...))")
+        return None
+
+
+class ZmqTransport:
+    """One client connection (see the module docstring). Use from one or two tasks: one
+    receiving and one sending at a time."""
+
+    def __init__(self, sock: zmq.Socket[Any], mon: zmq.Socket[Any], endpoint: str, *,
+                 linger: float = 0.5) -> None:
+        self._sock: zmq.Socket[Any] | None = sock
+        self._mon = mon
+        self._waiter = FdWaiter([sock, mon])
+        self._linger_ms = int(linger * 1000)
+        self._closed: str | None = None
+        self.endpoint = endpoint
+        self.frames_sent = 0
+        self.frames_received = 0
+
+    def __repr__(self) -> str:
+        state = f"closed: {self._closed}" if self._closed else "open"
+        return f"<ZmqTransport {self.endpoint} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    # -- receiving -------------------------------------------------------------------
+
+    def _drain(self, sock: zmq.Socket[Any]) -> list[bytes]:
+        """Every message ready now (non-blocking), control messages handled."""
+        out: list[bytes] = []
+        append = out.append
+        recv = sock.recv
+        get = sock.getsockopt
+        RCVMORE = zmq.RCVMORE
+        try:
+            for _ in range(MAX_BATCH):
+                frame = recv(NOBLOCK)
+                if get(RCVMORE):
+                    parts = [frame]
+                    while get(RCVMORE):
+                        parts.append(recv(NOBLOCK))
+                    data, closing = parse_multipart(parts)
+                    if closing is not None:
+                        self._closed = f"the exchange closed the connection: {closing}"
+                        break
+                    if data is None:
+                        continue
+                    frame = data
+                append(frame)
+        except zmq.Again:
+            pass
+        except zmq.ZMQError as exc:
+            self._closed = f"receiving from {self.endpoint} failed: {exc}"
+        self.frames_received += len(out)
+        return out
+
+    def _check_monitor(self) -> None:
+        for ev in drain_monitor(self._mon):
+            if ev.event in (zmq.EVENT_DISCONNECTED, zmq.EVENT_CLOSED,
+                            zmq.EVENT_MONITOR_STOPPED) and self._closed is None:
+                self._closed = (f"the connection to {self.endpoint} was lost ({ev.name}: the "
+                                f"exchange went away, the network failed, a ZMTP heartbeat "
+                                f"timed out, or a message passed ZMQ_MAXMSGSIZE)")
+                logger.info("%s", self._closed)
+
+    async def receive_frames(self) -> list[bytes]:
+        """Wait for frames and return every one ready; TransportClosed when it ends."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        waited = False
+        while True:
+            sock = self._sock
+            if sock is None:
+                raise TransportClosed(self._closed or "transport closed")
+            frames = self._drain(sock)
+            if frames:
+                if not waited:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                return frames
+            if self._closed is not None:
+                self._teardown(0)
+                raise TransportClosed(self._closed)
+            self._check_monitor()
+            if self._closed is not None:
+                continue  # one last drain: deliver what arrived before the loss
+            if sock.getsockopt(zmq.EVENTS) & POLLIN:
+                continue
+            try:
+                await self._waiter.wait()
+            except trio.ClosedResourceError:
+                raise TransportClosed(self._closed or "transport closed") from None
+            waited = True
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def send_frames(self, frames: Sequence[bytes]) -> None:
+        """Send ``frames`` in order; waits (never drops) while ZeroMQ's SNDHWM is reached.
+
+        If cancelled while waiting, the frames before the wait were sent and the rest not.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        sock = self._sock
+        if sock is None or self._closed is not None:
+            raise TransportClosed(self._closed or "transport closed")
+        send = sock.send
+        n = len(frames)
+        i = 0
+        waited = False
+        while i < n:
+            try:
+                while i < n:
+                    send(frames[i], NOBLOCK)
+                    i += 1
+            except zmq.Again:
+                if sock.getsockopt(zmq.EVENTS) & POLLOUT:
+                    continue
+                self._check_monitor()
+                if self._closed is not None:
+                    raise TransportClosed(self._closed) from None
+                try:
+                    await self._waiter.wait()
+                except trio.ClosedResourceError:
+                    raise TransportClosed(self._closed or "transport closed") from None
+                waited = True
+                sock = self._sock
+                if sock is None or self._closed is not None:
+                    raise TransportClosed(self._closed or "transport closed") from None
+                send = sock.send
+            except zmq.ZMQError as exc:
+                if exc.errno == errno.EMSGSIZE:  # pragma: no cover - DEALER has no limit here
+                    raise
+                self._closed = f"sending to {self.endpoint} failed: {exc}"
+                raise TransportClosed(self._closed) from None
+        self.frames_sent += n
+        # A send processes pending commands: it may have consumed the signal a receiving
+        # task parked on the FD is waiting for.
+        if self._waiter.parked and sock.getsockopt(zmq.EVENTS) & POLLIN:
+            self._waiter.wake()
+        if not waited:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    # -- closing ---------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close (idempotent): tell the exchange, then release the socket. Queued frames
+        (a logout) still go out for up to ``linger`` seconds."""
+        sock = self._sock
+        if sock is not None:
+            linger = 0
+            if self._closed is None:
+                self._closed = "transport closed locally"
+                linger = self._linger_ms
+                try:
+                    sock.send_multipart(close_message("closed by the client"), NOBLOCK)
+                except zmq.ZMQError:
+                    pass
+            self._teardown(linger)
+        await trio.lowlevel.checkpoint()
+
+    def _teardown(self, linger_ms: int) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = None
+        self._waiter.close()
+        close_monitor(sock, self._mon)
+        sock.close(linger=linger_ms)

@@ -1,0 +1,114 @@
+"""Driving pyzmq sockets from trio, by the rules of ZeroMQ's edge-triggered FD.
+
+A zmq socket's ``FD`` does not say "readable": it says "the socket's state may have
+changed". Any zmq call on the socket (a send, a recv, reading ``EVENTS``) may process the
+socket's pending commands and so clear the FD without the socket being readable, or leave it
+clear while messages are waiting. The discipline is therefore:
+
+* every operation is non-blocking (``NOBLOCK``); on ``zmq.Again`` read ``EVENTS`` and park
+  on the FD only when the flag needed is absent;
+* drain everything ready before parking (one wake-up, many messages);
+* after a zmq call made by one task while another is parked on the FD, read ``EVENTS`` and
+  wake the parked task if the flag it waits for is now set (a send can consume the read
+  signal);
+* call :func:`trio.lowlevel.notify_closing` before closing a socket whose FD a task may be
+  waiting on.
+
+:class:`FdWaiter` parks tasks on one or several sockets' FDs (several through one epoll
+descriptor, so one ``wait_readable`` covers a data socket and its monitor), one task on the
+FD itself and any other on an event it sets when it wakes.
+"""
+
+from __future__ import annotations
+
+import select
+from typing import Any, Sequence
+
+import trio
+import zmq
+
+__all__ = ["FdWaiter", "POLLIN", "POLLOUT", "NOBLOCK"]
+
+POLLIN = zmq.POLLIN
+POLLOUT = zmq.POLLOUT
+NOBLOCK = zmq.NOBLOCK
+
+
+class FdWaiter:
+    """Parks tasks until one of a few zmq sockets' FDs signals (see the module docstring)."""
+
+    __slots__ = ("_fds", "_epoll", "_fd", "_scope", "_woken", "_closed")
+
+    def __init__(self, sockets: Sequence[zmq.Socket[Any]]) -> None:
+        self._fds = [s.getsockopt(zmq.FD) for s in sockets]
+        self._epoll: Any = None
+        self._fd: int | None
+        if len(self._fds) == 1:
+            self._fd = self._fds[0]
+        elif hasattr(select, "epoll"):
+            self._epoll = select.epoll()
+            for fd in self._fds:
+                self._epoll.register(fd, select.EPOLLIN)
+            self._fd = self._epoll.fileno()
+        else:  # pragma: no cover - non-Linux: race one wait per FD
+            self._fd = None
+        self._scope: trio.CancelScope | None = None
+        self._woken: trio.Event | None = None
+        self._closed = False
+
+    @property
+    def parked(self) -> bool:
+        """True while some task waits (then wake it if another task's zmq call mattered)."""
+        return self._woken is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait(self) -> None:
+        """Wait until an FD signals or :meth:`wake` is called. Raises ClosedResourceError
+        if :meth:`close` is called meanwhile (or was before)."""
+        if self._closed:
+            raise trio.ClosedResourceError("the socket is closed")
+        woken = self._woken
+        if woken is not None:  # another task is parked on the FD: wake with it
+            await woken.wait()
+            if self._closed:
+                raise trio.ClosedResourceError("the socket is closed")
+            return
+        woken = self._woken = trio.Event()
+        try:
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                if self._fd is not None:
+                    await trio.lowlevel.wait_readable(self._fd)
+                else:  # pragma: no cover
+                    await self._race()
+        finally:
+            self._scope = None
+            self._woken = None
+            woken.set()
+
+    async def _race(self) -> None:  # pragma: no cover - non-Linux fallback
+        async with trio.open_nursery() as nursery:
+            async def one(fd: int) -> None:
+                await trio.lowlevel.wait_readable(fd)
+                nursery.cancel_scope.cancel()
+
+            for fd in self._fds:
+                nursery.start_soon(one, fd)
+
+    def wake(self) -> None:
+        """Cut the current wait short: the waiting task re-reads the socket's state."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def close(self) -> None:
+        """Wake every waiter with ClosedResourceError; call before closing the sockets."""
+        if self._closed:
+            return
+        self._closed = True
+        for fd in {*self._fds, *((self._fd,) if self._fd is not None else ())}:
+            trio.lowlevel.notify_closing(fd)
+        if self._epoll is not None:
+            self._epoll.close()

@@ -1,0 +1,367 @@
+"""The client transport and the server endpoint over real sockets on tcp loopback."""
+
+from __future__ import annotations
+
+import select
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+import zmq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sessionkit.runtime import ConnectFailed, Transport, TransportClosed
+from sessionkit_zmq import ZmqConnector, adapter, serve_endpoint
+from sessionkit_zmq._framing import close_message
+
+from .conftest import LOOPBACK, fast_options, receive_n
+
+
+async def _pair(ep: Any) -> tuple[Any, Any]:
+    client = await ep.connector().connect()
+    await client.send_frames([b"hello"])
+    server = await ep.accept()
+    assert await server.receive_frames() == [b"hello"]
+    return client, server
+
+
+@pytest.mark.parametrize("curve", [True, False])
+def test_frames_travel_both_ways_in_order(curve: bool) -> None:
+    async def main() -> None:
+        async with adapter.serve(curve=curve, options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            assert isinstance(client, Transport) and isinstance(server, Transport)
+            frames = [b"%d" % i for i in range(500)]
+            await client.send_frames(frames)
+            got, _ = await receive_n(server, 500)
+            assert got == frames
+            await server.send_frames(frames)
+            got, _ = await receive_n(client, 500)
+            assert got == frames
+            if curve:
+                assert server.user_id == ep.connector().curve.keypair.public.decode()
+            await client.aclose()
+
+    trio.run(main)
+
+
+def test_many_frames_are_drained_in_few_wakeups() -> None:
+    """One wake-up of the edge-triggered FD returns every frame ready, not one each."""
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            n = 20000
+            await server.send_frames([b"x" * 20] * n)
+            got, calls = await receive_n(client, n)
+            assert len(got) == n
+            assert calls < n / 20
+            await client.aclose()
+
+    trio.run(main)
+
+
+def test_a_send_that_consumes_the_read_signal_wakes_the_parked_reader(raw_context: Any) -> None:
+    """A reader parks on the FD; a frame arrives; another task's send processes the socket's
+    commands (clearing the FD) before trio looks at it: the reader must still wake."""
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        await client.send_frames([b"hello"])
+        ident, _ = router.recv_multipart()
+        fd = client._sock.getsockopt(zmq.FD)
+        got: list[bytes] = []
+
+        async def reader() -> None:
+            got.extend(await client.receive_frames())
+
+        for round_ in range(50):
+            got.clear()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(reader)
+                await trio.testing.wait_all_tasks_blocked()
+                # No checkpoint from here to the send: trio cannot look at the FD meanwhile.
+                router.send_multipart([ident, b"r%d" % round_])
+                assert select.select([fd], [], [], 5.0)[0], "the frame did not arrive"
+                await client.send_frames([b"ping"])
+                with trio.fail_after(5):
+                    while not got:
+                        await trio.sleep(0)  # only checkpoints: the reader must wake
+            assert got == [b"r%d" % round_]
+        await client.aclose()
+        router.close(linger=0)
+
+    trio.run(main)
+
+
+def test_receive_is_cancel_safe() -> None:
+    """The runtime wakes its owner task by cancelling receive_frames: no frame may be lost."""
+    async def main() -> None:
+        async with adapter.serve(curve=False, options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            n = 3000
+            got: list[bytes] = []
+
+            async def send() -> None:
+                for i in range(0, n, 10):
+                    await server.send_frames([b"%d" % j for j in range(i, i + 10)])
+                    await trio.sleep(0)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send)
+                while len(got) < n:
+                    with trio.move_on_after(0.0005):
+                        got.extend(await client.receive_frames())
+            assert got == [b"%d" % j for j in range(n)]
+            await client.aclose()
+
+    trio.run(main)
+
+
+def test_close_during_receive_ends_the_receive() -> None:
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            errors: list[str] = []
+
+            async def reader() -> None:
+                try:
+                    await client.receive_frames()
+                except TransportClosed as exc:
+                    errors.append(exc.reason)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(reader)
+                await trio.testing.wait_all_tasks_blocked()
+                await client.aclose()
+            assert errors and "closed locally" in errors[0]
+            with pytest.raises(TransportClosed):
+                await client.send_frames([b"late"])
+            await client.aclose()  # idempotent
+            # the server is told: frames before the close, then the reason
+            with trio.fail_after(5), pytest.raises(TransportClosed, match="client closed"):
+                while True:
+                    await server.receive_frames()
+
+    trio.run(main)
+
+
+def test_server_close_reaches_the_client_after_its_frames() -> None:
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            await server.send_frames([b"last words"])
+            await server.aclose()
+            with trio.fail_after(5):
+                assert await client.receive_frames() == [b"last words"]
+                with pytest.raises(TransportClosed, match="exchange closed the connection"):
+                    await client.receive_frames()
+            with pytest.raises(TransportClosed):
+                await server.send_frames([b"x"])
+            with pytest.raises(TransportClosed, match="this side is closed"):
+                await server.receive_frames()
+            await client.aclose()
+
+    trio.run(main)
+
+
+def test_server_shutdown_and_lost_connection_are_reported() -> None:
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            client, server = await _pair(ep)
+        with trio.fail_after(5), pytest.raises(TransportClosed) as info:
+            while True:
+                await client.receive_frames()
+        assert "server shut down" in info.value.reason or "lost" in info.value.reason
+        await client.aclose()
+
+    trio.run(main)
+
+
+def test_a_peer_that_vanishes_is_a_lost_connection(raw_context: Any) -> None:
+    """No close notice (the process died): the monitor's disconnect ends the transport."""
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        router.close(linger=0)
+        with trio.fail_after(5), pytest.raises(TransportClosed, match="was lost"):
+            await client.receive_frames()
+        with pytest.raises(TransportClosed):
+            await client.send_frames([b"x"])
+        await client.aclose()
+
+    trio.run(main)
+
+
+def test_oversize_and_garbled_messages(raw_context: Any) -> None:
+    """Frames past max_frame_size (below ZMQ_MAXMSGSIZE) and odd multi-part messages are
+    delivered for the codec to refuse; past ZMQ_MAXMSGSIZE libzmq drops the connection."""
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        opts = fast_options(max_frame_size=1000)
+        client = await ZmqConnector(endpoint, options=opts).connect()
+        await client.send_frames([b"hi"])
+        ident, _ = router.recv_multipart()
+        router.send_multipart([ident, b"y" * 1500])               # over the frame limit
+        router.send_multipart([ident, b"{\"type\":", b"\"x\"}"])  # a stray multi-part
+        router.send_multipart([ident, b"", b"future-command"])    # unknown control: ignored
+        router.send_multipart([ident, b"\xff\x00garbled"])
+        got, _ = await receive_n(client, 3)
+        assert got == [b"y" * 1500, b"{\"type\":\"x\"}", b"\xff\x00garbled"]
+        router.send_multipart([ident, b"z" * 2001])               # over ZMQ_MAXMSGSIZE
+        with trio.fail_after(5), pytest.raises(TransportClosed, match="MAXMSGSIZE"):
+            await client.receive_frames()
+        await client.aclose()
+        router.close(linger=0)
+
+    trio.run(main)
+
+
+def test_client_hwm_makes_send_wait_never_drop(raw_context: Any) -> None:
+    """A peer that does not read: sends wait at SNDHWM; once it reads, all arrive in order."""
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.setsockopt(zmq.RCVHWM, 5)
+        router.setsockopt(zmq.RCVBUF, 4096)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        client = await ZmqConnector(endpoint, options=fast_options(sndhwm=5)).connect()
+        frames = [b"%06d" % i + b"." * 4000 for i in range(2000)]
+        done = trio.Event()
+
+        async def send() -> None:
+            await client.send_frames(frames)
+            done.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send)
+            await trio.testing.wait_all_tasks_blocked()
+            with trio.move_on_after(0.2):
+                await done.wait()
+            assert not done.is_set()  # waiting on the high-water mark, not dropping
+            got = []
+            while len(got) < len(frames):
+                if router.poll(0):
+                    got.append(router.recv_multipart()[1])
+                else:
+                    await trio.sleep(0.001)
+        assert got == frames
+        await client.aclose()
+        router.close(linger=0)
+
+    trio.run(main)
+
+
+def test_server_hwm_makes_send_wait_never_drop() -> None:
+    async def main() -> None:
+        async with adapter.serve(curve=False, options=fast_options(sndhwm=5)) as ep:
+            client = await ZmqConnector(ep.endpoint, options=fast_options(rcvhwm=5)).connect()
+            await client.send_frames([b"hello"])
+            server = await ep.accept()
+            frames = [b"%06d" % i + b"." * 4000 for i in range(2000)]
+            done = trio.Event()
+
+            async def send() -> None:
+                await server.send_frames(frames)
+                done.set()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send)
+                with trio.move_on_after(0.2):
+                    await done.wait()
+                assert not done.is_set()
+                got, _ = await receive_n(client, len(frames))
+            assert got == frames
+            await client.aclose()
+
+    trio.run(main)
+
+
+def test_each_connection_is_its_own_transport() -> None:
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            clients = [await ep.connector().connect() for _ in range(3)]
+            for i, c in enumerate(clients):
+                await c.send_frames([b"from %d" % i])
+            servers = [await ep.accept() for _ in range(3)]
+            seen = {}
+            for s in servers:
+                (frame,) = await s.receive_frames()
+                seen[frame] = s
+                await s.send_frames([b"to " + frame])
+            for i, c in enumerate(clients):
+                assert await c.receive_frames() == [b"to from %d" % i]
+                await c.aclose()
+            for s in servers:
+                with trio.fail_after(5), pytest.raises(TransportClosed):
+                    await s.receive_frames()
+
+    trio.run(main)
+
+
+def test_connect_refused_times_out_with_a_reason() -> None:
+    async def main() -> None:
+        async with adapter.serve(curve=False) as ep:
+            endpoint = ep.endpoint
+        connector = ZmqConnector(endpoint, options=fast_options(connect_timeout=0.3))
+        with pytest.raises(ConnectFailed, match="no TCP connection"):
+            await connector.connect()
+        with pytest.raises(ConnectFailed, match="cannot connect"):
+            await ZmqConnector("tcp://127.0.0.1:notaport").connect()
+
+    trio.run(main)
+
+
+def test_bind_errors_name_the_address() -> None:
+    from sessionkit import ConfigError
+
+    async def main() -> None:
+        async with adapter.serve(curve=False) as ep:
+            with pytest.raises(ConfigError, match="cannot bind"):
+                async with serve_endpoint(ep.endpoint, curve=False):
+                    pass
+        with pytest.raises(ConfigError, match="bind must look like"):
+            async with serve_endpoint("nonsense"):
+                pass
+
+    trio.run(main)
+
+
+def test_close_message_from_the_client_is_its_reason() -> None:
+    async def main() -> None:
+        async with adapter.serve(curve=False, options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            client._sock.send_multipart(close_message("going home"))
+            with trio.fail_after(5), pytest.raises(TransportClosed, match="going home"):
+                await server.receive_frames()
+            await client.aclose()
+
+    trio.run(main)
+
+
+_frames = st.lists(st.binary(min_size=0, max_size=300), min_size=1, max_size=40)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=st.lists(_frames, min_size=1, max_size=5))
+def test_any_frames_arrive_whole_and_in_order(batches: list[list[bytes]]) -> None:
+    """Whatever bytes the codec makes (empty, starting with a NUL...) arrive unchanged."""
+    async def main() -> None:
+        async with adapter.serve(curve=False, options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            flat = [f for b in batches for f in b]
+            for b in batches:
+                await client.send_frames(b)
+                await server.send_frames(b)
+            assert (await receive_n(server, len(flat)))[0] == flat
+            assert (await receive_n(client, len(flat)))[0] == flat
+            await client.aclose()
+
+    trio.run(main)
