@@ -207,6 +207,8 @@ class HubServer:
         conn = self.new_connection(
             hub, user, version=version, stateful=stateful_requested and self.stateful_reconnect
         )
+        if self.nursery is not None:  # a negotiated connection nobody opens is forgotten
+            self.nursery.start_soon(conn.expire_if_unused)
         return build_negotiate_response(
             version=version,
             connection_id=conn.connection_id,

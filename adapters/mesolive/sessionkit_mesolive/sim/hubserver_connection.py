@@ -286,6 +286,12 @@ class ServerConnection:
         if self.server.nursery is not None:
             self.server.nursery.start_soon(self._expire, self._generation)
 
+    async def expire_if_unused(self) -> None:
+        """Forget a negotiated connection whose WebSocket never came (after resume_window)."""
+        await trio.sleep(self.server.resume_window)
+        if self.transports_served == 0 and not self.closed:
+            self._finalize(ConnectionLostError("the client never opened the WebSocket"))
+
     async def _expire(self, generation: int) -> None:
         await trio.sleep(self.server.resume_window)
         if generation == self._generation and self._transport is None and not self.closed:

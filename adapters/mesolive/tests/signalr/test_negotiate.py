@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import trio
 from sessionkit_mesolive.signalr import (
     AuthenticationError,
     HubConnection,
@@ -113,7 +114,7 @@ def test_bad_answers_raise_clear_errors(
 
 def test_simulator_answers_both_negotiate_versions(run: Any) -> None:
     async def main() -> None:
-        server = build_echo_server()
+        server = build_echo_server(resume_window=0.1)
         async with running(server) as base, httpx.AsyncClient() as http:
             auth = {"Authorization": "Bearer test-token"}
             v0 = (await http.post(base + ECHO_HUB_PATH + "/negotiate", headers=auth)).json()
@@ -133,6 +134,9 @@ def test_simulator_answers_both_negotiate_versions(run: Any) -> None:
                 await http.get(base + ECHO_HUB_PATH + "/negotiate", headers=auth)
             ).status_code == 405
             assert (await http.post(base + "/hubs/nope/negotiate", headers=auth)).status_code == 404
+            # Negotiated connections whose WebSocket never comes are forgotten.
+            await trio.sleep(0.3)
+            assert server.connections == []
 
     run(main)
 
