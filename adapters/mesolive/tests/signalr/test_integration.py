@@ -432,3 +432,33 @@ def test_client_close_ends_the_server_connection_at_once(run: Any) -> None:
             assert server.connections == []
 
     run(main)
+
+
+def test_cancelled_invoke_ignores_the_late_answer(run: Any) -> None:
+    async def main() -> None:
+        server = build_echo_server()
+        async with running(server) as base, connect(base, stateful_reconnect=True) as conn:
+            server.faults.response_delay = 0.3
+            with trio.move_on_after(0.05) as scope:
+                await conn.invoke("Echo", "too late")
+            assert scope.cancelled_caught
+            server.faults.response_delay = 0.0
+            # The late Completion of the abandoned call arrives meanwhile and is dropped.
+            assert await conn.invoke("Echo", "next") == "next"
+            assert conn._proto.pending_count == 0 and conn.state is ConnectionState.CONNECTED
+
+    run(main)
+
+
+def test_token_rejected_while_reconnecting_closes_with_authentication_error(run: Any) -> None:
+    async def main() -> None:
+        server = build_echo_server()
+        async with running(server) as base, connect(base, stateful_reconnect=True) as conn:
+            server.faults.reject_tokens = True
+            only_connection(server).drop()
+            error = await conn.wait_closed()
+            assert isinstance(error, AuthenticationError) and "401" in str(error)
+            with pytest.raises(ConnectionClosedError, match="401"):
+                await conn.invoke("Echo", 1)
+
+    run(main)

@@ -76,6 +76,7 @@ def parse_all(chunks: list[bytes | str], parser: RecordParser | None = None) -> 
 # --- round trips --------------------------------------------------------------------------
 
 
+@settings(deadline=None)
 @given(messages)
 def test_any_message_round_trips(message: object) -> None:
     frame = encode_message(message)  # type: ignore[arg-type]
@@ -84,6 +85,7 @@ def test_any_message_round_trips(message: object) -> None:
     assert decode_record(record) == message
 
 
+@settings(deadline=None)
 @given(st.lists(messages, min_size=1, max_size=8), st.data())
 def test_any_split_of_the_stream_parses_identically(
     msgs: list[object], data: st.DataObject
@@ -94,6 +96,7 @@ def test_any_split_of_the_stream_parses_identically(
     assert parse_all([c for c in chunks if c]) == msgs
 
 
+@settings(deadline=None)
 @given(st.lists(messages, min_size=2, max_size=6))
 def test_coalesced_frames_give_every_message_in_order(msgs: list[object]) -> None:
     # Several records in one WebSocket frame, delivered as text (str) this time.
@@ -218,7 +221,7 @@ def test_empty_record_is_an_error() -> None:
         RecordParser().feed(b'{"type":6}\x1e\x1e')
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_garbage_only_ever_raises_protocol_error(garbage: bytes) -> None:
     parser = RecordParser(max_message_size=150)
@@ -229,6 +232,7 @@ def test_garbage_only_ever_raises_protocol_error(garbage: bytes) -> None:
         pass
 
 
+@settings(deadline=None)
 @given(json_values)
 def test_any_json_value_as_a_message_is_decoded_or_refused_clearly(value: object) -> None:
     import orjson

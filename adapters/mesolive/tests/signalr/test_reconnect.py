@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessionkit_mesolive.signalr import ReconnectPolicy
 
 
+@settings(deadline=None)
 @given(
     st.floats(0.0, 5.0),
     st.floats(1.0, 4.0),
