@@ -59,6 +59,7 @@ _HEARTBEAT_STATE = {
     HeartbeatReason.SUBSCRIPTION_TEMPORARILY_DISABLED: _S.TEMPORARILY_DISABLED,
     HeartbeatReason.SUBSCRIPTION_PERMANENTLY_DISABLED: _S.PERMANENTLY_DISABLED,
 }
+_INDEX_CACHE_LIMIT = 256
 _STAT_NAMES = tuple(a.name for a in attrs.fields(StreamingStats))
 
 
@@ -80,6 +81,7 @@ class EngineCore:
         self._requests: list[Request] = []
         self._events: list[Event | PendingUpdate] = []
         self._counts = dict.fromkeys(_STAT_NAMES, 0)
+        self._updates_applied = 0  # the hot counter, kept apart from the dict
 
     # ------------------------------------------------------------------ snapshots
 
@@ -126,6 +128,7 @@ class EngineCore:
             self._fail(sub, "malformed snapshot data")
             return
         sub.data = data
+        sub.index_cache = {}
         sub.has_snapshot = True
         sub.inactivity_timeout = snap.inactivity_timeout
         sub.granted_refresh_rate = snap.refresh_rate
@@ -177,7 +180,11 @@ class EngineCore:
                 continue
             counts["messages"] += 1
             try:
-                ref = msg.get("ReferenceId") if isinstance(msg, Mapping) else None
+                ref = (
+                    msg.get("ReferenceId")
+                    if type(msg) is dict or isinstance(msg, Mapping)
+                    else None
+                )
                 sub = by_ref.get(ref) if type(ref) is str else None
                 if sub is not None:
                     self._on_data(sub, msg, now)
@@ -212,6 +219,15 @@ class EngineCore:
     def _on_data(self, sub: SubscriptionRecord, msg: Mapping[str, Any], now: float) -> None:
         sub.last_activity = now
         data = msg.get("Data", _MISSING)
+        if (
+            sub.has_snapshot
+            and not sub.assembler.total
+            and (type(data) is dict or type(data) is list)
+            and "__pn" not in msg
+            and "__pc" not in msg
+        ):  # the common case: a whole update for a live subscription
+            self._apply(sub, data, now, notify=True)
+            return
         ref = sub.reference_id
         if "__pn" in msg or "__pc" in msg:
             self._counts["partitions"] += 1
@@ -223,7 +239,7 @@ class EngineCore:
                 return
             if data is None:
                 return
-        elif sub.assembler.active:
+        elif sub.assembler.total:
             detail = (
                 f"an unpartitioned update arrived while partition {len(sub.assembler.parts)} "
                 f"of {sub.assembler.total} was awaited"
@@ -256,14 +272,17 @@ class EngineCore:
         self._apply(sub, data, now, notify=True)
 
     def _apply(self, sub: SubscriptionRecord, data: Any, now: float, *, notify: bool) -> bool:
+        cache = sub.index_cache
+        if len(cache) > _INDEX_CACHE_LIMIT:  # entries of arrays no longer in the state
+            cache.clear()
         try:
-            sub.data = apply_update(sub.data, data, sub.spec)
+            sub.data = apply_update(sub.data, data, sub.spec, cache)
         except MergeError as e:
             self._protocol_error(f"{sub.reference_id!r}: {e}", sub.reference_id, sub)
             self._reset(sub, ResetReason.MALFORMED_UPDATE, now, str(e))
             return False
         sub.updates_applied += 1
-        self._counts["updates_applied"] += 1
+        self._updates_applied += 1
         if sub.state is _S.TEMPORARILY_DISABLED:
             self._set_state(sub, _S.ACTIVE)
         if sub.changes is not None:

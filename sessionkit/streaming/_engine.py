@@ -242,7 +242,7 @@ class StreamingEngine(EngineCore):
 
     def stats(self) -> StreamingStats:
         """Counters since the engine was created."""
-        return StreamingStats(**self._counts)
+        return StreamingStats(**{**self._counts, "updates_applied": self._updates_applied})
 
     # ------------------------------------------------------------------ timers
 

@@ -30,7 +30,15 @@ import attrs
 
 from ._errors import InvalidArgumentError, MergeError
 
-__all__ = ["DELETED_MARKER", "KeySpec", "KeysArg", "apply_update", "clone_data", "merge_delta"]
+__all__ = [
+    "DELETED_MARKER",
+    "IndexCache",
+    "KeySpec",
+    "KeysArg",
+    "apply_update",
+    "clone_data",
+    "merge_delta",
+]
 
 DELETED_MARKER = "__meta_deleted"
 LIST_DATA_PROPERTY = "Data"
@@ -159,7 +167,13 @@ def _plain(value: Any) -> Any:
     raise _Fail(f"value of type {type(value).__name__} is not JSON data")
 
 
-def _merge_dict(target: dict[str, Any], delta: dict[str, Any], node: _Node) -> dict[str, Any]:
+IndexCache: TypeAlias = "dict[int, tuple[list[Any], dict[Any, int]]]"
+"""Key indexes of keyed arrays of a state, by ``id`` of the array (engine-owned states only)."""
+
+
+def _merge_dict(
+    target: dict[str, Any], delta: dict[str, Any], node: _Node, cache: IndexCache | None
+) -> dict[str, Any]:
     out = target.copy()
     children = node.children
     for k, v in delta.items():
@@ -178,10 +192,10 @@ def _merge_dict(target: dict[str, Any], delta: dict[str, Any], node: _Node) -> d
         try:
             if tv is dict:
                 cur = out.get(k)
-                out[k] = _merge_dict(cur if type(cur) is dict else {}, v, child)
+                out[k] = _merge_dict(cur if type(cur) is dict else {}, v, child, cache)
             elif child.keys is not None:
                 cur = out.get(k)
-                out[k] = _merge_keyed(cur if type(cur) is list else [], v, child)
+                out[k] = _merge_keyed(cur if type(cur) is list else [], v, child, cache)
             else:
                 out[k] = _clone(v)
         except _Fail as e:
@@ -191,36 +205,56 @@ def _merge_dict(target: dict[str, Any], delta: dict[str, Any], node: _Node) -> d
 
 
 def _key_of(el: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    if len(keys) == 1:
-        k = el.get(keys[0], _MISSING)
-        if k is _MISSING:
-            raise _Fail(f"element lacks key property {keys[0]!r}")
-    else:
-        parts = []
-        for name in keys:
-            p = el.get(name, _MISSING)
-            if p is _MISSING:
-                raise _Fail(f"element lacks key property {name!r}")
-            parts.append(p)
-        k = tuple(parts)
-    try:
-        hash(k)
-    except TypeError:
-        raise _Fail(f"key {k!r} is not a plain value") from None
-    return k
+    parts = []
+    for name in keys:
+        p = el.get(name, _MISSING)
+        if p is _MISSING:
+            raise _Fail(f"element lacks key property {name!r}")
+        parts.append(p)
+    return parts[0] if len(parts) == 1 else tuple(parts)
 
 
-def _merge_keyed(target: list[Any], delta: list[Any], node: _Node) -> list[Any]:
+def _build_index(items: list[Any], keys: tuple[str, ...]) -> dict[Any, int]:
+    """Key -> position of the elements of a state's keyed array (first one wins).
+
+    Elements without their keys (or with unhashable ones) cannot be addressed
+    and are left out.
+    """
+    index: dict[Any, int] = {}
+    single = keys[0] if len(keys) == 1 else None
+    for n, el in enumerate(items):
+        if type(el) is not dict:
+            continue
+        if single is not None:
+            k = el.get(single, _MISSING)
+            if k is _MISSING:
+                continue
+        else:
+            try:
+                k = _key_of(el, keys)
+            except _Fail:
+                continue
+        try:
+            index.setdefault(k, n)
+        except TypeError:
+            pass
+    return index
+
+
+def _merge_keyed(
+    target: list[Any], delta: list[Any], node: _Node, cache: IndexCache | None
+) -> list[Any]:
     keys = node.keys
     assert keys is not None
     out = list(target)
-    index: dict[Any, int] = {}
-    for n, el in enumerate(out):
-        if type(el) is dict:
-            try:
-                index.setdefault(_key_of(el, keys), n)
-            except _Fail:
-                pass  # an element of the snapshot without keys can never be addressed
+    index = None
+    if cache is not None:
+        hit = cache.pop(id(target), None)
+        if hit is not None and hit[0] is target:
+            index = hit[1]  # taken over: it now describes ``out``
+    if index is None:
+        index = _build_index(out, keys)
+    single = keys[0] if len(keys) == 1 else None
     removed = False
     for pos, el in enumerate(delta):
         try:
@@ -229,24 +263,34 @@ def _merge_keyed(target: list[Any], delta: list[Any], node: _Node) -> list[Any]:
                     el = _plain(el)
                 else:
                     raise _Fail(f"element of a keyed array must be an object, not {el!r}")
-            key = _key_of(el, keys)
-            i = index.get(key)
+            if single is not None:
+                key = el.get(single, _MISSING)
+                if key is _MISSING:
+                    raise _Fail(f"element lacks key property {single!r}")
+            else:
+                key = _key_of(el, keys)
+            try:
+                i = index.get(key)
+            except TypeError:
+                raise _Fail(f"key {key!r} is not a plain value") from None
             if i is None:
                 if DELETED_MARKER in el:
                     continue  # deleting what is not there: nothing to do
                 index[key] = len(out)
-                out.append(_merge_dict({}, el, node))
+                out.append(_merge_dict({}, el, node, cache))
             elif DELETED_MARKER in el:
                 out[i] = _GONE
                 del index[key]
                 removed = True
             else:
-                out[i] = _merge_dict(out[i], el, node)
+                out[i] = _merge_dict(out[i], el, node, cache)
         except _Fail as e:
             e.path.append(f"[{pos}]")
             raise
     if removed:
-        out = [el for el in out if el is not _GONE]
+        out = [el for el in out if el is not _GONE]  # positions moved: index not kept
+    elif cache is not None:
+        cache[id(out)] = (out, index)
     return out
 
 
@@ -257,18 +301,22 @@ def _raise(e: _Fail) -> MergeError:
     return MergeError(path, e.problem)
 
 
-def apply_update(state: Any, data: Any, spec: KeySpec) -> Any:
+def apply_update(state: Any, data: Any, spec: KeySpec, cache: IndexCache | None = None) -> Any:
     """Apply one update's ``Data`` to ``state``; return the new state.
 
     Like :func:`merge_delta`, plus the list-resource rule of OpenAPI streaming:
     when the snapshot is an object holding a ``Data`` array and the update is an
     array, the update applies to that ``Data`` array.
+
+    ``cache`` lets the caller keep the key indexes of keyed arrays between
+    updates of a state it owns; it must only ever see states produced by
+    ``apply_update`` with that same cache, and never changed in place.
     """
     root: _Node = spec._root
     try:
         td = type(data)
         if td is dict:
-            return _merge_dict(state if type(state) is dict else {}, data, root)
+            return _merge_dict(state if type(state) is dict else {}, data, root, cache)
         if td is list:
             if type(state) is dict and type(state.get(LIST_DATA_PROPERTY)) is list:
                 child = root.children.get(LIST_DATA_PROPERTY, _LEAF)
@@ -276,7 +324,7 @@ def apply_update(state: Any, data: Any, spec: KeySpec) -> Any:
                 try:
                     if child.keys is not None:
                         out[LIST_DATA_PROPERTY] = _merge_keyed(
-                            state[LIST_DATA_PROPERTY], data, child
+                            state[LIST_DATA_PROPERTY], data, child, cache
                         )
                     else:
                         out[LIST_DATA_PROPERTY] = _clone(data)
@@ -285,11 +333,11 @@ def apply_update(state: Any, data: Any, spec: KeySpec) -> Any:
                     raise
                 return out
             if root.keys is not None:
-                return _merge_keyed(state if type(state) is list else [], data, root)
+                return _merge_keyed(state if type(state) is list else [], data, root, cache)
             return _clone(data)
         if td in _SCALARS:
             return data
-        return apply_update(state, _plain(data), spec)
+        return apply_update(state, _plain(data), spec, cache)
     except _Fail as e:
         raise _raise(e) from None
 

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from ._merge import KeySpec
+from ._merge import IndexCache, KeySpec
 from ._models import (
     Change,
     ChangeBatch,
@@ -65,6 +65,7 @@ class SubscriptionRecord:
         "next_reference_id",
         "pending",
         "pending_update",
+        "index_cache",
         "recreations",
         "reference_id",
         "refresh_rate",
@@ -117,6 +118,7 @@ class SubscriptionRecord:
         self.dropped_since_drain = 0
         self.dropped_total = 0
         self.pending_update: PendingUpdate | None = None
+        self.index_cache: IndexCache = {}
 
     # -- the server-side subscription behind the current reference id --------------
 
@@ -128,6 +130,7 @@ class SubscriptionRecord:
         self.heartbeat_reason = None
         self.last_activity = None
         self.pending_update = None
+        self.index_cache = {}
 
     # -- damping --------------------------------------------------------------------
 
