@@ -163,12 +163,16 @@ def test_token_in_query_string_is_accepted(run: Any) -> None:
     run(main)
 
 
-def test_dropped_connection_is_resumed_without_loss_or_duplicates(run: Any) -> None:
+@pytest.mark.parametrize("library", ["websockets", "trio-websocket"])
+def test_dropped_connection_is_resumed_without_loss_or_duplicates(run: Any, library: str) -> None:
     """Messages in both directions straddle two drops; each arrives exactly once, in order."""
 
     async def main() -> None:
         server = build_echo_server()
-        async with running(server) as base, connect(base, stateful_reconnect=True) as conn:
+        async with (
+            running(server) as base,
+            connect(base, stateful_reconnect=True, websocket=library) as conn,
+        ):
             assert conn.stateful
             first_id = conn.connection_id
             reconnects: list[Reconnected] = []
