@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
-
 from sessionkit_mesolive import AdapterNotReadyError
 
 
