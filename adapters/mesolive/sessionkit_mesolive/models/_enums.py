@@ -11,6 +11,7 @@ Which members were read in the docs and which are guesses is noted per enum. Gue
 exist so the simulator has something to emit; an unknown real-world spelling still decodes
 (as a raw string) rather than failing.
 
+>>> from sessionkit_mesolive.models import StatusCode  # (sessionkit has its own StatusCode)
 >>> open_enum(StatusCode, "Conflict") is StatusCode.CONFLICT
 True
 >>> open_enum(StatusCode, "SomethingNew")
