@@ -203,7 +203,7 @@ class SubscriptionInfo:
 
     name: str  # stable: the reference id given to subscribe()
     resource: str
-    reference_id: str  # current; changes on every reset
+    reference_id: str  # current; changes on every reset (while RESET_DEFERRED: the deleted one)
     state: SubscriptionState
     has_snapshot: bool
     tag: str | None
@@ -216,6 +216,7 @@ class SubscriptionInfo:
     changes_dropped: int
     last_activity: float | None
     resubscribe_at: float | None  # while RESET_DEFERRED
+    next_reference_id: str | None  # while RESET_DEFERRED: the id it will be created with
 
 
 @attrs.frozen

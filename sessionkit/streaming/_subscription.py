@@ -204,4 +204,5 @@ class SubscriptionRecord:
             changes_dropped=self.dropped_total,
             last_activity=self.last_activity,
             resubscribe_at=self.resubscribe_at,
+            next_reference_id=self.next_reference_id,
         )

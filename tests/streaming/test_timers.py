@@ -128,6 +128,7 @@ def test_reset_storm_is_damped_3_in_60s_then_30s(
     assert ev.resubscribe_at == times[-1] + 30
     info = engine.info("a")
     assert info.state is S.RESET_DEFERRED and info.resubscribe_at == times[-1] + 30
+    assert info.next_reference_id == ev.new_reference_id == "a-4"
     reqs = engine.drain_requests()
     assert reqs == [UnsubscribeRequest("trade/v1/infoprices", "ctx1", "a-3")]  # deleted at once
     assert engine.next_deadline() == times[-1] + 30
