@@ -9,8 +9,8 @@ so the client and the benchmark can use either:
 
 Failures are mapped to this package's exceptions: a refused connection token (HTTP 404 on the
 upgrade) is :class:`TokenRefusedError`, HTTP 401/403 is :class:`AuthenticationError`, anything
-else :class:`TransportError`. Tokens never reach a log line: the ``websockets`` logger used here
-redacts ``Authorization`` values and ``access_token`` query parameters.
+else :class:`TransportError`. Tokens never reach a log line: the ``websockets`` logger used here and the
+``trio-websocket`` logger redact ``Authorization`` values and ``access_token`` parameters.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class _RedactTokens(logging.Filter):
 
 _ws_logger = logging.getLogger(__name__ + ".websockets")
 _ws_logger.addFilter(_RedactTokens())
+# trio-websocket logs the request target (query string included) at DEBUG on its own logger.
+logging.getLogger("trio-websocket").addFilter(_RedactTokens())
 
 
 class WebSocketChannel(Protocol):

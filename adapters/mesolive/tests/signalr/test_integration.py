@@ -204,10 +204,14 @@ def test_dropped_connection_is_resumed_without_loss_or_duplicates(run: Any, libr
     run(main)
 
 
-def test_refused_token_leads_to_a_fresh_negotiate(run: Any) -> None:
+@pytest.mark.parametrize("library", ["websockets", "trio-websocket"])
+def test_refused_token_leads_to_a_fresh_negotiate(run: Any, library: str) -> None:
     async def main() -> None:
         server = build_echo_server()
-        async with running(server) as base, connect(base, stateful_reconnect=True) as conn:
+        async with (
+            running(server) as base,
+            connect(base, stateful_reconnect=True, websocket=library) as conn,
+        ):
             first_id = conn.connection_id
             events: list[Any] = []
             reconnected = trio.Event()
@@ -393,7 +397,12 @@ def test_no_automatic_reconnect_closes_on_loss(run: Any) -> None:
 
 @pytest.mark.parametrize(
     ("library", "where"),
-    [("websockets", "header"), ("websockets", "query"), ("trio-websocket", "header")],
+    [
+        ("websockets", "header"),
+        ("websockets", "query"),
+        ("trio-websocket", "header"),
+        ("trio-websocket", "query"),
+    ],
 )
 def test_tokens_never_reach_the_logs(
     run: Any, caplog: pytest.LogCaptureFixture, library: str, where: str
