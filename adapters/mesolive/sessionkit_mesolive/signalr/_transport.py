@@ -9,8 +9,9 @@ so the client and the benchmark can use either:
 
 Failures are mapped to this package's exceptions: a refused connection token (HTTP 404 on the
 upgrade) is :class:`TokenRefusedError`, HTTP 401/403 is :class:`AuthenticationError`, anything
-else :class:`TransportError`. Tokens never reach a log line: the ``websockets`` logger used here and the
-``trio-websocket`` logger redact ``Authorization`` values and ``access_token`` parameters.
+else :class:`TransportError`. Tokens never reach a log line: the ``websockets`` logger used
+here and the ``trio-websocket`` logger redact ``Authorization`` values and ``access_token``
+parameters.
 """
 
 from __future__ import annotations
