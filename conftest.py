@@ -1,4 +1,4 @@
-"""Shared pytest set-up: the --run-slow option and the doctest namespace."""
+"""Shared pytest set-up: the --run-slow option."""
 
 from __future__ import annotations
 
@@ -18,9 +18,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "slow" in item.keywords:
             item.add_marker(skip)
 
-
-@pytest.fixture(autouse=True)
-def _sessionkit_doctest_namespace(doctest_namespace: dict) -> None:
-    import sessionkit
-
-    doctest_namespace.update({n: getattr(sessionkit, n) for n in sessionkit.__all__})

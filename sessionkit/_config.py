@@ -43,6 +43,7 @@ def _optional_positive_float(inst: Any, attribute: attrs.Attribute[Any], value: 
 class SessionConfig:
     """Every knob of the session core. Times are in seconds.
 
+    >>> from sessionkit import SessionConfig
     >>> SessionConfig(max_in_flight=100).low_water
     50
     """

@@ -6,6 +6,7 @@ transport reports (``connection_lost``) and the time (``now`` on every call;
 ``next_deadline()`` / ``handle_timer(now)`` for timers, as aioquic does), and
 drains what the session produces (``data_to_send()``, ``events()``).
 
+>>> from sessionkit import LimitOrder, LoginAck, Session, SessionConfig
 >>> s = Session(SessionConfig(cid_prefix="demo"))
 >>> s.login(0.0, account="acct")
 >>> [m.TYPE for m in s.messages_to_send()]
