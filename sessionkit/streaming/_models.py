@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeAlias
+from urllib.parse import quote
 
 import attrs
 
@@ -161,7 +162,9 @@ class UnsubscribeTagRequest:
 
     @property
     def path(self) -> str:
-        return f"{_subscriptions_path(self.resource)}/{self.context_id}?Tag={self.tag}"
+        return (
+            f"{_subscriptions_path(self.resource)}/{self.context_id}?Tag={quote(self.tag, safe='')}"
+        )
 
 
 @attrs.frozen

@@ -127,6 +127,11 @@ def test_unsubscribe_by_tag_one_request_per_resource(engine: StreamingEngine) ->
     assert engine.unsubscribe_tag("nope") == 0 and engine.drain_requests() == []
 
 
+def test_tag_is_quoted_in_the_delete_path() -> None:
+    req = UnsubscribeTagRequest("port/v1/positions", "ctx1", "my tag&x=1")
+    assert req.path == "/openapi/port/v1/positions/subscriptions/ctx1?Tag=my%20tag%26x%3D1"
+
+
 def test_unsubscribe_all_of_the_context(engine: StreamingEngine) -> None:
     engine.subscribe("trade/v1/infoprices", "a")
     engine.subscribe("port/v1/positions", "b")
