@@ -134,7 +134,7 @@ class EngineCore:
         sub.granted_refresh_rate = snap.refresh_rate
         sub.last_activity = now
         self._counts["snapshots_applied"] += 1
-        sub.record_change("snapshot", data)
+        self._counts["changes_dropped"] += sub.record_change("snapshot", data)
         queued = list(sub.pending)
         sub.pending.clear()
         if sub.state is _S.PENDING:
@@ -149,6 +149,9 @@ class EngineCore:
     def receive(self, payload: Any, now: float) -> None:
         """Feed one payload from the streaming connection: a list of messages, one message,
         or JSON bytes / text of either. Never raises for what the server sent."""
+        if self._state is EngineState.DISCONNECTED:
+            self._counts["ignored_after_disconnect"] += len(payload) if type(payload) is list else 1
+            return
         if type(payload) is list:
             messages = payload
         elif type(payload) is dict:
@@ -175,7 +178,7 @@ class EngineCore:
         by_ref = self._reg.by_ref
         counts = self._counts
         for msg in messages:
-            if self._state is EngineState.DISCONNECTED:
+            if self._disconnected():  # a _disconnect earlier in this payload
                 counts["ignored_after_disconnect"] += 1
                 continue
             counts["messages"] += 1
@@ -286,9 +289,7 @@ class EngineCore:
         if sub.state is _S.TEMPORARILY_DISABLED:
             self._set_state(sub, _S.ACTIVE)
         if sub.changes is not None:
-            before = sub.dropped_total
-            sub.record_change("update", data)
-            self._counts["changes_dropped"] += sub.dropped_total - before
+            self._counts["changes_dropped"] += sub.record_change("update", data)
         else:
             sub.change_seq += 1
         if notify:
@@ -395,6 +396,9 @@ class EngineCore:
         self._emit(SubscriptionFailed(sub.name, sub.reference_id, reason), sub)
 
     # ------------------------------------------------------------------ helpers
+
+    def _disconnected(self) -> bool:
+        return self._state is EngineState.DISCONNECTED
 
     def _subscribe_request(self, sub: SubscriptionRecord, replaces: str | None) -> SubscribeRequest:
         return SubscribeRequest(

@@ -162,15 +162,20 @@ class SubscriptionRecord:
 
     # -- change stream --------------------------------------------------------------
 
-    def record_change(self, kind: str, data: Any) -> None:
+    def record_change(self, kind: str, data: Any) -> int:
+        """Count a change and keep it if there is a change queue; returns how many
+        older changes the bounded queue dropped for it (0 or 1)."""
         self.change_seq += 1
         changes = self.changes
         if changes is None:
-            return
+            return 0
+        dropped = 0
         if len(changes) == changes.maxlen:
+            dropped = 1
             self.dropped_since_drain += 1
             self.dropped_total += 1
         changes.append(Change(self.name, self.reference_id, self.change_seq, kind, data, self.data))
+        return dropped
 
     def drain_changes(self) -> ChangeBatch:
         changes = self.changes

@@ -180,10 +180,11 @@ def test_disconnect_ends_the_session(engine: StreamingEngine, live: Any) -> None
     assert engine.drain_requests() == []  # would be refused with 401 anyway
     assert engine.next_deadline() is None
     engine.receive({"ReferenceId": "a", "Data": {"v": 4}}, 10.0)
+    engine.receive(b"not even json", 10.0)
     engine.receive_snapshot({"ContextId": "ctx1", "ReferenceId": "b", "Snapshot": {}}, 10.0)
     engine.handle_timer(1000.0)
     assert engine.latest("a") == {"v": 2} and engine.drain_events() == []
-    assert engine.stats().ignored_after_disconnect == 3
+    assert engine.stats().ignored_after_disconnect == 4
     for call in (
         lambda: engine.subscribe("r", "c"),
         lambda: engine.unsubscribe("a"),
