@@ -1,0 +1,643 @@
+"""Running one scenario against an adapter.
+
+The client side is the real runtime (``sessionkit.runtime.open_session``)
+connected through the adapter's connector; the far side is a
+:class:`~sessionkit.conformance._exchange.ScriptedExchange` on the adapter's
+server endpoint. Steps run in order in one task; the session runs in
+another. Time is trio's: a :class:`trio.testing.MockClock` that jumps ahead
+whenever every task waits, so ``wait 30`` takes no real time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from typing import Any
+
+import attrs
+import trio
+import trio.testing
+
+from .._codec import JsonCodec
+from .._config import SessionConfig
+from .._errors import SessionkitError
+from .._messages import MESSAGE_TYPES, Message, Request
+from ..runtime._transport import ConnectFailed, TransportClosed
+from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
+from ._match import describe, mismatches
+from ._recorder import Call, RecordingProcessor
+from ._script import Scenario, Step, Var
+
+__all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "make_clock"]
+
+#: max_frame_size of both codecs in a scenario (``inject oversize`` sends one byte more)
+FRAME_LIMIT = 64 * 1024
+#: a scenario that runs longer than this in virtual time has hung
+SCENARIO_LIMIT = 3600.0
+#: a scenario that runs longer than this in real seconds is stopped (a livelock: tasks
+#: that never wait leave virtual time standing still)
+REAL_TIME_LIMIT = 60.0
+
+
+@attrs.frozen
+class ScenarioResult:
+    name: str
+    category: str
+    #: "passed", "failed" or "skipped"
+    status: str
+    detail: str = ""
+    line: int | None = None
+    #: real seconds the scenario took
+    duration: float = 0.0
+    capabilities: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def missing_capabilities(scenario: Scenario, adapter: Any) -> set[str]:
+    return set(scenario.capabilities) - set(getattr(adapter, "capabilities", ()))
+
+
+def settle_cushion(spec: str | None) -> float:
+    """How long every task must have waited before the system counts as settled."""
+    spec = spec or "virtual"
+    if spec == "virtual":
+        return 0.0
+    if spec.startswith("virtual:"):
+        return float(spec.split(":", 1)[1])
+    return 0.02
+
+
+def make_clock(spec: str | None) -> trio.abc.Clock | None:
+    """A clock: ``virtual`` (jumps whenever all wait), ``virtual:SECONDS`` (jumps after all
+    waited that long in real time, for transports doing real I/O) or ``real``."""
+    spec = spec or "virtual"
+    if spec == "real":
+        return None
+    if spec == "virtual":
+        return trio.testing.MockClock(autojump_threshold=0)
+    if spec.startswith("virtual:"):
+        try:
+            threshold = float(spec.split(":", 1)[1])
+        except ValueError:
+            threshold = -1.0
+        if threshold >= 0:
+            return trio.testing.MockClock(autojump_threshold=threshold)
+    raise ValueError(f"clock must be 'virtual', 'virtual:SECONDS' or 'real', got {spec!r}")
+
+
+def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
+                 real_time_limit: float = REAL_TIME_LIMIT) -> ScenarioResult:
+    """Run one scenario; skipped when the adapter lacks a capability it needs."""
+    caps = tuple(sorted(scenario.capabilities))
+    missing = missing_capabilities(scenario, adapter)
+    if missing:
+        return ScenarioResult(scenario.name, scenario.category, "skipped",
+                              f"adapter lacks capability {', '.join(sorted(missing))}",
+                              capabilities=caps)
+    spec = clock or getattr(adapter, "conformance_clock", None) or "virtual"
+    start = time.perf_counter()
+    run = _Run(scenario, adapter, settle_cushion(spec))
+    watchdog = threading.Timer(real_time_limit, run.stop_from_thread, args=(real_time_limit,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        trio.run(run.main, clock=make_clock(spec))
+    except BaseException as exc:  # the harness or the adapter blew up outside a step
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        run.failure = run.failure or (None, f"the scenario crashed: {_error_text(exc)}")
+    finally:
+        watchdog.cancel()
+    took = time.perf_counter() - start
+    if run.failure is None:
+        return ScenarioResult(scenario.name, scenario.category, "passed", duration=took,
+                              capabilities=caps)
+    line, message = run.failure
+    return ScenarioResult(scenario.name, scenario.category, "failed", message, line, took, caps)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_error_text(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    return [exc]
+
+
+_EXPECTED_ERRORS = (SessionkitError, TransportClosed, ConnectFailed, trio.Cancelled)
+
+
+class _Run:
+    def __init__(self, scenario: Scenario, adapter: Any, cushion: float = 0.0) -> None:
+        self.cushion = cushion
+        self.sc = scenario
+        self.adapter = adapter
+        self.recorder = RecordingProcessor()
+        self.codec = JsonCodec(max_frame_size=FRAME_LIMIT)
+        self.timeout = scenario.timeout
+        self.failure: tuple[int | None, str] | None = None
+        self.cids: dict[str, str] = {}
+        #: batch alias -> its requests' aliases; batch frame alias -> that frame's requests
+        self.groups: dict[str, list[str]] = {}
+        self.frames: dict[str, list[str]] = {}
+        self.client: Any = None
+        self.session_started = False
+        self.session_done = False
+        self.session_error: BaseException | None = None
+        self._session_changed = trio.Event()
+        self.pending: tuple[Step, BaseException] | None = None
+        self.cursors: dict[str, int] = {}
+        self.reply_cursors: dict[str, int] = {}
+        self.background: list[str] = []
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.scope: trio.CancelScope | None = None
+        self.step: Step | None = None
+
+    # -- the scenario ----------------------------------------------------------------
+
+    def stop_from_thread(self, limit: float) -> None:
+        """The watchdog thread: stop a scenario that runs too long in real time."""
+        token, scope = self.token, self.scope
+        if token is None or scope is None:
+            return
+
+        def stop() -> None:
+            if self.failure is None:
+                step = self.step
+                self._fail(step, f"stopped after {limit:g} s of real time with virtual time "
+                                 f"at {trio.current_time():.3f} s: something runs without "
+                                 f"ever waiting (a livelock)")
+            scope.cancel()
+
+        try:
+            token.run_sync_soon(stop)
+        except trio.RunFinishedError:
+            pass
+
+    async def main(self) -> None:
+        self.token = trio.lowlevel.current_trio_token()
+        step: Step | None = None
+        with trio.CancelScope() as self.scope, trio.move_on_after(SCENARIO_LIMIT) as guard:
+            async with self.adapter.serve() as endpoint:
+                async with trio.open_nursery() as nursery:
+                    self.nursery = nursery
+                    self.exchange = ScriptedExchange(endpoint, nursery, self.codec)
+                    self.connector = GuardedConnector(endpoint.connector())
+                    try:
+                        for step in self.sc.steps:
+                            self.step = step
+                            await self.run_step(step)
+                        step = None
+                        self.final_checks()
+                    except StepFailed as exc:
+                        self._fail(step, str(exc))
+                    finally:
+                        nursery.cancel_scope.cancel()
+        if guard.cancelled_caught and self.failure is None:
+            self._fail(step, f"the scenario did not finish within {SCENARIO_LIMIT:g} s of "
+                             f"virtual time")
+
+    def _fail(self, step: Step | None, message: str) -> None:
+        where = f"line {step.line}: {step.text}\n" if step is not None else ""
+        calls = self.recorder.timeline()
+        self.failure = (step.line if step else None,
+                        f"{where}{message}\nlast processor calls:\n{calls}")
+
+    async def run_step(self, step: Step, at: str | None = None) -> None:
+        if self.pending is not None and step.verb != "expect-error":
+            raised, exc = self.pending
+            self.pending = None
+            self._fail(raised, f"{raised.verb} raised {_error_text(exc)} (no expect-error "
+                               f"step follows)")
+            raise StepFailed(self.failure[1] if self.failure else "")  # reported as is
+        handler = getattr(self, "step_" + step.verb.replace("-", "_"))
+        await handler(step, at)
+
+    def final_checks(self) -> None:
+        for cid, evs in self.recorder.finished().items():
+            if len(evs) > 1:
+                raise StepFailed(f"invariant broken: request {cid} finished {len(evs)} times "
+                                 f"({', '.join(e.outcome.value for e in evs)})")
+        last = None
+        for c in self.recorder.calls:
+            msg = c.args.get("msg")
+            eid = msg.event_id if isinstance(msg, Message) else None
+            if eid is None:
+                continue
+            if last is not None and eid <= last:
+                raise StepFailed(f"invariant broken: the processor got event {eid} after "
+                                 f"event {last} ({c})")
+            last = eid
+        if self.session_error is not None:
+            odd = [e for e in _leaves(self.session_error) if not isinstance(e, _EXPECTED_ERRORS)]
+            if odd:
+                raise StepFailed(f"the runtime raised {_error_text(self.session_error)}")
+        if self.background:
+            raise StepFailed("; ".join(self.background))
+
+    # -- values ------------------------------------------------------------------------
+
+    def value(self, v: Any, at: str | None) -> Any:
+        if isinstance(v, list):
+            return [self.value(x, at) for x in v]
+        if not isinstance(v, Var):
+            return v
+        alias = self.alias(v.alias, at)
+        cid = self.cids.get(alias)
+        if cid is None:
+            raise StepFailed(f"{v}: {alias} has no cid (did its submit fail?)")
+        if v.kind == "cid":
+            return cid
+        mid = self.exchange.mids.get(cid)
+        if mid is None:
+            raise StepFailed(f"{v}: the exchange has sent no ACK with a mid for {alias} "
+                             f"({cid}) yet")
+        return mid
+
+    def alias(self, name: Any, at: str | None) -> str:
+        if name == "@":
+            if at is None:
+                raise StepFailed("@ outside an each step")
+            return at
+        return str(name)
+
+    def members(self, name: str) -> list[str]:
+        """The aliases a name stands for: a batch group's requests, or the name itself."""
+        return self.groups.get(name, [name])
+
+    def resolver(self, at: str | None) -> Any:
+        return lambda v: self.value(v, at)
+
+    def fields(self, step: Step, at: str | None) -> dict[str, Any]:
+        return {f.key: self.value(f.value, at) for f in step.fields}
+
+    def request(self, type_name: str, step: Step, at: str | None) -> Request:
+        cls = MESSAGE_TYPES[type_name]
+        try:
+            req = cls(**self.fields(step, at))
+        except (TypeError, ValueError) as exc:
+            raise StepFailed(f"cannot build {type_name}: {exc}") from None
+        assert isinstance(req, Request)
+        return req
+
+    def config(self) -> SessionConfig:
+        values = dict(self.sc.config)
+        values.setdefault("cid_prefix", "c")
+        return SessionConfig(**values)
+
+    # -- the client-side driver --------------------------------------------------------------
+
+    async def step_login(self, step: Step, at: str | None) -> None:
+        if self.session_started:
+            raise StepFailed("a scenario opens one session; the runtime reconnects it")
+        self.session_started = True
+        kwargs = dict(account=step.opt("account", "acct"), token=step.opt("token", ""),
+                      config=self.config(), codec=JsonCodec(max_frame_size=FRAME_LIMIT),
+                      reconnect=reconnect_argument(self.sc.reconnect),
+                      resume_event_id=step.opt("resume"))
+        self.nursery.start_soon(self._session, kwargs)
+
+    async def _session(self, kwargs: dict[str, Any]) -> None:
+        try:
+            from ..runtime import open_session
+
+            async with open_session(self.connector, self.recorder, **kwargs) as client:
+                self.client = client
+                self._session_changed.set()
+                await trio.sleep_forever()
+        except Exception as exc:
+            self.session_error = exc
+        finally:
+            self.session_done = True
+            self._session_changed.set()
+
+    async def get_client(self) -> Any:
+        with trio.move_on_after(self.timeout):
+            while self.client is None and not self.session_done:
+                await self._session_changed.wait()
+        if self.client is not None:
+            return self.client
+        if not self.session_started:
+            raise StepFailed("no session: the script needs a 'login' step first")
+        if self.session_done:
+            err = _error_text(self.session_error) if self.session_error else "no error"
+            raise StepFailed(f"the session ended before open_session yielded a client ({err})")
+        raise StepFailed(f"open_session did not yield a client within {self.timeout:g} s")
+
+    async def _call(self, step: Step, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the runtime; an error is kept for the next step (expect-error)."""
+        try:
+            with trio.fail_after(self.timeout * 4):
+                result = fn(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+        except trio.TooSlowError:
+            raise StepFailed(f"{step.verb} did not return within {self.timeout * 4:g} s") from None
+        except Exception as exc:
+            self.pending = (step, exc)
+            return None
+        return result
+
+    async def step_submit(self, step: Step, at: str | None, nowait: bool = False) -> None:
+        req = self.request(step.args[0], step, at)
+        client = await self.get_client()
+        alias = step.opt("as") or f"line{step.line}"
+        cb = self.recorder.reply_callback(alias)
+        fn = client.submit_nowait if nowait else client.submit
+        cid = await self._call(step, fn, req, callback=cb)
+        if self.pending is None:
+            if not isinstance(cid, str):
+                raise StepFailed(f"{step.verb} returned {cid!r}, not a cid string")
+            self.cids[alias] = cid
+
+    async def step_submit_nowait(self, step: Step, at: str | None) -> None:
+        await self.step_submit(step, at, nowait=True)
+
+    async def step_submit_batch(self, step: Step, at: str | None, nowait: bool = False) -> None:
+        count, type_name = step.args
+        reqs = [self.request(type_name, step, at) for _ in range(count)]
+        client = await self.get_client()
+        fn = client.submit_batch_nowait if nowait else client.submit_batch
+        tickets = await self._call(step, fn, reqs)
+        if self.pending is not None:
+            return
+        alias = step.opt("as") or f"line{step.line}"
+        limit = self.config().batch_limit
+        want = -(-count // limit)
+        if len(tickets) != want:
+            raise StepFailed(f"submit_batch of {count} returned {len(tickets)} tickets; "
+                             f"batch_limit {limit} makes {want}")
+        members: list[str] = []
+        for k, t in enumerate(tickets):
+            frame = f"{alias}.batch{k}"
+            self.cids[frame] = t.cid
+            kids = []
+            for cid in t.cids:
+                child = f"{alias}.{len(members)}"
+                self.cids[child] = cid
+                members.append(child)
+                kids.append(child)
+            self.frames[frame] = kids
+        if len(members) != count:
+            raise StepFailed(f"submit_batch of {count} returned tickets naming {len(members)} "
+                             f"requests")
+        self.groups[alias] = members
+
+    async def step_submit_batch_nowait(self, step: Step, at: str | None) -> None:
+        await self.step_submit_batch(step, at, nowait=True)
+
+    async def step_close(self, step: Step, at: str | None) -> None:
+        client = await self.get_client()
+
+        async def close() -> None:
+            try:
+                await client.close()
+            except Exception as exc:
+                if not isinstance(exc, _EXPECTED_ERRORS):
+                    self.background.append(f"client.close() raised {_error_text(exc)}")
+
+        self.nursery.start_soon(close)
+
+    async def step_expect_error(self, step: Step, at: str | None) -> None:
+        name = step.args[0]
+        if self.pending is None:
+            raise StepFailed(f"expected {name}, but the previous step raised nothing")
+        _, exc = self.pending
+        self.pending = None
+        leaves = _leaves(exc)
+        err = leaves[0] if len(leaves) == 1 else exc
+        if name not in [c.__name__ for c in type(err).__mro__]:
+            raise StepFailed(f"expected {name}, got {_error_text(exc)}")
+        bad = mismatches(err, step.fields, self.resolver(at))
+        if bad:
+            raise StepFailed(f"{name} raised ({err}) but " + "; ".join(bad))
+
+    # -- the scripted exchange ------------------------------------------------------------------
+
+    def _opt_time(self, step: Step, name: str, default: float | None = None) -> float:
+        v = step.opt(name)
+        return float(v) if v is not None else (default if default is not None else self.timeout)
+
+    async def step_connect(self, step: Step, at: str | None) -> None:
+        if self.exchange._accepting is not None:
+            await self.exchange.connection(self._opt_time(step, "within"))
+        self.exchange.start_accept()
+
+    async def step_expect_send(self, step: Step, at: str | None) -> None:
+        want = step.args[0]
+        msg = await self.exchange.next_message(self._opt_time(step, "within"), want)
+        name = describe(msg)
+        if msg.TYPE != want:
+            raise StepFailed(f"expected the client to send {want}, it sent {name}")
+        bad = mismatches(msg, step.fields, self.resolver(at))
+        if bad:
+            raise StepFailed(f"the client sent {name}: " + "; ".join(bad))
+        alias = step.opt("as")
+        if alias and isinstance(getattr(msg, "cid", None), str):
+            self.cids[alias] = msg.cid  # type: ignore[attr-defined]
+
+    async def step_expect_no_send(self, step: Step, at: str | None) -> None:
+        await self.exchange.expect_silence(self._opt_time(step, "for", 1.0))
+
+    async def step_expect_disconnect(self, step: Step, at: str | None) -> None:
+        await self.exchange.expect_disconnect(self._opt_time(step, "within"))
+
+    async def step_expect_no_connect(self, step: Step, at: str | None) -> None:
+        await self.exchange.expect_no_connect(self._opt_time(step, "for", self.timeout))
+
+    async def step_send(self, step: Step, at: str | None) -> None:
+        msg: dict[str, Any] = {"type": step.args[0]}
+        for key, v in self.fields(step, at).items():
+            node = msg
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = v
+        if step.args[0] == "login_ack" and isinstance(msg.get("run_id"), str):
+            self.exchange.run_id = msg["run_id"]
+        await self.exchange.send_frame(self.exchange.encode(msg), self.timeout)
+
+    async def step_send_raw(self, step: Step, at: str | None) -> None:
+        await self.exchange.send_frame(step.args[0].encode(), self.timeout)
+
+    async def step_send_batch_ack(self, step: Step, at: str | None) -> None:
+        frame = self.alias(step.args[0], at)
+        kids = self.frames.get(frame)
+        if kids is None or frame not in self.cids:
+            raise StepFailed(f"{frame} is not a batch frame of an earlier submit-batch")
+        cid = self.cids[frame]
+        first = self.value(step.opt("first_mid", 1000), at)
+        reject = set(step.opt("reject", []))
+        omit = set(step.opt("omit", []))
+        code = step.opt("reject_status", 402)
+        statuses = []
+        for i, kid in enumerate(kids):
+            if i in omit:
+                continue
+            bad = i in reject
+            statuses.append({"type": "status", "cid": self.cids[kid], "mid": first + i,
+                             "status": code if bad else 200,
+                             "message": "rejected by the script" if bad else "accepted"})
+        msg = {"type": "batch_ack", "cid": cid, "messages": statuses,
+               "mid": self.value(step.opt("mid"), at) or self.exchange.mids.get(cid),
+               "event_id": step.opt("event_id"), "run_id": step.opt("run_id")}
+        if msg["run_id"] is None:
+            del msg["run_id"]
+        await self.exchange.send_frame(self.exchange.encode(msg), self.timeout)
+
+    async def step_each(self, step: Step, at: str | None) -> None:
+        assert step.inner is not None
+        group = self.alias(step.args[0], at)
+        for member in self.groups.get(group) or self.frames.get(group) or []:
+            await self.run_step(step.inner, member)
+
+    async def step_inject(self, step: Step, at: str | None) -> None:
+        kind, *rest = step.args
+        ex = self.exchange
+        if kind == "drop":
+            ex.drop += rest[0] if rest else 1
+        elif kind == "duplicate":
+            ex.duplicate += rest[0] if rest else 1
+        elif kind == "delay":
+            ex.delay = float(rest[0])
+        elif kind == "refuse-connect":
+            self.connector.refuse += rest[0] if rest else 1
+        elif kind == "disconnect":
+            await ex.disconnect(self.timeout)
+        elif kind in ("garbled", "oversize"):
+            conn = await ex.connection(self.timeout)
+            frame = ex.garbled_frame() if kind == "garbled" else ex.oversize_frame()
+            await ex._write(conn, [frame])
+
+    async def step_restart(self, step: Step, at: str | None) -> None:
+        self.exchange.run_id = step.opt("run_id")
+
+    async def step_wait(self, step: Step, at: str | None) -> None:
+        await trio.sleep(float(step.args[0]))
+
+    # -- what the client saw ------------------------------------------------------------------
+
+    async def settle(self) -> None:
+        """Let every task run until all wait (frames in flight get processed; no time passes
+        on the virtual clock)."""
+        await trio.testing.wait_all_tasks_blocked(self.cushion)
+
+    async def _wait_for(self, ready: Any, timeout: float) -> bool:
+        with trio.move_on_after(timeout):
+            while not ready():
+                await self.recorder.changed()
+            return True
+        return bool(ready())
+
+    async def step_expect(self, step: Step, at: str | None) -> None:
+        kind = step.args[0]
+        values = self.resolver(at)
+        within = self._opt_time(step, "within")
+        if kind == "callback":
+            await self._expect_calls(step, step.args[1], self.recorder.by_method, self.cursors,
+                                     values, within)
+        elif kind == "no-callback":
+            method = step.args[1]
+            await trio.sleep(self._opt_time(step, "for", 1.0))
+            calls = self.recorder.by_method.get(method, [])[self.cursors.get(method, 0):]
+            hits = [c for c in calls if not mismatches(c.subject, step.fields, values)]
+            if hits:
+                raise StepFailed(f"{method} was called: {hits[0]}")
+        elif kind == "reply":
+            alias = self.alias(step.args[1], at)
+            await self._expect_calls(step, alias, self.recorder.replies, self.reply_cursors,
+                                     values, within, what=f"the callback of {alias}")
+        elif kind in ("finished", "open"):
+            await self._expect_finished(step, kind, values, within, at)
+        elif kind == "stat":
+            await self._expect_stat(step, values, step.opt("within"))
+
+    async def _expect_calls(self, step: Step, key: str, source: dict[str, list[Call]],
+                            cursors: dict[str, int], values: Any, within: float,
+                            what: str | None = None) -> None:
+        what = what or key
+        for n in range(step.opt("times", 1)):
+            idx = cursors.get(key, 0)
+            if not await self._wait_for(
+                    lambda i=idx: len(source.get(key, [])) > i, within):
+                got = f" (call {n + 1} of {step.opt('times')})" if step.opt("times") else ""
+                raise StepFailed(f"{what} was not called{got} within {within:g} s")
+            call = source[key][idx]
+            cursors[key] = idx + 1
+            bad = mismatches(call.subject, step.fields, values)
+            if bad:
+                raise StepFailed(f"{what} got {call}: " + "; ".join(bad))
+
+    async def _expect_finished(self, step: Step, kind: str, values: Any,
+                               within: float, at: str | None) -> None:
+        aliases = self.members(self.alias(step.args[1], at))
+        cids = {}
+        for a in aliases:
+            if a not in self.cids:
+                raise StepFailed(f"{a} has no cid (did its submit fail?)")
+            cids[a] = self.cids[a]
+        if kind == "open":
+            await self.settle()
+            done = self.recorder.finished()
+            for a, cid in cids.items():
+                if cid in done:
+                    ev = done[cid][0]
+                    raise StepFailed(f"{a} ({cid}) is finished ({ev.outcome.value}"
+                                     f"{': ' + ev.reason if ev.reason else ''}), not open")
+            return
+        if not await self._wait_for(lambda: all(c in self.recorder.finished_cids
+                                                for c in cids.values()), within):
+            left = [a for a, c in cids.items() if c not in self.recorder.finished_cids]
+            raise StepFailed(f"{len(left)} of {len(cids)} requests did not finish within "
+                             f"{within:g} s (first: {left[0]}, {cids[left[0]]})")
+        done = self.recorder.finished()
+        for a, cid in cids.items():
+            evs = done[cid]
+            if len(evs) > 1:
+                raise StepFailed(f"{a} ({cid}) finished {len(evs)} times: "
+                                 f"{', '.join(e.outcome.value for e in evs)}")
+            bad = mismatches(evs[0], step.fields, values)
+            if bad:
+                raise StepFailed(f"{a} ({cid}) finished {evs[0].outcome.value}"
+                                 f"{' (' + evs[0].reason + ')' if evs[0].reason else ''}: "
+                                 + "; ".join(bad))
+
+    async def _expect_stat(self, step: Step, values: Any, within: Any) -> None:
+        client = await self.get_client()
+        await self.settle()
+
+        async def bad() -> list[str]:
+            stats = client.statistics()
+            if inspect.isawaitable(stats):
+                stats = await stats
+            return mismatches(stats, step.fields, values)
+
+        problems = await bad()
+        if problems and within is not None:
+            with trio.move_on_after(float(within)):
+                while problems:
+                    await trio.sleep(0.01)
+                    problems = await bad()
+        if problems:
+            raise StepFailed("statistics: " + "; ".join(problems))
+
+
+def reconnect_argument(on: bool) -> Any:
+    """What ``open_session(reconnect=...)`` gets for a scenario's ``reconnect: on|off``.
+
+    On: a deterministic policy (no jitter) that retries quickly and without bound.
+    """
+    if not on:
+        return None
+    from ..runtime._reconnect import ReconnectPolicy
+
+    return ReconnectPolicy(initial=0.1, max=1.0, factor=2.0, jitter=0.0)
+

@@ -1,0 +1,45 @@
+"""The names a scenario may use, taken from the core so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import inspect
+
+from .. import _errors
+from .._events import Outcome
+from .._messages import MESSAGE_TYPES, EventReplay, Heartbeat, Login, Logout, Request
+from .._processor import MessageProcessor
+
+__all__ = ["CALLBACK_METHODS", "CLIENT_TYPES", "ERROR_NAMES", "INJECT_KINDS", "OUTCOMES",
+           "CAPABILITIES", "callback_params"]
+
+#: capability names an adapter may claim (kept equal to sessionkit.runtime's CAPABILITIES;
+#: a test checks that they agree, so this module needs no runtime import)
+CAPABILITIES = frozenset({
+    "session", "ack_mid", "batch", "run_id", "event_replay", "backpressure", "heartbeat",
+    "idempotency", "streaming", "reconnect",
+})
+
+#: every MessageProcessor method a scenario can expect to be called
+CALLBACK_METHODS = tuple(sorted(
+    name for name, fn in inspect.getmembers(MessageProcessor, inspect.isfunction)
+    if not name.startswith("_")))
+
+#: message types the client sends (what ``expect-send`` may name)
+CLIENT_TYPES = tuple(sorted(
+    t for t, cls in MESSAGE_TYPES.items()
+    if issubclass(cls, Request) or cls in (Login, Logout, Heartbeat, EventReplay)))
+
+#: errors ``expect-error`` may name
+ERROR_NAMES = tuple(sorted(
+    [n for n in _errors.__all__] + ["TransportClosed", "ConnectFailed"]))
+
+INJECT_KINDS = ("drop", "duplicate", "delay", "disconnect", "garbled", "oversize",
+                "refuse-connect")
+
+OUTCOMES = tuple(o.value for o in Outcome)
+
+
+def callback_params(method: str) -> tuple[str, ...]:
+    """The parameter names of a MessageProcessor method (without self)."""
+    sig = inspect.signature(getattr(MessageProcessor, method))
+    return tuple(p for p in sig.parameters if p != "self")
