@@ -8,9 +8,10 @@ same simulator process:
 * a raw WebSocket echo of the very same frames (the floor for each library);
 * pysignalr (asyncio) calling the same hub method.
 
-Each figure is the median of ``--runs`` runs. Readable lines first; the LAST line is one JSON
-object: invocations_per_s, p50_ms (this client, winning library), ratio_to_raw_ws,
-ratio_to_pysignalr, websocket_library, and the details.
+Each figure is the median of ``--runs`` runs (5 by default, 3 with ``--quick``), the candidates
+interleaved so that load from elsewhere on the machine hits them alike. Readable lines first;
+the LAST line is one JSON object: invocations_per_s, p50_ms (this client, winning library),
+ratio_to_raw_ws, ratio_to_pysignalr, websocket_library, and the details.
 
     .venv/bin/python tools/bench_signalr.py            # full run
     .venv/bin/python tools/bench_signalr.py --quick    # short run
@@ -176,15 +177,18 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short run (fewer calls, 3 runs)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="short run (300 calls, 3 runs)")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="runs per candidate (5; 3 with --quick)"
+    )
     parser.add_argument("--calls", type=int, default=None, help="invocations per run")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_forever()
         return
-    calls = args.calls or (300 if args.quick else 3000)
+    calls = args.calls or (300 if args.quick else 2000)
+    args.runs = args.runs or (3 if args.quick else 5)
 
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True

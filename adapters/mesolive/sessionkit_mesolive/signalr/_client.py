@@ -301,15 +301,21 @@ class HubConnection(Supervisor):
         channel = self._channel
         if channel is None:
             return
-        async with self._send_lock:
+        lock = self._send_lock
+        if lock.locked():
+            await lock.acquire()
+        else:
+            lock.acquire_nowait()  # uncontended: no extra trip through the scheduler
+        try:
             frames = self._proto.data_to_send()
             if not frames:
                 return
-            try:
-                await channel.send_text(frames[0] if len(frames) == 1 else b"".join(frames))
-            except SignalRError as exc:
-                logger.debug("send failed, the transport is going down: %s", exc)
-                self.drop_transport()
+            await channel.send_text(frames[0] if len(frames) == 1 else b"".join(frames))
+        except SignalRError as exc:
+            logger.debug("send failed, the transport is going down: %s", exc)
+            self.drop_transport()
+        finally:
+            lock.release()
 
     def _kick(self) -> None:
         self._kick_event.set()
