@@ -214,16 +214,22 @@ class ServerConnection:
         await self._flush()
 
     async def _flush(self) -> None:
-        async with self._send_lock:
+        lock = self._send_lock
+        if lock.locked():
+            await lock.acquire()
+        else:
+            lock.acquire_nowait()  # uncontended: no extra trip through the scheduler
+        try:
             frames = self.proto.data_to_send()
             transport = self._transport
             if not frames or transport is None:
                 return
-            try:
-                await transport.send(b"".join(frames).decode("utf-8"))
-            except Exception as exc:  # the transport broke under us
-                logger.debug("send on connection %s failed: %r", self.connection_id, exc)
-                self.drop()
+            await transport.send(b"".join(frames).decode("utf-8"))
+        except Exception as exc:  # the transport broke under us
+            logger.debug("send on connection %s failed: %r", self.connection_id, exc)
+            self.drop()
+        finally:
+            lock.release()
 
     # --- transports ----------------------------------------------------------------------
 
