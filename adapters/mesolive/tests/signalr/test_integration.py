@@ -327,14 +327,15 @@ def test_silent_server_is_detected_and_resumed(run: Any) -> None:
 
 def test_keepalive_pings_keep_an_idle_connection_up(run: Any) -> None:
     async def main() -> None:
-        server = build_echo_server(keepalive_interval=0.05, client_timeout=0.5)
+        # Timeouts of 1 s with pings every 0.1 s: generous enough for a loaded CI machine.
+        server = build_echo_server(keepalive_interval=0.1, client_timeout=1.0)
         async with (
             running(server) as base,
-            connect(base, keepalive_interval=0.05, server_timeout=0.5) as conn,
+            connect(base, keepalive_interval=0.1, server_timeout=1.0) as conn,
         ):
             drops: list[Any] = []
             conn.on_reconnecting(drops.append)
-            await trio.sleep(1.5)  # three timeouts' worth of silence from the application
+            await trio.sleep(2.5)  # well past both timeouts with no application traffic
             assert drops == [] and conn.state is ConnectionState.CONNECTED
             assert await conn.invoke("Echo", "alive") == "alive"
 
