@@ -279,30 +279,26 @@ class MemoryTransport:
     async def send_frames(self, frames: list[bytes]) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
         pipe = self._out
-        faults = pipe.faults
-        waited = False
-        i, n = 0, len(frames)
-        while i < n:
-            self._check_send()
-            space = pipe.max_buffer - len(pipe.frames)
-            if space <= 0:
-                waited = True
-                await pipe.send_lot.park()
-                continue
-            chunk = frames[i:i + space]
-            i += len(chunk)
-            if faults.active:
-                self._push_faulty(chunk)
-                if pipe.broken is not None:
-                    break
-            else:
-                if pipe.last_due:
-                    due = pipe.last_due
-                    pipe.frames.extend((due, f) for f in chunk)
-                else:
-                    pipe.frames.extend((0.0, f) for f in chunk)
+        if pipe.faults.active:
+            waited = await self._send_faulty(frames)
+        else:
+            waited = False
+            i, n = 0, len(frames)
+            while i < n:
+                self._check_send()
+                space = pipe.max_buffer - len(pipe.frames)
+                if space <= 0:
+                    waited = True
+                    await pipe.send_lot.park()
+                    continue
+                chunk = frames[i:i + space]
+                i += len(chunk)
+                due = pipe.last_due
+                pipe.frames.extend((due, f) for f in chunk)
                 self.frames_sent += len(chunk)
-            pipe.recv_lot.unpark_all()
+                pipe.recv_lot.unpark_all()
+            if not n:
+                self._check_send()
         if not waited:
             await trio.lowlevel.cancel_shielded_checkpoint()
 
@@ -313,22 +309,32 @@ class MemoryTransport:
         if pipe.broken is not None:
             raise TransportClosed(pipe.broken)
 
-    def _push_faulty(self, chunk: list[bytes]) -> None:
+    async def _send_faulty(self, frames: list[bytes]) -> bool:
+        """Send frame by frame through the faults (still bounded); True if it waited."""
         pipe = self._out
-        now = trio.current_time()
-        for frame in chunk:
+        waited = False
+        for frame in frames:
+            self._check_send()
             copies, delay, cut, frame = pipe.faults._apply(frame)
             if cut is not None:
                 self._break(cut)
-                return
+                raise TransportClosed(cut)
             if not copies:
                 continue
+            now = trio.current_time()
             due = max(now + delay if delay else 0.0, pipe.last_due)
             if due > now:
                 pipe.last_due = due
             for _ in range(copies):
+                while len(pipe.frames) >= pipe.max_buffer:
+                    waited = True
+                    pipe.recv_lot.unpark_all()
+                    await pipe.send_lot.park()
+                    self._check_send()
                 pipe.frames.append((due, frame))
-            self.frames_sent += copies
+                self.frames_sent += 1
+            pipe.recv_lot.unpark_all()
+        return waited
 
     async def receive_frames(self) -> list[bytes]:
         await trio.lowlevel.checkpoint_if_cancelled()

@@ -387,3 +387,51 @@ def test_cancel_order_is_final_on_its_ack(driver: Any) -> None:
         await h.close()
 
     driver.run(scenario)
+
+
+def test_a_garbled_frame_is_reported_and_the_session_goes_on(driver: Any) -> None:
+    async def scenario(h: Any) -> None:
+        await h.open(config=BIG)
+        await h.in_loop(lambda: h.emb.to_client.garble(1, match=message_type("status")))
+        cid = await h.submit(GetBookState(contract_id=1))
+        await h.wait_for(has("protocol_error"))
+        (_, message, fatal), = h.log.of("protocol_error")
+        assert not fatal and "not valid JSON" in message
+        cid2 = await h.submit(GetBookState(contract_id=2))
+        await h.wait_for(finished(cid2, "completed"))
+        assert await h.state() is ClientState.ACTIVE
+        assert cid not in h.log.finished() or h.log.finished()[cid][0] == "completed"
+        await h.close()
+
+    driver.run(scenario)
+
+
+def test_with_a_store_unfinished_requests_stay_in_the_journal(driver: Any) -> None:
+    from sessionkit.store import MemoryStore
+
+    store = MemoryStore("acct", "2026-05-04")
+    kept: dict[str, Any] = {}
+
+    async def first(h: Any) -> None:
+        await h.open(config=BIG, store=store)
+        cid = await h.submit(buy())
+        await h.wait_for(lambda log: len(log.of("report")) == 1)
+        kept["cid"] = cid
+        await h.cancel()
+        assert cid not in h.log.finished()  # not reported: the journal carries it on
+
+    ex = ReferenceExchange()
+    driver.run(first, exchange=ex)
+    assert [m.cid for m in store.messages()] == [kept["cid"]]
+    store.close()
+    again = store.reopen()
+
+    async def second(h: Any) -> None:
+        await h.open(config=SessionConfig(ack_timeout=1000.0, ack_timeout_max=1000.0),
+                     store=again)
+        await h.submit(sell())
+        await h.wait_for(finished(kept["cid"], "done"))
+        await h.close()
+
+    driver.run(second, exchange=ex)
+    assert again.messages() == []
