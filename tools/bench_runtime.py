@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Lifecycles per second through the trio runtime, against the bare core, in one run.
+
+A lifecycle is one request from submit to its final response: submit ->
+ACK (status) -> final response (a book state snapshot), with the processor
+called for each. Both sides use the same codec, the same session config and
+the same sans-IO ReferenceExchange:
+
+* core: a Session driven directly against the exchange (frames encoded and
+  decoded, no transport, no event loop): the ceiling;
+* runtime: ``open_session`` over the in-memory transport to
+  ``serve_reference_exchange``, one user task submitting with ``await
+  client.submit`` (waiting while the window is full).
+
+Prints readable lines, then as the last line one JSON object with
+``runtime_per_s``, ``core_per_s`` and ``ratio`` (medians over the runs).
+
+    .venv/bin/python tools/bench_runtime.py [--quick] [--runs N] [--lifecycles N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import trio  # noqa: E402
+
+from sessionkit import (  # noqa: E402
+    GetBookState,
+    JsonCodec,
+    MessageFinished,
+    MessageProcessor,
+    Session,
+    SessionBusy,
+    SessionConfig,
+    dispatch,
+)
+from sessionkit.runtime import open_session, serve_reference_exchange  # noqa: E402
+from sessionkit.runtime.memory import adapter  # noqa: E402
+from sessionkit.testing import ReferenceExchange  # noqa: E402
+
+WINDOW = 1000
+REQUEST = GetBookState(contract_id=1)
+
+
+def config() -> SessionConfig:
+    return SessionConfig(cid_prefix="bench", max_in_flight=WINDOW, ack_timeout=60.0,
+                         ack_timeout_max=60.0)
+
+
+def exchange() -> ReferenceExchange:
+    return ReferenceExchange(heartbeat_interval_ms=10**9)
+
+
+class Counter(MessageProcessor):
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.finished = 0
+        self.done: trio.Event | None = None
+
+    def on_message_finished(self, event: MessageFinished) -> None:
+        self.finished += 1
+        if self.finished == self.target and self.done is not None:
+            self.done.set()
+
+
+def bench_core(n: int) -> float:
+    """The bare core against the sans-IO exchange; returns lifecycles per second."""
+    codec = JsonCodec()
+    ex = exchange()
+    conn = ex.connect()
+    proc = Counter(n)
+    session = Session(config(), codec=codec)
+    now = 0.0
+    session.login(now, account="bench")
+    encode, decode = codec.encode, codec.decode
+
+    def pump() -> None:
+        for frame in session.data_to_send():
+            conn.receive(decode(frame))
+        for msg in conn.outbox():
+            session.receive_data(encode(msg), now)
+        for ev in session.events():
+            dispatch(ev, proc)
+
+    pump()
+    submitted = 0
+    t0 = time.perf_counter()
+    while proc.finished < n:
+        while submitted < n:
+            try:
+                session.submit(REQUEST, now)
+            except SessionBusy:
+                break
+            submitted += 1
+        pump()
+    return n / (time.perf_counter() - t0)
+
+
+def bench_runtime(n: int) -> float:
+    """open_session over the in-memory transport; returns lifecycles per second."""
+    result: list[float] = []
+
+    async def main() -> None:
+        proc = Counter(n)
+        proc.done = trio.Event()
+        async with adapter.serve() as ep, trio.open_nursery() as nursery:
+            await nursery.start(serve_reference_exchange, ep, exchange(), JsonCodec())
+            async with open_session(ep.connector(), proc, account="bench",
+                                    config=config(), submit_timeout=60.0) as client:
+                t0 = trio.current_time()
+                for _ in range(n):
+                    await client.submit(REQUEST)
+                await proc.done.wait()
+                result.append(n / (trio.current_time() - t0))
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    return result[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short run (for CI)")
+    parser.add_argument("--runs", type=int, default=None, help="runs of each (median taken)")
+    parser.add_argument("--lifecycles", type=int, default=None, help="lifecycles per run")
+    args = parser.parse_args(argv)
+    runs = args.runs or (3 if args.quick else 5)
+    n = args.lifecycles or (2_000 if args.quick else 20_000)
+    if runs < 1 or n < 1:
+        parser.error(f"--runs and --lifecycles must be positive, got {runs} and {n}")
+    bench_core(min(n, 500))  # warm up imports and caches
+    bench_runtime(min(n, 500))
+    core, runtime = [], []
+    for i in range(runs):
+        core.append(bench_core(n))
+        runtime.append(bench_runtime(n))
+        print(f"run {i + 1}/{runs}: core {core[-1]:,.0f}/s  runtime {runtime[-1]:,.0f}/s",
+              flush=True)
+    core_med, rt_med = statistics.median(core), statistics.median(runtime)
+    ratio = rt_med / core_med
+    print(f"lifecycles (submit -> ACK -> final response), {n} per run, window {WINDOW}, "
+          f"JSON codec, median of {runs} runs")
+    print(f"  bare core vs sans-IO exchange : {core_med:12,.0f} /s")
+    print(f"  trio runtime, memory transport: {rt_med:12,.0f} /s")
+    print(f"  runtime / core                : {ratio:12.2f}")
+    print(json.dumps({"runtime_per_s": round(rt_med, 1), "core_per_s": round(core_med, 1),
+                      "ratio": round(ratio, 3), "lifecycles": n, "runs": runs,
+                      "window": WINDOW, "codec": "json"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
