@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""Benchmark: a sessionkit session over the ZeroMQ adapter against a raw trio + pyzmq loop.
+
+Both clients do the same work against the same responder process (a ROUTER that answers
+each limit order with its ACK and a final action report, as the simulator does): encode
+orders with the core's JsonCodec, decode every answer with it, keep a window of orders in
+flight, match answers to orders. The raw loop has no session layer (no tracking, events,
+processor or callbacks); the session goes through ``sessionkit.runtime.open_session`` and the
+adapter's DEALER transport. Measured, plain and with CURVE:
+
+* throughput: orders completed per second (order -> ACK -> final response; three messages
+  each), pipelined with the same window;
+* latency: ACK round trip (submit to ACK) of one order at a time, p50 and p99.
+
+Each figure is the median of several runs; raw and session runs alternate. The last line of
+output is one JSON object (``throughput_ratio`` and ``p50_ratio`` are session over raw, the
+worse of plain and CURVE).
+
+    .venv/bin/python tools/bench_zmq.py            # full
+    .venv/bin/python tools/bench_zmq.py --quick    # under a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import orjson
+import trio
+import zmq
+
+import sessionkit as sk
+from sessionkit.runtime import open_session
+from sessionkit_zmq import CurveClient, KeyPair, SocketOptions, ZmqConnector
+
+CONTRACT = 1
+
+# -- the responder (a separate process) ------------------------------------------------------
+
+
+def responder(bind: str, server_secret: str | None, ready_fd: int) -> None:
+    """A minimal exchange: login -> login_ack; limit_order -> status + final action report."""
+    ctx = zmq.Context()  # no ZAP handler bound: libzmq lets any CURVE client key in
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.SNDHWM, 0)
+    sock.setsockopt(zmq.RCVHWM, 0)
+    sock.setsockopt(zmq.LINGER, 0)
+    if server_secret is not None:
+        secret = server_secret.encode()
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, zmq.curve_public(secret))
+    sock.bind(bind)
+    os.write(ready_fd, sock.getsockopt(zmq.LAST_ENDPOINT) + b"\n")
+    os.close(ready_fd)
+    loads, dumps = orjson.loads, orjson.dumps
+    mid = 0
+    recv, send = sock.recv_multipart, sock.send_multipart
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    while True:
+        poller.poll()
+        while True:
+            try:
+                parts = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            ident, frame = parts[0], parts[1]
+            if not frame:  # a control message (the adapter's close notice)
+                continue
+            msg = loads(frame)
+            kind = msg.get("type")
+            if kind == "limit_order":
+                mid += 1
+                cid = msg["cid"]
+                send([ident, dumps({"type": "status", "cid": cid, "mid": mid, "status": 200,
+                                    "message": "accepted", "run_id": "bench"})])
+                send([ident, dumps({"type": "action_report", "mid": mid, "cid": cid,
+                                    "contract_id": msg["contract_id"], "status_type": "filled",
+                                    "size": 0, "filled_size": msg["size"],
+                                    "price_in_cents": msg["price_in_cents"],
+                                    "run_id": "bench"})])
+            elif kind == "logout":  # the adapter's close notice ends the connection
+                send([ident, b"", b"close", b"logged out"])
+            elif kind == "login":
+                send([ident, dumps({"type": "login_ack", "run_id": "bench",
+                                    "last_event_id": 0})])
+
+
+def start_responder(curve: bool) -> tuple[subprocess.Popen[bytes], str, bytes | None]:
+    keys = KeyPair.generate() if curve else None
+    r, w = os.pipe()
+    code = ("import sys; sys.path.insert(0, %r); import bench_zmq as b; "
+            "b.responder(%r, %r, %d)" % (os.path.dirname(os.path.abspath(__file__)),
+                                         "tcp://127.0.0.1:*",
+                                         keys.secret.decode() if keys and keys.secret else None,
+                                         w))
+    proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(w,))
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        endpoint = f.readline().decode().strip()
+    if not endpoint:
+        raise SystemExit("the responder did not start")
+    return proc, endpoint, keys.public if keys else None
+
+
+# -- the raw trio + pyzmq client ---------------------------------------------------------------
+
+
+class RawClient:
+    """DEALER on trio with the same FD discipline, the same codec, no session layer."""
+
+    def __init__(self, sock: zmq.Socket[Any], codec: sk.JsonCodec) -> None:
+        self.sock = sock
+        self.codec = codec
+        self.fd = sock.getsockopt(zmq.FD)
+        self.next_cid = 0
+
+    async def recv_all(self) -> list[bytes]:
+        sock = self.sock
+        while True:
+            out = []
+            try:
+                while True:
+                    out.append(sock.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                pass
+            if out:
+                return out
+            if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                continue
+            await trio.lowlevel.wait_readable(self.fd)
+
+    def send_all(self, frames: list[bytes]) -> None:
+        send = self.sock.send
+        for f in frames:
+            send(f)  # the responder reads fast; HWM is never reached here
+
+    def order(self) -> sk.LimitOrder:
+        self.next_cid += 1
+        return sk.LimitOrder(cid=f"raw-{self.next_cid}", contract_id=CONTRACT, size=1,
+                             price_in_cents=100)
+
+
+async def raw_connect(endpoint: str, server_key: bytes | None) -> RawClient:
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if server_key is not None:
+        kp = KeyPair.generate()
+        sock.setsockopt(zmq.CURVE_SERVERKEY, server_key)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, kp.public)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, kp.secret)
+    sock.connect(endpoint)
+    client = RawClient(sock, sk.JsonCodec())
+    client.send_all([client.codec.encode(sk.Login(account="bench"))])
+    for frame in await client.recv_all():
+        client.codec.decode(frame)
+    return client
+
+
+async def raw_throughput(endpoint: str, server_key: bytes | None, n: int, window: int) -> float:
+    c = await raw_connect(endpoint, server_key)
+    encode, decode = c.codec.encode, c.codec.decode
+    unacked: set[str] = set()
+    open_orders: set[str] = set()
+    done = sent = 0
+    start = time.perf_counter()
+    while done < n:
+        room = min(window - len(unacked), n - sent)
+        if room > 0:
+            batch = []
+            for _ in range(room):
+                o = c.order()
+                unacked.add(o.cid)  # type: ignore[arg-type]
+                open_orders.add(o.cid)  # type: ignore[arg-type]
+                batch.append(encode(o))
+            c.send_all(batch)
+            sent += room
+        for frame in await c.recv_all():
+            msg = decode(frame)
+            if isinstance(msg, sk.Status):
+                unacked.discard(msg.cid)
+            elif isinstance(msg, sk.ActionReport) and msg.size == 0:
+                open_orders.discard(msg.cid)  # type: ignore[arg-type]
+                done += 1
+    took = time.perf_counter() - start
+    c.sock.close(linger=0)
+    return n / took
+
+
+async def raw_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
+    c = await raw_connect(endpoint, server_key)
+    encode, decode = c.codec.encode, c.codec.decode
+    out = []
+    for _ in range(n):
+        o = c.order()
+        t0 = time.perf_counter()
+        c.send_all([encode(o)])
+        acked = final = False
+        while not final:
+            for frame in await c.recv_all():
+                msg = decode(frame)
+                if isinstance(msg, sk.Status) and msg.cid == o.cid:
+                    out.append(time.perf_counter() - t0)
+                    acked = True
+                elif isinstance(msg, sk.ActionReport) and msg.size == 0:
+                    final = acked
+    c.sock.close(linger=0)
+    return out
+
+
+# -- the session ------------------------------------------------------------------------------
+
+
+class Counter(sk.MessageProcessor):
+    def __init__(self) -> None:
+        self.done = 0
+        self.target = 0
+        self.finished = trio.Event()
+
+    def on_message_finished(self, event: sk.MessageFinished) -> None:
+        self.done += 1
+        if self.done >= self.target:
+            self.finished.set()
+
+
+def session_connector(endpoint: str, server_key: bytes | None) -> ZmqConnector:
+    curve = (CurveClient(keypair=KeyPair.generate(), server_key=server_key)
+             if server_key is not None else None)
+    return ZmqConnector(endpoint, curve=curve, options=SocketOptions(linger=0))
+
+
+async def session_throughput(endpoint: str, server_key: bytes | None, n: int,
+                             window: int) -> float:
+    proc = Counter()
+    proc.target = n
+    config = sk.SessionConfig(max_in_flight=window, ack_timeout=30.0, ack_timeout_max=30.0)
+    async with open_session(session_connector(endpoint, server_key), proc, account="bench",
+                            config=config, submit_timeout=60.0) as client:
+        start = time.perf_counter()
+        submit = client.submit
+        for _ in range(n):
+            await submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100))
+        await proc.finished.wait()
+        took = time.perf_counter() - start
+    return n / took
+
+
+async def session_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
+    out: list[float] = []
+    config = sk.SessionConfig(ack_timeout=30.0, ack_timeout_max=30.0)
+    async with open_session(session_connector(endpoint, server_key), sk.MessageProcessor(),
+                            account="bench", config=config) as client:
+        for _ in range(n):
+            final = trio.Event()
+            t0 = time.perf_counter()
+
+            def cb(msg: sk.Message, prev: sk.Message | None, t0: float = t0,
+                   final: trio.Event = final) -> None:
+                if isinstance(msg, sk.Status):
+                    out.append(time.perf_counter() - t0)
+                elif isinstance(msg, sk.ActionReport) and msg.size == 0:
+                    final.set()
+
+            await client.submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100),
+                                callback=cb)
+            await final.wait()
+    return out
+
+
+# -- driver ----------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))
+    return values[k]
+
+
+def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[str, Any]:
+    proc, endpoint, server_key = start_responder(mode == "curve")
+    try:
+        # warm-up (imports, caches, TCP/CURVE paths)
+        trio.run(raw_throughput, endpoint, server_key, 2000, window)
+        trio.run(session_throughput, endpoint, server_key, 2000, window)
+        res: dict[str, list[float]] = {k: [] for k in
+                                       ("raw_tp", "ses_tp", "raw_p50", "ses_p50", "raw_p99",
+                                        "ses_p99")}
+        for run in range(runs):
+            res["raw_tp"].append(trio.run(raw_throughput, endpoint, server_key, n_tp, window))
+            res["ses_tp"].append(trio.run(session_throughput, endpoint, server_key, n_tp,
+                                          window))
+            lat = trio.run(raw_latency, endpoint, server_key, n_lat)
+            res["raw_p50"].append(pct(lat, 50))
+            res["raw_p99"].append(pct(lat, 99))
+            lat = trio.run(session_latency, endpoint, server_key, n_lat)
+            res["ses_p50"].append(pct(lat, 50))
+            res["ses_p99"].append(pct(lat, 99))
+            print(f"  {mode} run {run + 1}: throughput raw {res['raw_tp'][-1]:,.0f} /s, "
+                  f"session {res['ses_tp'][-1]:,.0f} /s; ACK p50 raw "
+                  f"{res['raw_p50'][-1] * 1e6:.0f} us, session {res['ses_p50'][-1] * 1e6:.0f} us",
+                  flush=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    med = {k: statistics.median(v) for k, v in res.items()}
+    return {
+        "raw_orders_per_s": round(med["raw_tp"]),
+        "session_orders_per_s": round(med["ses_tp"]),
+        "raw_messages_per_s": round(3 * med["raw_tp"]),
+        "session_messages_per_s": round(3 * med["ses_tp"]),
+        "raw_ack_p50_us": round(med["raw_p50"] * 1e6, 1),
+        "session_ack_p50_us": round(med["ses_p50"] * 1e6, 1),
+        "raw_ack_p99_us": round(med["raw_p99"] * 1e6, 1),
+        "session_ack_p99_us": round(med["ses_p99"] * 1e6, 1),
+        "throughput_ratio": round(med["ses_tp"] / med["raw_tp"], 3),
+        "p50_ratio": round(med["ses_p50"] / med["raw_p50"], 3),
+        "p99_ratio": round(med["ses_p99"] / med["raw_p99"], 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter runs (< 1 minute)")
+    ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--orders", type=int, default=None, help="orders per throughput run")
+    ap.add_argument("--pings", type=int, default=None, help="orders per latency run")
+    ap.add_argument("--window", type=int, default=1000, help="orders in flight (both clients)")
+    ap.add_argument("--modes", default="plain,curve")
+    args = ap.parse_args()
+    runs = args.runs or (3 if args.quick else 5)
+    n_tp = args.orders or (20_000 if args.quick else 50_000)
+    n_lat = args.pings or (1_000 if args.quick else 3_000)
+    out: dict[str, Any] = {"runs": runs, "orders": n_tp, "pings": n_lat, "window": args.window,
+                           "codec": "json"}
+    t0 = time.perf_counter()
+    for mode in args.modes.split(","):
+        print(f"{mode}: {runs} runs of {n_tp} pipelined orders and {n_lat} pings", flush=True)
+        r = out[mode] = measure(mode, runs, n_tp, n_lat, args.window)
+        print(f"{mode}: throughput session {r['session_orders_per_s']:,} orders/s "
+              f"({r['session_messages_per_s']:,} msgs/s) vs raw {r['raw_orders_per_s']:,} "
+              f"-> ratio {r['throughput_ratio']}; ACK p50 {r['session_ack_p50_us']} us vs "
+              f"{r['raw_ack_p50_us']} us -> ratio {r['p50_ratio']}; p99 "
+              f"{r['session_ack_p99_us']} us vs {r['raw_ack_p99_us']} us")
+    modes = [m for m in ("plain", "curve") if m in out]
+    out["throughput_ratio"] = min(out[m]["throughput_ratio"] for m in modes)
+    out["p50_ratio"] = max(out[m]["p50_ratio"] for m in modes)
+    out["targets"] = {"throughput_ratio": ">= 0.8", "p50_ratio": "<= 1.15"}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
