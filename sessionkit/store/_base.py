@@ -64,6 +64,8 @@ class SessionStore(Protocol):
 
     def messages(self) -> list[MessageRecord]: ...
 
+    def awaiting_response(self) -> list[tuple[str, int]]: ...
+
     # -- the session's life ---------------------------------------------------------------
     def run_changed(self, run_id: str) -> None: ...
 
@@ -214,7 +216,7 @@ class StoreBase:
             replay=tuple((r.cid, r.mid) for r in rows_
                          if r.state not in _UNACKED and r.mid is not None),
             open_intents=tuple(i.key for i in self._intents.values() if i.outcome is None),
-            jobs=tuple(self._jobs),
+            jobs=tuple(self._jobs), fresh=self.fresh,
         )
 
     # -- reading --------------------------------------------------------------------------
@@ -253,6 +255,11 @@ class StoreBase:
     def messages(self) -> list[MessageRecord]:
         """Every request not yet final, in submission order."""
         return [r.record() for r in self._rows.values()]
+
+    def awaiting_response(self) -> list[tuple[str, int]]:
+        """(cid, mid) of the requests ACKed without their final response (S2)."""
+        return [(r.cid, r.mid) for r in self._rows.values()
+                if r.state not in _UNACKED and r.mid is not None]
 
     def message(self, cid: str) -> MessageRecord | None:
         row = self._rows.get(cid)

@@ -114,12 +114,8 @@ class RecoveryReport:
     open_intents: tuple[str, ...] = ()
     #: asynchronous jobs not yet finished
     jobs: tuple[str, ...] = ()
-
-    @property
-    def fresh(self) -> bool:
-        """True when the journal held nothing to recover."""
-        return (self.run_id is None and self.last_event_id == 0 and not self.resend
-                and not self.replay and not self.open_intents and not self.jobs)
+    #: nothing was ever recorded: the session starts fresh (no handoff)
+    fresh: bool = False
 
     def summary(self) -> str:
         """One line for a log."""

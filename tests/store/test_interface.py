@@ -56,6 +56,7 @@ def test_committed_state_survives_a_restart_and_becomes_a_handoff(store_factory)
     ]
     assert handoff.tracked[0].request == order("c-1")
     assert [m.attempts for m in store.messages()] == [1, 1, 0]
+    assert store.awaiting_response() == [("c-1", 11)]
     report = store.recovery_report()
     assert report.resend == ("c-2",)
     assert report.replay == (("c-1", 11),)

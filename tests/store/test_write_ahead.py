@@ -113,9 +113,11 @@ def run_model(data: st.DataObject, open_store: Any) -> None:
                                      "parent": parent, "run_id": None, "request": r}
         elif op == "sent":
             store.message_sent(pick)
-            targets = [pick] + ([m.cid for m in model.msgs[pick]["request"].messages]
-                                if pick in model.msgs and isinstance(
-                                    model.msgs[pick]["request"], Batch) else [])
+            top = model.msgs.get(pick)
+            targets = [] if top is None or top["state"] not in (
+                MessageState.QUEUED, MessageState.SENT) else [pick] + (
+                [m.cid for m in top["request"].messages]
+                if isinstance(top["request"], Batch) else [])
             for c in targets:
                 m = model.msgs.get(c)
                 if m and m["state"] in (MessageState.QUEUED, MessageState.SENT):
