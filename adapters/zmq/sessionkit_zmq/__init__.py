@@ -12,6 +12,7 @@ from ._client import ZmqConnector, ZmqTransport
 from ._keys import CurveClient, CurveServer, KeyPair, load_public_key
 from ._options import SocketOptions
 from ._server import ServerTransport, ZmqServerEndpoint, serve_endpoint
+from ._simulator import ZmqSimulator, serve_simulator
 
 __version__ = "0.1.0"
 
@@ -28,4 +29,6 @@ __all__ = [
     "CurveServer",
     "load_public_key",
     "SocketOptions",
+    "serve_simulator",
+    "ZmqSimulator",
 ]

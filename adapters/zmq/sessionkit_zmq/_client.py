@@ -117,11 +117,10 @@ class ZmqConnector:
                 if mon.getsockopt(zmq.EVENTS) & POLLIN:
                     continue
                 await waiter.wait()
-        what = "no TCP connection (refused or unreachable"
-        if last is not None and last.event in (zmq.EVENT_CONNECTED, zmq.EVENT_DISCONNECTED):
-            what = "connected, but the handshake did not finish (no answer"
-        raise ConnectFailed(f"no connection to {self.endpoint} within {timeout} s: {what}, "
-                            f"{retries} retries)")
+        what = f"no TCP connection (refused or unreachable; {retries} retries)"
+        if last is not None and last.event == zmq.EVENT_CONNECTED:
+            what = "connected, but the handshake did not finish (no answer)"
+        raise ConnectFailed(f"no connection to {self.endpoint} within {timeout} s: {what}")
 
     def _failure(self, ev: MonitorEvent) -> str | None:
         """The ConnectFailed reason for a monitor event that ends the attempt, else None."""

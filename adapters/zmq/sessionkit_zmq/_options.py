@@ -46,15 +46,16 @@ class SocketOptions:
     rcvhwm: int = attrs.field(default=16384, validator=_non_negative(int))
     #: how long close() keeps unsent messages (a logout, a close notice) to deliver them
     linger: float = attrs.field(default=0.5, validator=_non_negative(float))
-    #: first and longest wait between TCP connection attempts while connect() waits
+    #: wait between TCP connection attempts while connect() waits (ZeroMQ retries, growing
+    #: to ``reconnect_ivl_max``); once connected, a drop ends the transport instead
     reconnect_ivl: float = attrs.field(default=0.1, validator=_non_negative(float, positive=True))
-    reconnect_ivl_max: float = attrs.field(default=2.0, validator=_non_negative(float))
+    reconnect_ivl_max: float = attrs.field(default=1.0, validator=_non_negative(float))
     #: ZMTP heartbeat: ping every ``heartbeat_ivl`` (0: off); drop the connection after
     #: ``heartbeat_timeout`` without traffic (a dead peer or a half-open TCP connection)
     heartbeat_ivl: float = attrs.field(default=5.0, validator=_non_negative(float))
     heartbeat_timeout: float = attrs.field(default=15.0, validator=_non_negative(float))
     #: how long connect() waits for a connection and a finished handshake
-    connect_timeout: float = attrs.field(default=10.0,
+    connect_timeout: float = attrs.field(default=5.0,
                                          validator=_non_negative(float, positive=True))
 
     @property
@@ -75,11 +76,15 @@ class SocketOptions:
 
     def apply_client(self, sock: zmq.Socket[Any]) -> None:
         self.apply_common(sock)
-        # Queue only on a finished connection: nothing waits in a pipe that has no peer, to
-        # be delivered later to a connection that never logged in.
-        sock.setsockopt(zmq.IMMEDIATE, 1)
+        # ZeroMQ retries the TCP connection while connect() waits for the handshake. Once
+        # connected, a drop ends the transport (a session belongs to its connection and its
+        # login); the runtime's ReconnectPolicy opens the next one, resuming by event id.
+        # RECONNECT_IVL is not -1 and IMMEDIATE not 1 because both make libzmq discard the
+        # messages received but not yet read when the connection drops, and those must be
+        # delivered before the close is reported.
         sock.setsockopt(zmq.RECONNECT_IVL, int(self.reconnect_ivl * 1000))
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, int(self.reconnect_ivl_max * 1000))
+        sock.setsockopt(zmq.IMMEDIATE, 0)
 
     def apply_server(self, sock: zmq.Socket[Any]) -> None:
         self.apply_common(sock)

@@ -119,6 +119,7 @@ class ZmqServerEndpoint:
         self._accept_lot = trio.lowlevel.ParkingLot()
         self._io_lot = trio.lowlevel.ParkingLot()
         self._closed: str | None = None
+        self._zap: ZapHandler | None = None
         self.connections = 0
         self.handshake_failures: list[str] = []
 
@@ -359,6 +360,18 @@ class ZmqServerEndpoint:
         t._lot.unpark_all()
         self._io_lot.unpark_all()
 
+    async def aclose(self, reason: str = "the server shut down") -> None:
+        """Stop listening, close every connection (clients are told ``reason``) and release
+        the address (idempotent; closes at once even when cancelled)."""
+        if self._closed is None:
+            self._shutdown(reason)
+            if self._zap is not None:
+                self._zap.close()
+        if not self._ctx.closed:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._ctx.term)
+        await trio.lowlevel.checkpoint()
+
     def _shutdown(self, reason: str) -> None:
         if self._closed is not None:
             return
@@ -428,6 +441,7 @@ async def serve_endpoint(bind: str = "tcp://127.0.0.1:*", *,
         mon = attach_monitor(ctx, sock, SERVER_EVENTS)
         endpoint = ZmqServerEndpoint(ctx, sock, mon, _bind(sock, bind), options, server_curve,
                                      client_keys)
+        endpoint._zap = zap
     except BaseException:
         if zap is not None:
             zap.close()
@@ -450,8 +464,4 @@ async def serve_endpoint(bind: str = "tcp://127.0.0.1:*", *,
             finally:
                 nursery.cancel_scope.cancel()
     finally:
-        endpoint._shutdown("the server shut down")
-        if zap is not None:
-            zap.close()
-        with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(ctx.term)
+        await endpoint.aclose()

@@ -70,6 +70,12 @@ class ZmqSimulator:
                   options: SocketOptions | None = None) -> ZmqConnector:
         return self.server.connector(curve=curve, options=options)
 
+    async def aclose(self) -> None:
+        """Stop now (as a process exit would): clients are disconnected, the address is
+        free again when this returns. The ``serve_simulator`` block may go on."""
+        self._scope.cancel()
+        await self.server.aclose("the exchange shut down")
+
     # -- fault knobs ------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -192,6 +198,16 @@ class ZmqSimulator:
             self._nursery.start_soon(self._serve, _Served(transport, conn))
 
     _nursery: trio.Nursery
+    _scope: trio.CancelScope
+
+    async def _run(self, heartbeats: bool, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._scope = nursery.cancel_scope
+            nursery.start_soon(self._accept_loop)
+            if heartbeats:
+                nursery.start_soon(self._heartbeats)
+            task_status.started()
 
 
 @asynccontextmanager
@@ -212,12 +228,9 @@ async def serve_simulator(bind: str = "tcp://127.0.0.1:*", *,
     exchange = exchange or ReferenceExchange(**exchange_options)
     async with serve_endpoint(bind, curve=curve, options=options) as server:
         sim = ZmqSimulator(server, exchange)
-        async with trio.open_nursery() as nursery:
-            sim._nursery = nursery
-            nursery.start_soon(sim._accept_loop)
-            if heartbeats:
-                nursery.start_soon(sim._heartbeats)
+        async with trio.open_nursery() as outer:
+            await outer.start(sim._run, heartbeats)
             try:
                 yield sim
             finally:
-                nursery.cancel_scope.cancel()
+                sim._scope.cancel()

@@ -81,6 +81,8 @@ class ZapHandler:
                 if sock.getsockopt(zmq.EVENTS) & POLLIN:
                     continue
                 await self._waiter.wait()
+        except trio.ClosedResourceError:
+            return
         finally:
             self.close()
 

@@ -365,3 +365,44 @@ def test_any_frames_arrive_whole_and_in_order(batches: list[list[bytes]]) -> Non
             await client.aclose()
 
     trio.run(main)
+
+
+def test_frames_received_before_a_drop_are_delivered_first(raw_context: Any) -> None:
+    """The peer sends, then vanishes while the client is not reading: every frame it sent
+    is still delivered, then the close (IMMEDIATE=1 or RECONNECT_IVL=-1 would lose them)."""
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        await client.send_frames([b"hello"])
+        ident, _ = router.recv_multipart()
+        for i in range(100):
+            router.send_multipart([ident, b"m%d" % i])
+        router.close(linger=2000)
+        # let the drop reach the client before it reads anything
+        mon_fd = client._mon.getsockopt(zmq.FD)
+        select.select([mon_fd], [], [], 5.0)
+        await trio.sleep(0.05)
+        got, _ = await receive_n(client, 100)
+        assert got == [b"m%d" % i for i in range(100)]
+        with trio.fail_after(5), pytest.raises(TransportClosed, match="was lost"):
+            await client.receive_frames()
+        await client.aclose()
+
+    trio.run(main)
+
+
+def test_frames_a_client_sent_before_it_vanished_reach_the_server() -> None:
+    async def main() -> None:
+        async with adapter.serve(curve=False, options=fast_options()) as ep:
+            client, server = await _pair(ep)
+            await client.send_frames([b"m%d" % i for i in range(100)])
+            client._teardown(2000)  # the process ends: no close notice, just the TCP close
+            await trio.sleep(0.05)
+            got, _ = await receive_n(server, 100)
+            assert got == [b"m%d" % i for i in range(100)]
+            with trio.fail_after(5), pytest.raises(TransportClosed, match="disconnected"):
+                await server.receive_frames()
+
+    trio.run(main)
