@@ -24,10 +24,13 @@ committed (``double_handled``; a redelivery of what was handled but not yet
 committed when the client died is allowed and counted as ``redelivered``).
 The last output line is one JSON object.
 
-``--transport tcp`` (default) serves the exchange over length-prefixed
-frames on 127.0.0.1 and drives the core from a plain loop making the
-runtime's journal calls; ``--transport zmq`` uses the ZeroMQ simulator and
-the trio runtime (``open_session(..., store=)``) when they are installed.
+``--transport zmq`` (the default when ``sessionkit-zmq`` is installed) runs
+the ZeroMQ simulator (``serve_simulator``) in the simulator process and the
+client on the trio runtime (``open_session(..., store=)`` over a
+``ZmqConnector``): the engine's handlers write the side file as they return.
+``--transport tcp`` serves the exchange over length-prefixed frames on
+127.0.0.1 and drives the core from a plain loop that makes the runtime's
+journal calls (``Recorder``) itself.
 """
 
 from __future__ import annotations
@@ -199,7 +202,7 @@ def run_client(args: argparse.Namespace) -> None:
     idle_since = time.monotonic()
 
     def connect() -> socket.socket:
-        s = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", int(args.address)), timeout=10)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
 
@@ -298,13 +301,137 @@ def run_client(args: argparse.Namespace) -> None:
     store.close()
 
 
+# -- the ZeroMQ simulator and a client on the trio runtime -----------------------------------
+
+def _recording_exchange() -> tuple[Any, dict[str, str]]:
+    """A reference exchange that notes the type of every request it is handed, by cid."""
+    from sessionkit import Request
+    from sessionkit.testing import ReferenceExchange
+
+    kinds: dict[str, str] = {}
+
+    class Recording(ReferenceExchange):
+        def handle(self, msg: Any) -> None:
+            if isinstance(msg, Request) and msg.cid is not None:
+                kinds.setdefault(msg.cid, msg.TYPE)
+                for m in getattr(msg, "messages", ()):
+                    kinds.setdefault(m.cid, m.TYPE)
+            super().handle(msg)
+
+    return Recording(heartbeat_interval_ms=500), kinds
+
+
+def run_sim_zmq(args: argparse.Namespace) -> None:
+    import trio
+    from sessionkit_zmq import serve_simulator
+
+    exchange, kinds = _recording_exchange()
+
+    async def serve() -> None:
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async with serve_simulator("tcp://127.0.0.1:*", curve=False,
+                                       exchange=exchange) as sim:
+                print(sim.endpoint, flush=True)
+                async for _ in signals:
+                    break
+
+    trio.run(serve)
+    with open(args.dump, "w") as f:
+        json.dump({"executions": [[c, m, r, kinds.get(c)] for c, m, r in exchange.executions],
+                   "last_event_id": exchange.last_event_id}, f)
+
+
+def run_client_runtime(args: argparse.Namespace) -> None:
+    """The client on ``sessionkit.runtime.open_session(..., store=)`` over ZeroMQ."""
+    import trio
+    from sessionkit_zmq import ZmqConnector
+
+    from sessionkit import CancelOrder, LimitOrder, MessageProcessor, SessionConfig
+    from sessionkit.runtime import ReconnectPolicy, open_session
+    from sessionkit.store import SqliteStore
+
+    side = Side(args.side)
+    store = SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
+                        durability=args.durability)
+    live = {m.cid for m in store.messages()}
+    side.write(f"R {store.incarnation} {store.last_event_id} {' '.join(sorted(live))}")
+
+    class Engine(MessageProcessor):
+        """Writes the side file as the last thing each handler does (so: as it returns)."""
+
+        def _e(self, msg: Any, prev: Any) -> None:
+            if msg.event_id is not None:
+                side.write(f"E {msg.event_id}")
+
+        handle_status_message = handle_action_report = handle_batch_message = _e
+        handle_contract_detail = handle_book_top = handle_book_state_snapshot = _e
+        handle_unknown_message = _e
+
+        def on_message_finished(self, event: Any) -> None:
+            live.discard(event.cid)
+            side.write(f"F {event.cid} {event.outcome.value}")
+
+    config = SessionConfig(cid_prefix="o", ack_timeout=2.0, ack_timeout_max=5.0,
+                           max_send_attempts=1000)
+    next_k = sum(1 for i in store.intents() if i.key.startswith("o"))
+    cancelled = {int(i.key[1:]) for i in store.intents() if i.key.startswith("x")}
+
+    async def trade() -> None:
+        nonlocal next_k
+        async with open_session(ZmqConnector(args.address), Engine(), account=ACCOUNT,
+                                config=config, store=store,
+                                reconnect=ReconnectPolicy(initial=0.05, max=0.5)) as client:
+            idle_since = trio.current_time()
+            while True:
+                while next_k < args.orders and len(live) < args.window:
+                    if next_k % 7 == 0 and next_k + 4 <= args.orders:
+                        ks = list(range(next_k, next_k + 4))
+                        tickets = client.submit_batch_nowait([order_request(k) for k in ks])
+                        cids = [c for t in tickets for c in t.cids]
+                        for k, cid in zip(ks, cids, strict=True):
+                            store.record_intent(f"o{k}", "limit_order", f"{k}", cid=cid)
+                        live.update(cids, (t.cid for t in tickets))
+                        next_k += 4
+                    else:
+                        req = order_request(next_k)
+                        cid = client.submit_nowait(req)
+                        store.record_intent(f"o{next_k}", req.TYPE, f"{next_k}", cid=cid)
+                        live.add(cid)
+                        next_k += 1
+                await trio.sleep(0.002)
+                if next_k < args.orders:
+                    continue
+                tracked = store.messages()
+                if not tracked and all(i.outcome is not None for i in store.intents()):
+                    break
+                resting = [m for m in tracked if isinstance(m.request, LimitOrder)
+                           and m.mid is not None and m.state.value == "open"]
+                now = trio.current_time()
+                if not (len(resting) == len(tracked)
+                        and len({m.request.side for m in resting}) <= 1):
+                    idle_since = now
+                elif now - idle_since > 1.0:
+                    for m in resting:
+                        k = int(next(i.key for i in store.intents() if i.cid == m.cid)[1:])
+                        if k not in cancelled:
+                            cancelled.add(k)
+                            req = CancelOrder(order_mid=m.mid)  # type: ignore[arg-type]
+                            cid = client.submit_nowait(req)
+                            store.record_intent(f"x{k}", req.TYPE, str(m.mid), cid=cid)
+
+    trio.run(trade)
+    store.close()
+    side.write("D")
+
+
 # -- the harness --------------------------------------------------------------------------------
 
-def start_client(args: argparse.Namespace, port: int, journal: str, side: str,
+def start_client(args: argparse.Namespace, address: str, journal: str, side: str,
                  seed: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, os.path.abspath(__file__), "--role", "client", "--port", str(port),
+    cmd = [sys.executable, os.path.abspath(__file__), "--role", "client", "--address", address,
            "--journal", journal, "--side", side, "--orders", str(args.orders),
-           "--durability", args.durability, "--window", str(args.window), "--seed", str(seed)]
+           "--durability", args.durability, "--window", str(args.window), "--seed", str(seed),
+           "--transport", args.transport]
     return subprocess.Popen(cmd)
 
 
@@ -408,16 +535,17 @@ def run_harness(args: argparse.Namespace) -> int:
         if os.path.exists(p):
             os.remove(p)
     sim = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--role", "sim",
-                            "--dump", dump_path], stdout=subprocess.PIPE)
+                            "--dump", dump_path, "--transport", args.transport],
+                           stdout=subprocess.PIPE)
     assert sim.stdout is not None
-    port = int(sim.stdout.readline())
+    address = sim.stdout.readline().decode().strip()
     t0 = time.monotonic()
     # kill points: progress targets (final states seen) spread over the run, each with a
     # random delay; a target already passed kills soon after the restart (during recovery)
     targets = sorted(rng.randrange(0, args.orders) for _ in range(args.kills))
     reader = SideReader(side)
     kills = restarts = 0
-    client = start_client(args, port, journal, side, rng.randrange(1 << 30))
+    client = start_client(args, address, journal, side, rng.randrange(1 << 30))
     try:
         for target in targets:
             while reader.poll() < target and client.poll() is None:
@@ -428,7 +556,7 @@ def run_harness(args: argparse.Namespace) -> int:
             client.send_signal(signal.SIGKILL)
             client.wait()
             kills += 1
-            client = start_client(args, port, journal, side, rng.randrange(1 << 30))
+            client = start_client(args, address, journal, side, rng.randrange(1 << 30))
             restarts += 1
         rc = client.wait(timeout=args.timeout)
     finally:
@@ -452,20 +580,31 @@ def run_harness(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _default_transport() -> str:
+    try:
+        import sessionkit_zmq  # noqa: F401
+    except ImportError:
+        return "tcp"
+    return "zmq"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--orders", type=int, default=10_000)
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--durability", choices=["fast", "safe"], default="fast")
-    p.add_argument("--transport", choices=["tcp"], default="tcp")
+    p.add_argument("--transport", choices=["zmq", "tcp"], default=_default_transport(),
+                   help="zmq: the ZeroMQ simulator and the trio runtime (the default when "
+                        "sessionkit-zmq is installed); tcp: length-prefixed frames on a socket "
+                        "and the core driven from a plain loop")
     p.add_argument("--window", type=int, default=64, help="orders in flight at most")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="for the last client, s")
     p.add_argument("--workdir", help="where the journal and logs go (default: a temp dir)")
     p.add_argument("--role", choices=["harness", "sim", "client"], default="harness",
                    help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--address", help=argparse.SUPPRESS)
     p.add_argument("--journal", help=argparse.SUPPRESS)
     p.add_argument("--side", help=argparse.SUPPRESS)
     p.add_argument("--dump", help=argparse.SUPPRESS)
@@ -473,10 +612,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.orders < 1 or args.kills < 0:
         p.error("--orders must be at least 1 and --kills at least 0")
     if args.role == "sim":
-        run_sim(args)
+        (run_sim_zmq if args.transport == "zmq" else run_sim)(args)
         return 0
     if args.role == "client":
-        run_client(args)
+        (run_client_runtime if args.transport == "zmq" else run_client)(args)
         return 0
     return run_harness(args)
 

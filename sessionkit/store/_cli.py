@@ -24,7 +24,8 @@ from ._errors import JournalCorrupt, JournalError, JournalTooNew
 from ._schema import REQUIRED_TABLES, SCHEMA_VERSION
 from ._sqlite import lock_path
 
-__all__ = ["JournalView", "read_journal", "show_journal", "export_journal", "journal_group"]
+__all__ = ["JournalView", "read_journal", "show_journal", "export_journal", "journal_group",
+           "register"]
 
 
 @attrs.frozen
@@ -205,3 +206,8 @@ def _export(path: str, output: IO[str]) -> None:
         export_journal(path, output)
     except JournalError as err:
         raise click.ClickException(str(err)) from None
+
+
+def register(cli: Any) -> None:
+    """Add ``journal show|export`` to the ``sessionkit`` click group ``cli``."""
+    cli.add_command(journal_group)

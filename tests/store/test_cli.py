@@ -6,12 +6,19 @@ import io
 import json
 import sqlite3
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from sessionkit import Batch, LimitOrder
 from sessionkit.store import JournalCorrupt, JournalError, JournalTooNew, SqliteStore
-from sessionkit.store._cli import export_journal, journal_group, read_journal, show_journal
+from sessionkit.store._cli import (
+    export_journal,
+    journal_group,
+    read_journal,
+    register,
+    show_journal,
+)
 
 
 @pytest.fixture
@@ -111,3 +118,15 @@ def test_reading_refuses_a_newer_schema(journal):
     conn.close()
     with pytest.raises(JournalTooNew, match="schema version 7"):
         read_journal(path)
+
+
+def test_register_mounts_the_group_on_the_sessionkit_command(journal):
+    path, _ = journal
+
+    @click.group()
+    def cli() -> None:
+        pass
+
+    register(cli)
+    result = CliRunner().invoke(cli, ["journal", "show", str(path)])
+    assert result.exit_code == 0 and "last event id 41" in result.output

@@ -30,9 +30,24 @@ def check(result: dict[str, object], orders: int, kills: int) -> None:
     assert result["journal_left"] == 0 and result["finished_cleanly"] is True
 
 
-def test_short_form(tmp_path):
-    check(run_crash_test(tmp_path, "--orders", "300", "--kills", "3", "--timeout", "50",
-                         timeout=60), 300, 3)
+def _zmq_missing() -> bool:
+    try:
+        import sessionkit_zmq  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("transport", [
+    pytest.param("zmq", marks=pytest.mark.skipif(_zmq_missing(),
+                                                 reason="sessionkit-zmq is not installed")),
+    "tcp",
+])
+def test_short_form(tmp_path, transport):
+    result = run_crash_test(tmp_path, "--orders", "300", "--kills", "3", "--timeout", "50",
+                            "--transport", transport, timeout=60)
+    check(result, 300, 3)
+    assert result["transport"] == transport
 
 
 @pytest.mark.slow
