@@ -1,48 +1,52 @@
 #!/usr/bin/env python3
-"""A journalled session that dies and comes back: it resumes from its event id.
+"""A journalled engine is killed (SIGKILL) and restarted: it resumes from its event id.
 
-In the spirit of the Lime guide's resume-by-event-id: an engine trades
-through ``sessionkit.runtime.open_session`` with a SQLite journal
-(``store=``). Then it dies while the exchange's answers to its last orders
-are still on the wire. A new engine opened on the same journal is told what
-was recovered (``on_recovered``), logs in resuming after the last event id
-whose handling was committed, receives the events it missed and
-``on_resend_complete(begin, end)``, and carries on trading. No order is
-executed twice, no event is handled twice.
+In the spirit of the Lime guide's resume-by-event-id. This process runs the
+ZeroMQ exchange simulator (the reference exchange on a ROUTER socket) and
+starts the trading engine as a child process, which trades through
+``sessionkit.runtime.open_session(..., store=SqliteStore(...))``:
 
-The exchange is the reference exchange served over the runtime's in-memory
-transport, so the "death" here is the engine's task being cancelled at once
-with answers in flight; ``tools/crash_test.py`` does the same with SIGKILL
-on real processes.
+1. The first engine places three orders (two of them cross), then two more.
+   It is slow to handle the answers to those two (think of a stuck
+   strategy), and is killed with SIGKILL in the middle of handling one.
+2. A second engine starts on the same journal. It is told what was
+   recovered (``on_recovered``), logs in resuming after the last event id
+   whose handling was committed, resends the two orders the journal never
+   saw ACKed under their own client ids (the exchange recognises them and
+   does not execute them again), receives the events it missed, among them
+   the one the first engine died in, then ``on_resend_complete(begin,
+   end)``, and carries on trading.
 
     python examples/journal_resume.py [--journal PATH]
+
+Needs the ZeroMQ adapter (``adapters/zmq``, installed by ``tools/dev setup``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
+import sys
 import tempfile
-from collections import Counter
+import time
 from typing import Any
 
 import trio
 
 from sessionkit import LimitOrder, MessageProcessor, SessionConfig
-from sessionkit.runtime import open_session, serve_reference_exchange
-from sessionkit.runtime.memory import adapter as memory_adapter
 from sessionkit.store import RecoveryReport, SqliteStore
-from sessionkit.testing import ReferenceExchange
 
 ACCOUNT, TRADING_DAY = "acct-7", "2026-05-04"
 
 
 class Engine(MessageProcessor):
-    """Prints what it is told and keeps the event ids it handled."""
+    """Prints what it is told; with ``slow`` set, takes its time over each answer."""
 
-    def __init__(self, name: str, handled: Counter[int]) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.handled = handled
+        self.slow = False
         self.finished: dict[str, str] = {}
         self.resend_completes: list[tuple[int, int]] = []
 
@@ -72,14 +76,15 @@ class Engine(MessageProcessor):
                                    f"{msg.size} left")
 
     def _event(self, msg: Any, prev_msg: Any, text: str) -> None:
-        if msg.event_id is not None:
-            self.handled[msg.event_id] += 1
         note = " (replayed)" if msg.replay else ""
         if prev_msg is None:  # nothing in flight asked for it
-            note += (" (answer to a resend of a request already final)"
+            note += (" (the exchange's answer to a resend of a request already final)"
                      if msg.event_id is not None else " (answer to the MessageReplay)")
         where = f"event {msg.event_id}" if msg.event_id is not None else "no event id"
         self.say(f"{where}: {text}{note}")
+        if self.slow:
+            self.say("  ... the engine is slow: handling this takes a while ...")
+            time.sleep(30)
 
     def on_message_finished(self, event: Any) -> None:
         self.finished[event.cid] = event.outcome.value
@@ -90,66 +95,79 @@ def order(side: str, price: int) -> LimitOrder:
     return LimitOrder(contract_id=1, side=side, size=1, price_in_cents=price)
 
 
-async def wait_until(check: Any, what: str, timeout: float = 10.0) -> None:
+async def wait_until(check: Any, timeout: float = 20.0) -> None:
     with trio.fail_after(timeout):
         while not check():
             await trio.sleep(0.005)
 
 
+async def engine(endpoint: str, journal: str, life: int) -> None:
+    """One life of the trading engine (a child process)."""
+    from sessionkit_zmq import ZmqConnector
+
+    from sessionkit.runtime import open_session
+
+    me = Engine(f"engine {life}")
+    config = SessionConfig(cid_prefix="eng", ack_timeout=1.0)
+    store = SqliteStore(journal, account=ACCOUNT, session_id=TRADING_DAY, durability="safe")
+    async with open_session(ZmqConnector(endpoint), me, account=ACCOUNT, config=config,
+                            store=store) as client:
+        if life == 1:
+            client.submit_nowait(order("buy", 99))  # eng-1: rests on the book
+            client.submit_nowait(order("buy", 100))
+            client.submit_nowait(order("sell", 100))  # crosses eng-2
+            await wait_until(lambda: len(me.finished) == 2)
+            me.say(f"journal cursor: event {store.last_event_id}; eng-1 rests on the book")
+            me.slow = True
+            client.submit_nowait(order("sell", 99))  # eng-4: crosses eng-1
+            client.submit_nowait(order("buy", 98))  # eng-5: rests
+            me.say("two more orders sent")
+            await trio.sleep_forever()  # the parent kills this process
+        await wait_until(lambda: me.resend_completes and "eng-1" in me.finished)
+        last = client.submit_nowait(order("sell", 98))  # carries on: crosses eng-5
+        await wait_until(lambda: last in me.finished and "eng-5" in me.finished)
+        me.say(f"done; journal cursor: event {store.last_event_id}")
+    left = len(store.messages())
+    store.close()
+    print(f"[engine {life}] journal left: {left} requests in flight", flush=True)
+
+
+def start_engine(endpoint: str, journal: str, life: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--engine", str(life),
+                             "--endpoint", endpoint, "--journal", journal])
+
+
 async def main(journal: str) -> int:
-    exchange = ReferenceExchange(heartbeat_interval_ms=200)
-    handled: Counter[int] = Counter()
-    config = SessionConfig(cid_prefix="eng", ack_timeout=0.5)
-    async with memory_adapter.serve() as endpoint, trio.open_nursery() as nursery:
-        await nursery.start(serve_reference_exchange, endpoint, exchange)
+    from sessionkit_zmq import serve_simulator
 
-        # -- the first life -------------------------------------------------------
-        first = Engine("engine 1", handled)
-        store = SqliteStore(journal, account=ACCOUNT, session_id=TRADING_DAY, durability="safe")
-        with trio.CancelScope() as life:
-            async with open_session(endpoint.connector(), first, account=ACCOUNT,
-                                    config=config, store=store) as client:
-                resting = await client.submit(order("buy", 99))
-                await client.submit(order("buy", 100))
-                await client.submit(order("sell", 100))
-                await wait_until(lambda: len(first.finished) == 2, "the crossing pair")
-                first.say(f"journal cursor: event {store.last_event_id}; "
-                          f"{resting} rests on the book")
-                endpoint.to_client.hold()  # the exchange's answers stop reaching the engine
-                await client.submit(order("sell", 99))  # crosses the resting buy
-                await client.submit(order("buy", 98))   # rests
-                await wait_until(lambda: len(exchange.executions) == 5, "the exchange")
-                first.say("two more orders sent and executed; their answers are in flight")
-                first.say("*** the engine dies ***")
-                life.cancel()
-        store.close(commit=False)
-        endpoint.to_client.release()  # new connections get their frames again
-
-        # -- the second life ------------------------------------------------------------
-        second = Engine("engine 2", handled)
-        store = SqliteStore(journal, account=ACCOUNT, session_id=TRADING_DAY, durability="safe")
-        async with open_session(endpoint.connector(), second, account=ACCOUNT, config=config,
-                                store=store) as client:
-            await wait_until(lambda: second.resend_completes, "the replay")
-            await wait_until(lambda: resting in second.finished, "the missed fill")
-            last = await client.submit(order("sell", 98))  # carries on: crosses the last buy
-            await wait_until(lambda: last in second.finished, "the new order")
-        left = store.messages()
-        store.close()
-        nursery.cancel_scope.cancel()
-
-    cids = [c for c, _, _ in exchange.executions]
-    twice = [e for e, n in handled.items() if n > 1]
-    print(f"exchange executions: {len(cids)}, {len(set(cids))} distinct cids "
-          f"({'none twice' if len(cids) == len(set(cids)) else 'SOME TWICE'})")
-    print(f"events handled: {len(handled)}, handled twice: {twice or 'none'}")
-    print(f"journal left: {len(left)} requests in flight")
-    return 0 if len(cids) == len(set(cids)) and not twice and not left else 1
+    async with serve_simulator("tcp://127.0.0.1:*", curve=False,
+                               heartbeat_interval_ms=500) as sim:
+        exchange = sim.exchange
+        print(f"[exchange] ZMQ simulator on {sim.endpoint}", flush=True)
+        first = start_engine(sim.endpoint, journal, 1)
+        await wait_until(lambda: len(exchange.executions) == 5 or first.poll() is not None)
+        await trio.sleep(0.3)  # the engine is inside its slow handler now
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        print("[exchange] *** engine 1 killed (SIGKILL) while handling an answer ***",
+              flush=True)
+        second = start_engine(sim.endpoint, journal, 2)
+        while second.poll() is None:
+            await trio.sleep(0.01)
+        cids = [c for c, _, _ in exchange.executions]
+        print(f"[exchange] executions: {len(cids)}, {len(set(cids))} distinct cids "
+              f"({'none twice' if len(cids) == len(set(cids)) else 'SOME TWICE'})", flush=True)
+    return 0 if second.returncode == 0 and len(cids) == len(set(cids)) else 1
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--journal", help="the journal file (default: a new one in a temp dir)")
+    p.add_argument("--engine", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--endpoint", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.engine:
+        trio.run(engine, args.endpoint, args.journal, args.engine)
+        raise SystemExit(0)
     path = args.journal or os.path.join(tempfile.mkdtemp(), f"{ACCOUNT}-{TRADING_DAY}.journal")
     raise SystemExit(trio.run(main, path))
