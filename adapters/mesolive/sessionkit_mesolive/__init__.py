@@ -10,7 +10,57 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-__all__ = ["adapter", "AdapterNotReadyError"]
+from ._client import MesoLiveClient
+from ._data_feed import DataFeed
+from ._errors import (
+    ConflictError,
+    DecodeError,
+    DuplicateRequestError,
+    MesoLiveApiException,
+    MesoLiveError,
+    MesoLiveSignalRError,
+)
+from ._events_feed import EventFeed, EventProcessor
+from ._hubs import (
+    ControlHub,
+    DataHub,
+    EventHub,
+    HubClient,
+    MesoLiveAuthenticationError,
+    OutcomeUnknownError,
+    TypedStream,
+)
+from ._idempotency import IdempotentCaller, OutcomeUnresolved, new_key
+from ._jobs import Executor, PreparationCancelled, PreparationFailed, Preparations
+
+__all__ = [
+    "adapter",
+    "AdapterNotReadyError",
+    "MesoLiveClient",
+    "HubClient",
+    "ControlHub",
+    "DataHub",
+    "EventHub",
+    "TypedStream",
+    "IdempotentCaller",
+    "new_key",
+    "Preparations",
+    "Executor",
+    "PreparationFailed",
+    "PreparationCancelled",
+    "EventFeed",
+    "EventProcessor",
+    "DataFeed",
+    "MesoLiveError",
+    "MesoLiveApiException",
+    "DuplicateRequestError",
+    "ConflictError",
+    "MesoLiveSignalRError",
+    "MesoLiveAuthenticationError",
+    "OutcomeUnknownError",
+    "OutcomeUnresolved",
+    "DecodeError",
+]
 
 
 class AdapterNotReadyError(NotImplementedError):
