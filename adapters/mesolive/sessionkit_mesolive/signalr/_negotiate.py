@@ -5,6 +5,7 @@ transports), a redirect (``url`` and perhaps ``accessToken``), or an ``error``. 
 ``connectionToken`` (what goes in ``id=`` on the transport URL); version 0 servers only send
 ``connectionId``, which then doubles as the token.
 
+>>> from sessionkit_mesolive.signalr import negotiate_url, websocket_url
 >>> negotiate_url("http://127.0.0.1:5000/hubs/control/v1", stateful=True)
 'http://127.0.0.1:5000/hubs/control/v1/negotiate?negotiateVersion=1&useStatefulReconnect=true'
 >>> websocket_url("https://h/hubs/x?a=1", "tok/en")

@@ -3,6 +3,7 @@
 The randomness source is passed in (seed it for reproducible tests).
 
 >>> import random
+>>> from sessionkit_mesolive.signalr import ReconnectPolicy
 >>> policy = ReconnectPolicy(initial_delay=1.0, max_delay=8.0, jitter=0.0)
 >>> [policy.delay(n, random.Random(0)) for n in range(1, 6)]
 [0.0, 1.0, 2.0, 4.0, 8.0]
