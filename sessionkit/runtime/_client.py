@@ -32,7 +32,6 @@ from .._errors import ConfigError, LocalProtocolError, SessionBusy, SessionClose
 from .._events import (
     Callback,
     Closed,
-    ConnectionAvailable,
     ConnectionFailed,
     Event,
     ExchangeOffline,
@@ -188,6 +187,7 @@ class SessionClient:
         self._backoff_scope: trio.CancelScope | None = None
         self._nursery_scope: trio.CancelScope | None = None
         self._changed = trio.lowlevel.ParkingLot()
+        self._progress = 0
         self._login_event = trio.Event()
         self._done = trio.Event()
         #: connections opened so far
@@ -199,7 +199,7 @@ class SessionClient:
         self._hooks: dict[type, Callable[[Any], None]] = {
             LoginAccepted: self._on_login, LoginFailed: self._on_login_failed,
             ConnectionFailed: self._on_failed, Closed: self._on_closed,
-            ConnectionAvailable: self._on_available, ExchangeOffline: self._on_offline,
+            ExchangeOffline: self._on_offline,
         }
 
     # -- views ------------------------------------------------------------------------
@@ -279,22 +279,33 @@ class SessionClient:
             self._recorder.submitted_batch(requests, tickets)
         return tickets
 
-    async def _when_not_busy(self, attempt: Callable[[], T], timeout: float | None) -> T:
+    async def _when_not_busy(self, attempt: Callable[[], T], timeout: float | None,
+                             need: int = 1) -> T:
+        """Run ``attempt`` (a nowait submit); while it raises SessionBusy, wait and retry.
+
+        A retry comes only after progress (frames in or out, a timer, a new
+        session), not on every busy/available flip: a request that needs more
+        room than the low-water mark frees would otherwise spin. What can never
+        fit (more requests than ``max_in_flight``) raises at once.
+        """
         await trio.lowlevel.checkpoint_if_cancelled()
-        try:
-            return attempt()
-        except SessionBusy:
-            pass
         _positive_or_none("timeout", timeout, allow_zero=True)
         deadline = trio.current_time() + (self._submit_timeout if timeout is None else timeout)
         while True:
-            with trio.move_on_at(deadline):
-                await self._changed.park()
+            seen = self._progress
             try:
                 return attempt()
             except SessionBusy:
-                if trio.current_time() >= deadline:
+                if need > self._config.max_in_flight or trio.current_time() >= deadline:
                     raise
+            with trio.move_on_at(deadline):
+                while self._progress == seen:
+                    await self._changed.park()
+
+    def _bump(self) -> None:
+        """Something that may free room happened: let waiting submits retry."""
+        self._progress += 1
+        self._changed.unpark_all()
 
     async def submit(self, request: Request, callback: Callback | None = None, *,
                      timeout: float | None = None) -> str:
@@ -313,7 +324,7 @@ class SessionClient:
         """Like :meth:`submit_batch_nowait`, waiting (bounded) while busy."""
         requests = list(requests)
         return await self._when_not_busy(
-            lambda: self.submit_batch_nowait(requests, callbacks), timeout)
+            lambda: self.submit_batch_nowait(requests, callbacks), timeout, len(requests))
 
     async def request_message_replay(self) -> str | None:
         """Ask for what was ACKed without a final response (S2); None when nothing is."""
@@ -410,7 +421,7 @@ class SessionClient:
             self._call("on_reconnected", attempt)
         self._ever_logged_in = True
         self._login_event.set()
-        self._changed.unpark_all()
+        self._bump()
 
     def _on_login_failed(self, ev: LoginFailed) -> None:
         self._end_kind, self._end_reason = "login_failed", f"login failed: {ev.reason}"
@@ -420,9 +431,6 @@ class SessionClient:
 
     def _on_closed(self, ev: Closed) -> None:
         self._end_kind, self._end_reason = "closed", ev.reason
-
-    def _on_available(self, ev: ConnectionAvailable) -> None:
-        self._changed.unpark_all()
 
     def _on_offline(self, ev: ExchangeOffline) -> None:
         if self._reconnect is not None and self._reconnect.reconnect_on_offline:
@@ -466,6 +474,7 @@ class SessionClient:
                     out = self._frames(session)
                     if out:
                         await transport.send_frames(out)
+                        self._bump()
                     events = session.events()
                     if events:
                         self._dispatch(events)
@@ -491,9 +500,11 @@ class SessionClient:
                             receive(frame, now)
                     except SessionClosed:
                         pass  # a frame failed the session; the rest are moot
-                if deadline is not None and now >= deadline and \
-                        session.state not in CLOSED_STATES:
+                timer = deadline is not None and now >= deadline
+                if timer and session.state not in CLOSED_STATES:
                     session.handle_timer(now)
+                if frames or timer:
+                    self._bump()
         except TransportClosed as exc:
             self._wait_scope = None
             if session.state not in CLOSED_STATES:
@@ -523,7 +534,7 @@ class SessionClient:
             self._dispatch(old.events())
         self._stats.add(old.statistics())
         self._session = Session(self._config, codec=self._codec, handoff=old.handoff())
-        self._changed.unpark_all()
+        self._bump()
 
     async def _connect_loop(self) -> str:
         policy = self._reconnect
@@ -624,7 +635,7 @@ class SessionClient:
         self._state = ClientState.FAILED if failed else ClientState.CLOSED
         self._done.set()
         self._login_event.set()
-        self._changed.unpark_all()
+        self._bump()
 
     async def _wait_login(self) -> None:
         limit = self._login_timeout

@@ -266,8 +266,11 @@ class AsyncHarness(Harness):
             return self.client.submit_nowait(request, callback)  # type: ignore[no-any-return]
         return await self.client.submit(request, callback, timeout=wait)  # type: ignore
 
-    async def submit_batch(self, requests: Any, callbacks: Any = None) -> Any:
-        return self.client.submit_batch_nowait(requests, callbacks)
+    async def submit_batch(self, requests: Any, callbacks: Any = None, *,
+                           wait: float | None = None) -> Any:
+        if wait is None:
+            return self.client.submit_batch_nowait(requests, callbacks)
+        return await self.client.submit_batch(requests, callbacks, timeout=wait)
 
     async def request_message_replay(self) -> Any:
         return await self.client.request_message_replay()
@@ -349,9 +352,10 @@ class ThreadHarness(Harness):
         assert self.ctx is not None
         return await self._t(self.ctx.submit, request, callback, timeout=wait)  # type: ignore
 
-    async def submit_batch(self, requests: Any, callbacks: Any = None) -> Any:
+    async def submit_batch(self, requests: Any, callbacks: Any = None, *,
+                           wait: float | None = None) -> Any:
         assert self.ctx is not None
-        return await self._t(self.ctx.submit_batch, requests, callbacks)
+        return await self._t(self.ctx.submit_batch, requests, callbacks, timeout=wait)
 
     async def request_message_replay(self) -> Any:
         assert self.ctx is not None
@@ -437,13 +441,24 @@ class Driver:
             ah = AsyncHarness(ex, options)
 
             async def main() -> None:
-                async with trio.open_nursery() as nursery:
-                    ah._nursery = nursery
+                # a real-time watchdog: virtual time does not pass while tasks spin
+                token = trio.lowlevel.current_trio_token()
+                with trio.CancelScope() as guard:
+                    timer = threading.Timer(REAL_WAIT, token.run_sync_soon, (guard.cancel,))
+                    timer.start()
                     try:
-                        await scenario(ah)
+                        async with trio.open_nursery() as nursery:
+                            ah._nursery = nursery
+                            try:
+                                await scenario(ah)
+                            finally:
+                                await ah._teardown()
+                            nursery.cancel_scope.cancel()
                     finally:
-                        await ah._teardown()
-                    nursery.cancel_scope.cancel()
+                        timer.cancel()
+                if guard.cancelled_caught:
+                    raise AssertionError(f"the scenario did not end within {REAL_WAIT} real "
+                                         f"seconds: a livelock or a hang")
 
             trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
             return ah

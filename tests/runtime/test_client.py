@@ -261,6 +261,44 @@ def test_a_waiting_submit_goes_through_once_the_window_frees(driver: Any) -> Non
     driver.run(scenario, exchange=ReferenceExchange(heartbeat_interval_ms=3_600_000))
 
 
+def test_a_batch_larger_than_the_window_fails_at_once_even_when_awaited(driver: Any) -> None:
+    async def scenario(h: Any) -> None:
+        await h.open(config=SessionConfig(max_in_flight=5, cid_prefix="c"))
+        with pytest.raises(SessionBusy, match="window"):
+            await h.submit_batch([GetBookState(contract_id=1)] * 6, wait=1e9)
+        st = await h.statistics()
+        assert (st.submitted, st.in_flight) == (0, 0)
+        await h.close()
+
+    driver.run(scenario)
+
+
+def test_a_waiting_batch_retries_on_progress_not_on_every_available(driver: Any) -> None:
+    """4 in flight is below low water (5) but 4 + 7 passes the window (10): the awaited
+    batch must wait for ACKs, not spin between busy and available."""
+    async def scenario(h: Any) -> None:
+        await h.open(config=SessionConfig(max_in_flight=10, low_water=5, ack_timeout=1e6,
+                                          ack_timeout_max=1e6, cid_prefix="c"))
+        await h.in_loop(h.emb.to_client.hold)
+        for _ in range(4):
+            await h.submit(GetBookState(contract_id=1))
+        got: list[Any] = []
+        async with trio.open_nursery() as nursery:
+            async def waiting() -> None:
+                got.extend(await h.submit_batch([GetBookState(contract_id=2)] * 7, wait=1e9))
+
+            nursery.start_soon(waiting)
+            await h.wait_for(has("busy"))
+            await h.sleep(5.0)
+            assert len(h.log.of("busy")) <= 2, "the waiting batch spins"
+            await h.in_loop(h.emb.to_client.release)
+        cids = [c for t in got for c in t.cids]
+        await h.wait_for(lambda log: all(c in log.finished() for c in cids))
+        await h.close()
+
+    driver.run(scenario, exchange=ReferenceExchange(heartbeat_interval_ms=3_600_000))
+
+
 def test_exchange_congestion_makes_submits_busy(driver: Any) -> None:
     async def scenario(h: Any) -> None:
         await h.open(config=BIG)
