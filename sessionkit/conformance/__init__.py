@@ -14,17 +14,56 @@ Three ways to run it: ``sessionkit conformance --adapter NAME``, ``pytest
     assert report.ok, format_table(report)
 """
 
-from ._runner import FRAME_LIMIT, ScenarioResult, missing_capabilities, run_scenario
-from ._script import Field, Scenario, ScriptError, Step, Var, load_scenario, parse_scenario
-from ._suite import (
-    SCENARIO_DIR,
-    SuiteReport,
-    format_table,
-    load_scenarios,
-    resolve_adapter,
-    run_suite,
-    select,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._runner import FRAME_LIMIT, ScenarioResult, missing_capabilities, run_scenario
+    from ._script import (
+        Field,
+        Scenario,
+        ScriptError,
+        Step,
+        Var,
+        load_scenario,
+        parse_scenario,
+    )
+    from ._suite import (
+        SCENARIO_DIR,
+        SuiteReport,
+        format_table,
+        load_scenarios,
+        resolve_adapter,
+        run_suite,
+        select,
+    )
+
+# Names are imported on first use, so that loading the pytest plugin (a submodule)
+# stays cheap and never imports the runtime.
+_WHERE = {
+    "FRAME_LIMIT": "_runner", "ScenarioResult": "_runner", "missing_capabilities": "_runner",
+    "run_scenario": "_runner", "Field": "_script", "Scenario": "_script",
+    "ScriptError": "_script", "Step": "_script", "Var": "_script", "load_scenario": "_script",
+    "parse_scenario": "_script", "SCENARIO_DIR": "_suite", "SuiteReport": "_suite",
+    "format_table": "_suite", "load_scenarios": "_suite", "resolve_adapter": "_suite",
+    "run_suite": "_suite", "select": "_suite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'sessionkit.conformance' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Scenario",

@@ -26,7 +26,14 @@ logger = logging.getLogger(__name__)
 
 
 class StepFailed(Exception):
-    """A scenario step did not hold; the message says what was expected and what happened."""
+    """A scenario step did not hold; the message says what was expected and what happened.
+
+    ``step`` is the step to blame when it is not the one running (None: that one).
+    """
+
+    def __init__(self, message: str, step: Any = None) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 class _Conn:

@@ -34,7 +34,7 @@ __all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMI
 #: max_frame_size of both codecs in a scenario (``inject oversize`` sends one byte more)
 FRAME_LIMIT = 64 * 1024
 #: a scenario that runs longer than this in virtual time has hung
-SCENARIO_LIMIT = 3600.0
+SCENARIO_LIMIT = 86400.0
 #: a scenario that runs longer than this in real seconds is stopped (a livelock: tasks
 #: that never wait leave virtual time standing still)
 REAL_TIME_LIMIT = 60.0
@@ -198,7 +198,7 @@ class _Run:
                         step = None
                         self.final_checks()
                     except StepFailed as exc:
-                        self._fail(step, str(exc))
+                        self._fail(exc.step or step, str(exc))
                     finally:
                         nursery.cancel_scope.cancel()
         if guard.cancelled_caught and self.failure is None:
@@ -215,9 +215,8 @@ class _Run:
         if self.pending is not None and step.verb != "expect-error":
             raised, exc = self.pending
             self.pending = None
-            self._fail(raised, f"{raised.verb} raised {_error_text(exc)} (no expect-error "
-                               f"step follows)")
-            raise StepFailed(self.failure[1] if self.failure else "")  # reported as is
+            raise StepFailed(f"{raised.verb} raised {_error_text(exc)} (no expect-error step "
+                             f"follows)", step=raised)
         handler = getattr(self, "step_" + step.verb.replace("-", "_"))
         await handler(step, at)
 

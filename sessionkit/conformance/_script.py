@@ -93,9 +93,14 @@ class Field:
         return f"{self.key}{self.op}{_show(self.value)}"
 
 
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]*$")
+
+
 def _show(value: Any) -> str:
+    """The written form of a value: ``parse_value(_show(v)) == v``."""
     if isinstance(value, str):
-        return json.dumps(value) if (not value or " " in value or '"' in value) else value
+        bare = _BARE.match(value) and value.lower() not in ("true", "false", "none", "null")
+        return value if bare else json.dumps(value)
     if isinstance(value, list):
         return "[" + ",".join(_show(v) for v in value) + "]"
     if value is None:

@@ -170,7 +170,7 @@ def format_table(report: SuiteReport, *, verbose: bool = False) -> str:
     if failures:
         lines += ["", "failures:"]
         for r in failures:
-            detail = r.detail if verbose else "\n".join(r.detail.splitlines()[:3])
+            detail = r.detail if verbose else "\n".join(r.detail.splitlines()[:2])
             lines.append(f"- {r.category}/{r.name}:")
             lines += ["    " + d for d in detail.splitlines()]
     return "\n".join(lines)

@@ -18,13 +18,15 @@ scenarios by name as usual.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._runner import missing_capabilities, run_scenario
-from ._script import Scenario
-from ._suite import load_scenarios, resolve_adapter, select
+if TYPE_CHECKING:
+    from ._script import Scenario
+
+# The suite (and through it the runtime) is imported only when an adapter is asked
+# for: this plugin is loaded by every pytest run in an environment with sessionkit.
 
 __all__ = ["ScenarioItem", "ScenarioFailed"]
 
@@ -49,6 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="virtual (default), virtual:SECONDS or real")
     group.addoption("--sessionkit-scenarios", default=None, metavar="DIR",
                     help="a directory of .skt scenarios instead of the bundled ones")
+    group.addoption("--sessionkit-time-limit", default=None, type=float, metavar="SECONDS",
+                    help="real seconds one scenario may run before it is stopped (default 60)")
 
 
 class ScenarioFailed(Exception):
@@ -59,8 +63,9 @@ class ScenarioItem(pytest.Item):
     """One scenario run against one adapter."""
 
     def __init__(self, *, scenario: Scenario, adapter: Any, adapter_name: str,
-                 clock: str | None, **kwargs: Any) -> None:
+                 clock: str | None, time_limit: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.time_limit = time_limit
         self.scenario = scenario
         self.adapter = adapter
         self.adapter_name = adapter_name
@@ -70,7 +75,10 @@ class ScenarioItem(pytest.Item):
         self.user_properties.append(("category", scenario.category))
 
     def runtest(self) -> None:
-        result = run_scenario(self.scenario, self.adapter, clock=self.clock)
+        from ._runner import REAL_TIME_LIMIT, run_scenario
+
+        result = run_scenario(self.scenario, self.adapter, clock=self.clock,
+                              real_time_limit=self.time_limit or REAL_TIME_LIMIT)
         if result.status == "skipped":
             pytest.skip(result.detail)
         if result.status == "failed":
@@ -115,21 +123,31 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     adapters = _adapters(config)
     if not adapters:
         return
+    from ._runner import missing_capabilities
+    from ._suite import load_scenarios, resolve_adapter, select
+
     scenarios = select(load_scenarios(config.getoption("sessionkit_scenarios")),
                        categories=config.getoption("sessionkit_category") or None)
     clock = config.getoption("sessionkit_clock")
+    limit = config.getoption("sessionkit_time_limit")
     for wanted in adapters:
         try:
             adapter = resolve_adapter(wanted)
         except Exception as exc:
             raise pytest.UsageError(f"--sessionkit-adapter: {exc}") from None
         name = str(getattr(adapter, "name", None) or wanted)
+        added: list[pytest.Item] = []
         for sc in scenarios:
-            item = ScenarioItem.from_parent(
-                session, name=f"conformance[{name}]/{sc.category}/{sc.name}",
-                scenario=sc, adapter=adapter, adapter_name=name, clock=clock)
+            node = f"conformance[{name}]/{sc.category}/{sc.name}"
+            item = ScenarioItem.from_parent(session, name=node, nodeid=node, scenario=sc,
+                                            adapter=adapter, adapter_name=name, clock=clock,
+                                            time_limit=limit)
             missing = missing_capabilities(sc, adapter)
             if missing:
                 item.add_marker(pytest.mark.skip(
                     reason=f"adapter {name} lacks capability {', '.join(sorted(missing))}"))
-            items.append(item)
+            added.append(item)
+        items.extend(added)
+        # report them as a collector would, so "collected N items" counts them
+        config.hook.pytest_collectreport(report=pytest.CollectReport(
+            f"conformance[{name}]", "passed", None, added))

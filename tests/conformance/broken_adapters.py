@@ -1,0 +1,106 @@
+"""Deliberately broken adapters (the memory adapter with a bug in its transport).
+
+The conformance suite must fail them; see test_broken_adapters.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from sessionkit.runtime.memory import adapter as memory
+
+
+class _Wrapped:
+    """A transport whose frames pass through ``on_send`` / ``on_receive``."""
+
+    def __init__(self, inner: Any, on_send: Callable[[list[bytes]], list[bytes]],
+                 on_receive: Callable[[list[bytes]], list[bytes]]) -> None:
+        self.inner, self.on_send, self.on_receive = inner, on_send, on_receive
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        out = self.on_send(frames)
+        if out:
+            await self.inner.send_frames(out)
+        else:
+            await trio.lowlevel.checkpoint()
+
+    async def receive_frames(self) -> list[bytes]:
+        while True:
+            got = self.on_receive(await self.inner.receive_frames())
+            if got:
+                return got
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _Connector:
+    def __init__(self, inner: Any, wrap: Callable[[Any], Any]) -> None:
+        self.inner, self.wrap = inner, wrap
+
+    async def connect(self) -> Any:
+        return self.wrap(await self.inner.connect())
+
+
+class _Endpoint:
+    def __init__(self, inner: Any, wrap: Callable[[Any], Any]) -> None:
+        self.inner, self.wrap = inner, wrap
+
+    def connector(self, **options: Any) -> _Connector:
+        return _Connector(self.inner.connector(**options), self.wrap)
+
+    async def accept(self) -> Any:
+        return await self.inner.accept()
+
+
+class BrokenAdapter:
+    """The memory adapter, with client transports made by ``make_transport(inner)``."""
+
+    def __init__(self, name: str, make_transport: Callable[[Any], Any],
+                 capabilities: frozenset[str] = memory.capabilities) -> None:
+        self.name = name
+        self.capabilities = capabilities
+        self._make = make_transport
+
+    def connector(self, **options: Any) -> Any:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def serve(self, **options: Any) -> AsyncIterator[_Endpoint]:
+        async with memory.serve(**options) as ep:
+            yield _Endpoint(ep, self._make)
+
+
+def drops_every_third_frame() -> BrokenAdapter:
+    """Client frames 3, 6, 9... are lost without a trace."""
+
+    def make(inner: Any) -> _Wrapped:
+        count = [0]
+
+        def on_send(frames: list[bytes]) -> list[bytes]:
+            kept = []
+            for f in frames:
+                count[0] += 1
+                if count[0] % 3:
+                    kept.append(f)
+            return kept
+
+        return _Wrapped(inner, on_send, lambda frames: frames)
+
+    return BrokenAdapter("drops-every-third", make)
+
+
+def delivers_frames_twice() -> BrokenAdapter:
+    """Every frame from the exchange reaches the client twice (a re-delivery bug)."""
+    return BrokenAdapter("delivers-twice", lambda inner: _Wrapped(
+        inner, lambda frames: frames, lambda frames: [f for f in frames for _ in (0, 1)]))
+
+
+def without_batch() -> BrokenAdapter:
+    """A sound transport that does not claim the batch capability."""
+    return BrokenAdapter("no-batch", lambda inner: inner,
+                         memory.capabilities - {"batch"})

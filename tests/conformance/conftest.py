@@ -1,0 +1,47 @@
+"""Runs the whole conformance suite against the in-memory adapter, one test item per scenario.
+
+The ``pytest_sessionkit_adapters`` hook below is all an adapter's test suite
+needs to do the same for its adapter (see ``docs/adapters.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent.resolve()
+
+#: scenarios the current runtime fails, with the gap; strict: they must fail until fixed
+KNOWN_GAPS = {
+    "backpressure_batch_larger_than_window":
+        "runtime: awaited submit_batch of more requests than max_in_flight livelocks "
+        "(busy -> wake -> available -> retry, never waiting)",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_sessionkit_adapters(config: pytest.Config) -> list[str]:
+    """The memory adapter, when this directory (or one above it) is collected.
+
+    Running a single test file here does not add the 90 scenario items.
+    """
+    for arg in config.args:
+        target = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if target.is_dir() and (target == HERE or target in HERE.parents):
+            return ["memory"]
+    return []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # in-memory scenarios take milliseconds; a livelocked one is stopped after this long
+    if config.getoption("sessionkit_time_limit", None) is None:
+        config.option.sessionkit_time_limit = 5.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        scenario = getattr(item, "scenario", None)
+        if scenario is not None and scenario.name in KNOWN_GAPS \
+                and getattr(item, "adapter_name", None) == "memory":
+            item.add_marker(pytest.mark.xfail(reason=KNOWN_GAPS[scenario.name], strict=True))

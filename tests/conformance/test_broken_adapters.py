@@ -1,0 +1,141 @@
+"""The suite can fail: broken transports and a processor-facing bug fail specific scenarios."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+import sessionkit.runtime
+from sessionkit.conformance import ScenarioResult, load_scenarios, run_scenario, run_suite
+
+sys.path.insert(0, str(Path(__file__).parent))
+broken = importlib.import_module("broken_adapters")
+
+
+def results(adapter: Any, names: list[str]) -> dict[str, ScenarioResult]:
+    chosen = [s for s in load_scenarios() if s.name in names]
+    assert len(chosen) == len(names), "a scenario named here no longer exists"
+    return {r.name: r for r in run_suite(adapter, chosen).results}
+
+
+def test_a_transport_dropping_every_third_frame_fails_resend_and_batch_scenarios() -> None:
+    got = results(broken.drops_every_third_frame(), [
+        "ack_mid_s1_resend_with_backoff", "batch_of_201", "batch_resend_keeps_cids",
+        "idempotency_resend_identical", "login_accepted", "ack_mid_ack_carries_mid"])
+    for name in ("ack_mid_s1_resend_with_backoff", "batch_of_201", "batch_resend_keeps_cids",
+                 "idempotency_resend_identical"):
+        assert got[name].status == "failed", name
+    # frames 1 and 2 (login, first order) get through: these still pass
+    assert got["login_accepted"].passed
+    assert got["ack_mid_ack_carries_mid"].passed
+    detail = got["batch_of_201"].detail
+    assert detail.startswith("line 13: expect-send batch")
+    assert "messages.len: wanted =1, got 200" in detail
+
+
+def test_a_transport_delivering_frames_twice_fails_duplicate_sensitive_scenarios() -> None:
+    got = results(broken.delivers_frames_twice(), [
+        "ack_mid_trade_held_until_size_zero", "event_replay_duplicates_dropped",
+        "robustness_unknown_message_type", "login_accepted", "run_id_change_on_heartbeat"])
+    for name in ("ack_mid_trade_held_until_size_zero", "event_replay_duplicates_dropped",
+                 "robustness_unknown_message_type"):
+        assert got[name].status == "failed", name
+    assert got["login_accepted"].passed
+    assert "handle_action_report" in got["ack_mid_trade_held_until_size_zero"].detail
+
+
+@contextlib.asynccontextmanager
+async def _forgetful_open_session(connector: Any, processor: Any,
+                                  **kwargs: Any) -> AsyncIterator[Any]:
+    """The runtime with a processor-facing bug: run changes never reach the processor."""
+
+    class Forgetful:
+        def __getattr__(self, name: str) -> Any:
+            if name == "handle_run_change":
+                return lambda *args: None
+            return getattr(processor, name)
+
+    async with _REAL_OPEN(connector, Forgetful(), **kwargs) as client:
+        yield client
+
+
+_REAL_OPEN = sessionkit.runtime.open_session
+
+
+def test_a_processor_facing_bug_fails_the_run_change_scenarios(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sessionkit.runtime, "open_session", _forgetful_open_session)
+    got = results("memory", ["run_id_change_on_heartbeat", "run_id_change_on_ack",
+                             "login_accepted"])
+    assert got["run_id_change_on_heartbeat"].status == "failed"
+    assert "handle_run_change was not called" in got["run_id_change_on_heartbeat"].detail
+    assert got["run_id_change_on_ack"].status == "failed"
+    assert got["login_accepted"].passed
+
+
+@contextlib.asynccontextmanager
+async def _echoing_open_session(connector: Any, processor: Any,
+                                **kwargs: Any) -> AsyncIterator[Any]:
+    """A runtime bug: every final state is reported twice."""
+
+    class Twice:
+        def __getattr__(self, name: str) -> Any:
+            if name == "on_message_finished":
+                def twice(event: Any) -> None:
+                    processor.on_message_finished(event)
+                    processor.on_message_finished(event)
+                return twice
+            return getattr(processor, name)
+
+    async with _REAL_OPEN(connector, Twice(), **kwargs) as client:
+        yield client
+
+
+def test_a_request_finished_twice_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sessionkit.runtime, "open_session", _echoing_open_session)
+    got = results("memory", ["ack_mid_s3_final_response_discards", "ack_mid_cancel_is_ack_only"])
+    assert "finished 2 times" in got["ack_mid_s3_final_response_discards"].detail
+    assert got["ack_mid_cancel_is_ack_only"].status == "failed"
+
+
+def test_scenarios_needing_an_unclaimed_capability_are_skipped() -> None:
+    report = run_suite(broken.without_batch(),
+                       [s for s in load_scenarios() if s.category in ("batch", "login")])
+    batch = [r for r in report.results if r.category == "batch"]
+    assert batch and all(r.status == "skipped" for r in batch)
+    assert all("lacks capability batch" in r.detail for r in batch)
+    assert all(r.passed for r in report.results if r.category == "login")
+    cats = report.to_json()["categories"]
+    assert cats["batch"] == {"passed": 0, "failed": 0, "skipped": len(batch)}
+
+
+class _SpinningTransport:
+    """A transport bug: receive_frames never waits (returns nothing at once)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        await self.inner.send_frames(frames)
+
+    async def receive_frames(self) -> list[bytes]:
+        await trio.lowlevel.checkpoint()
+        return []
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_livelock_is_stopped_by_the_real_time_watchdog() -> None:
+    adapter = broken.BrokenAdapter("spinning", _SpinningTransport)
+    scenario = next(s for s in load_scenarios() if s.name == "login_accepted")
+    result = run_scenario(scenario, adapter, real_time_limit=1.0)
+    assert result.status == "failed"
+    assert "livelock" in result.detail
