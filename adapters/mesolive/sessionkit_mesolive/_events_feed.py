@@ -141,7 +141,9 @@ class EventFeed:
         self._resync = trio.Event()
         self._counts = {"handled": 0, "replayed": 0, "live": 0, "resyncs": 0}
         events.on_every_callback(self._on_live)
+        events.connection.on_reconnecting(self._on_reconnecting)
         events.connection.on_reconnected(self._on_reconnected)
+        self._syncing = False
 
     def stats(self) -> FeedStats:
         return FeedStats(duplicates=self.sequencer.duplicates, cursor=self.cursor,
@@ -160,11 +162,24 @@ class EventFeed:
         elif verdict is Verdict.DUPLICATE:
             logger.debug("event %s (%s) dropped: already delivered", item.seq, item.name)
 
+    def _on_reconnecting(self, error: BaseException | None) -> None:
+        # hold live events from now on: a new connection's active-state push must not
+        # overtake the replay of what was missed
+        if not self.sequencer.replaying:
+            self.sequencer.start(self.sequencer.last + 1, 0)
+
     def _on_reconnected(self, info: Reconnected) -> None:
         if info.new_connection:
             logger.info("Event Hub reconnected on a new connection: replaying and "
                         "subscribing again")
             self._resync.set()
+        elif not self._syncing:  # resumed: nothing was lost, release what was held
+            self._release()
+
+    def _release(self) -> None:
+        for item in self.sequencer.complete():
+            self._counts["live"] += 1
+            self._send.send_nowait(item)
 
     # -- the feed -------------------------------------------------------------------------
 
@@ -188,6 +203,17 @@ class EventFeed:
                         await self.events.connection.wait_connected()
 
     async def _sync(self, *, first: bool) -> None:
+        self._syncing = True
+        try:
+            await self._replay_and_subscribe(first)
+        finally:
+            self._syncing = False
+        # only a finished replay releases the held live events: after a failed one they stay
+        # held (releasing them would move the cursor past what was not replayed yet)
+        self._release()
+        self._send.send_nowait(_CAUGHT_UP)
+
+    async def _replay_and_subscribe(self, first: bool) -> None:
         seq = self.sequencer
         latest = await self.events.get_latest_event_seq_id()
         behind = latest.latest_event_seq_id
@@ -197,20 +223,11 @@ class EventFeed:
         else:
             seq.start(seq.last + 1, behind)
             logger.info("replaying events after %d (latest %d)", seq.last, behind)
-        try:
-            if seq.replaying:
-                await self._replay(seq.last)
-            await self.events.subscribe_to_strategies(strategies=self.strategies)
-            if seq.replaying:
-                await self._replay(seq.last)  # what came between the replay and the subscribe
-        except BaseException:
-            for item in seq.complete():  # never leave live events held
-                self._send.send_nowait(item)
-            raise
-        for item in seq.complete():
-            self._counts["live"] += 1
-            self._send.send_nowait(item)
-        self._send.send_nowait(_CAUGHT_UP)
+        if seq.replaying:
+            await self._replay(seq.last)
+        await self.events.subscribe_to_strategies(strategies=self.strategies)
+        if seq.replaying:
+            await self._replay(seq.last)  # what came between the replay and the subscribe
 
     async def _replay(self, after: int) -> None:
         cursor = after
