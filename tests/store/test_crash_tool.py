@@ -22,12 +22,12 @@ def run_crash_test(tmp_path: Path, *args: str, timeout: float) -> dict[str, obje
 
 
 def check(result: dict[str, object], orders: int, kills: int) -> None:
-    assert result["orders"] == orders and result["kills"] == kills
-    assert result["final_states"] == orders
-    assert result["lost"] == 0
-    assert result["double_executed"] == 0
-    assert result["double_handled"] == 0
-    assert result["journal_left"] == 0 and result["finished_cleanly"] is True
+    assert result["orders"] == orders and result["kills"] == kills, result
+    assert result["final_states"] == orders, result
+    assert result["lost"] == 0, result
+    assert result["double_executed"] == 0, result
+    assert result["double_handled"] == 0, result
+    assert result["journal_left"] == 0 and result["finished_cleanly"] is True, result
 
 
 def _zmq_missing() -> bool:
