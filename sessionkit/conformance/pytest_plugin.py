@@ -136,7 +136,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         except Exception as exc:
             raise pytest.UsageError(f"--sessionkit-adapter: {exc}") from None
         name = str(getattr(adapter, "name", None) or wanted)
-        added: list[pytest.Item] = []
+        added: list[pytest.Item | pytest.Collector] = []
         for sc in scenarios:
             node = f"conformance[{name}]/{sc.category}/{sc.name}"
             item = ScenarioItem.from_parent(session, name=node, nodeid=node, scenario=sc,
@@ -147,7 +147,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 item.add_marker(pytest.mark.skip(
                     reason=f"adapter {name} lacks capability {', '.join(sorted(missing))}"))
             added.append(item)
-        items.extend(added)
+        items.extend(i for i in added if isinstance(i, pytest.Item))
         # report them as a collector would, so "collected N items" counts them
         config.hook.pytest_collectreport(report=pytest.CollectReport(
             f"conformance[{name}]", "passed", None, added))
