@@ -9,9 +9,10 @@ points; :mod:`sessionkit.runtime.memory` is the in-memory one), and
 adapter's server endpoint. See ``docs/architecture.md``.
 """
 
-from ._client import ClientState, SessionClient, open_session
+from ._client import ClientState, SessionClient
 from ._context import Context
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._open import open_session
 from ._reconnect import ReconnectPolicy
 from ._server import ExchangeServer, serve_reference_exchange
 from ._transport import (

@@ -28,7 +28,7 @@ import trio
 
 from .._codec import Codec, JsonCodec
 from .._config import SessionConfig
-from .._errors import ConfigError, LocalProtocolError, SessionBusy, SessionClosed
+from .._errors import LocalProtocolError, SessionBusy, SessionClosed
 from .._events import (
     Callback,
     Closed,
@@ -46,6 +46,7 @@ from .._session import BatchTicket, Handoff, Session
 from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._options import check_options, positive_or_none
 from ._reconnect import ReconnectPolicy
 from ._transport import ConnectFailed, Connector, Transport, TransportClosed
 from ._util import StatsAccumulator, collapse, reraise
@@ -53,7 +54,7 @@ from ._util import StatsAccumulator, collapse, reraise
 if TYPE_CHECKING:
     from ..store import SessionStore
 
-__all__ = ["ClientState", "SessionClient", "open_session", "check_options"]
+__all__ = ["ClientState", "SessionClient"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,52 +87,6 @@ class _Stop(Exception):
         super().__init__(str(error))
         self.error = error
         self.rest = rest
-
-
-def _positive_or_none(name: str, value: Any, *, allow_zero: bool = False) -> None:
-    if value is None:
-        return
-    if (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0
-            or (value == 0 and not allow_zero)):
-        raise ConfigError(f"{name} must be None or a {'non-negative' if allow_zero else 'positive'}"
-                          f" number of seconds, got {value!r}")
-
-
-def check_options(connector: Any, processor: Any, *, account: str, token: str = "",
-                  config: SessionConfig | None = None, codec: Codec | None = None,
-                  reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
-                  resume_event_id: int | None = None, login_timeout: float | None = None,
-                  store: Any = None, submit_timeout: float = 5.0,
-                  close_timeout: float = 5.0) -> None:
-    """Raise :class:`~sessionkit.ConfigError` naming the first bad option of open_session."""
-    if not callable(getattr(connector, "connect", None)):
-        raise ConfigError(f"connector must have an async connect() method, got "
-                          f"{type(connector).__name__}")
-    if processor is None:
-        raise ConfigError("processor must be a MessageProcessor (or an object with its "
-                          "methods), got None")
-    if not isinstance(account, str) or not account:
-        raise ConfigError(f"account must be a non-empty string, got {account!r}")
-    if not isinstance(token, str):
-        raise ConfigError(f"token must be a string, got {type(token).__name__}")
-    if handler_errors not in ("log", "stop"):
-        raise ConfigError(f"handler_errors must be 'log' or 'stop', got {handler_errors!r}")
-    if reconnect is not None and not isinstance(reconnect, ReconnectPolicy):
-        raise ConfigError(f"reconnect must be a ReconnectPolicy or None, got "
-                          f"{type(reconnect).__name__}")
-    if config is not None and not isinstance(config, SessionConfig):
-        raise ConfigError(f"config must be a SessionConfig, got {type(config).__name__}")
-    if resume_event_id is not None and (not isinstance(resume_event_id, int)
-                                        or isinstance(resume_event_id, bool)
-                                        or resume_event_id < 0):
-        raise ConfigError(f"resume_event_id must be None or an integer >= 0, got "
-                          f"{resume_event_id!r}")
-    _positive_or_none("login_timeout", login_timeout)
-    _positive_or_none("submit_timeout", submit_timeout, allow_zero=True)
-    _positive_or_none("close_timeout", close_timeout, allow_zero=True)
-    if codec is not None and not (callable(getattr(codec, "encode", None))
-                                  and callable(getattr(codec, "decode", None))):
-        raise ConfigError(f"codec must have encode() and decode(), got {type(codec).__name__}")
 
 
 class SessionClient:
@@ -289,7 +244,7 @@ class SessionClient:
         fit (more requests than ``max_in_flight``) raises at once.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        _positive_or_none("timeout", timeout, allow_zero=True)
+        positive_or_none("timeout", timeout, allow_zero=True)
         deadline = trio.current_time() + (self._submit_timeout if timeout is None else timeout)
         while True:
             seen = self._progress
@@ -337,7 +292,7 @@ class SessionClient:
 
     async def close(self, timeout: float = 5.0) -> None:
         """Log out and wait for the connection to close; past ``timeout`` abort it."""
-        _positive_or_none("timeout", timeout, allow_zero=True)
+        positive_or_none("timeout", timeout, allow_zero=True)
         if self._done.is_set():
             await trio.lowlevel.checkpoint()
             return
@@ -665,32 +620,3 @@ class SessionClient:
             reraise(collapse(group))
         if self._handler_error is not None:
             raise self._handler_error
-
-
-@asynccontextmanager
-async def open_session(connector: Connector, processor: Any, *, account: str, token: str = "",
-                       config: SessionConfig | None = None, codec: Codec | None = None,
-                       reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
-                       resume_event_id: int | None = None, login_timeout: float | None = None,
-                       store: SessionStore | None = None, submit_timeout: float = 5.0,
-                       close_timeout: float = 5.0) -> AsyncIterator[SessionClient]:
-    """Open a session and keep it up while the block runs; enter returns once logged in.
-
-    Raises :class:`LoginFailedError` or :class:`ConnectionFailedError` when
-    the first login cannot be made (after the reconnect attempts the
-    ``reconnect`` policy allows), and :class:`HandlerError` (one exception,
-    never a group) when a processor method raised under
-    ``handler_errors="stop"``. Leaving the block logs out (bounded by
-    ``close_timeout``); leaving it by an exception or a cancellation ends the
-    session at once. Either way every request still tracked is reported to
-    ``on_message_finished`` with outcome UNKNOWN and the reason, unless a
-    ``store`` journals the session: then those requests stay in the journal,
-    and the next session opened on it carries them on.
-    """
-    client = SessionClient(connector, processor, account=account, token=token, config=config,
-                           codec=codec, reconnect=reconnect, handler_errors=handler_errors,
-                           resume_event_id=resume_event_id, login_timeout=login_timeout,
-                           store=store, submit_timeout=submit_timeout,
-                           close_timeout=close_timeout)
-    async with client._running(wait_login=True):
-        yield client

@@ -26,8 +26,9 @@ from .._events import Callback
 from .._messages import Request
 from .._session import BatchTicket
 from .._stats import SessionStatistics
-from ._client import ClientState, SessionClient, check_options
+from ._client import ClientState, SessionClient
 from ._errors import HandlerError, SessionFailedError
+from ._options import check_options
 from ._transport import Connector
 from ._util import collapse
 
@@ -288,5 +289,6 @@ class Context:
                                      "Context's own thread; use timeout=None there")
         try:
             return trio.from_thread.run(afn, trio_token=token)
-        except trio.RunFinishedError:
+        except (trio.RunFinishedError, trio.Cancelled):
+            # the context ended while the call waited: its trio run cancelled the call
             raise SessionClosed(self.close_reason or "the Context ended") from None

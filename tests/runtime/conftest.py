@@ -386,18 +386,30 @@ class ThreadHarness(Harness):
     async def sleep(self, seconds: float) -> None:
         assert self.ctx is not None
         token = self.ctx.trio_token
-        await self._t(lambda: trio.from_thread.run(trio.sleep, seconds, trio_token=token))
+
+        def sleep() -> None:
+            try:
+                trio.from_thread.run(trio.sleep, seconds, trio_token=token)
+            except (trio.RunFinishedError, trio.Cancelled):
+                pass  # the context ended meanwhile (e.g. it gave up reconnecting)
+
+        await self._t(sleep)
 
     async def in_loop(self, fn: Callable[[], Any]) -> Any:
-        if self.ctx is None or not self.ctx.is_alive():
-            return fn()
-
         def call() -> Any:
             result = fn()
             self.emb.flush()
             return result
 
-        return await self._t(self._run_in_ctx, call)
+        def run() -> Any:
+            if self.ctx is None or not self.ctx.is_alive():
+                return fn()
+            try:
+                return self._run_in_ctx(call)
+            except trio.RunFinishedError:
+                return fn()  # the context's run is over: nothing else touches the exchange
+
+        return await self._t(run)
 
     async def close(self, timeout: float = 5.0) -> None:
         assert self.ctx is not None

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sessionkit import (
     CancelOrder,
@@ -25,6 +27,7 @@ from sessionkit.runtime import (
     ConnectionFailedError,
     HandlerError,
     LoginFailedError,
+    ReconnectPolicy,
 )
 from sessionkit.runtime.memory import message_type
 from sessionkit.testing import ReferenceExchange
@@ -473,3 +476,65 @@ def test_with_a_store_unfinished_requests_stay_in_the_journal(driver: Any) -> No
 
     driver.run(second, exchange=ex)
     assert again.messages() == []
+
+
+OPS = st.sampled_from(["submit", "resting", "drop", "refuse", "sleep", "hold", "release"])
+
+
+QUICK = settings(max_examples=20, deadline=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                        HealthCheck.too_slow])
+SOAK = settings(max_examples=400, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@QUICK
+@given(ops=st.lists(OPS, max_size=12), ending=st.sampled_from(["close", "cancel"]))
+def test_every_accepted_request_ends_in_exactly_one_report(driver: Any, ops: list[str],
+                                                           ending: str) -> None:
+    """Whatever happens (drops, refusals, held frames, close or cancel), each request the
+    API accepted reaches on_message_finished once, and events arrive in id order."""
+    one_report_each(driver, ops, ending)
+
+
+@pytest.mark.slow
+@SOAK
+@given(ops=st.lists(OPS, max_size=30), ending=st.sampled_from(["close", "cancel"]))
+def test_every_accepted_request_ends_in_exactly_one_report_soak(driver: Any, ops: list[str],
+                                                                ending: str) -> None:
+    one_report_each(driver, ops, ending)
+
+
+def one_report_each(driver: Any, ops: list[str], ending: str) -> None:
+    async def scenario(h: Any) -> None:
+        await h.open(config=SessionConfig(ack_timeout=0.5, max_send_attempts=3,
+                                          cid_prefix="c"),
+                     reconnect=ReconnectPolicy(initial=0.1, jitter=0.0, max_attempts=2))
+        accepted: list[str] = []
+        for op in ops:
+            if op in ("submit", "resting"):
+                req = GetBookState(contract_id=1) if op == "submit" else buy(price=10)
+                try:
+                    accepted.append(await h.submit(req))
+                except (SessionBusy, SessionClosed):
+                    pass
+            elif op == "drop":
+                await h.in_loop(lambda: h.emb.drop("dropped (test)"))
+            elif op == "refuse":
+                await h.in_loop(lambda: setattr(h.emb, "refusals", h.emb.refusals + 2))
+            elif op == "sleep":
+                await h.sleep(1.0)
+            elif op == "hold":
+                await h.in_loop(h.emb.to_client.hold)
+            else:
+                await h.in_loop(h.emb.to_client.release)
+        if ending == "close":
+            await h.close(timeout=2.0)
+        else:
+            await h.cancel()
+        got = h.log.finished()  # raises if a cid was reported twice
+        assert set(accepted) <= set(got)
+        assert increasing(h.log.event_ids())
+        assert await h.state() in (ClientState.CLOSED, ClientState.FAILED)
+
+    driver.run(scenario)

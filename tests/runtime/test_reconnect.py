@@ -233,14 +233,31 @@ def _requests(kinds: list[int]) -> list[Any]:
     return out
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(kinds=st.lists(st.integers(0, 2), min_size=1, max_size=8),
-       cuts=st.lists(st.tuples(st.booleans(), st.integers(0, 25)), min_size=1, max_size=3),
+CUTS = st.lists(st.tuples(st.booleans(), st.integers(0, 25)), min_size=1, max_size=3)
+HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=HEALTH)
+@given(kinds=st.lists(st.integers(0, 2), min_size=1, max_size=8), cuts=CUTS,
        chunks=st.integers(1, 3), seed=st.integers(0, 1000))
 def test_random_disconnects_lose_no_request_and_repeat_no_event(
         driver: Any, kinds: list[int], cuts: list[tuple[bool, int]], chunks: int,
         seed: int) -> None:
+    nothing_lost(driver, kinds, cuts, chunks, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, suppress_health_check=HEALTH)
+@given(kinds=st.lists(st.integers(0, 2), min_size=1, max_size=20),
+       cuts=st.lists(st.tuples(st.booleans(), st.integers(0, 60)), min_size=1, max_size=6),
+       chunks=st.integers(1, 5), seed=st.integers(0, 10**6))
+def test_random_disconnects_soak(driver: Any, kinds: list[int], cuts: list[tuple[bool, int]],
+                                 chunks: int, seed: int) -> None:
+    nothing_lost(driver, kinds, cuts, chunks, seed)
+
+
+def nothing_lost(driver: Any, kinds: list[int], cuts: list[tuple[bool, int]], chunks: int,
+                 seed: int) -> None:
     requests = _requests(kinds)
     ex = RecordingExchange()
 
