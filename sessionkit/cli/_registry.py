@@ -34,6 +34,7 @@ ENTRY_POINT_GROUP = "sessionkit.cli"
 BUILTIN: dict[str, str] = {
     "conformance": "sessionkit.cli._conformance:conformance",
     "demo": "sessionkit.cli._demo:demo",
+    "journal": "sessionkit.store._cli:journal_group",
 }
 
 
