@@ -12,6 +12,7 @@ point group, and also run as ``python -m sessionkit_zmq ...``.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,14 +114,14 @@ def sim_zmq_command(bind: str, curve: bool, key: Path | None, allow: tuple[Path,
                     click.echo("server public key (made up for this run; give it to clients): "
                                + server_curve.keypair.public.decode())
                 sys.stdout.flush()
-                await trio.sleep_forever()
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        click.echo(f"simulator stopped ({signal.Signals(signum).name})")
+                        break
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
-    try:
-        trio.run(serve)
-    except KeyboardInterrupt:
-        click.echo("simulator stopped")
+    trio.run(serve)
 
 
 @click.command("demo")

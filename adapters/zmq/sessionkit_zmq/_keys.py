@@ -75,7 +75,7 @@ class KeyPair:
     True
     """
 
-    public: bytes = attrs.field()
+    public: bytes = attrs.field(repr=lambda k: repr(fingerprint(k)))
     secret: bytes | None = attrs.field(default=None, repr=lambda s: "<hidden>" if s else "None")
 
     @public.validator
@@ -245,7 +245,8 @@ class CurveClient:
     """CURVE settings of a client: its own key pair and the server's public key."""
 
     keypair: KeyPair
-    server_key: bytes = attrs.field(converter=lambda k: _check_key(k, "CurveClient.server_key"))
+    server_key: bytes = attrs.field(converter=lambda k: _check_key(k, "CurveClient.server_key"),
+                                    repr=lambda k: repr(fingerprint(k)))
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.keypair, KeyPair) or not self.keypair.has_secret:
@@ -280,7 +281,8 @@ class CurveServer:
     """
 
     keypair: KeyPair
-    allow: frozenset[bytes] = attrs.field(default=frozenset(), converter=_key_set)
+    allow: frozenset[bytes] = attrs.field(default=frozenset(), converter=_key_set,
+                                          repr=lambda ks: f"<{len(ks)} keys>")
     allow_any: bool = False
 
     def __attrs_post_init__(self) -> None:

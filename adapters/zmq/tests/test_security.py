@@ -1,0 +1,138 @@
+"""CURVE end to end: refused keys are reported clearly and soon; keys never reach the logs."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+import sessionkit as sk
+from sessionkit.runtime import ConnectFailed, ConnectionFailedError, open_session
+from sessionkit_zmq import CurveClient, CurveServer, KeyPair, ZmqConnector, adapter
+from sessionkit_zmq.sim import serve_simulator
+
+from .conftest import fast_options
+
+BOUND = 5.0  # every refusal must come well within this (the real figure is milliseconds)
+
+
+def _connect_error(endpoint: str, curve: CurveClient | None) -> str:
+    async def main() -> str:
+        with trio.fail_after(BOUND):
+            with pytest.raises(ConnectFailed) as info:
+                await ZmqConnector(endpoint, curve=curve,
+                                   options=fast_options(connect_timeout=30.0)).connect()
+        return info.value.reason
+
+    return trio.run(main)
+
+
+def test_an_unknown_client_key_is_refused_with_the_reason() -> None:
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            stranger = CurveClient(keypair=KeyPair.generate(), server_key=ep.server_key)
+            with trio.fail_after(BOUND), pytest.raises(ConnectFailed) as info:
+                await ZmqConnector(ep.endpoint, curve=stranger,
+                                   options=fast_options(connect_timeout=30.0)).connect()
+            reason = info.value.reason
+            assert "refused this client's CURVE key" in reason and "allow-list" in reason
+            assert stranger.keypair.public[:8].decode() in reason
+            with trio.fail_after(BOUND):  # the server side saw it too (its monitor)
+                while not ep.handshake_failures:
+                    await trio.sleep(0.01)
+            assert "refused" in ep.handshake_failures[-1]
+            # the allowed key still gets in
+            t = await ep.connector().connect()
+            await t.aclose()
+
+    trio.run(main)
+
+
+def test_a_wrong_server_key_fails_with_the_reason() -> None:
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            wrong = CurveClient(keypair=ep.connector().curve.keypair,
+                                server_key=KeyPair.generate().public)
+            with trio.fail_after(BOUND), pytest.raises(ConnectFailed) as info:
+                await ZmqConnector(ep.endpoint, curve=wrong,
+                                   options=fast_options(connect_timeout=30.0)).connect()
+            assert "server public key" in info.value.reason
+            assert "not this server's" in info.value.reason
+
+    trio.run(main)
+
+
+def test_plain_client_against_curve_server_and_back() -> None:
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            with trio.fail_after(BOUND), pytest.raises(ConnectFailed, match="CURVE"):
+                await ZmqConnector(ep.endpoint, options=fast_options(connect_timeout=30.0)
+                                   ).connect()
+        async with adapter.serve(curve=False, options=fast_options()) as ep:
+            kp = KeyPair.generate()
+            with trio.fail_after(BOUND), pytest.raises(ConnectFailed, match="CURVE"):
+                await ZmqConnector(ep.endpoint, curve=CurveClient(keypair=kp,
+                                                                  server_key=kp.public),
+                                   options=fast_options(connect_timeout=30.0)).connect()
+
+    trio.run(main)
+
+
+def test_the_session_reports_a_refused_key_as_a_connection_failure() -> None:
+    async def main() -> None:
+        async with serve_simulator(options=fast_options()) as sim:
+            stranger = CurveClient(keypair=KeyPair.generate(), server_key=sim.server_key)
+            with trio.fail_after(BOUND), pytest.raises(ConnectionFailedError,
+                                                       match="allow-list"):
+                async with open_session(sim.connector(curve=stranger), sk.MessageProcessor(),
+                                        account="a"):
+                    pass
+
+    trio.run(main)
+
+
+def test_keys_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """A whole session with CURVE, a refused key and a wrong server key, all logged at
+    DEBUG: no secret key appears anywhere, nor any full public key."""
+    server_keys, client_keys, stranger = (KeyPair.generate() for _ in range(3))
+    secrets_ = [k.secret.decode() for k in (server_keys, client_keys, stranger) if k.secret]
+    publics = [k.public.decode() for k in (server_keys, client_keys, stranger)]
+
+    async def main() -> None:
+        curve = CurveServer(keypair=server_keys, allow=[client_keys.public])
+        async with serve_simulator(curve=curve, options=fast_options()) as sim:
+            good = CurveClient(keypair=client_keys, server_key=server_keys.public)
+            async with open_session(sim.connector(curve=good), sk.MessageProcessor(),
+                                    account="a", token="hunter2") as client:
+                await client.submit(sk.GetContracts())
+            for bad in (CurveClient(keypair=stranger, server_key=server_keys.public),
+                        CurveClient(keypair=client_keys, server_key=stranger.public)):
+                with pytest.raises(ConnectFailed) as info:
+                    await sim.connector(curve=bad).connect()
+                logging.getLogger("test").error("connect failed: %s (%r)", info.value, bad)
+
+    with caplog.at_level(logging.DEBUG):
+        trio.run(main)
+    text = caplog.text + "".join(repr(r.args) for r in caplog.records)
+    assert "ZAP: accepted" in text and "ZAP: refused" in text  # it did log
+    for s in secrets_:
+        assert s not in text
+    for p in publics:
+        assert p not in text
+    assert "hunter2" not in text
+
+
+def test_the_simulator_refuses_curve_without_an_allow_list(tmp_path: Path) -> None:
+    KeyPair.generate().save_certificate(tmp_path / "server.key")
+    cmd = [sys.executable, "-m", "sessionkit_zmq", "sim", "zmq", "--bind",
+           "tcp://127.0.0.1:0", "--curve"]
+    for extra in ([], ["--key", str(tmp_path / "server.key_secret")]):
+        run = subprocess.run(cmd + extra, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2
+        assert "allow-list" in run.stderr and "allow_any" in run.stderr
+    with pytest.raises(sk.ConfigError, match="allow-list"):
+        CurveServer(keypair=KeyPair.generate())
