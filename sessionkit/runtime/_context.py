@@ -14,6 +14,7 @@ may call ``submit`` too.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_names = iter(range(1, 1 << 62))
+_names = itertools.count(1)
 
 
 async def _first_of(*events: trio.Event) -> None:

@@ -62,7 +62,7 @@ class Transport(Protocol):
     not per frame); it raises :class:`TransportClosed` when the connection
     ends. ``send_frames`` writes frames in order. ``aclose`` is idempotent.
 
-    The runtime relies on these rules (the conformance suite checks them):
+    The runtime relies on these rules (an adapter's tests should check them):
 
     * ``receive_frames`` is **cancel-safe**: the runtime wakes its owner task
       by cancelling a pending ``receive_frames``, so a cancelled call must not

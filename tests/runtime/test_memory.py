@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessionkit import ConfigError, Heartbeat, JsonCodec, Logout
-from sessionkit.runtime import CAPABILITIES, ConnectFailed, TransportClosed, load_adapter
+from sessionkit.runtime import (
+    CAPABILITIES,
+    ConnectFailed,
+    Transport,
+    TransportClosed,
+    load_adapter,
+)
 from sessionkit.runtime.memory import (
     Faults,
     MemoryEndpoint,
@@ -262,6 +268,8 @@ def test_the_entry_point_yields_the_memory_adapter() -> None:
     assert load_adapter("memory") is adapter
     assert adapter.name == "memory"
     assert adapter.capabilities == CAPABILITIES - {"streaming"}
+    a, b = memory_transport_pair()
+    assert isinstance(a, Transport) and isinstance(b, Transport)
 
 
 def test_serve_accepts_what_connectors_connect() -> None:
