@@ -516,6 +516,11 @@ class _Run:
             frame = ex.garbled_frame() if kind == "garbled" else ex.oversize_frame()
             await ex._write(conn, [frame])
 
+    async def step_check_transport(self, step: Step, at: str | None) -> None:
+        from ._transport_checks import TRANSPORT_CHECKS
+
+        await TRANSPORT_CHECKS[step.args[0]](self.exchange.endpoint, self.connector.inner)
+
     async def step_restart(self, step: Step, at: str | None) -> None:
         self.exchange.run_id = step.opt("run_id")
 

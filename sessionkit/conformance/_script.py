@@ -44,6 +44,7 @@ from ._vocabulary import (
     ERROR_NAMES,
     INJECT_KINDS,
     OUTCOMES,
+    TRANSPORT_CHECK_NAMES,
 )
 
 __all__ = ["ScriptError", "Var", "Field", "Step", "Scenario", "parse_scenario", "load_scenario",
@@ -249,6 +250,8 @@ VERBS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool, bool]] = {
     "wait": (("seconds",), (), False, False),
     # what the client saw
     "expect": (("what",), ("times", "within", "for"), True, True),
+    # the Transport rules, checked on a connection of their own
+    "check-transport": (("name",), (), False, False),
 }
 
 EXPECT_KINDS = ("callback", "no-callback", "finished", "open", "reply", "stat")
@@ -533,6 +536,10 @@ class _Parser:
     def _check_restart(self, step: Step) -> None:
         if not isinstance(step.opt("run_id"), str):
             raise self.err("restart needs run_id=NAME")
+
+    def _check_check_transport(self, step: Step) -> None:
+        if len(step.args) != 1 or step.args[0] not in TRANSPORT_CHECK_NAMES:
+            raise self.err(f"check-transport needs one of {', '.join(TRANSPORT_CHECK_NAMES)}")
 
     def _check_wait(self, step: Step) -> None:
         if (len(step.args) != 1 or not isinstance(step.args[0], (int, float))

@@ -10,7 +10,7 @@ from .._messages import MESSAGE_TYPES, EventReplay, Heartbeat, Login, Logout, Re
 from .._processor import MessageProcessor
 
 __all__ = ["CALLBACK_METHODS", "CLIENT_TYPES", "ERROR_NAMES", "INJECT_KINDS", "OUTCOMES",
-           "CAPABILITIES", "callback_params"]
+           "CAPABILITIES", "TRANSPORT_CHECK_NAMES", "callback_params"]
 
 #: capability names an adapter may claim (kept equal to sessionkit.runtime's CAPABILITIES;
 #: a test checks that they agree, so this module needs no runtime import)
@@ -37,6 +37,10 @@ INJECT_KINDS = ("drop", "duplicate", "delay", "disconnect", "garbled", "oversize
                 "refuse-connect")
 
 OUTCOMES = tuple(o.value for o in Outcome)
+
+#: built-in checks of the Transport rules (``check-transport NAME``)
+TRANSPORT_CHECK_NAMES = ("frames-in-order", "receive-cancel-safe", "close-delivers-pending",
+                         "aclose-when-cancelled")
 
 
 def callback_params(method: str) -> tuple[str, ...]:

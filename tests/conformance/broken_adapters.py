@@ -104,3 +104,25 @@ def without_batch() -> BrokenAdapter:
     """A sound transport that does not claim the batch capability."""
     return BrokenAdapter("no-batch", lambda inner: inner,
                          memory.capabilities - {"batch"})
+
+
+class _NotCancelSafe:
+    """receive_frames takes frames off the buffer, then checkpoints: a cancel loses them."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        await self.inner.send_frames(frames)
+
+    async def receive_frames(self) -> list[bytes]:
+        frames = await self.inner.receive_frames()
+        await trio.sleep(0)
+        return frames
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def not_cancel_safe() -> BrokenAdapter:
+    return BrokenAdapter("not-cancel-safe", _NotCancelSafe)

@@ -139,3 +139,13 @@ def test_a_livelock_is_stopped_by_the_real_time_watchdog() -> None:
     result = run_scenario(scenario, adapter, real_time_limit=1.0)
     assert result.status == "failed"
     assert "livelock" in result.detail
+
+
+def test_transport_rules_are_checked() -> None:
+    unsafe = results(broken.not_cancel_safe(), [
+        "transport_receive_cancel_safe", "transport_frames_in_order"])
+    assert unsafe["transport_receive_cancel_safe"].status == "failed"
+    assert "frames arrived in order" in unsafe["transport_receive_cancel_safe"].detail
+    assert unsafe["transport_frames_in_order"].passed
+    dropping = results(broken.drops_every_third_frame(), ["transport_frames_in_order"])
+    assert "client to server" in dropping["transport_frames_in_order"].detail
