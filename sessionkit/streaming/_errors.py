@@ -7,6 +7,8 @@ event instead, so a bad message never escapes from ``receive``.
 
 from __future__ import annotations
 
+from .._errors import SessionkitError
+
 __all__ = [
     "DuplicateSubscriptionError",
     "InvalidArgumentError",
@@ -18,7 +20,7 @@ __all__ = [
 ]
 
 
-class StreamingError(Exception):
+class StreamingError(SessionkitError):
     """Base class of every error the streaming package raises on purpose."""
 
 
