@@ -1,15 +1,24 @@
-"""MesoLive adapter for sessionkit.
+"""MesoLive adapter for sessionkit (see ``docs/mesolive.md``).
 
-The generic ASP.NET Core SignalR stack lives in :mod:`sessionkit_mesolive.signalr` (client) and
-:mod:`sessionkit_mesolive.sim` (hub server used as the simulator). The sessionkit adapter itself
-is not written yet: :data:`adapter` is a placeholder registered under the
-``sessionkit.adapters`` entry point that fails clearly when used.
+* :class:`MesoLiveClient` - the Control, Data and Event hub clients of one user, with typed
+  methods generated from the catalogue (:class:`ControlHub`, :class:`DataHub`,
+  :class:`EventHub`);
+* :class:`IdempotentCaller` - idempotent calls journalled in a session store, with
+  ``DuplicateRequest``/``Conflict`` handling and unknown-outcome recovery;
+* :class:`Preparations` / :class:`Executor` - asynchronous preparation jobs and their
+  execution (paper fills or one order per leg group);
+* :class:`EventFeed` / :class:`DataFeed` - the Event Hub replay + live feed (each event
+  once) and the Data Hub streams as latest state;
+* :data:`adapter` - the ``mesolive`` entry of ``sessionkit.adapters``: reference-protocol
+  sessions over a SignalR hub.
+
+The generic SignalR stack is :mod:`sessionkit_mesolive.signalr`; the simulator is
+:mod:`sessionkit_mesolive.sim`.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
+from ._adapter import MesoLiveAdapter, adapter
 from ._client import MesoLiveClient
 from ._data_feed import DataFeed
 from ._errors import (
@@ -32,10 +41,16 @@ from ._hubs import (
 )
 from ._idempotency import IdempotentCaller, OutcomeUnresolved, new_key
 from ._jobs import Executor, PreparationCancelled, PreparationFailed, Preparations
+from ._session_hub import SESSION_HUB_PATH, SessionHubConnector, SessionHubEndpoint
+
+__version__ = "0.1.0"
 
 __all__ = [
     "adapter",
-    "AdapterNotReadyError",
+    "MesoLiveAdapter",
+    "SESSION_HUB_PATH",
+    "SessionHubConnector",
+    "SessionHubEndpoint",
     "MesoLiveClient",
     "HubClient",
     "ControlHub",
@@ -61,38 +76,3 @@ __all__ = [
     "OutcomeUnresolved",
     "DecodeError",
 ]
-
-
-class AdapterNotReadyError(NotImplementedError):
-    """Raised when the placeholder MesoLive adapter is used before it exists."""
-
-
-class _PendingAdapter:
-    """Stands in for the MesoLive sessionkit adapter until it is implemented.
-
-    Loading the entry point works (so adapter discovery does not break); any use raises
-    :class:`AdapterNotReadyError`.
-    """
-
-    name = "mesolive"
-
-    def _fail(self, what: str) -> NoReturn:
-        raise AdapterNotReadyError(
-            f"the sessionkit MesoLive adapter is not implemented yet ({what!r} was used); "
-            "only the SignalR layer (sessionkit_mesolive.signalr) and the simulator "
-            "(sessionkit_mesolive.sim) are available"
-        )
-
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._fail("adapter()")
-
-    def __getattr__(self, attr: str) -> NoReturn:
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        self._fail(f"adapter.{attr}")
-
-    def __repr__(self) -> str:
-        return "<sessionkit_mesolive.adapter placeholder: not implemented yet>"
-
-
-adapter: Any = _PendingAdapter()

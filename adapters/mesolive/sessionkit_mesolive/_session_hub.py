@@ -1,0 +1,351 @@
+"""Reference-protocol frames over a SignalR hub: the MesoLive adapter's transport.
+
+The session hub (``/hubs/session/v1`` on the simulator) carries the frames of the core's JSON
+codec, in batches, both ways:
+
+* client -> server: the hub method ``SendFrames(frames)``, invoked (not fire-and-forget), so a
+  sender waits while the server's inbound buffer is full (backpressure end to end);
+* server -> client: the callback ``OnFrames(frames)``.
+
+A frame travels as a JSON string when it is valid UTF-8 (every frame the JSON codec makes),
+else as ``{"Base64": "..."}`` so that any bytes survive. One SignalR connection is one
+:class:`~sessionkit.runtime.Transport`: :class:`SessionHubConnector` opens one per
+``connect()``, and :class:`SessionHubEndpoint` (on a
+:class:`~.sim.hubserver.HubServer`) accepts one per client connection. Stateful reconnect
+rides out a network blip inside one transport; a connection that cannot be resumed ends the
+transport (``TransportClosed``) and the runtime reconnects and resumes the session.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections import deque
+from typing import Any
+
+import trio
+
+from sessionkit.runtime import ConnectFailed, TransportClosed
+
+from .signalr import HubConnection, HubError, Reconnected, ReconnectPolicy, SignalRError
+from .sim.hubserver import HubCallContext, HubMethodError, HubServer, ServerConnection
+
+__all__ = ["SESSION_HUB_PATH", "SEND_FRAMES", "ON_FRAMES", "encode_frames", "decode_frames",
+           "SessionHubTransport", "SessionHubConnector", "SessionHubEndpoint",
+           "ServerSessionTransport"]
+
+logger = logging.getLogger(__name__)
+
+SESSION_HUB_PATH = "/hubs/session/v1"
+SEND_FRAMES = "SendFrames"
+ON_FRAMES = "OnFrames"
+DEFAULT_MAX_BUFFER = 4096
+"""Frames a receiving side holds before its sender waits."""
+
+#: resume the same SignalR connection after a blip, a few quick attempts; beyond that the
+#: transport ends and the session runtime reconnects
+SESSION_RECONNECT = ReconnectPolicy(initial_delay=0.05, max_delay=0.5, max_attempts=4)
+
+
+def encode_frames(frames: list[bytes]) -> list[Any]:
+    """The hub-message form of ``frames``.
+
+    >>> encode_frames([b'{"type":"heartbeat"}', b"\\xff"])
+    ['{"type":"heartbeat"}', {'Base64': '/w=='}]
+    """
+    out: list[Any] = []
+    for frame in frames:
+        try:
+            out.append(bytes(frame).decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append({"Base64": base64.b64encode(frame).decode("ascii")})
+    return out
+
+
+def decode_frames(items: Any) -> list[bytes]:
+    """Frames from their hub-message form; raises ValueError naming a malformed item."""
+    if not isinstance(items, list):
+        raise ValueError(f"frames must be a JSON array, got {type(items).__name__}")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            out.append(item.encode("utf-8"))
+        elif isinstance(item, dict) and isinstance(item.get("Base64"), str):
+            try:
+                out.append(base64.b64decode(item["Base64"], validate=True))
+            except ValueError:
+                raise ValueError(f"frames[{i}].Base64 is not base64") from None
+        else:
+            raise ValueError(f"frames[{i}] must be a string or {{'Base64': ...}}, got "
+                             f"{type(item).__name__}")
+    return out
+
+
+class _Inbox:
+    """Received frames, bounded, read by one task (cancel-safe) and written by another."""
+
+    def __init__(self, max_buffer: int) -> None:
+        self.frames: deque[bytes] = deque()
+        self.max_buffer = max_buffer
+        self.closed: str | None = None
+        self._readers = trio.lowlevel.ParkingLot()
+        self._writers = trio.lowlevel.ParkingLot()
+
+    async def put(self, frames: list[bytes]) -> None:
+        while len(self.frames) >= self.max_buffer and self.closed is None:
+            await self._writers.park()
+        if self.closed is None:
+            self.frames.extend(frames)
+            self._readers.unpark_all()
+
+    async def take(self) -> list[bytes]:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self.frames:
+            if self.closed is not None:
+                raise TransportClosed(self.closed)
+            await self._readers.park()
+        out = list(self.frames)  # taken after the last point where we can be cancelled
+        self.frames.clear()
+        self._writers.unpark_all()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return out
+
+    def close(self, reason: str) -> None:
+        if self.closed is None:
+            self.closed = reason
+        self._readers.unpark_all()
+        self._writers.unpark_all()
+
+
+# -- the client side ------------------------------------------------------------------------
+
+
+class SessionHubTransport:
+    """One client connection to the session hub (made by :class:`SessionHubConnector`).
+
+    The SignalR connection lives in a trio system task (a transport is opened and closed
+    from whatever task the runtime uses), started by :meth:`_start` and ended by
+    :meth:`aclose` or by the server.
+    """
+
+    def __init__(self, url: str, *, token_factory: Any = None,
+                 max_buffer: int = DEFAULT_MAX_BUFFER, **options: Any) -> None:
+        self.url = url
+        self._inbox = _Inbox(max_buffer)
+        self._conn = HubConnection(url, token_factory=token_factory, stateful_reconnect=True,
+                                   reconnect=options.pop("reconnect", SESSION_RECONNECT),
+                                   **options)
+        self._conn.on(ON_FRAMES, self._on_frames)
+        self._conn.on_closed(self._on_closed)
+        self._conn.on_reconnected(self._on_reconnected)
+        self._up = trio.Event()
+        self._stop = trio.Event()
+        self._done = trio.Event()
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._inbox.closed is None else f"closed: {self._inbox.closed}"
+        return f"<SessionHubTransport {self.url} {state}>"
+
+    async def _start(self) -> None:
+        trio.lowlevel.spawn_system_task(self._life, name=f"session hub {self.url}")
+        try:
+            await self._up.wait()
+        except BaseException:
+            self._stop.set()
+            raise
+        if self._error is not None:
+            raise ConnectFailed(_connect_reason(self._error, self.url))
+
+    async def _life(self) -> None:
+        try:
+            async with self._conn:
+                self._up.set()
+                await self._stop.wait()
+        except Exception as exc:  # a system task must not raise
+            self._error = exc
+            self._inbox.close(f"the session hub connection failed: {exc}")
+        finally:
+            self._up.set()
+            self._inbox.close("the connection is closed")
+            self._done.set()
+
+    async def _on_frames(self, items: Any = None) -> None:
+        try:
+            frames = decode_frames(items)
+        except ValueError as exc:
+            logger.warning("session hub: malformed OnFrames from the server skipped: %s", exc)
+            return
+        await self._inbox.put(frames)
+
+    def _on_closed(self, error: BaseException | None) -> None:
+        self._inbox.close(str(error) if error is not None else "closed by this side")
+        self._stop.set()
+
+    def _on_reconnected(self, info: Reconnected) -> None:
+        if info.new_connection:  # the server's end of the old connection is gone
+            self._inbox.close("the session hub connection was lost and could not be resumed")
+            self._stop.set()
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        if self._inbox.closed is not None:
+            raise TransportClosed(self._inbox.closed)
+        try:
+            await self._conn.invoke(SEND_FRAMES, encode_frames(frames))
+        except (SignalRError, HubError) as exc:
+            reason = self._inbox.closed or f"sending frames failed: {exc}"
+            self._inbox.close(reason)
+            self._stop.set()
+            raise TransportClosed(reason) from None
+
+    async def receive_frames(self) -> list[bytes]:
+        return await self._inbox.take()
+
+    async def aclose(self) -> None:
+        self._inbox.close("closed by this side")
+        self._stop.set()
+        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+            await self._done.wait()
+        await trio.lowlevel.checkpoint()
+
+
+def _connect_reason(exc: BaseException, url: str) -> str:
+    from ._hubs import signalr_error
+
+    if isinstance(exc, SignalRError | HubError):
+        return str(signalr_error(exc, f"connecting to {url}"))
+    return f"connecting to {url}: {type(exc).__name__}: {exc}"
+
+
+class SessionHubConnector:
+    """Opens :class:`SessionHubTransport` connections to ``url`` (the session hub's URL).
+
+    ``token`` (or ``token_factory``): the bearer token the hub server checks. Other options
+    go to :class:`~.signalr.HubConnection`.
+    """
+
+    def __init__(self, url: str, *, token: str | None = None, token_factory: Any = None,
+                 **options: Any) -> None:
+        if token is not None and token_factory is not None:
+            raise ValueError("give token= or token_factory=, not both")
+        self.url = url
+        self._token_factory = token_factory if token is None else (lambda: token)
+        self._options = options
+        self.attempts = 0
+
+    def __repr__(self) -> str:
+        return f"<SessionHubConnector {self.url}>"
+
+    async def connect(self) -> SessionHubTransport:
+        self.attempts += 1
+        transport = SessionHubTransport(self.url, token_factory=self._token_factory,
+                                        **dict(self._options))
+        await transport._start()
+        return transport
+
+
+# -- the server side ------------------------------------------------------------------------
+
+
+class ServerSessionTransport:
+    """The server's end of one session-hub connection (see :class:`SessionHubEndpoint`)."""
+
+    def __init__(self, conn: ServerConnection, max_buffer: int) -> None:
+        self.connection = conn
+        self._inbox = _Inbox(max_buffer)
+
+    def __repr__(self) -> str:
+        return f"<ServerSessionTransport {self.connection.connection_id}>"
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        if self._inbox.closed is not None:
+            raise TransportClosed(self._inbox.closed)
+        try:
+            await self.connection.send(ON_FRAMES, encode_frames(frames))
+        except SignalRError as exc:
+            self._inbox.close(self._inbox.closed or f"the client connection is gone: {exc}")
+            raise TransportClosed(self._inbox.closed or "closed") from None
+
+    async def receive_frames(self) -> list[bytes]:
+        return await self._inbox.take()
+
+    async def aclose(self) -> None:
+        self._inbox.close("closed by this side")
+        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+            await self.connection.close("the server closed the session")
+        await trio.lowlevel.checkpoint()
+
+
+class SessionHubEndpoint:
+    """The session hub on a :class:`HubServer`: each client connection is accepted as a
+    :class:`ServerSessionTransport`. ``base_url`` (``http://host:port``) makes
+    :meth:`connector` work; ``token`` is what that connector sends."""
+
+    def __init__(self, server: HubServer, *, path: str = SESSION_HUB_PATH,
+                 base_url: str | None = None, token: str | None = None,
+                 max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
+        self.server = server
+        self.path = path
+        self.base_url = base_url
+        self.token = token
+        self.max_buffer = max_buffer
+        self.hub = server.hubs.get(path) or server.add_hub(path)
+        self.hub.method(SEND_FRAMES)(self._send_frames)
+        self.hub.on_connected(self._connected)
+        self.hub.on_disconnected(self._disconnected)
+        self._pending: deque[ServerSessionTransport] = deque()
+        self._accept_lot = trio.lowlevel.ParkingLot()
+        self.transports: list[ServerSessionTransport] = []
+
+    @property
+    def url(self) -> str:
+        if self.base_url is None:
+            raise RuntimeError("SessionHubEndpoint.base_url is not set (the server is not "
+                               "being served yet)")
+        return self.base_url + self.path
+
+    def connector(self, **options: Any) -> SessionHubConnector:
+        options.setdefault("token", self.token)
+        return SessionHubConnector(self.url, **options)
+
+    async def accept(self) -> ServerSessionTransport:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._pending:
+            await self._accept_lot.park()
+        transport = self._pending.popleft()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return transport
+
+    def drop_connections(self) -> int:
+        """Fault: cut every open connection like a network failure, forgetting it (no
+        resume); returns how many."""
+        n = 0
+        for t in self.transports:
+            if t._inbox.closed is None:
+                self.server.forget(t.connection)
+                n += 1
+        return n
+
+    def _connected(self, conn: ServerConnection) -> None:
+        transport = ServerSessionTransport(conn, self.max_buffer)
+        conn.items["session_transport"] = transport
+        self.transports = [t for t in self.transports if t._inbox.closed is None]
+        self.transports.append(transport)
+        self._pending.append(transport)
+        self._accept_lot.unpark_all()
+
+    def _disconnected(self, conn: ServerConnection, error: BaseException | None) -> None:
+        transport = conn.items.get("session_transport")
+        if transport is not None:
+            transport._inbox.close(f"the client connection ended: {error}" if error
+                                   else "the client closed the connection")
+
+    async def _send_frames(self, ctx: HubCallContext, items: Any = None) -> None:
+        transport = ctx.connection.items.get("session_transport")
+        if transport is None:
+            raise HubMethodError("no session on this connection")
+        try:
+            frames = decode_frames(items)
+        except ValueError as exc:
+            raise HubMethodError(str(exc)) from None
+        await transport._inbox.put(frames)

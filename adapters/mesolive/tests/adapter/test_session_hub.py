@@ -1,0 +1,102 @@
+"""The adapter's transport: reference-protocol frames over the session hub, both ways, in
+order, any bytes; closes carry their reason; a bad token fails the connect clearly; sessions
+run through the runtime against the reference exchange."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+import trio
+from sessionkit_mesolive import adapter
+from sessionkit_mesolive._session_hub import decode_frames, encode_frames
+
+from sessionkit import LimitOrder, MessageProcessor
+from sessionkit.runtime import (
+    ConnectFailed,
+    TransportClosed,
+    open_session,
+    serve_reference_exchange,
+)
+from sessionkit.testing import ReferenceExchange
+
+from .conftest import run
+
+
+def test_the_entry_point_is_the_adapter() -> None:
+    [ep] = [e for e in entry_points(group="sessionkit.adapters") if e.name == "mesolive"]
+    loaded = ep.load()
+    assert loaded is adapter and loaded.name == "mesolive"
+    assert {"session", "reconnect", "backpressure"} <= loaded.capabilities
+
+
+def test_frame_encoding_round_trips_any_bytes() -> None:
+    frames = [b'{"type":"heartbeat"}', "h\u00e9".encode(), b"\x00\xffgarbled{", b""]
+    assert decode_frames(encode_frames(frames)) == frames
+    with pytest.raises(ValueError, match=r"frames\[0\]"):
+        decode_frames([5])
+
+
+def test_frames_flow_both_ways_and_closes_carry_the_reason() -> None:
+    async def main() -> None:
+        async with adapter.serve(token="t") as endpoint:
+            client = await endpoint.connector().connect()
+            server = await endpoint.accept()
+            await client.send_frames([b"one", b"\xfftwo"])
+            await client.send_frames([b"three"])
+            got: list[bytes] = []
+            while len(got) < 3:
+                got += await server.receive_frames()
+            assert got == [b"one", b"\xfftwo", b"three"]
+            await server.send_frames([b"back"])
+            assert await client.receive_frames() == [b"back"]
+            with trio.move_on_after(0.05):  # a cancelled receive loses nothing
+                await client.receive_frames()
+            await server.send_frames([b"after"])
+            assert await client.receive_frames() == [b"after"]
+            await server.aclose()
+            with pytest.raises(TransportClosed, match="server closed the session"):
+                await client.receive_frames()
+            with pytest.raises(TransportClosed):
+                await client.send_frames([b"x"])
+            other = await endpoint.connector().connect()
+            peer = await endpoint.accept()
+            await other.aclose()
+            with pytest.raises(TransportClosed, match="client closed"):
+                await peer.receive_frames()
+
+    run(main)
+
+
+def test_a_bad_token_fails_the_connect_with_a_clear_reason() -> None:
+    async def main() -> None:
+        async with adapter.serve(token="right") as endpoint:
+            with pytest.raises(ConnectFailed, match="refused") as info:
+                await endpoint.connector(token="wrong").connect()
+            assert "wrong" not in info.value.reason
+
+    run(main)
+
+
+def test_a_session_over_signalr_against_the_reference_exchange() -> None:
+    finished: list[str] = []
+
+    class Fills(MessageProcessor):
+        def on_message_finished(self, event: object) -> None:
+            finished.append(event.outcome.value)  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        async with adapter.serve() as endpoint, trio.open_nursery() as nursery:
+            await nursery.start(serve_reference_exchange, endpoint, ReferenceExchange())
+            async with open_session(endpoint.connector(), Fills(), account="acct") as client:
+                await client.submit(LimitOrder(contract_id=1, side="buy", size=1,
+                                               price_in_cents=100))
+                await client.submit(LimitOrder(contract_id=1, side="sell", size=1,
+                                               price_in_cents=100))
+                with trio.fail_after(10):
+                    while len(finished) < 2:
+                        await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+        assert finished == ["done", "done"]
+
+    run(main)
