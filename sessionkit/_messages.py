@@ -295,6 +295,8 @@ class ContractDetail(Message):
     TYPE: ClassVar[str] = "contract_detail"
     HANDLER: ClassVar[str] = "handle_contract_detail"
     mid: int | None = None
+    #: the request's client id, echoed so a response can be matched when its ACK was lost
+    cid: str | None = None
     contract: Contract | None = None
     last: bool = True
 
@@ -321,6 +323,7 @@ class BookStateSnapshot(Message):
     TYPE: ClassVar[str] = "book_state_snapshot"
     HANDLER: ClassVar[str] = "handle_book_state_snapshot"
     mid: int | None = None
+    cid: str | None = None
     contract_id: int
     orders: tuple[BookOrder, ...] = ()
 

@@ -563,3 +563,11 @@ def test_close_logs_out_then_closes_on_connection_lost(loop: CoreLoop) -> None:
     with pytest.raises(SessionClosed):
         s.submit(order(), loop.now)
     assert Congestion  # imported for the vocabulary check above
+
+
+def test_response_overtaking_its_lost_ack_is_matched_by_cid(loop: CoreLoop) -> None:
+    loop.to_client.drop(1)  # the ACK: its MID never arrives
+    cid = loop.submit(GetContracts())
+    fin = finished(loop)[cid]
+    assert fin.outcome is Outcome.COMPLETED and fin.mid is not None
+    assert loop.session.statistics().unmatched_responses == 0

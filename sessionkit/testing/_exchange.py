@@ -226,11 +226,12 @@ class ReferenceExchange:
         elif isinstance(req, GetContracts):
             items = list(self.contracts.values())
             for i, c in enumerate(items):
-                self._event(ContractDetail(mid=mid, contract=c, last=i == len(items) - 1))
+                self._event(ContractDetail(mid=mid, cid=req.cid, contract=c,
+                                          last=i == len(items) - 1))
             if not items:
-                self._event(ContractDetail(mid=mid, contract=None, last=True))
+                self._event(ContractDetail(mid=mid, cid=req.cid, contract=None, last=True))
         elif isinstance(req, GetBookState):
-            self._event(BookStateSnapshot(mid=mid, contract_id=req.contract_id, orders=tuple(
+            self._event(BookStateSnapshot(mid=mid, cid=req.cid, contract_id=req.contract_id, orders=tuple(
                 BookOrder(mid=o.mid, side=o.side, size=o.size, price_in_cents=o.price_in_cents)
                 for o in self.orders.values() if o.contract_id == req.contract_id)))
         elif isinstance(req, MessageReplay):
