@@ -147,3 +147,21 @@ def test_waits_are_virtual() -> None:
                         "expect no-callback on_exchange_offline for=600\n", path="long.skt")
     res = run_scenario(sc, memory)
     assert res.passed and res.duration < 30
+
+
+def test_connect_may_come_before_login() -> None:
+    sc = parse_scenario("""\
+category: login
+connect
+login account=acct resume=0
+expect-send login resume_event_id=0
+send login_ack run_id=r1 last_event_id=0
+submit limit_order contract_id=1 size=1 price_in_cents=100 as=o1
+expect-send limit_order cid=$cid(o1)
+send status cid=$cid(o1) mid=7
+send action_report mid=$mid(o1) contract_id=1 size=0 status_type=filled filled_size=1
+expect callback on_login_accepted event_id=0
+expect finished o1 outcome=done mid=7
+""", path="order.skt")
+    res = run_scenario(sc, memory)
+    assert res.passed, res.detail
