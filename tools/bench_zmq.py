@@ -35,10 +35,10 @@ from typing import Any
 import orjson
 import trio
 import zmq
+from sessionkit_zmq import CurveClient, KeyPair, SocketOptions, ZmqConnector
 
 import sessionkit as sk
 from sessionkit.runtime import open_session
-from sessionkit_zmq import CurveClient, KeyPair, SocketOptions, ZmqConnector
 
 CONTRACT = 1
 
@@ -97,11 +97,10 @@ def responder(bind: str, server_secret: str | None, ready_fd: int) -> None:
 def start_responder(curve: bool) -> tuple[subprocess.Popen[bytes], str, bytes | None]:
     keys = KeyPair.generate() if curve else None
     r, w = os.pipe()
-    code = ("import sys; sys.path.insert(0, %r); import bench_zmq as b; "
-            "b.responder(%r, %r, %d)" % (os.path.dirname(os.path.abspath(__file__)),
-                                         "tcp://127.0.0.1:*",
-                                         keys.secret.decode() if keys and keys.secret else None,
-                                         w))
+    here = os.path.dirname(os.path.abspath(__file__))
+    secret = keys.secret.decode() if keys and keys.secret else None
+    code = (f"import sys; sys.path.insert(0, {here!r}); import bench_zmq as b; "
+            f"b.responder({'tcp://127.0.0.1:*'!r}, {secret!r}, {w})")
     proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(w,))
     os.close(w)
     with os.fdopen(r, "rb") as f:

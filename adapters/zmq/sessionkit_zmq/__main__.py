@@ -1,5 +1,5 @@
 """``python -m sessionkit_zmq keygen|sim zmq|demo`` (the same commands as under ``sessionkit``)."""
 
-from ._cli import main
+from .cli import main
 
 main(prog_name="python -m sessionkit_zmq")

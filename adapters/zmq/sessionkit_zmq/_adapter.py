@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncContextManager
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from sessionkit import ConfigError
 
@@ -41,7 +42,7 @@ class ZmqAdapter:
 
     def serve(self, bind: str = "tcp://127.0.0.1:*", *, curve: CurveServer | bool | None = True,
               options: SocketOptions | None = None,
-              **extra: Any) -> AsyncContextManager[ZmqServerEndpoint]:
+              **extra: Any) -> AbstractAsyncContextManager[ZmqServerEndpoint]:
         """Listen on ``bind`` (CURVE on by default, with fresh keys; see ``serve_endpoint``)."""
         if extra:
             raise ConfigError(f"the zmq adapter's serve() takes bind=, curve= and options=, "

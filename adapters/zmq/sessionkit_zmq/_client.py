@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import trio
 import zmq
 
 from sessionkit.runtime import ConnectFailed, TransportClosed
 
-from ._framing import close_message, parse_multipart
+from ._framing import HELLO, close_message, parse_multipart
 from ._keys import CurveClient, fingerprint
 from ._monitor import (
     CLIENT_EVENTS,
@@ -33,7 +34,7 @@ from ._monitor import (
     protocol_error_text,
 )
 from ._options import SocketOptions
-from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter
+from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter, events
 
 __all__ = ["ZmqConnector", "ZmqTransport", "client_context"]
 
@@ -90,6 +91,7 @@ class ZmqConnector:
             except zmq.ZMQError as exc:
                 raise ConnectFailed(f"cannot connect to {self.endpoint!r}: {exc}") from None
             await self._handshake(mon)
+            sock.send_multipart(HELLO, NOBLOCK)  # the server accepts the connection on it
         except BaseException:
             if mon is not None:
                 close_monitor(sock, mon)
@@ -114,7 +116,7 @@ class ZmqConnector:
                     if ev.event == zmq.EVENT_CONNECT_RETRIED:
                         retries += 1
                     last = ev
-                if mon.getsockopt(zmq.EVENTS) & POLLIN:
+                if events(mon) & POLLIN:
                     continue
                 await waiter.wait()
         what = f"no TCP connection (refused or unreachable; {retries} retries)"
@@ -230,7 +232,7 @@ class ZmqTransport:
             self._check_monitor()
             if self._closed is not None:
                 continue  # one last drain: deliver what arrived before the loss
-            if sock.getsockopt(zmq.EVENTS) & POLLIN:
+            if events(sock) & POLLIN:
                 continue
             try:
                 await self._waiter.wait()
@@ -259,7 +261,7 @@ class ZmqTransport:
                     send(frames[i], NOBLOCK)
                     i += 1
             except zmq.Again:
-                if sock.getsockopt(zmq.EVENTS) & POLLOUT:
+                if events(sock) & POLLOUT:
                     continue
                 self._check_monitor()
                 if self._closed is not None:
@@ -281,7 +283,7 @@ class ZmqTransport:
         self.frames_sent += n
         # A send processes pending commands: it may have consumed the signal a receiving
         # task parked on the FD is waiting for.
-        if self._waiter.parked and sock.getsockopt(zmq.EVENTS) & POLLIN:
+        if self._waiter.parked and events(sock) & POLLIN:
             self._waiter.wake()
         if not waited:
             await trio.lowlevel.cancel_shielded_checkpoint()

@@ -3,9 +3,10 @@
 * A **data message** is a single-part ZeroMQ message whose one part is one encoded protocol
   frame (what the codec produced: a JSON object or a msgpack map). On the ROUTER side the
   envelope is ``[routing-id, frame]``.
-* A **control message** has a first part that is empty, then a command: ``[b"", b"close",
-  reason]`` says the sender is closing this connection (why, in UTF-8). Unknown commands are
-  ignored, so later versions can add some.
+* A **control message** has a first part that is empty, then a command: ``[b"", b"hello"]``
+  is the client's first message on a new connection (so the server accepts the connection
+  before any frame), ``[b"", b"close", reason]`` says the sender is closing this connection
+  (why, in UTF-8). Unknown commands are ignored, so later versions can add some.
 * Any other multi-part message is a peer's framing mistake: its parts are joined and handed
   on as one frame, so the codec judges it and the session reports a protocol error.
 
@@ -18,9 +19,10 @@ from __future__ import annotations
 
 from sessionkit import Codec, JsonCodec, MsgpackCodec
 
-__all__ = ["CLOSE", "close_message", "parse_multipart", "sniff_codec", "codec_for"]
+__all__ = ["CLOSE", "HELLO", "close_message", "parse_multipart", "sniff_codec", "codec_for"]
 
 CLOSE = b"close"
+HELLO = [b"", b"hello"]
 
 
 def close_message(reason: str) -> list[bytes]:

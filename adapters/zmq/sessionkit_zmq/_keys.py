@@ -14,8 +14,9 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Union
 
 import attrs
 import zmq
@@ -240,13 +241,16 @@ def load_public_key(source: KeySource, what: str = "public key") -> bytes:
     return KeyPair.load_certificate(source).public
 
 
+def _server_key(key: bytes | str) -> bytes:
+    return _check_key(key, "CurveClient.server_key")
+
+
 @attrs.frozen(kw_only=True)
 class CurveClient:
     """CURVE settings of a client: its own key pair and the server's public key."""
 
     keypair: KeyPair
-    server_key: bytes = attrs.field(converter=lambda k: _check_key(k, "CurveClient.server_key"),
-                                    repr=lambda k: repr(fingerprint(k)))
+    server_key: bytes = attrs.field(converter=_server_key, repr=lambda k: repr(fingerprint(k)))
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.keypair, KeyPair) or not self.keypair.has_secret:
@@ -274,10 +278,10 @@ class CurveServer:
     An empty allow-list is refused unless ``allow_any`` says, explicitly, that any client
     key is welcome (the connection is still encrypted, but anyone can open one).
 
-    >>> CurveServer(keypair=KeyPair.generate())
+    >>> CurveServer(keypair=KeyPair.generate())  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    sessionkit._errors.ConfigError: CurveServer needs an allow-list of client public keys (allow=...), or allow_any=True to let any client key in
+    sessionkit._errors.ConfigError: CurveServer needs an allow-list ..., or allow_any=True ...
     """
 
     keypair: KeyPair

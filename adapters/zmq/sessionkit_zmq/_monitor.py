@@ -54,7 +54,7 @@ def attach_monitor(ctx: zmq.Context[Any], sock: zmq.Socket[Any], events: int) ->
     """A PAIR socket receiving ``sock``'s monitor events (a unique inproc address each)."""
     addr = f"inproc://sessionkit-zmq-monitor-{next(_monitor_ids)}"
     sock.monitor(addr, events)
-    mon = ctx.socket(zmq.PAIR)
+    mon: zmq.Socket[Any] = ctx.socket(zmq.PAIR)
     mon.setsockopt(zmq.LINGER, 0)
     mon.connect(addr)
     return mon
@@ -70,13 +70,12 @@ def close_monitor(sock: zmq.Socket[Any], mon: zmq.Socket[Any]) -> None:
 
 def drain_monitor(mon: zmq.Socket[Any]) -> list[MonitorEvent]:
     """Every monitor event ready now (non-blocking)."""
-    out = []
+    out: list[MonitorEvent] = []
     while True:
         try:
             m = recv_monitor_message(mon, zmq.NOBLOCK)
         except zmq.Again:
             return out
-        endpoint = m.get("endpoint", b"")
-        if isinstance(endpoint, bytes):
-            endpoint = endpoint.decode("utf-8", "replace")
+        raw = m.get("endpoint", b"")
+        endpoint = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         out.append(MonitorEvent(int(m["event"]), int(m["value"]), endpoint))

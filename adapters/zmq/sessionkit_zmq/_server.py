@@ -3,10 +3,11 @@
 One pump task owns the ROUTER's FD (and its monitor's, through one epoll descriptor): it
 reads every ready message, routes it by routing id to that connection's
 :class:`ServerTransport`, and turns monitor ``disconnected`` events into closed transports.
-A connection is accepted when its first message arrives (a ROUTER learns a peer's routing id
-from its messages). Sends go straight to the ROUTER from the sending task, which then wakes
-the pump if the send consumed its read signal. ``ROUTER_MANDATORY`` makes a vanished peer an
-error (the transport closes) and a peer at its high-water mark a wait, never a silent drop.
+A connection is accepted when its first message (the client's hello) arrives: a ROUTER
+learns a peer's routing id from its messages. Sends go straight to the ROUTER from the
+sending task, which then wakes the pump if the send consumed its read signal.
+``ROUTER_MANDATORY`` makes a vanished peer an error (the transport closes) and a peer at its
+high-water mark a wait, never a silent drop.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import errno
 import logging
 import select
 from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 import trio
 import zmq
@@ -27,10 +29,15 @@ from sessionkit.runtime import TransportClosed
 from ._client import ZmqConnector
 from ._framing import close_message, parse_multipart
 from ._keys import CurveClient, CurveServer, KeyPair, fingerprint
-from ._monitor import SERVER_EVENTS, attach_monitor, close_monitor, drain_monitor, \
-    protocol_error_text
+from ._monitor import (
+    SERVER_EVENTS,
+    attach_monitor,
+    close_monitor,
+    drain_monitor,
+    protocol_error_text,
+)
 from ._options import SocketOptions
-from ._trio_zmq import NOBLOCK, POLLIN, FdWaiter
+from ._trio_zmq import NOBLOCK, POLLIN, FdWaiter, events, fileno
 from ._zap import ZapHandler
 
 __all__ = ["ZmqServerEndpoint", "ServerTransport", "serve_endpoint"]
@@ -111,7 +118,7 @@ class ZmqServerEndpoint:
         self._client_keys = client_keys
         self._waiter = FdWaiter([sock, mon])
         self._pending_poll = select.poll()
-        self._pending_poll.register(sock.getsockopt(zmq.FD), select.POLLIN)
+        self._pending_poll.register(fileno(sock), select.POLLIN)
         self._peers: dict[bytes, ServerTransport] = {}
         self._by_fd: dict[int, ServerTransport] = {}
         self._retired: dict[bytes, None] = {}
@@ -151,7 +158,7 @@ class ZmqServerEndpoint:
         return list(self._peers.values())
 
     async def accept(self) -> ServerTransport:
-        """The next client connection (known once its first message arrived)."""
+        """The next client connection (known by the hello its client sends on connecting)."""
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self._pending:
             if self._closed is not None:
@@ -177,8 +184,8 @@ class ZmqServerEndpoint:
             while True:
                 self._drain()  # data first: a close notice explains the disconnect after it
                 self._check_monitor()
-                ready = sock.getsockopt(zmq.EVENTS) & POLLIN or \
-                    mon.getsockopt(zmq.EVENTS) & POLLIN
+                ready = events(sock) & POLLIN or \
+                    events(mon) & POLLIN
                 if self._io_lot:  # this pump's calls processed commands: blocked sends re-try
                     self._io_lot.unpark_all()
                 if ready:
@@ -282,7 +289,7 @@ class ZmqServerEndpoint:
 
     def _after_io(self) -> None:
         """A zmq call by a task other than the pump may have consumed the pump's signal."""
-        if self._waiter.parked and self._sock.getsockopt(zmq.EVENTS) & POLLIN:
+        if self._waiter.parked and events(self._sock) & POLLIN:
             self._waiter.wake()
 
     async def _send(self, t: ServerTransport, frames: Sequence[bytes]) -> None:
@@ -306,7 +313,7 @@ class ZmqServerEndpoint:
                 # Were commands pending (some peer's "writable again")? EVENTS processes them
                 # all: then others blocked re-try too, and so does this send, once.
                 pending = bool(self._pending_poll.poll(0))
-                ready = sock.getsockopt(zmq.EVENTS)
+                ready = events(sock)
                 if ready & POLLIN and self._waiter.parked:
                     self._waiter.wake()
                 if pending and self._io_lot:

@@ -14,16 +14,17 @@ plus :meth:`ZmqSimulator.drop_connections`.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 import trio
 
 from sessionkit import Codec, DecodeError
+from sessionkit.runtime import TransportClosed
 from sessionkit.testing import ExchangeConnection, ReferenceExchange
 
 from ._client import ZmqConnector
-from sessionkit.runtime import TransportClosed
 from ._framing import codec_for, sniff_codec
 from ._keys import CurveClient, CurveServer
 from ._options import SocketOptions

@@ -22,16 +22,27 @@ FD itself and any other on an event it sets when it wakes.
 from __future__ import annotations
 
 import select
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import trio
 import zmq
 
-__all__ = ["FdWaiter", "POLLIN", "POLLOUT", "NOBLOCK"]
+__all__ = ["FdWaiter", "POLLIN", "POLLOUT", "NOBLOCK", "events", "fileno"]
 
 POLLIN = zmq.POLLIN
 POLLOUT = zmq.POLLOUT
 NOBLOCK = zmq.NOBLOCK
+
+
+def events(sock: zmq.Socket[Any]) -> int:
+    """The socket's ZMQ_EVENTS (processes its pending commands: see the module docstring)."""
+    return sock.getsockopt(zmq.EVENTS)  # type: ignore[return-value]
+
+
+def fileno(sock: zmq.Socket[Any]) -> int:
+    """The socket's ZMQ_FD."""
+    return sock.getsockopt(zmq.FD)  # type: ignore[return-value]
 
 
 class FdWaiter:
@@ -40,7 +51,7 @@ class FdWaiter:
     __slots__ = ("_fds", "_epoll", "_fd", "_scope", "_woken", "_closed")
 
     def __init__(self, sockets: Sequence[zmq.Socket[Any]]) -> None:
-        self._fds = [s.getsockopt(zmq.FD) for s in sockets]
+        self._fds = [fileno(s) for s in sockets]
         self._epoll: Any = None
         self._fd: int | None
         if len(self._fds) == 1:

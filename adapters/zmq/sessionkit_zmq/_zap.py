@@ -17,7 +17,7 @@ import zmq
 import zmq.utils.z85
 
 from ._keys import CurveServer, fingerprint
-from ._trio_zmq import NOBLOCK, POLLIN, FdWaiter
+from ._trio_zmq import NOBLOCK, POLLIN, FdWaiter, events
 
 __all__ = ["ZapHandler", "ZAP_ENDPOINT"]
 
@@ -78,7 +78,7 @@ class ZapHandler:
                             sock.send_multipart(reply, NOBLOCK)
                         except zmq.ZMQError as exc:  # pragma: no cover - inproc peer gone
                             logger.warning("ZAP: could not answer: %s", exc)
-                if sock.getsockopt(zmq.EVENTS) & POLLIN:
+                if events(sock) & POLLIN:
                     continue
                 await self._waiter.wait()
         except trio.ClosedResourceError:

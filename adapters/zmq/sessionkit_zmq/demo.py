@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import trio
 
@@ -157,7 +158,7 @@ async def run(out: Callable[[str], Any] = print, *, directory: str | None = None
                 out("   while the client is away the exchange publishes a book top")
                 rid = sim.restart()
                 sim.publish_book_top(contract.contract_id)
-                await proc.until(lambda: proc.resends and proc.run_changes, "run change",
+                await proc.until(lambda: bool(proc.resends and proc.run_changes), "run change",
                                  timeout=15.0)
                 await proc.until(lambda: len(proc.cancelled) == 4, "cancellations")
                 stats = client.statistics()

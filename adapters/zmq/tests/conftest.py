@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 import trio
 import zmq
-
 from sessionkit_zmq import SocketOptions
 
 LOOPBACK = "tcp://127.0.0.1:*"

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from sessionkit_zmq import adapter
 
 from sessionkit.conformance import format_table, load_scenarios, run_suite
-from sessionkit_zmq import adapter
 
 
 def test_serve_uses_curve_by_default() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import zmq.auth
+from sessionkit_zmq import CurveClient, CurveServer, KeyPair, load_public_key
 
 from sessionkit import ConfigError
-from sessionkit_zmq import CurveClient, CurveServer, KeyPair, load_public_key
 
 
 def _mode(p: Path) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import trio
+from sessionkit_zmq import CurveClient, CurveServer, KeyPair, ZmqConnector, adapter
+from sessionkit_zmq.sim import serve_simulator
 
 import sessionkit as sk
 from sessionkit.runtime import ConnectFailed, ConnectionFailedError, open_session
-from sessionkit_zmq import CurveClient, CurveServer, KeyPair, ZmqConnector, adapter
-from sessionkit_zmq.sim import serve_simulator
 
 from .conftest import fast_options
 
@@ -128,7 +128,7 @@ def test_keys_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_the_simulator_refuses_curve_without_an_allow_list(tmp_path: Path) -> None:
     KeyPair.generate().save_certificate(tmp_path / "server.key")
-    cmd = [sys.executable, "-m", "sessionkit_zmq", "sim", "zmq", "--bind",
+    cmd = [str(Path(sys.executable).with_name("sessionkit")), "sim", "zmq", "--bind",
            "tcp://127.0.0.1:0", "--curve"]
     for extra in ([], ["--key", str(tmp_path / "server.key_secret")]):
         run = subprocess.run(cmd + extra, capture_output=True, text=True, timeout=60)

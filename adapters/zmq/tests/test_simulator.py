@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import trio
+from sessionkit_zmq import CurveClient, KeyPair, ZmqConnector, adapter
+from sessionkit_zmq.sim import serve_simulator
 
 import sessionkit as sk
 from sessionkit.runtime import ReconnectPolicy, open_session
-from sessionkit_zmq import CurveClient, KeyPair, ZmqConnector, adapter
-from sessionkit_zmq.sim import serve_simulator
 
 from .conftest import fast_options
 
@@ -179,9 +179,11 @@ def test_a_new_connection_replaces_the_old_one() -> None:
     trio.run(main)
 
 
+SESSIONKIT = str(Path(sys.executable).with_name("sessionkit"))
+
+
 def _sim_process(args: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "sessionkit_zmq", "sim", "zmq",
-                             "--bind", "tcp://127.0.0.1:0", *args],
+    proc = subprocess.Popen([SESSIONKIT, "sim", "zmq", "--bind", "tcp://127.0.0.1:0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -241,7 +243,7 @@ def test_the_simulator_command_allow_any_and_plain() -> None:
 
 def test_keygen_command(tmp_path: Path) -> None:
     name = tmp_path / "trader.key"
-    run = subprocess.run([sys.executable, "-m", "sessionkit_zmq", "keygen", str(name)],
+    run = subprocess.run([SESSIONKIT, "keygen", str(name)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     kp = KeyPair.load_certificate(tmp_path / "trader.key_secret")

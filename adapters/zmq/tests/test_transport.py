@@ -11,12 +11,19 @@ import trio.testing
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from sessionkit.runtime import ConnectFailed, Transport, TransportClosed
 from sessionkit_zmq import ZmqConnector, adapter, serve_endpoint
 from sessionkit_zmq._framing import close_message
 
+from sessionkit.runtime import ConnectFailed, Transport, TransportClosed
+
 from .conftest import LOOPBACK, fast_options, receive_n
+
+
+def _raw_accept(router: Any) -> bytes:
+    """A hand-driven ROUTER's view of a new client: its hello, and its routing id."""
+    ident, *rest = router.recv_multipart()
+    assert rest == [b"", b"hello"]
+    return ident
 
 
 async def _pair(ep: Any) -> tuple[Any, Any]:
@@ -70,8 +77,7 @@ def test_a_send_that_consumes_the_read_signal_wakes_the_parked_reader(raw_contex
         router.bind(LOOPBACK)
         endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
         client = await ZmqConnector(endpoint, options=fast_options()).connect()
-        await client.send_frames([b"hello"])
-        ident, _ = router.recv_multipart()
+        ident = _raw_accept(router)
         fd = client._sock.getsockopt(zmq.FD)
         got: list[bytes] = []
 
@@ -207,8 +213,7 @@ def test_oversize_and_garbled_messages(raw_context: Any) -> None:
         endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
         opts = fast_options(max_frame_size=1000)
         client = await ZmqConnector(endpoint, options=opts).connect()
-        await client.send_frames([b"hi"])
-        ident, _ = router.recv_multipart()
+        ident = _raw_accept(router)
         router.send_multipart([ident, b"y" * 1500])               # over the frame limit
         router.send_multipart([ident, b"{\"type\":", b"\"x\"}"])  # a stray multi-part
         router.send_multipart([ident, b"", b"future-command"])    # unknown control: ignored
@@ -233,6 +238,7 @@ def test_client_hwm_makes_send_wait_never_drop(raw_context: Any) -> None:
         router.bind(LOOPBACK)
         endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
         client = await ZmqConnector(endpoint, options=fast_options(sndhwm=5)).connect()
+        _raw_accept(router)
         frames = [b"%06d" % i + b"." * 4000 for i in range(2000)]
         done = trio.Event()
 
@@ -375,8 +381,7 @@ def test_frames_received_before_a_drop_are_delivered_first(raw_context: Any) -> 
         router.bind(LOOPBACK)
         endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
         client = await ZmqConnector(endpoint, options=fast_options()).connect()
-        await client.send_frames([b"hello"])
-        ident, _ = router.recv_multipart()
+        ident = _raw_accept(router)
         for i in range(100):
             router.send_multipart([ident, b"m%d" % i])
         router.close(linger=2000)

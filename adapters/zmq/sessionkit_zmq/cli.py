@@ -5,8 +5,8 @@
 * ``sim zmq`` - the ZMQ exchange simulator (the reference exchange on a ROUTER);
 * ``demo --adapter zmq`` - the short trading session of :mod:`sessionkit_zmq.demo`.
 
-They are registered with the ``sessionkit`` command through the ``sessionkit.cli`` entry
-point group, and also run as ``python -m sessionkit_zmq ...``.
+``keygen`` and ``sim zmq`` are registered with the ``sessionkit`` command through the
+``sessionkit.cli`` entry point group; all three also run as ``python -m sessionkit_zmq ...``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 import trio
@@ -25,13 +24,13 @@ from sessionkit import ConfigError
 from ._keys import CurveServer, KeyPair, fingerprint
 from ._options import SocketOptions
 
-__all__ = ["keygen_command", "sim_zmq_command", "demo_command", "main"]
+__all__ = ["keygen", "simulator", "demo", "main"]
 
 
 @click.command("keygen")
 @click.argument("name", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace existing certificate files.")
-def keygen_command(name: Path, force: bool) -> None:
+def keygen(name: Path, force: bool) -> None:
     """Make a CURVE key pair: NAME (public key) and NAME_secret (both keys, mode 0600).
 
     Give NAME to the other side (a server's to its clients, a client's to the server's
@@ -85,7 +84,7 @@ def _server_curve(curve: bool, key: Path | None, allow: tuple[Path, ...],
 @click.option("--max-frame-size", default=SocketOptions().max_frame_size, show_default=True,
               type=click.IntRange(1), help="Largest frame accepted (bytes).")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
-def sim_zmq_command(bind: str, curve: bool, key: Path | None, allow: tuple[Path, ...],
+def simulator(bind: str, curve: bool, key: Path | None, allow: tuple[Path, ...],
                     allow_any: bool, run_id: str, heartbeat_ms: int, gap_every: int,
                     max_frame_size: int, verbose: int) -> None:
     """Serve the reference exchange over ZeroMQ (a ROUTER socket) until interrupted."""
@@ -127,13 +126,13 @@ def sim_zmq_command(bind: str, curve: bool, key: Path | None, allow: tuple[Path,
 @click.command("demo")
 @click.option("--adapter", "adapter_name", default="zmq", show_default=True,
               help="Transport of the demo (this command serves zmq).")
-def demo_command(adapter_name: str) -> None:
+def demo(adapter_name: str) -> None:
     """A short trading session against the ZMQ simulator, with CURVE, on loopback."""
     if adapter_name != "zmq":
         raise click.UsageError(f"this demo runs the zmq adapter, not {adapter_name!r}")
-    from . import demo
+    from . import demo as demo_module
 
-    trio.run(demo.run)
+    trio.run(demo_module.run)
 
 
 @click.group()
@@ -146,17 +145,7 @@ def _sim() -> None:
     """Exchange simulators."""
 
 
-_sim.add_command(sim_zmq_command)
-main.add_command(keygen_command)
+_sim.add_command(simulator)
+main.add_command(keygen)
 main.add_command(_sim)
-main.add_command(demo_command)
-
-
-def register(cli: Any) -> None:  # pragma: no cover - wired once the sessionkit CLI exists
-    """Add this adapter's commands to the ``sessionkit`` click group ``cli``."""
-    cli.add_command(keygen_command)
-    sim = cli.commands.get("sim") if hasattr(cli, "commands") else None
-    if sim is not None and hasattr(sim, "add_command"):
-        sim.add_command(sim_zmq_command)
-    else:
-        cli.add_command(_sim)
+main.add_command(demo)
