@@ -63,6 +63,7 @@ from ._messages import (
     UnknownMessage,
 )
 from ._processor import MessageProcessor, dispatch
+from ._sequencing import Sequencer, Verdict
 from ._session import BatchTicket, Handoff, Session
 from ._state import SessionState
 from ._stats import SessionStatistics
@@ -123,6 +124,7 @@ __all__ = [
     "ResendComplete",
     "ResendCompleted",
     "RunChanged",
+    "Sequencer",
     "Session",
     "SessionBusy",
     "SessionClosed",
@@ -135,5 +137,6 @@ __all__ = [
     "StatusCode",
     "TrackedSnapshot",
     "UnknownMessage",
+    "Verdict",
     "dispatch",
 ]
