@@ -10,7 +10,7 @@ The reference's resume procedure (hubs §1.4 and §5), run by :meth:`EventFeed.r
 4. hand live callbacks over.
 
 Replayed events, the active state the server pushes on connect, and live callbacks overlap.
-They are merged by the core's :class:`~sessionkit._sequencing.Sequencer` keyed by
+They are merged by the core's :class:`~sessionkit.Sequencer` keyed by
 ``EventSeqId`` (ids rise with gaps: other users' events use some): while the replay runs,
 live callbacks are held; when it is over they are released in order and every id at or
 below the last one delivered is dropped. So the processor sees each event once, in
@@ -32,8 +32,7 @@ from typing import Any
 import attrs
 import trio
 
-from sessionkit._config import GapPolicy
-from sessionkit._sequencing import Sequencer, Verdict
+from sessionkit import GapPolicy, Sequencer, Verdict
 
 from . import models as m
 from ._catalogue import CALLBACKS, callback_for
