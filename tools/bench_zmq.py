@@ -165,13 +165,14 @@ async def raw_connect(endpoint: str, server_key: bytes | None) -> RawClient:
     return client
 
 
-async def raw_throughput(endpoint: str, server_key: bytes | None, n: int, window: int) -> float:
+async def raw_throughput(endpoint: str, server_key: bytes | None, n: int,
+                         window: int) -> tuple[float, float]:
     c = await raw_connect(endpoint, server_key)
     encode, decode = c.codec.encode, c.codec.decode
     unacked: set[str] = set()
     open_orders: set[str] = set()
     done = sent = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     while done < n:
         room = min(window - len(unacked), n - sent)
         if room > 0:
@@ -190,9 +191,9 @@ async def raw_throughput(endpoint: str, server_key: bytes | None, n: int, window
             elif isinstance(msg, sk.ActionReport) and msg.size == 0:
                 open_orders.discard(msg.cid)  # type: ignore[arg-type]
                 done += 1
-    took = time.perf_counter() - start
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
     c.sock.close(linger=0)
-    return n / took
+    return n / took, cpu / n
 
 
 async def raw_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
@@ -238,19 +239,22 @@ def session_connector(endpoint: str, server_key: bytes | None) -> ZmqConnector:
 
 
 async def session_throughput(endpoint: str, server_key: bytes | None, n: int,
-                             window: int) -> float:
+                             window: int) -> tuple[float, float]:
     proc = Counter()
     proc.target = n
-    config = sk.SessionConfig(max_in_flight=window, ack_timeout=30.0, ack_timeout_max=30.0)
+    # low_water=window: the window refills as soon as an ACK frees a slot, as the raw loop's
+    # does (the default, half the window, waits for half of it to drain first)
+    config = sk.SessionConfig(max_in_flight=window, low_water=window, ack_timeout=30.0,
+                              ack_timeout_max=30.0)
     async with open_session(session_connector(endpoint, server_key), proc, account="bench",
                             config=config, submit_timeout=60.0) as client:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         submit = client.submit
         for _ in range(n):
             await submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100))
         await proc.finished.wait()
-        took = time.perf_counter() - start
-    return n / took
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return n / took, cpu / n
 
 
 async def session_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
@@ -275,6 +279,60 @@ async def session_latency(endpoint: str, server_key: bytes | None, n: int) -> li
     return out
 
 
+# -- where the session's time goes (no I/O) ----------------------------------------------------
+
+
+def breakdown(n: int = 20_000) -> dict[str, float]:
+    """CPU microseconds per order of the codec and of the bare core, measured in process."""
+    codec = sk.JsonCodec()
+    order = sk.LimitOrder(cid="c-1", contract_id=CONTRACT, size=1, price_in_cents=100)
+    ack = orjson.dumps({"type": "status", "cid": "c-1", "mid": 1, "status": 200,
+                        "message": "accepted", "run_id": "bench"})
+    final = orjson.dumps({"type": "action_report", "mid": 1, "cid": "c-1", "contract_id": 1,
+                          "status_type": "filled", "size": 0, "filled_size": 1,
+                          "price_in_cents": 100, "run_id": "bench"})
+
+    def per(fn: Any, count: int = n) -> float:
+        t = time.process_time()
+        fn(count)
+        return (time.process_time() - t) / count * 1e6
+
+    def codec_work(k: int) -> None:
+        for _ in range(k):
+            codec.encode(order)
+            codec.decode(ack)
+            codec.decode(final)
+
+    def core_work(k: int) -> None:
+        session = sk.Session(sk.SessionConfig(cid_prefix="c", max_in_flight=k + 1,
+                                              max_send_buffer=k + 1), codec=codec)
+        session.login(0.0, account="bench")
+        session.data_to_send()
+        session.receive_data(orjson.dumps({"type": "login_ack", "run_id": "bench",
+                                           "last_event_id": 0}), 0.0)
+        session.events()
+        acks, finals = [], []
+        for i in range(1, k + 1):
+            acks.append(ack.replace(b'"c-1"', b'"c-%d"' % i).replace(b'"mid":1', b'"mid":%d' % i))
+            finals.append(final.replace(b'"c-1"', b'"c-%d"' % i)
+                          .replace(b'"mid":1', b'"mid":%d' % i))
+        t = time.process_time()
+        for i in range(k):
+            session.submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100), 0.0)
+            session.data_to_send()
+            session.receive_data(acks[i], 0.0)
+            session.receive_data(finals[i], 0.0)
+            session.events()
+        core_work.took = time.process_time() - t  # type: ignore[attr-defined]
+
+    codec_us = per(codec_work)
+    core_work(n)
+    core_us = core_work.took / n * 1e6  # type: ignore[attr-defined]
+    return {"codec_us_per_order": round(codec_us, 1),
+            "core_us_per_order_incl_codec": round(core_us, 1),
+            "core_us_per_order_excl_codec": round(core_us - codec_us, 1)}
+
+
 # -- driver ----------------------------------------------------------------------------------
 
 
@@ -292,11 +350,14 @@ def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[st
         trio.run(session_throughput, endpoint, server_key, 2000, window)
         res: dict[str, list[float]] = {k: [] for k in
                                        ("raw_tp", "ses_tp", "raw_p50", "ses_p50", "raw_p99",
-                                        "ses_p99")}
+                                        "ses_p99", "raw_cpu", "ses_cpu")}
         for run in range(runs):
-            res["raw_tp"].append(trio.run(raw_throughput, endpoint, server_key, n_tp, window))
-            res["ses_tp"].append(trio.run(session_throughput, endpoint, server_key, n_tp,
-                                          window))
+            tp, cpu = trio.run(raw_throughput, endpoint, server_key, n_tp, window)
+            res["raw_tp"].append(tp)
+            res["raw_cpu"].append(cpu)
+            tp, cpu = trio.run(session_throughput, endpoint, server_key, n_tp, window)
+            res["ses_tp"].append(tp)
+            res["ses_cpu"].append(cpu)
             lat = trio.run(raw_latency, endpoint, server_key, n_lat)
             res["raw_p50"].append(pct(lat, 50))
             res["raw_p99"].append(pct(lat, 99))
@@ -320,6 +381,9 @@ def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[st
         "session_ack_p50_us": round(med["ses_p50"] * 1e6, 1),
         "raw_ack_p99_us": round(med["raw_p99"] * 1e6, 1),
         "session_ack_p99_us": round(med["ses_p99"] * 1e6, 1),
+        "raw_cpu_us_per_order": round(med["raw_cpu"] * 1e6, 1),
+        "session_cpu_us_per_order": round(med["ses_cpu"] * 1e6, 1),
+        "cpu_ratio": round(med["ses_cpu"] / med["raw_cpu"], 3),
         "throughput_ratio": round(med["ses_tp"] / med["raw_tp"], 3),
         "p50_ratio": round(med["ses_p50"] / med["raw_p50"], 3),
         "p99_ratio": round(med["ses_p99"] / med["raw_p99"], 3),
@@ -348,7 +412,12 @@ def main() -> None:
               f"({r['session_messages_per_s']:,} msgs/s) vs raw {r['raw_orders_per_s']:,} "
               f"-> ratio {r['throughput_ratio']}; ACK p50 {r['session_ack_p50_us']} us vs "
               f"{r['raw_ack_p50_us']} us -> ratio {r['p50_ratio']}; p99 "
-              f"{r['session_ack_p99_us']} us vs {r['raw_ack_p99_us']} us")
+              f"{r['session_ack_p99_us']} us vs {r['raw_ack_p99_us']} us; client CPU per order "
+              f"{r['session_cpu_us_per_order']} us vs {r['raw_cpu_us_per_order']} us")
+    out["breakdown"] = b = breakdown(5_000 if args.quick else 20_000)
+    print(f"CPU per order, no I/O: codec (encode the order, decode ACK and final) "
+          f"{b['codec_us_per_order']} us; the bare core session on top of it "
+          f"{b['core_us_per_order_excl_codec']} us")
     modes = [m for m in ("plain", "curve") if m in out]
     out["throughput_ratio"] = min(out[m]["throughput_ratio"] for m in modes)
     out["p50_ratio"] = max(out[m]["p50_ratio"] for m in modes)
