@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import trio
 
-from . import models as m
 from ._catalogue import CALLBACKS, METHODS, Hub, HubMethod
 from ._converters import MesoLiveConverter, default_converter
 from ._errors import DecodeError, MesoLiveSignalRError, unwrap
@@ -270,7 +269,3 @@ class EventHub(HubClient, EventHubMethods):
 
         return dispatch
 
-
-def is_event_payload(value: Any) -> bool:
-    """Whether ``value`` is a decoded callback payload (has the event header)."""
-    return isinstance(value, m.EventHeader)
