@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from sessionkit_zmq import CurveClient, CurveServer, KeyPair
+from sessionkit_zmq.sim import serve_simulator
 
 import sessionkit as sk
 from sessionkit.runtime import ReconnectPolicy, open_session
-from sessionkit_zmq import CurveClient, CurveServer, KeyPair
-from sessionkit_zmq.sim import serve_simulator
 
 orders: dict[int, sk.Message] = {}  # the local book: open orders by MID
 

@@ -16,11 +16,11 @@ import random
 from typing import Any
 
 import trio
+from sessionkit_zmq import CurveClient, CurveServer, KeyPair
+from sessionkit_zmq.sim import serve_simulator
 
 import sessionkit as sk
 from sessionkit.runtime import open_session
-from sessionkit_zmq import CurveClient, CurveServer, KeyPair
-from sessionkit_zmq.sim import serve_simulator
 
 
 class Processor(sk.MessageProcessor):
