@@ -351,3 +351,23 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 for _cls in (*MESSAGE_TYPES.values(), Message, Request, UnknownMessage, Contract, BookOrder):
     attrs.resolve_types(_cls)
 del _cls
+
+_CID_COPIERS: dict[type, Any] = {}
+
+
+def with_cid(request: Request, cid: str) -> Request:
+    """A copy of ``request`` with its client id set: ``attrs.evolve`` on the hot path.
+
+    The copier of each class is compiled once (field reads spelled out), which
+    halves the cost of the generic ``evolve`` for every submit.
+    """
+    cls = type(request)
+    copier = _CID_COPIERS.get(cls)
+    if copier is None:
+        names = [a.name for a in attrs.fields(cls) if a.name != "cid"]
+        args = "".join(f", {n}=r.{n}" for n in names)
+        namespace: dict[str, Any] = {"cls": cls}
+        exec(f"def copy(r, cid):\n    return cls(cid=cid{args})", namespace)  # noqa: S102
+        copier = _CID_COPIERS[cls] = namespace["copy"]
+    result: Request = copier(request, cid)
+    return result

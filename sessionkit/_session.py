@@ -57,9 +57,13 @@ from ._events import (
 from ._flow import FlowControl
 from ._heartbeat import HeartbeatMonitor
 from ._messages import (
+    ActionReport,
     Batch,
     BatchAck,
+    BookStateSnapshot,
+    BookTop,
     Congestion,
+    ContractDetail,
     EventReplay,
     Heartbeat,
     Login,
@@ -71,6 +75,7 @@ from ._messages import (
     Request,
     ResendComplete,
     Status,
+    with_cid,
 )
 from ._sequencing import Sequencer, Verdict
 from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
@@ -81,7 +86,11 @@ __all__ = ["Session", "Handoff", "BatchTicket"]
 
 logger = logging.getLogger(__name__)
 
-_SERVER_ONLY = (LoginAck, LoginReject, Status, BatchAck, ResendComplete, Congestion)
+#: responses that always name their request (by mid, or by cid when the ACK was lost)
+_RESPONSES = frozenset({ActionReport, ContractDetail, BookStateSnapshot})
+#: exact types handled by the in-session path (subclasses take the general path)
+_IN_SESSION = frozenset({Status, BatchAck, ActionReport, ContractDetail, BookStateSnapshot,
+                         BookTop, Heartbeat, Congestion, ResendComplete})
 
 
 @attrs.frozen
@@ -189,7 +198,9 @@ class Session:
 
     def submit(self, request: Request, now: float, *, callback: Callback | None = None) -> str:
         """Submit one request; returns its client id. Raises :class:`SessionBusy` when full."""
-        nxt = self._require(Input.SUBMIT)
+        # (ACTIVE, SUBMIT) -> ACTIVE is the hot path; every other state asks the table
+        nxt = SessionState.ACTIVE if self._state is SessionState.ACTIVE else \
+            self._require(Input.SUBMIT)
         if isinstance(request, Batch):
             raise LocalProtocolError("submit a batch with submit_batch(), not submit()")
         self._check_request(request, "request")
@@ -289,7 +300,7 @@ class Session:
             return request
         cid = f"{self._cid_prefix}-{self._next_cid}"
         self._next_cid += 1
-        return attrs.evolve(request, cid=cid)
+        return with_cid(request, cid)
 
     def _push(self, msg: Message, now: float) -> None:
         self._out.append(msg)
@@ -317,7 +328,18 @@ class Session:
 
     def receive_message(self, msg: Message, now: float) -> None:
         """Feed one decoded message from the exchange."""
-        if self._state in CLOSED_STATES:
+        state = self._state
+        if state is SessionState.ACTIVE and type(msg) in _IN_SESSION:
+            # the hot path: (ACTIVE, MESSAGE) -> ACTIVE, with a known message type
+            hb = self._hb
+            if hb.offline or type(msg) is Heartbeat:
+                if hb.inbound(now, msg.interval_ms if type(msg) is Heartbeat else None):
+                    self._events.append(ExchangeOnline())
+            else:
+                hb.last_inbound = now
+            self._receive_in_session(msg, now)
+            return
+        if state in CLOSED_STATES:
             raise SessionClosed(self.close_reason or self._state.value)
         if not isinstance(msg, Message):
             self._protocol_error(RemoteProtocolError(
@@ -325,10 +347,6 @@ class Session:
             return
         if self._hb.inbound(now, msg.interval_ms if isinstance(msg, Heartbeat) else None):
             self._events.append(ExchangeOnline())
-        state = self._state
-        if state is SessionState.ACTIVE and not isinstance(msg, (LoginAck, LoginReject)):
-            self._receive_in_session(msg, now)  # the hot path: (ACTIVE, MESSAGE) -> ACTIVE
-            return
         inp = (Input.LOGIN_ACK if isinstance(msg, LoginAck) else
                Input.LOGIN_REJECT if isinstance(msg, LoginReject) else Input.MESSAGE)
         nxt = next_state(state, inp)
@@ -378,6 +396,17 @@ class Session:
 
     def _handle(self, msg: Message, now: float) -> None:
         tracker = self._tracker
+        kind = type(msg)
+        if kind in _RESPONSES:  # the common case first: a response to a tracked request
+            tracker.on_response(msg, msg.mid, msg.cid, now, self._run_id)  # type: ignore[attr-defined]
+            if self._flow.busy:
+                self._maybe_available()
+            return
+        if kind is Status:
+            tracker.on_status(msg, now, self._run_id)  # type: ignore[arg-type]
+            if self._flow.busy:
+                self._maybe_available()
+            return
         if isinstance(msg, Status):
             tracker.on_status(msg, now, self._run_id)
             self._maybe_available()
@@ -545,7 +574,7 @@ class Session:
             state=self._state.value, run_id=self._run_id, last_event_id=seq.last,
             in_flight=tr.unacked, awaiting_response=len(tr.awaiting_response()),
             send_buffer=len(self._out), submitted=self._submitted, acked=tr.acked,
-            resends=tr.resends, finished={o.value: n for o, n in tr.finished.items()},
+            resends=tr.resends, finished=dict(tr.finished),
             duplicate_acks=tr.duplicate_acks, unmatched_responses=tr.unmatched,
             events_delivered=seq.delivered, duplicate_events=seq.duplicates, gaps=seq.gaps,
             held_events=seq.held, busy=flow.busy, busy_count=flow.busy_count,

@@ -106,7 +106,8 @@ class Tracker:
         self.duplicate_acks = 0
         self.unmatched = 0
         self.resends = 0
-        self.finished: dict[Outcome, int] = {o: 0 for o in Outcome}
+        #: final states reached, by outcome value (str keys: cheap to hash)
+        self.finished: dict[str, int] = {o.value: 0 for o in Outcome}
         self.ack_latency_total = 0.0
         self.ack_latency_max = 0.0
 
@@ -266,7 +267,7 @@ class Tracker:
             self.unacked -= 1
         if t.mid is not None and self.by_mid.get(t.mid) is t:
             del self.by_mid[t.mid]
-        self.finished[outcome] += 1
+        self.finished[outcome._value_] += 1
         self._emit(MessageFinished(t.cid, t.mid, outcome, t.request, reason, t.callback))
         for c in t.children:
             child = self.by_cid.get(c)
