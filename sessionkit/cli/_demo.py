@@ -217,16 +217,45 @@ async def run_demo(say: Callable[[str], None], *, pause: float = 0.0) -> dict[st
     return summary
 
 
+def _adapter_demos() -> dict[str, Any]:
+    """Demos adapters register under the ``sessionkit.demos`` entry point group."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="sessionkit.demos")}
+
+
+def _default_demo() -> str:
+    return "zmq" if "zmq" in _adapter_demos() else "memory"
+
+
 @click.command("demo")
+@click.option("--adapter", "adapter", default=None, metavar="NAME",
+              help="Which transport to run the demo over: 'memory', or an adapter that "
+                   "registers a demo ('zmq': simulator and client on loopback with CURVE). "
+                   "Default: zmq when installed, else memory.")
 @click.option("--quick", is_flag=True,
-              help="No pauses between the acts, and virtual time: finishes at once.")
-def demo(quick: bool) -> None:
-    """Run a short, narrated trading session in memory.
+              help="No pauses between the acts, and virtual time: finishes at once "
+                   "(memory demo).")
+def demo(adapter: str | None, quick: bool) -> None:
+    """Run a short, narrated trading session against a simulated exchange.
 
     Login, contracts, orders with ACKs and MIDs, a batch, an exchange restart
-    (run change: open orders cancelled), a dropped connection and the resumed
-    replay ending in resend complete. Nothing leaves the process.
+    (run change: open orders cancelled), a dropped connection or restart and the
+    resumed replay ending in resend complete. Everything stays on this machine.
     """
+    name = adapter or _default_demo()
+    if name != "memory":
+        demos = _adapter_demos()
+        if name not in demos:
+            known = ", ".join(["memory", *sorted(demos)])
+            raise click.BadParameter(f"no demo for adapter {name!r}; known: {known}",
+                                     param_hint="--adapter")
+        run = demos[name].load()
+        try:
+            trio.run(run, click.echo)
+        except Exception as exc:  # a demo that fails says why, not a traceback
+            raise click.ClickException(f"{name} demo failed: {exc}") from None
+        return
     clock = trio.testing.MockClock(autojump_threshold=0) if quick else None
     try:
         trio.run(lambda: run_demo(click.echo, pause=0.0 if quick else 0.3), clock=clock)

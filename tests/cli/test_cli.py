@@ -98,7 +98,7 @@ def test_conformance_reports_a_bad_script_by_file_and_line(runner: CliRunner,
 
 
 def test_demo_tells_the_whole_story(runner: CliRunner) -> None:
-    out = runner.invoke(main, ["demo", "--quick"])
+    out = runner.invoke(main, ["demo", "--adapter", "memory", "--quick"])
     assert out.exit_code == 0, out.output
     text = out.output
     for words in ("login accepted", "contract 1:", "ACK of limit_order", "MID",
