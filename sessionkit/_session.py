@@ -84,6 +84,8 @@ from ._tracking import MessageState, Tracked, TrackedSnapshot, Tracker
 
 __all__ = ["Session", "Handoff", "BatchTicket"]
 
+_ACTIVE = SessionState.ACTIVE
+
 logger = logging.getLogger(__name__)
 
 #: responses that always name their request (by mid, or by cid when the ACK was lost)
@@ -199,18 +201,28 @@ class Session:
     def submit(self, request: Request, now: float, *, callback: Callback | None = None) -> str:
         """Submit one request; returns its client id. Raises :class:`SessionBusy` when full."""
         # (ACTIVE, SUBMIT) -> ACTIVE is the hot path; every other state asks the table
-        nxt = SessionState.ACTIVE if self._state is SessionState.ACTIVE else \
-            self._require(Input.SUBMIT)
+        nxt = _ACTIVE if self._state is _ACTIVE else self._require(Input.SUBMIT)
         if isinstance(request, Batch):
             raise LocalProtocolError("submit a batch with submit_batch(), not submit()")
         self._check_request(request, "request")
-        self._check_capacity(1, 1)
-        request = self._with_cid(request)
-        t = self._tracker.add(request, callback)
+        flow, tracker, out = self._flow, self._tracker, self._out
+        # the fit test of _check_capacity(1, 1) spelled out; it raises only when it fails
+        if (flow.congested or tracker.unacked >= flow.max_in_flight
+                or len(out) >= flow.max_send_buffer):
+            self._check_capacity(1, 1)
+        if request.cid is None:  # _with_cid's common case
+            cid = f"{self._cid_prefix}-{self._next_cid}"
+            self._next_cid += 1
+            request = with_cid(request, cid)
+        else:
+            request = self._with_cid(request)
+        t = tracker.add(request, callback)
         self._submitted += 1
         self._state = nxt
-        if nxt is SessionState.ACTIVE:
-            self._send(t, now)
+        if nxt is _ACTIVE:  # _send spelled out
+            out.append(request)
+            tracker.mark_sent(t, now)
+            self._hb.last_outbound = now
         return t.cid
 
     def submit_batch(self, requests: Sequence[Request], now: float, *,
@@ -329,14 +341,34 @@ class Session:
     def receive_message(self, msg: Message, now: float) -> None:
         """Feed one decoded message from the exchange."""
         state = self._state
-        if state is SessionState.ACTIVE and type(msg) in _IN_SESSION:
+        kind = type(msg)
+        if state is _ACTIVE and kind in _IN_SESSION:
             # the hot path: (ACTIVE, MESSAGE) -> ACTIVE, with a known message type
             hb = self._hb
-            if hb.offline or type(msg) is Heartbeat:
+            if hb.offline or kind is Heartbeat:
                 if hb.inbound(now, msg.interval_ms if type(msg) is Heartbeat else None):
                     self._events.append(ExchangeOnline())
             else:
                 hb.last_inbound = now
+            # The commonest messages (an ACK, a response) of the current run, next in
+            # sequence, with no replay running: _receive_in_session and _handle spelled
+            # out here, one call layer instead of three per message.
+            rid = msg.run_id
+            if (kind is Status or kind in _RESPONSES) and (rid is None or rid == self._run_id):
+                eid = msg.event_id
+                seq = self._seq
+                if eid is None or (eid == seq.last + 1 and not seq.replaying):
+                    if eid is not None:  # Sequencer.offer's DELIVER case
+                        seq.last = eid
+                        seq.delivered += 1
+                    if kind is Status:
+                        self._tracker.on_status(msg, now, self._run_id)  # type: ignore[arg-type]
+                    else:
+                        self._tracker.on_response(msg, msg.mid, msg.cid, now,  # type: ignore[attr-defined]
+                                                  self._run_id)
+                    if self._flow.busy:
+                        self._maybe_available()
+                    return
             self._receive_in_session(msg, now)
             return
         if state in CLOSED_STATES:

@@ -43,6 +43,10 @@ class MessageState(enum.Enum):
 
 
 _UNACKED = (MessageState.QUEUED, MessageState.SENT)
+# module-level names for the hot paths (a global read, not two attribute reads)
+_QUEUED, _SENT, _ACKED, _OPEN = (MessageState.QUEUED, MessageState.SENT, MessageState.ACKED,
+                                 MessageState.OPEN)
+_BATCH, _TRADE = RequestKind.BATCH, RequestKind.TRADE
 
 
 class Tracked:
@@ -95,6 +99,8 @@ class Tracker:
     def __init__(self, config: SessionConfig, emit: Callable[[Event], None]) -> None:
         self._config = config
         self._emit = emit
+        #: the ACK timeout of a first send (the config is frozen)
+        self._first_wait = min(config.ack_timeout, config.ack_timeout_max)
         self.by_cid: dict[str, Tracked] = {}
         self.by_mid: dict[int, Tracked] = {}
         #: requests (not batch containers) not yet ACKed: the window's fill
@@ -129,10 +135,13 @@ class Tracker:
         t.attempts += 1
         if t.first_sent is None:
             t.first_sent = now
-        t.state = MessageState.SENT
-        cfg = self._config
-        wait = min(cfg.ack_timeout * cfg.ack_backoff ** (t.attempts - 1), cfg.ack_timeout_max)
-        t.deadline = now + wait
+        t.state = _SENT
+        if t.attempts == 1:
+            t.deadline = now + self._first_wait
+        else:
+            cfg = self._config
+            t.deadline = now + min(cfg.ack_timeout * cfg.ack_backoff ** (t.attempts - 1),
+                                   cfg.ack_timeout_max)
         self._seq += 1
         heapq.heappush(self._timers, (t.deadline, self._seq, t.cid))
         for c in t.children:
@@ -185,10 +194,26 @@ class Tracker:
             self.unmatched += 1
             self._emit(MessageReceived(st, None, None))
             return
-        if t.state not in _UNACKED:
+        state = t.state
+        if state is not _SENT and state is not _QUEUED:
             self.duplicate_acks += 1
             return
-        self._apply_ack(t, st, now, run_id)
+        # _apply_ack spelled out: every request's ACK comes this way (the hot path)
+        kind = t.kind
+        if kind is not _BATCH:
+            self.unacked -= 1
+        self.acked += 1
+        first_sent = t.first_sent
+        if first_sent is not None:
+            latency = now - first_sent
+            self.ack_latency_total += latency
+            if latency > self.ack_latency_max:
+                self.ack_latency_max = latency
+        mid = t.mid = st.mid
+        t.run_id = st.run_id or run_id
+        if mid is not None:
+            self.by_mid[mid] = t
+        t.state = _OPEN if kind is _TRADE else _ACKED
         self._emit(MessageReceived(st, t.request, t.callback))
         if not st.ok:
             self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
