@@ -11,6 +11,11 @@ from a client never stops the server.
 The ``ExchangeServer`` handed to ``task_status.started()`` lets a test poke
 the exchange between frames: change its state directly, then call
 :meth:`ExchangeServer.flush` so what it queued is written.
+
+Transports that know more (the ZMQ simulator) subclass :class:`ExchangeServer`
+and override its hooks: :meth:`~ExchangeServer._client_codec` (a codec per
+client, chosen from its first frame) and :meth:`~ExchangeServer._close`
+(how a finished connection is closed; each connection records *why* it ended).
 """
 
 from __future__ import annotations
@@ -31,20 +36,28 @@ logger = logging.getLogger(__name__)
 
 
 class _Served:
-    __slots__ = ("transport", "conn", "lot", "number")
+    __slots__ = ("transport", "conn", "codec", "lot", "number", "why")
 
     def __init__(self, transport: Transport, conn: ExchangeConnection, number: int) -> None:
         self.transport = transport
         self.conn = conn
+        #: the codec this client speaks (None until its first frame; see ``_client_codec``)
+        self.codec: Codec | None = None
         self.lot = trio.lowlevel.ParkingLot()
         self.number = number
+        #: why the connection ended (passed to ``abort`` by transports that take a reason)
+        self.why = "logged out"
 
 
 class ExchangeServer:
     """A handle on a running :func:`serve_reference_exchange`."""
 
+    #: how log lines name this server
+    _log_name = "reference exchange"
+
     def __init__(self, exchange: ReferenceExchange, codec: Codec) -> None:
         self.exchange = exchange
+        #: the codec answers are written in (until a client's first frame chose one)
         self.codec = codec
         self._served: list[_Served] = []
         #: connections accepted so far
@@ -61,13 +74,27 @@ class ExchangeServer:
         """Cut every open connection at once (``abort`` when the transport has it)."""
         n = 0
         for s in list(self._served):
+            s.conn.closed = True
+            s.why = reason
             abort = getattr(s.transport, "abort", None)
             if abort is not None:
                 abort(reason)
-            s.conn.closed = True
             s.lot.unpark_all()
             n += 1
         return n
+
+    # -- hooks for transports that know more ---------------------------------------------
+
+    def _client_codec(self, first_frame: bytes) -> Codec:
+        """The codec a client speaks, from its first frame (here: always :attr:`codec`)."""
+        return self.codec
+
+    async def _close(self, served: _Served) -> None:
+        """Close a finished connection (here: ``aclose``, shielded from cancellation)."""
+        with trio.CancelScope(shield=True):
+            await served.transport.aclose()
+
+    # -- serving ---------------------------------------------------------------------------
 
     async def _heartbeats(self) -> None:
         ex = self.exchange
@@ -75,6 +102,21 @@ class ExchangeServer:
             ex.tick(trio.current_time())
             self.flush()
             await trio.sleep(max(ex.heartbeat_interval_ms, 1) / 1000.0)
+
+    async def _accept_loop(self, endpoint: Any, nursery: trio.Nursery) -> None:
+        """Accept until the endpoint closes; each connection is served in ``nursery``."""
+        while True:
+            try:
+                transport = await endpoint.accept()
+            except TransportClosed:
+                return
+            self.connections += 1
+            for old in list(self._served):  # the exchange serves one connection at a time
+                old.why = "replaced by a new connection"
+            conn = self.exchange.connect()  # closes the connection it replaces
+            self.flush()
+            number = getattr(transport, "number", self.connections)
+            nursery.start_soon(self._serve, _Served(transport, conn, number))
 
     async def _serve(self, served: _Served) -> None:
         self._served.append(served)
@@ -86,35 +128,40 @@ class ExchangeServer:
         finally:
             self._served.remove(served)
             served.conn.closed = True
-            with trio.CancelScope(shield=True):
-                await served.transport.aclose()
+            await self._close(served)
 
     async def _reader(self, served: _Served, scope: trio.CancelScope) -> None:
-        decode, conn = self.codec.decode, served.conn
+        conn, codec = served.conn, served.codec
         try:
             while True:
                 frames = await served.transport.receive_frames()
                 for frame in frames:
+                    if codec is None:
+                        codec = served.codec = self._client_codec(frame)
                     try:
-                        msg = decode(frame)
+                        msg = codec.decode(frame)
                     except DecodeError as err:
                         self.bad_frames += 1
-                        logger.warning("reference exchange: skipped a bad frame on connection "
-                                       "%d: %s", served.number, err)
+                        logger.warning("%s: skipped a bad frame on connection #%d: %s",
+                                       self._log_name, served.number, err)
                         continue
                     conn.receive(msg)
+                if conn.closed and not conn.logged_in:
+                    served.why = "login refused"
                 served.lot.unpark_all()
         except TransportClosed as exc:
-            logger.debug("reference exchange: connection %d closed: %s", served.number,
+            logger.debug("%s: connection #%d closed: %s", self._log_name, served.number,
                          exc.reason)
             conn.closed = True
+            served.why = exc.reason
             scope.cancel()
 
     async def _writer(self, served: _Served) -> None:
-        encode, conn, transport = self.codec.encode, served.conn, served.transport
+        conn, transport = served.conn, served.transport
         while True:
             out = conn.outbox()
             if out:
+                encode = (served.codec or self.codec).encode
                 try:
                     await transport.send_frames([encode(m) for m in out])
                 except TransportClosed:
@@ -138,13 +185,5 @@ async def serve_reference_exchange(endpoint: ServerEndpoint, exchange: Reference
         if heartbeats:
             nursery.start_soon(server._heartbeats)
         task_status.started(server)
-        while True:
-            try:
-                transport = await endpoint.accept()
-            except TransportClosed:
-                nursery.cancel_scope.cancel()
-                return
-            server.connections += 1
-            conn = exchange.connect()  # closes the connection it replaces
-            server.flush()
-            nursery.start_soon(server._serve, _Served(transport, conn, server.connections))
+        await server._accept_loop(endpoint, nursery)
+        nursery.cancel_scope.cancel()

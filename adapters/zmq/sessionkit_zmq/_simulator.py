@@ -1,5 +1,6 @@
 """The ZMQ exchange simulator: the core's sans-IO ReferenceExchange served on a ROUTER.
 
+The serving is :class:`sessionkit.runtime.ExchangeServer`'s; this module supplies its hooks.
 Each accepted connection gets a reader (frames decoded with the codec the client uses,
 told apart by the first byte, then handed to the exchange) and a writer (the exchange's
 outbox encoded and sent in order). The exchange's heartbeats run on a trio timer. A new
@@ -20,43 +21,34 @@ from typing import Any
 
 import trio
 
-from sessionkit import Codec, DecodeError
-from sessionkit.runtime import TransportClosed
-from sessionkit.testing import ExchangeConnection, ReferenceExchange
+from sessionkit import Codec
+from sessionkit.runtime import ExchangeServer
+from sessionkit.testing import ReferenceExchange
 
 from ._client import ZmqConnector
 from ._framing import codec_for, sniff_codec
 from ._keys import CurveClient, CurveServer
 from ._options import SocketOptions
-from ._server import ServerTransport, ZmqServerEndpoint, serve_endpoint
+from ._server import ZmqServerEndpoint, serve_endpoint
 
 __all__ = ["ZmqSimulator", "serve_simulator"]
 
 logger = logging.getLogger(__name__)
 
 
-class _Served:
-    __slots__ = ("transport", "conn", "codec", "lot", "why")
+class ZmqSimulator(ExchangeServer):
+    """A running simulator (see :func:`serve_simulator`).
 
-    def __init__(self, transport: ServerTransport, conn: ExchangeConnection) -> None:
-        self.transport = transport
-        self.conn = conn
-        self.codec: Codec | None = None
-        self.lot = trio.lowlevel.ParkingLot()
-        self.why = "logged out"
+    The runtime's :class:`~sessionkit.runtime.ExchangeServer` does the serving; this adds
+    the ZeroMQ endpoint, a codec per client (told apart by its first byte), closing with
+    the reason the connection ended, and the fault knobs.
+    """
 
-
-class ZmqSimulator:
-    """A running simulator (see :func:`serve_simulator`)."""
+    _log_name = "simulator"
 
     def __init__(self, server: ZmqServerEndpoint, exchange: ReferenceExchange) -> None:
+        super().__init__(exchange, codec_for(None, server.options.max_frame_size))
         self.server = server
-        self.exchange = exchange
-        self._served: list[_Served] = []
-        #: frames from clients that did not decode (logged and skipped)
-        self.bad_frames = 0
-        #: connections accepted so far
-        self.connections = 0
 
     @property
     def endpoint(self) -> str:
@@ -79,11 +71,6 @@ class ZmqSimulator:
 
     # -- fault knobs ------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Write what the exchange queued outside a request (after a knob changed it)."""
-        for s in self._served:
-            s.lot.unpark_all()
-
     def restart(self, run_id: str | None = None, *, drop_connections: bool = True) -> str:
         """Restart the exchange with a new run id: its open orders are cancelled, silently.
 
@@ -97,14 +84,7 @@ class ZmqSimulator:
         return rid
 
     def drop_connections(self, reason: str = "connection dropped by the exchange") -> int:
-        n = 0
-        for s in list(self._served):
-            s.conn.closed = True
-            s.why = reason
-            s.transport.abort(reason)
-            s.lot.unpark_all()
-            n += 1
-        return n
+        return self.drop(reason)
 
     def set_congested(self, busy: bool) -> None:
         self.exchange.set_congested(busy)
@@ -122,90 +102,22 @@ class ZmqSimulator:
         self.exchange.publish_book_top(contract_id)
         self.flush()
 
+    # -- ExchangeServer hooks ---------------------------------------------------------------
+
+    def _client_codec(self, first_frame: bytes) -> Codec:
+        return codec_for(sniff_codec(first_frame), self.server.options.max_frame_size)
+
+    async def _close(self, served: Any) -> None:
+        served.transport.abort(served.why)
+
     # -- serving --------------------------------------------------------------------------
 
-    async def _heartbeats(self) -> None:
-        ex = self.exchange
-        while True:
-            ex.tick(trio.current_time())
-            self.flush()
-            await trio.sleep(max(ex.heartbeat_interval_ms, 1) / 1000.0)
-
-    async def _serve(self, served: _Served) -> None:
-        self._served.append(served)
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._reader, served, nursery.cancel_scope)
-                await self._writer(served)
-                nursery.cancel_scope.cancel()
-        finally:
-            self._served.remove(served)
-            served.conn.closed = True
-            served.transport.abort(served.why)
-
-    async def _reader(self, served: _Served, scope: trio.CancelScope) -> None:
-        conn = served.conn
-        max_frame = self.server.options.max_frame_size
-        try:
-            while True:
-                frames = await served.transport.receive_frames()
-                for frame in frames:
-                    if served.codec is None:
-                        served.codec = codec_for(sniff_codec(frame), max_frame)
-                    try:
-                        msg = served.codec.decode(frame)
-                    except DecodeError as err:
-                        self.bad_frames += 1
-                        logger.warning("simulator: skipped a bad frame on connection #%d: %s",
-                                       served.transport.number, err)
-                        continue
-                    conn.receive(msg)
-                if conn.closed and not conn.logged_in:
-                    served.why = "login refused"
-                served.lot.unpark_all()
-        except TransportClosed as exc:
-            logger.debug("simulator: connection #%d closed: %s", served.transport.number,
-                         exc.reason)
-            conn.closed = True
-            served.why = exc.reason
-            scope.cancel()
-
-    async def _writer(self, served: _Served) -> None:
-        conn, transport = served.conn, served.transport
-        while True:
-            out = conn.outbox()
-            if out:
-                codec = served.codec or codec_for(None, self.server.options.max_frame_size)
-                try:
-                    await transport.send_frames([codec.encode(m) for m in out])
-                except TransportClosed:
-                    return
-                continue
-            if conn.closed:
-                return
-            await served.lot.park()
-
-    async def _accept_loop(self) -> None:
-        while True:
-            try:
-                transport = await self.server.accept()
-            except TransportClosed:
-                return
-            self.connections += 1
-            for old in list(self._served):  # the exchange serves one connection at a time
-                old.why = "replaced by a new connection"
-            conn = self.exchange.connect()
-            self.flush()
-            self._nursery.start_soon(self._serve, _Served(transport, conn))
-
-    _nursery: trio.Nursery
     _scope: trio.CancelScope
 
     async def _run(self, heartbeats: bool, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
             self._scope = nursery.cancel_scope
-            nursery.start_soon(self._accept_loop)
+            nursery.start_soon(self._accept_loop, self.server, nursery)
             if heartbeats:
                 nursery.start_soon(self._heartbeats)
             task_status.started()
