@@ -41,11 +41,11 @@ from .._events import (
     Outcome,
 )
 from .._messages import Message, Request
-from .._processor import dispatch
 from .._session import BatchTicket, Handoff, Session
 from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._dispatch import EventDispatcher, _Stop
 from ._options import check_options, positive_or_none
 from ._reconnect import ReconnectPolicy
 from ._transport import ConnectFailed, Connector, Transport, TransportClosed
@@ -80,16 +80,7 @@ class ClientState(enum.Enum):
     FAILED = "failed"
 
 
-class _Stop(Exception):
-    """A handler raised under ``handler_errors="stop"`` (internal)."""
-
-    def __init__(self, error: HandlerError, rest: list[Event]) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.rest = rest
-
-
-class SessionClient:
+class SessionClient(EventDispatcher):
     """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
 
     def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
@@ -314,60 +305,7 @@ class SessionClient:
                 self._owner_scope.cancel()
             await self._done.wait()
 
-    # -- events to the processor ------------------------------------------------------------
-
-    def _handler_failed(self, exc: Exception, event: object) -> None:
-        self.handler_errors += 1
-        if self._stop_on_error:
-            raise _Stop(HandlerError(exc, event), [])
-        logger.error("the processor raised while handling %s; going on (handler_errors='log')",
-                     type(event).__name__, exc_info=exc)
-
-    def _dispatch(self, events: list[Event]) -> None:
-        processor, hooks, rec = self._processor, self._hooks, self._recorder
-        for i, ev in enumerate(events):
-            hook = hooks.get(type(ev))
-            try:
-                if hook is not None:
-                    hook(ev)
-                if rec is not None and rec.is_duplicate(ev):
-                    continue
-                dispatch(ev, processor)
-            except _Stop as stop:
-                stop.rest = events[i + 1:]
-                raise
-            except Exception as exc:
-                try:
-                    self._handler_failed(exc, ev)
-                except _Stop as stop:
-                    stop.rest = events[i + 1:]
-                    raise
-            if rec is not None:
-                rec.handled(ev)
-        if rec is not None:
-            rec.commit()
-
-    def _dispatch_safely(self, events: list[Event]) -> None:
-        """Dispatch while the session ends: errors are logged, never raised."""
-        rec = self._recorder
-        for ev in events:
-            try:
-                dispatch(ev, self._processor)
-            except Exception:
-                self.handler_errors += 1
-                logger.exception("the processor raised while handling %s as the session ended",
-                                 type(ev).__name__)
-            if rec is not None:
-                try:
-                    rec.handled(ev)
-                except Exception:
-                    logger.exception("the store failed to record %s", type(ev).__name__)
-
-    def _call(self, method: str, *args: Any) -> None:
-        try:
-            getattr(self._processor, method)(*args)
-        except Exception as exc:
-            self._handler_failed(exc, f"{method}{args}")
+    # -- hooks on the session's events ------------------------------------------------------
 
     def _on_login(self, ev: LoginAccepted) -> None:
         self._state = ClientState.CLOSING if self._closing else ClientState.ACTIVE

@@ -1,0 +1,176 @@
+"""The harness side of ``tools/crash_test.py``: start the simulator and the client processes,
+SIGKILL the client at random points, restart it, and check the side file, the journal and the
+simulator's dump at the end (see that script's docstring for what is checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+__all__ = ["run_harness", "analyse", "SideReader", "start_client"]
+
+
+def start_client(script: str, args: argparse.Namespace, address: str, journal: str, side: str,
+                 seed: int) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, script, "--role", "client", "--address", address,
+           "--journal", journal, "--side", side, "--orders", str(args.orders),
+           "--durability", args.durability, "--window", str(args.window), "--seed", str(seed),
+           "--transport", args.transport]
+    return subprocess.Popen(cmd)
+
+
+class SideReader:
+    """Follows the side file as it grows: the number of final states so far."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.offset, self.finals, self.partial = path, 0, 0, b""
+
+    def poll(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.finals
+        self.offset += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        self.finals += sum(1 for ln in lines if ln.startswith(b"F "))
+        return self.finals
+
+
+def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> dict[str, Any]:
+    import sqlite3
+
+    conn = sqlite3.connect(journal)
+    intents = {k: (cid, out) for k, cid, out in conn.execute(
+        "SELECT key, cid, outcome FROM intents")}
+    tracked = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    conn.close()
+
+    double_handled = redelivered = 0
+    inc, cursor, at_start = 0, 0, set()
+    seen_events: dict[int, int] = {}
+    finals: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
+    lines = open(side_path).read().split("\n")
+    done = False
+    for ln in lines:
+        if not ln:
+            continue
+        parts = ln.split()
+        if parts[0] == "R":
+            inc, cursor, at_start = int(parts[1]), int(parts[2]), set(parts[3:])
+        elif parts[0] == "E":
+            eid = int(parts[1])
+            if eid <= cursor:
+                double_handled += 1  # its handling was committed before this process began
+            elif eid in seen_events:
+                if seen_events[eid] == inc:
+                    double_handled += 1  # twice within one process
+                else:
+                    redelivered += 1  # handled, not committed, then the process died
+            seen_events[eid] = inc
+        elif parts[0] == "F":
+            cid, outcome = parts[1], parts[2]
+            mine = (cid.startswith(f"o.{inc}-") if inc > 1 else cid.startswith("o-"))
+            prior = finals[cid]
+            if prior and prior[-1][0] == inc:
+                double_handled += 1  # final twice within one process
+            elif prior and not (cid in at_start or mine):
+                double_handled += 1  # final again although the journal had let it go
+            elif prior:
+                redelivered += 1
+            finals[cid].append((inc, outcome))
+        elif parts[0] == "D":
+            done = True
+
+    outcomes: collections.Counter[str] = collections.Counter()
+    lost = 0
+    for k in range(orders):
+        cid, outcome = intents.get(f"o{k}", (None, None))
+        got = {o for _, o in finals.get(cid or "", [])}
+        if outcome is None or len(got) != 1 or got != {outcome}:
+            lost += 1
+        else:
+            outcomes[outcome] += 1
+    known = {cid for cid, _ in intents.values()}
+    execs = dump["executions"]
+    by_cid = collections.Counter(c for c, _, _, _ in execs)
+    by_mid = collections.Counter(m for _, m, _, _ in execs)
+    double_executed = (sum(n - 1 for n in by_cid.values() if n > 1)
+                       + sum(n - 1 for n in by_mid.values() if n > 1)
+                       + sum(1 for c, _, _, t in execs
+                             if t in ("limit_order", "cancel_order") and c not in known))
+    return {"final_states": sum(outcomes.values()), "outcomes": dict(outcomes), "lost": lost,
+            "double_executed": double_executed, "double_handled": double_handled,
+            "redelivered": redelivered, "journal_left": tracked, "finished_cleanly": done,
+            "events_handled": len(seen_events), "exchange_last_event_id": dump["last_event_id"],
+            "executions": len(execs)}
+
+
+def run_harness(args: argparse.Namespace, script: str) -> int:
+    """Run the crash test; ``script`` (tools/crash_test.py) is run for the other roles."""
+    rng = random.Random(args.seed)
+    work = args.workdir or tempfile.mkdtemp(prefix="sessionkit-crash-")
+    os.makedirs(work, exist_ok=True)
+    journal, side, dump_path = (os.path.join(work, n) for n in ("session.journal", "side.log",
+                                                                 "sim.json"))
+    for p in (journal, side, dump_path):
+        if os.path.exists(p):
+            os.remove(p)
+    sim = subprocess.Popen([sys.executable, script, "--role", "sim",
+                            "--dump", dump_path, "--transport", args.transport],
+                           stdout=subprocess.PIPE)
+    assert sim.stdout is not None
+    address = sim.stdout.readline().decode().strip()
+    t0 = time.monotonic()
+    # kill points: progress targets (final states seen) spread over the run, each with a
+    # random delay; a target already passed kills soon after the restart (during recovery)
+    # (targets stay in the first 80% so that the run cannot end before its last kill)
+    targets = sorted(rng.randrange(0, max(1, args.orders * 4 // 5)) for _ in range(args.kills))
+    reader = SideReader(side)
+    kills = restarts = 0
+    client = start_client(script, args, address, journal, side, rng.randrange(1 << 30))
+    try:
+        for target in targets:
+            while reader.poll() < target and client.poll() is None:
+                time.sleep(0.002)
+            time.sleep(rng.choice([0.0, rng.uniform(0, 0.005), rng.uniform(0, 0.05)]))
+            if client.poll() is not None:
+                break  # it finished before this kill point
+            client.send_signal(signal.SIGKILL)
+            client.wait()
+            kills += 1
+            client = start_client(script, args, address, journal, side, rng.randrange(1 << 30))
+            restarts += 1
+        rc = client.wait(timeout=args.timeout)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=30)
+    with open(dump_path) as f:
+        dump = json.load(f)
+    result = {"orders": args.orders, "kills": kills, **analyse(side, dump, journal, args.orders),
+              "restarts": restarts, "client_exit": rc, "durability": args.durability,
+              "transport": args.transport, "seconds": round(time.monotonic() - t0, 2),
+              "workdir": work}
+    ok = (result["lost"] == 0 and result["double_executed"] == 0
+          and result["double_handled"] == 0 and result["final_states"] == args.orders
+          and rc == 0 and kills >= min(args.kills, 1))
+    print(f"crash test: {args.orders} orders, {kills} kills: "
+          f"{'OK' if ok else 'FAILED'}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0 if ok else 1
