@@ -327,12 +327,13 @@ class Session:
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Feed one frame; a frame that does not decode is reported, never raised."""
-        if self._codec is None:
+        codec = self._codec
+        if codec is None:
             raise LocalProtocolError("receive_data needs a codec; pass codec= to Session")
         if self._state in CLOSED_STATES:
             raise SessionClosed(self.close_reason or self._state.value)
         try:
-            msg = self._codec.decode(data)
+            msg = codec.decode(data)
         except DecodeError as err:
             self._protocol_error(err, now)
             return
@@ -536,9 +537,16 @@ class Session:
             return self._login_deadline
         if state not in (SessionState.ACTIVE, SessionState.CLOSING):
             return None
-        candidates = [d for d in (self._tracker.next_deadline(), self._hb.offline_deadline(),
-                                  self._hb.send_deadline()) if d is not None]
-        return min(candidates) if candidates else None
+        # called once per pass of the runtime's loop: no list, no generator
+        best = self._tracker.next_deadline()
+        hb = self._hb
+        d = hb.offline_deadline()
+        if d is not None and (best is None or d < best):
+            best = d
+        d = hb.send_deadline()
+        if d is not None and (best is None or d < best):
+            best = d
+        return best
 
     def handle_timer(self, now: float) -> None:
         state = self._state

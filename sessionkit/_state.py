@@ -27,6 +27,11 @@ class SessionState(enum.Enum):
     #: login failed, connection failed or lost; deactivated
     FAILED = "failed"
 
+    # Enum hashes a member by its name in Python code; members are singletons compared
+    # by identity, so the identity hash (C, no call) is equivalent. ``state in
+    # CLOSED_STATES`` and the table lookups run on every frame and every loop.
+    __hash__ = object.__hash__
+
 
 class Input(enum.Enum):
     LOGIN = "login"                      # local: send the login
@@ -37,6 +42,8 @@ class Input(enum.Enum):
     MESSAGE = "message"                  # remote: any other message
     LOGIN_TIMEOUT = "login_timeout"      # timer: no answer to the login
     CONNECTION_LOST = "connection_lost"  # transport: the connection failed or closed
+
+    __hash__ = object.__hash__  # as SessionState's
 
 
 S, In = SessionState, Input
