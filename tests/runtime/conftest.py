@@ -216,7 +216,13 @@ class Harness:
         self.outcome: BaseException | None = None
 
     def _opts(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        return {**self.options, **overrides}
+        opts = {**self.options, **overrides}
+        # frozen_time: the scenario needs no timer to fire. The thread harness then lets
+        # its context's virtual clock jump only after 50 ms of real idleness, not at once
+        # while the test thread works (five jumps to a 1e6 s ACK timeout would end the
+        # held requests as unknown and free the window the scenario is filling)
+        self.frozen_time = bool(opts.pop("frozen_time", False))
+        return opts
 
     async def in_loop(self, fn: Callable[[], Any]) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -341,8 +347,10 @@ class ThreadHarness(Harness):
 
     async def open(self, **overrides: Any) -> None:
         opts = self._opts(overrides)
+        threshold = 0.05 if self.frozen_time else 0
         self.ctx = ctx = Context(self.emb, self.log,
-                                 clock=trio.testing.MockClock(autojump_threshold=0), **opts)
+                                 clock=trio.testing.MockClock(autojump_threshold=threshold),
+                                 **opts)
         await self._t(ctx.start)
         ok = await self._t(ctx.wait_logged_in, REAL_WAIT)
         assert ok, "no login within the wait"

@@ -221,7 +221,8 @@ def test_resume_replays_from_the_event_id_asked(driver: Any, resume: int) -> Non
 def test_busy_rejects_at_once_then_available(driver: Any) -> None:
     async def scenario(h: Any) -> None:
         await h.open(config=SessionConfig(max_in_flight=4, low_water=2, ack_timeout=1e6,
-                                          ack_timeout_max=1e6, cid_prefix="c"))
+                                          ack_timeout_max=1e6, cid_prefix="c"),
+                     frozen_time=True)
         await h.in_loop(h.emb.to_client.hold)
         cids = [await h.submit(GetBookState(contract_id=1)) for _ in range(4)]
         with pytest.raises(SessionBusy) as info:
@@ -242,7 +243,8 @@ def test_busy_rejects_at_once_then_available(driver: Any) -> None:
 def test_a_waiting_submit_goes_through_once_the_window_frees(driver: Any) -> None:
     async def scenario(h: Any) -> None:
         await h.open(config=SessionConfig(max_in_flight=2, low_water=1, ack_timeout=1e6,
-                                          ack_timeout_max=1e6, cid_prefix="c"))
+                                          ack_timeout_max=1e6, cid_prefix="c"),
+                     frozen_time=True)
         await h.in_loop(h.emb.to_client.hold)
         for _ in range(2):
             await h.submit(GetBookState(contract_id=1))
@@ -277,7 +279,8 @@ def test_a_waiting_batch_retries_on_progress_not_on_every_available(driver: Any)
     batch must wait for ACKs, not spin between busy and available."""
     async def scenario(h: Any) -> None:
         await h.open(config=SessionConfig(max_in_flight=10, low_water=5, ack_timeout=1e6,
-                                          ack_timeout_max=1e6, cid_prefix="c"))
+                                          ack_timeout_max=1e6, cid_prefix="c"),
+                     frozen_time=True)
         await h.in_loop(h.emb.to_client.hold)
         for _ in range(4):
             await h.submit(GetBookState(contract_id=1))
