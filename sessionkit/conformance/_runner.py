@@ -27,7 +27,7 @@ from ..runtime._transport import ConnectFailed, TransportClosed
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
 from ._expect import ExpectSteps
 from ._match import describe, mismatches
-from ._recorder import Call, RecordingProcessor
+from ._recorder import RecordingProcessor
 from ._script import Scenario, Step, Var
 
 __all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "make_clock"]

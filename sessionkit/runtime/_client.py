@@ -33,7 +33,6 @@ from .._events import (
     Callback,
     Closed,
     ConnectionFailed,
-    Event,
     ExchangeOffline,
     LoginAccepted,
     LoginFailed,
@@ -44,8 +43,8 @@ from .._messages import Message, Request
 from .._session import BatchTicket, Handoff, Session
 from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
-from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
 from ._dispatch import EventDispatcher, _Stop
+from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
 from ._options import check_options, positive_or_none
 from ._reconnect import ReconnectPolicy
 from ._transport import ConnectFailed, Connector, Transport, TransportClosed

@@ -231,9 +231,11 @@ class ReferenceExchange:
             if not items:
                 self._event(ContractDetail(mid=mid, cid=req.cid, contract=None, last=True))
         elif isinstance(req, GetBookState):
-            self._event(BookStateSnapshot(mid=mid, cid=req.cid, contract_id=req.contract_id, orders=tuple(
+            resting = tuple(
                 BookOrder(mid=o.mid, side=o.side, size=o.size, price_in_cents=o.price_in_cents)
-                for o in self.orders.values() if o.contract_id == req.contract_id)))
+                for o in self.orders.values() if o.contract_id == req.contract_id)
+            self._event(BookStateSnapshot(mid=mid, cid=req.cid, contract_id=req.contract_id,
+                                          orders=resting))
         elif isinstance(req, MessageReplay):
             for m in req.mids:
                 latest = self._latest_by_mid.get(m)

@@ -11,7 +11,8 @@ import pytest
 SESSIONKIT = Path(sys.executable).with_name("sessionkit")
 
 
-@pytest.mark.skipif(not SESSIONKIT.exists(), reason="the sessionkit console script is not installed")
+@pytest.mark.skipif(not SESSIONKIT.exists(),
+                    reason="the sessionkit console script is not installed")
 def test_sessionkit_demo_defaults_to_zmq_with_curve() -> None:
     out = subprocess.run([str(SESSIONKIT), "demo"], capture_output=True, text=True,
                          timeout=120, check=True).stdout
