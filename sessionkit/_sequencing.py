@@ -53,6 +53,15 @@ class Sequencer:
             self.last = max(self.last, resume_token - 1)
             self.replaying = True
 
+    def take_next(self, event_id: int) -> bool:
+        """The common case, cheaply: deliver ``event_id`` if it is the next id and no
+        replay runs (True). Anything else (False) must go through :meth:`offer`."""
+        if event_id == self.last + 1 and not self.replaying:
+            self.last = event_id
+            self.delivered += 1
+            return True
+        return False
+
     def offer(self, event_id: int, is_replay: bool, item: object) -> Verdict:
         """Judge one inbound event; ``item`` is what to hand back later if it is held."""
         last = self.last
@@ -88,9 +97,6 @@ class Sequencer:
     @property
     def held(self) -> int:
         return len(self._held)
-
-    def first_held(self) -> int | None:
-        return self._held[0][0] if self._held else None
 
     def complete(self) -> list[object]:
         """The replay is over: release held events in id order, dropping duplicates."""

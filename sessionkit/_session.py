@@ -347,7 +347,7 @@ class Session:
             # the hot path: (ACTIVE, MESSAGE) -> ACTIVE, with a known message type
             hb = self._hb
             if hb.offline or kind is Heartbeat:
-                if hb.inbound(now, msg.interval_ms if type(msg) is Heartbeat else None):
+                if hb.inbound(now, msg.interval_ms if isinstance(msg, Heartbeat) else None):
                     self._events.append(ExchangeOnline())
             else:
                 hb.last_inbound = now
@@ -357,11 +357,7 @@ class Session:
             rid = msg.run_id
             if (kind is Status or kind in _RESPONSES) and (rid is None or rid == self._run_id):
                 eid = msg.event_id
-                seq = self._seq
-                if eid is None or (eid == seq.last + 1 and not seq.replaying):
-                    if eid is not None:  # Sequencer.offer's DELIVER case
-                        seq.last = eid
-                        seq.delivered += 1
+                if eid is None or self._seq.take_next(eid):
                     if kind is Status:
                         self._tracker.on_status(msg, now, self._run_id)  # type: ignore[arg-type]
                     else:
@@ -432,11 +428,6 @@ class Session:
         kind = type(msg)
         if kind in _RESPONSES:  # the common case first: a response to a tracked request
             tracker.on_response(msg, msg.mid, msg.cid, now, self._run_id)  # type: ignore[attr-defined]
-            if self._flow.busy:
-                self._maybe_available()
-            return
-        if kind is Status:
-            tracker.on_status(msg, now, self._run_id)  # type: ignore[arg-type]
             if self._flow.busy:
                 self._maybe_available()
             return
