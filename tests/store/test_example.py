@@ -25,9 +25,11 @@ def test_the_journal_resume_example(tmp_path):
     begin, end = map(int, re.search(r"\[engine 2\] resend complete: events (\d+)\.\.(\d+)",
                                     out).groups())
     assert cursor > 0 and begin == cursor + 1 and end >= begin
-    # the event the first engine died in was never committed: it is handed over again
+    # the event the first engine died in was never committed: it is handed over again.
+    # Ids have gaps (heartbeats take ids too) and the cursor is committed per read batch,
+    # so the event it died in is somewhere after the cursor, not necessarily cursor + 1.
     died_in = int(re.search(r"\[engine 1\] event (\d+): ACK eng-4", out).group(1))
-    assert died_in == cursor + 1
+    assert cursor < died_in <= end
     assert f"[engine 2] event {died_in}: ACK eng-4 -> MID 4 (replayed)" in out
     assert "never ACKed, sent again with the same cids: eng-4, eng-5" in out
     assert "MessageReplay asked for: eng-1 (MID 1)" in out
