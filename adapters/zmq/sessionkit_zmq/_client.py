@@ -235,6 +235,11 @@ class ZmqTransport:
             if self._closed is not None:
                 self._teardown(0)
                 raise TransportClosed(self._closed)
+            # The monitor's FD stays signalled until its events are read: after a wake
+            # that brought no frame, read them if it is (a level check, cheaper than a
+            # zmq call that finds nothing).
+            if waited and self._mon_fd in self._waiter.signalled():
+                self._mon_dirty = True
             if self._mon_dirty:
                 self._mon_dirty = False
                 self._check_monitor()
@@ -247,10 +252,18 @@ class ZmqTransport:
             except trio.ClosedResourceError:
                 raise TransportClosed(self._closed or "transport closed") from None
             waited = True
-            # The monitor's FD stays signalled until its events are read: read them when
-            # it is (a level check, cheaper than a zmq call that finds nothing).
-            if self._mon_fd in self._waiter.signalled():
-                self._mon_dirty = True
+
+    def receive_frames_nowait(self) -> list[bytes]:
+        """Every frame ready now, without waiting (``[]`` when none): the runtime's fast
+        path, called while the owner is parked in :meth:`receive_frames`. A closed
+        connection returns ``[]`` and wakes the owner, whose receive reports it."""
+        sock = self._sock
+        if sock is None or self._closed is not None:
+            return []
+        frames = self._drain(sock)
+        if self._closed is not None or len(frames) >= MAX_BATCH:
+            self._waiter.wake()  # the owner reports the loss, or reads the rest
+        return frames
 
     # -- sending ---------------------------------------------------------------------
 
@@ -298,6 +311,35 @@ class ZmqTransport:
             self._waiter.wake()
         # No schedule point when nothing blocked: the owner task goes straight on to
         # receive_frames (which has one), saving a pass through the scheduler per send.
+
+    def send_frames_nowait(self, frames: Sequence[bytes]) -> int:
+        """Send what fits now without waiting; returns how many of ``frames`` went out.
+
+        The runtime's submit-side fast path: a task that is not the owner sends at once
+        (same thread, no await in between) while the owner is parked in
+        :meth:`receive_frames`. Past ZeroMQ's SNDHWM it stops and leaves the rest to the
+        owner's :meth:`send_frames`. Raises TransportClosed on a closed connection.
+        """
+        sock = self._sock
+        if sock is None or self._closed is not None:
+            raise TransportClosed(self._closed or "transport closed")
+        send = sock.send
+        i = 0
+        try:
+            for frame in frames:
+                send(frame, NOBLOCK)
+                i += 1
+        except zmq.Again:
+            pass
+        except zmq.ZMQError as exc:
+            self._closed = f"sending to {self.endpoint} failed: {exc}"
+            raise TransportClosed(self._closed) from None
+        finally:
+            self.frames_sent += i
+            # the send may have consumed the signal the owner is parked on: wake it
+            if self._waiter.parked and events(sock) & POLLIN:
+                self._waiter.wake()
+        return i
 
     # -- closing ---------------------------------------------------------------------
 

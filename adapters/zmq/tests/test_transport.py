@@ -411,3 +411,101 @@ def test_frames_a_client_sent_before_it_vanished_reach_the_server() -> None:
                 await server.receive_frames()
 
     trio.run(main)
+
+
+# -- the runtime's fast path: send_frames_nowait / receive_frames_nowait -------------------
+
+
+def test_a_nowait_send_that_consumes_the_read_signal_wakes_the_parked_reader(
+        raw_context: Any) -> None:
+    """As above, with the fast path's synchronous send: the parked owner must still wake
+    (through the waiter's eventfd, not a cancellation)."""
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        ident = _raw_accept(router)
+        fd = client._sock.getsockopt(zmq.FD)
+        got: list[bytes] = []
+
+        async def reader() -> None:
+            got.extend(await client.receive_frames())
+
+        for round_ in range(50):
+            got.clear()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(reader)
+                await trio.testing.wait_all_tasks_blocked()
+                router.send_multipart([ident, b"r%d" % round_])
+                assert select.select([fd], [], [], 5.0)[0], "the frame did not arrive"
+                assert client.send_frames_nowait([b"ping"]) == 1
+                with trio.fail_after(5):
+                    while not got:
+                        await trio.sleep(0)  # only checkpoints: the reader must wake
+            assert got == [b"r%d" % round_]
+        assert [router.recv_multipart()[1] for _ in range(50)] == [b"ping"] * 50
+        await client.aclose()
+        router.close(linger=0)
+
+    trio.run(main)
+
+
+def test_receive_frames_nowait_returns_what_is_ready_and_never_waits(raw_context: Any) -> None:
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        ident = _raw_accept(router)
+        assert client.receive_frames_nowait() == []  # nothing there: at once, empty
+        for i in range(3):
+            router.send_multipart([ident, b"f%d" % i])
+        got: list[bytes] = []
+        with trio.fail_after(5):
+            while len(got) < 3:
+                got += client.receive_frames_nowait()
+                await trio.sleep(0.001)
+        assert got == [b"f0", b"f1", b"f2"]
+        # a close notice: nothing more to read, and the owner's receive says why
+        router.send_multipart([ident, *close_message("maintenance")])
+        with trio.fail_after(5):
+            while client.receive_frames_nowait() == [] and not client.closed:
+                await trio.sleep(0.001)
+        assert client.receive_frames_nowait() == []
+        with pytest.raises(TransportClosed, match="maintenance"):
+            await client.receive_frames()
+        with pytest.raises(TransportClosed):
+            client.send_frames_nowait([b"late"])
+        router.close(linger=0)
+
+    trio.run(main)
+
+
+def test_send_frames_nowait_stops_at_the_high_water_mark(raw_context: Any) -> None:
+    """A peer that does not read: the nowait send returns how many went out, never waits,
+    never drops; the rest goes through the waiting send, in order."""
+    async def main() -> None:
+        router = raw_context.socket(zmq.ROUTER)
+        router.setsockopt(zmq.RCVHWM, 5)
+        router.setsockopt(zmq.RCVBUF, 4096)
+        router.bind(LOOPBACK)
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        client = await ZmqConnector(endpoint, options=fast_options(sndhwm=5)).connect()
+        _raw_accept(router)
+        frames = [b"%06d" % i + b"." * 4000 for i in range(2000)]
+        sent = client.send_frames_nowait(frames)
+        assert 0 < sent < len(frames)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.send_frames, frames[sent:])
+            got = []
+            while len(got) < len(frames):
+                if router.poll(0):
+                    got.append(router.recv_multipart()[1])
+                else:
+                    await trio.sleep(0.001)
+        assert got == frames
+        await client.aclose()
+        router.close(linger=0)
+
+    trio.run(main)
