@@ -11,6 +11,7 @@ submit runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ._events import (
@@ -128,6 +129,30 @@ _MESSAGE_HANDLERS: dict[type, str] = {
     BookStateSnapshot: "handle_book_state_snapshot",
     UnknownMessage: "handle_unknown_message",
 }
+
+
+#: a message handler: ``handler(msg, prev_msg)``
+MessageHandler = Callable[[Any, Any], None]
+
+
+def message_handlers(processor: Any) -> dict[type, MessageHandler | None]:
+    """The processor's handler of each known message type, bound once; None where the
+    processor keeps :class:`MessageProcessor`'s do-nothing default (nothing to call).
+
+    For dispatchers that hand many messages to one processor (the runtime): the
+    lookup :func:`dispatch` makes per event is made here once.
+    """
+    out: dict[type, MessageHandler | None] = {}
+    for kind, name in _MESSAGE_HANDLERS.items():
+        handler = getattr(processor, name, None)
+        if handler is None:  # a processor without it: as dispatch() does
+            name = "handle_unknown_message"
+            handler = getattr(processor, name, None)
+        overridden = (name in getattr(processor, "__dict__", ())
+                      or getattr(type(processor), name, None)
+                      is not getattr(MessageProcessor, name))
+        out[kind] = handler if overridden else None
+    return out
 
 
 def dispatch(event: Event, processor: Any) -> None:

@@ -579,6 +579,11 @@ class Session:
         encode = self._codec.encode
         return [encode(m) for m in self.messages_to_send()]
 
+    @property
+    def has_events(self) -> bool:
+        """True when :meth:`events` has something to drain (a check, no copy)."""
+        return bool(self._events)
+
     def events(self) -> list[Event]:
         """Drain the events produced so far, in order."""
         out = self._events[:]

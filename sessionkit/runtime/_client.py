@@ -45,6 +45,7 @@ from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
 from ._dispatch import EventDispatcher, _Stop
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._fastpath import FastPath
 from ._options import check_options, positive_or_none
 from ._reconnect import ReconnectPolicy
 from ._transport import ConnectFailed, Connector, Transport, TransportClosed
@@ -60,6 +61,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TRANSPORT_CLOSE_TIMEOUT = 1.0
+#: up to this many frames read at once are dispatched one by one (see FastPath._feed)
+_DISPATCH_EACH = 4
 
 
 class ClientState(enum.Enum):
@@ -79,7 +82,7 @@ class ClientState(enum.Enum):
     FAILED = "failed"
 
 
-class SessionClient(EventDispatcher):
+class SessionClient(EventDispatcher, FastPath):
     """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
 
     def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
@@ -128,6 +131,10 @@ class SessionClient(EventDispatcher):
         self.error: SessionFailedError | None = None
         self._handler_error: HandlerError | None = None
         self._wait_scope: trio.CancelScope | None = None
+        self._init_fast_path()
+        self._bind_handlers(processor)
+        cfg = self._config
+        self._first_wait = min(cfg.ack_timeout, cfg.ack_timeout_max)
         self._owner_scope: trio.CancelScope | None = None
         self._backoff_scope: trio.CancelScope | None = None
         self._nursery_scope: trio.CancelScope | None = None
@@ -196,18 +203,22 @@ class SessionClient(EventDispatcher):
 
     def _wake(self) -> None:
         scope = self._wait_scope
-        if scope is not None:
+        if scope is not None and not scope.cancel_called:  # trio's cancel() is not free
             scope.cancel()
 
     def submit_nowait(self, request: Request, callback: Callback | None = None) -> str:
         """Submit now or raise :class:`~sessionkit.SessionBusy` at once; returns the cid."""
+        return self._submit_now(request, callback, False)
+
+    def _submit_now(self, request: Request, callback: Callback | None, reading: bool) -> str:
         session = self._open_session()
+        now = trio.current_time()
         try:
-            cid = session.submit(request, trio.current_time(), callback=callback)
+            cid = session.submit(request, now, callback=callback)
+            if self._recorder is not None:
+                self._recorder.submitted(request, cid)
         finally:
-            self._wake()
-        if self._recorder is not None:
-            self._recorder.submitted(request, cid)
+            self._flush(session, now, reading=reading)
         return cid
 
     def submit_batch_nowait(self, requests: Sequence[Request],
@@ -216,12 +227,13 @@ class SessionClient(EventDispatcher):
         """Submit batches of at most ``config.batch_limit`` now, or raise SessionBusy."""
         session = self._open_session()
         requests = list(requests)
+        now = trio.current_time()
         try:
-            tickets = session.submit_batch(requests, trio.current_time(), callbacks=callbacks)
+            tickets = session.submit_batch(requests, now, callbacks=callbacks)
+            if self._recorder is not None:
+                self._recorder.submitted_batch(requests, tickets)
         finally:
-            self._wake()
-        if self._recorder is not None:
-            self._recorder.submitted_batch(requests, tickets)
+            self._flush(session, now)
         return tickets
 
     async def _when_not_busy(self, attempt: Callable[[], T], timeout: float | None,
@@ -258,9 +270,22 @@ class SessionClient(EventDispatcher):
 
         ``timeout`` defaults to ``submit_timeout`` of :func:`open_session`; past
         it the :class:`~sessionkit.SessionBusy` is raised. When the session is
-        not busy this does not yield to other tasks (the owner task sends the
-        request on its next turn), so a burst of submits goes out in one write.
+        not busy this does not yield to other tasks (it is a cancellation point,
+        not a schedule point). A lone request is sent at once from this task, and
+        answers already there are handed to the processor before this returns, as
+        if the owner task had run during the await (see ``_fastpath.py``);
+        :meth:`submit_nowait` never runs a handler.
         """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if timeout is None:
+            try:  # the common case first: room in the window
+                cid = self._submit_now(request, callback, True)
+            except SessionBusy:
+                pass
+            else:
+                if self._sent_now:
+                    self._read_now()
+                return cid
         return await self._when_not_busy(lambda: self.submit_nowait(request, callback), timeout)
 
     async def submit_batch(self, requests: Sequence[Request],
@@ -360,10 +385,18 @@ class SessionClient(EventDispatcher):
         session.login(trio.current_time(), account=self._account, token=self._token,
                       resume_event_id=resume)
         current_time = trio.current_time
+        self._unsent = []
+        send_now = (getattr(transport, "send_frames_nowait", None) if self._recorder is None
+                    else None)
+        self._receive_now = (getattr(transport, "receive_frames_nowait", None)
+                             if send_now is not None else None)
         try:
             while True:
                 while True:
                     out = self._frames(session)
+                    if self._unsent:
+                        out = self._unsent + out
+                        self._unsent = []
                     if out:
                         await transport.send_frames(out)
                         self._bump()
@@ -382,16 +415,19 @@ class SessionClient(EventDispatcher):
                 with trio.CancelScope(deadline=math.inf if deadline is None else deadline
                                       ) as scope:
                     self._wait_scope = scope
+                    self._send_now = send_now
+                    self._burst = None
                     frames = await transport.receive_frames()
                 self._wait_scope = None
+                self._send_now = None
+                if self._stopped is not None:  # a handler stopped it during a submit
+                    stop, self._stopped = self._stopped, None
+                    raise stop
                 now = current_time()
                 if frames:
-                    receive = session.receive_data
-                    try:
-                        for frame in frames:
-                            receive(frame, now)
-                    except SessionClosed:
-                        pass  # a frame failed the session; the rest are moot
+                    # a few frames: each one's handlers before the next is decoded
+                    self._feed(session, frames, now,
+                               len(frames) <= _DISPATCH_EACH and self._recorder is None)
                 timer = deadline is not None and now >= deadline
                 if timer and session.state not in CLOSED_STATES:
                     session.handle_timer(now)
@@ -404,6 +440,8 @@ class SessionClient(EventDispatcher):
             self._dispatch(session.events())
         finally:
             self._wait_scope = None
+            self._send_now = self._receive_now = None
+            self._unsent = []  # lost with the connection, as frames in flight are
             await self._close_transport(transport)
         return self._end_kind or "failed", self._end_reason or "connection ended"
 

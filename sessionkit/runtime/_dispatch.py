@@ -13,8 +13,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .._events import Event
-from .._processor import dispatch
+from .._events import Event, MessageFinished, MessageReceived
+from .._processor import MessageHandler, MessageProcessor, dispatch
 from ._errors import HandlerError
 
 __all__ = ["EventDispatcher"]
@@ -39,7 +39,22 @@ class EventDispatcher:
     _recorder: Any
     _stop_on_error: bool
     _hooks: dict[type, Callable[[Any], None]]
+    #: the processor's message handlers, bound when the client is made (see
+    #: sessionkit._processor.message_handlers); None: the do-nothing default
+    _message_handlers: dict[type, MessageHandler | None]
+    #: its on_message_finished, None when it keeps the do-nothing default
+    _on_finished: Callable[[Any], None] | None
     handler_errors: int
+
+    def _bind_handlers(self, processor: Any) -> None:
+        from .._processor import message_handlers
+
+        self._message_handlers = message_handlers(processor)
+        fin = getattr(processor, "on_message_finished", None)
+        self._on_finished = (None if getattr(type(processor), "on_message_finished", None)
+                             is MessageProcessor.on_message_finished
+                             and "on_message_finished" not in getattr(processor, "__dict__", ())
+                             else fin)
 
     def _handler_failed(self, exc: Exception, event: object) -> None:
         self.handler_errors += 1
@@ -50,9 +65,30 @@ class EventDispatcher:
 
     def _dispatch(self, events: list[Event]) -> None:
         processor, hooks, rec = self._processor, self._hooks, self._recorder
+        handlers, finished = self._message_handlers, self._on_finished
         for i, ev in enumerate(events):
-            hook = hooks.get(type(ev))
+            kind = type(ev)
             try:
+                # the commonest events first, their handlers bound once (no recorder:
+                # it journals each event handled, below)
+                if kind is MessageReceived and rec is None:
+                    received: Any = ev
+                    msg = received.msg
+                    handler: Callable[[Any, Any], Any] | None = handlers.get(type(msg), dispatch)
+                    if handler is dispatch:  # a type the table does not know
+                        dispatch(ev, processor)
+                        continue
+                    if handler is not None:
+                        handler(msg, received.prev_msg)
+                    callback: Callable[[Any, Any], Any] | None = received.callback
+                    if callback is not None:
+                        callback(msg, received.prev_msg)
+                    continue
+                if kind is MessageFinished and rec is None:
+                    if finished is not None:
+                        finished(ev)
+                    continue
+                hook = hooks.get(kind)
                 if hook is not None:
                     hook(ev)
                 if rec is not None and rec.is_duplicate(ev):

@@ -77,6 +77,11 @@ class Transport(Protocol):
       runtime then treats the connection as broken.
     * ``aclose`` closes at once even when cancelled (then raises
       ``trio.Cancelled``), as trio's ``AsyncResource.aclose`` does.
+
+    Optional, for the runtime's fast path (``_fastpath.py``): synchronous
+    ``send_frames_nowait(frames) -> int`` (how many went out without waiting)
+    and ``receive_frames_nowait() -> list[bytes]`` (what is readable now),
+    called while the owner task is parked in ``receive_frames``.
     """
 
     async def send_frames(self, frames: list[bytes]) -> None: ...

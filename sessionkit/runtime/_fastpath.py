@@ -1,0 +1,170 @@
+"""The submit side's fast path: a lone request goes out, and its answers come in, without
+waiting for the owner task to be scheduled.
+
+The owner task of a :class:`~sessionkit.runtime.SessionClient` does a connection's I/O.
+Woken for every request, it would cost each lone order two passes through trio's
+scheduler (one to send it, one to read its ACK) on top of the round trip. When the owner
+is parked waiting for frames (it has sent everything it had), and the transport offers
+``send_frames_nowait`` / ``receive_frames_nowait`` (non-blocking, synchronous), the
+submitting task does the owner's work itself, in the same thread with no await in
+between, so nothing can interleave:
+
+* the first submit of a burst sends its frames at once; later submits of the same burst
+  leave theirs to the owner, which writes them together on its next pass (one wake-up of
+  the transport's I/O, not one per frame). A burst is what one task submits without
+  passing a schedule point (trio counts those per task, for
+  ``trio.testing.assert_checkpoints``; where that count is missing, a burst lasts until
+  the owner parks again);
+* ``await submit()`` (never ``submit_nowait``) then reads the answers already there and
+  hands them to the processor before it returns, exactly as if the owner had run during
+  that await. Handlers still run on the client's thread and in order; an error that stops
+  the session is passed to the owner, which ends the session with it.
+
+Anything out of the ordinary (a frame that does not fit, events to dispatch, output the
+session produced, a closed transport) wakes the owner instead. The fast path is off when
+the client journals to a store: there the owner writes a burst to the journal in one
+commit before sending it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from .._errors import SessionClosed
+from .._session import Session
+from .._state import CLOSED_STATES
+from ._dispatch import _Stop
+from ._transport import TransportClosed
+
+__all__ = ["FastPath"]
+
+
+class FastPath:
+    """The fast-path half of :class:`~sessionkit.runtime.SessionClient` (a mixin)."""
+
+    _session: Session
+    _wait_scope: trio.CancelScope | None
+    _first_wait: float
+    _frames: Callable[[Session], list[bytes]]
+    _dispatch: Callable[[list[Any]], None]
+    _bump: Callable[[], None]
+
+    def _init_fast_path(self) -> None:
+        #: the transport's send_frames_nowait while the owner is parked (None otherwise,
+        #: and once a submit has used it, until the owner parks again)
+        self._send_now: Callable[[list[bytes]], int] | None = None
+        #: the transport's receive_frames_nowait while a connection runs
+        self._receive_now: Callable[[], list[bytes]] | None = None
+        #: frames a submit could not send at once: the owner sends them first
+        self._unsent: list[bytes] = []
+        #: a submit just sent at once: ``await submit()`` may read the answers
+        self._sent_now = False
+        #: a handler stopped the session during a submit's read: the owner raises it
+        self._stopped: _Stop | None = None
+        #: the ACK deadline of the request last sent at once
+        self._ack_deadline = 0.0
+        #: the burst that last sent at once: (task, its schedule points then)
+        self._burst: tuple[Any, int | None] | None = None
+
+    def _new_burst(self) -> bool:
+        """True (and remember it) if this submit starts a new burst (see the module
+        docstring)."""
+        task = trio.lowlevel.current_task()
+        points = getattr(task, "_schedule_points", None)
+        burst = self._burst
+        if burst is not None and (points is None or (burst[0] is task and burst[1] == points)):
+            return False
+        self._burst = (task, points)
+        return True
+
+    def _flush(self, session: Session, now: float, *, reading: bool = False) -> None:
+        """After a submit: send its frames at once (the first submit since the owner
+        parked) or leave them to the owner and wake it. ``reading``: the caller goes on
+        to :meth:`_read_now`, which sees to the owner's deadline after it has read."""
+        scope = self._wait_scope
+        if scope is None or scope.cancel_called:
+            return  # the owner is running, or about to: it sends on its next pass
+        send_now = self._send_now
+        if send_now is not None and not self._unsent and self._new_burst():
+            frames = self._frames(session)
+            if frames:
+                try:
+                    sent = send_now(frames)
+                except TransportClosed:
+                    sent = 0  # the owner learns of it on its next send or receive
+                if sent < len(frames):
+                    self._unsent += frames[sent:]
+                    scope.cancel()
+                    return
+                self._sent_now = reading
+            if not session.has_events:
+                # the request's ACK timer may fall before the deadline the owner waits
+                # for (_read_now sees to it after reading, when the ACK may be in)
+                self._ack_deadline = now + self._first_wait
+                if not reading:
+                    self._arm(scope)
+                return
+        scope.cancel()
+
+    def _arm(self, scope: trio.CancelScope) -> None:
+        """Bring the owner's wait deadline forward to the ACK timer of the request sent
+        at once, if earlier (the session's other deadlines are in it already)."""
+        if self._ack_deadline < scope.deadline:
+            scope.deadline = self._ack_deadline
+
+    def _feed(self, session: Session, frames: list[bytes], now: float, each: bool) -> None:
+        """Feed frames to the session; ``each``: dispatch the events of each frame before
+        decoding the next (the first answer reaches its handler sooner; a big batch is
+        cheaper dispatched at the end, by the caller). A handler's stop raises
+        :class:`_Stop` once every frame is fed, with what the session reported since."""
+        receive = session.receive_data
+        i = 0
+        try:
+            for i, frame in enumerate(frames):  # noqa: B007 - i is read on a stop
+                receive(frame, now)
+                if each and session.has_events:
+                    self._dispatch(session.events())
+        except SessionClosed:
+            pass  # a frame failed the session; the rest are moot
+        except _Stop as stop:
+            try:
+                for frame in frames[i + 1:]:
+                    receive(frame, now)
+            except SessionClosed:
+                pass
+            stop.rest = stop.rest + session.events()
+            raise
+
+    def _read_now(self) -> None:
+        """After a submit sent at once: hand the answers already there to the processor."""
+        self._sent_now = False
+        receive_now = self._receive_now
+        scope = self._wait_scope
+        if receive_now is None or scope is None or scope.cancel_called:
+            return
+        session = self._session
+        try:
+            frames = receive_now()
+        except TransportClosed:
+            frames = []  # the transport keeps it: the owner's receive reports it
+        if not frames:
+            self._arm(scope)  # the request's ACK timer
+            return
+        try:
+            self._feed(session, frames, trio.current_time(), True)
+        except _Stop as stop:
+            self._stopped = stop
+        self._bump()
+        # what the session now wants to send or report is the owner's to do
+        out = self._frames(session)
+        if (out or self._stopped is not None or session.has_events
+                or session.state in CLOSED_STATES):
+            self._unsent += out
+            scope.cancel()
+        else:  # the session's next deadline, now that the ACK may be in
+            deadline = session.next_deadline()
+            if deadline is not None and deadline < scope.deadline:
+                scope.deadline = deadline

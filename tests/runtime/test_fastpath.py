@@ -1,0 +1,243 @@
+"""The submit side's fast path (sessionkit/runtime/_fastpath.py), over the memory transport.
+
+The exchange here is the far side of a :func:`memory_transport_pair`, driven by the test:
+a task answers the login, and a hook can answer a request *during* its send (as a fast
+exchange does while the sender is descheduled), so its answers are there to be read when
+``await submit()`` goes on to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from sessionkit import (
+    ActionReport,
+    JsonCodec,
+    LimitOrder,
+    Login,
+    LoginAck,
+    MessageProcessor,
+    SessionConfig,
+    Status,
+)
+from sessionkit.runtime import HandlerError, open_session
+from sessionkit.runtime.memory import MemoryTransport, memory_transport_pair
+from sessionkit.store import MemoryStore
+
+CODEC = JsonCodec()
+
+
+def order(price: int = 100) -> LimitOrder:
+    return LimitOrder(contract_id=1, size=1, price_in_cents=price)
+
+
+class Exchange:
+    """The far side: answers the login; records every frame the client sent."""
+
+    def __init__(self, far: MemoryTransport) -> None:
+        self.far = far
+        self.got: list[Any] = []
+        self.mid = 0
+        self.logged_in = False
+
+    def take(self) -> list[Any]:
+        """Read what the client sent so far, without waiting (login answered)."""
+        msgs = [CODEC.decode(f) for f in self.far.receive_frames_nowait()]
+        for m in msgs:
+            if isinstance(m, Login):
+                self.far.send_frames_nowait([CODEC.encode(LoginAck(run_id="r1"))])
+                self.logged_in = True
+        self.got += msgs
+        return msgs
+
+    def answer(self, msg: Any, *, final: bool = True) -> None:
+        """ACK ``msg`` (and fill it when ``final``) at once."""
+        self.mid += 1
+        out = [Status(cid=msg.cid, mid=self.mid, run_id="r1")]
+        if final:
+            out.append(ActionReport(mid=self.mid, cid=msg.cid, contract_id=1, size=0,
+                                    status_type="filled", run_id="r1"))
+        self.far.send_frames_nowait([CODEC.encode(m) for m in out])
+
+
+class Near:
+    """The client's side: the memory transport, with a hook on its fast-path send and
+    counters of how frames went out."""
+
+    def __init__(self, near: MemoryTransport, *, room: int | None = None) -> None:
+        self.near = near
+        self.on_send_now: Callable[[list[bytes]], None] | None = None
+        self.on_owner_send: Callable[[], None] | None = None
+        self.sent_now: list[bytes] = []
+        self.sent_by_owner: list[list[bytes]] = []
+        self.room = room  # at most this many frames go out at once (None: all that fit)
+
+    def send_frames_nowait(self, frames: list[bytes]) -> int:
+        frames = frames if self.room is None else frames[:self.room]
+        n = self.near.send_frames_nowait(frames)
+        self.sent_now += frames[:n]
+        if self.on_send_now is not None:
+            self.on_send_now(frames[:n])
+        return n
+
+    def receive_frames_nowait(self) -> list[bytes]:
+        return self.near.receive_frames_nowait()
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        self.sent_by_owner.append(list(frames))
+        await self.near.send_frames(frames)
+        if self.on_owner_send is not None:
+            self.on_owner_send()
+
+    async def receive_frames(self) -> list[bytes]:
+        return await self.near.receive_frames()
+
+    async def aclose(self) -> None:
+        await self.near.aclose()
+
+
+class Log(MessageProcessor):
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, ...]] = []
+        self.fail_on: str | None = None
+
+    def handle_status_message(self, msg: Any, prev: Any) -> None:
+        self.items.append(("status", msg.cid))
+        if self.fail_on == "status":
+            raise RuntimeError("strategy bug")
+
+    def handle_action_report(self, msg: Any, prev: Any) -> None:
+        self.items.append(("report", msg.cid, msg.size))
+
+    def on_message_finished(self, event: Any) -> None:
+        self.items.append(("finished", event.cid, event.outcome.value))
+
+
+def run(body: Callable[[Any, Exchange, Near, Log], Any], *, log: Log | None = None,
+        config: SessionConfig | None = None, room: int | None = None, **options: Any) -> Log:
+    """Run ``body(client, exchange, near, log)`` in a session over a memory pair (virtual
+    time); returns the processor's log."""
+    log = log or Log()
+    trio.run(_run, body, log, config, room, options,
+             clock=trio.testing.MockClock(autojump_threshold=0))
+    return log
+
+
+async def _run(body: Any, log: Log, config: SessionConfig | None, room: int | None,
+               options: dict[str, Any]) -> None:
+    near, far = memory_transport_pair()
+    ex, wrapped = Exchange(far), Near(near, room=room)
+
+    class Connector:
+        async def connect(self) -> Near:
+            return wrapped
+
+    def answer_login() -> None:  # as the login goes out
+        if not ex.logged_in:
+            ex.take()
+            wrapped.sent_by_owner.clear()
+
+    wrapped.on_owner_send = answer_login
+    async with open_session(Connector(), log, account="a",
+                            config=config or SessionConfig(cid_prefix="c"),
+                            **options) as client:
+        await trio.testing.wait_all_tasks_blocked()  # the owner is parked
+        await body(client, ex, wrapped, log)
+
+
+def test_a_lone_submit_is_on_the_wire_before_submit_returns() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        cid = await client.submit(order())
+        # no schedule point passed, and the frame is already in the exchange's buffer
+        assert [m.cid for m in ex.take()] == [cid]
+        assert len(near.sent_now) == 1 and near.sent_by_owner == []
+
+    run(body)
+
+
+def test_answers_there_when_the_submit_reads_are_handled_before_it_returns() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
+        cid = await client.submit(order())
+        assert log.items == [("status", cid), ("report", cid, 0), ("finished", cid, "done")]
+        assert client.statistics().in_flight == 0
+
+    run(body)
+
+
+def test_submit_nowait_never_runs_a_handler() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
+        cid = client.submit_nowait(order())
+        assert near.sent_now and log.items == []  # sent at once; the answers wait
+        await trio.testing.wait_all_tasks_blocked()
+        assert log.items == [("status", cid), ("report", cid, 0), ("finished", cid, "done")]
+
+    run(body)
+
+
+def test_a_burst_sends_its_first_at_once_and_the_rest_together_in_order() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        cids = [await client.submit(order(100 + i)) for i in range(5)]  # no checkpoint
+        assert [m.cid for m in ex.take()] == cids[:1]
+        await trio.testing.wait_all_tasks_blocked()
+        assert [m.cid for m in ex.take()] == cids[1:]
+        assert len(near.sent_by_owner) == 1  # one write for the rest of the burst
+        # after a schedule point the next submit is a burst of its own again
+        cid = await client.submit(order())
+        assert [m.cid for m in ex.take()] == [cid]
+
+    run(body)
+
+
+def test_what_does_not_fit_at_once_is_sent_by_the_owner_in_order() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        first = await client.submit(order())  # nothing fits now
+        assert ex.take() == [] and near.sent_now == []
+        second = client.submit_nowait(order())
+        await trio.testing.wait_all_tasks_blocked()
+        assert [m.cid for m in ex.take()] == [first, second]
+
+    run(body, room=0)
+
+
+def test_a_handler_stop_during_the_read_ends_the_session_not_the_submit() -> None:
+    returned: list[str] = []
+    log = Log()
+
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        log.fail_on = "status"
+        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
+        returned.append(await client.submit(order()))  # the handler raises inside
+        await trio.sleep_forever()  # the owner ends the session with the error
+
+    with pytest.raises(HandlerError, match="strategy bug"):
+        run(body, log=log, handler_errors="stop")
+    assert len(returned) == 1  # submit returned normally
+    # the final report read with the ACK was still fed to the session: the order ended
+    # done, not unknown
+    assert log.items == [("status", returned[0]), ("finished", returned[0], "done")]
+
+
+def test_the_ack_timer_of_a_request_sent_at_once_is_armed() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        cid = await client.submit(order())  # the exchange never answers it
+        await trio.sleep(1.5)
+        assert [m.cid for m in ex.take()] == [cid, cid]  # sent at once, then resent
+
+    run(body, config=SessionConfig(cid_prefix="c", ack_timeout=1.0, ack_timeout_max=1.0))
+
+
+def test_with_a_journal_the_owner_sends_every_request() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        cid = await client.submit(order())
+        assert near.sent_now == [] and ex.take() == []
+        await trio.testing.wait_all_tasks_blocked()
+        assert [m.cid for m in ex.take()] == [cid]
+
+    run(body, store=MemoryStore("a", "day-1"))
