@@ -264,6 +264,8 @@ async def session_latency(endpoint: str, server_key: bytes | None, n: int) -> li
                             account="bench", config=config) as client:
         for _ in range(n):
             final = trio.Event()
+            # the order is made before the clock starts, as the raw loop's is
+            order = sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100)
             t0 = time.perf_counter()
 
             def cb(msg: sk.Message, prev: sk.Message | None, t0: float = t0,
@@ -273,8 +275,7 @@ async def session_latency(endpoint: str, server_key: bytes | None, n: int) -> li
                 elif isinstance(msg, sk.ActionReport) and msg.size == 0:
                     final.set()
 
-            await client.submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100),
-                                callback=cb)
+            await client.submit(order, callback=cb)
             await final.wait()
     return out
 
