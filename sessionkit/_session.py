@@ -26,8 +26,6 @@ import secrets
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-import attrs
-
 from ._codec import Codec
 from ._config import SessionConfig
 from ._errors import (
@@ -55,6 +53,7 @@ from ._events import (
     RunChanged,
 )
 from ._flow import FlowControl
+from ._handoff import BatchTicket, Handoff
 from ._heartbeat import HeartbeatMonitor
 from ._messages import (
     ActionReport,
@@ -80,9 +79,9 @@ from ._messages import (
 from ._sequencing import Sequencer, Verdict
 from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
 from ._stats import SessionStatistics
-from ._tracking import MessageState, Tracked, TrackedSnapshot, Tracker
+from ._tracking import MessageState, Tracked, Tracker
 
-__all__ = ["Session", "Handoff", "BatchTicket"]
+__all__ = ["Session", "Handoff", "BatchTicket"]  # the last two from ._handoff
 
 _ACTIVE = SessionState.ACTIVE
 
@@ -93,29 +92,6 @@ _RESPONSES = frozenset({ActionReport, ContractDetail, BookStateSnapshot})
 #: exact types handled by the in-session path (subclasses take the general path)
 _IN_SESSION = frozenset({Status, BatchAck, ActionReport, ContractDetail, BookStateSnapshot,
                          BookTop, Heartbeat, Congestion, ResendComplete})
-
-
-@attrs.frozen
-class Handoff:
-    """What one session instance passes to the next (after a reconnect or a restart).
-
-    It holds the exchange run last seen, the last event id delivered (the
-    resume cursor) and every request not yet in a final state.
-    """
-
-    run_id: str | None
-    last_event_id: int
-    tracked: tuple[TrackedSnapshot, ...]
-    cid_prefix: str
-    next_cid: int
-
-
-@attrs.frozen
-class BatchTicket:
-    """The client ids of one batch sent: the batch's own and each message's, in order."""
-
-    cid: str
-    cids: tuple[str, ...]
 
 
 class Session:

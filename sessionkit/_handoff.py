@@ -1,0 +1,33 @@
+"""Values a :class:`~sessionkit.Session` hands out: the :class:`Handoff` one session
+instance passes to the next, and the :class:`BatchTicket` of each batch submitted."""
+
+from __future__ import annotations
+
+import attrs
+
+from ._tracking import TrackedSnapshot
+
+__all__ = ["Handoff", "BatchTicket"]
+
+
+@attrs.frozen
+class Handoff:
+    """What one session instance passes to the next (after a reconnect or a restart).
+
+    It holds the exchange run last seen, the last event id delivered (the
+    resume cursor) and every request not yet in a final state.
+    """
+
+    run_id: str | None
+    last_event_id: int
+    tracked: tuple[TrackedSnapshot, ...]
+    cid_prefix: str
+    next_cid: int
+
+
+@attrs.frozen
+class BatchTicket:
+    """The client ids of one batch sent: the batch's own and each message's, in order."""
+
+    cid: str
+    cids: tuple[str, ...]
