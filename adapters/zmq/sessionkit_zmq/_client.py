@@ -182,19 +182,21 @@ class ZmqTransport:
         out: list[bytes] = []
         append = out.append
         recv = sock.recv
-        get = sock.getsockopt
-        RCVMORE = zmq.RCVMORE
         try:
             for n in range(MAX_BATCH):
                 # For the first few messages ask EVENTS (cheap) rather than let recv raise
                 # zmq.Again (an exception costs more); in a long batch, just try.
                 if n < 4 and not events(sock) & POLLIN:
                     break
-                frame = recv(NOBLOCK)
-                if get(RCVMORE):
+                # a zmq.Frame says whether more parts follow without a getsockopt(RCVMORE)
+                # call per message (a quarter of the cost of receiving a small one)
+                part = recv(NOBLOCK, copy=False)
+                frame = part.bytes
+                if part.more:
                     parts = [frame]
-                    while get(RCVMORE):
-                        parts.append(recv(NOBLOCK))
+                    while part.more:
+                        part = recv(NOBLOCK, copy=False)
+                        parts.append(part.bytes)
                     data, closing = parse_multipart(parts)
                     if closing is not None:
                         self._closed = f"the exchange closed the connection: {closing}"
