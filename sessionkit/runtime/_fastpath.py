@@ -53,8 +53,7 @@ class FastPath:
     _bump: Callable[[], None]
 
     def _init_fast_path(self) -> None:
-        #: the transport's send_frames_nowait while the owner is parked (None otherwise,
-        #: and once a submit has used it, until the owner parks again)
+        #: the transport's send_frames_nowait while the owner is parked (None otherwise)
         self._send_now: Callable[[list[bytes]], int] | None = None
         #: the transport's receive_frames_nowait while a connection runs
         self._receive_now: Callable[[], list[bytes]] | None = None
@@ -81,9 +80,9 @@ class FastPath:
         return True
 
     def _flush(self, session: Session, now: float, *, reading: bool = False) -> None:
-        """After a submit: send its frames at once (the first submit since the owner
-        parked) or leave them to the owner and wake it. ``reading``: the caller goes on
-        to :meth:`_read_now`, which sees to the owner's deadline after it has read."""
+        """After a submit: send its frames at once (the first submit of a burst) or leave
+        them to the owner and wake it. ``reading``: the caller goes on to
+        :meth:`_read_now`, which sees to the owner's deadline after it has read."""
         scope = self._wait_scope
         if scope is None or scope.cancel_called:
             return  # the owner is running, or about to: it sends on its next pass
@@ -100,12 +99,12 @@ class FastPath:
                     scope.cancel()
                     return
                 self._sent_now = reading
-            if not session.has_events:
                 # the request's ACK timer may fall before the deadline the owner waits
                 # for (_read_now sees to it after reading, when the ACK may be in)
                 self._ack_deadline = now + self._first_wait
                 if not reading:
                     self._arm(scope)
+            if not session.has_events:
                 return
         scope.cancel()
 

@@ -233,6 +233,16 @@ def test_the_ack_timer_of_a_request_sent_at_once_is_armed() -> None:
     run(body, config=SessionConfig(cid_prefix="c", ack_timeout=1.0, ack_timeout_max=1.0))
 
 
+def test_the_ack_timer_of_a_request_submit_nowait_sent_at_once_is_armed() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        cid = client.submit_nowait(order())
+        assert near.sent_now  # sent at once, with no read after it
+        await trio.sleep(1.5)
+        assert [m.cid for m in ex.take()] == [cid, cid]
+
+    run(body, config=SessionConfig(cid_prefix="c", ack_timeout=1.0, ack_timeout_max=1.0))
+
+
 def test_with_a_journal_the_owner_sends_every_request() -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
         cid = await client.submit(order())
