@@ -1,0 +1,35 @@
+"""tools/bench_zmq.py and tools/trace_zmq_latency.py run and end with their JSON line
+(tiny runs; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parents[3] / "tools"
+
+
+def _run(*args: str) -> tuple[list[str], dict]:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                          cwd=TOOLS.parent, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    return lines, json.loads(lines[-1])
+
+
+def test_bench_zmq_ends_with_its_ratios() -> None:
+    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "300",
+                      "--pings", "30", "--modes", "plain")
+    assert out["plain"]["raw_orders_per_s"] > 0 and out["plain"]["session_orders_per_s"] > 0
+    assert out["throughput_ratio"] == out["plain"]["throughput_ratio"] > 0
+    assert out["p50_ratio"] == out["plain"]["p50_ratio"] > 0
+    assert any(line.startswith("plain: throughput session") for line in lines)
+
+
+def test_trace_zmq_latency_ends_with_its_timeline() -> None:
+    lines, out = _run(str(TOOLS / "trace_zmq_latency.py"), "--orders", "60")
+    assert out["orders"] == 60 and out["raw_ack_p50_us"] > 0
+    # the frame leaves before the ACK reaches its callback
+    assert 0 < out["sent"] < out["ack"]
