@@ -8,7 +8,8 @@ deadline (a cancel scope deadline) or a wake-up from a submit (the submit
 cancels that wait). Nothing in this loop checkpoints per message.
 
 User tasks submit straight into the core (same thread, no lock) and wake
-the owner task to flush. When the connection drops and a
+the owner task to flush, or, for the first request of a burst while the owner
+is parked, send it themselves (``_fastpath.py``). When the connection drops and a
 :class:`ReconnectPolicy` is given, a supervisor loop (the same task) builds
 the next session from the last one's :class:`~sessionkit.Handoff`, so submits
 made during the outage queue there, and logs in again resuming after the
