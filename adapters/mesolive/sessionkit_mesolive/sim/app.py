@@ -27,6 +27,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
+from ._close_race import install as install_close_race_guard
 from .hubserver import HubServer
 from .hubserver_asgi import HubServerApp
 
@@ -47,6 +48,7 @@ async def serve(
     ``port = await nursery.start(serve, server)``.
     """
     app = HubServerApp(server) if isinstance(server, HubServer) else server
+    install_close_race_guard()
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
