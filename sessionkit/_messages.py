@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from ._fastinit import compile_copier
+
 __all__ = [
     "Message",
     "RequestKind",
@@ -355,37 +357,15 @@ del _cls
 _CID_COPIERS: dict[type, Any] = {}
 
 
-def _compile_copier(cls: type) -> Any:
-    """The function that copies a ``cls`` with another cid (see :func:`with_cid`)."""
-    fields = [a.name for a in attrs.fields(cls)]
-    slots = {n for c in cls.__mro__ for n in getattr(c, "__slots__", ())} - {"__weakref__"}
-    namespace: dict[str, Any] = {"cls": cls, "new": object.__new__}
-    if (slots == set(fields) and not hasattr(cls, "__attrs_post_init__")
-            and "__dict__" not in dir(cls)):
-        # every field a slot and nothing else to set up: fill the slots of a new instance
-        # through their descriptors (the source was validated when it was made; only the
-        # cid changes), a third of the cost of the frozen __init__'s guarded setattrs
-        lines = ["def copy(r, cid):", "    o = new(cls)"]
-        for n in fields:
-            namespace[f"set_{n}"] = getattr(cls, n).__set__
-            lines.append(f"    set_{n}(o, {'cid' if n == 'cid' else f'r.{n}'})")
-        lines.append("    return o")
-    else:  # the class's own __init__, field reads spelled out
-        args = "".join(f", {n}=r.{n}" for n in fields if n != "cid")
-        lines = ["def copy(r, cid):", f"    return cls(cid=cid{args})"]
-    exec("\n".join(lines), namespace)  # noqa: S102
-    return namespace["copy"]
-
-
 def with_cid(request: Request, cid: str) -> Request:
     """A copy of ``request`` with its client id set: ``attrs.evolve`` on the hot path.
 
-    The copier of each class is compiled once (see :func:`_compile_copier`), a
+    The copier of each class is compiled once (see :mod:`sessionkit._fastinit`), a
     fraction of the cost of the generic ``evolve`` for every submit.
     """
     cls = type(request)
     copier = _CID_COPIERS.get(cls)
     if copier is None:
-        copier = _CID_COPIERS[cls] = _compile_copier(cls)
+        copier = _CID_COPIERS[cls] = compile_copier(cls, "cid")
     result: Request = copier(request, cid)
     return result

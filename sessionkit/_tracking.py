@@ -17,6 +17,7 @@ import attrs
 
 from ._config import SessionConfig
 from ._events import Callback, Event, MessageFinished, MessageReceived, Outcome
+from ._fastinit import compile_maker
 from ._messages import (
     ActionReport,
     Batch,
@@ -47,6 +48,10 @@ _UNACKED = (MessageState.QUEUED, MessageState.SENT)
 _QUEUED, _SENT, _ACKED, _OPEN = (MessageState.QUEUED, MessageState.SENT, MessageState.ACKED,
                                  MessageState.OPEN)
 _BATCH, _TRADE = RequestKind.BATCH, RequestKind.TRADE
+#: the events of every answer, made without the frozen __init__'s guarded setattrs
+#: (sessionkit._fastinit): the core makes them from values it holds
+_received = compile_maker(MessageReceived)
+_finished = compile_maker(MessageFinished)
 
 
 class Tracked:
@@ -214,7 +219,7 @@ class Tracker:
         if mid is not None:
             self.by_mid[mid] = t
         t.state = _OPEN if kind is _TRADE else _ACKED
-        self._emit(MessageReceived(st, t.request, t.callback))
+        self._emit(_received(st, t.request, t.callback))
         if not st.ok:
             self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
         elif t.kind is RequestKind.ACK_ONLY:
@@ -279,7 +284,7 @@ class Tracker:
                 t.state = MessageState.ACKED
         prev = t.prev
         t.prev = msg
-        self._emit(MessageReceived(msg, prev, t.callback))
+        self._emit(_received(msg, prev, t.callback))
         if _is_final_response(msg):
             self.finish(t, Outcome.DONE if t.kind is RequestKind.TRADE else Outcome.COMPLETED)
 
@@ -293,7 +298,7 @@ class Tracker:
         if t.mid is not None and self.by_mid.get(t.mid) is t:
             del self.by_mid[t.mid]
         self.finished[outcome._value_] += 1
-        self._emit(MessageFinished(t.cid, t.mid, outcome, t.request, reason, t.callback))
+        self._emit(_finished(t.cid, t.mid, outcome, t.request, reason, t.callback))
         for c in t.children:
             child = self.by_cid.get(c)
             if child is not None and child.state in _UNACKED:
