@@ -244,8 +244,7 @@ class Session:
     def request_message_replay(self, now: float) -> str | None:
         """Ask the exchange to re-send what was ACKed without a final response (S2)."""
         self._require(Input.SUBMIT)
-        mids = tuple(sorted(t.mid for t in self._tracker.awaiting_response()
-                            if t.mid is not None))
+        mids = tuple(sorted(t.mid for t in self._tracker.awaiting_response() if t.mid is not None))
         if not mids:
             return None
         req = self._with_cid(MessageReplay(mids=mids))
@@ -327,9 +326,8 @@ class Session:
                     self._events.append(ExchangeOnline())
             else:
                 hb.last_inbound = now
-            # The commonest messages (an ACK, a response) of the current run, next in
-            # sequence, with no replay running: _receive_in_session and _handle spelled
-            # out here, one call layer instead of three per message.
+            # The commonest messages (an ACK, a response) of the current run, next in sequence,
+            # no replay running: _receive_in_session and _handle spelled out (one call layer).
             rid = msg.run_id
             if (kind is Status or kind in _RESPONSES) and (rid is None or rid == self._run_id):
                 eid = msg.event_id
@@ -504,7 +502,6 @@ class Session:
             return self._login_deadline
         if state not in (SessionState.ACTIVE, SessionState.CLOSING):
             return None
-        # called once per pass of the runtime's loop: no list, no generator
         best = self._tracker.next_deadline()
         hb = self._hb
         d = hb.offline_deadline()
@@ -571,6 +568,11 @@ class Session:
     def awaiting_response(self) -> list[tuple[str, int | None, Request]]:
         """S2: (cid, mid, request) of every request ACKed without its final response."""
         return [(t.cid, t.mid, t.request) for t in self._tracker.awaiting_response()]
+
+    def set_unobserved(self, types: Iterable[type]) -> None:
+        """Answers of these types produce a MessageReceived only for requests with a callback
+        (the runtime passes those its processor leaves to the do-nothing default)."""
+        self._tracker.unobserved = frozenset(types)
 
     def tracked(self) -> Iterable[tuple[str, MessageState, Request]]:
         return [(t.cid, t.state, t.request) for t in self._tracker.by_cid.values()]

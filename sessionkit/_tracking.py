@@ -121,6 +121,9 @@ class Tracker:
         self.finished: dict[str, int] = {o.value: 0 for o in Outcome}
         self.ack_latency_total = 0.0
         self.ack_latency_max = 0.0
+        #: answer types whose MessageReceived only a request's callback wants (see
+        #: Session.set_unobserved)
+        self.unobserved: frozenset[type] = frozenset()
 
     # -- adding and sending ------------------------------------------------------
 
@@ -219,7 +222,8 @@ class Tracker:
         if mid is not None:
             self.by_mid[mid] = t
         t.state = _OPEN if kind is _TRADE else _ACKED
-        self._emit(_received(st, t.request, t.callback))
+        if t.callback is not None or type(st) not in self.unobserved:
+            self._emit(_received(st, t.request, t.callback))
         if not st.ok:
             self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
         elif t.kind is RequestKind.ACK_ONLY:
@@ -284,7 +288,8 @@ class Tracker:
                 t.state = MessageState.ACKED
         prev = t.prev
         t.prev = msg
-        self._emit(_received(msg, prev, t.callback))
+        if t.callback is not None or type(msg) not in self.unobserved:
+            self._emit(_received(msg, prev, t.callback))
         if _is_final_response(msg):
             self.finish(t, Outcome.DONE if t.kind is RequestKind.TRADE else Outcome.COMPLETED)
 

@@ -571,3 +571,24 @@ def test_response_overtaking_its_lost_ack_is_matched_by_cid(loop: CoreLoop) -> N
     fin = finished(loop)[cid]
     assert fin.outcome is Outcome.COMPLETED and fin.mid is not None
     assert loop.session.statistics().unmatched_responses == 0
+
+
+# --- answers nobody observes -------------------------------------------------------------
+
+
+def test_unobserved_answers_make_no_event_unless_their_request_has_a_callback(
+        loop: CoreLoop) -> None:
+    loop.session.set_unobserved([Status, ActionReport])
+    calls: list = []
+    plain = loop.submit(order(price=101))
+    with_cb = loop.submit(order(price=102), callback=lambda m, p: calls.append((type(m), p)))
+    sell = loop.submit(order(side="sell", price=101))  # fills ``plain``
+    loop.pump()
+    received = [(type(e.msg), e.msg.cid) for e in of(loop, MessageReceived)]
+    assert received == [(Status, with_cb), (ActionReport, with_cb)]  # inserted, resting
+    # the callback's prev_msg is what it always is, and tracking is the same as ever
+    assert [c[0] for c in calls] == [Status, ActionReport]
+    assert calls[1][1].TYPE == "limit_order" and calls[1][1].cid == with_cb
+    done = finished(loop)
+    assert done[plain].outcome is Outcome.DONE and done[sell].outcome is Outcome.DONE
+    assert with_cb not in done and loop.session.statistics().awaiting_response == 1

@@ -113,7 +113,8 @@ class SessionClient(EventDispatcher, FastPath):
 
             self._recorder = Recorder(store, account=account)
             handoff = self._recorder.handoff(self._config.cid_prefix)
-        self._session = Session(self._config, codec=self._codec, handoff=handoff)
+        self._bind_handlers(processor)
+        self._session = self._new_session(handoff)
         self._recovered = handoff is not None
         self._first_resume = (resume_event_id if resume_event_id is not None
                               else None if handoff is not None else 0)
@@ -133,7 +134,6 @@ class SessionClient(EventDispatcher, FastPath):
         self._handler_error: HandlerError | None = None
         self._wait_scope: trio.CancelScope | None = None
         self._init_fast_path()
-        self._bind_handlers(processor)
         cfg = self._config
         self._first_wait = min(cfg.ack_timeout, cfg.ack_timeout_max)
         self._owner_scope: trio.CancelScope | None = None
@@ -464,7 +464,7 @@ class SessionClient(EventDispatcher, FastPath):
             old.connection_lost("replaced by a new connection", trio.current_time())
             self._dispatch(old.events())
         self._stats.add(old.statistics())
-        self._session = Session(self._config, codec=self._codec, handoff=old.handoff())
+        self._session = self._new_session(old.handoff())
         self._bump()
 
     async def _connect_loop(self) -> str:

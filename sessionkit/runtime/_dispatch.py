@@ -13,8 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .._codec import Codec
+from .._config import SessionConfig
 from .._events import Event, MessageFinished, MessageReceived
+from .._handoff import Handoff
 from .._processor import MessageHandler, MessageProcessor, dispatch
+from .._session import Session
 from ._errors import HandlerError
 
 __all__ = ["EventDispatcher"]
@@ -37,6 +41,8 @@ class EventDispatcher:
 
     _processor: Any
     _recorder: Any
+    _config: SessionConfig
+    _codec: Codec
     _stop_on_error: bool
     _hooks: dict[type, Callable[[Any], None]]
     #: the processor's message handlers, bound when the client is made (see
@@ -45,6 +51,15 @@ class EventDispatcher:
     #: its on_message_finished, None when it keeps the do-nothing default
     _on_finished: Callable[[Any], None] | None
     handler_errors: int
+
+    def _new_session(self, handoff: Handoff | None) -> Session:
+        """A session for this client: answers its processor leaves to the do-nothing
+        default produce no event unless their request has a callback (with a recorder,
+        every event is produced: the journal records each one handled)."""
+        session = Session(self._config, codec=self._codec, handoff=handoff)
+        if self._recorder is None:
+            session.set_unobserved(t for t, h in self._message_handlers.items() if h is None)
+        return session
 
     def _bind_handlers(self, processor: Any) -> None:
         from .._processor import message_handlers

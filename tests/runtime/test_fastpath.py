@@ -118,7 +118,7 @@ class Log(MessageProcessor):
         self.items.append(("finished", event.cid, event.outcome.value))
 
 
-def run(body: Callable[[Any, Exchange, Near, Log], Any], *, log: Log | None = None,
+def run(body: Callable[[Any, Exchange, Near, Log], Any], *, log: Any = None,
         config: SessionConfig | None = None, room: int | None = None, **options: Any) -> Log:
     """Run ``body(client, exchange, near, log)`` in a session over a memory pair (virtual
     time); returns the processor's log."""
@@ -251,3 +251,48 @@ def test_with_a_journal_the_owner_sends_every_request() -> None:
         assert [m.cid for m in ex.take()] == [cid]
 
     run(body, store=MemoryStore("a", "day-1"))
+
+
+class OnlyFinished(MessageProcessor):
+    """Handles nothing but final states (what a throughput-minded engine might do)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, ...]] = []
+
+    def on_message_finished(self, event: Any) -> None:
+        self.items.append(("finished", event.cid, event.outcome.value))
+
+
+def test_answers_the_processor_leaves_to_the_defaults_make_no_events_but_callbacks_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sessionkit import Session
+
+    told: list[frozenset[type]] = []
+    original = Session.set_unobserved
+
+    def spy(self: Any, types: Any) -> None:
+        types = frozenset(types)
+        told.append(types)
+        original(self, types)
+
+    monkeypatch.setattr(Session, "set_unobserved", spy)
+    calls: list[Any] = []
+
+    async def body(client: Any, ex: Exchange, near: Near, log: Any) -> None:
+        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
+        plain = await client.submit(order())
+        await trio.sleep(0)  # a burst of its own: sent at once, answered at once
+        traced = await client.submit(order(), callback=lambda m, p: calls.append(m.TYPE))
+        await trio.testing.wait_all_tasks_blocked()
+        assert [i for i in log.items if i[0] == "finished"] == [
+            ("finished", plain, "done"), ("finished", traced, "done")]
+        assert calls[-2:] == ["status", "action_report"]
+
+    run(body, log=OnlyFinished())
+    assert told and Status in told[0] and ActionReport in told[0]
+    told.clear()
+    run(body, log=Log())  # it handles both: nothing is left out
+    assert told and Status not in told[0] and ActionReport not in told[0]
+    told.clear()
+    run(lambda *a: trio.sleep(0), log=OnlyFinished(), store=MemoryStore("a", "day-2"))
+    assert told == []  # a journal records every event handled: all are made
