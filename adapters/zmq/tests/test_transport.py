@@ -69,9 +69,13 @@ def test_many_frames_are_drained_in_few_wakeups() -> None:
     trio.run(main)
 
 
-def test_a_send_that_consumes_the_read_signal_wakes_the_parked_reader(raw_context: Any) -> None:
+@pytest.mark.parametrize("nowait", [False, True], ids=["send_frames", "send_frames_nowait"])
+def test_a_send_that_consumes_the_read_signal_wakes_the_parked_reader(raw_context: Any,
+                                                                      nowait: bool) -> None:
     """A reader parks on the FD; a frame arrives; another task's send processes the socket's
-    commands (clearing the FD) before trio looks at it: the reader must still wake."""
+    commands (clearing the FD) before trio looks at it: the reader must still wake. The same
+    with the fast path's synchronous send (the wake then goes through the waiter's
+    eventfd, not a cancellation)."""
     async def main() -> None:
         router = raw_context.socket(zmq.ROUTER)
         router.bind(LOOPBACK)
@@ -92,7 +96,10 @@ def test_a_send_that_consumes_the_read_signal_wakes_the_parked_reader(raw_contex
                 # No checkpoint from here to the send: trio cannot look at the FD meanwhile.
                 router.send_multipart([ident, b"r%d" % round_])
                 assert select.select([fd], [], [], 5.0)[0], "the frame did not arrive"
-                await client.send_frames([b"ping"])
+                if nowait:
+                    assert client.send_frames_nowait([b"ping"]) == 1
+                else:
+                    await client.send_frames([b"ping"])
                 with trio.fail_after(5):
                     while not got:
                         await trio.sleep(0)  # only checkpoints: the reader must wake
@@ -414,41 +421,6 @@ def test_frames_a_client_sent_before_it_vanished_reach_the_server() -> None:
 
 
 # -- the runtime's fast path: send_frames_nowait / receive_frames_nowait -------------------
-
-
-def test_a_nowait_send_that_consumes_the_read_signal_wakes_the_parked_reader(
-        raw_context: Any) -> None:
-    """As above, with the fast path's synchronous send: the parked owner must still wake
-    (through the waiter's eventfd, not a cancellation)."""
-    async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        client = await ZmqConnector(endpoint, options=fast_options()).connect()
-        ident = _raw_accept(router)
-        fd = client._sock.getsockopt(zmq.FD)
-        got: list[bytes] = []
-
-        async def reader() -> None:
-            got.extend(await client.receive_frames())
-
-        for round_ in range(50):
-            got.clear()
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(reader)
-                await trio.testing.wait_all_tasks_blocked()
-                router.send_multipart([ident, b"r%d" % round_])
-                assert select.select([fd], [], [], 5.0)[0], "the frame did not arrive"
-                assert client.send_frames_nowait([b"ping"]) == 1
-                with trio.fail_after(5):
-                    while not got:
-                        await trio.sleep(0)  # only checkpoints: the reader must wake
-            assert got == [b"r%d" % round_]
-        assert [router.recv_multipart()[1] for _ in range(50)] == [b"ping"] * 50
-        await client.aclose()
-        router.close(linger=0)
-
-    trio.run(main)
 
 
 def test_receive_frames_nowait_returns_what_is_ready_and_never_waits(raw_context: Any) -> None:
