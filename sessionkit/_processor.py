@@ -6,7 +6,8 @@ the previous message with the same MID (the request itself for its ACK and
 for its first response) or None for a message no request asked for. A
 message type this version does not know goes to ``handle_unknown_message``.
 After the handler, the per-request ``callback(msg, prev_msg)`` given at
-submit runs.
+submit runs. The runtime looks the handlers up once, when its client is made
+(replacing one on the instance later has no effect there).
 """
 
 from __future__ import annotations
