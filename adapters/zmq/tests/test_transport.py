@@ -26,6 +26,20 @@ def _raw_accept(router: Any) -> bytes:
     return ident
 
 
+async def _raw_router_and_client(ctx: Any, *, slow_reader: bool = False,
+                                 **options: Any) -> tuple[Any, Any]:
+    """A hand-driven ROUTER on loopback and a client transport connected to it (its hello
+    not yet read). ``slow_reader``: the ROUTER holds little (RCVHWM 5, a 4 KiB buffer)."""
+    router = ctx.socket(zmq.ROUTER)
+    if slow_reader:
+        router.setsockopt(zmq.RCVHWM, 5)
+        router.setsockopt(zmq.RCVBUF, 4096)
+    router.bind(LOOPBACK)
+    endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+    client = await ZmqConnector(endpoint, options=fast_options(**options)).connect()
+    return router, client
+
+
 async def _pair(ep: Any) -> tuple[Any, Any]:
     client = await ep.connector().connect()
     await client.send_frames([b"hello"])
@@ -77,10 +91,7 @@ def test_a_send_that_consumes_the_read_signal_wakes_the_parked_reader(raw_contex
     with the fast path's synchronous send (the wake then goes through the waiter's
     eventfd, not a cancellation)."""
     async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        router, client = await _raw_router_and_client(raw_context)
         ident = _raw_accept(router)
         fd = client._sock.getsockopt(zmq.FD)
         got: list[bytes] = []
@@ -197,10 +208,7 @@ def test_server_shutdown_and_lost_connection_are_reported() -> None:
 def test_a_peer_that_vanishes_is_a_lost_connection(raw_context: Any) -> None:
     """No close notice (the process died): the monitor's disconnect ends the transport."""
     async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        router, client = await _raw_router_and_client(raw_context)
         router.close(linger=0)
         with trio.fail_after(5), pytest.raises(TransportClosed, match="was lost"):
             await client.receive_frames()
@@ -215,11 +223,7 @@ def test_oversize_and_garbled_messages(raw_context: Any) -> None:
     """Frames past max_frame_size (below ZMQ_MAXMSGSIZE) and odd multi-part messages are
     delivered for the codec to refuse; past ZMQ_MAXMSGSIZE libzmq drops the connection."""
     async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        opts = fast_options(max_frame_size=1000)
-        client = await ZmqConnector(endpoint, options=opts).connect()
+        router, client = await _raw_router_and_client(raw_context, max_frame_size=1000)
         ident = _raw_accept(router)
         router.send_multipart([ident, b"y" * 1500])               # over the frame limit
         router.send_multipart([ident, b"{\"type\":", b"\"x\"}"])  # a stray multi-part
@@ -239,12 +243,7 @@ def test_oversize_and_garbled_messages(raw_context: Any) -> None:
 def test_client_hwm_makes_send_wait_never_drop(raw_context: Any) -> None:
     """A peer that does not read: sends wait at SNDHWM; once it reads, all arrive in order."""
     async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.setsockopt(zmq.RCVHWM, 5)
-        router.setsockopt(zmq.RCVBUF, 4096)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        client = await ZmqConnector(endpoint, options=fast_options(sndhwm=5)).connect()
+        router, client = await _raw_router_and_client(raw_context, slow_reader=True, sndhwm=5)
         _raw_accept(router)
         frames = [b"%06d" % i + b"." * 4000 for i in range(2000)]
         done = trio.Event()
@@ -384,10 +383,7 @@ def test_frames_received_before_a_drop_are_delivered_first(raw_context: Any) -> 
     """The peer sends, then vanishes while the client is not reading: every frame it sent
     is still delivered, then the close (IMMEDIATE=1 or RECONNECT_IVL=-1 would lose them)."""
     async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        router, client = await _raw_router_and_client(raw_context)
         ident = _raw_accept(router)
         for i in range(100):
             router.send_multipart([ident, b"m%d" % i])
@@ -425,10 +421,7 @@ def test_frames_a_client_sent_before_it_vanished_reach_the_server() -> None:
 
 def test_receive_frames_nowait_returns_what_is_ready_and_never_waits(raw_context: Any) -> None:
     async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        client = await ZmqConnector(endpoint, options=fast_options()).connect()
+        router, client = await _raw_router_and_client(raw_context)
         ident = _raw_accept(router)
         assert client.receive_frames_nowait() == []  # nothing there: at once, empty
         for i in range(3):
@@ -458,12 +451,7 @@ def test_send_frames_nowait_stops_at_the_high_water_mark(raw_context: Any) -> No
     """A peer that does not read: the nowait send returns how many went out, never waits,
     never drops; the rest goes through the waiting send, in order."""
     async def main() -> None:
-        router = raw_context.socket(zmq.ROUTER)
-        router.setsockopt(zmq.RCVHWM, 5)
-        router.setsockopt(zmq.RCVBUF, 4096)
-        router.bind(LOOPBACK)
-        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        client = await ZmqConnector(endpoint, options=fast_options(sndhwm=5)).connect()
+        router, client = await _raw_router_and_client(raw_context, slow_reader=True, sndhwm=5)
         _raw_accept(router)
         frames = [b"%06d" % i + b"." * 4000 for i in range(2000)]
         sent = client.send_frames_nowait(frames)
