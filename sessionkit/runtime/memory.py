@@ -124,17 +124,11 @@ class MemoryTransport:
             i, n = 0, len(frames)
             while i < n:
                 self._check_send()
-                space = pipe.max_buffer - len(pipe.frames)
-                if space <= 0:
+                sent = self._put(frames[i:] if i else frames)
+                if not sent:
                     waited = True
                     await pipe.send_lot.park()
-                    continue
-                chunk = frames[i:i + space]
-                i += len(chunk)
-                due = pipe.last_due
-                pipe.frames.extend((due, f) for f in chunk)
-                self.frames_sent += len(chunk)
-                pipe.recv_lot.unpark_all()
+                i += sent
             if not n:
                 self._check_send()
         if not waited:
@@ -181,9 +175,11 @@ class MemoryTransport:
         are active nothing goes this way (0 is returned): :meth:`send_frames` applies them.
         """
         self._check_send()
+        return 0 if self._out.faults.active else self._put(frames)
+
+    def _put(self, frames: list[bytes]) -> int:
+        """Buffer as many of ``frames`` as fit (no faults applied); how many did."""
         pipe = self._out
-        if pipe.faults.active:
-            return 0
         n = min(len(frames), pipe.max_buffer - len(pipe.frames))
         if n <= 0:
             return 0
