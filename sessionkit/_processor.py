@@ -149,11 +149,15 @@ def message_handlers(processor: Any) -> dict[type, MessageHandler | None]:
         if handler is None:  # a processor without it: as dispatch() does
             name = "handle_unknown_message"
             handler = getattr(processor, name, None)
-        overridden = (name in getattr(processor, "__dict__", ())
-                      or getattr(type(processor), name, None)
-                      is not getattr(MessageProcessor, name))
-        out[kind] = handler if overridden else None
+        out[kind] = handler if overrides(processor, name) else None
     return out
+
+
+def overrides(processor: Any, name: str) -> bool:
+    """True if ``processor``'s method ``name`` is not MessageProcessor's do-nothing default
+    (set on the instance, or defined by its class, or a processor not derived from it)."""
+    return (name in getattr(processor, "__dict__", ())
+            or getattr(type(processor), name, None) is not getattr(MessageProcessor, name))
 
 
 def dispatch(event: Event, processor: Any) -> None:

@@ -17,7 +17,7 @@ from .._codec import Codec
 from .._config import SessionConfig
 from .._events import Event, MessageFinished, MessageReceived
 from .._handoff import Handoff
-from .._processor import MessageHandler, MessageProcessor, dispatch
+from .._processor import MessageHandler, dispatch, message_handlers, overrides
 from .._session import Session
 from ._errors import HandlerError
 
@@ -62,14 +62,9 @@ class EventDispatcher:
         return session
 
     def _bind_handlers(self, processor: Any) -> None:
-        from .._processor import message_handlers
-
         self._message_handlers = message_handlers(processor)
-        fin = getattr(processor, "on_message_finished", None)
-        self._on_finished = (None if getattr(type(processor), "on_message_finished", None)
-                             is MessageProcessor.on_message_finished
-                             and "on_message_finished" not in getattr(processor, "__dict__", ())
-                             else fin)
+        self._on_finished = (getattr(processor, "on_message_finished", None)
+                             if overrides(processor, "on_message_finished") else None)
 
     def _handler_failed(self, exc: Exception, event: object) -> None:
         self.handler_errors += 1
