@@ -269,50 +269,56 @@ class ZmqTransport:
 
     # -- sending ---------------------------------------------------------------------
 
-    async def send_frames(self, frames: Sequence[bytes]) -> None:
-        """Send ``frames`` in order; waits (never drops) while ZeroMQ's SNDHWM is reached.
+    def _send_some(self, sock: zmq.Socket[Any], frames: Sequence[bytes], i: int) -> int:
+        """Send ``frames[i:]`` without waiting, up to ZeroMQ's SNDHWM; returns the index
+        reached. Then wakes a task parked on the FD if the sends consumed its read signal
+        (a send processes the socket's pending commands)."""
+        send = sock.send
+        n, start = len(frames), i
+        try:
+            while i < n:
+                send(frames[i], NOBLOCK)
+                i += 1
+        except zmq.Again:
+            pass
+        except zmq.ZMQError as exc:
+            if exc.errno == errno.EMSGSIZE:  # pragma: no cover - DEALER has no limit here
+                raise
+            self._closed = f"sending to {self.endpoint} failed: {exc}"
+            raise TransportClosed(self._closed) from None
+        finally:
+            self.frames_sent += i - start
+        if self._waiter.parked and events(sock) & POLLIN:
+            self._waiter.wake()
+        return i
 
-        A cancellation point always; a schedule point only when it had to wait. If cancelled
-        while waiting, the frames before the wait were sent and the rest not.
-        """
-        await trio.lowlevel.checkpoint_if_cancelled()
+    def _open_socket(self) -> zmq.Socket[Any]:
         sock = self._sock
         if sock is None or self._closed is not None:
             raise TransportClosed(self._closed or "transport closed")
-        send = sock.send
-        n = len(frames)
-        i = 0
-        while i < n:
-            try:
-                while i < n:
-                    send(frames[i], NOBLOCK)
-                    i += 1
-            except zmq.Again:
-                if events(sock) & POLLOUT:
-                    continue
+        return sock
+
+    async def send_frames(self, frames: Sequence[bytes]) -> None:
+        """Send ``frames`` in order; waits (never drops) while ZeroMQ's SNDHWM is reached.
+
+        A cancellation point always; a schedule point only when it had to wait (when nothing
+        blocked, the owner task goes straight on to receive_frames, which has one). If
+        cancelled while waiting, the frames before the wait were sent and the rest not.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        sock = self._open_socket()
+        i = self._send_some(sock, frames, 0)
+        while i < len(frames):
+            if not events(sock) & POLLOUT:
                 self._check_monitor()
                 if self._closed is not None:
-                    raise TransportClosed(self._closed) from None
+                    raise TransportClosed(self._closed)
                 try:
                     await self._waiter.wait()
                 except trio.ClosedResourceError:
                     raise TransportClosed(self._closed or "transport closed") from None
-                sock = self._sock
-                if sock is None or self._closed is not None:
-                    raise TransportClosed(self._closed or "transport closed") from None
-                send = sock.send
-            except zmq.ZMQError as exc:
-                if exc.errno == errno.EMSGSIZE:  # pragma: no cover - DEALER has no limit here
-                    raise
-                self._closed = f"sending to {self.endpoint} failed: {exc}"
-                raise TransportClosed(self._closed) from None
-        self.frames_sent += n
-        # A send processes pending commands: it may have consumed the signal a receiving
-        # task parked on the FD is waiting for.
-        if self._waiter.parked and events(sock) & POLLIN:
-            self._waiter.wake()
-        # No schedule point when nothing blocked: the owner task goes straight on to
-        # receive_frames (which has one), saving a pass through the scheduler per send.
+                sock = self._open_socket()
+            i = self._send_some(sock, frames, i)
 
     def send_frames_nowait(self, frames: Sequence[bytes]) -> int:
         """Send what fits now without waiting; returns how many of ``frames`` went out.
@@ -322,26 +328,7 @@ class ZmqTransport:
         :meth:`receive_frames`. Past ZeroMQ's SNDHWM it stops and leaves the rest to the
         owner's :meth:`send_frames`. Raises TransportClosed on a closed connection.
         """
-        sock = self._sock
-        if sock is None or self._closed is not None:
-            raise TransportClosed(self._closed or "transport closed")
-        send = sock.send
-        i = 0
-        try:
-            for frame in frames:
-                send(frame, NOBLOCK)
-                i += 1
-        except zmq.Again:
-            pass
-        except zmq.ZMQError as exc:
-            self._closed = f"sending to {self.endpoint} failed: {exc}"
-            raise TransportClosed(self._closed) from None
-        finally:
-            self.frames_sent += i
-            # the send may have consumed the signal the owner is parked on: wake it
-            if self._waiter.parked and events(sock) & POLLIN:
-                self._waiter.wake()
-        return i
+        return self._send_some(self._open_socket(), frames, 0)
 
     # -- closing ---------------------------------------------------------------------
 
