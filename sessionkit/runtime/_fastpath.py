@@ -42,6 +42,11 @@ from ._transport import TransportClosed
 __all__ = ["FastPath"]
 
 
+def _schedule_points(task: Any) -> int | None:
+    """How many schedule points ``task`` passed (trio's count; None where it has none)."""
+    return getattr(task, "_schedule_points", None)
+
+
 class FastPath:
     """The fast-path half of :class:`~sessionkit.runtime.SessionClient` (a mixin)."""
 
@@ -72,7 +77,7 @@ class FastPath:
         """True (and remember it) if this submit starts a new burst (see the module
         docstring)."""
         task = trio.lowlevel.current_task()
-        points = getattr(task, "_schedule_points", None)
+        points = _schedule_points(task)
         burst = self._burst
         if burst is not None and (points is None or (burst[0] is task and burst[1] == points)):
             return False

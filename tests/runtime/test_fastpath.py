@@ -195,6 +195,25 @@ def test_a_burst_sends_its_first_at_once_and_the_rest_together_in_order() -> Non
     run(body)
 
 
+def test_without_trio_s_count_a_burst_lasts_until_the_owner_parks_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sessionkit.runtime import _fastpath
+
+    monkeypatch.setattr(_fastpath, "_schedule_points", lambda task: None)
+
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        first = await client.submit(order())
+        await trio.sleep(0)  # a schedule point, but nothing says so: still the same burst
+        second = await client.submit(order())
+        assert [m.cid for m in ex.take()] == [first]
+        await trio.testing.wait_all_tasks_blocked()  # the owner sent it and parked again
+        assert [m.cid for m in ex.take()] == [second] and len(near.sent_by_owner) == 1
+        third = await client.submit(order())
+        assert [m.cid for m in ex.take()] == [third] and len(near.sent_now) == 2
+
+    run(body)
+
+
 def test_what_does_not_fit_at_once_is_sent_by_the_owner_in_order() -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
         first = await client.submit(order())  # nothing fits now
