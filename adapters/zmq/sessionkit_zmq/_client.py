@@ -40,6 +40,10 @@ __all__ = ["ZmqConnector", "ZmqTransport", "client_context"]
 
 logger = logging.getLogger(__name__)
 
+#: libzmq's send without pyzmq's Python-level wrapper (which only adds routing-id and group
+#: arguments a DEALER does not use)
+_send = zmq.backend.Socket.send
+
 #: most frames returned by one receive_frames call (a fairness guard, far above normal batches)
 MAX_BATCH = 65536
 
@@ -166,6 +170,9 @@ class ZmqTransport:
         self.endpoint = endpoint
         self.frames_sent = 0
         self.frames_received = 0
+        #: a nowait send, with a task parked on the FD, found nothing to read: until the
+        #: next drain, anything that arrives wakes that task (see receive_frames_nowait)
+        self._quiet = False
 
     def __repr__(self) -> str:
         state = f"closed: {self._closed}" if self._closed else "open"
@@ -177,8 +184,11 @@ class ZmqTransport:
 
     # -- receiving -------------------------------------------------------------------
 
-    def _drain(self, sock: zmq.Socket[Any]) -> list[bytes]:
-        """Every message ready now (non-blocking), control messages handled."""
+    def _drain(self, sock: zmq.Socket[Any], woken: bool = False) -> list[bytes]:
+        """Every message ready now (non-blocking), control messages handled. ``woken``
+        (just woken by the FD, so a message is most likely there): the first message
+        alone, read without asking EVENTS first."""
+        self._quiet = False
         out: list[bytes] = []
         append = out.append
         recv = sock.recv
@@ -186,7 +196,7 @@ class ZmqTransport:
             for n in range(MAX_BATCH):
                 # For the first few messages ask EVENTS (cheap) rather than let recv raise
                 # zmq.Again (an exception costs more); in a long batch, just try.
-                if n < 4 and not events(sock) & POLLIN:
+                if n < 4 and not woken and not events(sock) & POLLIN:
                     break
                 # a zmq.Frame says whether more parts follow without a getsockopt(RCVMORE)
                 # call per message (a quarter of the cost of receiving a small one)
@@ -205,6 +215,8 @@ class ZmqTransport:
                         continue
                     frame = data
                 append(frame)
+                if woken:
+                    break  # the first message after a wake goes to its handler at once
         except zmq.Again:
             pass
         except zmq.ZMQError as exc:
@@ -222,14 +234,19 @@ class ZmqTransport:
                 logger.info("%s", self._closed)
 
     async def receive_frames(self) -> list[bytes]:
-        """Wait for frames and return every one ready; TransportClosed when it ends."""
+        """Wait for frames and return every one ready; TransportClosed when it ends.
+
+        After it had to wait, it returns the first frame alone, so that frame reaches its
+        handler without waiting for the others to be read: the runtime reads the rest at
+        once with :meth:`receive_frames_nowait` (a caller that does not, gets them from
+        the next call, without a wait)."""
         await trio.lowlevel.checkpoint_if_cancelled()
         waited = False
         while True:
             sock = self._sock
             if sock is None:
                 raise TransportClosed(self._closed or "transport closed")
-            frames = self._drain(sock)
+            frames = self._drain(sock, waited)
             if frames:
                 if not waited:
                     await trio.lowlevel.cancel_shielded_checkpoint()
@@ -258,9 +275,17 @@ class ZmqTransport:
     def receive_frames_nowait(self) -> list[bytes]:
         """Every frame ready now, without waiting (``[]`` when none): the runtime's fast
         path, called while the owner is parked in :meth:`receive_frames`. A closed
-        connection returns ``[]`` and wakes the owner, whose receive reports it."""
+        connection returns ``[]`` and wakes the owner, whose receive reports it.
+
+        Right after a :meth:`send_frames_nowait` that found nothing to read (with the
+        owner parked), it returns ``[]`` without asking libzmq again: that check marked
+        the socket's queue as read empty, so what arrived since signals the FD and is the
+        parked owner's to read. Each frame is returned once either way."""
         sock = self._sock
         if sock is None or self._closed is not None:
+            return []
+        if self._quiet:
+            self._quiet = False
             return []
         frames = self._drain(sock)
         if self._closed is not None or len(frames) >= MAX_BATCH:
@@ -273,11 +298,11 @@ class ZmqTransport:
         """Send ``frames[i:]`` without waiting, up to ZeroMQ's SNDHWM; returns the index
         reached. Then wakes a task parked on the FD if the sends consumed its read signal
         (a send processes the socket's pending commands)."""
-        send = sock.send
+        send = _send
         n, start = len(frames), i
         try:
             while i < n:
-                send(frames[i], NOBLOCK)
+                send(sock, frames[i], NOBLOCK)
                 i += 1
         except zmq.Again:
             pass
@@ -288,8 +313,11 @@ class ZmqTransport:
             raise TransportClosed(self._closed) from None
         finally:
             self.frames_sent += i - start
-        if self._waiter.parked and events(sock) & POLLIN:
-            self._waiter.wake()
+        if self._waiter.parked:
+            if events(sock) & POLLIN:
+                self._waiter.wake()
+            else:
+                self._quiet = True
         return i
 
     def _open_socket(self) -> zmq.Socket[Any]:

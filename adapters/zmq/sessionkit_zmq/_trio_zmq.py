@@ -35,14 +35,19 @@ import zmq
 
 __all__ = ["FdWaiter", "POLLIN", "POLLOUT", "NOBLOCK", "events", "fileno"]
 
-POLLIN = zmq.POLLIN
-POLLOUT = zmq.POLLOUT
-NOBLOCK = zmq.NOBLOCK
+# Plain ints, not pyzmq's enum members: a flag test on an enum builds enum objects, a few
+# microseconds per call on the hot path.
+POLLIN = int(zmq.POLLIN)
+POLLOUT = int(zmq.POLLOUT)
+NOBLOCK = int(zmq.NOBLOCK)
+_EVENTS = int(zmq.EVENTS)
+#: libzmq's getsockopt without pyzmq's Python-level wrapper (which only converts the result)
+_get = zmq.backend.Socket.get
 
 
 def events(sock: zmq.Socket[Any]) -> int:
     """The socket's ZMQ_EVENTS (processes its pending commands: see the module docstring)."""
-    return sock.getsockopt(zmq.EVENTS)  # type: ignore[return-value]
+    return _get(sock, _EVENTS)  # type: ignore[return-value]
 
 
 def fileno(sock: zmq.Socket[Any]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import time
 from typing import Any
 
 import pytest
@@ -442,6 +443,72 @@ def test_receive_frames_nowait_returns_what_is_ready_and_never_waits(raw_context
             await client.receive_frames()
         with pytest.raises(TransportClosed):
             client.send_frames_nowait([b"late"])
+        router.close(linger=0)
+
+    trio.run(main)
+
+
+def test_after_a_wake_the_first_frame_comes_alone_and_the_rest_without_waiting(
+        raw_context: Any) -> None:
+    """Woken by the FD, receive_frames returns the first message at once (its handler
+    need not wait for the others to be read); receive_frames_nowait has the rest."""
+    async def main() -> None:
+        router, client = await _raw_router_and_client(raw_context)
+        ident = _raw_accept(router)
+        fd = client._sock.getsockopt(zmq.FD)
+        async with trio.open_nursery() as nursery:
+            got: list[list[bytes]] = []
+
+            async def reader() -> None:
+                got.append(await client.receive_frames())
+
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            for i in range(3):
+                router.send_multipart([ident, b"f%d" % i])
+            # no checkpoint until all three are in: the reader wakes to a full socket
+            assert select.select([fd], [], [], 5.0)[0], "nothing arrived"
+            time.sleep(0.2)
+        assert got == [[b"f0"]]
+        assert client.receive_frames_nowait() == [b"f1", b"f2"]
+        await client.aclose()
+        router.close(linger=0)
+
+    trio.run(main)
+
+
+def test_an_answer_arriving_after_a_nowait_send_is_delivered_once(raw_context: Any) -> None:
+    """The fast path: with the reader parked, a nowait send, the answer, a nowait read.
+    Where the send found nothing to read, the read does not ask libzmq again; an answer
+    that arrived meanwhile is the parked reader's (the FD wakes it). Either way each
+    answer is delivered exactly once."""
+    async def main() -> None:
+        router, client = await _raw_router_and_client(raw_context)
+        ident = _raw_accept(router)
+        delivered: list[bytes] = []
+
+        async def reader() -> None:
+            while True:
+                delivered.extend(await client.receive_frames())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            for i in range(50):
+                await trio.testing.wait_all_tasks_blocked()
+                assert client.send_frames_nowait([b"q%d" % i]) == 1
+                assert router.poll(5000), "the request did not arrive"
+                assert router.recv_multipart() == [ident, b"q%d" % i]
+                router.send_multipart([ident, b"a%d" % i])
+                if i % 2:  # the answer is surely in before the read
+                    time.sleep(0.02)
+                delivered.extend(client.receive_frames_nowait())
+                with trio.fail_after(5):
+                    while len(delivered) < i + 1:
+                        await trio.sleep(0)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+        assert delivered == [b"a%d" % i for i in range(50)]
+        await client.aclose()
         router.close(linger=0)
 
     trio.run(main)
