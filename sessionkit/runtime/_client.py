@@ -62,8 +62,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TRANSPORT_CLOSE_TIMEOUT = 1.0
-#: up to this many frames read at once are dispatched one by one (see FastPath._feed)
-_DISPATCH_EACH = 4
 
 
 class ClientState(enum.Enum):
@@ -133,6 +131,8 @@ class SessionClient(EventDispatcher, FastPath):
         self.error: SessionFailedError | None = None
         self._handler_error: HandlerError | None = None
         self._wait_scope: trio.CancelScope | None = None
+        #: trio.current_time, or the running clock's own method (two calls fewer)
+        self._clock: Callable[[], float] = trio.current_time
         self._init_fast_path()
         cfg = self._config
         self._first_wait = min(cfg.ack_timeout, cfg.ack_timeout_max)
@@ -203,9 +203,7 @@ class SessionClient(EventDispatcher, FastPath):
                 and (policy.max_attempts is None or self._attempt < policy.max_attempts))
 
     def _wake(self) -> None:
-        scope = self._wait_scope
-        if scope is not None and not scope.cancel_called:  # trio's cancel() is not free
-            scope.cancel()
+        self._cancel_wait()
 
     def submit_nowait(self, request: Request, callback: Callback | None = None) -> str:
         """Submit now or raise :class:`~sessionkit.SessionBusy` at once; returns the cid."""
@@ -213,7 +211,7 @@ class SessionClient(EventDispatcher, FastPath):
 
     def _submit_now(self, request: Request, callback: Callback | None, reading: bool) -> str:
         session = self._open_session()
-        now = trio.current_time()
+        now = self._clock()
         try:
             cid = session.submit(request, now, callback=callback)
             if self._recorder is not None:
@@ -389,8 +387,8 @@ class SessionClient(EventDispatcher, FastPath):
         self._unsent = []
         send_now = (getattr(transport, "send_frames_nowait", None) if self._recorder is None
                     else None)
-        self._receive_now = (getattr(transport, "receive_frames_nowait", None)
-                             if send_now is not None else None)
+        read_more = getattr(transport, "receive_frames_nowait", None)
+        self._receive_now = read_more if send_now is not None else None
         try:
             while True:
                 while True:
@@ -419,16 +417,11 @@ class SessionClient(EventDispatcher, FastPath):
                     self._send_now = send_now
                     self._burst = None
                     frames = await transport.receive_frames()
-                self._wait_scope = None
-                self._send_now = None
-                if self._stopped is not None:  # a handler stopped it during a submit
-                    stop, self._stopped = self._stopped, None
-                    raise stop
-                now = current_time()
-                if frames:
-                    # a few frames: each one's handlers before the next is decoded
-                    self._feed(session, frames, now,
-                               len(frames) <= _DISPATCH_EACH and self._recorder is None)
+                    # still inside the scope (nothing in _woke awaits): the scope's exit
+                    # is not between the frames' arrival and their handlers
+                    now = self._woke(session, frames, read_more)
+                if frames is None:  # the wait was cut short: a wake-up or the deadline
+                    now = self._woke(session, [], None)
                 timer = deadline is not None and now >= deadline
                 if timer and session.state not in CLOSED_STATES:
                     session.handle_timer(now)
@@ -584,6 +577,7 @@ class SessionClient(EventDispatcher, FastPath):
     @asynccontextmanager
     async def _running(self, *, wait_login: bool) -> AsyncIterator[SessionClient]:
         """Run the owner task around a block (see :func:`open_session`)."""
+        self._clock = trio.lowlevel.current_clock().current_time
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery_scope = nursery.cancel_scope

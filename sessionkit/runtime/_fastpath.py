@@ -1,5 +1,5 @@
 """The submit side's fast path: a lone request goes out, and its answers come in, without
-waiting for the owner task to be scheduled.
+waiting for the owner task to be scheduled; and how the owner feeds frames to the session.
 
 The owner task of a :class:`~sessionkit.runtime.SessionClient` does a connection's I/O.
 Woken for every request, it would cost each lone order two passes through trio's
@@ -41,6 +41,9 @@ from ._transport import TransportClosed
 
 __all__ = ["FastPath"]
 
+#: up to this many frames read at once are dispatched one by one (see FastPath._feed)
+_DISPATCH_EACH = 4
+
 
 def _schedule_points(task: Any) -> int | None:
     """How many schedule points ``task`` passed (trio's count; None where it has none)."""
@@ -56,6 +59,7 @@ class FastPath:
     _frames: Callable[[Session], list[bytes]]
     _dispatch: Callable[[list[Any]], None]
     _bump: Callable[[], None]
+    _recorder: Any
 
     def _init_fast_path(self) -> None:
         #: the transport's send_frames_nowait while the owner is parked (None otherwise)
@@ -89,7 +93,7 @@ class FastPath:
         them to the owner and wake it. ``reading``: the caller goes on to
         :meth:`_read_now`, which sees to the owner's deadline after it has read."""
         scope = self._wait_scope
-        if scope is None or scope.cancel_called:
+        if scope is None:
             return  # the owner is running, or about to: it sends on its next pass
         send_now = self._send_now
         if send_now is not None and not self._unsent and self._new_burst():
@@ -101,7 +105,7 @@ class FastPath:
                     sent = 0  # the owner learns of it on its next send or receive
                 if sent < len(frames):
                     self._unsent += frames[sent:]
-                    scope.cancel()
+                    self._cancel_wait()
                     return
                 self._sent_now = reading
                 # the request's ACK timer may fall before the deadline the owner waits
@@ -111,7 +115,16 @@ class FastPath:
                     self._arm(scope)
             if not session.has_events:
                 return
-        scope.cancel()
+        self._cancel_wait()
+
+    def _cancel_wait(self) -> None:
+        """Wake the parked owner (cancel its wait). The scope is forgotten at once, so a
+        cancelled wait is told from a live one without asking trio (whose
+        ``cancel_called`` reads the clock)."""
+        scope = self._wait_scope
+        if scope is not None:
+            self._wait_scope = None
+            scope.cancel()
 
     def _arm(self, scope: trio.CancelScope) -> None:
         """Bring the owner's wait deadline forward to the ACK timer of the request sent
@@ -142,12 +155,33 @@ class FastPath:
             stop.rest = stop.rest + session.events()
             raise
 
+    def _woke(self, session: Session, frames: list[bytes],
+              read_more: Callable[[], list[bytes]] | None) -> float:
+        """The owner's wait ended: feed what came (and what came meanwhile, read with
+        ``read_more``: a transport may hand over the first frame after a wake-up alone, so
+        that it reaches its handler sooner). Returns the time it was fed at."""
+        self._wait_scope = None
+        self._send_now = None
+        if self._stopped is not None:  # a handler stopped it during a submit
+            stop, self._stopped = self._stopped, None
+            raise stop
+        now = trio.current_time()
+        if frames:
+            # a few frames: each one's handlers before the next is decoded
+            each = self._recorder is None
+            self._feed(session, frames, now, each and len(frames) <= _DISPATCH_EACH)
+            if read_more is not None:
+                more = read_more()
+                if more:
+                    self._feed(session, more, now, each and len(more) <= _DISPATCH_EACH)
+        return now
+
     def _read_now(self) -> None:
         """After a submit sent at once: hand the answers already there to the processor."""
         self._sent_now = False
         receive_now = self._receive_now
         scope = self._wait_scope
-        if receive_now is None or scope is None or scope.cancel_called:
+        if receive_now is None or scope is None:
             return
         session = self._session
         try:
@@ -167,7 +201,7 @@ class FastPath:
         if (out or self._stopped is not None or session.has_events
                 or session.state in CLOSED_STATES):
             self._unsent += out
-            scope.cancel()
+            self._cancel_wait()
         else:  # the session's next deadline, now that the ACK may be in
             deadline = session.next_deadline()
             if deadline is not None and deadline < scope.deadline:
