@@ -18,6 +18,7 @@ worse of plain and CURVE).
 
     .venv/bin/python tools/bench_zmq.py            # full
     .venv/bin/python tools/bench_zmq.py --quick    # under a minute
+    .venv/bin/python tools/bench_zmq.py --pin      # client and responder on CPUs of their own
 """
 
 from __future__ import annotations
@@ -94,6 +95,29 @@ def responder(bind: str, server_secret: str | None, ready_fd: int) -> None:
                                     "last_event_id": 0})])
 
 
+#: --pin: the CPU the responder runs on (this process runs on another); None: unpinned
+_RESPONDER_CPU: int | None = None
+
+
+def _pin_responder() -> None:  # runs in the responder's process, before exec
+    if _RESPONDER_CPU is not None:
+        os.sched_setaffinity(0, {_RESPONDER_CPU})
+
+
+def pin(enabled: bool) -> str:
+    """With ``enabled`` and two CPUs or more (Linux), put this process (the client and
+    the ZeroMQ I/O threads it starts later) on one CPU and the responder on another: the
+    scheduler's placement of the four threads of a round trip otherwise changes from run
+    to run, and with it the latency. Returns a description for the output."""
+    global _RESPONDER_CPU
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not enabled or len(cpus) < 2:
+        return "unpinned"
+    os.sched_setaffinity(0, {cpus[0]})
+    _RESPONDER_CPU = cpus[1]
+    return f"client on CPU {cpus[0]}, responder on CPU {cpus[1]}"
+
+
 def start_responder(curve: bool) -> tuple[subprocess.Popen[bytes], str, bytes | None]:
     keys = KeyPair.generate() if curve else None
     r, w = os.pipe()
@@ -101,7 +125,8 @@ def start_responder(curve: bool) -> tuple[subprocess.Popen[bytes], str, bytes | 
     secret = keys.secret.decode() if keys and keys.secret else None
     code = (f"import sys; sys.path.insert(0, {here!r}); import bench_zmq as b; "
             f"b.responder({'tcp://127.0.0.1:*'!r}, {secret!r}, {w})")
-    proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(w,))
+    proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(w,),
+                            preexec_fn=_pin_responder if _RESPONDER_CPU is not None else None)
     os.close(w)
     with os.fdopen(r, "rb") as f:
         endpoint = f.readline().decode().strip()
@@ -399,12 +424,16 @@ def main() -> None:
     ap.add_argument("--pings", type=int, default=None, help="orders per latency run")
     ap.add_argument("--window", type=int, default=1000, help="orders in flight (both clients)")
     ap.add_argument("--modes", default="plain,curve")
+    ap.add_argument("--pin", action="store_true",
+                    help="client on one CPU, responder on another (steadier latency)")
     args = ap.parse_args()
+    placement = pin(args.pin)
     runs = args.runs or (3 if args.quick else 5)
     n_tp = args.orders or (20_000 if args.quick else 50_000)
     n_lat = args.pings or (1_000 if args.quick else 3_000)
     out: dict[str, Any] = {"runs": runs, "orders": n_tp, "pings": n_lat, "window": args.window,
-                           "codec": "json"}
+                           "codec": "json", "placement": placement}
+    print(f"placement: {placement}")
     t0 = time.perf_counter()
     for mode in args.modes.split(","):
         print(f"{mode}: {runs} runs of {n_tp} pipelined orders and {n_lat} pings", flush=True)
