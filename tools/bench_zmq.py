@@ -128,6 +128,9 @@ def start_responder(curve: bool) -> tuple[subprocess.Popen[bytes], str, bytes | 
     proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(w,),
                             preexec_fn=_pin_responder if _RESPONDER_CPU is not None else None)
     os.close(w)
+    if _RESPONDER_CPU is not None and os.sched_getaffinity(proc.pid) != {_RESPONDER_CPU}:
+        proc.kill()
+        raise SystemExit(f"the responder is not on CPU {_RESPONDER_CPU}")
     with os.fdopen(r, "rb") as f:
         endpoint = f.readline().decode().strip()
     if not endpoint:

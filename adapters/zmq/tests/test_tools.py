@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,18 @@ def test_bench_zmq_ends_with_its_ratios() -> None:
     assert out["throughput_ratio"] == out["plain"]["throughput_ratio"] > 0
     assert out["p50_ratio"] == out["plain"]["p50_ratio"] > 0
     assert any(line.startswith("plain: throughput session") for line in lines)
+
+
+def test_bench_zmq_pin_puts_client_and_responder_on_cpus_of_their_own() -> None:
+    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "200",
+                      "--pings", "20", "--modes", "plain", "--pin")
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2:
+        assert out["placement"] == f"client on CPU {cpus[0]}, responder on CPU {cpus[1]}"
+    else:
+        assert out["placement"] == "unpinned"
+    assert f"placement: {out['placement']}" in lines
+    assert out["plain"]["session_orders_per_s"] > 0
 
 
 def test_trace_zmq_latency_ends_with_its_timeline() -> None:
