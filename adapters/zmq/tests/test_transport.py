@@ -41,6 +41,18 @@ async def _raw_router_and_client(ctx: Any, *, slow_reader: bool = False,
     return router, client
 
 
+async def _read_at_router(router: Any, n: int) -> list[bytes]:
+    """The payloads of the next ``n`` messages a hand-driven ROUTER gets, polling it
+    (without blocking trio) while the client's send goes on in another task."""
+    got: list[bytes] = []
+    while len(got) < n:
+        if router.poll(0):
+            got.append(router.recv_multipart()[1])
+        else:
+            await trio.sleep(0.001)
+    return got
+
+
 async def _pair(ep: Any) -> tuple[Any, Any]:
     client = await ep.connector().connect()
     await client.send_frames([b"hello"])
@@ -259,12 +271,7 @@ def test_client_hwm_makes_send_wait_never_drop(raw_context: Any) -> None:
             with trio.move_on_after(0.2):
                 await done.wait()
             assert not done.is_set()  # waiting on the high-water mark, not dropping
-            got = []
-            while len(got) < len(frames):
-                if router.poll(0):
-                    got.append(router.recv_multipart()[1])
-                else:
-                    await trio.sleep(0.001)
+            got = await _read_at_router(router, len(frames))
         assert got == frames
         await client.aclose()
         router.close(linger=0)
@@ -525,12 +532,7 @@ def test_send_frames_nowait_stops_at_the_high_water_mark(raw_context: Any) -> No
         assert 0 < sent < len(frames)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client.send_frames, frames[sent:])
-            got = []
-            while len(got) < len(frames):
-                if router.poll(0):
-                    got.append(router.recv_multipart()[1])
-                else:
-                    await trio.sleep(0.001)
+            got = await _read_at_router(router, len(frames))
         assert got == frames
         await client.aclose()
         router.close(linger=0)
