@@ -60,6 +60,7 @@ class FastPath:
     _dispatch: Callable[[list[Any]], None]
     _bump: Callable[[], None]
     _recorder: Any
+    _clock: Callable[[], float]
 
     def _init_fast_path(self) -> None:
         #: the transport's send_frames_nowait while the owner is parked (None otherwise)
@@ -165,7 +166,7 @@ class FastPath:
         if self._stopped is not None:  # a handler stopped it during a submit
             stop, self._stopped = self._stopped, None
             raise stop
-        now = trio.current_time()
+        now = self._clock()
         if frames:
             # a few frames: each one's handlers before the next is decoded
             each = self._recorder is None
