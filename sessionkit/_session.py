@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from ._codec import Codec
 from ._config import SessionConfig
@@ -32,11 +32,9 @@ from ._errors import (
     DecodeError,
     LocalProtocolError,
     RemoteProtocolError,
-    SessionBusy,
     SessionClosed,
 )
 from ._events import (
-    Callback,
     Closed,
     ConnectionAvailable,
     ConnectionBusy,
@@ -57,7 +55,6 @@ from ._handoff import BatchTicket, Handoff
 from ._heartbeat import HeartbeatMonitor
 from ._messages import (
     ActionReport,
-    Batch,
     BatchAck,
     BookStateSnapshot,
     BookTop,
@@ -70,15 +67,14 @@ from ._messages import (
     LoginReject,
     Logout,
     Message,
-    MessageReplay,
     Request,
     ResendComplete,
     Status,
-    with_cid,
 )
 from ._sequencing import Sequencer, Verdict
 from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
 from ._stats import SessionStatistics
+from ._submitting import Submitting
 from ._tracking import MessageState, Tracked, Tracker
 
 __all__ = ["Session", "Handoff", "BatchTicket"]  # the last two from ._handoff
@@ -94,7 +90,7 @@ _IN_SESSION = frozenset({Status, BatchAck, ActionReport, ContractDetail, BookSta
                          BookTop, Heartbeat, Congestion, ResendComplete})
 
 
-class Session:
+class Session(Submitting):
     """One session with an exchange. See the module docstring for the contract."""
 
     def __init__(self, config: SessionConfig | None = None, *, codec: Codec | None = None,
@@ -174,86 +170,6 @@ class Session:
         self._login_deadline = now + self.config.login_timeout
         self._push(Login(account=account, token=token, resume_event_id=resume_event_id), now)
 
-    def submit(self, request: Request, now: float, *, callback: Callback | None = None) -> str:
-        """Submit one request; returns its client id. Raises :class:`SessionBusy` when full."""
-        # (ACTIVE, SUBMIT) -> ACTIVE is the hot path; every other state asks the table
-        nxt = _ACTIVE if self._state is _ACTIVE else self._require(Input.SUBMIT)
-        if isinstance(request, Batch):
-            raise LocalProtocolError("submit a batch with submit_batch(), not submit()")
-        self._check_request(request, "request")
-        flow, tracker, out = self._flow, self._tracker, self._out
-        # the fit test of _check_capacity(1, 1) spelled out; it raises only when it fails
-        if (flow.congested or tracker.unacked >= flow.max_in_flight
-                or len(out) >= flow.max_send_buffer):
-            self._check_capacity(1, 1)
-        if request.cid is None:  # _with_cid's common case
-            cid = f"{self._cid_prefix}-{self._next_cid}"
-            self._next_cid += 1
-            request = with_cid(request, cid)
-        else:
-            request = self._with_cid(request)
-        t = tracker.add(request, callback)
-        self._submitted += 1
-        self._state = nxt
-        if nxt is _ACTIVE:  # _send spelled out
-            out.append(request)
-            tracker.mark_sent(t, now)
-            self._hb.last_outbound = now
-        return t.cid
-
-    def submit_batch(self, requests: Sequence[Request], now: float, *,
-                     callbacks: Sequence[Callback | None] | None = None) -> list[BatchTicket]:
-        """Submit requests as batches of at most ``config.batch_limit``, in order.
-
-        All or nothing: if the whole list does not fit the window, nothing is
-        sent and :class:`SessionBusy` is raised.
-        """
-        nxt = self._require(Input.SUBMIT)
-        requests = list(requests)
-        if not requests:
-            raise LocalProtocolError("submit_batch needs at least one request")
-        if callbacks is not None and len(callbacks) != len(requests):
-            raise LocalProtocolError(f"submit_batch got {len(requests)} requests but "
-                                     f"{len(callbacks)} callbacks")
-        for i, r in enumerate(requests):
-            if isinstance(r, Batch):
-                raise LocalProtocolError(f"requests[{i}] is a Batch; batches do not nest")
-            self._check_request(r, f"requests[{i}]")
-        limit = self.config.batch_limit
-        n_batches = -(-len(requests) // limit)
-        self._check_capacity(len(requests), n_batches)
-        with_cids = [self._with_cid(r) for r in requests]
-        if len({r.cid for r in with_cids}) != len(with_cids):
-            raise LocalProtocolError("submit_batch got the same cid twice")
-        tickets = []
-        for start in range(0, len(with_cids), limit):
-            chunk = tuple(with_cids[start:start + limit])
-            batch = self._with_cid(Batch(messages=chunk))
-            bt = self._tracker.add(batch, None)
-            bt.children = tuple(r.cid for r in chunk)  # type: ignore[misc]
-            for j, r in enumerate(chunk):
-                cb = callbacks[start + j] if callbacks is not None else None
-                self._tracker.add(r, cb, parent=bt.cid)
-            self._submitted += len(chunk)
-            tickets.append(BatchTicket(bt.cid, bt.children))
-            if nxt is SessionState.ACTIVE:
-                self._send(bt, now)
-        self._state = nxt
-        return tickets
-
-    def request_message_replay(self, now: float) -> str | None:
-        """Ask the exchange to re-send what was ACKed without a final response (S2)."""
-        self._require(Input.SUBMIT)
-        mids = tuple(sorted(t.mid for t in self._tracker.awaiting_response() if t.mid is not None))
-        if not mids:
-            return None
-        req = self._with_cid(MessageReplay(mids=mids))
-        t = self._tracker.add(req, None)
-        self._submitted += 1
-        if self._state is SessionState.ACTIVE:
-            self._send(t, now)
-        return t.cid
-
     def close(self, now: float) -> None:
         """Log out (ACTIVE) or close at once (before login). Idempotent while closing."""
         nxt = self._require(Input.CLOSE)
@@ -264,30 +180,6 @@ class Session:
         elif nxt is SessionState.CLOSED:
             self.close_reason = "closed by the local side"
             self._events.append(Closed(self.close_reason))
-
-    def _check_request(self, request: object, what: str) -> None:
-        if not isinstance(request, Request):
-            raise LocalProtocolError(f"{what} must be a sessionkit Request, got "
-                                     f"{type(request).__name__}")
-        if request.cid is not None and request.cid in self._tracker.by_cid:
-            raise LocalProtocolError(f"{what} cid {request.cid!r} is already tracked")
-
-    def _check_capacity(self, count: int, frames: int) -> None:
-        try:
-            self._flow.check(count, self._tracker.unacked, len(self._out) + frames - 1)
-        except SessionBusy as err:
-            if getattr(err, "entered_busy", False):
-                self._events.append(ConnectionBusy(err.reason))
-            raise
-
-    def _with_cid(self, request: Request) -> Request:
-        if request.cid is not None:
-            if not isinstance(request.cid, str) or not request.cid:
-                raise LocalProtocolError(f"cid must be a non-empty string, got {request.cid!r}")
-            return request
-        cid = f"{self._cid_prefix}-{self._next_cid}"
-        self._next_cid += 1
-        return with_cid(request, cid)
 
     def _push(self, msg: Message, now: float) -> None:
         self._out.append(msg)

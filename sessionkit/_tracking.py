@@ -128,11 +128,13 @@ class Tracker:
     # -- adding and sending ------------------------------------------------------
 
     def add(self, request: Request, callback: Callback | None, parent: str | None = None,
-            state: MessageState = MessageState.QUEUED) -> Tracked:
+            state: MessageState = MessageState.QUEUED, *, counted: bool = False) -> Tracked:
+        """Track ``request``; ``counted``: its room in the window (``unacked``) was
+        taken already (Session._admit)."""
         t = Tracked(request, callback, parent)
         t.state = state
         self.by_cid[t.cid] = t
-        if state in _UNACKED and t.kind is not RequestKind.BATCH:
+        if not counted and state in _UNACKED and t.kind is not RequestKind.BATCH:
             self.unacked += 1
         return t
 

@@ -75,6 +75,27 @@ class SessionMachine(RuleBasedStateMachine):
             except SessionBusy:
                 pass
 
+    @rule(req=orders, sent=st.booleans())
+    def submit_at_once(self, req: LimitOrder, sent: bool) -> None:
+        """The runtime's fast path: admitted, its frame handed over (or lost on the way,
+        as in a closing transport), then tracked."""
+        if self._live():
+            assert self.loop
+            session = self.loop.session
+            try:
+                admitted = session._admit(req)
+            except SessionBusy:
+                return
+            if admitted is None:  # not active, busy or output queued: the usual way
+                self.submit_order(req)
+                return
+            assert admitted.cid is not None
+            if sent:
+                self.loop.to_exchange.put(self.loop.codec.encode(admitted), self.loop.now)
+            session._track(admitted, None, self.loop.now)
+            self.submitted.add(admitted.cid)
+            self.loop.pump()
+
     @rule()
     def submit_contracts(self) -> None:
         if self._live():
@@ -162,6 +183,15 @@ class SessionMachine(RuleBasedStateMachine):
         assert len(tracked_mids) == len(set(tracked_mids))
         for mid in tracked_mids:
             assert s._tracker.by_mid.get(mid) is not None, mid
+
+    @invariant()
+    def window_counts_exactly_the_unacked_requests(self) -> None:
+        if not self.loop:
+            return
+        tracker = self.loop.session._tracker
+        unacked = [t for t in tracker.by_cid.values()
+                   if t.state.value in ("queued", "sent") and t.request.TYPE != "batch"]
+        assert tracker.unacked == len(unacked), (tracker.unacked, len(unacked))
 
     @invariant()
     def events_strictly_increasing_never_twice(self) -> None:

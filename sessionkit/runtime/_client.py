@@ -212,6 +212,10 @@ class SessionClient(EventDispatcher, FastPath):
     def _submit_now(self, request: Request, callback: Callback | None, reading: bool) -> str:
         session = self._open_session()
         now = self._clock()
+        if self._wait_scope is not None and self._send_now is not None and not self._unsent:
+            sent = self._send_at_once(session, request, callback, now, reading)
+            if sent is not None:
+                return sent
         try:
             cid = session.submit(request, now, callback=callback)
             if self._recorder is not None:

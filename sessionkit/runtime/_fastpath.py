@@ -9,7 +9,9 @@ is parked waiting for frames (it has sent everything it had), and the transport 
 submitting task does the owner's work itself, in the same thread with no await in
 between, so nothing can interleave:
 
-* the first submit of a burst sends its frames at once; later submits of the same burst
+* the first submit of a burst sends its frame at once, and only then starts the request's
+  tracking (``Session._admit``, the send, ``Session._track``: the bookkeeping is not
+  between the call and the frame's departure); later submits of the same burst
   leave theirs to the owner, which writes them together on its next pass (one wake-up of
   the transport's I/O, not one per frame). A burst is what one task submits without
   passing a schedule point (trio counts those per task, for
@@ -33,7 +35,10 @@ from typing import Any
 
 import trio
 
-from .._errors import SessionClosed
+from .._codec import Codec
+from .._errors import LocalProtocolError, SessionClosed
+from .._events import Callback
+from .._messages import Message, Request
 from .._session import Session
 from .._state import CLOSED_STATES
 from ._dispatch import _Stop
@@ -61,6 +66,8 @@ class FastPath:
     _bump: Callable[[], None]
     _recorder: Any
     _clock: Callable[[], float]
+    _codec: Codec
+    _encode_each: Callable[[list[Message]], list[bytes]]
 
     def _init_fast_path(self) -> None:
         #: the transport's send_frames_nowait while the owner is parked (None otherwise)
@@ -88,6 +95,50 @@ class FastPath:
             return False
         self._burst = (task, points)
         return True
+
+    def _send_at_once(self, session: Session, request: Request, callback: Callback | None,
+                      now: float, reading: bool) -> str | None:
+        """Submit ``request`` and send its frame at once, its tracking started after the
+        send (``Session._admit`` / ``_track``): the first submit of a burst, with the owner
+        parked and nothing waiting to go before it. Returns its cid, or None when it cannot
+        go this way (the caller submits it the usual way). The caller has checked that the
+        owner is parked with a nowait send and that no frame waits in ``_unsent``."""
+        send_now, scope = self._send_now, self._wait_scope
+        assert send_now is not None and scope is not None  # the caller checked
+        burst = self._burst
+        if not self._new_burst():
+            return None
+        try:
+            admitted = session._admit(request)
+        except BaseException:
+            if session.has_events:  # a ConnectionBusy: the owner dispatches it
+                self._cancel_wait()
+            raise
+        if admitted is None:
+            self._burst = burst  # not sent: the usual path may still start the burst
+            return None
+        frame: bytes | None = None
+        sent = 0
+        try:
+            try:
+                frame = self._codec.encode(admitted)
+            except LocalProtocolError:
+                self._encode_each([admitted])  # logs why (the session resends it)
+            else:
+                sent = send_now([frame])
+        except TransportClosed:
+            pass  # the owner learns of it on its next send or receive
+        finally:
+            session._track(admitted, callback, now)
+        if frame is not None and not sent:
+            self._unsent.append(frame)
+            self._cancel_wait()
+        else:
+            self._sent_now = reading
+            self._ack_deadline = now + self._first_wait
+            if not reading:
+                self._arm(scope)
+        return admitted.cid
 
     def _flush(self, session: Session, now: float, *, reading: bool = False) -> None:
         """After a submit: send its frames at once (the first submit of a burst) or leave

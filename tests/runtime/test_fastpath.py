@@ -22,6 +22,7 @@ from sessionkit import (
     Login,
     LoginAck,
     MessageProcessor,
+    SessionBusy,
     SessionConfig,
     Status,
 )
@@ -255,6 +256,46 @@ def test_what_does_not_fit_at_once_is_sent_by_the_owner_in_order() -> None:
         assert [m.cid for m in ex.take()] == [first, second]
 
     run(body, room=0)
+
+
+def test_a_request_that_cannot_be_encoded_is_logged_and_tracked_and_the_next_goes_out(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A frame over ``max_frame_size`` is not sent: the error is logged, the request stays
+    tracked (resent until ``max_send_attempts``, then ended unknown), the session goes on."""
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        big = LimitOrder(cid="x" * 300, contract_id=1, size=1, price_in_cents=100)
+        assert await client.submit(big) == big.cid
+        assert near.sent_now == [] and ex.take() == []
+        assert "over max_frame_size 256" in caplog.text
+        assert [cid for cid, _, _ in client.session.tracked()] == [big.cid]
+        await trio.testing.wait_all_tasks_blocked()
+        cid = await client.submit(order())  # a new burst: sent at once
+        assert [m.cid for m in ex.take()] == [cid]
+        await trio.sleep(10)  # the big one's ACK timer runs out max_send_attempts times
+        assert ("finished", big.cid, "unknown") in log.items
+
+    run(body, codec=JsonCodec(max_frame_size=256),
+        config=SessionConfig(cid_prefix="c", ack_timeout=1.0, ack_timeout_max=1.0,
+                             max_send_attempts=2))
+
+
+def test_a_full_window_met_at_once_raises_and_the_processor_hears_busy() -> None:
+    busy: list[str] = []
+
+    class Busy(Log):
+        def on_connection_busy(self) -> None:
+            busy.append("busy")
+
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        await client.submit(order())  # sent at once; the exchange does not answer
+        await trio.testing.wait_all_tasks_blocked()  # a new burst, the owner parked
+        with pytest.raises(SessionBusy, match="max_in_flight 1"):
+            client.submit_nowait(order())
+        assert busy == []  # not from the submitting task: the owner dispatches it
+        await trio.testing.wait_all_tasks_blocked()
+        assert busy == ["busy"]
+
+    run(body, log=Busy(), config=SessionConfig(cid_prefix="c", max_in_flight=1))
 
 
 def test_a_handler_stop_during_the_read_ends_the_session_not_the_submit() -> None:

@@ -1,0 +1,185 @@
+"""The local side of a :class:`~sessionkit.Session`: admitting requests and starting their
+tracking (a mixin of ``Session``; the receiving side is in ``_session.py``).
+
+Every submit passes the same admission: the session's state, the request's type and
+cid, and the window (``max_in_flight``, ``max_send_buffer``, congestion), which raises
+:class:`SessionBusy` synchronously when it is full. An admitted request gets its cid and
+a tracking record, and is queued for the transport.
+
+:meth:`Submitting._admit` and :meth:`Submitting._track` are :meth:`submit` cut in two for
+the runtime's fast path (``runtime/_fastpath.py``): it admits a lone request, hands its
+frame to the transport at once, and only then starts its tracking, so that the
+bookkeeping is not between the call and the frame's departure. Nothing else runs in
+between (the two calls are made in the same thread with no await between them), and an
+admitted request is always tracked, sent or not.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from ._config import SessionConfig
+from ._errors import LocalProtocolError, SessionBusy
+from ._events import Callback, ConnectionBusy, Event
+from ._flow import FlowControl
+from ._handoff import BatchTicket
+from ._heartbeat import HeartbeatMonitor
+from ._messages import MESSAGE_TYPES, Batch, Message, MessageReplay, Request, with_cid
+from ._state import Input, SessionState
+from ._tracking import Tracked, Tracker
+
+__all__ = ["Submitting"]
+
+_ACTIVE = SessionState.ACTIVE
+#: the request classes themselves (not Batch): their type test is one set lookup
+_PLAIN_REQUESTS = frozenset(c for c in MESSAGE_TYPES.values()
+                            if issubclass(c, Request) and c is not Batch)
+
+
+class Submitting:
+    """Submitting requests (the part of :class:`~sessionkit.Session` that does it)."""
+
+    config: SessionConfig
+    _state: SessionState
+    _out: deque[Message]
+    _events: list[Event]
+    _tracker: Tracker
+    _flow: FlowControl
+    _hb: HeartbeatMonitor
+    _cid_prefix: str
+    _next_cid: int
+    _submitted: int
+    _require: Callable[[Input], SessionState]
+    _send: Callable[[Tracked, float], None]
+
+    def submit(self, request: Request, now: float, *, callback: Callback | None = None) -> str:
+        """Submit one request; returns its client id. Raises :class:`SessionBusy` when full."""
+        # (ACTIVE, SUBMIT) -> ACTIVE is the hot path; every other state asks the table
+        nxt = _ACTIVE if self._state is _ACTIVE else self._require(Input.SUBMIT)
+        request = self._admitted(request)
+        t = self._tracker.add(request, callback)
+        self._submitted += 1
+        self._state = nxt
+        if nxt is _ACTIVE:  # _send spelled out
+            self._out.append(request)
+            self._tracker.mark_sent(t, now)
+            self._hb.last_outbound = now
+        return t.cid
+
+    def _admitted(self, request: Request) -> Request:
+        """Check ``request`` and the window; returns it with its cid (not yet tracked)."""
+        cls = type(request)
+        if cls not in _PLAIN_REQUESTS:  # a subclass, a batch or not a request at all
+            if isinstance(request, Batch):
+                raise LocalProtocolError("submit a batch with submit_batch(), not submit()")
+            self._check_request(request, "request")
+        elif request.cid is not None and request.cid in self._tracker.by_cid:
+            self._check_request(request, "request")  # raises: the cid is tracked already
+        flow = self._flow
+        # the fit test of _check_capacity(1, 1) spelled out; it raises only when it fails
+        if (flow.congested or self._tracker.unacked >= flow.max_in_flight
+                or len(self._out) >= flow.max_send_buffer):
+            self._check_capacity(1, 1)
+        if request.cid is None:  # _with_cid's common case
+            cid = f"{self._cid_prefix}-{self._next_cid}"
+            self._next_cid += 1
+            return with_cid(request, cid)
+        return self._with_cid(request)
+
+    def _admit(self, request: Request) -> Request | None:
+        """The first half of :meth:`submit` for a request to be sent at once: admitted and
+        given its cid, its room in the window taken; the caller encodes and sends it, then
+        calls :meth:`_track` (always, sent or not). None when it cannot go at once (the
+        session is not active, is busy, or has output queued before it): then
+        :meth:`submit` it. Raises as :meth:`submit` does."""
+        if self._state is not _ACTIVE or self._out or self._flow.busy:
+            return None
+        request = self._admitted(request)
+        self._tracker.unacked += 1  # the window's room, taken now (see Tracker.add)
+        self._submitted += 1
+        return request
+
+    def _track(self, request: Request, callback: Callback | None, now: float) -> None:
+        """The second half: track the request :meth:`_admit` let through, as sent at
+        ``now`` (a frame the transport could not take yet is its runtime's to send)."""
+        t = self._tracker.add(request, callback, counted=True)
+        self._tracker.mark_sent(t, now)
+        self._hb.last_outbound = now
+
+    def submit_batch(self, requests: Sequence[Request], now: float, *,
+                     callbacks: Sequence[Callback | None] | None = None) -> list[BatchTicket]:
+        """Submit requests as batches of at most ``config.batch_limit``, in order.
+
+        All or nothing: if the whole list does not fit the window, nothing is
+        sent and :class:`SessionBusy` is raised.
+        """
+        nxt = self._require(Input.SUBMIT)
+        requests = list(requests)
+        if not requests:
+            raise LocalProtocolError("submit_batch needs at least one request")
+        if callbacks is not None and len(callbacks) != len(requests):
+            raise LocalProtocolError(f"submit_batch got {len(requests)} requests but "
+                                     f"{len(callbacks)} callbacks")
+        for i, r in enumerate(requests):
+            if isinstance(r, Batch):
+                raise LocalProtocolError(f"requests[{i}] is a Batch; batches do not nest")
+            self._check_request(r, f"requests[{i}]")
+        limit = self.config.batch_limit
+        n_batches = -(-len(requests) // limit)
+        self._check_capacity(len(requests), n_batches)
+        with_cids = [self._with_cid(r) for r in requests]
+        if len({r.cid for r in with_cids}) != len(with_cids):
+            raise LocalProtocolError("submit_batch got the same cid twice")
+        tickets = []
+        for start in range(0, len(with_cids), limit):
+            chunk = tuple(with_cids[start:start + limit])
+            batch = self._with_cid(Batch(messages=chunk))
+            bt = self._tracker.add(batch, None)
+            bt.children = tuple(r.cid for r in chunk)  # type: ignore[misc]
+            for j, r in enumerate(chunk):
+                cb = callbacks[start + j] if callbacks is not None else None
+                self._tracker.add(r, cb, parent=bt.cid)
+            self._submitted += len(chunk)
+            tickets.append(BatchTicket(bt.cid, bt.children))
+            if nxt is SessionState.ACTIVE:
+                self._send(bt, now)
+        self._state = nxt
+        return tickets
+
+    def request_message_replay(self, now: float) -> str | None:
+        """Ask the exchange to re-send what was ACKed without a final response (S2)."""
+        self._require(Input.SUBMIT)
+        mids = tuple(sorted(t.mid for t in self._tracker.awaiting_response() if t.mid is not None))
+        if not mids:
+            return None
+        req = self._with_cid(MessageReplay(mids=mids))
+        t = self._tracker.add(req, None)
+        self._submitted += 1
+        if self._state is SessionState.ACTIVE:
+            self._send(t, now)
+        return t.cid
+
+    def _check_request(self, request: object, what: str) -> None:
+        if not isinstance(request, Request):
+            raise LocalProtocolError(f"{what} must be a sessionkit Request, got "
+                                     f"{type(request).__name__}")
+        if request.cid is not None and request.cid in self._tracker.by_cid:
+            raise LocalProtocolError(f"{what} cid {request.cid!r} is already tracked")
+
+    def _check_capacity(self, count: int, frames: int) -> None:
+        try:
+            self._flow.check(count, self._tracker.unacked, len(self._out) + frames - 1)
+        except SessionBusy as err:
+            if getattr(err, "entered_busy", False):
+                self._events.append(ConnectionBusy(err.reason))
+            raise
+
+    def _with_cid(self, request: Request) -> Request:
+        if request.cid is not None:
+            if not isinstance(request.cid, str) or not request.cid:
+                raise LocalProtocolError(f"cid must be a non-empty string, got {request.cid!r}")
+            return request
+        cid = f"{self._cid_prefix}-{self._next_cid}"
+        self._next_cid += 1
+        return with_cid(request, cid)
