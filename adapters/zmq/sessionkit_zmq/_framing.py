@@ -7,8 +7,10 @@
   is the client's first message on a new connection (so the server accepts the connection
   before any frame), ``[b"", b"close", reason]`` says the sender is closing this connection
   (why, in UTF-8). Unknown commands are ignored, so later versions can add some.
-* Any other multi-part message is a peer's framing mistake: its parts are joined and handed
-  on as one frame, so the codec judges it and the session reports a protocol error.
+* Any other multi-part message is a peer's framing mistake. The server joins its parts
+  into one frame; the client hands them on one by one (it reads a message as plain bytes
+  and asks for more parts only after an empty first part). Either way the codec judges
+  what it gets and the session reports a protocol error.
 
 No per-message codec tag is sent: the first byte tells the two codecs apart (a JSON object
 starts with ``{``, a msgpack map with 0x80-0x8f, 0xde or 0xdf), which keeps data messages
