@@ -205,7 +205,7 @@ class ZmqTransport:
             for _ in range(MAX_BATCH):
                 frame = _recv(sock, NOBLOCK)
                 if not frame and _get(sock, _RCVMORE):  # a control message: [b"", cmd...]
-                    parts = [frame]
+                    parts: list[bytes] = [frame]
                     while _get(sock, _RCVMORE):
                         parts.append(_recv(sock, NOBLOCK))
                     _, closing = parse_multipart(parts)
