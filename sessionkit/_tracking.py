@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+from collections import deque
 from collections.abc import Callable
 
 import attrs
@@ -110,6 +111,10 @@ class Tracker:
         self.by_mid: dict[int, Tracked] = {}
         #: requests (not batch containers) not yet ACKed: the window's fill
         self.unacked = 0
+        #: ACK timers as (deadline, seq, cid): first sends in a FIFO (their deadlines come
+        #: in order), resends (backoff) in a heap; an entry whose request was ACKed or
+        #: sent again since is dropped when it comes up
+        self._fifo: deque[tuple[float, int, str]] = deque()
         self._timers: list[tuple[float, int, str]] = []
         self._seq = 0
         # statistics
@@ -146,14 +151,21 @@ class Tracker:
         if t.first_sent is None:
             t.first_sent = now
         t.state = _SENT
+        self._seq += 1
         if t.attempts == 1:
-            t.deadline = now + self._first_wait
+            deadline = t.deadline = now + self._first_wait
+            fifo = self._fifo
+            # first sends wait the same time: their deadlines come in order (a FIFO, no
+            # heap), unless the caller's clock went back
+            if not fifo or fifo[-1][0] <= deadline:
+                fifo.append((deadline, self._seq, t.cid))
+            else:
+                heapq.heappush(self._timers, (deadline, self._seq, t.cid))
         else:
             cfg = self._config
-            t.deadline = now + min(cfg.ack_timeout * cfg.ack_backoff ** (t.attempts - 1),
-                                   cfg.ack_timeout_max)
-        self._seq += 1
-        heapq.heappush(self._timers, (t.deadline, self._seq, t.cid))
+            deadline = t.deadline = now + min(
+                cfg.ack_timeout * cfg.ack_backoff ** (t.attempts - 1), cfg.ack_timeout_max)
+            heapq.heappush(self._timers, (deadline, self._seq, t.cid))
         for c in t.children:
             child = self.by_cid.get(c)
             if child is not None and child.state is MessageState.QUEUED:
@@ -162,26 +174,37 @@ class Tracker:
                 if child.first_sent is None:
                     child.first_sent = now
 
+    def _live(self, entry: tuple[float, int, str]) -> bool:
+        """Is this timer entry still armed (its request SENT, with this deadline)?"""
+        t = self.by_cid.get(entry[2])
+        return t is not None and t.state is _SENT and t.deadline == entry[0]
+
     def next_deadline(self) -> float | None:
-        timers = self._timers
-        while timers:
-            deadline, _, cid = timers[0]
-            t = self.by_cid.get(cid)
-            if t is not None and t.state is MessageState.SENT and t.deadline == deadline:
-                return deadline
+        """The earliest armed ACK timer (dead entries, of requests ACKed or resent since,
+        are dropped on the way)."""
+        fifo, timers, live = self._fifo, self._timers, self._live
+        while fifo and not live(fifo[0]):
+            fifo.popleft()
+        while timers and not live(timers[0]):
             heapq.heappop(timers)
-        return None
+        if fifo:
+            return min(fifo[0][0], timers[0][0]) if timers else fifo[0][0]
+        return timers[0][0] if timers else None
 
     def expired(self, now: float) -> list[Tracked]:
-        """Pop the requests whose ACK timer ran out by ``now``."""
-        out: list[Tracked] = []
-        timers = self._timers
+        """Pop the requests whose ACK timer ran out by ``now``, earliest first."""
+        found: list[tuple[float, int, str]] = []
+        fifo, timers, live = self._fifo, self._timers, self._live
+        while fifo and fifo[0][0] <= now:
+            entry = fifo.popleft()
+            if live(entry):
+                found.append(entry)
         while timers and timers[0][0] <= now:
-            deadline, _, cid = heapq.heappop(timers)
-            t = self.by_cid.get(cid)
-            if t is not None and t.state is MessageState.SENT and t.deadline == deadline:
-                out.append(t)
-        return out
+            entry = heapq.heappop(timers)
+            if live(entry):
+                found.append(entry)
+        found.sort()
+        return [self.by_cid[cid] for _, _, cid in found]
 
     def requeue_unacked(self) -> list[Tracked]:
         """After a reconnect: every top-level request not ACKed goes back to QUEUED."""
@@ -194,6 +217,7 @@ class Tracker:
                 if t.parent is None:
                     out.append(t)
         self._timers.clear()
+        self._fifo.clear()
         return out
 
     # -- inbound -------------------------------------------------------------------

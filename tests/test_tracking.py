@@ -1,0 +1,69 @@
+"""ACK timers of the tracker (sessionkit/_tracking.py), against a plain model.
+
+First sends wait the same time, so their deadlines come in order and are kept in a FIFO;
+resends (with backoff) and anything sent with a clock that went back go to a heap. Either
+way ``next_deadline`` must be the earliest deadline of a request still waiting for its
+ACK, and ``expired(now)`` exactly the requests whose deadline passed, earliest first
+(send order between equal deadlines), each once.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sessionkit import LimitOrder, SessionConfig, Status
+from sessionkit._tracking import MessageState, Tracked, Tracker
+
+CONFIG = SessionConfig(ack_timeout=1.0, ack_backoff=2.0, ack_timeout_max=5.0)
+
+steps = st.lists(st.one_of(
+    st.tuples(st.just("send"), st.floats(-0.5, 2.0)),      # a new request, time moves by dt
+    st.tuples(st.just("ack"), st.integers(0, 30)),         # the ACK of the i-th request
+    st.tuples(st.just("expire"), st.floats(0.0, 3.0)),     # time moves on; resend what ran out
+), max_size=60)
+
+
+def model_due(tracker: Tracker, sent_order: dict[str, int], now: float) -> list[str]:
+    waiting = [t for t in tracker.by_cid.values() if t.state is MessageState.SENT]
+    due = [t for t in waiting if t.deadline is not None and t.deadline <= now]
+    return [t.cid for t in sorted(due, key=lambda t: (t.deadline, sent_order[t.cid]))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps)
+def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
+        ops: list[tuple[str, float]]) -> None:
+    tracker = Tracker(CONFIG, lambda event: None)
+    now, n = 10.0, 0
+    cids: list[str] = []
+    sent_order: dict[str, int] = {}  # the latest send of each request, in send order
+    sends = 0
+
+    def send(t: Tracked) -> None:
+        nonlocal sends
+        sends += 1
+        sent_order[t.cid] = sends
+        tracker.mark_sent(t, now)
+
+    for op, arg in ops:
+        if op == "send":
+            now += arg  # may go back: the caller's clock is not trusted to be monotonic
+            n += 1
+            t = tracker.add(LimitOrder(cid=f"c-{n}", contract_id=1, size=1,
+                                       price_in_cents=100), None)
+            cids.append(t.cid)
+            send(t)
+        elif op == "ack" and cids:
+            cid = cids[int(arg) % len(cids)]
+            tracker.on_status(Status(cid=cid, mid=int(arg) + 1000 * n), now, "r1")
+        elif op == "expire":
+            now += arg
+            expected = model_due(tracker, sent_order, now)
+            got = tracker.expired(now)
+            assert [t.cid for t in got] == expected
+            for t in got:  # the session resends each: a new timer, with backoff
+                send(t)
+        waiting = [t.deadline for t in tracker.by_cid.values()
+                   if t.state is MessageState.SENT and t.deadline is not None]
+        assert tracker.next_deadline() == (min(waiting) if waiting else None)
