@@ -10,7 +10,8 @@ adapter's DEALER transport. Measured, plain and with CURVE:
 
 * throughput: orders completed per second (order -> ACK -> final response; three messages
   each), pipelined with the same window;
-* latency: ACK round trip (submit to ACK) of one order at a time, p50 and p99.
+* latency: ACK round trip (submit to ACK) of one order at a time, p50 and p99; the raw
+  loop and the session take turns in blocks of 100 orders, both connected at once.
 
 Each figure is the median of several runs; raw and session runs alternate. The last line of
 output is one JSON object (``throughput_ratio`` and ``p50_ratio`` are session over raw, the
@@ -224,8 +225,8 @@ async def raw_throughput(endpoint: str, server_key: bytes | None, n: int,
     return n / took, cpu / n
 
 
-async def raw_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
-    c = await raw_connect(endpoint, server_key)
+async def raw_pings(c: RawClient, n: int) -> list[float]:
+    """ACK round trips of ``n`` orders, one at a time, on the raw client ``c``."""
     encode, decode = c.codec.encode, c.codec.decode
     out = []
     for _ in range(n):
@@ -241,6 +242,12 @@ async def raw_latency(endpoint: str, server_key: bytes | None, n: int) -> list[f
                     acked = True
                 elif isinstance(msg, sk.ActionReport) and msg.size == 0:
                     final = acked
+    return out
+
+
+async def raw_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
+    c = await raw_connect(endpoint, server_key)
+    out = await raw_pings(c, n)
     c.sock.close(linger=0)
     return out
 
@@ -285,27 +292,60 @@ async def session_throughput(endpoint: str, server_key: bytes | None, n: int,
     return n / took, cpu / n
 
 
-async def session_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
+async def session_pings(client: Any, n: int) -> list[float]:
+    """ACK round trips (submit to the ACK's callback) of ``n`` orders, one at a time."""
     out: list[float] = []
-    config = sk.SessionConfig(ack_timeout=30.0, ack_timeout_max=30.0)
-    async with open_session(session_connector(endpoint, server_key), sk.MessageProcessor(),
-                            account="bench", config=config) as client:
-        for _ in range(n):
-            final = trio.Event()
-            # the order is made before the clock starts, as the raw loop's is
-            order = sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100)
-            t0 = time.perf_counter()
+    for _ in range(n):
+        final = trio.Event()
+        # the order is made before the clock starts, as the raw loop's is
+        order = sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100)
+        t0 = time.perf_counter()
 
-            def cb(msg: sk.Message, prev: sk.Message | None, t0: float = t0,
-                   final: trio.Event = final) -> None:
-                if isinstance(msg, sk.Status):
-                    out.append(time.perf_counter() - t0)
-                elif isinstance(msg, sk.ActionReport) and msg.size == 0:
-                    final.set()
+        def cb(msg: sk.Message, prev: sk.Message | None, t0: float = t0,
+               final: trio.Event = final) -> None:
+            if isinstance(msg, sk.Status):
+                out.append(time.perf_counter() - t0)
+            elif isinstance(msg, sk.ActionReport) and msg.size == 0:
+                final.set()
 
-            await client.submit(order, callback=cb)
-            await final.wait()
+        await client.submit(order, callback=cb)
+        await final.wait()
     return out
+
+
+def _latency_config() -> sk.SessionConfig:
+    return sk.SessionConfig(ack_timeout=30.0, ack_timeout_max=30.0)
+
+
+async def session_latency(endpoint: str, server_key: bytes | None, n: int) -> list[float]:
+    async with open_session(session_connector(endpoint, server_key), sk.MessageProcessor(),
+                            account="bench", config=_latency_config()) as client:
+        return await session_pings(client, n)
+
+
+async def latency(endpoint: str, server_key: bytes | None, n: int,
+                  block: int = 100) -> tuple[list[float], list[float]]:
+    """(raw, session) ACK round trips, ``n`` each, in alternating blocks of ``block`` orders
+    (which goes first alternates too): both see the same moments of a noisy machine, so
+    the ratio does not follow whatever else ran during one of two long runs."""
+    raw: list[float] = []
+    ses: list[float] = []
+    c = await raw_connect(endpoint, server_key)
+    try:
+        async with open_session(session_connector(endpoint, server_key),
+                                sk.MessageProcessor(), account="bench",
+                                config=_latency_config()) as client:
+            for i in range(-(-n // block)):
+                k = min(block, n - i * block)
+                if i % 2:
+                    ses += await session_pings(client, k)
+                    raw += await raw_pings(c, k)
+                else:
+                    raw += await raw_pings(c, k)
+                    ses += await session_pings(client, k)
+    finally:
+        c.sock.close(linger=0)
+    return raw, ses
 
 
 # -- where the session's time goes (no I/O) ----------------------------------------------------
@@ -387,12 +427,11 @@ def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[st
             tp, cpu = trio.run(session_throughput, endpoint, server_key, n_tp, window)
             res["ses_tp"].append(tp)
             res["ses_cpu"].append(cpu)
-            lat = trio.run(raw_latency, endpoint, server_key, n_lat)
-            res["raw_p50"].append(pct(lat, 50))
-            res["raw_p99"].append(pct(lat, 99))
-            lat = trio.run(session_latency, endpoint, server_key, n_lat)
-            res["ses_p50"].append(pct(lat, 50))
-            res["ses_p99"].append(pct(lat, 99))
+            raw, ses = trio.run(latency, endpoint, server_key, n_lat)
+            res["raw_p50"].append(pct(raw, 50))
+            res["raw_p99"].append(pct(raw, 99))
+            res["ses_p50"].append(pct(ses, 50))
+            res["ses_p99"].append(pct(ses, 99))
             print(f"  {mode} run {run + 1}: throughput raw {res['raw_tp'][-1]:,.0f} /s, "
                   f"session {res['ses_tp'][-1]:,.0f} /s; ACK p50 raw "
                   f"{res['raw_p50'][-1] * 1e6:.0f} us, session {res['ses_p50'][-1] * 1e6:.0f} us",

@@ -46,3 +46,34 @@ def test_trace_zmq_latency_ends_with_its_timeline() -> None:
     assert out["orders"] == 60 and out["raw_ack_p50_us"] > 0
     # the frame leaves before the ACK reaches its callback
     assert 0 < out["sent"] < out["ack"]
+
+
+def test_bench_zmq_latency_takes_raw_and_session_turn_about_in_blocks() -> None:
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import bench_zmq as bench
+        import trio
+
+        order: list[str] = []
+        raw_pings, session_pings = bench.raw_pings, bench.session_pings
+
+        async def raw(c: object, n: int) -> list[float]:
+            order.append(f"raw {n}")
+            return await raw_pings(c, n)
+
+        async def ses(c: object, n: int) -> list[float]:
+            order.append(f"session {n}")
+            return await session_pings(c, n)
+
+        bench.raw_pings, bench.session_pings = raw, ses
+        proc, endpoint, _ = bench.start_responder(False)
+        try:
+            got_raw, got_ses = trio.run(bench.latency, endpoint, None, 25, 10)
+        finally:
+            bench.raw_pings, bench.session_pings = raw_pings, session_pings
+            proc.kill()
+            proc.wait()
+    finally:
+        sys.path.remove(str(TOOLS))
+    assert len(got_raw) == len(got_ses) == 25 and min(got_raw + got_ses) > 0
+    assert order == ["raw 10", "session 10", "session 10", "raw 10", "raw 5", "session 5"]
