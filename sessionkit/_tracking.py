@@ -48,7 +48,8 @@ _UNACKED = (MessageState.QUEUED, MessageState.SENT)
 # module-level names for the hot paths (a global read, not two attribute reads)
 _QUEUED, _SENT, _ACKED, _OPEN = (MessageState.QUEUED, MessageState.SENT, MessageState.ACKED,
                                  MessageState.OPEN)
-_BATCH, _TRADE = RequestKind.BATCH, RequestKind.TRADE
+_BATCH, _TRADE, _ACK_ONLY = RequestKind.BATCH, RequestKind.TRADE, RequestKind.ACK_ONLY
+_DONE, _COMPLETED = Outcome.DONE, Outcome.COMPLETED
 #: the events of every answer, made without the frozen __init__'s guarded setattrs
 #: (sessionkit._fastinit): the core makes them from values it holds
 _received = compile_maker(MessageReceived)
@@ -61,12 +62,13 @@ class Tracked:
     __slots__ = ("request", "cid", "kind", "state", "mid", "callback", "prev", "attempts",
                  "first_sent", "deadline", "parent", "children", "run_id")
 
-    def __init__(self, request: Request, callback: Callback | None, parent: str | None) -> None:
+    def __init__(self, request: Request, callback: Callback | None, parent: str | None,
+                 state: MessageState = MessageState.QUEUED) -> None:
         assert request.cid is not None
         self.request = request
         self.cid: str = request.cid
         self.kind = request.KIND
-        self.state = MessageState.QUEUED
+        self.state = state
         self.mid: int | None = None
         self.callback = callback
         #: the previous message of this MID handed to the processor (the request at first)
@@ -136,10 +138,9 @@ class Tracker:
             state: MessageState = MessageState.QUEUED, *, counted: bool = False) -> Tracked:
         """Track ``request``; ``counted``: its room in the window (``unacked``) was
         taken already (Session._admit)."""
-        t = Tracked(request, callback, parent)
-        t.state = state
+        t = Tracked(request, callback, parent, state)
         self.by_cid[t.cid] = t
-        if not counted and state in _UNACKED and t.kind is not RequestKind.BATCH:
+        if not counted and (state is _QUEUED or state is _SENT) and t.kind is not _BATCH:
             self.unacked += 1
         return t
 
@@ -250,10 +251,10 @@ class Tracker:
         t.state = _OPEN if kind is _TRADE else _ACKED
         if t.callback is not None or type(st) not in self.unobserved:
             self._emit(_received(st, t.request, t.callback))
-        if not st.ok:
+        if st.status >= 300:  # not st.ok
             self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
-        elif t.kind is RequestKind.ACK_ONLY:
-            self.finish(t, Outcome.COMPLETED)
+        elif kind is _ACK_ONLY:
+            self.finish(t, _COMPLETED)
 
     def _apply_ack(self, t: Tracked, st: Status | BatchAck, now: float,
                    run_id: str | None) -> None:
@@ -306,7 +307,8 @@ class Tracker:
             self.unmatched += 1
             self._emit(MessageReceived(msg, None, None))
             return
-        if t.state in _UNACKED:  # the response overtook a lost ACK: it implies the ACK
+        state = t.state
+        if state is _SENT or state is _QUEUED:  # the response overtook a lost ACK: it implies it
             if mid is not None:
                 self._apply_ack(t, Status(cid=t.cid, mid=mid, run_id=msg.run_id), now, run_id)
             else:
@@ -316,20 +318,25 @@ class Tracker:
         t.prev = msg
         if t.callback is not None or type(msg) not in self.unobserved:
             self._emit(_received(msg, prev, t.callback))
-        if _is_final_response(msg):
-            self.finish(t, Outcome.DONE if t.kind is RequestKind.TRADE else Outcome.COMPLETED)
+        # _is_final_response(msg), with its commonest case first
+        final = msg.size == 0 if type(msg) is ActionReport else _is_final_response(msg)
+        if final:
+            self.finish(t, _DONE if t.kind is _TRADE else _COMPLETED)
 
     # -- ending ----------------------------------------------------------------------
 
     def finish(self, t: Tracked, outcome: Outcome, reason: str = "") -> None:
         if self.by_cid.pop(t.cid, None) is None:
             return
-        if t.state in _UNACKED and t.kind is not RequestKind.BATCH:
+        state, mid = t.state, t.mid
+        if (state is _SENT or state is _QUEUED) and t.kind is not _BATCH:
             self.unacked -= 1
-        if t.mid is not None and self.by_mid.get(t.mid) is t:
-            del self.by_mid[t.mid]
+        if mid is not None and self.by_mid.get(mid) is t:
+            del self.by_mid[mid]
         self.finished[outcome._value_] += 1
-        self._emit(_finished(t.cid, t.mid, outcome, t.request, reason, t.callback))
+        self._emit(_finished(t.cid, mid, outcome, t.request, reason, t.callback))
+        if not t.children:
+            return
         for c in t.children:
             child = self.by_cid.get(c)
             if child is not None and child.state in _UNACKED:
