@@ -251,7 +251,7 @@ class Tracker:
         t.state = _OPEN if kind is _TRADE else _ACKED
         if t.callback is not None or type(st) not in self.unobserved:
             self._emit(_received(st, t.request, t.callback))
-        if st.status >= 300:  # not st.ok
+        if not st.ok:
             self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
         elif kind is _ACK_ONLY:
             self.finish(t, _COMPLETED)
@@ -318,9 +318,7 @@ class Tracker:
         t.prev = msg
         if t.callback is not None or type(msg) not in self.unobserved:
             self._emit(_received(msg, prev, t.callback))
-        # _is_final_response(msg), with its commonest case first
-        final = msg.size == 0 if type(msg) is ActionReport else _is_final_response(msg)
-        if final:
+        if _is_final_response(msg):
             self.finish(t, _DONE if t.kind is _TRADE else _COMPLETED)
 
     # -- ending ----------------------------------------------------------------------
