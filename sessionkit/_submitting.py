@@ -58,13 +58,14 @@ class Submitting:
         # (ACTIVE, SUBMIT) -> ACTIVE is the hot path; every other state asks the table
         nxt = _ACTIVE if self._state is _ACTIVE else self._require(Input.SUBMIT)
         request = self._admitted(request)
-        t = self._tracker.add(request, callback)
         self._submitted += 1
         self._state = nxt
         if nxt is _ACTIVE:  # _send spelled out
+            t = self._tracker.add_sent(request, callback, now)
             self._out.append(request)
-            self._tracker.mark_sent(t, now)
             self._hb.last_outbound = now
+        else:
+            t = self._tracker.add(request, callback)
         return t.cid
 
     def _admitted(self, request: Request) -> Request:
@@ -103,8 +104,7 @@ class Submitting:
     def _track(self, request: Request, callback: Callback | None, now: float) -> None:
         """The second half: track the request :meth:`_admit` let through, as sent at
         ``now`` (a frame the transport could not take yet is its runtime's to send)."""
-        t = self._tracker.add(request, callback, counted=True)
-        self._tracker.mark_sent(t, now)
+        self._tracker.add_sent(request, callback, now, counted=True)
         self._hb.last_outbound = now
 
     def submit_batch(self, requests: Sequence[Request], now: float, *,

@@ -144,6 +144,25 @@ class Tracker:
             self.unacked += 1
         return t
 
+    def add_sent(self, request: Request, callback: Callback | None, now: float, *,
+                 counted: bool = False) -> Tracked:
+        """:meth:`add` and a first :meth:`mark_sent` in one (a plain request, not a batch,
+        sent at ``now``): the submit path of every request."""
+        t = Tracked(request, callback, None, _SENT)
+        self.by_cid[t.cid] = t
+        if not counted:
+            self.unacked += 1
+        t.attempts = 1
+        t.first_sent = now
+        self._seq += 1
+        deadline = t.deadline = now + self._first_wait
+        fifo = self._fifo
+        if not fifo or fifo[-1][0] <= deadline:  # as in mark_sent
+            fifo.append((deadline, self._seq, t.cid))
+        else:
+            heapq.heappush(self._timers, (deadline, self._seq, t.cid))
+        return t
+
     def mark_sent(self, t: Tracked, now: float) -> None:
         """Record one send of ``t`` (and its batch children) and arm its ACK timer."""
         if t.attempts:

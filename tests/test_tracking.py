@@ -1,10 +1,12 @@
 """ACK timers of the tracker (sessionkit/_tracking.py), against a plain model.
 
-First sends wait the same time, so their deadlines come in order and are kept in a FIFO;
-resends (with backoff) and anything sent with a clock that went back go to a heap. Either
-way ``next_deadline`` must be the earliest deadline of a request still waiting for its
-ACK, and ``expired(now)`` exactly the requests whose deadline passed, earliest first
-(send order between equal deadlines), each once.
+A request is tracked and sent either in one step (``add_sent``, the submit path) or in
+two (``add`` then ``mark_sent``); both must arm the same timer. First sends wait the same
+time, so their deadlines come in order and are kept in a FIFO; resends (with backoff) and
+anything sent with a clock that went back go to a heap. Either way ``next_deadline``
+must be the earliest deadline of a request still waiting for its ACK, and
+``expired(now)`` exactly the requests whose deadline passed, earliest first (send order
+between equal deadlines), each once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sessionkit._tracking import MessageState, Tracked, Tracker
 CONFIG = SessionConfig(ack_timeout=1.0, ack_backoff=2.0, ack_timeout_max=5.0)
 
 steps = st.lists(st.one_of(
-    st.tuples(st.just("send"), st.floats(-0.5, 2.0)),      # a new request, time moves by dt
+    # a new request, time moves by dt; tracked by add_sent (True) or add + mark_sent
+    st.tuples(st.just("send"), st.floats(-0.5, 2.0), st.booleans()),
     st.tuples(st.just("ack"), st.integers(0, 30)),         # the ACK of the i-th request
     st.tuples(st.just("expire"), st.floats(0.0, 3.0)),     # time moves on; resend what ran out
 ), max_size=60)
@@ -33,7 +36,7 @@ def model_due(tracker: Tracker, sent_order: dict[str, int], now: float) -> list[
 @settings(max_examples=300, deadline=None)
 @given(steps)
 def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
-        ops: list[tuple[str, float]]) -> None:
+        ops: list[tuple[str, float] | tuple[str, float, bool]]) -> None:
     tracker = Tracker(CONFIG, lambda event: None)
     now, n = 10.0, 0
     cids: list[str] = []
@@ -46,14 +49,20 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
         sent_order[t.cid] = sends
         tracker.mark_sent(t, now)
 
-    for op, arg in ops:
+    for op, arg, *in_one in ops:
         if op == "send":
             now += arg  # may go back: the caller's clock is not trusted to be monotonic
             n += 1
-            t = tracker.add(LimitOrder(cid=f"c-{n}", contract_id=1, size=1,
-                                       price_in_cents=100), None)
+            request = LimitOrder(cid=f"c-{n}", contract_id=1, size=1, price_in_cents=100)
+            if in_one[0]:
+                t = tracker.add_sent(request, None, now)
+                sends += 1
+                sent_order[t.cid] = sends
+                assert (t.state, t.attempts, t.first_sent) == (MessageState.SENT, 1, now)
+            else:
+                t = tracker.add(request, None)
+                send(t)
             cids.append(t.cid)
-            send(t)
         elif op == "ack" and cids:
             cid = cids[int(arg) % len(cids)]
             tracker.on_status(Status(cid=cid, mid=int(arg) + 1000 * n), now, "r1")
@@ -67,3 +76,6 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
         waiting = [t.deadline for t in tracker.by_cid.values()
                    if t.state is MessageState.SENT and t.deadline is not None]
         assert tracker.next_deadline() == (min(waiting) if waiting else None)
+        # the window's fill: every request not yet ACKed, however it was added
+        assert tracker.unacked == sum(t.state is MessageState.SENT
+                                      for t in tracker.by_cid.values())
