@@ -194,17 +194,25 @@ class Session(Submitting):
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Feed one frame; a frame that does not decode is reported, never raised."""
+        self.receive_frames((data,), now)
+
+    def receive_frames(self, frames: Iterable[bytes], now: float) -> None:
+        """:meth:`receive_data` for each frame, in order: one call for what a transport
+        read at once. Raises :class:`SessionClosed` at the first frame after the session
+        closed (a frame before it may have closed it)."""
         codec = self._codec
         if codec is None:
-            raise LocalProtocolError("receive_data needs a codec; pass codec= to Session")
-        if self._state in CLOSED_STATES:
-            raise SessionClosed(self.close_reason or self._state.value)
-        try:
-            msg = codec.decode(data)
-        except DecodeError as err:
-            self._protocol_error(err, now)
-            return
-        self.receive_message(msg, now)
+            raise LocalProtocolError("receiving frames needs a codec; pass codec= to Session")
+        decode, receive = codec.decode, self.receive_message
+        for data in frames:
+            if self._state in CLOSED_STATES:
+                raise SessionClosed(self.close_reason or self._state.value)
+            try:
+                msg = decode(data)
+            except DecodeError as err:
+                self._protocol_error(err, now)
+                continue
+            receive(msg, now)
 
     def receive_message(self, msg: Message, now: float) -> None:
         """Feed one decoded message from the exchange."""

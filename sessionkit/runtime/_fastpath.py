@@ -189,6 +189,12 @@ class FastPath:
         decoding the next (the first answer reaches its handler sooner; a big batch is
         cheaper dispatched at the end, by the caller). A handler's stop raises
         :class:`_Stop` once every frame is fed, with what the session reported since."""
+        if not each:
+            try:
+                session.receive_frames(frames, now)
+            except SessionClosed:
+                pass  # a frame failed the session; the rest are moot
+            return
         receive = session.receive_data
         i = 0
         try:
