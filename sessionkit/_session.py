@@ -138,6 +138,11 @@ class Session(Submitting):
     def busy(self) -> bool:
         return self._flow.busy
 
+    @property
+    def pending_output(self) -> int:
+        """How many messages wait for :meth:`messages_to_send` (or :meth:`data_to_send`)."""
+        return len(self._out)
+
     # -- local calls ----------------------------------------------------------------
 
     def _require(self, inp: Input) -> SessionState:

@@ -13,10 +13,12 @@ between, so nothing can interleave:
   tracking (``Session._admit``, the send, ``Session._track``: the bookkeeping is not
   between the call and the frame's departure); later submits of the same burst
   leave theirs to the owner, which writes them together on its next pass (one wake-up of
-  the transport's I/O, not one per frame). A burst is what one task submits without
-  passing a schedule point (trio counts those per task, for
-  ``trio.testing.assert_checkpoints``; where that count is missing, a burst lasts until
-  the owner parks again);
+  the transport's I/O, not one per frame). A long burst does not hold them all until it
+  ends: each time ``_SLICE`` frames wait, the submitting task sends them (the owner, woken
+  but not yet run, is still parked in its receive), so the exchange works on the first
+  while the rest are made. A burst is what one task submits without passing a schedule
+  point (trio counts those per task, for ``trio.testing.assert_checkpoints``; where that
+  count is missing, a burst lasts until the owner parks again);
 * ``await submit()`` (never ``submit_nowait``) then reads the answers already there and
   hands them to the processor before it returns, exactly as if the owner had run during
   that await. Handlers still run on the client's thread and in order; an error that stops
@@ -48,6 +50,10 @@ __all__ = ["FastPath"]
 
 #: up to this many frames read at once are dispatched one by one (see FastPath._feed)
 _DISPATCH_EACH = 4
+#: a burst's queued frames are sent once this many wait (see FastPath._send_slice): big
+#: enough that a slice costs the transport's I/O one wake-up for many frames, small enough
+#: that the first leave within a couple of milliseconds of pure-Python submits
+_SLICE = 128
 
 
 def _schedule_points(task: Any) -> int | None:
@@ -146,7 +152,12 @@ class FastPath:
         :meth:`_read_now`, which sees to the owner's deadline after it has read."""
         scope = self._wait_scope
         if scope is None:
-            return  # the owner is running, or about to: it sends on its next pass
+            # the owner is running, or about to: it sends on its next pass; but a long
+            # burst sends its frames in slices while it goes on (see _send_slice)
+            if (self._send_now is not None and not self._unsent
+                    and session.pending_output >= _SLICE):
+                self._send_slice(session)
+            return
         send_now = self._send_now
         if send_now is not None and not self._unsent and self._new_burst():
             frames = self._frames(session)
@@ -168,6 +179,21 @@ class FastPath:
             if not session.has_events:
                 return
         self._cancel_wait()
+
+    def _send_slice(self, session: Session) -> None:
+        """Send what a burst queued so far, from the submitting task, while the owner
+        (woken, not yet run) is still parked in its receive: the exchange starts on
+        these frames while the rest of the burst is made. The owner sends what the
+        transport could not take first, on its next pass."""
+        send_now = self._send_now
+        assert send_now is not None  # the caller checked
+        frames = self._frames(session)
+        try:
+            sent = send_now(frames)
+        except TransportClosed:
+            sent = 0  # the owner learns of it on its next send or receive
+        if sent < len(frames):
+            self._unsent += frames[sent:]
 
     def _cancel_wait(self) -> None:
         """Wake the parked owner (cancel its wait). The scope is forgotten at once, so a

@@ -27,6 +27,7 @@ from sessionkit import (
     Status,
 )
 from sessionkit.runtime import HandlerError, open_session
+from sessionkit.runtime._fastpath import _SLICE
 from sessionkit.runtime.memory import MemoryTransport, memory_transport_pair
 from sessionkit.store import MemoryStore
 
@@ -256,6 +257,40 @@ def test_what_does_not_fit_at_once_is_sent_by_the_owner_in_order() -> None:
         assert [m.cid for m in ex.take()] == [first, second]
 
     run(body, room=0)
+
+
+def test_a_long_burst_goes_out_in_slices_while_it_runs() -> None:
+    """The frames of a burst do not wait for its end: each time ``_SLICE`` wait, the
+    submitting task sends them, in order, before its next submit."""
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        first = await client.submit(order())
+        cids = [first]
+        for _ in range(2 * _SLICE):  # no schedule point in between
+            cids.append(await client.submit(order()))
+            if len(cids) == 1 + _SLICE:  # the first slice has just gone
+                assert [m.cid for m in ex.take()] == cids
+        assert [m.cid for m in ex.take()] == cids[1 + _SLICE:]  # the second, as it filled
+        tail = [await client.submit(order()) for _ in range(3)]
+        assert ex.take() == [] and near.sent_by_owner == []  # a slice is not full yet
+        await trio.testing.wait_all_tasks_blocked()
+        assert [m.cid for m in ex.take()] == tail  # the owner writes the rest at once
+        assert [len(frames) for frames in near.sent_by_owner] == [3]
+        assert client.statistics().in_flight == len(cids) + 3
+
+    run(body, config=SessionConfig(cid_prefix="c", max_in_flight=1000))
+
+
+def test_a_slice_the_transport_cannot_take_whole_is_finished_by_the_owner_in_order(
+        ) -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        cids = [await client.submit(order()) for _ in range(2 * _SLICE + 5)]
+        got = [m.cid for m in ex.take()]
+        assert got == cids[:1 + 3]  # the first at once; 3 of the first slice
+        await trio.testing.wait_all_tasks_blocked()
+        got += [m.cid for m in ex.take()]
+        assert got == cids  # each once, in order
+
+    run(body, room=3, config=SessionConfig(cid_prefix="c", max_in_flight=1000))
 
 
 def test_a_request_that_cannot_be_encoded_is_logged_and_tracked_and_the_next_goes_out(
