@@ -162,12 +162,7 @@ class FastPath:
         if send_now is not None and not self._unsent and self._new_burst():
             frames = self._frames(session)
             if frames:
-                try:
-                    sent = send_now(frames)
-                except TransportClosed:
-                    sent = 0  # the owner learns of it on its next send or receive
-                if sent < len(frames):
-                    self._unsent += frames[sent:]
+                if not self._send_or_leave(send_now, frames):
                     self._cancel_wait()
                     return
                 self._sent_now = reading
@@ -187,13 +182,20 @@ class FastPath:
         transport could not take first, on its next pass."""
         send_now = self._send_now
         assert send_now is not None  # the caller checked
-        frames = self._frames(session)
+        self._send_or_leave(send_now, self._frames(session))
+
+    def _send_or_leave(self, send_now: Callable[[list[bytes]], int],
+                       frames: list[bytes]) -> bool:
+        """Send ``frames`` at once; what the transport cannot take now is left to the owner
+        (``_unsent``, which it sends first). True when all went."""
         try:
             sent = send_now(frames)
         except TransportClosed:
             sent = 0  # the owner learns of it on its next send or receive
         if sent < len(frames):
             self._unsent += frames[sent:]
+            return False
+        return True
 
     def _cancel_wait(self) -> None:
         """Wake the parked owner (cancel its wait). The scope is forgotten at once, so a
