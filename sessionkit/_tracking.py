@@ -154,14 +154,19 @@ class Tracker:
             self.unacked += 1
         t.attempts = 1
         t.first_sent = now
+        self._arm_first(t, now)
+        return t
+
+    def _arm_first(self, t: Tracked, now: float) -> None:
+        """The ACK timer of a first send. First sends wait the same time: their deadlines
+        come in order (a FIFO, no heap), unless the caller's clock went back."""
         self._seq += 1
         deadline = t.deadline = now + self._first_wait
         fifo = self._fifo
-        if not fifo or fifo[-1][0] <= deadline:  # as in mark_sent
+        if not fifo or fifo[-1][0] <= deadline:
             fifo.append((deadline, self._seq, t.cid))
         else:
             heapq.heappush(self._timers, (deadline, self._seq, t.cid))
-        return t
 
     def mark_sent(self, t: Tracked, now: float) -> None:
         """Record one send of ``t`` (and its batch children) and arm its ACK timer."""
@@ -171,17 +176,10 @@ class Tracker:
         if t.first_sent is None:
             t.first_sent = now
         t.state = _SENT
-        self._seq += 1
         if t.attempts == 1:
-            deadline = t.deadline = now + self._first_wait
-            fifo = self._fifo
-            # first sends wait the same time: their deadlines come in order (a FIFO, no
-            # heap), unless the caller's clock went back
-            if not fifo or fifo[-1][0] <= deadline:
-                fifo.append((deadline, self._seq, t.cid))
-            else:
-                heapq.heappush(self._timers, (deadline, self._seq, t.cid))
+            self._arm_first(t, now)
         else:
+            self._seq += 1
             cfg = self._config
             deadline = t.deadline = now + min(
                 cfg.ack_timeout * cfg.ack_backoff ** (t.attempts - 1), cfg.ack_timeout_max)
