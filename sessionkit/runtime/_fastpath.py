@@ -228,7 +228,7 @@ class FastPath:
         try:
             for i, frame in enumerate(frames):  # noqa: B007 - i is read on a stop
                 receive(frame, now)
-                if each and session.has_events:
+                if session.has_events:
                     self._dispatch(session.events())
         except SessionClosed:
             pass  # a frame failed the session; the rest are moot
