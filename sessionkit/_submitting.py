@@ -17,7 +17,7 @@ admitted request is always tracked, sent or not.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ._config import SessionConfig
 from ._errors import LocalProtocolError, SessionBusy
@@ -50,8 +50,14 @@ class Submitting:
     _cid_prefix: str
     _next_cid: int
     _submitted: int
-    _require: Callable[[Input], SessionState]
-    _send: Callable[[Tracked, float], None]
+
+    # Session's own; declared as methods, not as attributes, so that a compiled Session
+    # (setup.py) has them as its methods
+    def _require(self, inp: Input) -> SessionState:
+        raise NotImplementedError
+
+    def _send(self, t: Tracked, now: float) -> None:
+        raise NotImplementedError
 
     def submit(self, request: Request, now: float, *, callback: Callback | None = None) -> str:
         """Submit one request; returns its client id. Raises :class:`SessionBusy` when full."""
