@@ -4,7 +4,14 @@ The public API is re-exported here from private modules; import from
 ``sessionkit``, never from ``sessionkit._something``.
 """
 
+from . import _compiled
+
+if _compiled.pure_requested():  # before the core is imported (see _compiled.py)
+    _compiled.prefer_sources()
+
+
 from ._codec import DEFAULT_MAX_FRAME_SIZE, Codec, JsonCodec, MsgpackCodec
+from ._compiled import compiled_modules
 from ._config import GapPolicy, SessionConfig
 from ._errors import (
     ConfigError,
@@ -138,5 +145,6 @@ __all__ = [
     "TrackedSnapshot",
     "UnknownMessage",
     "Verdict",
+    "compiled_modules",
     "dispatch",
 ]
