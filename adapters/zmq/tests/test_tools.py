@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sessionkit
+
 TOOLS = Path(__file__).resolve().parents[3] / "tools"
 
 
-def _run(*args: str) -> tuple[list[str], dict]:
+def _run(*args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict]:
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
-                          cwd=TOOLS.parent, check=False)
+                          cwd=TOOLS.parent, check=False,
+                          env=None if env is None else {**os.environ, **env})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
     return lines, json.loads(lines[-1])
@@ -27,6 +30,18 @@ def test_bench_zmq_ends_with_its_ratios() -> None:
     assert out["throughput_ratio"] == out["plain"]["throughput_ratio"] > 0
     assert out["p50_ratio"] == out["plain"]["p50_ratio"] > 0
     assert any(line.startswith("plain: throughput session") for line in lines)
+
+
+def test_bench_zmq_says_which_core_it_measured() -> None:
+    """Figures of a compiled core and of a pure-Python one are told apart."""
+    compiled = sessionkit.compiled_modules()
+    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "100",
+                      "--pings", "10", "--modes", "plain")
+    assert out["core"] == ("compiled" if compiled else "pure")
+    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "100",
+                      "--pings", "10", "--modes", "plain", env={"SESSIONKIT_PURE": "1"})
+    assert out["core"] == "pure"
+    assert "session core: pure Python" in lines
 
 
 def test_bench_zmq_pin_puts_client_and_responder_on_cpus_of_their_own() -> None:
