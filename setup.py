@@ -15,7 +15,7 @@ A compiled module lies beside its source (``pip install -e .`` and
 
 from __future__ import annotations
 
-import os
+import runpy
 
 from setuptools import setup
 
@@ -31,7 +31,8 @@ COMPILED = [
 
 
 def compiled_core() -> list:
-    if os.environ.get("SESSIONKIT_PURE", "").lower() in ("1", "true", "yes"):
+    # the rule of SESSIONKIT_PURE is the package's own (a stdlib-only module, run by path)
+    if runpy.run_path("sessionkit/_compiled.py")["pure_requested"]():
         return []
     from mypyc.build import mypycify
 
