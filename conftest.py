@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import sessionkit
 from sessionkit._compiled import stale_builds
 
 _ROOT = Path(__file__).parent
@@ -25,8 +26,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    import sessionkit
-
     compiled = sessionkit.compiled_modules()
     return (f"sessionkit core: compiled ({len(compiled)} modules)" if compiled
             else "sessionkit core: pure Python")
