@@ -10,7 +10,8 @@ compiler) the build goes on without them and the pure-Python modules are used.
 
 A compiled module lies beside its source (``pip install -e .`` and
 ``python setup.py build_ext --inplace`` put it there) and is imported in its place:
-``tools/dev`` rebuilds the modules whose source is newer than their build.
+``tools/dev`` rebuilds the core when a source is newer than its build
+(``tools/build_core.py``).
 """
 
 from __future__ import annotations

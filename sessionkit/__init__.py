@@ -9,7 +9,6 @@ from . import _compiled
 if _compiled.pure_requested():  # before the core is imported (see _compiled.py)
     _compiled.prefer_sources()
 
-
 from ._codec import DEFAULT_MAX_FRAME_SIZE, Codec, JsonCodec, MsgpackCodec
 from ._compiled import compiled_modules
 from ._config import GapPolicy, SessionConfig
