@@ -31,7 +31,15 @@ class LocalProtocolError(SessionkitError):
 
 
 class RemoteProtocolError(SessionkitError):
-    """The far side sent something the protocol does not allow."""
+    """The far side sent something the protocol does not allow.
+
+    ``offending`` is what it sent: the decoded message, or the raw frame (``bytes``) when
+    it did not decode; None when the violation is an absence (a replay that never ended).
+    """
+
+    def __init__(self, message: str, *, offending: object = None) -> None:
+        super().__init__(message)
+        self.offending = offending
 
 
 class DecodeError(RemoteProtocolError):
@@ -40,8 +48,9 @@ class DecodeError(RemoteProtocolError):
     ``field`` is a dotted path to the offending field (``""`` for the frame as a whole).
     """
 
-    def __init__(self, message: str, *, field: str = "", type_name: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str = "", type_name: str | None = None,
+                 offending: object = None) -> None:
+        super().__init__(message, offending=offending)
         self.field = field
         self.type_name = type_name
 
