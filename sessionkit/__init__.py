@@ -11,7 +11,7 @@ if _compiled.pure_requested():  # before the core is imported (see _compiled.py)
 
 from ._codec import DEFAULT_MAX_FRAME_SIZE, Codec, JsonCodec, MsgpackCodec
 from ._compiled import compiled_modules
-from ._config import GapPolicy, SessionConfig
+from ._config import GapPolicy, SessionConfig, ViolationPolicy
 from ._errors import (
     ConfigError,
     DecodeError,
@@ -102,6 +102,7 @@ __all__ = [
     "ExchangeOffline",
     "ExchangeOnline",
     "GapPolicy",
+    "ViolationPolicy",
     "GetBookState",
     "GetContracts",
     "Handoff",

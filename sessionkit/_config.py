@@ -9,7 +9,7 @@ import attrs
 
 from ._errors import ConfigError
 
-__all__ = ["SessionConfig", "GapPolicy"]
+__all__ = ["SessionConfig", "GapPolicy", "ViolationPolicy"]
 
 
 class GapPolicy(enum.Enum):
@@ -19,6 +19,20 @@ class GapPolicy(enum.Enum):
     TOLERATE = "tolerate"
     #: ask the exchange to replay the missing range, holding later events until it is done
     REQUEST = "request"
+
+
+class ViolationPolicy(enum.Enum):
+    """What the session does after reporting a protocol violation by the exchange.
+
+    Either way the violation is reported once, as a ``ProtocolError`` event carrying the
+    offending message, and that message is not applied (no guess is made from it).
+    """
+
+    #: end the connection (``ConnectionFailed``), so that a reconnect and the event replay
+    #: can repair what the violation may have lost
+    DISCONNECT = "disconnect"
+    #: go on with the connection
+    REPORT = "report"
 
 
 def _positive(kind: type, *, allow_zero: bool = False) -> Any:
@@ -79,6 +93,13 @@ class SessionConfig:
     auto_message_replay: bool = True
     #: prefix of generated client ids (None: random per session)
     cid_prefix: str | None = None
+    #: what follows a protocol violation by the exchange (see docs/failures.md)
+    on_violation: ViolationPolicy = attrs.field(default=ViolationPolicy.DISCONNECT)
+    #: a replay that delivers nothing and does not end for this long is a violation
+    replay_timeout: float = attrs.field(default=30.0, validator=_positive(float))
+    #: delivered events remembered to tell a repeated frame (dropped) from a reused event
+    #: id (a violation); also the recently finished requests whose answers are remembered
+    recent_window: int = attrs.field(default=1024, validator=_positive(int))
 
     def __attrs_post_init__(self) -> None:
         if self.low_water is None:
@@ -87,13 +108,8 @@ class SessionConfig:
               or not 0 < self.low_water <= self.max_in_flight):
             raise ConfigError(f"SessionConfig.low_water must be an integer in 1.."
                               f"{self.max_in_flight} (max_in_flight), got {self.low_water!r}")
-        if not isinstance(self.gap_policy, GapPolicy):
-            try:
-                object.__setattr__(self, "gap_policy", GapPolicy(self.gap_policy))
-            except ValueError:
-                known = [p.value for p in GapPolicy]
-                raise ConfigError(f"SessionConfig.gap_policy must be one of {known}, "
-                                  f"got {self.gap_policy!r}") from None
+        self._choice("gap_policy", GapPolicy)
+        self._choice("on_violation", ViolationPolicy)
         if self.cid_prefix is not None and (not isinstance(self.cid_prefix, str)
                                             or not self.cid_prefix.isprintable()
                                             or not 0 < len(self.cid_prefix) <= 32):
@@ -102,3 +118,15 @@ class SessionConfig:
         if self.ack_timeout_max < self.ack_timeout:
             raise ConfigError(f"SessionConfig.ack_timeout_max ({self.ack_timeout_max}) must not "
                               f"be below ack_timeout ({self.ack_timeout})")
+
+    def _choice(self, name: str, kind: type[enum.Enum]) -> None:
+        """Take a member of ``kind`` or its value (``"disconnect"``) for setting ``name``."""
+        value = getattr(self, name)
+        if isinstance(value, kind):
+            return
+        try:
+            object.__setattr__(self, name, kind(value))
+        except ValueError:
+            known = [p.value for p in kind]
+            raise ConfigError(f"SessionConfig.{name} must be one of {known}, "
+                              f"got {value!r}") from None

@@ -23,6 +23,8 @@ class Handoff:
     tracked: tuple[TrackedSnapshot, ...]
     cid_prefix: str
     next_cid: int
+    #: run ids the exchange left, oldest first (a message carrying one is stale)
+    old_runs: tuple[str, ...] = ()
 
 
 @attrs.frozen

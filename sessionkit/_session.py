@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from ._codec import Codec
-from ._config import SessionConfig
+from ._config import SessionConfig, ViolationPolicy
 from ._errors import (
     DecodeError,
     LocalProtocolError,
@@ -75,11 +75,13 @@ from ._sequencing import Sequencer, Verdict
 from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
 from ._stats import SessionStatistics
 from ._submitting import Submitting
-from ._tracking import MessageState, Tracked, Tracker
+from ._tracking import MessageState, Tracked, Tracker, same_content
 
 __all__ = ["Session", "Handoff", "BatchTicket"]  # the last two from ._handoff
 
 _ACTIVE = SessionState.ACTIVE
+#: run ids remembered after the exchange left them (to tell a stale one from a new run)
+_RUN_HISTORY = 64
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +102,25 @@ class Session(Submitting):
         self._state = SessionState.IDLE
         self._events: list[Event] = []
         self._out: deque[Message] = deque()
-        self._tracker = Tracker(config, self._events.append)
+        self._tracker = Tracker(config, self._events.append, self._violation)
         self._seq = Sequencer(config.gap_policy, config.max_replay_buffer,
-                              handoff.last_event_id if handoff else 0)
+                              handoff.last_event_id if handoff else 0,
+                              window=config.recent_window, same=same_content)
         self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water)
         self._hb = HeartbeatMonitor(config.heartbeat_grace, config.heartbeat_interval)
         self._run_id = handoff.run_id if handoff else None
+        #: run ids the exchange has left, oldest first: a live message carrying one is stale
+        self._old_runs: list[str] = list(handoff.old_runs) if handoff else []
+        #: a new run seen while a replay of the old one runs: applied when the replay ends
+        self._pending_run: str | None = None
+        #: when a running replay that delivers nothing more is a violation
+        self._replay_deadline: float | None = None
+        #: send the automatic MessageReplay when the event replay ends
+        self._message_replay_due = False
+        #: the login_ack that opened this session and the resend_complete that ended the
+        #: last replay (the same frame again is a network repeat, dropped)
+        self._login_answer: LoginAck | None = None
+        self._replay_answer: ResendComplete | None = None
         self._resumed = handoff is not None
         self._cid_prefix = (handoff.cid_prefix if handoff else
                             config.cid_prefix or secrets.token_hex(4))
@@ -215,7 +230,9 @@ class Session(Submitting):
             try:
                 msg = decode(data)
             except DecodeError as err:
-                self._protocol_error(err, now)
+                if err.offending is None:
+                    err.offending = data
+                self._report(err)
                 continue
             receive(msg, now)
 
@@ -236,7 +253,7 @@ class Session(Submitting):
             rid = msg.run_id
             if (kind is Status or kind in _RESPONSES) and (rid is None or rid == self._run_id):
                 eid = msg.event_id
-                if eid is None or self._seq.take_next(eid):
+                if eid is None or self._seq.take_next(eid, msg):
                     if kind is Status:
                         self._tracker.on_status(msg, now, self._run_id)  # type: ignore[arg-type]
                     else:
@@ -250,8 +267,7 @@ class Session(Submitting):
         if state in CLOSED_STATES:
             raise SessionClosed(self.close_reason or self._state.value)
         if not isinstance(msg, Message):
-            self._protocol_error(RemoteProtocolError(
-                f"expected a protocol message, got {type(msg).__name__}"), now)
+            self._violation(f"expected a protocol message, got {type(msg).__name__}", msg)
             return
         if self._hb.inbound(now, msg.interval_ms if isinstance(msg, Heartbeat) else None):
             self._events.append(ExchangeOnline())
@@ -260,31 +276,35 @@ class Session(Submitting):
         nxt = next_state(state, inp)
         if nxt is None:
             if state is SessionState.IDLE:
-                self._protocol_error(RemoteProtocolError(
-                    f"{msg.TYPE} message arrived before the login was sent"), now)
+                self._violation(f"{msg.TYPE} message arrived before the login was sent", msg)
+            elif msg == self._login_answer:  # the same frame again (a network repeat)
+                self._seq.duplicates += 1
             else:
                 assert (state, inp) in TOLERATED_REMOTE
-                self._protocol_error(RemoteProtocolError(
-                    f"{msg.TYPE} message arrived while the session is {state.value}"), now)
+                self._violation(f"{msg.TYPE} message arrived while the session is "
+                                f"{state.value}", msg)
             return
         if state is SessionState.LOGGING_IN:
             if isinstance(msg, LoginAck):
                 self._on_login_ack(msg, now)
             elif isinstance(msg, LoginReject):
                 self._fail(LoginFailed(msg.reason), f"login failed: {msg.reason}")
-            else:
-                err = RemoteProtocolError(
-                    f"first message after the login was {msg.TYPE!r}, not a login answer")
-                self._protocol_errors += 1
-                self._events.append(ProtocolError(err, fatal=True))
-                self._fail(ConnectionFailed(str(err)), str(err))
+            else:  # fatal whatever the policy: the table has (LOGGING_IN, MESSAGE) -> FAILED
+                self._report(RemoteProtocolError(
+                    f"first message after the login was {msg.TYPE!r}, not a login answer",
+                    offending=msg), fatal=True)
             return
         self._receive_in_session(msg, now)
 
     def _receive_in_session(self, msg: Message, now: float) -> None:
         rid = msg.run_id
         if rid is not None and rid != self._run_id and not msg.replay:
-            self._change_run(rid)
+            if rid in self._old_runs:
+                self._violation(f"{msg.TYPE} carries run id {rid!r}, a run the exchange left "
+                                f"for {self._run_id!r}", msg)
+                return
+            if rid != self._pending_run:
+                self._new_run(rid)
         eid = msg.event_id
         if eid is not None:
             seq = self._seq
@@ -294,12 +314,17 @@ class Session(Submitting):
             except OverflowError as err:
                 self._fail(ConnectionFailed(str(err)), str(err))
                 return
-            if verdict is Verdict.DUPLICATE:
+            if verdict is not Verdict.DELIVER:
+                if verdict is Verdict.HELD:
+                    if not was_replaying:  # a gap under the REQUEST policy: ask for it
+                        self._replay_deadline = now + self.config.replay_timeout
+                        self._push(EventReplay(from_event_id=seq.last + 1,
+                                               to_event_id=eid - 1), now)
+                elif verdict is Verdict.VIOLATION:
+                    self._violation(f"{msg.TYPE}: {seq.problem}", msg)
                 return
-            if verdict is Verdict.HELD:
-                if not was_replaying:  # a gap under the REQUEST policy: ask for it
-                    self._push(EventReplay(from_event_id=seq.last + 1, to_event_id=eid - 1), now)
-                return
+            if was_replaying and msg.replay:  # the replay makes progress
+                self._replay_deadline = now + self.config.replay_timeout
         self._handle(msg, now)
 
     def _handle(self, msg: Message, now: float) -> None:
@@ -314,20 +339,19 @@ class Session(Submitting):
             tracker.on_status(msg, now, self._run_id)
             self._maybe_available()
         elif isinstance(msg, BatchAck):
-            for problem in tracker.on_batch_ack(msg, now, self._run_id):
-                self._protocol_error(RemoteProtocolError(problem), now)
+            tracker.on_batch_ack(msg, now, self._run_id)
             self._maybe_available()
         elif isinstance(msg, ResendComplete):
             if not self._seq.replaying:
-                self._protocol_error(RemoteProtocolError(
-                    f"resend_complete({msg.begin}, {msg.end}) arrived with no replay running"),
-                    now)
+                if same_content(msg, self._replay_answer):  # the same frame again
+                    self._seq.duplicates += 1
+                else:
+                    self._violation(f"resend_complete({msg.begin}, {msg.end}) arrived with "
+                                    f"no replay running", msg)
                 return
-            released = self._seq.complete()
+            self._replay_answer = msg
             self._events.append(ResendCompleted(msg.begin, msg.end))
-            for held in released:
-                assert isinstance(held, Message)
-                self._handle(held, now)
+            self._end_replay(now)
         elif isinstance(msg, Congestion):
             self._flow.congested = msg.busy
             if msg.busy:
@@ -336,8 +360,8 @@ class Session(Submitting):
             else:
                 self._maybe_available()
         elif isinstance(msg, Request) or isinstance(msg, (Login, Logout, EventReplay)):
-            self._protocol_error(RemoteProtocolError(
-                f"{msg.TYPE} is a client message; the exchange may not send it"), now)
+            self._violation(f"{msg.TYPE} is a client message; the exchange may not send it",
+                            msg)
         else:
             mid = getattr(msg, "mid", None)
             if mid is not None or getattr(msg, "cid", None) is not None:
@@ -346,29 +370,100 @@ class Session(Submitting):
             else:
                 self._events.append(MessageReceived(msg, None, None))
 
+    def _end_replay(self, now: float) -> None:
+        """The replay is over (or abandoned): a run change seen meanwhile takes effect, the
+        automatic MessageReplay after a reconnect goes out (for what the replay left
+        without a final answer; a repeat of an answer delivered is dropped), and the live
+        events held are judged again, in id order (repeats of replayed events are dropped,
+        and a gap the replay did not fill is not asked for again)."""
+        released = self._seq.complete()
+        self._replay_deadline = None
+        if self._pending_run is not None:
+            run, self._pending_run = self._pending_run, None
+            self._change_run(run, new_stream=False)
+        if self._message_replay_due:
+            self._message_replay_due = False
+            self.request_message_replay(now)
+        seq = self._seq
+        for held in released:  # their run was judged when they came
+            if self._state in CLOSED_STATES:
+                return
+            assert isinstance(held, Message) and held.event_id is not None
+            # judged as asked for: a gap the replay did not fill is not asked for again
+            verdict = seq.offer(held.event_id, True, held)
+            if verdict is Verdict.DELIVER:
+                self._handle(held, now)
+            elif verdict is Verdict.VIOLATION:
+                self._violation(f"{held.TYPE}: {seq.problem}", held)
+
     def _on_login_ack(self, msg: LoginAck, now: float) -> None:
         self._state = SessionState.ACTIVE
+        self._login_answer = msg
         self._login_deadline = None
-        self._seq.start(self._resume_token, msg.last_event_id)
-        if msg.run_id is not None and msg.run_id != self._run_id:
-            self._change_run(msg.run_id)
-        self._events.append(LoginAccepted(msg.last_event_id, self._run_id))
+        token, exchange_last, seq = self._resume_token, msg.last_event_id, self._seq
+        rid = msg.run_id
+        problem = None
+        if rid is None or rid == self._run_id or self._run_id is None:
+            if rid is not None:
+                self._run_id = rid  # the first run id seen is learnt, not a change
+            problem = seq.start(token, exchange_last)
+        elif rid in self._old_runs:
+            self._violation(f"login_ack carries run id {rid!r}, a run the exchange left for "
+                            f"{self._run_id!r}", msg)
+            if self._state in CLOSED_STATES:
+                return
+            problem = seq.start(token, exchange_last)
+        elif token and exchange_last >= token:
+            # a new run, and events to replay: they may be the old run's, and go to its
+            # requests first; the change takes effect when the replay ends
+            self._pending_run = rid
+            problem = seq.start(token, exchange_last)
+        else:
+            self._change_run(rid, new_stream=False)
+            seq.new_run(exchange_last, replaying=token != 0)
+        if problem is not None:
+            self._violation(f"login_ack: {problem}", msg)
+            if self._state in CLOSED_STATES:
+                return
+        if seq.replaying:
+            self._replay_deadline = now + self.config.replay_timeout
+        self._events.append(LoginAccepted(exchange_last, self._run_id))
         for t in self._tracker.requeue_unacked() if self._resumed else list(
                 t for t in self._tracker.by_cid.values()
                 if t.state is MessageState.QUEUED and t.parent is None):
             self._send(t, now)
         if self._resumed and self.config.auto_message_replay:
-            self.request_message_replay(now)
+            if seq.replaying:  # after the event replay: what it brings is not asked for
+                self._message_replay_due = True
+            else:
+                self.request_message_replay(now)
 
-    def _change_run(self, run_id: str) -> None:
+    def _new_run(self, run_id: str) -> None:
+        """A live message of a run never seen: the exchange restarted. While a replay of
+        the old run runs, the change waits for its end (:meth:`_end_replay`)."""
+        if self._seq.replaying:
+            if self._pending_run is not None:  # yet another run: the one pending is left
+                self._old_runs.append(self._pending_run)
+            self._pending_run = run_id
+        else:
+            self._change_run(run_id, new_stream=True)
+
+    def _change_run(self, run_id: str, *, new_stream: bool) -> None:
+        """The exchange's run changed: report it once and end the old run's requests.
+        ``new_stream``: the new run's first event sets the event cursor."""
         prev = self._run_id
         self._run_id = run_id
         if prev is None:  # the first run id seen: learnt, not changed
             return
+        self._old_runs.append(prev)
+        del self._old_runs[:-_RUN_HISTORY]
         self._run_changes += 1
         logger.info("exchange run changed from %s to %s", prev, run_id)
         self._events.append(RunChanged(run_id, prev))
         self._tracker.cancel_old_run(run_id)
+        self._tracker.new_run()
+        if new_stream:
+            self._seq.new_run()
 
     def connection_lost(self, reason: str, now: float) -> None:
         """The transport closed or failed. Deactivates the session (idempotent)."""
@@ -389,10 +484,22 @@ class Session(Submitting):
         self._login_deadline = None
         self._events.append(event)
 
-    def _protocol_error(self, err: Exception, now: float) -> None:
+    def _violation(self, problem: str, offending: object) -> None:
+        """The exchange broke the protocol: report it with the offending message (which is
+        not applied) and, under the "disconnect" policy, end the connection."""
+        self._report(RemoteProtocolError(problem, offending=offending))
+
+    def _report(self, err: RemoteProtocolError, *, fatal: bool = False) -> None:
+        """Report a violation once; it ends the connection when ``fatal`` or when the
+        policy is "disconnect" and the state table allows it."""
         self._protocol_errors += 1
-        logger.warning("protocol error from the exchange: %s", err)
-        self._events.append(ProtocolError(err, fatal=False))
+        logger.warning("protocol violation by the exchange: %s", err)
+        if not fatal and self.config.on_violation is ViolationPolicy.DISCONNECT:
+            fatal = next_state(self._state, Input.VIOLATION) is not None
+        self._events.append(ProtocolError(err, fatal=fatal))
+        if fatal:
+            reason = f"protocol violation: {err}"
+            self._fail(ConnectionFailed(reason), reason)
 
     def _maybe_available(self) -> None:
         if self._flow.busy and self._flow.drained(self._tracker.unacked, len(self._out)):
@@ -408,6 +515,9 @@ class Session(Submitting):
         if state not in (SessionState.ACTIVE, SessionState.CLOSING):
             return None
         best = self._tracker.next_deadline()
+        d = self._replay_deadline
+        if d is not None and (best is None or d < best):
+            best = d
         hb = self._hb
         d = hb.offline_deadline()
         if d is not None and (best is None or d < best):
@@ -426,6 +536,10 @@ class Session(Submitting):
             return
         if state not in (SessionState.ACTIVE, SessionState.CLOSING):
             return
+        if self._replay_deadline is not None and now >= self._replay_deadline:
+            self._replay_stalled(now)
+            if self._state in CLOSED_STATES:
+                return
         max_attempts = self.config.max_send_attempts
         for t in self._tracker.expired(now):
             if t.attempts >= max_attempts:
@@ -439,6 +553,16 @@ class Session(Submitting):
         if self._hb.heartbeat_due(now):
             self._push(Heartbeat(), now)
         self._maybe_available()
+
+    def _replay_stalled(self, now: float) -> None:
+        """A replay delivered nothing for ``replay_timeout`` and did not end: a violation.
+        Under the "report" policy the replay is abandoned (the held live events go on, and
+        the events it did not bring are missing: the report says from where)."""
+        self._violation(f"the replay did not end: nothing replayed for "
+                        f"{self.config.replay_timeout} s and no resend_complete; events after "
+                        f"{self._seq.last} may be missing", None)
+        if self._state not in CLOSED_STATES:
+            self._end_replay(now)
 
     # -- output -----------------------------------------------------------------------------
 
@@ -485,7 +609,7 @@ class Session(Submitting):
     def handoff(self) -> Handoff:
         """Everything a new session needs to go on where this one stopped."""
         return Handoff(self._run_id, self._seq.last, self._tracker.snapshot(),
-                       self._cid_prefix, self._next_cid)
+                       self._cid_prefix, self._next_cid, tuple(self._old_runs))
 
     def statistics(self) -> SessionStatistics:
         tr, seq, flow = self._tracker, self._seq, self._flow
@@ -494,7 +618,8 @@ class Session(Submitting):
             in_flight=tr.unacked, awaiting_response=len(tr.awaiting_response()),
             send_buffer=len(self._out), submitted=self._submitted, acked=tr.acked,
             resends=tr.resends, finished=dict(tr.finished),
-            duplicate_acks=tr.duplicate_acks, unmatched_responses=tr.unmatched,
+            duplicate_acks=tr.duplicate_acks, duplicate_responses=tr.duplicate_responses,
+            unmatched_responses=tr.unmatched,
             events_delivered=seq.delivered, duplicate_events=seq.duplicates, gaps=seq.gaps,
             held_events=seq.held, busy=flow.busy, busy_count=flow.busy_count,
             rejected_busy=flow.rejected, protocol_errors=self._protocol_errors,

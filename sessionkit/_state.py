@@ -42,6 +42,8 @@ class Input(enum.Enum):
     MESSAGE = "message"                  # remote: any other message
     LOGIN_TIMEOUT = "login_timeout"      # timer: no answer to the login
     CONNECTION_LOST = "connection_lost"  # transport: the connection failed or closed
+    #: remote: a protocol violation under the "disconnect" policy (see ViolationPolicy)
+    VIOLATION = "violation"
 
     __hash__ = object.__hash__  # as SessionState's
 
@@ -60,13 +62,16 @@ TRANSITIONS: dict[tuple[SessionState, Input], SessionState] = {
     (S.LOGGING_IN, In.LOGIN_TIMEOUT): S.FAILED,
     (S.LOGGING_IN, In.CLOSE): S.CLOSED,
     (S.LOGGING_IN, In.CONNECTION_LOST): S.FAILED,
+    (S.LOGGING_IN, In.VIOLATION): S.FAILED,
     (S.ACTIVE, In.SUBMIT): S.ACTIVE,
     (S.ACTIVE, In.MESSAGE): S.ACTIVE,
     (S.ACTIVE, In.CLOSE): S.CLOSING,
     (S.ACTIVE, In.CONNECTION_LOST): S.FAILED,
+    (S.ACTIVE, In.VIOLATION): S.FAILED,
     (S.CLOSING, In.MESSAGE): S.CLOSING,
     (S.CLOSING, In.CLOSE): S.CLOSING,
     (S.CLOSING, In.CONNECTION_LOST): S.CLOSED,
+    (S.CLOSING, In.VIOLATION): S.FAILED,
 }
 del S, In
 

@@ -24,6 +24,8 @@ class SessionStatistics:
     #: final states reached, by outcome name
     finished: dict[str, int]
     duplicate_acks: int
+    #: answers without an event id repeating one already delivered (MessageReplay), dropped
+    duplicate_responses: int = 0
     unmatched_responses: int
     events_delivered: int
     duplicate_events: int

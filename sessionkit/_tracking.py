@@ -30,7 +30,7 @@ from ._messages import (
     Status,
 )
 
-__all__ = ["MessageState", "Tracked", "Tracker", "TrackedSnapshot"]
+__all__ = ["MessageState", "Tracked", "Tracker", "TrackedSnapshot", "same_content"]
 
 
 class MessageState(enum.Enum):
@@ -91,6 +91,19 @@ class TrackedSnapshot:
     run_id: str | None
     parent: str | None
     callback: Callback | None = attrs.field(default=None, eq=False, repr=False)
+    #: the last message of this request handed to the processor (None: the request)
+    prev: Message | None = attrs.field(default=None, eq=False, repr=False)
+
+
+def same_content(a: object, b: object) -> bool:
+    """Are two messages the same message, sent again? (Equal but for the envelope's
+    ``event_id``, ``replay`` and ``ts``, which a re-send may change.)"""
+    if a == b:
+        return True
+    if type(a) is not type(b) or not isinstance(a, Message) or not isinstance(b, Message):
+        return False
+    return (attrs.evolve(a, event_id=None, replay=False, ts=None)
+            == attrs.evolve(b, event_id=None, replay=False, ts=None))
 
 
 def _is_final_response(msg: Message) -> bool:
@@ -104,9 +117,13 @@ def _is_final_response(msg: Message) -> bool:
 class Tracker:
     """Holds every tracked request and applies ACKs, responses and timeouts to them."""
 
-    def __init__(self, config: SessionConfig, emit: Callable[[Event], None]) -> None:
+    def __init__(self, config: SessionConfig, emit: Callable[[Event], None],
+                 violation: Callable[[str, Message], None]) -> None:
         self._config = config
         self._emit = emit
+        #: reports a protocol violation (what is wrong, the offending message); the
+        #: message it names is not applied
+        self._violation = violation
         #: the ACK timeout of a first send (the config is frozen)
         self._first_wait = min(config.ack_timeout, config.ack_timeout_max)
         self.by_cid: dict[str, Tracked] = {}
@@ -122,6 +139,8 @@ class Tracker:
         # statistics
         self.acked = 0
         self.duplicate_acks = 0
+        #: answers without an event id that repeat the last one delivered (MessageReplay)
+        self.duplicate_responses = 0
         self.unmatched = 0
         self.resends = 0
         #: final states reached, by outcome value (str keys: cheap to hash)
@@ -131,6 +150,13 @@ class Tracker:
         #: answer types whose MessageReceived only a request's callback wants (see
         #: Session.set_unobserved)
         self.unobserved: frozenset[type] = frozenset()
+        #: recently finished requests, oldest first: cid -> (its mid, the last message
+        #: handed on for it), and mid -> cid. A repeat of their ACK or last answer (a resend
+        #: answered again, a MessageReplay) is dropped, not delivered as an answer nobody
+        #: asked for
+        self._finished: dict[str, tuple[int | None, Message]] = {}
+        self._finished_mids: dict[int, str] = {}
+        self._finished_order: deque[str] = deque()
 
     # -- adding and sending ------------------------------------------------------
 
@@ -242,14 +268,32 @@ class Tracker:
 
     def on_status(self, st: Status, now: float, run_id: str | None) -> None:
         t = self.by_cid.get(st.cid)
+        mid = st.mid
         if t is None:
-            self.unmatched += 1
-            self._emit(MessageReceived(st, None, None))
+            done = self._finished.get(st.cid)
+            if done is None:
+                self.unmatched += 1
+                self._emit(MessageReceived(st, None, None))
+            elif mid is not None and done[0] is not None and mid != done[0]:
+                self._violation(f"an ACK for {st.cid!r} (finished) carries mid {mid}; its "
+                                f"ACK carried mid {done[0]}", st)
+            else:
+                self.duplicate_acks += 1  # a resend of a finished request, answered again
             return
         state = t.state
         if state is not _SENT and state is not _QUEUED:
-            self.duplicate_acks += 1
+            if mid is not None and t.mid is not None and mid != t.mid:
+                self._violation(f"a second ACK for {t.cid!r} carries mid {mid}; its first "
+                                f"carried mid {t.mid}", st)
+            else:
+                self.duplicate_acks += 1
             return
+        if mid is not None:
+            owner = self.by_mid.get(mid)
+            if owner is not None and owner is not t:
+                self._violation(f"the ACK for {t.cid!r} carries mid {mid}, already the mid of "
+                                f"{owner.cid!r} (MIDs are unique within a run)", st)
+                return
         # _apply_ack spelled out: every request's ACK comes this way (the hot path)
         kind = t.kind
         if kind is not _BATCH:
@@ -261,7 +305,7 @@ class Tracker:
             self.ack_latency_total += latency
             if latency > self.ack_latency_max:
                 self.ack_latency_max = latency
-        mid = t.mid = st.mid
+        t.mid = mid
         t.run_id = st.run_id or run_id
         if mid is not None:
             self.by_mid[mid] = t
@@ -289,40 +333,66 @@ class Tracker:
             self.by_mid[st.mid] = t
         t.state = MessageState.OPEN if t.kind is RequestKind.TRADE else MessageState.ACKED
 
-    def on_batch_ack(self, ba: BatchAck, now: float, run_id: str | None) -> list[str]:
-        """Map a batch of ACKs to each message; returns problems found (for protocol errors)."""
+    def on_batch_ack(self, ba: BatchAck, now: float, run_id: str | None) -> None:
+        """Map a batch of ACKs to each message; what is wrong in it is a violation."""
         t = self.by_cid.get(ba.cid)
         if t is None or t.kind is not RequestKind.BATCH:
             self.unmatched += 1
             self._emit(MessageReceived(ba, None, None))
-            return []
+            return
+        unknown = [st.cid for st in ba.messages if st.cid not in t.children]
+        if unknown:
+            self._violation(f"batch ACK for batch {t.cid!r} names messages not in the batch: "
+                            f"{', '.join(map(repr, unknown))}", ba)
+            return
         if t.state in _UNACKED:  # the batch's own ACK was lost: this batch of ACKs implies it
+            owner = self.by_mid.get(ba.mid) if ba.mid is not None else None
+            if owner is not None and owner is not t:
+                self._violation(f"the batch ACK for {t.cid!r} carries mid {ba.mid}, already "
+                                f"the mid of {owner.cid!r} (MIDs are unique within a run)", ba)
+                return
             self._apply_ack(t, ba, now, run_id)
         self._emit(MessageReceived(ba, t.prev, t.callback))
-        problems = []
         seen = set()
         for st in ba.messages:
-            if st.cid not in t.children:
-                problems.append(f"batch ACK for batch {t.cid!r} names unknown message {st.cid!r}")
-                continue
             seen.add(st.cid)
             self.on_status(st, now, run_id)
+        missing = []
         for c in t.children:
             child = self.by_cid.get(c)
             if c not in seen and child is not None and child.state in _UNACKED:
-                problems.append(f"batch ACK for batch {t.cid!r} has no ACK for message {c!r}")
+                missing.append(c)
                 self.finish(child, Outcome.UNKNOWN, "missing from the batch ACK")
         self.finish(t, Outcome.COMPLETED)
-        return problems
+        if missing:
+            self._violation(f"batch ACK for batch {t.cid!r} has no ACK for "
+                            f"{', '.join(map(repr, missing))} (reported unknown)", ba)
 
     def on_response(self, msg: Message, mid: int | None, cid: str | None, now: float,
                     run_id: str | None) -> None:
         t = self.by_mid.get(mid) if mid is not None else None
-        if t is None and cid is not None:
+        if t is not None:
+            if cid is not None and cid != t.cid:
+                self._violation(f"{msg.TYPE} for mid {mid} names cid {cid!r}, but mid {mid} "
+                                f"is {t.cid!r}'s", msg)
+                return
+        elif cid is not None:
             t = self.by_cid.get(cid)
+            if t is not None and mid is not None and t.mid is not None and t.mid != mid:
+                self._violation(f"{msg.TYPE} for {cid!r} carries mid {mid}, but {cid!r} was "
+                                f"ACKed with mid {t.mid}", msg)
+                return
         if t is None:
+            done = self._finished.get(self._finished_mids.get(mid, "")) if mid is not None else None
+            if done is not None and msg.event_id is None and same_content(msg, done[1]):
+                self.duplicate_responses += 1  # a re-send of a final answer delivered
+                return
             self.unmatched += 1
             self._emit(MessageReceived(msg, None, None))
+            return
+        prev = t.prev
+        if msg.event_id is None and prev is not t.request and same_content(msg, prev):
+            self.duplicate_responses += 1  # a re-send (MessageReplay) of what was delivered
             return
         state = t.state
         if state is _SENT or state is _QUEUED:  # the response overtook a lost ACK: it implies it
@@ -331,7 +401,6 @@ class Tracker:
             else:
                 self.unacked -= 1
                 t.state = MessageState.ACKED
-        prev = t.prev
         t.prev = msg
         if t.callback is not None or type(msg) not in self.unobserved:
             self._emit(_received(msg, prev, t.callback))
@@ -348,6 +417,7 @@ class Tracker:
             self.unacked -= 1
         if mid is not None and self.by_mid.get(mid) is t:
             del self.by_mid[mid]
+        self._remember_finished(t)
         self.finished[outcome._value_] += 1
         self._emit(_finished(t.cid, mid, outcome, t.request, reason, t.callback))
         if not t.children:
@@ -356,6 +426,24 @@ class Tracker:
             child = self.by_cid.get(c)
             if child is not None and child.state in _UNACKED:
                 self.finish(child, outcome, reason or f"batch {t.cid!r} ended {outcome.value}")
+
+    def _remember_finished(self, t: Tracked) -> None:
+        cid, mid, order = t.cid, t.mid, self._finished_order
+        if cid not in self._finished:
+            order.append(cid)
+            if len(order) > self._config.recent_window:
+                old_mid = self._finished.pop(order.popleft())[0]
+                if old_mid is not None:
+                    self._finished_mids.pop(old_mid, None)
+        self._finished[cid] = (mid, t.prev)
+        if mid is not None:
+            self._finished_mids[mid] = cid
+
+    def new_run(self) -> None:
+        """MIDs are unique within a run: forget the finished requests of the old run."""
+        self._finished.clear()
+        self._finished_mids.clear()
+        self._finished_order.clear()
 
     def cancel_old_run(self, new_run_id: str) -> None:
         """The exchange restarted: its open orders are gone, pending responses with them."""
@@ -375,7 +463,8 @@ class Tracker:
                 if t.state in (MessageState.ACKED, MessageState.OPEN) and t.mid is not None]
 
     def snapshot(self) -> tuple[TrackedSnapshot, ...]:
-        return tuple(TrackedSnapshot(t.request, t.state, t.mid, t.run_id, t.parent, t.callback)
+        return tuple(TrackedSnapshot(t.request, t.state, t.mid, t.run_id, t.parent, t.callback,
+                                     None if t.prev is t.request else t.prev)
                      for t in self.by_cid.values())
 
     def restore(self, snaps: tuple[TrackedSnapshot, ...]) -> None:
@@ -383,6 +472,8 @@ class Tracker:
             t = self.add(s.request, s.callback, s.parent, s.state)
             t.mid = s.mid
             t.run_id = s.run_id
+            if s.prev is not None:
+                t.prev = s.prev
             if s.mid is not None and s.state not in _UNACKED:
                 self.by_mid[s.mid] = t
             if isinstance(s.request, Batch):

@@ -509,25 +509,51 @@ def test_session_sends_heartbeat_when_idle() -> None:
 # --- robustness ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("frame", [
-    b"\xff\xfe", b"[]", b'{"type": 5}', b'{"type":"status"}',
-    b'{"type":"action_report","mid":"x","contract_id":1,"size":1}', b"{" * 10,
-])
-def test_garbled_frames_are_reported_not_raised(loop: CoreLoop, frame: bytes) -> None:
+@pytest.fixture
+def reporting() -> CoreLoop:
+    """A logged-in session whose violation policy is "report" (it goes on after one)."""
+    lp = CoreLoop(config=SessionConfig(cid_prefix="c", ack_timeout=1.0, max_send_attempts=3,
+                                       on_violation="report"))
+    lp.login()
+    return lp
+
+
+GARBLED = [b"\xff\xfe", b"[]", b'{"type": 5}', b'{"type":"status"}',
+           b'{"type":"action_report","mid":"x","contract_id":1,"size":1}', b"{" * 10]
+
+
+@pytest.mark.parametrize("frame", GARBLED)
+def test_garbled_frames_are_reported_not_raised(reporting: CoreLoop, frame: bytes) -> None:
+    loop = reporting
     cid = loop.submit(order())
     before = loop.session.tracked()
     loop.session.receive_data(frame, loop.now)
     [err] = loop.session.events()
     assert isinstance(err, ProtocolError) and not err.fatal and str(err.error)
+    assert err.error.offending == frame  # type: ignore[attr-defined]
     assert loop.session.state is SessionState.ACTIVE
     assert loop.session.tracked() == before
     assert cid in [c for c, _, _ in loop.session.tracked()]
 
 
+@pytest.mark.parametrize("frame", GARBLED)
+def test_by_default_a_garbled_frame_ends_the_connection(loop: CoreLoop, frame: bytes) -> None:
+    cid = loop.submit(order())
+    before = loop.session.tracked()
+    loop.session.receive_data(frame, loop.now)
+    err, failed = loop.session.events()
+    assert isinstance(err, ProtocolError) and err.fatal and err.error.offending == frame  # type: ignore[attr-defined]
+    assert isinstance(failed, ConnectionFailed) and "protocol violation" in failed.reason
+    assert loop.session.state is SessionState.FAILED
+    # nothing is guessed: the request is still tracked, as it was, for the next session
+    assert loop.session.tracked() == before
+    assert cid in [t.request.cid for t in loop.session.handoff().tracked]
+
+
 def test_oversize_frame_is_reported(loop: CoreLoop) -> None:
     loop.session.receive_data(b'{"type":"heartbeat"}' + b" " * (1 << 20), loop.now)
-    [err] = loop.session.events()
-    assert "exceeds max_frame_size" in str(err.error)
+    err = loop.session.events()[0]
+    assert isinstance(err, ProtocolError) and "exceeds max_frame_size" in str(err.error)
 
 
 def test_unknown_message_type_goes_to_fallback(loop: CoreLoop) -> None:
@@ -536,10 +562,12 @@ def test_unknown_message_type_goes_to_fallback(loop: CoreLoop) -> None:
     assert isinstance(ev, MessageReceived) and ev.msg.type == "weather"
 
 
-def test_client_only_message_from_exchange_is_a_protocol_error(loop: CoreLoop) -> None:
-    loop.session.receive_message(MessageReplay(cid="x", mids=(1,)), loop.now)
-    [ev] = loop.session.events()
+def test_client_only_message_from_exchange_is_a_protocol_error(reporting: CoreLoop) -> None:
+    msg = MessageReplay(cid="x", mids=(1,))
+    reporting.session.receive_message(msg, reporting.now)
+    [ev] = reporting.session.events()
     assert isinstance(ev, ProtocolError) and "client message" in str(ev.error)
+    assert ev.error.offending is msg  # type: ignore[attr-defined]
 
 
 def test_congestion_and_statistics_are_immutable(loop: CoreLoop) -> None:

@@ -33,9 +33,9 @@ CODEC = JsonCodec()
 N_ORDERS = 4
 
 
-def active() -> Session:
+def active(policy: str = "disconnect") -> Session:
     """A session logged in, with N_ORDERS orders sent (cids c-1 .. c-N)."""
-    s = Session(SessionConfig(cid_prefix="c"), codec=CODEC)
+    s = Session(SessionConfig(cid_prefix="c", on_violation=policy), codec=CODEC)
     s.login(0.0, account="a")
     s.receive_data(CODEC.encode(LoginAck(run_id="r1")), 0.0)
     for _ in range(N_ORDERS):
@@ -67,25 +67,43 @@ def seen(events: list[Any]) -> list[Any]:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["ack", "fill", "heartbeat", "new_run", "bad"]),
-                          st.integers(0, 20)), max_size=25))
+                          st.integers(0, 20)), max_size=25),
+       st.sampled_from(["disconnect", "report"]))
 def test_a_batch_does_what_its_frames_fed_one_by_one_do(
-        steps: list[tuple[str, int]]) -> None:
+        steps: list[tuple[str, int]], policy: str) -> None:
     frames = [frame(kind, i) for kind, i in steps]
-    one_by_one, batched = active(), active()
+    one_by_one, batched = active(policy), active(policy)
+    closed_one = closed_batch = False
     for f in frames:
-        one_by_one.receive_data(f, 1.0)
-    batched.receive_frames(frames, 1.0)
+        try:
+            one_by_one.receive_data(f, 1.0)
+        except SessionClosed:
+            closed_one = True
+            break
+    try:
+        batched.receive_frames(frames, 1.0)
+    except SessionClosed:
+        closed_batch = True
+    assert closed_batch == closed_one
     assert seen(batched.events()) == seen(one_by_one.events())
     assert batched.tracked() == one_by_one.tracked()
     assert batched.statistics() == one_by_one.statistics()
 
 
 def test_a_garbled_frame_in_a_batch_is_reported_and_the_next_is_fed() -> None:
-    s = active()
+    s = active("report")
     s.receive_frames([b"\xff", frame("ack", 0)], 1.0)
     err, received = s.events()
     assert isinstance(err, ProtocolError) and not err.fatal
     assert received.msg == Status(cid="c-1", mid=1, run_id="r1")
+
+
+def test_by_default_a_garbled_frame_in_a_batch_ends_it() -> None:
+    s = active()
+    with pytest.raises(SessionClosed):
+        s.receive_frames([b"\xff", frame("ack", 0)], 1.0)
+    assert [type(e) for e in s.events()] == [ProtocolError, ConnectionFailed]
+    assert s.state is SessionState.FAILED
 
 
 def test_a_frame_that_ends_the_session_ends_the_batch() -> None:

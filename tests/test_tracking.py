@@ -37,7 +37,7 @@ def model_due(tracker: Tracker, sent_order: dict[str, int], now: float) -> list[
 @given(steps)
 def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
         ops: list[tuple[str, float] | tuple[str, float, bool]]) -> None:
-    tracker = Tracker(CONFIG, lambda event: None)
+    tracker = Tracker(CONFIG, lambda event: None, lambda problem, msg: None)
     now, n = 10.0, 0
     cids: list[str] = []
     sent_order: dict[str, int] = {}  # the latest send of each request, in send order

@@ -46,9 +46,9 @@ def reraise(exc: BaseException) -> NoReturn:
         del exc, context
 
 
-_SUMMED = ("submitted", "acked", "resends", "duplicate_acks", "unmatched_responses",
-           "events_delivered", "duplicate_events", "gaps", "busy_count", "rejected_busy",
-           "protocol_errors", "offline_count", "run_changes")
+_SUMMED = ("submitted", "acked", "resends", "duplicate_acks", "duplicate_responses",
+           "unmatched_responses", "events_delivered", "duplicate_events", "gaps",
+           "busy_count", "rejected_busy", "protocol_errors", "offline_count", "run_changes")
 
 
 class StatsAccumulator:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import attrs
 import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -431,7 +432,7 @@ def test_cancel_order_is_final_on_its_ack(driver: Any) -> None:
 
 def test_a_garbled_frame_is_reported_and_the_session_goes_on(driver: Any) -> None:
     async def scenario(h: Any) -> None:
-        await h.open(config=BIG)
+        await h.open(config=attrs.evolve(BIG, on_violation="report"))
         await h.in_loop(lambda: h.emb.to_client.garble(1, match=message_type("status")))
         cid = await h.submit(GetBookState(contract_id=1))
         await h.wait_for(has("protocol_error"))
@@ -441,6 +442,24 @@ def test_a_garbled_frame_is_reported_and_the_session_goes_on(driver: Any) -> Non
         await h.wait_for(finished(cid2, "completed"))
         assert await h.state() is ClientState.ACTIVE
         assert cid not in h.log.finished() or h.log.finished()[cid][0] == "completed"
+        await h.close()
+
+    driver.run(scenario)
+
+
+def test_by_default_a_garbled_frame_ends_the_connection_and_the_replay_repairs_it(
+        driver: Any) -> None:
+    async def scenario(h: Any) -> None:
+        await h.open(config=BIG, reconnect=ReconnectPolicy(initial=0.1, jitter=0.0))
+        await h.in_loop(lambda: h.emb.to_client.garble(1, match=message_type("status")))
+        cid = await h.submit(GetBookState(contract_id=1))
+        await h.wait_for(finished(cid, "completed"))
+        (_, message, fatal), = h.log.of("protocol_error")
+        assert fatal and "not valid JSON" in message
+        assert len(h.log.of("reconnected")) == 1
+        # the garbled ACK came back with the replay: delivered once, then the answer
+        assert [i[1] for i in h.log.of("status")] == [cid]
+        assert await h.state() is ClientState.ACTIVE
         await h.close()
 
     driver.run(scenario)
