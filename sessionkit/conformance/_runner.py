@@ -228,6 +228,9 @@ class _Run(ExpectSteps):
                                  f"({', '.join(e.outcome.value for e in evs)})")
         last = None
         for c in self.recorder.calls:
+            if c.method == "handle_run_change":  # a new run may start its event ids again
+                last = None
+                continue
             msg = c.args.get("msg")
             eid = msg.event_id if isinstance(msg, Message) else None
             if eid is None:
