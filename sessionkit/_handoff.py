@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._messages import Message
 from ._tracking import TrackedSnapshot
 
 __all__ = ["Handoff", "BatchTicket"]
@@ -25,6 +26,11 @@ class Handoff:
     next_cid: int
     #: run ids the exchange left, oldest first (a message carrying one is stale)
     old_runs: tuple[str, ...] = ()
+    #: the last events delivered, oldest first, as (event id, message): tells a repeat from
+    #: a reused id, and a gap's late event from a repeat, after a reconnect
+    recent: tuple[tuple[int, Message], ...] = attrs.field(default=(), repr=False, eq=False)
+    #: every event delivered above this id is in ``recent`` (None: ``last_event_id``)
+    recent_from: int | None = None
 
 
 @attrs.frozen

@@ -10,8 +10,9 @@ An event at or below the cursor is a repeat only if it is one: the sequencer rem
 last ``window`` events delivered, and a live event whose id it delivered with other
 content, or whose id it never delivered, is a violation (ids going backwards, ids
 restarting within a run, one absurd id followed by normal ones). A replayed event at or
-below the cursor that it no longer remembers is taken as a repeat: the exchange replays
-what it was asked for.
+below the cursor whose id lies within what is remembered but was never delivered fills a
+gap skipped earlier: it is delivered late (its ``replay`` flag set). One older than what
+is remembered is taken as a repeat: the exchange replays what it was asked for.
 
 Resume tokens: ``0`` goes on from the exchange's current position without
 replay; ``1`` replays the whole session; ``N`` replays from ``N`` on
@@ -27,11 +28,14 @@ from __future__ import annotations
 import enum
 import heapq
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ._config import GapPolicy
 
 __all__ = ["Sequencer", "Verdict"]
+
+#: the floor of a run seen whose delivered events are not remembered: above any event id
+_UNKNOWN = 1 << 63
 
 
 class Verdict(enum.Enum):
@@ -43,13 +47,20 @@ class Verdict(enum.Enum):
 
 
 class Sequencer:
+    """Judges inbound event ids. ``run`` names the current run's stream; events are
+    remembered by (run, id), so a new run may start its ids again."""
+
     def __init__(self, gap_policy: GapPolicy, max_held: int, last_delivered: int = 0, *,
-                 window: int = 1024,
-                 same: Callable[[object, object], bool] | None = None) -> None:
+                 run: str | None = None, window: int = 1024,
+                 same: Callable[[object, object], bool] | None = None,
+                 recent: Iterable[tuple[str | None, int, object]] = (),
+                 known_from: int | None = None, old_runs: Iterable[str] = ()) -> None:
         self.gap_policy = gap_policy
         self.max_held = max_held
         #: highest event id handed to the processor
         self.last = last_delivered
+        #: the run whose event stream the cursor is in
+        self.run = run
         #: a replay (resume or gap fill) is running
         self.replaying = False
         #: a new run began and none of its events came yet: the next one sets the cursor
@@ -60,13 +71,26 @@ class Sequencer:
         self._seq = 0
         self._window = window
         self._same = same or _equal
-        #: the last ``window`` events delivered, by id (to tell a repeat from a reused id)
-        self._recent: dict[int, object] = {}
-        self._recent_ids: deque[int] = deque()
+        #: the last ``window`` events delivered, by (run, id): tells a repeat from a reused
+        #: id, and a gap's late event from a repeat
+        self._recent: dict[tuple[str | None, int], object] = {}
+        self._recent_keys: deque[tuple[str | None, int]] = deque()
+        #: per run: every event of it delivered above this id is remembered (one that is
+        #: not was never delivered); below it nothing is known. A run not here was never
+        #: seen: nothing of it was delivered
+        self._floor: dict[str | None, int] = dict.fromkeys(old_runs, _UNKNOWN)
+        self._floor[run] = last_delivered if known_from is None else known_from
+        for item_run, event_id, item in recent:
+            self._remember(item_run, event_id, item)
         # statistics
         self.duplicates = 0
         self.gaps = 0
         self.delivered = 0
+
+    @property
+    def known_from(self) -> int:
+        """The current run's floor (see ``Handoff.recent_from``)."""
+        return self._floor.get(self.run, self.last)
 
     def start(self, resume_token: int, exchange_last: int) -> str | None:
         """Set the position after login: ``resume_token`` as sent, ``exchange_last`` as
@@ -74,11 +98,13 @@ class Sequencer:
         in this run (its ids went backwards), else None."""
         problem = None
         if self.fresh:  # a new run and none of its events seen: the exchange's position
-            self.new_run(min(self.last, exchange_last), replaying=resume_token != 0)
+            self.new_run(self.run, min(self.last, exchange_last),
+                         replaying=resume_token != 0)
             return None
         if exchange_last < self.last:
             problem = (f"the exchange's newest event id {exchange_last} is below the last "
                        f"event delivered ({self.last}): its event ids went backwards")
+        before = self.last
         if resume_token == 0:
             self.last = max(self.last, exchange_last)
             self.replaying = False
@@ -87,68 +113,97 @@ class Sequencer:
             # replayed events up to there are repeats and are dropped
             self.last = max(self.last, min(resume_token - 1, exchange_last))
             self.replaying = True
+        if self.last > before:  # not delivered, and not wanted: a replay of them repeats
+            self._floor[self.run] = self.last
         return problem
 
-    def new_run(self, exchange_last: int | None = None, *, replaying: bool = False) -> None:
+    def new_run(self, run: str | None, exchange_last: int | None = None, *,
+                replaying: bool = False) -> None:
         """The exchange began a new run: a new event stream. Its first event sets the
         cursor; at a login, ``exchange_last`` (its newest id) sets it at once, and
         ``replaying`` says a replay was asked for."""
-        self._recent.clear()
-        self._recent_ids.clear()
+        self.run = run
         if exchange_last is None:
             self.fresh = True
         else:
             self.last = exchange_last
+            self._floor[run] = 0  # nothing of the new run was delivered
             self.fresh = False
             self.replaying = replaying
 
+    def expect_run(self, run: str) -> None:
+        """A new run was announced (at a login) and its change waits for a replay: none of
+        its events was delivered, so any the replay brings is new to the processor."""
+        self._floor.setdefault(run, 0)
+
+    def switch_run(self, run: str | None) -> None:
+        """The current run is now ``run``, its ids going on from the cursor's (a run id
+        learnt at the first login, or a run change that waited for a replay)."""
+        if run != self.run:
+            self._floor.setdefault(run, self._floor.pop(self.run, self.last)
+                                   if self.run is None else self.last)
+            self.run = run
+
     def take_next(self, event_id: int, item: object) -> bool:
-        """The common case, cheaply: deliver ``event_id`` if it is the next id and no
-        replay runs (True). Anything else (False) must go through :meth:`offer`."""
+        """The common case, cheaply: deliver ``event_id`` of the current run if it is the
+        next id and no replay runs (True). Anything else (False) must go through
+        :meth:`offer`."""
         if event_id == self.last + 1 and not self.replaying and not self.fresh:
             self.last = event_id
             self.delivered += 1
-            self._remember(event_id, item)
+            self._remember(self.run, event_id, item)
             return True
         return False
 
-    def _remember(self, event_id: int, item: object) -> None:
-        self._recent[event_id] = item
-        ids = self._recent_ids
-        ids.append(event_id)
-        if len(ids) > self._window:
-            del self._recent[ids.popleft()]
+    def _remember(self, run: str | None, event_id: int, item: object) -> None:
+        key = (run, event_id)
+        self._recent[key] = item
+        keys = self._recent_keys
+        keys.append(key)
+        if len(keys) > self._window:
+            gone = keys.popleft()
+            del self._recent[gone]
+            if gone[1] > self._floor.get(gone[0], 0):
+                self._floor[gone[0]] = gone[1]
 
-    def offer(self, event_id: int, is_replay: bool, item: object) -> Verdict:
-        """Judge one inbound event; ``item`` is what to hand back later if it is held."""
+    def offer(self, event_id: int, is_replay: bool, item: object,
+              run: str | None = None) -> Verdict:
+        """Judge one inbound event of ``run`` (None: the current one); ``item`` is what to
+        hand back later if it is held."""
+        if run is None:
+            run = self.run
+        if is_replay and (run, event_id) in self._recent:  # replayed, and remembered: a
+            return self._repeat(run, event_id, is_replay, item)  # repeat, whatever the cursor
         last = self.last
         if self.fresh and not is_replay:
             self.fresh = False
-            last = self.last = event_id - 1
+            last = self.last = self._floor[run] = event_id - 1
         if event_id <= last:
-            return self._repeat(event_id, is_replay, item)
+            return self._repeat(run, event_id, is_replay, item)
         if self.replaying:
             if is_replay:
                 if event_id > last + 1:
                     self.gaps += 1
-                return self._deliver(event_id, item)
+                return self._deliver(run, event_id, item)
             return self._hold(event_id, item)
         if event_id != last + 1:
             self.gaps += 1
             if self.gap_policy is GapPolicy.REQUEST and not is_replay:
                 self.replaying = True
                 return self._hold(event_id, item)
-        return self._deliver(event_id, item)
+        return self._deliver(run, event_id, item)
 
-    def _deliver(self, event_id: int, item: object) -> Verdict:
+    def _deliver(self, run: str | None, event_id: int, item: object) -> Verdict:
         self.last = event_id
         self.delivered += 1
-        self._remember(event_id, item)
+        self._remember(run, event_id, item)
         return Verdict.DELIVER
 
-    def _repeat(self, event_id: int, is_replay: bool, item: object) -> Verdict:
-        """An event at or below the cursor: a repeat (dropped) or a violation."""
-        seen = self._recent.get(event_id)
+    def _repeat(self, run: str | None, event_id: int, is_replay: bool,
+                item: object) -> Verdict:
+        """An event at or below the cursor: a repeat (dropped), a replayed event that fills
+        a gap skipped earlier (delivered late), or a violation."""
+        seen = self._recent.get((run, event_id))
         if seen is not None:
             if self._same(seen, item):
                 self.duplicates += 1
@@ -157,7 +212,11 @@ class Sequencer:
                             f"(the last event delivered is {self.last})")
             return Verdict.VIOLATION
         if is_replay:
-            self.duplicates += 1
+            if event_id > self._floor.get(run, 0):  # remembered range, never delivered
+                self.delivered += 1
+                self._remember(run, event_id, item)
+                return Verdict.DELIVER
+            self.duplicates += 1  # older than what is remembered: taken as a repeat
             return Verdict.DUPLICATE
         self.problem = (f"event id {event_id} is not above the last event delivered "
                         f"({self.last}) and repeats no event delivered: event ids went "
@@ -172,6 +231,10 @@ class Sequencer:
         self._seq += 1
         heapq.heappush(self._held, (event_id, self._seq, item))
         return Verdict.HELD
+
+    def recent(self) -> list[tuple[int, object]]:
+        """The events remembered, oldest first (for the next session: see ``Handoff``)."""
+        return [(key[1], self._recent[key]) for key in self._recent_keys]
 
     @property
     def held(self) -> int:

@@ -103,9 +103,14 @@ class Session(Submitting):
         self._events: list[Event] = []
         self._out: deque[Message] = deque()
         self._tracker = Tracker(config, self._events.append, self._violation)
-        self._seq = Sequencer(config.gap_policy, config.max_replay_buffer,
-                              handoff.last_event_id if handoff else 0,
-                              window=config.recent_window, same=same_content)
+        self._seq = Sequencer(
+            config.gap_policy, config.max_replay_buffer,
+            handoff.last_event_id if handoff else 0, run=handoff.run_id if handoff else None,
+            window=config.recent_window, same=same_content,
+            recent=[(m.run_id or handoff.run_id, i, m) for i, m in handoff.recent]
+            if handoff else (),
+            known_from=handoff.recent_from if handoff else None,
+            old_runs=handoff.old_runs if handoff else ())
         self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water)
         self._hb = HeartbeatMonitor(config.heartbeat_grace, config.heartbeat_interval)
         self._run_id = handoff.run_id if handoff else None
@@ -310,7 +315,7 @@ class Session(Submitting):
             seq = self._seq
             was_replaying = seq.replaying
             try:
-                verdict = seq.offer(eid, msg.replay, msg)
+                verdict = seq.offer(eid, msg.replay, msg, msg.run_id)
             except OverflowError as err:
                 self._fail(ConnectionFailed(str(err)), str(err))
                 return
@@ -370,7 +375,7 @@ class Session(Submitting):
             else:
                 self._events.append(MessageReceived(msg, None, None))
 
-    def _end_replay(self, now: float) -> None:
+    def _end_replay(self, now: float, *, complete: bool = True) -> None:
         """The replay is over (or abandoned): a run change seen meanwhile takes effect, the
         automatic MessageReplay after a reconnect goes out (for what the replay left
         without a final answer; a repeat of an answer delivered is dropped), and the live
@@ -380,7 +385,10 @@ class Session(Submitting):
         self._replay_deadline = None
         if self._pending_run is not None:
             run, self._pending_run = self._pending_run, None
-            self._change_run(run, new_stream=False)
+            self._change_run(run, missed="" if complete else
+                             "whether it filled before then is not known: the replay that "
+                             "would have told did not end")
+            self._seq.switch_run(run)
         if self._message_replay_due:
             self._message_replay_due = False
             self.request_message_replay(now)
@@ -390,7 +398,7 @@ class Session(Submitting):
                 return
             assert isinstance(held, Message) and held.event_id is not None
             # judged as asked for: a gap the replay did not fill is not asked for again
-            verdict = seq.offer(held.event_id, True, held)
+            verdict = seq.offer(held.event_id, True, held, held.run_id)
             if verdict is Verdict.DELIVER:
                 self._handle(held, now)
             elif verdict is Verdict.VIOLATION:
@@ -406,6 +414,7 @@ class Session(Submitting):
         if rid is None or rid == self._run_id or self._run_id is None:
             if rid is not None:
                 self._run_id = rid  # the first run id seen is learnt, not a change
+                seq.switch_run(rid)
             problem = seq.start(token, exchange_last)
         elif rid in self._old_runs:
             self._violation(f"login_ack carries run id {rid!r}, a run the exchange left for "
@@ -413,14 +422,24 @@ class Session(Submitting):
             if self._state in CLOSED_STATES:
                 return
             problem = seq.start(token, exchange_last)
-        elif token and exchange_last >= token:
+        elif token and seq.last < exchange_last and token <= exchange_last:
             # a new run, and events to replay: they may be the old run's, and go to its
             # requests first; the change takes effect when the replay ends
             self._pending_run = rid
+            seq.expect_run(rid)
             problem = seq.start(token, exchange_last)
         else:
-            self._change_run(rid, new_stream=False)
-            seq.new_run(exchange_last, replaying=token != 0)
+            # the change takes effect now. Nothing of the old run was missed only if the
+            # exchange's newest event is the last one delivered (its ids go on across runs,
+            # as the protocol says); if they started again, or no replay covers what came
+            # after the last event delivered, the old run's last events cannot be known
+            missed = ("" if exchange_last == seq.last else
+                      f"its event ids started again (newest {exchange_last}, below "
+                      f"{seq.last})" if exchange_last < seq.last else
+                      f"no replay covers its events after {seq.last}")
+            self._change_run(rid, missed=missed and f"whether it filled before then is not "
+                                                    f"known: {missed}")
+            seq.new_run(rid, exchange_last, replaying=token != 0)
         if problem is not None:
             self._violation(f"login_ack: {problem}", msg)
             if self._state in CLOSED_STATES:
@@ -446,11 +465,13 @@ class Session(Submitting):
                 self._old_runs.append(self._pending_run)
             self._pending_run = run_id
         else:
-            self._change_run(run_id, new_stream=True)
+            self._change_run(run_id)
+            self._seq.new_run(run_id)  # its first event sets the cursor
 
-    def _change_run(self, run_id: str, *, new_stream: bool) -> None:
+    def _change_run(self, run_id: str, *, missed: str = "") -> None:
         """The exchange's run changed: report it once and end the old run's requests.
-        ``new_stream``: the new run's first event sets the event cursor."""
+        ``missed``: why the old run's last events may be unknown (its open orders then end
+        unknown). The caller moves the event cursor to the new run."""
         prev = self._run_id
         self._run_id = run_id
         if prev is None:  # the first run id seen: learnt, not changed
@@ -460,10 +481,8 @@ class Session(Submitting):
         self._run_changes += 1
         logger.info("exchange run changed from %s to %s", prev, run_id)
         self._events.append(RunChanged(run_id, prev))
-        self._tracker.cancel_old_run(run_id)
+        self._tracker.cancel_old_run(run_id, missed)
         self._tracker.new_run()
-        if new_stream:
-            self._seq.new_run()
 
     def connection_lost(self, reason: str, now: float) -> None:
         """The transport closed or failed. Deactivates the session (idempotent)."""
@@ -562,7 +581,7 @@ class Session(Submitting):
                         f"{self.config.replay_timeout} s and no resend_complete; events after "
                         f"{self._seq.last} may be missing", None)
         if self._state not in CLOSED_STATES:
-            self._end_replay(now)
+            self._end_replay(now, complete=False)
 
     # -- output -----------------------------------------------------------------------------
 
@@ -609,7 +628,15 @@ class Session(Submitting):
     def handoff(self) -> Handoff:
         """Everything a new session needs to go on where this one stopped."""
         return Handoff(self._run_id, self._seq.last, self._tracker.snapshot(),
-                       self._cid_prefix, self._next_cid, tuple(self._old_runs))
+                       self._cid_prefix, self._next_cid, tuple(self._old_runs),
+                       self._recent_events(), self._seq.known_from)
+
+    def _recent_events(self) -> tuple[tuple[int, Message], ...]:
+        out = []
+        for event_id, msg in self._seq.recent():
+            assert isinstance(msg, Message)
+            out.append((event_id, msg))
+        return tuple(out)
 
     def statistics(self) -> SessionStatistics:
         tr, seq, flow = self._tracker, self._seq, self._flow

@@ -445,13 +445,23 @@ class Tracker:
         self._finished_mids.clear()
         self._finished_order.clear()
 
-    def cancel_old_run(self, new_run_id: str) -> None:
-        """The exchange restarted: its open orders are gone, pending responses with them."""
+    def cancel_old_run(self, new_run_id: str, missed: str = "") -> None:
+        """The exchange restarted: its open orders are gone, pending responses with them.
+
+        ``missed`` says why events of the old run may not all have been seen (a restart
+        found at a login that no replay could cover): its open orders then end unknown,
+        not cancelled, since one may have filled before the restart."""
         for t in list(self.by_cid.values()):
-            if t.state is MessageState.OPEN and t.run_id != new_run_id:
-                self.finish(t, Outcome.CANCELLED_BY_RUN_CHANGE,
-                            f"exchange run {t.run_id} ended; run {new_run_id} began")
-            elif t.state is MessageState.ACKED and t.run_id != new_run_id:
+            if t.run_id == new_run_id:
+                continue
+            if t.state is MessageState.OPEN:
+                if missed:
+                    self.finish(t, Outcome.UNKNOWN, f"exchange run {t.run_id} ended and "
+                                                    f"run {new_run_id} began; {missed}")
+                else:
+                    self.finish(t, Outcome.CANCELLED_BY_RUN_CHANGE,
+                                f"exchange run {t.run_id} ended; run {new_run_id} began")
+            elif t.state is MessageState.ACKED:
                 self.finish(t, Outcome.UNKNOWN,
                             f"exchange run {t.run_id} ended before the response")
 
