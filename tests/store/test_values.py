@@ -1,4 +1,4 @@
-"""Values a journal cannot hold are refused at the call, naming field and value; the journal goes on.
+"""Values a journal cannot hold are refused at the call, naming field and value; it goes on.
 
 An event id or a MID of 2**63 and more is valid JSON but not a SQLite INTEGER.
 Handed to a journal it used to raise a raw ``OverflowError`` at the commit and
@@ -101,8 +101,8 @@ def test_text_that_is_not_unicode_is_refused(journal):
 def test_a_request_with_a_field_json_cannot_carry_is_refused_whole(journal):
     store, reopen = journal
     batch = Batch(cid="b-1", messages=(order("c-2"), order("c-3", contract_id=1 << 64)))
-    err = refused(lambda: store.message_submitted(batch), "batch 'b-1' field messages[1].contract_id",
-                  1 << 64)
+    err = refused(lambda: store.message_submitted(batch),
+                  "batch 'b-1' field messages[1].contract_id", 1 << 64)
     assert "from -2**63 to 2**64-1" in str(err)
     assert [m.cid for m in store.messages()] == ["c-1"] and not store.pending  # no half batch
     store.message_submitted(order("c-4", contract_id=HUGE))  # JSON carries up to 2**64-1
