@@ -271,6 +271,14 @@ class StoreBase:
         """Every request not yet final, in submission order."""
         return [r.record() for r in self._rows.values()]
 
+    def not_durable(self) -> list[str]:
+        """Client ids of the requests recorded since the last commit (their batches' messages
+        included): until a commit succeeds the journal does not hold them, so a process that
+        ends now (a failed commit, a full disk) leaves no trace of them. The write-ahead rule
+        keeps them from the transport until then: they were never sent.
+        """
+        return [r.cid for r in self._rows.values() if not r.persisted]
+
     def awaiting_response(self) -> list[tuple[str, int]]:
         """(cid, mid) of the requests ACKed without their final response (S2)."""
         return [(r.cid, r.mid) for r in self._rows.values()

@@ -3,9 +3,18 @@
 One file holds one session (one account's session of one trading day). One
 process writes it at a time: opening takes an exclusive ``flock`` on
 ``<path>.lock`` and records the owner (pid, host) in the journal in a
-``BEGIN IMMEDIATE`` transaction. A journal that is not a SQLite file, fails
-``PRAGMA integrity_check``, lacks a table, comes from a newer schema or
-belongs to another session is refused with an error naming the path.
+``BEGIN IMMEDIATE`` transaction.
+
+A journal is created whole (under ``<path>.new``, then linked into place).
+Opening one checks its files first (:mod:`._files`: empty, truncated, a
+damaged or missing ``-wal``), then, on a read-only connection, its schema,
+integrity, session, owner and messages: a refusal names the path, what is
+wrong and what to do, and changes nothing. Only then is it claimed (the
+incarnation goes up, the file is marked open). A clean ``close()`` marks it
+closed and checkpoints everything into the file; a store dropped without
+``close()`` is released as a killed process would be (its ``-wal`` stays).
+Every SQLite or OS failure comes out as a :class:`JournalError` naming the
+path (:mod:`._sqlio`).
 
 >>> import tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "acct.journal")
@@ -161,16 +170,21 @@ def _fsync(path: str, *, directory: bool = False) -> None:
         os.close(fd)
 
 
+def _remove_new(path: str) -> None:
+    """Remove what a creator killed midway left (under the lock: no creator runs now)."""
+    tmp = path + ".new"
+    for p in (tmp, tmp + "-journal", wal_path(tmp), shm_path(tmp)):
+        _unlink(p)
+
+
 def _create(path: str, key: SessionKey) -> None:
     """Create a journal whole: written under another name, then linked into place.
 
     A process killed while creating leaves no file at ``path`` (only the
-    ``.new`` file, removed by the next creator), so a journal file is never
+    ``.new`` file, removed by the next opener), so a journal file is never
     empty or half made, and an empty one is damage.
     """
     tmp = path + ".new"
-    for p in (tmp, tmp + "-journal", wal_path(tmp), shm_path(tmp)):
-        _unlink(p)
     try:
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
@@ -332,6 +346,11 @@ class SqliteStore(StoreBase):
     def _open(self, integrity_check: bool, start_fresh: bool) -> None:
         path = self.path
         assert path is not None
+        try:
+            _remove_new(path)
+        except OSError as err:
+            raise os_error(path, err, f"cannot remove {path}.new, left by a creator that "
+                                      f"was stopped") from None
         try:
             state = check_files(path)
             if state.exists:

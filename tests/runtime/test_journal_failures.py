@@ -69,6 +69,8 @@ def test_a_full_disk_ends_the_session_with_one_journal_full_and_a_restart_resume
     err = only(info)
     assert str(path) in str(err) and "is full" in str(err) and "free space" in str(err)
     assert [m.cid for m in store.messages() if m.cid in first] == first  # still journalled
+    # what the failed commit held was never sent, and the store can say which requests
+    assert store.not_durable() and first[0] not in store.not_durable()
     with pytest.raises(JournalFull):
         store.close()  # what was never committed cannot be now: said again, and released
 

@@ -187,11 +187,13 @@ def test_a_commit_on_a_full_disk_fails_whole_and_succeeds_once_there_is_room(sma
     assert msg.startswith(f"journal {path}: commit failed and was rolled back: database or "
                           f"disk is full: the disk holding {small_fs} is full")
     assert store.pending and store.last_event_id == 9  # nothing lost from the pending view
+    assert store.not_durable() == [f"c-{i}" for i in range(1, 200)]  # never sent either
     assert state(path) == (3, 1, ["c-0"])  # and nothing half written
     with pytest.raises(JournalFull):
         store.commit()  # still full: said again, not wedged into another error
     filler.unlink()
     store.commit()  # room again: the same changes, whole
+    assert store.not_durable() == []
     store.close()
     assert state(path)[0] == 9 and len(state(path)[2]) == 200
 
