@@ -9,9 +9,8 @@ the files first and refuses them (:func:`check_files`), changing nothing.
 How damage is told from a journal that is merely in use:
 
 * A journal file is never empty and never shorter than its SQLite header
-  says: sessionkit creates it whole (:func:`~._sqlite` writes it under
-  another name and renames it), and a killed process leaves the file as
-  SQLite last wrote it.
+  says: the store creates it whole (written as ``<path>.new``, then linked
+  into place), and a killed process leaves the file as SQLite last wrote it.
 * The SQLite header's application id (``PRAGMA application_id``) says
   whether the journal was closed cleanly. Opening sets it to
   :data:`APP_OPEN` and checkpoints, so the main file says "open" before

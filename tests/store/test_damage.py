@@ -11,6 +11,7 @@ a journal that opens.
 from __future__ import annotations
 
 import gc
+import io
 import os
 import shutil
 import sqlite3
@@ -24,7 +25,7 @@ from click.testing import CliRunner
 
 from sessionkit import LimitOrder
 from sessionkit.store import JournalCorrupt, JournalError, JournalLocked, SqliteStore
-from sessionkit.store._cli import check_journal, journal_group, reset_journal
+from sessionkit.store._cli import check_journal, journal_group, reset_journal, show_journal
 
 ACCOUNT, DAY = "acct", "2026-05-04"
 
@@ -164,6 +165,18 @@ def test_a_journal_copied_without_its_wal_is_refused(path, tmp_path):
     shutil.copy(wal(path), wal(copy))  # copied with it: whole
     with open_store(copy) as store:
         assert store.last_event_id == cursor
+
+
+def test_looking_at_a_journal_without_its_wal_does_not_hide_the_damage(path, tmp_path):
+    """`sessionkit journal show` reports it, and creates no -wal that would make the next
+    open take the file for whole."""
+    killed_journal(path)
+    copy = tmp_path / "copy.journal"
+    shutil.copy(path, copy)
+    with pytest.raises(JournalCorrupt, match="write-ahead log .*copy.journal-wal is missing"):
+        show_journal(copy, io.StringIO())
+    assert not wal(copy).exists()
+    refused(copy, "is missing")
 
 
 def test_a_killed_writer_leaves_a_journal_that_opens(path):
