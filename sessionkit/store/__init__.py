@@ -14,9 +14,12 @@ from ._errors import (
     IdempotencyConflict,
     JournalCorrupt,
     JournalError,
+    JournalFull,
     JournalLocked,
     JournalMismatch,
+    JournalReadOnly,
     JournalTooNew,
+    JournalValueError,
     JournalWriteError,
 )
 from ._memory import MemoryStore
@@ -51,5 +54,8 @@ __all__ = [
     "JournalTooNew",
     "JournalMismatch",
     "JournalWriteError",
+    "JournalFull",
+    "JournalReadOnly",
+    "JournalValueError",
     "IdempotencyConflict",
 ]

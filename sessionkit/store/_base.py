@@ -23,7 +23,7 @@ from .._events import Outcome
 from .._messages import Batch, Request, RequestKind
 from .._session import Handoff
 from .._tracking import MessageState, TrackedSnapshot
-from ._errors import IdempotencyConflict, JournalError
+from ._errors import IdempotencyConflict, JournalError, JournalValueError
 from ._records import (
     Durability,
     IntentRecord,
@@ -32,13 +32,13 @@ from ._records import (
     RecoveryReport,
     SessionKey,
 )
+from ._values import INT_MAX, INT_MIN, bad_int, bad_text, unstorable
 
 __all__ = ["SessionStore", "StoreBase", "Changes", "Row"]
 
 logger = logging.getLogger(__name__)
 
 _UNACKED = (MessageState.QUEUED, MessageState.SENT)
-
 
 @runtime_checkable
 class SessionStore(Protocol):
@@ -156,11 +156,24 @@ class Changes:
         self.jobs_finished: list[str] = []
 
 
-def encode_request(request: Request, cid: str) -> str:
-    """A request (with its client id) in the core codec's dict form, as JSON text."""
+def encode_request(request: Request, cid: str, path: str | None = None) -> str:
+    """A request (with its client id) in the core codec's dict form, as JSON text.
+
+    A request holding a value JSON text cannot carry raises :class:`JournalValueError`
+    naming the field.
+    """
     d = unstructure(request)
     d["cid"] = cid
-    return orjson.dumps(d).decode()
+    try:
+        return orjson.dumps(d).decode()
+    except orjson.JSONEncodeError as err:
+        found = unstorable(d, "")
+        if found is None:
+            raise JournalValueError(path, f"request {cid!r}", request,
+                                    f"it cannot be written as JSON ({err})") from None
+        field, value, why = found
+        raise JournalValueError(path, f"{request.TYPE} {cid!r} field {field}", value,
+                                why) from None
 
 
 class StoreBase:
@@ -192,6 +205,8 @@ class StoreBase:
         self._jobs_dirty: dict[str, JobRecord | None] = {}
         self._closed = False
         self._report: RecoveryReport | None = None
+        #: set when a damaged journal was moved aside and this one started fresh
+        self._damaged: str | None = None
 
     # -- loading --------------------------------------------------------------------------
 
@@ -216,7 +231,7 @@ class StoreBase:
             replay=tuple((r.cid, r.mid) for r in rows_
                          if r.state not in _UNACKED and r.mid is not None),
             open_intents=tuple(i.key for i in self._intents.values() if i.outcome is None),
-            jobs=tuple(self._jobs), fresh=self.fresh,
+            jobs=tuple(self._jobs), fresh=self.fresh, damaged=self._damaged,
         )
 
     # -- reading --------------------------------------------------------------------------
@@ -255,6 +270,14 @@ class StoreBase:
     def messages(self) -> list[MessageRecord]:
         """Every request not yet final, in submission order."""
         return [r.record() for r in self._rows.values()]
+
+    def not_durable(self) -> list[str]:
+        """Client ids of the requests recorded since the last commit (their batches' messages
+        included): until a commit succeeds the journal does not hold them, so a process that
+        ends now (a failed commit, a full disk) leaves no trace of them. The write-ahead rule
+        keeps them from the transport until then: they were never sent.
+        """
+        return [r.cid for r in self._rows.values() if not r.persisted]
 
     def awaiting_response(self) -> list[tuple[str, int]]:
         """(cid, mid) of the requests ACKed without their final response (S2)."""
@@ -301,10 +324,21 @@ class StoreBase:
         if self._closed:
             raise JournalError(self.path, "the store is closed")
 
+    def _check_int(self, field: str, value: object) -> None:
+        why = bad_int(value)
+        if why is not None:
+            raise JournalValueError(self.path, field, value, why)
+
+    def _check_text(self, field: str, value: object) -> None:
+        why = bad_text(value)
+        if why is not None:
+            raise JournalValueError(self.path, field, value, why)
+
     def run_changed(self, run_id: str) -> None:
         """The session learnt (or changed to) exchange run ``run_id``."""
         self._check_open()
         if run_id != self._run_id:
+            self._check_text("run_id", run_id)
             self._run_id = run_id
             self._session_dirty = True
 
@@ -326,6 +360,9 @@ class StoreBase:
         if not isinstance(cid, str) or not cid:
             raise ValueError(f"message_submitted needs a request with its cid set, got "
                              f"cid={cid!r} on {request.TYPE}")
+        self._check_text("cid", cid)
+        if parent is not None:
+            self._check_text("parent", parent)
         if cid in self._rows:
             raise ValueError(f"cid {cid!r} is already in the journal")
         if isinstance(request, Batch):
@@ -338,14 +375,20 @@ class StoreBase:
                     raise ValueError(f"cid {c!r} is already in the journal")
             if len(set(cids)) != len(cids) or cid in cids:
                 raise ValueError(f"message_submitted: batch {cid!r} holds the same cid twice")
-            self._add_row(request, cid, parent)
-            for m in request.messages:
-                self._add_row(m, m.cid, cid)  # type: ignore[arg-type]
+            for c in cids:
+                self._check_text("cid", c)
+            # every payload is encoded before a row is added: a refusal records nothing
+            payloads = [encode_request(request, cid, self.path),
+                        *(encode_request(m, m.cid, self.path)  # type: ignore[arg-type]
+                          for m in request.messages)]
+            self._add_row(request, cid, parent, payloads[0])
+            for m, payload in zip(request.messages, payloads[1:], strict=True):
+                self._add_row(m, m.cid, cid, payload)  # type: ignore[arg-type]
         else:
-            self._add_row(request, cid, parent)
+            self._add_row(request, cid, parent, encode_request(request, cid, self.path))
 
-    def _add_row(self, request: Request, cid: str, parent: str | None) -> None:
-        row = Row(cid, request, encode_request(request, cid), MessageState.QUEUED, None, 0,
+    def _add_row(self, request: Request, cid: str, parent: str | None, payload: str) -> None:
+        row = Row(cid, request, payload, MessageState.QUEUED, None, 0,
                   parent, None, self._next_seq, False)
         self._next_seq += 1
         self._session_dirty = True
@@ -370,6 +413,10 @@ class StoreBase:
         row = self._rows.get(cid)
         if row is None or row.state not in _UNACKED:
             return
+        if mid is not None:
+            self._check_int("mid", mid)
+        if run_id is not None:
+            self._check_text("run_id", run_id)
         row.state = MessageState.OPEN if row.kind is RequestKind.TRADE else MessageState.ACKED
         row.mid = mid
         row.run_id = run_id or self._run_id
@@ -388,7 +435,13 @@ class StoreBase:
             self.resolve_intent(key, outcome.value)
 
     def event_handled(self, event_id: int) -> None:
-        """The processor returned from the event ``event_id``: move the cursor."""
+        """The processor returned from the event ``event_id``: move the cursor.
+
+        An event id the journal cannot hold raises :class:`JournalValueError` and
+        records nothing (the cursor stays where it was).
+        """
+        if type(event_id) is not int or not INT_MIN <= event_id <= INT_MAX:
+            self._check_int("event_id", event_id)
         if event_id > self._cursor:
             self._cursor = event_id
             self._session_dirty = True
@@ -408,6 +461,9 @@ class StoreBase:
             if not isinstance(value, str) or not value:
                 raise ValueError(f"record_intent {name} must be a non-empty string, "
                                  f"got {value!r}")
+            self._check_text(name, value)
+        if cid is not None:
+            self._check_text("cid", cid)
         seen = self._intents.get(key)
         if seen is not None:
             if seen.operation != operation or seen.payload_hash != payload_hash:
@@ -433,6 +489,7 @@ class StoreBase:
         if not isinstance(outcome, str) or not outcome:
             raise ValueError(f"resolve_intent outcome must be a non-empty string, "
                              f"got {outcome!r}")
+        self._check_text("outcome", outcome)
         if rec.outcome == outcome:
             return
         rec = IntentRecord(rec.key, rec.operation, rec.payload_hash, rec.cid, outcome)
@@ -447,6 +504,7 @@ class StoreBase:
         for name, value in (("job_id", job_id), ("kind", kind)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"add_job {name} must be a non-empty string, got {value!r}")
+            self._check_text(name, value)
         if job_id in self._jobs:
             raise ValueError(f"add_job: job {job_id!r} is already in the journal")
         rec = JobRecord(job_id, kind)

@@ -1,11 +1,17 @@
-"""``sessionkit journal show|export PATH``: read a journal without taking it over.
+"""``sessionkit journal show|export|check|reset PATH``: look at a journal, check it, reset it.
 
-The journal is opened read-only and not locked, so a live session's journal
-can be looked at while its process writes it (WAL readers do not block the
-writer). ``show_journal(path, output)`` prints the session, the cursor, the
-run id and the requests in flight as a table; ``export_journal(path,
-output)`` writes JSON lines. :data:`journal_group` is the click group that
-the ``sessionkit`` command mounts.
+``show`` and ``export`` open the journal read-only and do not lock it, so a
+live session's journal can be looked at while its process writes it (WAL
+readers do not block the writer). ``show_journal(path, output)`` prints the
+session, the cursor, the run id and the requests in flight as a table;
+``export_journal(path, output)`` writes JSON lines.
+
+``check_journal(path)`` makes every check a store makes when it opens the
+journal (damage, schema, integrity), changing nothing; ``reset_journal(path)``
+is the explicit fresh start for a damaged journal: its files are moved aside
+to ``<path>.damaged-<time>`` and the next store opened on the path starts a
+new journal. :data:`journal_group` is the click group that the
+``sessionkit`` command mounts.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ import attrs
 import click
 import orjson
 
-from ._errors import JournalCorrupt, JournalError, JournalTooNew
+from ._errors import JournalCorrupt, JournalError, JournalLocked, JournalTooNew
+from ._files import check_files, move_aside, wal_path
 from ._schema import REQUIRED_TABLES, SCHEMA_VERSION
-from ._sqlite import lock_path
+from ._sqlio import read_only_uri
+from ._sqlite import inspect_journal, lock_path, take_lock
 
-__all__ = ["JournalView", "read_journal", "show_journal", "export_journal", "journal_group",
-           "register"]
+__all__ = ["JournalView", "read_journal", "show_journal", "export_journal", "check_journal",
+           "reset_journal", "journal_group", "register"]
 
 
 @attrs.frozen
@@ -52,14 +60,18 @@ def _rows(conn: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
 def read_journal(path: str | os.PathLike[str]) -> JournalView:
     """Read a journal read-only; raises a :class:`JournalError` naming what is wrong."""
     path = os.path.abspath(os.fspath(path))
-    if not os.path.isfile(path):
+    if not os.path.isfile(path) and not os.path.exists(wal_path(path)):
         raise JournalError(path, "no such journal file")
+    if not _locked(path):
+        check_files(path)  # a live journal's -wal is being written: its writer checked it
     with open(path, "rb") as f:
         head = f.read(16)
     if head != b"SQLite format 3\x00":
         raise JournalCorrupt(path, f"not a SQLite database (it starts with {head[:16]!r})")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # no -wal: read the file as it is, creating no -wal or -shm beside it
+        conn = sqlite3.connect(read_only_uri(path, immutable=not os.path.exists(wal_path(path))),
+                               uri=True)
     except sqlite3.Error as err:
         raise JournalError(path, f"cannot be opened read-only: {err}") from None
     try:
@@ -181,9 +193,61 @@ def export_journal(path: str | os.PathLike[str], output: IO[str]) -> int:
     return len(lines)
 
 
+def check_journal(path: str | os.PathLike[str]) -> str:
+    """Make the checks a store makes when it opens the journal; return a one-line verdict.
+
+    Raises the :class:`JournalError` the store would raise (a damaged journal:
+    :class:`JournalCorrupt`, naming what is wrong and what to do). Nothing is
+    changed. A journal a writer holds is not checked (its writer did so when it
+    opened it): :class:`JournalLocked`.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if _locked(path):
+        raise JournalLocked(path, "is open in a writer; a live journal was checked by its "
+                                  "writer when it opened it")
+    state = check_files(path)
+    if not state.exists:
+        raise JournalError(path, "no such journal file")
+    session, _ = inspect_journal(path, state)
+    return (f"journal {path}: ok (account {session[0]}, session {session[1]}, last event id "
+            f"{session[2]}, incarnation {session[3]})")
+
+
+def reset_journal(path: str | os.PathLike[str], *, force: bool = False) -> str:
+    """The explicit fresh start: move a damaged journal's files aside; return their new name.
+
+    The next store opened on ``path`` creates a new journal: the session resumes
+    from nothing and the requests the old journal held in flight are forgotten
+    (check them at the exchange). A journal that is not damaged is only reset
+    with ``force``; a journal a writer holds never is (:class:`JournalLocked`).
+    """
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.lexists(path) and not os.path.lexists(wal_path(path)):
+        raise JournalError(path, "no such journal file: nothing to reset")
+    fd = take_lock(path)
+    try:
+        if not force:
+            try:
+                state = check_files(path)
+                session, _ = inspect_journal(path, state)
+            except JournalCorrupt:
+                pass  # damaged: what reset is for
+            except JournalError as err:
+                raise JournalError(path, f"is not damaged but cannot be used ({err.problem}); "
+                                         f"pass force=True (--force) to reset it anyway"
+                                         ) from None
+            else:
+                raise JournalError(path, f"is not damaged (last event id {session[2]}); a "
+                                         f"reset forgets what it holds: pass force=True "
+                                         f"(--force) to reset it anyway")
+        return move_aside(path)
+    finally:
+        os.close(fd)
+
+
 @click.group("journal")
 def journal_group() -> None:
-    """Inspect session journals (read-only: safe on a live session's journal)."""
+    """Inspect, check and reset session journals."""
 
 
 @journal_group.command("show")
@@ -206,6 +270,37 @@ def _export(path: str, output: IO[str]) -> None:
         export_journal(path, output)
     except JournalError as err:
         raise click.ClickException(str(err)) from None
+
+
+@journal_group.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+def _check(path: str) -> None:
+    """Check the journal at PATH as a store opening it would (changes nothing).
+
+    Exits with status 1 and says what is wrong and what to do when it would be refused.
+    """
+    try:
+        click.echo(check_journal(path))
+    except JournalError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@journal_group.command("reset")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True,
+              help="reset a journal that is not damaged too (it forgets what it holds)")
+def _reset(path: str, force: bool) -> None:
+    """Start the journal at PATH afresh: move its damaged files aside.
+
+    The next session opened on PATH resumes from nothing: the requests the old
+    journal held in flight are forgotten (check them at the exchange).
+    """
+    try:
+        moved = reset_journal(path, force=force)
+    except JournalError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"journal {os.path.abspath(path)}: moved aside to {moved}; the next session "
+               f"opened on it starts a new journal")
 
 
 def register(cli: Any) -> None:

@@ -116,10 +116,17 @@ class RecoveryReport:
     jobs: tuple[str, ...] = ()
     #: nothing was ever recorded: the session starts fresh (no handoff)
     fresh: bool = False
+    #: set when the journal at this path was damaged and, as asked for
+    #: (``if_damaged="start_fresh"``), moved aside for a new one: what was wrong and where
+    #: the damaged files went. The requests it held in flight are not known to this session.
+    damaged: str | None = None
 
     def summary(self) -> str:
         """One line for a log."""
-        return (f"journal incarnation {self.incarnation}: resume after event "
+        text = (f"journal incarnation {self.incarnation}: resume after event "
                 f"{self.last_event_id} of run {self.run_id}, {len(self.resend)} to resend, "
                 f"{len(self.replay)} to replay, {len(self.open_intents)} open intents, "
                 f"{len(self.jobs)} jobs")
+        if self.damaged is not None:
+            text += f" (a new journal: the old one was damaged: {self.damaged})"
+        return text

@@ -6,10 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import orjson
+import pytest
 
 from sessionkit import LimitOrder, MessageState
 from sessionkit._codec import unstructure
-from sessionkit.store import SCHEMA_VERSION, SqliteStore
+from sessionkit.store import SCHEMA_VERSION, JournalError, SqliteStore
 from sessionkit.store._schema import MIGRATIONS, REQUIRED_TABLES
 
 
@@ -78,12 +79,10 @@ def test_a_failed_migration_leaves_the_journal_at_its_version(tmp_path, monkeypa
     import sessionkit.store._sqlite as mod
 
     monkeypatch.setattr(mod, "MIGRATIONS", (MIGRATIONS[0], MIGRATIONS[1] + ";\nBOGUS SQL"))
-    try:
+    with pytest.raises(JournalError, match=r"journal .*/j: migrating schema version 1 to 2 "
+                                           r"failed: near \"BOGUS\": syntax error; the "
+                                           r"journal is left at version 1"):
         SqliteStore(path, account="acct", session_id="2026-05-04")
-    except sqlite3.OperationalError:
-        pass
-    else:  # pragma: no cover
-        raise AssertionError("the bad migration did not fail")
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     conn.close()

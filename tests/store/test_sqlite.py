@@ -202,12 +202,6 @@ def test_bad_paths_and_modes_are_named(tmp_path):
         open_store(tmp_path / "j", durability="slow")
 
 
-def test_an_empty_file_becomes_a_new_journal(path):
-    path.write_bytes(b"")
-    with open_store(path) as store:
-        assert store.recovery_report().fresh
-
-
 # -- durability ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode, synchronous", [("safe", 2), ("fast", 1)])
