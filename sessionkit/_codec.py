@@ -55,14 +55,28 @@ def _structure_id(value: Any, _: Any) -> int:
     raise TypeError(f"expected an id (an integer), got {type(value).__name__} {value!r:.40}")
 
 
+def _structure_optional_id(value: Any, _: Any) -> int | None:
+    # ``Id | None`` in one call (cattrs' generic optional dispatches on the type each time)
+    if value is None or (type(value) is int and 0 <= value <= ID_MAX):
+        return value
+    return _structure_id(value, _)
+
+
 def _is_id(tp: Any) -> bool:
     return typing.get_origin(tp) is Annotated and ID_MARK in tp.__metadata__
+
+
+def _is_optional_id(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return (typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 2
+            and type(None) in args and any(_is_id(a) for a in args))
 
 
 def make_converter(*, detailed: bool) -> cattrs.Converter:
     """The converter between messages and plain dicts (JSON/msgpack ready)."""
     conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=False)
     conv.register_structure_hook_func(_is_id, _structure_id)
+    conv.register_structure_hook_func(_is_optional_id, _structure_optional_id)
     conv.register_structure_hook(int, _strict(int, "an integer"))
     conv.register_structure_hook(str, _strict(str, "a string"))
     conv.register_structure_hook(bool, _strict(bool, "a boolean"))
