@@ -31,6 +31,7 @@ from ._rules import (
     COUNT,
     FLAG,
     ID,
+    RESUME,
     TEXT,
     TIMESTAMP,
     Id,
@@ -119,8 +120,9 @@ def _batchable(value: Any) -> bool:
     return isinstance(value, Request) and not isinstance(value, Batch)
 
 
-_ACCOUNT = Rule("a non-empty string", "isinstance({v}, str) and len({v}) > 0")
-_TOKEN = Rule("a string", TEXT.test, secret=True)
+_ACCOUNT = Rule("a non-empty string (of Unicode text)", f"{TEXT.test} and len({{v}}) > 0",
+                TEXT.names)
+_TOKEN = attrs.evolve(TEXT, secret=True)
 _SIDE = Rule("'buy' or 'sell'", "isinstance({v}, str) and ({v} == 'buy' or {v} == 'sell')")
 _PRICE = Rule("a price in cents: an integer in 1..2^63-1", COUNT.test)
 _BATCHED = tuple_of(Rule("a request (not a Batch)", "batchable({v})",
@@ -172,7 +174,7 @@ class Login(Message):
     TYPE: ClassVar[str] = "login"
     account: str = checked(_ACCOUNT)
     token: str = checked(_TOKEN, default="", repr=False)
-    resume_event_id: Id = checked(ID, default=0)
+    resume_event_id: int = checked(RESUME, default=0)
 
     def __attrs_post_init__(self) -> None:
         check_fields(self)  # replaced by the class's compiled check (end of the module)

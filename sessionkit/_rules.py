@@ -1,10 +1,11 @@
 """The protocol's ranges, and the rules the fields of a message the client sends obey.
 
 The ranges (``docs/protocol.md``, "Ranges"): every id (event ids, MIDs, contract ids, the
-resume token, the bounds of a replay) is an integer in ``0..ID_MAX`` (2^63-1, what a
-signed 64-bit integer and SQLite's INTEGER hold); sizes and prices are integers in
-``1..ID_MAX``; a client id is 1 to ``CID_MAX_LENGTH`` printable characters; a batch holds
-1 to ``BATCH_LIMIT`` requests. ``bool`` is not an integer here.
+bounds of a replay) is an integer in ``0..ID_MAX`` (2^63-1, what a signed 64-bit integer
+and SQLite's INTEGER hold); a resume token may be one more (``ID_MAX + 1`` resumes after
+the largest id); sizes and prices are integers in ``1..ID_MAX``; a client id is 1 to
+``CID_MAX_LENGTH`` printable characters; a batch holds 1 to ``BATCH_LIMIT`` requests.
+``bool`` is not an integer here.
 
 Inbound messages are checked by the codec when a frame is decoded (an :data:`Id` field
 takes only an id); a message the client sends is checked when it is made: each field of
@@ -25,8 +26,8 @@ import attrs
 from ._errors import InvalidRequestError
 
 __all__ = ["ID_MAX", "BATCH_LIMIT", "CID_MAX_LENGTH", "Id", "ID_MARK", "Rule", "ID", "COUNT",
-           "CID", "TEXT", "FLAG", "TIMESTAMP", "optional", "tuple_of", "checked", "check_fields",
-           "compile_check", "CHECK_ONLY", "describe_value"]
+           "CID", "TEXT", "FLAG", "TIMESTAMP", "RESUME", "optional", "tuple_of", "checked",
+           "check_fields", "compile_check", "CHECK_ONLY", "describe_value"]
 
 #: the largest id (and size, price) the protocol allows: 2^63-1
 ID_MAX = 2**63 - 1
@@ -109,11 +110,26 @@ def _evaluate(rule: Rule, value: Any) -> bool:
 
 ID = Rule("an id: an integer in 0..2^63-1", "type({v}) is int and 0 <= {v} <= ID_MAX")
 COUNT = Rule("an integer in 1..2^63-1", "type({v}) is int and 0 < {v} <= ID_MAX")
+#: a resume token: N replays the events from N on, so one past the largest id resumes
+#: after it (the token is not journalled, the cursor N-1 is)
+RESUME = Rule("a resume token: an integer in 0..2^63 (N: the events from N on)",
+              "type({v}) is int and 0 <= {v} <= ID_MAX + 1")
 TIMESTAMP = Rule("a timestamp: an integer in 0..2^63-1 (nanoseconds since the epoch)",
                  ID.test)
 CID = Rule(f"a client id: a string of 1 to {CID_MAX_LENGTH} printable characters",
            "isinstance({v}, str) and 0 < len({v}) <= CID_MAX_LENGTH and {v}.isprintable()")
-TEXT = Rule("a string", "isinstance({v}, str)")
+def _encodable(text: str) -> bool:
+    """No lone surrogate: the text encodes as UTF-8 (JSON and msgpack need it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+TEXT = Rule("a string (of Unicode text: no lone surrogate)",
+            "isinstance({v}, str) and ({v}.isascii() or encodable({v}))",
+            {"encodable": _encodable})
 FLAG = Rule("a boolean (True or False)", "({v} is True or {v} is False)")
 
 

@@ -17,6 +17,7 @@ from sessionkit import (
     JsonCodec,
     LimitOrder,
     LocalProtocolError,
+    Login,
     Message,
     MsgpackCodec,
     Request,
@@ -56,7 +57,7 @@ VALID: dict[str, st.SearchStrategy[object]] = {
     "replay": st.booleans(), "cid": st.none() | cids, "contract_id": ids,
     "side": st.sampled_from(["buy", "sell"]), "size": counts, "price_in_cents": counts,
     "order_mid": ids, "all_contracts": st.booleans(), "mids": st.lists(ids, max_size=5),
-    "account": text.filter(bool), "token": text, "resume_event_id": ids,
+    "account": text.filter(bool), "token": text, "resume_event_id": st.integers(0, ID_MAX + 1),
     "from_event_id": ids, "to_event_id": ids,
 }
 _SIMPLE_REQUESTS = [c for c in MESSAGE_TYPES.values() if issubclass(c, Request) and c is not Batch]
@@ -222,7 +223,6 @@ _ID_FRAMES = [
     (b'{"type":"cancel_order","cid":"c","order_mid":%d}', "cancel_order.order_mid"),
     (b'{"type":"message_replay","cid":"c","mids":[1,%d]}', "message_replay.mids[1]"),
     (b'{"type":"event_replay","from_event_id":1,"to_event_id":%d}', "event_replay.to_event_id"),
-    (b'{"type":"login","account":"a","resume_event_id":%d}', "login.resume_event_id"),
 ]
 
 
@@ -246,6 +246,18 @@ def _frame(codec: JsonCodec, json_frame: bytes) -> bytes:
     import orjson
 
     return json_frame if codec.name == "json" else msgpack.packb(orjson.loads(json_frame))
+
+
+@pytest.mark.parametrize("bad", [2**63 + 1, -1])
+def test_a_resume_token_goes_one_past_the_largest_id(bad: int) -> None:
+    """resume_event_id N replays from N on: 2^63 resumes after the largest id, 2^63+1 is
+    refused."""
+    frame = b'{"type":"login","account":"a","resume_event_id":%d}'
+    assert JsonCodec().decode(frame % 2**63) == Login(account="a", resume_event_id=2**63)
+    with pytest.raises(DecodeError) as err:
+        JsonCodec().decode(frame % bad)
+    assert err.value.field == "login.resume_event_id"
+    assert "Login.resume_event_id must be a resume token: an integer in 0..2^63" in str(err.value)
 
 
 def test_an_integer_beyond_64_bits_is_refused_as_not_an_integer() -> None:

@@ -67,7 +67,9 @@ class Colour(enum.IntEnum):
     ("event_id", 2**63, "LimitOrder.event_id must be None or an id"),
     ("ts", -1, "LimitOrder.ts must be None or a timestamp"),
     ("replay", 1, "LimitOrder.replay must be a boolean (True or False), got 1 (int)"),
-    ("run_id", 3, "LimitOrder.run_id must be None or a string, got 3 (int)"),
+    ("run_id", 3, "LimitOrder.run_id must be None or a string (of Unicode text: no lone "
+                  "surrogate), got 3 (int)"),
+    ("run_id", "\ud800", "got '\\ud800' (str)"),  # could not be encoded to be sent
 ])
 def test_a_limit_order_with_a_bad_field_is_refused_naming_class_field_and_value(
         field: str, value: Any, words: str) -> None:
@@ -101,6 +103,8 @@ def test_the_error_is_a_sessionkit_error_and_a_value_error() -> None:
      "EventReplay.to_event_id must be an id"),
     (lambda: Login(account=""), "account", "Login.account must be a non-empty string"),
     (lambda: Login(account="a", resume_event_id=-1), "resume_event_id", "Login.resume_event_id"),
+    (lambda: Login(account="a", resume_event_id=2**63 + 1), "resume_event_id",
+     "Login.resume_event_id must be a resume token: an integer in 0..2^63"),
     (lambda: Batch(), "messages", f"Batch.messages must be a tuple of 1 to {BATCH_LIMIT} "
                                   f"requests, none a Batch, got () (tuple)"),
     (lambda: Batch(messages=tuple(CancelOrder(order_mid=i) for i in range(BATCH_LIMIT + 1))),
@@ -123,7 +127,7 @@ def test_the_ranges_edges_are_accepted() -> None:
                event_id=0, replay=True, run_id="")
     CancelOrder(order_mid=0)
     Batch(messages=tuple(CancelOrder(order_mid=i) for i in range(BATCH_LIMIT)))
-    Login(account="a", resume_event_id=ID_MAX)
+    Login(account="a", resume_event_id=ID_MAX + 1)  # resume after the largest id
 
 
 def test_a_list_is_taken_as_a_tuple() -> None:

@@ -82,9 +82,9 @@ def check_options(connector: Any, processor: Any, *, account: str, token: str = 
     if config is not None and not isinstance(config, SessionConfig):
         raise ConfigTypeError(f"config must be a SessionConfig, got {type(config).__name__}")
     if resume_event_id is not None and (type(resume_event_id) is not int
-                                        or not 0 <= resume_event_id <= ID_MAX):
-        raise ConfigError(f"resume_event_id must be None or an event id (an integer in "
-                          f"0..2^63-1), got {resume_event_id!r}")
+                                        or not 0 <= resume_event_id <= ID_MAX + 1):
+        raise ConfigError(f"resume_event_id must be None or a resume token (an integer in "
+                          f"0..2^63), got {resume_event_id!r}")
     positive_or_none("login_timeout", login_timeout)
     positive_or_none("submit_timeout", submit_timeout, allow_zero=True)
     positive_or_none("close_timeout", close_timeout, allow_zero=True)
