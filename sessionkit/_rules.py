@@ -96,14 +96,14 @@ def _namespace(rule: Rule) -> dict[str, Any]:
     return ns
 
 
-_TESTS: dict[str, Any] = {}
+_TESTS: dict[Rule, Any] = {}
 
 
 def _evaluate(rule: Rule, value: Any) -> bool:
     """The rule's own ``test`` (not its items') on ``value``."""
-    fn = _TESTS.get(rule.test)
+    fn = _TESTS.get(rule)
     if fn is None:
-        fn = _TESTS[rule.test] = eval(  # noqa: S307 - our own rule text
+        fn = _TESTS[rule] = eval(  # noqa: S307 - our own rule text
             f"lambda v: bool({rule.test.format(v='v')})", _namespace(rule))
     return bool(fn(value))
 
@@ -118,6 +118,8 @@ TIMESTAMP = Rule("a timestamp: an integer in 0..2^63-1 (nanoseconds since the ep
                  ID.test)
 CID = Rule(f"a client id: a string of 1 to {CID_MAX_LENGTH} printable characters",
            "isinstance({v}, str) and 0 < len({v}) <= CID_MAX_LENGTH and {v}.isprintable()")
+
+
 def _encodable(text: str) -> bool:
     """No lone surrogate: the text encodes as UTF-8 (JSON and msgpack need it)."""
     try:
@@ -198,8 +200,8 @@ def _refuse(msg: Any) -> None:
     """The compiled check failed: raise naming the field."""
     check_fields(msg)
     # the compiled expression and the rules are the same text: check_fields raised above
-    raise InvalidRequestError(f"{type(msg).__name__} breaks a rule of its fields",
-                              type_name=type(msg).__name__)  # pragma: no cover
+    raise InvalidRequestError(  # pragma: no cover
+        f"{type(msg).__name__} breaks a rule of its fields", type_name=type(msg).__name__)
 
 
 def _checked_class(cls: type) -> type:
