@@ -14,7 +14,9 @@ from ._compiled import compiled_modules
 from ._config import GapPolicy, SessionConfig, ViolationPolicy
 from ._errors import (
     ConfigError,
+    ConfigTypeError,
     DecodeError,
+    InvalidRequestError,
     LocalProtocolError,
     RemoteProtocolError,
     SessionBusy,
@@ -89,6 +91,8 @@ __all__ = [
     "Closed",
     "Codec",
     "ConfigError",
+    "ConfigTypeError",
+    "InvalidRequestError",
     "Congestion",
     "ConnectionAvailable",
     "ConnectionBusy",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import math
 from typing import Any
 
 import attrs
 
 from ._errors import ConfigError
+from ._rules import BATCH_LIMIT
 
 __all__ = ["SessionConfig", "GapPolicy", "ViolationPolicy"]
 
@@ -35,22 +37,32 @@ class ViolationPolicy(enum.Enum):
     REPORT = "report"
 
 
-def _positive(kind: type, *, allow_zero: bool = False) -> Any:
+def _positive(kind: type, *, allow_zero: bool = False, most: int | None = None) -> Any:
+    """A number > 0 (>= 0 with ``allow_zero``; at most ``most``). A float must be finite:
+    every time of the core is a timer that must fire (NaN compares false to everything and
+    would pass a plain range test; an infinite wait never ends)."""
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         ok = isinstance(value, kind) and not isinstance(value, bool)
         if kind is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or value < 0 or (value == 0 and not allow_zero):
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and math.isfinite(value))
+        if (not ok or value < 0 or (value == 0 and not allow_zero)
+                or (most is not None and value > most)):
             need = "a non-negative" if allow_zero else "a positive"
+            what = "finite number" if kind is float else kind.__name__
+            limit = f" of at most {most}" if most is not None else ""
             raise ConfigError(f"SessionConfig.{attribute.name} must be {need} "
-                              f"{kind.__name__}, got {value!r}")
+                              f"{what}{limit}, got {value!r}")
 
     return check
 
 
 def _optional_positive_float(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
-        _positive(float)(inst, attribute, value)
+        try:
+            _positive(float)(inst, attribute, value)
+        except ConfigError as err:
+            raise ConfigError(str(err).replace(" must be ", " must be None or ", 1)) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -77,7 +89,7 @@ class SessionConfig:
     #: busy clears when both counts are below this (default: half of max_in_flight)
     low_water: int = attrs.field(default=None)
     #: messages per batch (the exchange's limit)
-    batch_limit: int = attrs.field(default=200, validator=_positive(int))
+    batch_limit: int = attrs.field(default=200, validator=_positive(int, most=BATCH_LIMIT))
     #: what to do when event ids jump
     gap_policy: GapPolicy = attrs.field(default=GapPolicy.TOLERATE)
     #: the most live events held while a replay runs; past it the session fails

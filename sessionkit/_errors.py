@@ -10,7 +10,9 @@ from __future__ import annotations
 __all__ = [
     "SessionkitError",
     "ConfigError",
+    "ConfigTypeError",
     "LocalProtocolError",
+    "InvalidRequestError",
     "RemoteProtocolError",
     "DecodeError",
     "SessionBusy",
@@ -26,8 +28,33 @@ class ConfigError(SessionkitError, ValueError):
     """A configuration value is invalid; the message names the setting and the value."""
 
 
+class ConfigTypeError(ConfigError, TypeError):
+    """An option is not of the kind it must be (a processor class where an instance is wanted,
+    an object with none of a processor's methods); the message names the option and what was
+    passed. A :class:`ConfigError` and a ``TypeError``."""
+
+
 class LocalProtocolError(SessionkitError):
     """The caller asked for something the protocol or the session state does not allow."""
+
+
+class InvalidRequestError(LocalProtocolError, ValueError):
+    """A message the client sends was made with a field the protocol does not allow.
+
+    Raised where the message is made (its constructor, ``attrs.evolve``), so an invalid
+    request never reaches ``submit`` nor the wire: a wrong type (``size="1"``, ``size=True``,
+    ``price_in_cents=None``) as well as a value out of the protocol's range (see
+    ``docs/protocol.md``). A :class:`LocalProtocolError` and a ``ValueError``.
+    ``type_name`` is the message class's name, ``field`` the field's name (an item of a
+    tuple field adds its index: ``"mids[2]"``), ``value`` the value refused.
+    """
+
+    def __init__(self, message: str, *, type_name: str = "", field: str = "",
+                 value: object = None) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.field = field
+        self.value = value
 
 
 class RemoteProtocolError(SessionkitError):

@@ -8,6 +8,13 @@ business of :mod:`sessionkit._codec`.
 Client requests carry a client id ``cid`` (unique within the session, kept on
 every resend so the exchange can de-duplicate); the exchange answers with a
 :class:`Status` (the ACK) carrying the exchange-assigned message id ``mid``.
+
+A message the client sends (every :class:`Request`, :class:`Login`,
+:class:`EventReplay`) is checked when it is made: a field of the wrong type or out of
+the protocol's range raises :class:`~sessionkit.InvalidRequestError` naming the class,
+the field and the value (the rules: :mod:`sessionkit._rules`). Messages the exchange
+sends are checked by the codec when a frame is decoded (an :data:`Id` field takes only
+an id in ``0..2^63-1``), not when they are made, so that a test can build any of them.
 """
 
 from __future__ import annotations
@@ -18,6 +25,23 @@ from typing import Any, ClassVar
 import attrs
 
 from ._fastinit import compile_copier
+from ._rules import (
+    BATCH_LIMIT,
+    CID,
+    COUNT,
+    FLAG,
+    ID,
+    RESUME,
+    TEXT,
+    TIMESTAMP,
+    Id,
+    Rule,
+    check_fields,
+    checked,
+    compile_check,
+    optional,
+    tuple_of,
+)
 
 __all__ = [
     "Message",
@@ -86,6 +110,27 @@ class Side(enum.StrEnum):
     SELL = "sell"
 
 
+def _as_tuple(value: Any) -> Any:
+    """A list given for a tuple field is taken as a tuple (anything else is left to the
+    field's rule to refuse)."""
+    return tuple(value) if type(value) is list else value
+
+
+def _batchable(value: Any) -> bool:
+    return isinstance(value, Request) and not isinstance(value, Batch)
+
+
+_ACCOUNT = Rule("a non-empty string (of Unicode text)", f"{TEXT.test} and len({{v}}) > 0",
+                TEXT.names)
+_TOKEN = attrs.evolve(TEXT, secret=True)
+_SIDE = Rule("'buy' or 'sell'", "isinstance({v}, str) and ({v} == 'buy' or {v} == 'sell')")
+_PRICE = Rule("a price in cents: an integer in 1..2^63-1", COUNT.test)
+_BATCHED = tuple_of(Rule("a request (not a Batch)", "batchable({v})",
+                         {"batchable": _batchable}),
+                    min_len=1, max_len="BATCH_LIMIT",
+                    words=f"a tuple of 1 to {BATCH_LIMIT} requests, none a Batch")
+
+
 @attrs.frozen(kw_only=True, slots=True)
 class Message:
     """Envelope fields shared by every message.
@@ -98,18 +143,25 @@ class Message:
 
     TYPE: ClassVar[str] = ""
     HANDLER: ClassVar[str] = "handle_unknown_message"
-    run_id: str | None = None
-    event_id: int | None = None
-    ts: int | None = None
-    replay: bool = False
+    run_id: str | None = checked(optional(TEXT), default=None)
+    event_id: Id | None = checked(optional(ID), default=None)
+    ts: int | None = checked(optional(TIMESTAMP), default=None)
+    replay: bool = checked(FLAG, default=False)
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class Request(Message):
-    """A client request that the session tracks by ``cid`` until it is final."""
+    """A client request that the session tracks by ``cid`` until it is final.
+
+    Checked when made (see the module's docstring): ``cid`` is None (the session gives
+    one) or 1 to 128 printable characters.
+    """
 
     KIND: ClassVar[RequestKind] = RequestKind.RESPONSE
-    cid: str | None = None
+    cid: str | None = checked(optional(CID), default=None)
+
+    def __attrs_post_init__(self) -> None:
+        check_fields(self)  # replaced by the class's compiled check (end of the module)
 
 
 # --- session level ---------------------------------------------------------
@@ -120,9 +172,12 @@ class Login(Message):
     """Opens the session. ``resume_event_id``: 0 no replay, 1 replay all, N after N-1."""
 
     TYPE: ClassVar[str] = "login"
-    account: str
-    token: str = attrs.field(default="", repr=False)
-    resume_event_id: int = 0
+    account: str = checked(_ACCOUNT)
+    token: str = checked(_TOKEN, default="", repr=False)
+    resume_event_id: int = checked(RESUME, default=0)
+
+    def __attrs_post_init__(self) -> None:
+        check_fields(self)  # replaced by the class's compiled check (end of the module)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -131,7 +186,7 @@ class LoginAck(Message):
 
     TYPE: ClassVar[str] = "login_ack"
     HANDLER: ClassVar[str] = "handle_login_ack"
-    last_event_id: int = 0
+    last_event_id: Id = 0
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -170,8 +225,8 @@ class ResendComplete(Message):
 
     TYPE: ClassVar[str] = "resend_complete"
     HANDLER: ClassVar[str] = "handle_resend_complete"
-    begin: int
-    end: int
+    begin: Id
+    end: Id
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -181,7 +236,7 @@ class Status(Message):
     TYPE: ClassVar[str] = "status"
     HANDLER: ClassVar[str] = "handle_status_message"
     cid: str
-    mid: int | None = None
+    mid: Id | None = None
     status: int = StatusCode.OK
     message: str = ""
 
@@ -197,10 +252,10 @@ class Status(Message):
 class LimitOrder(Request):
     TYPE: ClassVar[str] = "limit_order"
     KIND: ClassVar[RequestKind] = RequestKind.TRADE
-    contract_id: int
-    side: str = Side.BUY.value
-    size: int
-    price_in_cents: int
+    contract_id: Id = checked(ID)
+    side: str = checked(_SIDE, default=Side.BUY.value)
+    size: int = checked(COUNT)
+    price_in_cents: int = checked(_PRICE)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -209,21 +264,21 @@ class CancelOrder(Request):
 
     TYPE: ClassVar[str] = "cancel_order"
     KIND: ClassVar[RequestKind] = RequestKind.ACK_ONLY
-    order_mid: int
+    order_mid: Id = checked(ID)
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class GetContracts(Request):
     TYPE: ClassVar[str] = "get_contracts"
     KIND: ClassVar[RequestKind] = RequestKind.RESPONSE
-    all_contracts: bool = True
+    all_contracts: bool = checked(FLAG, default=True)
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class GetBookState(Request):
     TYPE: ClassVar[str] = "get_book_state"
     KIND: ClassVar[RequestKind] = RequestKind.RESPONSE
-    contract_id: int
+    contract_id: Id = checked(ID)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -232,7 +287,7 @@ class MessageReplay(Request):
 
     TYPE: ClassVar[str] = "message_replay"
     KIND: ClassVar[RequestKind] = RequestKind.ACK_ONLY
-    mids: tuple[int, ...] = ()
+    mids: tuple[Id, ...] = checked(tuple_of(ID), default=(), converter=_as_tuple)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -240,18 +295,21 @@ class EventReplay(Message):
     """Asks the exchange to re-send events ``from_event_id`` .. ``to_event_id``."""
 
     TYPE: ClassVar[str] = "event_replay"
-    from_event_id: int
-    to_event_id: int
+    from_event_id: Id = checked(ID)
+    to_event_id: Id = checked(ID)
+
+    def __attrs_post_init__(self) -> None:
+        check_fields(self)  # replaced by the class's compiled check (end of the module)
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class Batch(Request):
-    """Up to the batch limit of requests, executed by the exchange in order."""
+    """1 to 200 requests (none a batch), executed by the exchange in order."""
 
     TYPE: ClassVar[str] = "batch"
     HANDLER: ClassVar[str] = "handle_batch"
     KIND: ClassVar[RequestKind] = RequestKind.BATCH
-    messages: tuple[Request, ...] = ()
+    messages: tuple[Request, ...] = checked(_BATCHED, default=(), converter=_as_tuple)
 
 
 # --- responses and events --------------------------------------------------
@@ -264,7 +322,7 @@ class BatchAck(Message):
     TYPE: ClassVar[str] = "batch_ack"
     HANDLER: ClassVar[str] = "handle_batch_message"
     cid: str
-    mid: int | None = None
+    mid: Id | None = None
     messages: tuple[Status, ...] = ()
 
 
@@ -274,9 +332,9 @@ class ActionReport(Message):
 
     TYPE: ClassVar[str] = "action_report"
     HANDLER: ClassVar[str] = "handle_action_report"
-    mid: int
+    mid: Id
     cid: str | None = None
-    contract_id: int
+    contract_id: Id
     status_type: str = "inserted"
     size: int
     filled_size: int = 0
@@ -285,7 +343,7 @@ class ActionReport(Message):
 
 @attrs.frozen(kw_only=True, slots=True)
 class Contract:
-    contract_id: int
+    contract_id: Id
     label: str
     tick_in_cents: int = 1
 
@@ -296,7 +354,7 @@ class ContractDetail(Message):
 
     TYPE: ClassVar[str] = "contract_detail"
     HANDLER: ClassVar[str] = "handle_contract_detail"
-    mid: int | None = None
+    mid: Id | None = None
     #: the request's client id, echoed so a response can be matched when its ACK was lost
     cid: str | None = None
     contract: Contract | None = None
@@ -307,14 +365,14 @@ class ContractDetail(Message):
 class BookTop(Message):
     TYPE: ClassVar[str] = "book_top"
     HANDLER: ClassVar[str] = "handle_book_top"
-    contract_id: int
+    contract_id: Id
     bid_in_cents: int | None = None
     ask_in_cents: int | None = None
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class BookOrder:
-    mid: int
+    mid: Id
     side: str
     size: int
     price_in_cents: int
@@ -324,9 +382,9 @@ class BookOrder:
 class BookStateSnapshot(Message):
     TYPE: ClassVar[str] = "book_state_snapshot"
     HANDLER: ClassVar[str] = "handle_book_state_snapshot"
-    mid: int | None = None
+    mid: Id | None = None
     cid: str | None = None
-    contract_id: int
+    contract_id: Id
     orders: tuple[BookOrder, ...] = ()
 
 
@@ -352,6 +410,12 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 
 for _cls in (*MESSAGE_TYPES.values(), Message, Request, UnknownMessage, Contract, BookOrder):
     attrs.resolve_types(_cls)
+#: the messages the client sends, each checked when made by one compiled function
+CHECKED_TYPES: tuple[type[Message], ...] = (
+    Request, Login, EventReplay,
+    *(c for c in MESSAGE_TYPES.values() if issubclass(c, Request)))
+for _cls in CHECKED_TYPES:
+    _cls.__attrs_post_init__ = compile_check(_cls)  # type: ignore[attr-defined]
 del _cls
 
 _CID_COPIERS: dict[type, Any] = {}

@@ -2,9 +2,11 @@
 tracking (a mixin of ``Session``; the receiving side is in ``_session.py``).
 
 Every submit passes the same admission: the session's state, the request's type and
-cid, and the window (``max_in_flight``, ``max_send_buffer``, congestion), which raises
-:class:`SessionBusy` synchronously when it is full. An admitted request gets its cid and
-a tracking record, and is queued for the transport.
+cid (its fields were checked when it was made; an instance of a subclass is checked
+again here, :class:`~sessionkit.InvalidRequestError`), and the window
+(``max_in_flight``, ``max_send_buffer``, congestion), which raises :class:`SessionBusy`
+synchronously when it is full. An admitted request gets its cid and a tracking record,
+and is queued for the transport.
 
 :meth:`Submitting._admit` and :meth:`Submitting._track` are :meth:`submit` cut in two for
 the runtime's fast path (``runtime/_fastpath.py``): it admits a lone request, hands its
@@ -26,6 +28,7 @@ from ._flow import FlowControl
 from ._handoff import BatchTicket
 from ._heartbeat import HeartbeatMonitor
 from ._messages import MESSAGE_TYPES, Batch, Message, MessageReplay, Request, with_cid
+from ._rules import check_fields
 from ._state import Input, SessionState
 from ._tracking import Tracked, Tracker
 
@@ -170,6 +173,10 @@ class Submitting:
         if not isinstance(request, Request):
             raise LocalProtocolError(f"{what} must be a sessionkit Request, got "
                                      f"{type(request).__name__}")
+        if type(request) not in _PLAIN_REQUESTS:
+            # a subclass may have skipped the check its base runs when made: run it again,
+            # so that nothing invalid is sent (a plain request was checked when made)
+            check_fields(request)
         if request.cid is not None and request.cid in self._tracker.by_cid:
             raise LocalProtocolError(f"{what} cid {request.cid!r} is already tracked")
 

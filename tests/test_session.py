@@ -383,7 +383,10 @@ def test_batches_split_and_map_acks_back(n: int, batches: int) -> None:
 
 
 def test_batch_partial_failure_reported_per_message(loop: CoreLoop) -> None:
-    [t] = loop.session.submit_batch([order(), order(contract=99), order(size=-1)], loop.now)
+    # an unknown contract and an unknown order: two refusals (an invalid order cannot be
+    # made at all: LimitOrder checks its fields)
+    [t] = loop.session.submit_batch([order(), order(contract=99), CancelOrder(order_mid=424242)],
+                                    loop.now)
     loop.pump()
     fins = finished(loop)
     assert fins[t.cids[1]].outcome is Outcome.REJECTED

@@ -35,7 +35,7 @@ CONFIG = dict(cid_prefix="h", ack_timeout=0.5, ack_timeout_max=2.0, max_send_att
               max_in_flight=40, low_water=20, max_send_buffer=60, max_replay_buffer=500)
 
 orders = st.builds(LimitOrder, contract_id=st.sampled_from([1, 2, 99]),
-                   side=st.sampled_from(["buy", "sell"]), size=st.integers(-1, 5),
+                   side=st.sampled_from(["buy", "sell"]), size=st.integers(1, 5),
                    price_in_cents=st.integers(95, 105))
 
 

@@ -21,7 +21,7 @@ import trio.testing
 
 from .._codec import JsonCodec
 from .._config import SessionConfig
-from .._errors import SessionkitError
+from .._errors import InvalidRequestError, SessionkitError
 from .._messages import MESSAGE_TYPES, Message, Request
 from ..runtime._transport import ConnectFailed, TransportClosed
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
@@ -282,10 +282,15 @@ class _Run(ExpectSteps):
     def fields(self, step: Step, at: str | None) -> dict[str, Any]:
         return {f.key: self.value(f.value, at) for f in step.fields}
 
-    def request(self, type_name: str, step: Step, at: str | None) -> Request:
+    def request(self, type_name: str, step: Step, at: str | None) -> Request | None:
+        """The step's request; None when its constructor refused it (InvalidRequestError,
+        what an engine sees: kept for the next step, ``expect-error``)."""
         cls = MESSAGE_TYPES[type_name]
         try:
             req = cls(**self.fields(step, at))
+        except InvalidRequestError as exc:
+            self.pending = (step, exc)
+            return None
         except (TypeError, ValueError) as exc:
             raise StepFailed(f"cannot build {type_name}: {exc}") from None
         assert isinstance(req, Request)
@@ -351,6 +356,8 @@ class _Run(ExpectSteps):
 
     async def step_submit(self, step: Step, at: str | None, nowait: bool = False) -> None:
         req = self.request(step.args[0], step, at)
+        if req is None:
+            return
         client = await self.get_client()
         alias = step.opt("as") or f"line{step.line}"
         cb = self.recorder.reply_callback(alias)
@@ -367,6 +374,8 @@ class _Run(ExpectSteps):
     async def step_submit_batch(self, step: Step, at: str | None, nowait: bool = False) -> None:
         count, type_name = step.args
         reqs = [self.request(type_name, step, at) for _ in range(count)]
+        if self.pending is not None:
+            return
         client = await self.get_client()
         fn = client.submit_batch_nowait if nowait else client.submit_batch
         tickets = await self._call(step, fn, reqs)

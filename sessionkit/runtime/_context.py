@@ -22,14 +22,14 @@ from typing import Any, TypeVar
 
 import trio
 
-from .._errors import LocalProtocolError, SessionClosed
+from .._errors import ConfigError, LocalProtocolError, SessionClosed
 from .._events import Callback
 from .._messages import Request
 from .._session import BatchTicket
 from .._stats import SessionStatistics
 from ._client import ClientState, SessionClient
 from ._errors import HandlerError, SessionFailedError
-from ._options import check_options
+from ._options import check_options, positive_or_none
 from ._transport import Connector
 from ._util import collapse
 
@@ -58,14 +58,20 @@ class Context:
 
     Takes the options of :func:`open_session`, plus ``name`` (the thread's
     name), ``daemon``, ``stop_timeout`` (the bound on the logout ``stop()``
-    asks for) and ``clock`` (handed to ``trio.run``; tests pass a
-    ``trio.testing.MockClock``).
+    asks for; infinity: no bound) and ``clock`` (handed to ``trio.run``; tests
+    pass a ``trio.testing.MockClock``). Bad options raise
+    :class:`~sessionkit.ConfigError` here, in the caller's thread (a processor
+    class instead of an instance: :class:`~sessionkit.ConfigTypeError`, also a
+    ``TypeError``); what ends the context later is :attr:`exception`.
     """
 
     def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
                  name: str | None = None, daemon: bool = True, stop_timeout: float = 5.0,
                  clock: Any = None, **options: Any) -> None:
         check_options(connector, processor, account=account, token=token, **options)
+        positive_or_none("stop_timeout", stop_timeout, allow_zero=True)
+        if stop_timeout is None:
+            raise ConfigError("stop_timeout must be a non-negative number of seconds, got None")
         self._args = (connector, processor)
         self._kwargs: dict[str, Any] = dict(options, account=account, token=token)
         self._stop_timeout = stop_timeout
@@ -141,7 +147,10 @@ class Context:
         """Ask for a graceful logout (bounded by ``timeout``, else ``stop_timeout``); no wait.
 
         Safe from any thread, a trio thread included; ``join()`` waits for the end.
+        Raises :class:`~sessionkit.ConfigError` for a ``timeout`` that is NaN or negative
+        (infinity: no bound).
         """
+        positive_or_none("timeout", timeout, allow_zero=True)
         if timeout is not None:
             self._stop_wait = timeout
         self._soon(self._request_stop)

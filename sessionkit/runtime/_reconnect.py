@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -13,12 +14,15 @@ __all__ = ["ReconnectPolicy"]
 
 
 def _number(minimum: float, *, strict: bool) -> Any:
+    """A finite number >= ``minimum`` (> with ``strict``): a delay made of NaN or infinity
+    would never end (or never be computed)."""
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                or value < minimum or (strict and value == minimum)):
+                or not math.isfinite(value) or value < minimum
+                or (strict and value == minimum)):
             need = f"> {minimum}" if strict else f">= {minimum}"
-            raise ConfigError(f"ReconnectPolicy.{attribute.name} must be a number {need}, "
-                              f"got {value!r}")
+            raise ConfigError(f"ReconnectPolicy.{attribute.name} must be a finite number "
+                              f"{need}, got {value!r}")
 
     return check
 
