@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sessionkit import DecodeError, LimitOrder, ProtocolError
+from sessionkit import DecodeError, LimitOrder, ProtocolError, SessionConfig
 from sessionkit.store import SqliteStore
 
 from .conftest import JournalLoop, make_store_factory
@@ -26,7 +26,10 @@ TOO_BIG = 2**63
 
 @pytest.fixture
 def sqlite_loop(tmp_path: Any) -> Callable[..., JournalLoop]:
-    return lambda: JournalLoop(make_store_factory("sqlite", tmp_path))
+    # "report": both forged frames are seen on one connection (by default the first
+    # violation ends it)
+    return lambda: JournalLoop(make_store_factory("sqlite", tmp_path),
+                               config=SessionConfig(cid_prefix="c", on_violation="report"))
 
 
 def forged(loop: JournalLoop, **fields: Any) -> bytes:
