@@ -26,13 +26,20 @@ class ConnectionFailedError(SessionFailedError):
 class HandlerError(SessionkitError):
     """A processor method or callback raised while ``handler_errors="stop"``.
 
-    ``original`` is the exception the handler raised (also ``__cause__``) and
-    ``event`` the session event being handled.
+    ``original`` is the exception the handler raised (also ``__cause__``), ``event`` the
+    session event being handled and ``consumer`` what raised (``handle_status_message``,
+    ``the callback of request c-1``...). That event still reached its other consumers;
+    ``undelivered`` holds the events after it that no consumer was handed (without a
+    journal they are lost; with one, a session opened on it again is handed them).
     """
 
-    def __init__(self, original: BaseException, event: object) -> None:
-        super().__init__(f"the processor raised {type(original).__name__}: {original} "
-                         f"while handling {type(event).__name__}; the session was stopped")
+    def __init__(self, original: BaseException, event: object, *,
+                 consumer: str = "the processor") -> None:
+        what = event if isinstance(event, str) else type(event).__name__
+        super().__init__(f"{consumer} raised {type(original).__name__}: {original} "
+                         f"while handling {what}; the session was stopped")
         self.original = original
         self.event = event
+        self.consumer = consumer
+        self.undelivered: tuple[object, ...] = ()
         self.__cause__ = original

@@ -43,7 +43,7 @@ from .._events import Callback
 from .._messages import Message, Request
 from .._session import Session
 from .._state import CLOSED_STATES
-from ._dispatch import _Stop
+from ._dispatch import _Crash, _Stop
 from ._transport import TransportClosed
 
 __all__ = ["FastPath"]
@@ -257,7 +257,12 @@ class FastPath:
             each = self._recorder is None
             self._feed(session, frames, now, each and len(frames) <= _DISPATCH_EACH)
             if read_more is not None:
-                more = read_more()
+                try:
+                    more = read_more()
+                except TransportClosed:
+                    raise
+                except Exception as exc:
+                    raise _Crash("the transport", exc) from exc
                 if more:
                     self._feed(session, more, now, each and len(more) <= _DISPATCH_EACH)
         return now
