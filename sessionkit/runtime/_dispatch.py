@@ -47,7 +47,7 @@ from .._handoff import Handoff
 from .._messages import UnknownMessage
 from .._processor import MessageHandler, dispatch, message_handlers, overrides
 from .._session import Session
-from ._errors import HandlerError, SessionFailedError
+from ._errors import HandlerError, SessionFailedError, describe_event
 from ._util import StatsAccumulator
 
 __all__ = ["EventDispatcher", "STOPPED"]
@@ -144,7 +144,7 @@ class EventDispatcher:
         if self._stop_on_error and not ending and self._stop_error is None:
             self._stop_error = HandlerError(exc, event, consumer=name)
             return
-        what = type(event).__name__ if not isinstance(event, str) else event
+        what = describe_event(event)
         if ending:
             logger.error("%s raised while handling %s as the session ended", name, what,
                          exc_info=exc)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from .._errors import SessionkitError
+from .._events import MessageFinished, MessageReceived
 
 __all__ = ["SessionFailedError", "LoginFailedError", "ConnectionFailedError", "HandlerError"]
 
 
 class SessionFailedError(SessionkitError):
-    """The session could not be opened (or ended) for good; ``reason`` says why."""
+    """The session could not be opened (or ended) for good; ``reason`` says why.
+
+    Raised as it is (not a subclass) when something the session relies on failed inside
+    its owner task: ``reason`` names it (``the journal failed: ...``, ``the transport
+    failed: ...``, ``the connector failed: ...``) and ``__cause__`` is the exception.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -35,7 +41,7 @@ class HandlerError(SessionkitError):
 
     def __init__(self, original: BaseException, event: object, *,
                  consumer: str = "the processor") -> None:
-        what = event if isinstance(event, str) else type(event).__name__
+        what = describe_event(event)
         super().__init__(f"{consumer} raised {type(original).__name__}: {original} "
                          f"while handling {what}; the session was stopped")
         self.original = original
@@ -43,3 +49,19 @@ class HandlerError(SessionkitError):
         self.consumer = consumer
         self.undelivered: tuple[object, ...] = ()
         self.__cause__ = original
+
+
+def describe_event(event: object) -> str:
+    """An event as a log line or an error names it: ``Status (cid c-1, event 5)``..."""
+    if isinstance(event, str):
+        return event
+    if isinstance(event, MessageReceived):
+        msg = event.msg
+        cid = getattr(msg, "cid", None) or getattr(event.prev_msg, "cid", None)
+        parts = [f"cid {cid}" if cid else "", f"event {msg.event_id}"
+                 if msg.event_id is not None else ""]
+        inner = ", ".join(p for p in parts if p)
+        return f"{type(msg).__name__} ({inner})" if inner else type(msg).__name__
+    if isinstance(event, MessageFinished):
+        return f"MessageFinished ({event.cid} {event.outcome.value})"
+    return type(event).__name__
