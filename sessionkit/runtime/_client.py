@@ -379,6 +379,8 @@ class SessionClient(EventDispatcher, FastPath, Ending):
             return [encode(m) for m in msgs]
         except LocalProtocolError:
             return self._encode_each(msgs)
+        except Exception as exc:
+            raise _Crash("the codec", exc) from exc
 
     def _encode_each(self, msgs: list[Message]) -> list[bytes]:
         out = []
@@ -388,6 +390,8 @@ class SessionClient(EventDispatcher, FastPath, Ending):
             except LocalProtocolError as err:
                 logger.error("not sent (the session resends it until max_send_attempts, then "
                              "reports it unknown): %s", err)
+            except Exception as exc:
+                raise _Crash("the codec", exc) from exc
         return out
 
     async def _run_connection(self, transport: Transport, session: Session) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from sessionkit import GetBookState, LimitOrder, SessionClosed, SessionConfig
+from sessionkit import GetBookState, Heartbeat, JsonCodec, LimitOrder, SessionClosed, SessionConfig
 from sessionkit.runtime import (
     ClientState,
     ConnectionFailedError,
@@ -262,3 +262,29 @@ def test_a_real_full_disk_under_open_session_is_one_error_naming_the_journal(
     assert out["reason"].startswith("the journal failed: JournalWriteError: journal "), out
     assert str(tmp_path / "j.db") in out["reason"]
     assert out["cause"] == "JournalWriteError"
+
+
+class BadCodec(JsonCodec):
+    """A codec with a bug: encoding a heartbeat raises once ``broken`` is set."""
+
+    broken = False
+
+    def encode(self, msg: Any) -> bytes:
+        if self.broken and isinstance(msg, Heartbeat):
+            raise RuntimeError("codec bug: no encoder for heartbeat")
+        return super().encode(msg)
+
+
+def test_a_codec_that_raises_ends_the_session_with_one_error_naming_it(driver: Any) -> None:
+    codec = BadCodec()
+
+    async def scenario(h: Any) -> None:
+        await h.open(config=SessionConfig(heartbeat_interval=1.0, cid_prefix="c"), codec=codec)
+        codec.broken = True  # the client's next idle heartbeat cannot be encoded
+        err = await h.finish()
+        assert type(err) is SessionFailedError
+        assert err.reason == ("the codec failed: RuntimeError: codec bug: no encoder for "
+                              "heartbeat")
+        assert await h.state() is ClientState.FAILED
+
+    driver.run(scenario)
