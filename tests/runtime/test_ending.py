@@ -288,3 +288,41 @@ def test_a_codec_that_raises_ends_the_session_with_one_error_naming_it(driver: A
         assert await h.state() is ClientState.FAILED
 
     driver.run(scenario)
+
+
+class BrokenNowait(BrokenTransport):
+    """A transport with the fast path's synchronous calls; sending them fails with a bug of
+    its own once ``send_broken`` is set (on the submitting task's side)."""
+
+    def send_frames_nowait(self, frames: list[bytes]) -> int:
+        if self.owner.send_broken:
+            raise RuntimeError("transport bug: send buffer gone")
+        return self.inner.send_frames_nowait(frames)  # type: ignore[no-any-return]
+
+    def receive_frames_nowait(self) -> list[bytes]:
+        return self.inner.receive_frames_nowait()  # type: ignore[no-any-return]
+
+
+def test_a_transport_that_raises_in_a_submit_ends_the_session_not_the_submit(
+        driver: Any) -> None:
+    async def scenario(h: Any) -> None:
+        connect = h.emb.connect
+        h.emb.broken = h.emb.send_broken = False
+
+        async def broken_connect() -> Any:
+            return BrokenNowait(await connect(), h.emb)
+
+        h.emb.connect = broken_connect
+        await h.open(config=BIG)
+        await h.submit(GetBookState(contract_id=1))
+        await h.wait_for(lambda log: len(log.of("finished")) == 1)
+        await h.sleep(1.0)  # the owner parks: the next submit sends its frame itself
+        h.emb.send_broken = True
+        cid = await h.submit(GetBookState(contract_id=2))  # returns its cid
+        err = await h.finish()
+        assert type(err) is SessionFailedError
+        assert err.reason == "the transport failed: RuntimeError: transport bug: send buffer gone"
+        outcome, reason = h.log.finished()[cid]  # reported once, not known to be sent
+        assert outcome == "unknown" and reason == f"session failed: {err.reason}"
+
+    driver.run(scenario)
