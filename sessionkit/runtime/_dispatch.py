@@ -69,8 +69,9 @@ class _Stop(Exception):
 
 
 class _Crash(Exception):
-    """Something the owner task relies on failed: the journal or the transport (internal;
-    the client ends with a :class:`SessionFailedError` naming ``where``)."""
+    """Something the owner task relies on failed: the journal, the transport, the connector
+    or the codec (internal; the client ends with a :class:`SessionFailedError` naming
+    ``where``)."""
 
     def __init__(self, where: str, original: Exception) -> None:
         super().__init__(f"{where} failed: {type(original).__name__}: {original}")
