@@ -14,7 +14,11 @@ from .._processor import MessageProcessor
 from ._match import describe, plain
 from ._vocabulary import CALLBACK_METHODS, callback_params
 
-__all__ = ["Call", "RecordingProcessor"]
+__all__ = ["Call", "RecordingProcessor", "ScriptedHandlerError"]
+
+
+class ScriptedHandlerError(Exception):
+    """What a processor method (or callback) raises when a scenario says ``raise-in``."""
 
 
 @attrs.define
@@ -84,6 +88,19 @@ class RecordingProcessor(MessageProcessor):
         #: per-request callback deliveries, by the alias the request was submitted as
         self.replies: dict[str, list[Call]] = {}
         self._changed = trio.Event()
+        #: method (or "callback") -> calls left that raise after they are recorded
+        self._raising: dict[str, int] = {}
+
+    def raise_in(self, method: str, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` (``callback``: of any per-request
+        callback) raise :class:`ScriptedHandlerError`, once recorded."""
+        self._raising[method] = self._raising.get(method, 0) + times
+
+    def _maybe_raise(self, method: str) -> None:
+        left = self._raising.get(method, 0)
+        if left:
+            self._raising[method] = left - 1
+            raise ScriptedHandlerError(f"raised by the scenario (raise-in {method})")
 
     def _now(self) -> float:
         try:
@@ -102,6 +119,7 @@ class RecordingProcessor(MessageProcessor):
         if method == "on_message_finished" and isinstance(args.get("event"), MessageFinished):
             self.finished_cids.add(args["event"].cid)
         self._notify()
+        self._maybe_raise(method)
 
     def reply_callback(self, key: str) -> Callable[[Message, Message | None], None]:
         """A per-request callback recording into ``replies[key]``."""
@@ -111,6 +129,7 @@ class RecordingProcessor(MessageProcessor):
             box.append(Call(len(box), "callback", {"msg": msg, "prev_msg": prev_msg},
                             self._now()))
             self._notify()
+            self._maybe_raise("callback")
 
         return callback
 

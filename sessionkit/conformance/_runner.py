@@ -310,7 +310,8 @@ class _Run(ExpectSteps):
         kwargs = dict(account=step.opt("account", "acct"), token=step.opt("token", ""),
                       config=self.config(), codec=JsonCodec(max_frame_size=FRAME_LIMIT),
                       reconnect=reconnect_argument(self.sc.reconnect),
-                      resume_event_id=step.opt("resume"))
+                      resume_event_id=step.opt("resume"),
+                      handler_errors=step.opt("handler_errors", "log"))
         self.nursery.start_soon(self._session, kwargs)
 
     async def _session(self, kwargs: dict[str, Any]) -> None:
@@ -539,6 +540,9 @@ class _Run(ExpectSteps):
 
     async def step_wait(self, step: Step, at: str | None) -> None:
         await trio.sleep(float(step.args[0]))
+
+    async def step_raise_in(self, step: Step, at: str | None) -> None:
+        self.recorder.raise_in(step.args[0], step.opt("times", 1))
 
 
 def reconnect_argument(on: bool) -> Any:

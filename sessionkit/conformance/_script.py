@@ -42,8 +42,10 @@ from ._vocabulary import (
     CAPABILITIES,
     CLIENT_TYPES,
     ERROR_NAMES,
+    HANDLER_ERROR_MODES,
     INJECT_KINDS,
     OUTCOMES,
+    RAISE_TARGETS,
     TRANSPORT_CHECK_NAMES,
 )
 
@@ -227,7 +229,7 @@ def iter_vars(value: Any) -> Iterator[Var]:
 #:          whether field checks may use operators other than "=")
 VERBS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool, bool]] = {
     # the client-side driver (calls the runtime)
-    "login": ((), ("account", "token", "resume"), False, False),
+    "login": ((), ("account", "token", "resume", "handler_errors"), False, False),
     "submit": (("type",), ("as",), True, False),
     "submit-nowait": (("type",), ("as",), True, False),
     "submit-batch": (("count", "type"), ("as",), True, False),
@@ -248,6 +250,8 @@ VERBS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool, bool]] = {
     "inject": (("fault",), (), False, False),
     "restart": ((), ("run_id",), False, False),
     "wait": (("seconds",), (), False, False),
+    # the engine misbehaving: its processor method (or callback) raises
+    "raise-in": (("method",), ("times",), False, False),
     # what the client saw
     "expect": (("what",), ("times", "within", "for"), True, True),
     # the Transport rules, checked on a connection of their own
@@ -455,6 +459,18 @@ class _Parser:
         r = step.opt("resume")
         if r is not None and (not isinstance(r, int) or isinstance(r, bool) or r < 0):
             raise self.err(f"login resume= takes an integer >= 0, got {r!r}")
+        mode = step.opt("handler_errors")
+        if mode is not None and mode not in HANDLER_ERROR_MODES:
+            raise self.err(f"login handler_errors= takes {' or '.join(HANDLER_ERROR_MODES)}, "
+                           f"got {mode!r}")
+
+    def _check_raise_in(self, step: Step) -> None:
+        if len(step.args) != 1 or step.args[0] not in RAISE_TARGETS:
+            raise self.err(f"raise-in needs a MessageProcessor method or callback; known: "
+                           f"{', '.join(RAISE_TARGETS)}")
+        times = step.opt("times", 1)
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            raise self.err(f"raise-in times= takes a positive integer, got {times!r}")
 
     def _check_submit(self, step: Step) -> None:
         self._need_args(step, 1, "a request type: submit TYPE field=value... as=ALIAS")

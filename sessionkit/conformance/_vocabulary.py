@@ -10,7 +10,8 @@ from .._messages import MESSAGE_TYPES, EventReplay, Heartbeat, Login, Logout, Re
 from .._processor import MessageProcessor
 
 __all__ = ["CALLBACK_METHODS", "CLIENT_TYPES", "ERROR_NAMES", "INJECT_KINDS", "OUTCOMES",
-           "CAPABILITIES", "TRANSPORT_CHECK_NAMES", "callback_params"]
+           "CAPABILITIES", "TRANSPORT_CHECK_NAMES", "RAISE_TARGETS", "HANDLER_ERROR_MODES",
+           "callback_params"]
 
 #: capability names an adapter may claim (kept equal to sessionkit.runtime's CAPABILITIES;
 #: a test checks that they agree, so this module needs no runtime import)
@@ -23,6 +24,13 @@ CAPABILITIES = frozenset({
 CALLBACK_METHODS = tuple(sorted(
     name for name, fn in inspect.getmembers(MessageProcessor, inspect.isfunction)
     if not name.startswith("_")))
+
+#: what ``raise-in`` may make raise: a MessageProcessor method, or ``callback`` (the
+#: per-request callbacks given at submit)
+RAISE_TARGETS = (*CALLBACK_METHODS, "callback")
+
+#: the values of ``login handler_errors=`` (open_session's option)
+HANDLER_ERROR_MODES = ("log", "stop")
 
 #: message types the client sends (what ``expect-send`` may name)
 CLIENT_TYPES = tuple(sorted(

@@ -37,15 +37,14 @@ from .._events import (
     ExchangeOffline,
     LoginAccepted,
     LoginFailed,
-    MessageFinished,
-    Outcome,
 )
 from .._messages import Message, Request
 from .._session import BatchTicket, Handoff, Session
 from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
-from ._dispatch import EventDispatcher, _Stop
-from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._dispatch import EventDispatcher, _Crash
+from ._ending import Ending
+from ._errors import ConnectionFailedError, HandlerError, SessionFailedError
 from ._fastpath import FastPath
 from ._options import check_options, positive_or_none
 from ._reconnect import ReconnectPolicy
@@ -81,7 +80,7 @@ class ClientState(enum.Enum):
     FAILED = "failed"
 
 
-class SessionClient(EventDispatcher, FastPath):
+class SessionClient(EventDispatcher, FastPath, Ending):
     """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
 
     def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
@@ -129,6 +128,10 @@ class SessionClient(EventDispatcher, FastPath):
         self._cancel_reason = "session cancelled"
         #: why the client ended for good (SessionFailedError) or None
         self.error: SessionFailedError | None = None
+        #: the owner task failed (the journal, the transport...): open_session raises error
+        self._crashed = False
+        #: the failure that ended the last connection (attempt) was reported to the processor
+        self._failure_reported = False
         self._handler_error: HandlerError | None = None
         self._wait_scope: trio.CancelScope | None = None
         #: trio.current_time, or the running clock's own method (two calls fewer)
@@ -338,7 +341,7 @@ class SessionClient(EventDispatcher, FastPath):
         self._state = ClientState.CLOSING if self._closing else ClientState.ACTIVE
         if self._attempt:
             attempt, self._attempt = self._attempt, 0
-            self._call("on_reconnected", attempt)
+            self._call("on_reconnected", attempt, defer=True)
         self._ever_logged_in = True
         self._login_event.set()
         self._bump()
@@ -348,6 +351,10 @@ class SessionClient(EventDispatcher, FastPath):
 
     def _on_failed(self, ev: ConnectionFailed) -> None:
         self._end_kind, self._end_reason = "failed", ev.reason
+        self._failure_reported = True
+
+    def _set_ended(self, failed: bool) -> None:
+        self._state = ClientState.FAILED if failed else ClientState.CLOSED
 
     def _on_closed(self, ev: Closed) -> None:
         self._end_kind, self._end_reason = "closed", ev.reason
@@ -363,12 +370,17 @@ class SessionClient(EventDispatcher, FastPath):
         if not msgs:
             return []
         if self._recorder is not None:
-            self._recorder.before_send(msgs)
+            try:
+                self._recorder.before_send(msgs)
+            except Exception as exc:
+                raise _Crash("the journal", exc) from exc
         encode = self._codec.encode
         try:
             return [encode(m) for m in msgs]
         except LocalProtocolError:
             return self._encode_each(msgs)
+        except Exception as exc:
+            raise _Crash("the codec", exc) from exc
 
     def _encode_each(self, msgs: list[Message]) -> list[bytes]:
         out = []
@@ -378,6 +390,8 @@ class SessionClient(EventDispatcher, FastPath):
             except LocalProtocolError as err:
                 logger.error("not sent (the session resends it until max_send_attempts, then "
                              "reports it unknown): %s", err)
+            except Exception as exc:
+                raise _Crash("the codec", exc) from exc
         return out
 
     async def _run_connection(self, transport: Transport, session: Session) -> tuple[str, str]:
@@ -401,7 +415,12 @@ class SessionClient(EventDispatcher, FastPath):
                         out = self._unsent + out
                         self._unsent = []
                     if out:
-                        await transport.send_frames(out)
+                        try:
+                            await transport.send_frames(out)
+                        except TransportClosed:
+                            raise
+                        except Exception as exc:
+                            raise _Crash("the transport", exc) from exc
                         self._bump()
                     events = session.events()
                     if events:
@@ -420,7 +439,12 @@ class SessionClient(EventDispatcher, FastPath):
                     self._wait_scope = scope
                     self._send_now = send_now
                     self._burst = None
-                    frames = await transport.receive_frames()
+                    try:
+                        frames = await transport.receive_frames()
+                    except TransportClosed:
+                        raise
+                    except Exception as exc:
+                        raise _Crash("the transport", exc) from exc
                     # still inside the scope (nothing in _woke awaits): the scope's exit
                     # is not between the frames' arrival and their handlers
                     now = self._woke(session, frames, read_more)
@@ -472,35 +496,37 @@ class SessionClient(EventDispatcher, FastPath):
             try:
                 notify_recovered(self._processor, self._recorder.report)
             except Exception as exc:
-                self._handler_failed(exc, "on_recovered")
+                self._handler_failed(exc, "on_recovered", "on_recovered")
+                self._stop_if_failed([])
         while True:
             if self._closing:
                 return "closed by the local side"
+            self._failure_reported = False
             try:
                 transport = await self._connector.connect()
             except (ConnectFailed, TransportClosed) as exc:
                 kind, reason = "connect", f"connect failed: {exc.reason}"
-                self._end_reason = reason
-                self._call("on_connection_failed", reason)
+                error = self._give_up(kind, reason)
+                # one report per failure: the last one says that it is the last
+                self._end_reason = error.reason if error is not None else reason
+                self._failure_reported = True
+                self._call("on_connection_failed", self._end_reason)
+            except Exception as exc:
+                raise _Crash("the connector", exc) from exc
             else:
                 self.connections += 1
                 if self._closing:
                     await self._close_transport(transport)
                     return "closed by the local side"
                 kind, reason = await self._run_connection(transport, self._session)
+                error = self._give_up(kind, reason)
             if kind == "closed" or self._closing:
                 return reason
-            if kind == "login_failed" and not (policy and policy.retry_login_rejected):
-                self.error = LoginFailedError(reason)
-                return reason
-            if policy is None:
-                self.error = ConnectionFailedError(reason)
-                return reason
+            if error is not None:
+                self.error = error
+                return error.reason
+            assert policy is not None  # _give_up ends the client without one
             self._attempt += 1
-            if policy.max_attempts is not None and self._attempt > policy.max_attempts:
-                self.error = ConnectionFailedError(
-                    f"{reason}; gave up after {policy.max_attempts} reconnect attempts")
-                return self.error.reason
             delay = policy.delay(self._attempt)
             self.reconnects += 1
             self._state = (ClientState.RECONNECTING if self._ever_logged_in
@@ -511,59 +537,6 @@ class SessionClient(EventDispatcher, FastPath):
             with trio.CancelScope() as self._backoff_scope:
                 await trio.sleep(delay)
             self._backoff_scope = None
-
-    async def _supervise(self) -> None:
-        reason, unfinished = self._cancel_reason, self._cancel_reason
-        try:
-            with trio.CancelScope() as scope:
-                self._owner_scope = scope
-                reason = await self._connect_loop()
-                unfinished = (f"session failed: {reason}" if self.error is not None
-                              else "session closed before the final response")
-            if scope.cancelled_caught:
-                reason = unfinished = self._abort_reason or self._cancel_reason
-        except _Stop as stop:
-            self._handler_error = stop.error
-            reason = unfinished = "session stopped by a handler error"
-            logger.error("%s", stop.error, exc_info=stop.error.original)
-            self._dispatch_safely([e for e in stop.rest if isinstance(e, MessageFinished)])
-            self._finish(reason, unfinished)
-            if self._nursery_scope is not None:
-                self._nursery_scope.cancel()
-            return
-        except BaseException:
-            reason = unfinished = self._cancel_reason
-            self._finish(reason, unfinished)
-            raise
-        self._finish(reason, unfinished)
-
-    def _finish(self, reason: str, unfinished: str) -> None:
-        """The client ends: deactivate the session and report what is not final."""
-        if self._finished:
-            return
-        self._finished = True
-        self._end_reason = reason
-        session = self._session
-        if session.state not in CLOSED_STATES:
-            session.connection_lost(reason, trio.current_time())
-        self._dispatch_safely(session.events())
-        if self._recorder is not None:
-            try:
-                self._recorder.commit()
-            except Exception:
-                logger.exception("the store failed to commit as the session ended")
-        else:
-            tracked = session.handoff().tracked
-            if tracked:
-                self._stats.add_finished({Outcome.UNKNOWN.value: len(tracked)})
-                self._dispatch_safely([
-                    MessageFinished(t.request.cid or "", t.mid, Outcome.UNKNOWN, t.request,
-                                    unfinished, t.callback) for t in tracked])
-        failed = self.error is not None or self._handler_error is not None
-        self._state = ClientState.FAILED if failed else ClientState.CLOSED
-        self._done.set()
-        self._login_event.set()
-        self._bump()
 
     async def _wait_login(self) -> None:
         limit = self._login_timeout
@@ -594,3 +567,5 @@ class SessionClient(EventDispatcher, FastPath):
             reraise(collapse(group))
         if self._handler_error is not None:
             raise self._handler_error
+        if self._crashed and self.error is not None:
+            raise self.error

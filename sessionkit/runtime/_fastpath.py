@@ -43,7 +43,7 @@ from .._events import Callback
 from .._messages import Message, Request
 from .._session import Session
 from .._state import CLOSED_STATES
-from ._dispatch import _Stop
+from ._dispatch import _Crash, _Stop
 from ._transport import TransportClosed
 
 __all__ = ["FastPath"]
@@ -84,8 +84,9 @@ class FastPath:
         self._unsent: list[bytes] = []
         #: a submit just sent at once: ``await submit()`` may read the answers
         self._sent_now = False
-        #: a handler stopped the session during a submit's read: the owner raises it
-        self._stopped: _Stop | None = None
+        #: what ends the session, met by a submitting task (a handler's stop during a
+        #: submit's read, a transport or codec that failed there): the owner raises it
+        self._stopped: _Stop | _Crash | None = None
         #: the ACK deadline of the request last sent at once
         self._ack_deadline = 0.0
         #: the burst that last sent at once: (task, its schedule points then)
@@ -130,13 +131,19 @@ class FastPath:
                 frame = self._codec.encode(admitted)
             except LocalProtocolError:
                 self._encode_each([admitted])  # logs why (the session resends it)
+            except Exception as exc:
+                self._stopped = _Crash("the codec", exc)
             else:
                 sent = send_now([frame])
         except TransportClosed:
             pass  # the owner learns of it on its next send or receive
+        except Exception as exc:
+            self._stopped = _Crash("the transport", exc)
         finally:
             session._track(admitted, callback, now)
-        if frame is not None and not sent:
+        if self._stopped is not None:
+            self._cancel_wait()  # the owner ends the session with it
+        elif frame is not None and not sent:
             self._unsent.append(frame)
             self._cancel_wait()
         else:
@@ -160,7 +167,12 @@ class FastPath:
             return
         send_now = self._send_now
         if send_now is not None and not self._unsent and self._new_burst():
-            frames = self._frames(session)
+            try:
+                frames = self._frames(session)
+            except _Crash as crash:  # the codec failed: the owner ends the session
+                self._stopped = self._stopped or crash
+                self._cancel_wait()
+                return
             if frames:
                 if not self._send_or_leave(send_now, frames):
                     self._cancel_wait()
@@ -182,7 +194,12 @@ class FastPath:
         transport could not take first, on its next pass."""
         send_now = self._send_now
         assert send_now is not None  # the caller checked
-        self._send_or_leave(send_now, self._frames(session))
+        try:
+            frames = self._frames(session)
+        except _Crash as crash:  # the codec failed: the owner (woken) ends the session
+            self._stopped = self._stopped or crash
+            return
+        self._send_or_leave(send_now, frames)
 
     def _send_or_leave(self, send_now: Callable[[list[bytes]], int],
                        frames: list[bytes]) -> bool:
@@ -192,6 +209,9 @@ class FastPath:
             sent = send_now(frames)
         except TransportClosed:
             sent = 0  # the owner learns of it on its next send or receive
+        except Exception as exc:
+            self._stopped = _Crash("the transport", exc)
+            return False  # the caller wakes the owner, which ends the session with it
         if sent < len(frames):
             self._unsent += frames[sent:]
             return False
@@ -248,7 +268,7 @@ class FastPath:
         that it reaches its handler sooner). Returns the time it was fed at."""
         self._wait_scope = None
         self._send_now = None
-        if self._stopped is not None:  # a handler stopped it during a submit
+        if self._stopped is not None:  # a submit met what ends the session
             stop, self._stopped = self._stopped, None
             raise stop
         now = self._clock()
@@ -257,7 +277,12 @@ class FastPath:
             each = self._recorder is None
             self._feed(session, frames, now, each and len(frames) <= _DISPATCH_EACH)
             if read_more is not None:
-                more = read_more()
+                try:
+                    more = read_more()
+                except TransportClosed:
+                    raise
+                except Exception as exc:
+                    raise _Crash("the transport", exc) from exc
                 if more:
                     self._feed(session, more, now, each and len(more) <= _DISPATCH_EACH)
         return now
@@ -274,6 +299,10 @@ class FastPath:
             frames = receive_now()
         except TransportClosed:
             frames = []  # the transport keeps it: the owner's receive reports it
+        except Exception as exc:
+            self._stopped = _Crash("the transport", exc)
+            self._cancel_wait()
+            return
         if not frames:
             self._arm(scope)  # the request's ACK timer
             return
@@ -283,7 +312,10 @@ class FastPath:
             self._stopped = stop
         self._bump()
         # what the session now wants to send or report is the owner's to do
-        out = self._frames(session)
+        try:
+            out = self._frames(session)
+        except _Crash as crash:
+            self._stopped, out = self._stopped or crash, []
         if (out or self._stopped is not None or session.has_events
                 or session.state in CLOSED_STATES):
             self._unsent += out

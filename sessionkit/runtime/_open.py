@@ -29,14 +29,17 @@ async def open_session(connector: Connector, processor: Any, *, account: str, to
 
     Raises :class:`LoginFailedError` or :class:`ConnectionFailedError` when
     the first login cannot be made (after the reconnect attempts the
-    ``reconnect`` policy allows), and :class:`HandlerError` (one exception,
-    never a group) when a processor method raised under
-    ``handler_errors="stop"``. Leaving the block logs out (bounded by
-    ``close_timeout``); leaving it by an exception or a cancellation ends the
-    session at once. Either way every request still tracked is reported to
-    ``on_message_finished`` with outcome UNKNOWN and the reason, unless a
-    ``store`` journals the session: then those requests stay in the journal,
-    and the next session opened on it carries them on.
+    ``reconnect`` policy allows), :class:`HandlerError` when a processor
+    method raised under ``handler_errors="stop"``, and
+    :class:`SessionFailedError` naming what failed when something the session
+    relies on fails (``the journal failed: ...``, ``the transport failed: ...``;
+    its ``__cause__`` is the exception): one exception, never a group.
+    Leaving the block logs out (bounded by ``close_timeout``); leaving it by
+    an exception or a cancellation ends the session at once. Either way
+    every request still tracked is reported to ``on_message_finished`` with
+    outcome UNKNOWN and the reason, unless a ``store`` journals the session:
+    then those requests stay in the journal, and the next session opened on
+    it carries them on.
     """
     client = SessionClient(connector, processor, account=account, token=token, config=config,
                            codec=codec, reconnect=reconnect, handler_errors=handler_errors,

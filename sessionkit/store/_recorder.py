@@ -19,11 +19,15 @@ calls, in this order::
         if recorder.is_duplicate(event):
             continue
         dispatch(event, processor)
-        recorder.handled(event)                            # after the processor returned
+        recorder.handled(event)                            # after every consumer had it
     recorder.commit()                                      # one transaction per batch
 
 Nothing reaches the transport before the journal holds it, and the journal
-records an event only after the processor returned from it.
+records an event only once every consumer of it (the processor's handler and
+the request's callback) was handed it. ``handled`` moves the resume cursor: a
+loop that stops on a consumer's error (the runtime's ``handler_errors="stop"``)
+does not call it for that event nor for any after it, so a session opened on
+the journal again is handed them again.
 """
 
 from __future__ import annotations
@@ -114,7 +118,8 @@ class Recorder:
         return False
 
     def handled(self, event: Event) -> None:
-        """After the processor returned from ``event``: record what it changed."""
+        """After every consumer of ``event`` was handed it: record what it changed and move
+        the resume cursor past it (never call it for an event a consumer did not get)."""
         store = self.store
         t = type(event)
         if t is MessageReceived:

@@ -116,6 +116,19 @@ send-raw "{\\"type\\":\\"heartbeat\\"}"  # a trailing comment
     assert raw.args == ('{"type":"heartbeat"}',)
 
 
+def test_raise_in_and_handler_errors() -> None:
+    sc = parse_scenario("""\
+category: hostile
+login handler_errors=stop
+raise-in handle_status_message
+raise-in callback times=3
+""")
+    login, handler, callback = sc.steps
+    assert login.opt("handler_errors") == "stop"
+    assert handler.args == ("handle_status_message",) and handler.opt("times") is None
+    assert callback.args == ("callback",) and callback.opt("times") == 3
+
+
 def test_batch_aliases_and_each() -> None:
     sc = parse("""\
 submit-batch 201 limit_order contract_id=1 size=1 price_in_cents=1 as=b
@@ -210,6 +223,10 @@ BAD = [
     ("category: login\nsend-raw unquoted\n", 2, "one quoted string"),
     ("category: login\nsend-batch-ack nothing\n", 2, "batch frame alias"),
     ("category: login\nexpect callback x=1 on_login_accepted\n", 2, "after key=value"),
+    ("category: login\nraise-in handle_everything\n", 2, "raise-in needs a MessageProcessor"),
+    ("category: login\nraise-in\n", 2, "raise-in needs a MessageProcessor"),
+    ("category: login\nraise-in callback times=0\n", 2, "times= takes a positive integer"),
+    ("category: login\nlogin handler_errors=ignore\n", 2, "handler_errors= takes log or stop"),
 ]
 
 

@@ -343,12 +343,14 @@ def test_a_handler_stop_during_the_read_ends_the_session_not_the_submit() -> Non
         returned.append(await client.submit(order()))  # the handler raises inside
         await trio.sleep_forever()  # the owner ends the session with the error
 
-    with pytest.raises(HandlerError, match="strategy bug"):
+    with pytest.raises(HandlerError, match="strategy bug") as info:
         run(body, log=log, handler_errors="stop")
     assert len(returned) == 1  # submit returned normally
-    # the final report read with the ACK was still fed to the session: the order ended
-    # done, not unknown
-    assert log.items == [("status", returned[0]), ("finished", returned[0], "done")]
+    # the final report read with the ACK was fed to the session, but the stop kept it
+    # from the processor (HandlerError.undelivered): the order is reported unknown, not
+    # done (the engine never saw the fill a "done" would stand for)
+    assert log.items == [("status", returned[0]), ("finished", returned[0], "unknown")]
+    assert [type(e.msg).__name__ for e in info.value.undelivered] == ["ActionReport"]
 
 
 def test_the_ack_timer_of_a_request_sent_at_once_is_armed() -> None:
