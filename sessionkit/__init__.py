@@ -11,7 +11,7 @@ if _compiled.pure_requested():  # before the core is imported (see _compiled.py)
 
 from ._codec import DEFAULT_MAX_FRAME_SIZE, Codec, JsonCodec, MsgpackCodec
 from ._compiled import compiled_modules
-from ._config import GapPolicy, SessionConfig, ViolationPolicy
+from ._config import EventIdScope, GapPolicy, SessionConfig, ViolationPolicy
 from ._errors import (
     ConfigError,
     ConfigTypeError,
@@ -105,6 +105,7 @@ __all__ = [
     "EventReplay",
     "ExchangeOffline",
     "ExchangeOnline",
+    "EventIdScope",
     "GapPolicy",
     "ViolationPolicy",
     "GetBookState",

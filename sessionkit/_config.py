@@ -11,7 +11,7 @@ import attrs
 from ._errors import ConfigError
 from ._rules import BATCH_LIMIT
 
-__all__ = ["SessionConfig", "GapPolicy", "ViolationPolicy"]
+__all__ = ["SessionConfig", "GapPolicy", "ViolationPolicy", "EventIdScope"]
 
 
 class GapPolicy(enum.Enum):
@@ -21,6 +21,19 @@ class GapPolicy(enum.Enum):
     TOLERATE = "tolerate"
     #: ask the exchange to replay the missing range, holding later events until it is done
     REQUEST = "request"
+
+
+class EventIdScope(enum.Enum):
+    """Where an exchange's event ids rise: what a run change found at a login can tell."""
+
+    #: through the whole session, across runs (the reference protocol): a restart found
+    #: at a login with the exchange's newest id at the last one delivered missed nothing,
+    #: and a replay from the cursor brings the old run's last events
+    SESSION = "session"
+    #: each run starts them again: the old run's last events cannot be replayed once the
+    #: exchange restarted, so its open orders end unknown when the restart is found at a
+    #: login, and the new run is replayed from its start
+    RUN = "run"
 
 
 class ViolationPolicy(enum.Enum):
@@ -107,6 +120,8 @@ class SessionConfig:
     cid_prefix: str | None = None
     #: what follows a protocol violation by the exchange (see docs/failures.md)
     on_violation: ViolationPolicy = attrs.field(default=ViolationPolicy.DISCONNECT)
+    #: whether the exchange's event ids go on across runs or start again with each run
+    event_id_scope: EventIdScope = attrs.field(default=EventIdScope.SESSION)
     #: a replay that delivers nothing and does not end for this long is a violation
     replay_timeout: float = attrs.field(default=30.0, validator=_positive(float))
     #: delivered events remembered to tell a repeated frame (dropped) from a reused event
@@ -122,6 +137,7 @@ class SessionConfig:
                               f"{self.max_in_flight} (max_in_flight), got {self.low_water!r}")
         self._choice("gap_policy", GapPolicy)
         self._choice("on_violation", ViolationPolicy)
+        self._choice("event_id_scope", EventIdScope)
         if self.cid_prefix is not None and (not isinstance(self.cid_prefix, str)
                                             or not self.cid_prefix.isprintable()
                                             or not 0 < len(self.cid_prefix) <= 32):

@@ -29,8 +29,10 @@ class Handoff:
     #: the last events delivered, oldest first, as (event id, message): tells a repeat from
     #: a reused id, and a gap's late event from a repeat, after a reconnect
     recent: tuple[tuple[int, Message], ...] = attrs.field(default=(), repr=False, eq=False)
-    #: every event delivered above this id is in ``recent`` (None: ``last_event_id``)
-    recent_from: int | None = None
+    #: per run, as (run id, floor): every event of it delivered above the floor is in
+    #: ``recent`` (a run not here: its events are not remembered; the current run's floor
+    #: is ``last_event_id`` when not here)
+    recent_floors: tuple[tuple[str | None, int], ...] = attrs.field(default=(), repr=False)
 
 
 @attrs.frozen

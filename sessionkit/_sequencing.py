@@ -54,7 +54,8 @@ class Sequencer:
                  run: str | None = None, window: int = 1024,
                  same: Callable[[object, object], bool] | None = None,
                  recent: Iterable[tuple[str | None, int, object]] = (),
-                 known_from: int | None = None, old_runs: Iterable[str] = ()) -> None:
+                 old_runs: Iterable[str] = (),
+                 floors: Iterable[tuple[str | None, int]] = ()) -> None:
         self.gap_policy = gap_policy
         self.max_held = max_held
         #: highest event id handed to the processor
@@ -79,7 +80,8 @@ class Sequencer:
         #: not was never delivered); below it nothing is known. A run not here was never
         #: seen: nothing of it was delivered
         self._floor: dict[str | None, int] = dict.fromkeys(old_runs, _UNKNOWN)
-        self._floor[run] = last_delivered if known_from is None else known_from
+        self._floor[run] = last_delivered
+        self._floor.update(floors)
         for item_run, event_id, item in recent:
             self._remember(item_run, event_id, item)
         # statistics
@@ -87,10 +89,10 @@ class Sequencer:
         self.gaps = 0
         self.delivered = 0
 
-    @property
-    def known_from(self) -> int:
-        """The current run's floor (see ``Handoff.recent_from``)."""
-        return self._floor.get(self.run, self.last)
+    def floors(self) -> tuple[tuple[str | None, int], ...]:
+        """Per run, the id above which every event delivered is remembered (see
+        ``Handoff.recent_floors``)."""
+        return tuple(self._floor.items())
 
     def start(self, resume_token: int, exchange_last: int) -> str | None:
         """Set the position after login: ``resume_token`` as sent, ``exchange_last`` as

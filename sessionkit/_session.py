@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from ._codec import Codec
-from ._config import SessionConfig, ViolationPolicy
+from ._config import EventIdScope, SessionConfig, ViolationPolicy
 from ._errors import (
     DecodeError,
     LocalProtocolError,
@@ -109,8 +109,8 @@ class Session(Submitting):
             window=config.recent_window, same=same_content,
             recent=[(m.run_id or handoff.run_id, i, m) for i, m in handoff.recent]
             if handoff else (),
-            known_from=handoff.recent_from if handoff else None,
-            old_runs=handoff.old_runs if handoff else ())
+            old_runs=handoff.old_runs if handoff else (),
+            floors=handoff.recent_floors if handoff else ())
         self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water)
         self._hb = HeartbeatMonitor(config.heartbeat_grace, config.heartbeat_interval)
         self._run_id = handoff.run_id if handoff else None
@@ -122,6 +122,8 @@ class Session(Submitting):
         self._replay_deadline: float | None = None
         #: send the automatic MessageReplay when the event replay ends
         self._message_replay_due = False
+        #: after the login's replay, replay a new run from its start up to this id (0: no)
+        self._run_replay_due = 0
         #: the login_ack that opened this session and the resend_complete that ended the
         #: last replay (the same frame again is a network repeat, dropped)
         self._login_answer: LoginAck | None = None
@@ -237,6 +239,9 @@ class Session(Submitting):
             except DecodeError as err:
                 if err.offending is None:
                     err.offending = data
+                # it may have been about any request: none is inferred about any more
+                self._tracker.doubt_all(f"whether it filled before then is not known: a "
+                                        f"frame that did not decode came ({err})")
                 self._report(err)
                 continue
             receive(msg, now)
@@ -256,7 +261,8 @@ class Session(Submitting):
             # The commonest messages (an ACK, a response) of the current run, next in sequence,
             # no replay running: _receive_in_session and _handle spelled out (one call layer).
             rid = msg.run_id
-            if (kind is Status or kind in _RESPONSES) and (rid is None or rid == self._run_id):
+            if ((kind is Status or kind in _RESPONSES) and (rid is None or rid == self._run_id)
+                    and self._pending_run is None):
                 eid = msg.event_id
                 if eid is None or self._seq.take_next(eid, msg):
                     if kind is Status:
@@ -303,13 +309,15 @@ class Session(Submitting):
 
     def _receive_in_session(self, msg: Message, now: float) -> None:
         rid = msg.run_id
-        if rid is not None and rid != self._run_id and not msg.replay:
-            if rid in self._old_runs:
+        pending = self._pending_run
+        if rid is not None and not msg.replay and (
+                rid != self._run_id or pending is not None):
+            if rid in self._old_runs or rid == self._run_id:  # (left for the pending one)
                 self._violation(f"{msg.TYPE} carries run id {rid!r}, a run the exchange left "
-                                f"for {self._run_id!r}", msg)
+                                f"for {pending or self._run_id!r}", msg)
                 return
-            if rid != self._pending_run:
-                self._new_run(rid)
+            if rid != pending:
+                self._new_run(rid, msg, now)
         eid = msg.event_id
         if eid is not None:
             seq = self._seq
@@ -322,9 +330,7 @@ class Session(Submitting):
             if verdict is not Verdict.DELIVER:
                 if verdict is Verdict.HELD:
                     if not was_replaying:  # a gap under the REQUEST policy: ask for it
-                        self._replay_deadline = now + self.config.replay_timeout
-                        self._push(EventReplay(from_event_id=seq.last + 1,
-                                               to_event_id=eid - 1), now)
+                        self._start_replay(seq.last + 1, eid - 1, now)
                 elif verdict is Verdict.VIOLATION:
                     self._violation(f"{msg.TYPE}: {seq.problem}", msg)
                 return
@@ -376,33 +382,46 @@ class Session(Submitting):
                 self._events.append(MessageReceived(msg, None, None))
 
     def _end_replay(self, now: float, *, complete: bool = True) -> None:
-        """The replay is over (or abandoned): a run change seen meanwhile takes effect, the
-        automatic MessageReplay after a reconnect goes out (for what the replay left
-        without a final answer; a repeat of an answer delivered is dropped), and the live
-        events held are judged again, in id order (repeats of replayed events are dropped,
-        and a gap the replay did not fill is not asked for again)."""
+        """The replay is over (or abandoned). The live events held are judged again, in id
+        order (repeats of replayed events are dropped, and a gap the replay did not fill
+        is not asked for again): the old run's first; then a run change seen meanwhile
+        takes effect; the automatic MessageReplay after a reconnect goes out (for what is
+        left without a final answer; a repeat of an answer delivered is dropped); then the
+        new run's events."""
         released = self._seq.complete()
         self._replay_deadline = None
-        if self._pending_run is not None:
-            run, self._pending_run = self._pending_run, None
-            self._change_run(run, missed="" if complete else
+        pending = self._pending_run
+        self._release([m for m in released if not isinstance(m, Message)
+                       or pending is None or m.run_id != pending], now)
+        if pending is not None and self._state not in CLOSED_STATES:
+            self._pending_run = None
+            self._change_run(pending, missed="" if complete else
                              "whether it filled before then is not known: the replay that "
                              "would have told did not end")
-            self._seq.switch_run(run)
-        if self._message_replay_due:
+            self._seq.switch_run(pending)
+        if self._run_replay_due and self._state not in CLOSED_STATES:
+            self._start_replay(1, self._run_replay_due, now)
+            self._run_replay_due = 0
+        elif self._message_replay_due and self._state not in CLOSED_STATES:
             self._message_replay_due = False
             self.request_message_replay(now)
+        if pending is not None:
+            self._release([m for m in released
+                           if isinstance(m, Message) and m.run_id == pending], now)
+
+    def _release(self, held: list[object], now: float) -> None:
+        """Live events held during a replay, judged as asked for (their run was judged
+        when they came)."""
         seq = self._seq
-        for held in released:  # their run was judged when they came
+        for msg in held:
             if self._state in CLOSED_STATES:
                 return
-            assert isinstance(held, Message) and held.event_id is not None
-            # judged as asked for: a gap the replay did not fill is not asked for again
-            verdict = seq.offer(held.event_id, True, held, held.run_id)
+            assert isinstance(msg, Message) and msg.event_id is not None
+            verdict = seq.offer(msg.event_id, True, msg, msg.run_id)
             if verdict is Verdict.DELIVER:
-                self._handle(held, now)
+                self._handle(msg, now)
             elif verdict is Verdict.VIOLATION:
-                self._violation(f"{held.TYPE}: {seq.problem}", held)
+                self._violation(f"{msg.TYPE}: {seq.problem}", msg)
 
     def _on_login_ack(self, msg: LoginAck, now: float) -> None:
         self._state = SessionState.ACTIVE
@@ -422,6 +441,19 @@ class Session(Submitting):
             if self._state in CLOSED_STATES:
                 return
             problem = seq.start(token, exchange_last)
+        elif self.config.event_id_scope is EventIdScope.RUN:
+            # the new run's ids started again: the old run's last events are beyond any
+            # replay, and the new run is replayed from its start once the login's replay
+            # (of ids counted in the old run) is over
+            self._change_run(rid, missed=f"whether it filled before then is not known: "
+                                         f"event ids start again with each run, so the "
+                                         f"old run's events after {seq.last} cannot be "
+                                         f"replayed")
+            if token:
+                seq.new_run(rid, 0, replaying=True)
+                self._run_replay_due = exchange_last
+            else:  # no replay asked for: the new run from its newest event on
+                seq.new_run(rid, exchange_last)
         elif token and seq.last < exchange_last and token <= exchange_last:
             # a new run, and events to replay: they may be the old run's, and go to its
             # requests first; the change takes effect when the replay ends
@@ -457,16 +489,31 @@ class Session(Submitting):
             else:
                 self.request_message_replay(now)
 
-    def _new_run(self, run_id: str) -> None:
+    def _new_run(self, run_id: str, msg: Message, now: float) -> None:
         """A live message of a run never seen: the exchange restarted. While a replay of
-        the old run runs, the change waits for its end (:meth:`_end_replay`)."""
-        if self._seq.replaying:
+        the old run runs, the change waits for its end (:meth:`_end_replay`); so it does
+        when ``msg``'s event id skips ids after the last delivered (they may hold the old
+        run's last events: a fill must not be reported cancelled), and they are asked
+        for first."""
+        seq = self._seq
+        if seq.replaying:
             if self._pending_run is not None:  # yet another run: the one pending is left
                 self._old_runs.append(self._pending_run)
             self._pending_run = run_id
+            seq.expect_run(run_id)
+        elif msg.event_id is not None and msg.event_id > seq.last + 1 and not seq.fresh:
+            self._pending_run = run_id
+            seq.expect_run(run_id)
+            self._start_replay(seq.last + 1, msg.event_id - 1, now)
         else:
             self._change_run(run_id)
-            self._seq.new_run(run_id)  # its first event sets the cursor
+            seq.new_run(run_id)  # its first event sets the cursor
+
+    def _start_replay(self, first: int, last: int, now: float) -> None:
+        """Ask for events ``first`` .. ``last``; live events wait for it to end."""
+        self._seq.replaying = True
+        self._replay_deadline = now + self.config.replay_timeout
+        self._push(EventReplay(from_event_id=first, to_event_id=last), now)
 
     def _change_run(self, run_id: str, *, missed: str = "") -> None:
         """The exchange's run changed: report it once and end the old run's requests.
@@ -505,7 +552,10 @@ class Session(Submitting):
 
     def _violation(self, problem: str, offending: object) -> None:
         """The exchange broke the protocol: report it with the offending message (which is
-        not applied) and, under the "disconnect" policy, end the connection."""
+        not applied) and, under the "disconnect" policy, end the connection. A request the
+        message names is not inferred about any more (see ``Tracker.doubt``)."""
+        if isinstance(offending, Message):
+            self._tracker.doubt(offending, problem)
         self._report(RemoteProtocolError(problem, offending=offending))
 
     def _report(self, err: RemoteProtocolError, *, fatal: bool = False) -> None:
@@ -629,7 +679,7 @@ class Session(Submitting):
         """Everything a new session needs to go on where this one stopped."""
         return Handoff(self._run_id, self._seq.last, self._tracker.snapshot(),
                        self._cid_prefix, self._next_cid, tuple(self._old_runs),
-                       self._recent_events(), self._seq.known_from)
+                       self._recent_events(), self._seq.floors())
 
     def _recent_events(self) -> tuple[tuple[int, Message], ...]:
         out = []

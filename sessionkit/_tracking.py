@@ -60,7 +60,8 @@ class Tracked:
     """The mutable tracking record of one request (internal)."""
 
     __slots__ = ("request", "cid", "kind", "state", "mid", "callback", "prev", "attempts",
-                 "first_sent", "deadline", "parent", "children", "run_id")
+                 "first_sent", "deadline", "parent", "children", "run_id", "doubt",
+                 "ack_seen")
 
     def __init__(self, request: Request, callback: Callback | None, parent: str | None,
                  state: MessageState = MessageState.QUEUED) -> None:
@@ -79,6 +80,11 @@ class Tracked:
         self.parent = parent
         self.children: tuple[str, ...] = ()
         self.run_id: str | None = None
+        #: why a message about it was refused as a violation: what is inferred about it
+        #: (a run change's cancel) is then not known
+        self.doubt = ""
+        #: its ACK itself was handed on (not only implied by an answer that overtook it)
+        self.ack_seen = False
 
 
 @attrs.frozen
@@ -93,6 +99,8 @@ class TrackedSnapshot:
     callback: Callback | None = attrs.field(default=None, eq=False, repr=False)
     #: the last message of this request handed to the processor (None: the request)
     prev: Message | None = attrs.field(default=None, eq=False, repr=False)
+    #: see Tracked.doubt
+    doubt: str = attrs.field(default="", eq=False)
 
 
 def same_content(a: object, b: object) -> bool:
@@ -154,7 +162,7 @@ class Tracker:
         #: handed on for it), and mid -> cid. A repeat of their ACK or last answer (a resend
         #: answered again, a MessageReplay) is dropped, not delivered as an answer nobody
         #: asked for
-        self._finished: dict[str, tuple[int | None, Message]] = {}
+        self._finished: dict[str, tuple[int | None, Message, bool]] = {}
         self._finished_mids: dict[int, str] = {}
         self._finished_order: deque[str] = deque()
 
@@ -271,14 +279,14 @@ class Tracker:
         mid = st.mid
         if t is None:
             done = self._finished.get(st.cid)
-            if done is None:
-                self.unmatched += 1
-                self._emit(MessageReceived(st, None, None))
-            elif mid is not None and done[0] is not None and mid != done[0]:
+            if done is not None and done[0] is not None and mid is not None and mid != done[0]:
                 self._violation(f"an ACK for {st.cid!r} (finished) carries mid {mid}; its "
                                 f"ACK carried mid {done[0]}", st)
-            else:
+            elif done is not None and done[2] and mid == done[0]:
                 self.duplicate_acks += 1  # a resend of a finished request, answered again
+            else:  # nobody asked, or a request that ended unknown, ACKed after all: news
+                self.unmatched += 1
+                self._emit(MessageReceived(st, None, None))
             return
         state = t.state
         if state is not _SENT and state is not _QUEUED:
@@ -307,6 +315,7 @@ class Tracker:
                 self.ack_latency_max = latency
         t.mid = mid
         t.run_id = st.run_id or run_id
+        t.ack_seen = True
         if mid is not None:
             self.by_mid[mid] = t
         t.state = _OPEN if kind is _TRADE else _ACKED
@@ -427,6 +436,23 @@ class Tracker:
             if child is not None and child.state in _UNACKED:
                 self.finish(child, outcome, reason or f"batch {t.cid!r} ended {outcome.value}")
 
+    def doubt(self, msg: Message, problem: str) -> None:
+        """``msg`` was refused as a violation: the request it names (by cid or mid) may
+        have changed in a way not applied, so nothing about it is inferred any more."""
+        cid, mid = getattr(msg, "cid", None), getattr(msg, "mid", None)
+        t = self.by_cid.get(cid) if isinstance(cid, str) else None
+        if t is None and isinstance(mid, int):
+            t = self.by_mid.get(mid)
+        if t is not None and not t.doubt:
+            t.doubt = (f"whether it filled before then is not known: a {msg.TYPE} about it "
+                       f"was refused ({problem})")
+
+    def doubt_all(self, why: str) -> None:
+        """Something was lost that may have named any request (see :meth:`doubt`)."""
+        for t in self.by_cid.values():
+            if not t.doubt:
+                t.doubt = why
+
     def _remember_finished(self, t: Tracked) -> None:
         cid, mid, order = t.cid, t.mid, self._finished_order
         if cid not in self._finished:
@@ -435,7 +461,7 @@ class Tracker:
                 old_mid = self._finished.pop(order.popleft())[0]
                 if old_mid is not None:
                     self._finished_mids.pop(old_mid, None)
-        self._finished[cid] = (mid, t.prev)
+        self._finished[cid] = (mid, t.prev, t.ack_seen)
         if mid is not None:
             self._finished_mids[mid] = cid
 
@@ -455,9 +481,10 @@ class Tracker:
             if t.run_id == new_run_id:
                 continue
             if t.state is MessageState.OPEN:
-                if missed:
+                if missed or t.doubt:
                     self.finish(t, Outcome.UNKNOWN, f"exchange run {t.run_id} ended and "
-                                                    f"run {new_run_id} began; {missed}")
+                                                    f"run {new_run_id} began; "
+                                                    f"{missed or t.doubt}")
                 else:
                     self.finish(t, Outcome.CANCELLED_BY_RUN_CHANGE,
                                 f"exchange run {t.run_id} ended; run {new_run_id} began")
@@ -474,7 +501,7 @@ class Tracker:
 
     def snapshot(self) -> tuple[TrackedSnapshot, ...]:
         return tuple(TrackedSnapshot(t.request, t.state, t.mid, t.run_id, t.parent, t.callback,
-                                     None if t.prev is t.request else t.prev)
+                                     None if t.prev is t.request else t.prev, t.doubt)
                      for t in self.by_cid.values())
 
     def restore(self, snaps: tuple[TrackedSnapshot, ...]) -> None:
@@ -484,6 +511,7 @@ class Tracker:
             t.run_id = s.run_id
             if s.prev is not None:
                 t.prev = s.prev
+            t.doubt = s.doubt
             if s.mid is not None and s.state not in _UNACKED:
                 self.by_mid[s.mid] = t
             if isinstance(s.request, Batch):

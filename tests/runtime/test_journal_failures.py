@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from sessionkit import JsonCodec, LimitOrder, SessionConfig, Status
-from sessionkit.runtime import open_session
+from sessionkit.runtime import SessionFailedError, open_session
 from sessionkit.store import JournalFull, JournalValueError, SqliteStore
 from sessionkit.testing import ReferenceExchange
 
@@ -39,10 +39,14 @@ def run(main: Any) -> None:
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
-def only(exc_info: Any) -> BaseException:
+def journal_error(exc_info: Any, kind: type[BaseException]) -> BaseException:
+    """The one exception out of open_session (a SessionFailedError naming the journal as
+    the part that failed, not a group), and the journal's own error as its cause."""
     err = exc_info.value
     assert not isinstance(err, BaseExceptionGroup), f"a group, not one exception: {err!r}"
-    return err
+    assert "the journal failed" in str(err)
+    assert isinstance(err.__cause__, kind), repr(err.__cause__)
+    return err.__cause__
 
 
 def test_a_full_disk_ends_the_session_with_one_journal_full_and_a_restart_resumes(
@@ -64,9 +68,9 @@ def test_a_full_disk_ends_the_session_with_one_journal_full_and_a_restart_resume
             for i in range(1, 300):
                 await client.submit(resting(i))
 
-    with pytest.raises(JournalFull) as info:
+    with pytest.raises(SessionFailedError) as info:
         run(main)
-    err = only(info)
+    err = journal_error(info, JournalFull)
     assert str(path) in str(err) and "is full" in str(err) and "free space" in str(err)
     assert [m.cid for m in store.messages() if m.cid in first] == first  # still journalled
     # what the failed commit held was never sent, and the store can say which requests
@@ -126,9 +130,9 @@ def test_an_event_id_the_journal_cannot_hold_is_one_clear_error_and_the_journal_
             await client.submit(resting(0))
             await trio.sleep(10)
 
-    with pytest.raises(JournalValueError) as info:
+    with pytest.raises(SessionFailedError) as info:
         run(main)
-    err = only(info)
+    err = journal_error(info, JournalValueError)
     assert str(path) in str(err) and "cannot hold event_id=9223372036854775808" in str(err)
     store.close()  # the commit that used to wedge on this value works
     again = SqliteStore(path, account=ACCOUNT, session_id=DAY)
