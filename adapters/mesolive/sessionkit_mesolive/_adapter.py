@@ -35,7 +35,7 @@ class MesoLiveAdapter:
     #: order, both ways, bounded (a sender waits while the far side's buffer is full), and
     #: reports closes with their reason; everything else is the session core's
     capabilities = frozenset({"session", "ack_mid", "batch", "run_id", "event_replay",
-                              "backpressure", "heartbeat", "idempotency", "reconnect"})
+                              "backpressure", "heartbeat", "idempotency", "reconnect", "tcp"})
     #: real sockets under the conformance suite's MockClock: jump ahead only once every task
     #: has been idle this long in real time (frames are in flight meanwhile)
     conformance_clock = "virtual:0.1"
