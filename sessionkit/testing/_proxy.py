@@ -445,10 +445,13 @@ class FaultProxy:
 
     async def aclose(self) -> None:
         """Stop listening and close every connection (plainly, not as a fault)."""
+        self._close()
+        await trio.lowlevel.checkpoint()
+
+    def _close(self) -> None:
         self.refuse()
         for conn in self._each():
             conn._end("the fault proxy closed", abort=False)
-        await trio.lowlevel.checkpoint()
 
 
 @asynccontextmanager
@@ -491,8 +494,8 @@ async def open_fault_proxy(target: tuple[str, int], *, host: str = "127.0.0.1",
             except BaseException as exc:
                 body_error = exc
                 raise
-            finally:
-                await proxy.aclose()
+            finally:  # nothing awaits here: a cancelled await would hide the block's error
+                proxy._close()
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:  # the block's own error comes out as itself
         if body_error is not None and list(group.exceptions) == [body_error]:
