@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
+import attrs
 import trio
 
 __all__ = ["FaultProxy", "ProxyConnection", "Direction", "open_fault_proxy"]
@@ -74,14 +75,18 @@ def _check_split(size: int) -> int:
     return size
 
 
+@attrs.define
 class _Faults:
     """Stall, delay and split settings (of one connection, or for new connections)."""
 
-    def __init__(self) -> None:
-        self.stalled = False
-        self.delay = 0.0
-        self.split = 0
-        self.pause = 0.0
+    stalled: bool = False
+    delay: float = 0.0
+    split: int = 0
+    pause: float = 0.0
+
+
+def _family(host: str) -> int:
+    return _socket.AF_INET6 if ":" in host else _socket.AF_INET
 
 
 class ProxyConnection:
@@ -169,7 +174,7 @@ class ProxyConnection:
 
     async def _run(self, target: tuple[str, int]) -> None:
         try:
-            server = trio.socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+            server = trio.socket.socket(_family(target[0]), _socket.SOCK_STREAM)
             try:
                 await server.connect(target)
             except OSError as exc:
@@ -327,7 +332,7 @@ class FaultProxy:
         """Listen (again, on the same port once it had one): new connections are accepted."""
         if self._listener is not None:
             return
-        sock = trio.socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        sock = trio.socket.socket(_family(self.host), _socket.SOCK_STREAM)
         try:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
             await sock.bind((self.host, self.port))
@@ -355,11 +360,9 @@ class FaultProxy:
                 return  # refused: the listener was closed
             self.accepted += 1
             conn = ProxyConnection(self, self.accepted, client, peer)
-            conn._faults.stalled = self._new.stalled
+            conn._faults = attrs.evolve(self._new)
             if conn._faults.stalled:
                 conn._flowing = trio.Event()
-            conn._faults.delay, conn._faults.split = self._new.delay, self._new.split
-            conn._faults.pause = self._new.pause
             self.connections.append(conn)
             self._accepted_changed.set()
             self._accepted_changed = trio.Event()

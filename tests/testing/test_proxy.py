@@ -290,6 +290,31 @@ def test_a_refused_target_and_a_peer_reset_are_passed_on_as_resets() -> None:
     run(main)
 
 
+def test_ipv6_loopback() -> None:
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+
+    async def main() -> None:
+        listener = trio.socket.socket(socket.AF_INET6)
+        try:
+            await listener.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback")
+        listener.listen()
+        async with open_fault_proxy(("::1", listener.getsockname()[1]), host="::1") as proxy:
+            client = await trio.open_tcp_stream(*proxy.address)
+            server = trio.SocketStream((await listener.accept())[0])
+            await client.send_all(b"six")
+            assert await receive_exactly(server, 3) == b"six"
+            await client.aclose()
+            await server.aclose()
+        listener.close()
+
+    run(main)
+
+
 def test_bad_arguments_name_what_was_wrong() -> None:
     async def main() -> None:
         async with proxied() as (proxy, _):

@@ -345,7 +345,8 @@ class SessionHubEndpoint:
         options.setdefault("token", self.token)
         url = self.url
         if via is not None:
-            url = urlunsplit(urlsplit(url)._replace(netloc=f"{via[0]}:{via[1]}"))
+            host = f"[{via[0]}]" if ":" in str(via[0]) else via[0]
+            url = urlunsplit(urlsplit(url)._replace(netloc=f"{host}:{via[1]}"))
         return SessionHubConnector(url, **options)
 
     async def accept(self) -> ServerSessionTransport:

@@ -171,7 +171,8 @@ class ZmqServerEndpoint:
         if via is not None:
             if not (isinstance(via, tuple) and len(via) == 2):
                 raise ConfigError(f"via must be (host, port), got {via!r}")
-            endpoint = f"tcp://{via[0]}:{via[1]}"
+            host = f"[{via[0]}]" if ":" in str(via[0]) else via[0]
+            endpoint = f"tcp://{host}:{via[1]}"
         return ZmqConnector(endpoint, curve=curve, options=options or self.options)
 
     def connections_open(self) -> list[ServerTransport]:

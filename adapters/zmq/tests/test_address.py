@@ -75,6 +75,7 @@ def test_port_0_and_star_bind_a_free_port_and_via_routes_the_connector() -> None
                 assert host == "127.0.0.1" and port > 0
                 assert ep.connector().endpoint == f"tcp://127.0.0.1:{port}"
                 assert ep.connector(via=("127.0.0.1", 4242)).endpoint == "tcp://127.0.0.1:4242"
+                assert ep.connector(via=("::1", 4242)).endpoint == "tcp://[::1]:4242"
                 with pytest.raises(ConfigError, match="port 70000 is out of range"):
                     ep.connector(via=("127.0.0.1", 70000))
 

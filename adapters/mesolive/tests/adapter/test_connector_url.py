@@ -43,5 +43,6 @@ def test_good_urls_are_taken_and_via_routes_through_another_address() -> None:
             assert host == "127.0.0.1" and port > 0
             assert ep.connector(via=("127.0.0.1", 4242)).url == \
                 "http://127.0.0.1:4242/hubs/session/v1"
+            assert ep.connector(via=("::1", 4242)).url == "http://[::1]:4242/hubs/session/v1"
 
     trio.run(main)
