@@ -34,7 +34,9 @@ class ZmqAdapter:
 
     def connector(self, endpoint: str | None = None, *, curve: CurveClient | None = None,
                   options: SocketOptions | None = None, **extra: Any) -> ZmqConnector:
-        """A connector to ``endpoint`` (``tcp://HOST:PORT``), with CURVE if ``curve`` is given."""
+        """A connector to ``endpoint`` (``tcp://HOST:PORT``), with CURVE if ``curve`` is given.
+        An endpoint that cannot work (no port, port 0 or over 65535...) is a ConfigError
+        naming it, here rather than after a connect timeout."""
         if extra:
             raise ConfigError(f"the zmq adapter's connector takes endpoint=, curve= and "
                               f"options=, got {sorted(extra)}")
