@@ -24,6 +24,7 @@ from .._config import SessionConfig
 from .._errors import InvalidRequestError, SessionkitError
 from .._messages import MESSAGE_TYPES, Message, Request
 from ..runtime._transport import ConnectFailed, TransportClosed
+from . import _network
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
 from ._expect import ExpectSteps
 from ._match import describe, mismatches
@@ -161,6 +162,8 @@ class _Run(ExpectSteps):
         self.token: trio.lowlevel.TrioToken | None = None
         self.scope: trio.CancelScope | None = None
         self.step: Step | None = None
+        #: the fault proxy a ``tcp`` scenario runs through (None: connected directly)
+        self.proxy: Any = None
 
     # -- the scenario ----------------------------------------------------------------
 
@@ -187,11 +190,13 @@ class _Run(ExpectSteps):
         self.token = trio.lowlevel.current_trio_token()
         step: Step | None = None
         with trio.CancelScope() as self.scope, trio.move_on_after(SCENARIO_LIMIT) as guard:
-            async with self.adapter.serve() as endpoint:
+            async with self.adapter.serve() as endpoint, \
+                    _network.route(endpoint, "tcp" in self.sc.capabilities) as self.proxy:
                 async with trio.open_nursery() as nursery:
                     self.nursery = nursery
                     self.exchange = ScriptedExchange(endpoint, nursery, self.codec)
-                    self.connector = GuardedConnector(endpoint.connector())
+                    self.connector = GuardedConnector(_network.connector_for(endpoint,
+                                                                             self.proxy))
                     try:
                         for step in self.sc.steps:
                             self.step = step
@@ -525,6 +530,8 @@ class _Run(ExpectSteps):
             self.connector.refuse += rest[0] if rest else 1
         elif kind == "disconnect":
             await ex.disconnect(self.timeout)
+        elif kind.startswith("net-"):
+            await _network.inject(self.proxy, kind, tuple(rest))
         elif kind in ("garbled", "oversize"):
             conn = await ex.connection(self.timeout)
             frame = ex.garbled_frame() if kind == "garbled" else ex.oversize_frame()

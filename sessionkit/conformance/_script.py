@@ -42,8 +42,10 @@ from ._vocabulary import (
     CAPABILITIES,
     CLIENT_TYPES,
     ERROR_NAMES,
+    HALF_CLOSE_DIRECTIONS,
     HANDLER_ERROR_MODES,
     INJECT_KINDS,
+    NET_INJECT_KINDS,
     OUTCOMES,
     RAISE_TARGETS,
     TRANSPORT_CHECK_NAMES,
@@ -297,6 +299,11 @@ class _Parser:
         if not steps:
             raise ScriptError(self.path, self.lineno, "the scenario has no steps")
         caps = frozenset(headers["capability"]) or frozenset({"session"})
+        for step in steps:  # a real network fault needs the fault proxy (capability tcp)
+            if step.verb == "inject" and step.args[0] in NET_INJECT_KINDS and "tcp" not in caps:
+                raise ScriptError(self.path, step.line, f"inject {step.args[0]} needs "
+                                  f"'capability: tcp' (the scenario then runs through the "
+                                  f"fault proxy)")
         return Scenario(self.name, self.path, headers["category"], caps, tuple(steps),
                         headers.get("description", ""), tuple(headers.get("config", {}).items()),
                         headers.get("timeout", 5.0), headers.get("reconnect", False))
@@ -540,12 +547,17 @@ class _Parser:
         if not step.args or step.args[0] not in INJECT_KINDS:
             raise self.err(f"inject needs one of {', '.join(INJECT_KINDS)}")
         kind, rest = step.args[0], step.args[1:]
-        if kind == "delay":
+        if kind in ("delay", "net-delay"):
             if len(rest) != 1 or not isinstance(rest[0], (int, float)) or rest[0] <= 0:
-                raise self.err("inject delay needs a positive number of seconds")
-        elif kind in ("drop", "duplicate", "refuse-connect"):
+                raise self.err(f"inject {kind} needs a positive number of seconds")
+        elif kind in ("drop", "duplicate", "refuse-connect", "net-split"):
             if len(rest) > 1 or (rest and (not isinstance(rest[0], int) or rest[0] < 1)):
-                raise self.err(f"inject {kind} takes an optional positive count")
+                what = "piece size in bytes" if kind == "net-split" else "count"
+                raise self.err(f"inject {kind} takes an optional positive {what}")
+        elif kind == "net-half-close":
+            if len(rest) > 1 or (rest and rest[0] not in HALF_CLOSE_DIRECTIONS):
+                raise self.err(f"inject net-half-close takes an optional direction: "
+                               f"{' or '.join(HALF_CLOSE_DIRECTIONS)}")
         elif rest:
             raise self.err(f"inject {kind} takes no argument")
 

@@ -11,13 +11,13 @@ from .._processor import MessageProcessor
 
 __all__ = ["CALLBACK_METHODS", "CLIENT_TYPES", "ERROR_NAMES", "INJECT_KINDS", "OUTCOMES",
            "CAPABILITIES", "TRANSPORT_CHECK_NAMES", "RAISE_TARGETS", "HANDLER_ERROR_MODES",
-           "callback_params"]
+           "NET_INJECT_KINDS", "HALF_CLOSE_DIRECTIONS", "callback_params"]
 
 #: capability names an adapter may claim (kept equal to sessionkit.runtime's CAPABILITIES;
 #: a test checks that they agree, so this module needs no runtime import)
 CAPABILITIES = frozenset({
     "session", "ack_mid", "batch", "run_id", "event_replay", "backpressure", "heartbeat",
-    "idempotency", "streaming", "reconnect",
+    "idempotency", "streaming", "reconnect", "tcp",
 })
 
 #: every MessageProcessor method a scenario can expect to be called
@@ -41,8 +41,16 @@ CLIENT_TYPES = tuple(sorted(
 ERROR_NAMES = tuple(sorted(
     [n for n in _errors.__all__] + ["TransportClosed", "ConnectFailed"]))
 
+#: real network faults, made by a fault proxy between the client and the exchange (they
+#: need the ``tcp`` capability; see ``_network.py``)
+NET_INJECT_KINDS = ("net-refuse", "net-reset", "net-half-close", "net-stall", "net-delay",
+                    "net-split", "net-heal")
+
+#: the directions ``inject net-half-close`` may shut
+HALF_CLOSE_DIRECTIONS = ("to-client", "to-server")
+
 INJECT_KINDS = ("drop", "duplicate", "delay", "disconnect", "garbled", "oversize",
-                "refuse-connect")
+                "refuse-connect", *NET_INJECT_KINDS)
 
 OUTCOMES = tuple(o.value for o in Outcome)
 

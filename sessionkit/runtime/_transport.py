@@ -33,7 +33,7 @@ __all__ = [
 #: capability names an adapter may claim; the conformance suite groups scenarios by them
 CAPABILITIES = frozenset({
     "session", "ack_mid", "batch", "run_id", "event_replay", "backpressure", "heartbeat",
-    "idempotency", "streaming", "reconnect",
+    "idempotency", "streaming", "reconnect", "tcp",
 })
 
 

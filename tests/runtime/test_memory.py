@@ -267,7 +267,7 @@ def test_what_is_sent_is_received_in_order(chunks: list[list[bytes]], max_buffer
 def test_the_entry_point_yields_the_memory_adapter() -> None:
     assert load_adapter("memory") is adapter
     assert adapter.name == "memory"
-    assert adapter.capabilities == CAPABILITIES - {"streaming"}
+    assert adapter.capabilities == CAPABILITIES - {"streaming", "tcp"}
     a, b = memory_transport_pair()
     assert isinstance(a, Transport) and isinstance(b, Transport)
 

@@ -33,9 +33,10 @@ class MesoLiveAdapter:
     name = "mesolive"
     #: every capability of the reference protocol: the transport moves whole frames in
     #: order, both ways, bounded (a sender waits while the far side's buffer is full), and
-    #: reports closes with their reason; everything else is the session core's
+    #: reports closes with their reason; everything else is the session core's. ``tcp``: the
+    #: conformance suite may put its fault proxy in front of the hub server
     capabilities = frozenset({"session", "ack_mid", "batch", "run_id", "event_replay",
-                              "backpressure", "heartbeat", "idempotency", "reconnect"})
+                              "backpressure", "heartbeat", "idempotency", "reconnect", "tcp"})
     #: real sockets under the conformance suite's MockClock: jump ahead only once every task
     #: has been idle this long in real time (frames are in flight meanwhile)
     conformance_clock = "virtual:0.1"

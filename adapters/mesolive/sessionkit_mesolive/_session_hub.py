@@ -22,9 +22,11 @@ import base64
 import logging
 from collections import deque
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import trio
 
+from sessionkit import ConfigError
 from sessionkit.runtime import ConnectFailed, TransportClosed
 
 from .signalr import HubConnection, HubError, Reconnected, ReconnectPolicy, SignalRError
@@ -32,7 +34,7 @@ from .sim.hubserver import HubCallContext, HubMethodError, HubServer, ServerConn
 
 __all__ = ["SESSION_HUB_PATH", "SEND_FRAMES", "ON_FRAMES", "encode_frames", "decode_frames",
            "SessionHubTransport", "SessionHubConnector", "SessionHubEndpoint",
-           "ServerSessionTransport"]
+           "ServerSessionTransport", "check_hub_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +219,31 @@ def _connect_reason(exc: BaseException, url: str) -> str:
     return f"connecting to {url}: {type(exc).__name__}: {exc}"
 
 
+def check_hub_url(url: object) -> str:
+    """``url`` when it can name a hub (``http(s)://HOST:PORT/...``), else ConfigError naming
+    the value: a bad port is refused here, not after a connect timeout.
+
+    >>> check_hub_url("http://127.0.0.1:70000/hubs/session/v1")
+    Traceback (most recent call last):
+    ...
+    sessionkit._errors.ConfigError: url 'http://127.0.0.1:70000/hubs/session/v1': the port must...
+    """
+    if not isinstance(url, str):
+        raise ConfigError(f"url must be a string like http://HOST:PORT{SESSION_HUB_PATH}, got "
+                          f"{type(url).__name__} {url!r}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"url {url!r} must look like http://HOST:PORT{SESSION_HUB_PATH} "
+                          f"(http or https, with a host)")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or (port is None and parts.netloc.endswith(":")):
+        raise ConfigError(f"url {url!r}: the port must be a number in 1-65535")
+    return url
+
+
 class SessionHubConnector:
     """Opens :class:`SessionHubTransport` connections to ``url`` (the session hub's URL).
 
@@ -228,7 +255,7 @@ class SessionHubConnector:
                  **options: Any) -> None:
         if token is not None and token_factory is not None:
             raise ValueError("give token= or token_factory=, not both")
-        self.url = url
+        self.url = check_hub_url(url)
         self._token_factory = token_factory if token is None else (lambda: token)
         self._options = options
         self.attempts = 0
@@ -304,9 +331,23 @@ class SessionHubEndpoint:
                                "being served yet)")
         return self.base_url + self.path
 
-    def connector(self, **options: Any) -> SessionHubConnector:
+    @property
+    def tcp_address(self) -> tuple[str, int]:
+        """``(host, port)`` the hub server listens on (the ``tcp`` capability)."""
+        parts = urlsplit(self.url)
+        assert parts.hostname is not None and parts.port is not None
+        return parts.hostname, parts.port
+
+    def connector(self, *, via: tuple[str, int] | None = None,
+                  **options: Any) -> SessionHubConnector:
+        """A connector to this hub; ``via``: through that ``(host, port)`` instead (a proxy
+        in front of the server)."""
         options.setdefault("token", self.token)
-        return SessionHubConnector(self.url, **options)
+        url = self.url
+        if via is not None:
+            host = f"[{via[0]}]" if ":" in str(via[0]) else via[0]
+            url = urlunsplit(urlsplit(url)._replace(netloc=f"{host}:{via[1]}"))
+        return SessionHubConnector(url, **options)
 
     async def accept(self) -> ServerSessionTransport:
         await trio.lowlevel.checkpoint_if_cancelled()

@@ -7,6 +7,7 @@ from typing import Any
 
 from sessionkit import ConfigError
 
+from ._address import check_endpoint
 from ._client import ZmqConnector
 from ._keys import CurveClient, CurveServer
 from ._options import SocketOptions
@@ -23,16 +24,19 @@ class ZmqAdapter:
     """
 
     name = "zmq"
-    #: everything the reference protocol has (streaming is a separate protocol)
+    #: everything the reference protocol has (streaming is a separate protocol), over TCP
+    #: (``tcp``: the suite may put its fault proxy between client and server)
     capabilities = frozenset({"session", "ack_mid", "batch", "run_id", "event_replay",
-                              "backpressure", "heartbeat", "idempotency", "reconnect"})
+                              "backpressure", "heartbeat", "idempotency", "reconnect", "tcp"})
     #: the conformance suite runs on trio's MockClock; real sockets need it to jump ahead only
     #: once every task has been idle this long in real time (frames are in flight meanwhile)
     conformance_clock = "virtual:0.1"
 
     def connector(self, endpoint: str | None = None, *, curve: CurveClient | None = None,
                   options: SocketOptions | None = None, **extra: Any) -> ZmqConnector:
-        """A connector to ``endpoint`` (``tcp://HOST:PORT``), with CURVE if ``curve`` is given."""
+        """A connector to ``endpoint`` (``tcp://HOST:PORT``), with CURVE if ``curve`` is given.
+        An endpoint that cannot work (no port, port 0 or over 65535...) is a ConfigError
+        naming it, here rather than after a connect timeout."""
         if extra:
             raise ConfigError(f"the zmq adapter's connector takes endpoint=, curve= and "
                               f"options=, got {sorted(extra)}")
@@ -47,6 +51,7 @@ class ZmqAdapter:
         if extra:
             raise ConfigError(f"the zmq adapter's serve() takes bind=, curve= and options=, "
                               f"got {sorted(extra)}")
+        check_endpoint(bind, what="bind", bind=True)
         return serve_endpoint(bind, curve=curve, options=options)
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ import zmq
 
 from sessionkit.runtime import ConnectFailed, TransportClosed
 
+from ._address import check_endpoint
 from ._framing import HELLO, close_message, parse_multipart
 from ._keys import CurveClient, fingerprint
 from ._monitor import (
@@ -68,8 +69,7 @@ class ZmqConnector:
     def __init__(self, endpoint: str, *, curve: CurveClient | None = None,
                  options: SocketOptions | None = None,
                  context: zmq.Context[Any] | None = None) -> None:
-        if not isinstance(endpoint, str) or "://" not in endpoint:
-            raise ConnectFailed(f"endpoint must look like tcp://HOST:PORT, got {endpoint!r}")
+        check_endpoint(endpoint)
         if curve is not None and not isinstance(curve, CurveClient):
             raise TypeError(f"curve must be a CurveClient or None, got {type(curve).__name__}")
         self.endpoint = endpoint
@@ -106,7 +106,8 @@ class ZmqConnector:
             sock.close(linger=0)
             raise
         logger.debug("connected to %s", self.endpoint)
-        return ZmqTransport(sock, mon, self.endpoint, linger=opts.linger)
+        return ZmqTransport(sock, mon, self.endpoint, linger=opts.linger,
+                            max_batch_bytes=opts.max_inbound_bytes)
 
     async def _handshake(self, mon: zmq.Socket[Any]) -> None:
         timeout = self.options.connect_timeout
@@ -163,7 +164,7 @@ class ZmqTransport:
     receiving and one sending at a time."""
 
     def __init__(self, sock: zmq.Socket[Any], mon: zmq.Socket[Any], endpoint: str, *,
-                 linger: float = 0.5) -> None:
+                 linger: float = 0.5, max_batch_bytes: int = 64 << 20) -> None:
         self._sock: zmq.Socket[Any] | None = sock
         self._mon = mon
         self._waiter = FdWaiter([sock, mon])
@@ -174,6 +175,10 @@ class ZmqTransport:
         self.endpoint = endpoint
         self.frames_sent = 0
         self.frames_received = 0
+        #: one read takes at most this many bytes (the rest stays in ZeroMQ's bounded queue)
+        self.max_batch_bytes = max_batch_bytes
+        #: the last read stopped at a bound (MAX_BATCH or max_batch_bytes): more may be ready
+        self._more = False
         #: a nowait send, with a task parked on the FD, found nothing to read: until the
         #: next drain, anything that arrives wakes that task (see receive_frames_nowait)
         self._quiet = False
@@ -198,9 +203,10 @@ class ZmqTransport:
         and reads each message as plain bytes: a data message is single-part, so only a
         message whose first part is empty (a control message, or an empty frame) is asked
         whether more parts follow (``RCVMORE``)."""
-        self._quiet = False
+        self._quiet = self._more = False
         out: list[bytes] = []
         append = out.append
+        size, limit = 0, self.max_batch_bytes
         try:
             for _ in range(MAX_BATCH):
                 frame = _recv(sock, NOBLOCK)
@@ -214,8 +220,14 @@ class ZmqTransport:
                         break
                     continue
                 append(frame)
+                size += len(frame)
+                if size >= limit:  # bounded in bytes: the rest waits in ZeroMQ's queue
+                    self._more = True
+                    break
                 if woken:
                     break  # the first message after a wake goes to its handler at once
+            else:
+                self._more = True
         except zmq.Again:
             pass
         except zmq.ZMQError as exc:
@@ -287,7 +299,7 @@ class ZmqTransport:
             self._quiet = False
             return []
         frames = self._drain(sock)
-        if self._closed is not None or len(frames) >= MAX_BATCH:
+        if self._closed is not None or self._more:
             self._waiter.wake()  # the owner reports the loss, or reads the rest
         return frames
 

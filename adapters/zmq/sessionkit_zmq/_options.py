@@ -42,8 +42,14 @@ class SocketOptions:
     #: outbound messages queued in ZeroMQ before a send waits (0: no limit). Sized above the
     #: session's window so that the session's own bound is what rejects a submit.
     sndhwm: int = attrs.field(default=16384, validator=_non_negative(int))
-    #: inbound messages queued in ZeroMQ before TCP pushes back on the peer (0: no limit)
+    #: inbound messages queued in ZeroMQ before TCP pushes back on the peer (0: no limit);
+    #: lowered to fit ``max_inbound_bytes`` (see :attr:`effective_rcvhwm`)
     rcvhwm: int = attrs.field(default=16384, validator=_non_negative(int))
+    #: the most bytes of received messages one connection holds unread: ZeroMQ's queue holds
+    #: at most this (RCVHWM x MAXMSGSIZE), and so does one ``receive_frames`` batch. Past it
+    #: the sender waits (TCP backpressure), nothing is dropped.
+    max_inbound_bytes: int = attrs.field(default=64 << 20,
+                                         validator=_non_negative(int, positive=True))
     #: how long close() keeps unsent messages (a logout, a close notice) to deliver them
     linger: float = attrs.field(default=0.5, validator=_non_negative(float))
     #: wait between TCP connection attempts while connect() waits (ZeroMQ retries, growing
@@ -64,10 +70,24 @@ class SocketOptions:
         before it allocates the message; in between, the codec reports a protocol error."""
         return 2 * self.max_frame_size
 
+    @property
+    def effective_rcvhwm(self) -> int:
+        """The RCVHWM set: ``rcvhwm`` messages, and no more than ``max_inbound_bytes`` of
+        messages of the largest size ZeroMQ accepts (at least 1), so that what ZeroMQ holds
+        unread is bounded in bytes as well as in messages.
+
+        >>> SocketOptions().effective_rcvhwm  # 64 MiB / 2 MiB
+        32
+        >>> SocketOptions(max_frame_size=1024).effective_rcvhwm
+        16384
+        """
+        fit = max(1, self.max_inbound_bytes // self.max_message_size)
+        return fit if self.rcvhwm == 0 else min(self.rcvhwm, fit)
+
     def apply_common(self, sock: zmq.Socket[Any]) -> None:
         sock.setsockopt(zmq.LINGER, int(self.linger * 1000))
         sock.setsockopt(zmq.SNDHWM, self.sndhwm)
-        sock.setsockopt(zmq.RCVHWM, self.rcvhwm)
+        sock.setsockopt(zmq.RCVHWM, self.effective_rcvhwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_size)
         if self.heartbeat_ivl:
             sock.setsockopt(zmq.HEARTBEAT_IVL, int(self.heartbeat_ivl * 1000))

@@ -26,6 +26,7 @@ import zmq
 from sessionkit import ConfigError
 from sessionkit.runtime import TransportClosed
 
+from ._address import check_endpoint, split_tcp_endpoint
 from ._client import ZmqConnector
 from ._framing import close_message, parse_multipart
 from ._keys import CurveClient, CurveServer, KeyPair, fingerprint
@@ -45,7 +46,8 @@ __all__ = ["ZmqServerEndpoint", "ServerTransport", "serve_endpoint"]
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 65536
-#: frames one connection may have waiting unread before the server drops it (flood guard)
+#: frames one connection may have waiting unread before the server drops it (flood guard;
+#: in bytes the bound is SocketOptions.max_inbound_bytes)
 MAX_UNREAD = 1 << 18
 #: while a send waits on a full peer, it re-tries at least this often: libzmq signals
 #: "some peer became writable" on the ROUTER's FD, not which one, and a command processed by
@@ -65,6 +67,8 @@ class ServerTransport:
         self.peer_address = peer_address
         self.number = number
         self._frames: deque[bytes] = deque()
+        #: bytes of the frames in ``_frames`` (bounded by ``max_inbound_bytes``)
+        self._unread_bytes = 0
         self._lot = trio.lowlevel.ParkingLot()
         self._closed: str | None = None
         self.frames_received = 0
@@ -87,6 +91,7 @@ class ServerTransport:
             await self._lot.park()
         out = list(self._frames)
         self._frames.clear()
+        self._unread_bytes = 0
         self.frames_received += len(out)
         await trio.lowlevel.cancel_shielded_checkpoint()
         return out
@@ -139,20 +144,36 @@ class ZmqServerEndpoint:
         """The server's CURVE public key (give it to clients), or None without CURVE."""
         return self.curve.keypair.public if self.curve else None
 
+    @property
+    def tcp_address(self) -> tuple[str, int]:
+        """``(host, port)`` this endpoint listens on (the ``tcp`` capability: the
+        conformance suite puts its fault proxy in front of it)."""
+        host, port = split_tcp_endpoint(self.endpoint, what="the bound endpoint")
+        return host.strip("[]"), port
+
     def connector(self, *, curve: CurveClient | None = None,
-                  options: SocketOptions | None = None, **extra: Any) -> ZmqConnector:
+                  options: SocketOptions | None = None, via: tuple[str, int] | None = None,
+                  **extra: Any) -> ZmqConnector:
         """A connector to this endpoint. With CURVE and no ``curve`` given, it uses the
-        client key pair made by ``serve(curve=True)`` (or a fresh one if any key is let in)."""
+        client key pair made by ``serve(curve=True)`` (or a fresh one if any key is let in).
+        ``via``: connect to that ``(host, port)`` instead (a proxy in front of this endpoint),
+        with the same keys and options."""
         if extra:
-            raise ConfigError(f"ZmqServerEndpoint.connector takes curve= and options=, got "
-                              f"{sorted(extra)}")
+            raise ConfigError(f"ZmqServerEndpoint.connector takes curve=, options= and via=, "
+                              f"got {sorted(extra)}")
         if curve is None and self.curve is not None:
             keys = self._client_keys or (KeyPair.generate() if self.curve.allow_any else None)
             if keys is None:
                 raise ConfigError("this endpoint's CURVE allow-list was given by the caller: "
                                   "pass curve=CurveClient(...) with an allowed client key")
             curve = CurveClient(keypair=keys, server_key=self.curve.keypair.public)
-        return ZmqConnector(self.endpoint, curve=curve, options=options or self.options)
+        endpoint = self.endpoint
+        if via is not None:
+            if not (isinstance(via, tuple) and len(via) == 2):
+                raise ConfigError(f"via must be (host, port), got {via!r}")
+            host = f"[{via[0]}]" if ":" in str(via[0]) else via[0]
+            endpoint = f"tcp://{host}:{via[1]}"
+        return ZmqConnector(endpoint, curve=curve, options=options or self.options)
 
     def connections_open(self) -> list[ServerTransport]:
         return list(self._peers.values())
@@ -200,6 +221,7 @@ class ZmqServerEndpoint:
         recv = sock.recv
         get = sock.getsockopt
         RCVMORE = zmq.RCVMORE
+        max_unread_bytes = self.options.max_inbound_bytes
         touched: set[ServerTransport] = set()
         try:
             for _ in range(MAX_BATCH):
@@ -230,10 +252,12 @@ class ZmqServerEndpoint:
                 if t is None or t._closed is not None:
                     continue
                 t._frames.append(payload)
+                t._unread_bytes += len(payload)
                 touched.add(t)
-                if len(t._frames) > MAX_UNREAD:
-                    self._close_peer(t, f"the client sent over {MAX_UNREAD} frames the server "
-                                        f"did not read", local=True)
+                if len(t._frames) > MAX_UNREAD or t._unread_bytes > max_unread_bytes:
+                    self._close_peer(t, f"the client sent over {MAX_UNREAD} frames or "
+                                        f"{max_unread_bytes} bytes the server did not read "
+                                        f"(max_inbound_bytes)", local=True)
         except zmq.Again:
             pass
         for t in touched:
@@ -357,6 +381,7 @@ class ZmqServerEndpoint:
             self._pending.remove(t)
         if local:
             t._frames.clear()
+            t._unread_bytes = 0
             if self._closed is None:
                 try:
                     self._sock.send_multipart([t.identity, *close_message(reason)], NOBLOCK)
@@ -405,9 +430,6 @@ def _resolve_curve(curve: CurveServer | bool | None) -> tuple[CurveServer | None
 
 
 def _bind(sock: zmq.Socket[Any], bind: str) -> str:
-    if not isinstance(bind, str) or "://" not in bind:
-        raise ConfigError(f"bind must look like tcp://HOST:PORT (PORT * or 0 for any), got "
-                          f"{bind!r}")
     if bind.startswith("tcp://") and bind.endswith(":0"):
         bind = bind[:-2] + ":*"
     try:
@@ -429,6 +451,7 @@ async def serve_endpoint(bind: str = "tcp://127.0.0.1:*", *,
     the only one allowed in, which :meth:`ZmqServerEndpoint.connector` uses; a
     :class:`CurveServer` gives the keys and allow-list; False serves without CURVE.
     """
+    check_endpoint(bind, what="bind", bind=True)
     options = options or SocketOptions()
     server_curve, client_keys = _resolve_curve(curve)
     ctx: zmq.Context[Any] = zmq.Context(io_threads=1)

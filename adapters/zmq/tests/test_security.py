@@ -136,3 +136,67 @@ def test_the_simulator_refuses_curve_without_an_allow_list(tmp_path: Path) -> No
         assert "allow-list" in run.stderr and "allow_any" in run.stderr
     with pytest.raises(sk.ConfigError, match="allow-list"):
         CurveServer(keypair=KeyPair.generate())
+
+
+class _Failures(sk.MessageProcessor):
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def on_connection_failed(self, reason: str) -> None:
+        self.failed.append(reason)
+
+
+class _Counting:
+    """A connector counting its attempts and the ConnectFailed each raised."""
+
+    def __init__(self, inner: ZmqConnector) -> None:
+        self.inner = inner
+        self.attempts = 0
+        self.errors: list[ConnectFailed] = []
+
+    async def connect(self) -> object:
+        self.attempts += 1
+        try:
+            return await self.inner.connect()
+        except ConnectFailed as exc:
+            self.errors.append(exc)
+            raise
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("client key not on the allow-list", "refused this client's CURVE key"),
+    ("wrong server key", "server public key given"),
+    ("nothing listening", "no TCP connection"),
+])
+def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str,
+                                                                       words: str) -> None:
+    """One failed connect is one ConnectFailed from the adapter, and the engine hears it
+    once: one on_connection_failed and one ConnectionFailedError, both with the reason."""
+    async def attempt(endpoint: str, curve: CurveClient) -> None:
+        connector = _Counting(ZmqConnector(endpoint, curve=curve,
+                                           options=fast_options(connect_timeout=0.5)))
+        processor = _Failures()
+        with trio.fail_after(BOUND), pytest.raises(ConnectionFailedError) as info:
+            async with open_session(connector, processor, account="a"):
+                pass
+        assert connector.attempts == 1 and len(connector.errors) == 1
+        assert words in connector.errors[0].reason
+        assert words in info.value.reason
+        assert len(processor.failed) == 1, processor.failed
+        assert words in processor.failed[0]
+
+    async def main() -> None:
+        async with adapter.serve(options=fast_options()) as ep:
+            mine = ep.connector().curve
+            assert mine is not None and ep.server_key is not None
+            if fault == "client key not on the allow-list":
+                await attempt(ep.endpoint, CurveClient(keypair=KeyPair.generate(),
+                                                       server_key=ep.server_key))
+            elif fault == "wrong server key":
+                await attempt(ep.endpoint, CurveClient(keypair=mine.keypair,
+                                                       server_key=KeyPair.generate().public))
+            endpoint = ep.endpoint
+        if fault == "nothing listening":  # the server is gone: its port refuses
+            await attempt(endpoint, mine)
+
+    trio.run(main)

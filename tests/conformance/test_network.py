@@ -1,0 +1,98 @@
+"""Real network faults in the suite: ``tcp`` scenarios run through the fault proxy, their
+``inject net-*`` steps are checked at parse time, and they catch a transport that mishandles
+what TCP does (a frame split across reads)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionkit.conformance import (
+    ScenarioResult,
+    ScriptError,
+    load_scenarios,
+    parse_scenario,
+    run_suite,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+tcp = importlib.import_module("tcp_adapters")
+
+NET = sorted(s.name for s in load_scenarios() if s.name.startswith("hostile_net_"))
+
+
+def results(adapter: Any, names: list[str]) -> dict[str, ScenarioResult]:
+    chosen = [s for s in load_scenarios() if s.name in names]
+    assert len(chosen) == len(names), "a scenario named here no longer exists"
+    return {r.name: r for r in run_suite(adapter, chosen).results}
+
+
+BAD = [
+    ("category: x\ninject net-reset\n", 2, "inject net-reset needs 'capability: tcp'"),
+    ("category: x\ncapability: tcp\ninject net-delay\n", 3, "positive number of seconds"),
+    ("category: x\ncapability: tcp\ninject net-split 0\n", 3, "positive piece size in bytes"),
+    ("category: x\ncapability: tcp\ninject net-half-close sideways\n", 3,
+     "to-client or to-server"),
+    ("category: x\ncapability: tcp\ninject net-stall 3\n", 3, "takes no argument"),
+]
+
+
+@pytest.mark.parametrize("text, line, words", BAD, ids=[w for _, _, w in BAD])
+def test_net_faults_are_checked_when_parsed(text: str, line: int, words: str) -> None:
+    with pytest.raises(ScriptError) as info:
+        parse_scenario(text, path="net.skt")
+    assert str(info.value).startswith(f"net.skt:{line}: ") and words in str(info.value)
+
+
+def test_the_net_scenarios_exist_and_need_tcp() -> None:
+    assert len(NET) >= 9
+    for sc in load_scenarios():
+        if sc.name in NET:
+            assert sc.category == "hostile" and "tcp" in sc.capabilities, sc.name
+
+
+def test_memory_has_no_tcp_and_skips_them() -> None:
+    got = results("memory", NET)
+    assert {r.status for r in got.values()} == {"skipped"}
+    assert all("lacks capability tcp" in r.detail for r in got.values())
+
+
+def test_a_tcp_adapter_passes_them_through_the_proxy() -> None:
+    """A plain length-prefixed TCP transport that reassembles frames passes every network
+    fault (the refused connect's "exactly once" is the runtime's, checked on zmq/mesolive)."""
+    names = [n for n in NET if n != "hostile_net_refused_connect"]
+    got = results(tcp.TcpAdapter(), names)
+    failed = {n: r.detail for n, r in got.items() if not r.passed}
+    assert not failed, failed
+
+
+def test_a_transport_taking_each_read_for_a_frame_fails_the_split_scenario() -> None:
+    got = results(tcp.TcpAdapter(naive=True), ["hostile_net_split_frames",
+                                               "hostile_net_reset"])
+    assert got["hostile_net_split_frames"].status == "failed"
+    assert got["hostile_net_reset"].passed  # the naive transport is fine when reads are whole
+
+
+def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing() -> None:
+    class NoAddress(tcp.TcpAdapter):  # type: ignore[misc,name-defined]
+        def serve(self, **options: Any) -> Any:
+            inner = super().serve(**options)
+
+            class Wrapped:
+                async def __aenter__(self) -> Any:
+                    ep = await inner.__aenter__()
+                    return type("Endpoint", (), {"connector": ep.connector,
+                                                 "accept": ep.accept})()
+
+                async def __aexit__(self, *exc: Any) -> Any:
+                    return await inner.__aexit__(*exc)
+
+            return Wrapped()
+
+    got = results(NoAddress(), ["hostile_net_reset"])
+    assert got["hostile_net_reset"].status == "failed"
+    assert "has no tcp_address" in got["hostile_net_reset"].detail
