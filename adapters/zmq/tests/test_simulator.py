@@ -106,7 +106,10 @@ def test_bad_frames_from_the_exchange_are_reported_and_the_session_goes_on() -> 
         async with serve_simulator(options=fast_options(max_frame_size=4096)) as sim:
             rec = Recorder()
             codec = sk.JsonCodec(max_frame_size=4096)
-            async with open_session(sim.connector(), rec, account="acct", codec=codec) as client:
+            # "report": the session goes on after each (by default the first ends the
+            # connection, for a reconnect and the replay to repair)
+            async with open_session(sim.connector(), rec, account="acct", codec=codec,
+                                    config=sk.SessionConfig(on_violation="report")) as client:
                 (conn,) = sim.server.connections_open()
                 await conn.send_frames([b"\x00garbled", b'{"type":"heartbeat","pad":"'
                                         + b"x" * 5000 + b'"}'])
