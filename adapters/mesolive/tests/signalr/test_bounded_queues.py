@@ -34,12 +34,14 @@ def test_invocations_flooding_a_slow_handler_wait_in_a_bounded_queue_and_none_is
     run: Any, stateful: bool
 ) -> None:
     async def main() -> None:
-        server = build_echo_server()
+        server = build_echo_server(keepalive_interval=0.05)
         async with running(server) as base, connect(
-            base, stateful_reconnect=stateful, max_pending_invocations=20
+            base, stateful_reconnect=stateful, max_pending_invocations=20, server_timeout=0.3
         ) as conn:
             ticks: list[int] = []
             gate = trio.Event()
+            lost: list[Any] = []
+            conn.on_reconnecting(lost.append)
 
             async def slow(i: int) -> None:
                 await gate.wait()  # the handler is stuck until the flood has piled up
@@ -51,7 +53,9 @@ def test_invocations_flooding_a_slow_handler_wait_in_a_bounded_queue_and_none_is
                 with trio.fail_after(20):
                     while conn.peak_queued_invocations < 20:
                         await trio.sleep(0.01)
-                    await trio.sleep(0.2)  # the server goes on sending: nothing more piles up
+                    # the server goes on sending, for longer than the server timeout: nothing
+                    # more piles up, and a server we do not listen to is not declared silent
+                    await trio.sleep(0.6)
                 assert conn.peak_queued_invocations <= 20 + SLACK
                 gate.set()
             with trio.fail_after(20):
@@ -59,6 +63,7 @@ def test_invocations_flooding_a_slow_handler_wait_in_a_bounded_queue_and_none_is
                     await trio.sleep(0.01)
             assert ticks == list(range(2000))  # back-pressure lost nothing
             assert conn.peak_queued_invocations <= 20 + SLACK
+            assert lost == []
 
     run(main)
 
