@@ -40,11 +40,11 @@ import attrs
 import httpx
 import trio
 
+from ._backpressure import Backpressure
 from ._errors import (
     AuthenticationError,
     ConnectionClosedError,
     ConnectionLostError,
-    HandlerBlockedError,
     HandshakeError,
     HubError,
     ProtocolError,
@@ -124,7 +124,7 @@ async def maybe_await(value: Any) -> Any:
     return value
 
 
-class Supervisor:
+class Supervisor(Backpressure):
     """Mixin holding the connection-management half of HubConnection."""
 
     # Provided by HubConnection.
@@ -141,7 +141,6 @@ class Supervisor:
     _flush: Callable[[], Any]
     _on_acked: Callable[[], None]
     _closed_error: Callable[[], BaseException]
-    _max_pending_invocations: int
 
     def _init_supervisor(self) -> None:
         self.state = ConnectionState.CLOSED
@@ -166,13 +165,7 @@ class Supervisor:
         # the channel is unbounded; what bounds it is _queued_invocations (state callbacks,
         # at most a pair per reconnect, are not counted)
         self._dispatch_send, self._dispatch_recv = trio.open_memory_channel[Any](math.inf)
-        self._queued_invocations = 0
-        self.peak_queued_invocations = 0
-        self._dispatcher_task: trio.lowlevel.Task | None = None
-        self._room = trio.Event()
-        self._paused_for: trio.lowlevel.Task | None = None
-        self._reader_paused = False
-        self._waits: dict[object, tuple[trio.lowlevel.Task, Callable[[BaseException], None]]] = {}
+        self._init_backpressure()
         self._link_productive = True
         self._attempts_so_far = 0
 
@@ -202,9 +195,7 @@ class Supervisor:
                     buffer.finish(StreamEnd(error))
             elif isinstance(event, ServerInvoked):
                 self._dispatch_send.send_nowait(event)
-                self._queued_invocations += 1
-                if self._queued_invocations > self.peak_queued_invocations:
-                    self.peak_queued_invocations = self._queued_invocations
+                self._queued_invocation()
             elif isinstance(event, Acked):
                 self._on_acked()
             elif isinstance(event, CloseReceived):
@@ -215,99 +206,6 @@ class Supervisor:
                     f"(server timeout {self._proto.timeout:.1f} s)"
                 )
         return end
-
-    # --- bounded inbound queues ----------------------------------------------------------
-
-    def _blocked_queue(self) -> tuple[str, trio.lowlevel.Task | None] | None:
-        """The full queue the reader must wait for (what, the task that empties it), if any."""
-        if self._queued_invocations >= self._max_pending_invocations:
-            return (
-                f"{self._queued_invocations} server invocations wait for the client-method "
-                f"handlers (max_pending_invocations {self._max_pending_invocations})",
-                self._dispatcher_task,
-            )
-        for invocation_id, buffer in self._streams.items():
-            if buffer.full:
-                return (
-                    f"stream {invocation_id} holds {len(buffer.items)} unread items "
-                    f"(max_buffered {buffer.limit})",
-                    buffer.consumer,
-                )
-        return None
-
-    def _note_room(self) -> None:
-        """A consumer took an item: wake the reader if it waits for room."""
-        if self._reader_paused:
-            self._room.set()
-
-    def _taken_invocation(self) -> None:
-        self._queued_invocations -= 1
-        self._note_room()
-
-    async def _wait_for_room(self) -> None:
-        """Back-pressure: stop reading while a queue that must not lose anything is full."""
-        blocked = self._blocked_queue()
-        if blocked is None:
-            return
-        self._proto.pause_reading()
-        self._reader_paused = True
-        try:
-            while blocked is not None:
-                what, consumer = blocked
-                logger.debug("not reading the WebSocket until there is room: %s", what)
-                self._paused_for = consumer
-                if consumer is not None:
-                    self._break_waits(consumer, what)
-                self._room = trio.Event()
-                await self._room.wait()
-                blocked = self._blocked_queue()
-        finally:
-            self._paused_for = None
-            self._reader_paused = False
-            self._proto.resume_reading(trio.current_time())
-
-    def _break_waits(self, task: trio.lowlevel.Task, what: str) -> None:
-        for key, (owner, breaker) in list(self._waits.items()):
-            if owner is task:
-                del self._waits[key]
-                breaker(self._blocked_error(what))
-
-    @staticmethod
-    def _blocked_error(what: str) -> HandlerBlockedError:
-        return HandlerBlockedError(
-            f"this task waited for its own hub connection while the connection cannot read on: "
-            f"{what}, and this task is the one that empties that queue. The wait was ended to "
-            "avoid a deadlock; the call's outcome is unknown"
-        )
-
-    async def _wait_on_reader(self, event: trio.Event) -> None:
-        """Wait for ``event``, which only the connection's reader can set.
-
-        Raises :class:`HandlerBlockedError` when the reader waits for room in a queue that
-        this very task empties (waiting on would deadlock).
-        """
-        if event.is_set():
-            return
-        task = trio.lowlevel.current_task()
-        if self._reader_paused:
-            blocked = self._blocked_queue()  # now, not when the reader paused
-            if blocked is not None and blocked[1] is task:
-                raise self._blocked_error(blocked[0])
-        broken: list[BaseException] = []
-        key = object()
-        with trio.CancelScope() as scope:
-
-            def breaker(error: BaseException) -> None:
-                broken.append(error)
-                scope.cancel()
-
-            self._waits[key] = (task, breaker)
-            try:
-                await event.wait()
-            finally:
-                self._waits.pop(key, None)
-        if broken:
-            raise broken[0]
 
     # --- one link ------------------------------------------------------------------------
 
