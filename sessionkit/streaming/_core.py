@@ -8,6 +8,8 @@ event queue, applies snapshots and stream messages, and carries out resets.
 from __future__ import annotations
 
 import logging
+import reprlib
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +19,7 @@ from ._errors import InvalidArgumentError, MergeError
 from ._events import (
     Disconnected,
     Event,
+    EventsDropped,
     ProtocolError,
     SnapshotApplied,
     StateChanged,
@@ -63,8 +66,13 @@ _INDEX_CACHE_LIMIT = 256
 _STAT_NAMES = tuple(a.name for a in attrs.fields(StreamingStats))
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 4  # bounded: a deeply nested value must not recurse past Python's limit
+_REPR.maxstring = _REPR.maxother = 80
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -79,7 +87,8 @@ class EngineCore:
         self._state = EngineState.OPEN
         self._reg = Registry(self._config.retired_id_memory)
         self._requests: list[Request] = []
-        self._events: list[Event | PendingUpdate] = []
+        self._events: deque[Event | PendingUpdate] = deque()
+        self._events_dropped = 0  # since the last drain
         self._counts = dict.fromkeys(_STAT_NAMES, 0)
         self._updates_applied = 0  # the hot counter, kept apart from the dict
 
@@ -122,7 +131,7 @@ class EngineCore:
             self._fail(sub, f"unsupported format {snap.format!r}")
             return
         try:
-            data = clone_data(snap.data)
+            data = clone_data(snap.data, self._config.max_depth)
         except MergeError as e:
             self._protocol_error(f"snapshot of {ref!r}: {e}", ref, sub)
             self._fail(sub, "malformed snapshot data")
@@ -235,7 +244,8 @@ class EngineCore:
         if "__pn" in msg or "__pc" in msg:
             self._counts["partitions"] += 1
             try:
-                data = sub.assembler.add(msg.get("__pn"), msg.get("__pc"), data, now)
+                data = sub.assembler.add(msg.get("__pn"), msg.get("__pc"), data, now,
+                                         self._config.max_partitions)
             except PartitionError as e:
                 self._protocol_error(f"{ref!r}: {e}", ref, sub)
                 self._reset(sub, ResetReason.PARTITION_ERROR, now, str(e))
@@ -279,7 +289,11 @@ class EngineCore:
         if len(cache) > _INDEX_CACHE_LIMIT:  # entries of arrays no longer in the state
             cache.clear()
         try:
-            sub.data = apply_update(sub.data, data, sub.spec, cache)
+            if sub.whole_updates:  # each update is the whole new state
+                sub.data = clone_data(data, self._config.max_depth)
+                cache.clear()
+            else:
+                sub.data = apply_update(sub.data, data, sub.spec, cache, self._config.max_depth)
         except MergeError as e:
             self._protocol_error(f"{sub.reference_id!r}: {e}", sub.reference_id, sub)
             self._reset(sub, ResetReason.MALFORMED_UPDATE, now, str(e))
@@ -298,7 +312,7 @@ class EngineCore:
                 pending.count += 1
             else:
                 pending = PendingUpdate(sub.name, sub.reference_id)
-                self._events.append(pending)
+                self._push_event(pending)
                 sub.pending_update = pending
         return True
 
@@ -348,11 +362,12 @@ class EngineCore:
             self._set_state(sub, _S.DISCONNECTED)
             sub.assembler.clear()
             sub.pending.clear()
-        self._events.append(Disconnected(now))
+        self._push_event(Disconnected(now))
 
     # ------------------------------------------------------------------ resets
 
-    def _reset(self, sub: SubscriptionRecord, reason: ResetReason, now: float, detail: str) -> None:
+    def _reset(self, sub: SubscriptionRecord, reason: ResetReason, now: float, detail: str,
+               *, damped: bool = True) -> None:
         """Delete the subscription's current id and create it again under a new one,
         now or, when damped, at a later time (``handle_timer`` does it then)."""
         if sub.state is _S.RESET_DEFERRED or self._state is EngineState.DISCONNECTED:
@@ -365,7 +380,7 @@ class EngineCore:
         sub.resets += 1
         self._counts["resets"] += 1
         new_ref = self._reg.reserve_next(sub)
-        at = sub.recreate_at(now, self._config)
+        at = sub.recreate_at(now, self._config) if damped else now
         logger.info(
             "resetting subscription %r: %s -> %s (%s, at %s)",
             sub.name,
@@ -376,15 +391,16 @@ class EngineCore:
         )
         self._emit(SubscriptionReset(sub.name, old, new_ref, reason, at, detail), sub)
         if at <= now:
-            self._recreate(sub, now)
+            self._recreate(sub, now, counted=damped)
         else:
             sub.resubscribe_at = at
             self._set_state(sub, _S.RESET_DEFERRED)
 
-    def _recreate(self, sub: SubscriptionRecord, now: float) -> None:
+    def _recreate(self, sub: SubscriptionRecord, now: float, *, counted: bool = True) -> None:
         old = sub.reference_id
         sub.resubscribe_at = None
-        sub.recreations.append(now)
+        if counted:  # towards damping
+            sub.recreations.append(now)
         self._reg.take_reserved(sub)
         self._requests.append(self._subscribe_request(sub, old))
         self._set_state(sub, _S.PENDING)
@@ -428,9 +444,31 @@ class EngineCore:
         self._emit(StateChanged(sub.name, sub.reference_id, old, new, reason), sub)
 
     def _emit(self, event: Event, sub: SubscriptionRecord | None) -> None:
-        self._events.append(event)
+        self._push_event(event)
         if sub is not None:
             sub.pending_update = None
+
+    def _push_event(self, event: Event | PendingUpdate) -> None:
+        """Queue an event; past ``max_events`` undrained ones the oldest goes, counted (the
+        next drain starts with an ``EventsDropped`` saying how many)."""
+        events = self._events
+        if len(events) >= self._config.max_events:
+            old = events.popleft()
+            if isinstance(old, PendingUpdate):  # its subscription's next update reports anew
+                sub = self._reg.by_ref.get(old.reference_id)
+                if sub is not None and sub.pending_update is old:
+                    sub.pending_update = None
+            self._events_dropped += 1
+            self._counts["events_dropped"] += 1
+        events.append(event)
+
+    def _take_events(self) -> list[Event | PendingUpdate]:
+        events: list[Event | PendingUpdate] = list(self._events)
+        self._events.clear()
+        if self._events_dropped:
+            events.insert(0, EventsDropped(self._events_dropped))
+            self._events_dropped = 0
+        return events
 
     def _protocol_error(
         self, message: str, ref: str | None, sub: SubscriptionRecord | None

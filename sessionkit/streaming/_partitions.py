@@ -72,17 +72,23 @@ class PartitionAssembler:
         self.total = 0
         self.parts = []
 
-    def add(self, pn: Any, pc: Any, data: Any, now: float) -> Any:
+    def add(self, pn: Any, pc: Any, data: Any, now: float, max_partitions: int = 1000) -> Any:
         """Take one partition; return the joined update when it was the last one, else None.
 
         Raises :class:`PartitionError` (and forgets the partial update) if the
-        partition does not continue the set in progress.
+        partition does not continue the set in progress, or announces more than
+        ``max_partitions`` partitions.
         """
         try:
             number = _check_number("__pn", pn)
             count = _check_number("__pc", pc)
             if count < 1:
                 raise PartitionError(f"__pc must be at least 1, got {count}")
+            if count > max_partitions:
+                raise PartitionError(
+                    f"__pc {count} is more than the {max_partitions} partitions accepted "
+                    "(max_partitions)"
+                )
             if not 0 <= number < count:
                 raise PartitionError(f"__pn {number} is outside 0..{count - 1} (__pc {count})")
             if type(data) is not dict and type(data) is not list:
