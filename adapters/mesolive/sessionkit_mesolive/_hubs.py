@@ -136,6 +136,16 @@ class TypedStream(Generic[T]):
             raise
         return item
 
+    @property
+    def dropped(self) -> int:
+        """Items dropped so far for a slow reader (each drop was reported in the items)."""
+        return self._inner.dropped
+
+    @property
+    def peak_buffered(self) -> int:
+        """The most items that ever waited for the reader at once."""
+        return self._inner.peak_buffered
+
     async def aclose(self) -> None:
         await self._inner.aclose()
 
