@@ -8,7 +8,11 @@ codec, in batches, both ways:
 * server -> client: the callback ``OnFrames(frames)``.
 
 A frame travels as a JSON string when it is valid UTF-8 (every frame the JSON codec makes),
-else as ``{"Base64": "..."}`` so that any bytes survive. One SignalR connection is one
+else as ``{"Base64": "..."}`` so that any bytes survive. An ``OnFrames`` item that is neither
+(a number, an object without a valid ``Base64``...) does not cost the batch: the valid items
+are delivered in order, and the bad one is handed to the session in its place as the JSON text
+it was, so that the session's codec reports it as a protocol error carrying it (and a warning
+here names what was wrong with it). One SignalR connection is one
 :class:`~sessionkit.runtime.Transport`: :class:`SessionHubConnector` opens one per
 ``connect()``, and :class:`SessionHubEndpoint` (on a
 :class:`~.sim.hubserver.HubServer`) accepts one per client connection. Stateful reconnect
@@ -23,6 +27,7 @@ import logging
 from collections import deque
 from typing import Any
 
+import orjson
 import trio
 
 from sessionkit.runtime import ConnectFailed, TransportClosed
@@ -79,6 +84,38 @@ def decode_frames(items: Any) -> list[bytes]:
             raise ValueError(f"frames[{i}] must be a string or {{'Base64': ...}}, got "
                              f"{type(item).__name__}")
     return out
+
+
+def decode_frames_keeping_bad(items: Any) -> tuple[list[bytes], list[str]]:
+    """:func:`decode_frames` that loses nothing: every item becomes a frame, in order. An item
+    that is not a frame becomes the JSON text it was (the session's codec then reports it,
+    carrying it); the second list names what was wrong with each such item.
+
+    >>> frames, problems = decode_frames_keeping_bad(['{"type":"heartbeat"}', 42,
+    ...                                               {"Base64": "!"}])
+    >>> frames
+    [b'{"type":"heartbeat"}', b'42', b'{"Base64":"!"}']
+    >>> problems[1]
+    'frames[2].Base64 is not base64'
+    """
+    if not isinstance(items, list):
+        return [_as_text(items)], [f"frames must be a JSON array, got {type(items).__name__}"]
+    frames: list[bytes] = []
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        try:
+            frames += decode_frames([item])
+        except ValueError as exc:
+            frames.append(_as_text(item))
+            problems.append(str(exc).replace("frames[0]", f"frames[{i}]"))
+    return frames, problems
+
+
+def _as_text(item: Any) -> bytes:
+    try:
+        return orjson.dumps(item)
+    except (TypeError, orjson.JSONEncodeError):  # not JSON data (cannot come from the wire)
+        return repr(item).encode("utf-8", "replace")
 
 
 class _Inbox:
@@ -171,11 +208,10 @@ class SessionHubTransport:
             self._done.set()
 
     async def _on_frames(self, items: Any = None) -> None:
-        try:
-            frames = decode_frames(items)
-        except ValueError as exc:
-            logger.warning("session hub: malformed OnFrames from the server skipped: %s", exc)
-            return
+        frames, problems = decode_frames_keeping_bad(items)
+        for problem in problems:
+            logger.warning("session hub: malformed OnFrames item from the server (handed to "
+                           "the session, which reports it): %s", problem)
         await self._inbox.put(frames)
 
     def _on_closed(self, error: BaseException | None) -> None:
