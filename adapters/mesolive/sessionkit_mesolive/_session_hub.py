@@ -119,21 +119,31 @@ def _as_text(item: Any) -> bytes:
 
 
 class _Inbox:
-    """Received frames, bounded, read by one task (cancel-safe) and written by another."""
+    """Received frames, bounded, read by one task (cancel-safe) and written by another.
+
+    A writer waits while ``max_buffer`` frames are held, unless ``hold_off()`` says the reader
+    is busy waiting for this same connection (then waiting could deadlock: the frames are
+    taken as soon as that wait is over)."""
 
     def __init__(self, max_buffer: int) -> None:
         self.frames: deque[bytes] = deque()
         self.max_buffer = max_buffer
         self.closed: str | None = None
+        self.hold_off = False
+        self.peak = 0
         self._readers = trio.lowlevel.ParkingLot()
         self._writers = trio.lowlevel.ParkingLot()
 
     async def put(self, frames: list[bytes]) -> None:
-        while len(self.frames) >= self.max_buffer and self.closed is None:
+        while len(self.frames) >= self.max_buffer and self.closed is None and not self.hold_off:
             await self._writers.park()
         if self.closed is None:
             self.frames.extend(frames)
+            self.peak = max(self.peak, len(self.frames))
             self._readers.unpark_all()
+
+    def release_writers(self) -> None:
+        self._writers.unpark_all()
 
     async def take(self) -> list[bytes]:
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -226,6 +236,11 @@ class SessionHubTransport:
     async def send_frames(self, frames: list[bytes]) -> None:
         if self._inbox.closed is not None:
             raise TransportClosed(self._inbox.closed)
+        # While the reader of our inbox (the session's owner task, here) waits for the answer
+        # of SendFrames, OnFrames must not wait for inbox room: that answer may be behind
+        # them on the connection (both directions flooding would deadlock).
+        self._inbox.hold_off = True
+        self._inbox.release_writers()
         try:
             await self._conn.invoke(SEND_FRAMES, encode_frames(frames))
         except (SignalRError, HubError) as exc:
@@ -233,6 +248,8 @@ class SessionHubTransport:
             self._inbox.close(reason)
             self._stop.set()
             raise TransportClosed(reason) from None
+        finally:
+            self._inbox.hold_off = False
 
     async def receive_frames(self) -> list[bytes]:
         return await self._inbox.take()

@@ -8,8 +8,10 @@ from importlib.metadata import entry_points
 
 import pytest
 import trio
-from sessionkit_mesolive import adapter
+from sessionkit_mesolive import SessionHubEndpoint, adapter
 from sessionkit_mesolive._session_hub import ON_FRAMES, decode_frames, encode_frames
+from sessionkit_mesolive.sim.app import running
+from sessionkit_mesolive.sim.hubserver import HubServer
 
 from sessionkit import Heartbeat, JsonCodec, LimitOrder, MessageProcessor
 from sessionkit.runtime import (
@@ -150,3 +152,41 @@ def test_the_session_reports_the_bad_item_and_handles_the_good_ones() -> None:
         assert "must be an object, got int" in str(seen[1])
 
     run(main)
+
+
+def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() -> None:
+    """Each side's owner alternates: send a batch (the client waits for SendFrames' answer),
+    then take what arrived. With small inbound bounds everywhere, every frame still arrives,
+    in order, both ways."""
+    batches, size = 300, 20
+
+    async def owner(transport: object, tag: bytes, got: list[bytes]) -> None:
+        for i in range(batches):
+            await transport.send_frames(  # type: ignore[attr-defined]
+                [tag + b"%d-%d" % (i, j) for j in range(size)])
+            with trio.move_on_after(0):
+                got += await transport.receive_frames()  # type: ignore[attr-defined]
+        with trio.move_on_after(5):
+            while len(got) < batches * size:
+                got += await transport.receive_frames()  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        server_hub = HubServer()
+        endpoint = SessionHubEndpoint(server_hub, max_buffer=16)
+        async with running(server_hub) as base:
+            endpoint.base_url = base
+            client = await endpoint.connector(max_buffer=16,
+                                              max_pending_invocations=4).connect()
+            server = await endpoint.accept()
+            at_client: list[bytes] = []
+            at_server: list[bytes] = []
+            with trio.fail_after(60):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(owner, client, b"c", at_client)
+                    nursery.start_soon(owner, server, b"s", at_server)
+            expect = [b"%d-%d" % (i, j) for i in range(batches) for j in range(size)]
+            assert at_client == [b"s" + f for f in expect]
+            assert at_server == [b"c" + f for f in expect]
+            await client.aclose()
+
+    run(main, limit=90)
