@@ -47,7 +47,7 @@ from sessionkit import GapPolicy, RemoteProtocolError, Sequencer, Verdict
 
 from . import models as m
 from ._catalogue import CALLBACKS, callback_for
-from ._errors import DecodeError, MesoLiveSignalRError, unwrap
+from ._errors import DecodeError, MesoLiveError, MesoLiveSignalRError, unwrap
 from ._hubs import EventHub
 from .signalr import Reconnected
 
@@ -140,6 +140,14 @@ class _Undecodable:
 _CAUGHT_UP = object()
 RESYNC_RETRY_DELAY = 0.5
 RESYNC_RETRY_MAX_DELAY = 30.0
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception a nursery wrapped, when there is exactly one; else the group."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 def _seq_of(raw: Any) -> int | None:
@@ -289,27 +297,36 @@ class EventFeed:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
-        """Replay, subscribe, then hand events over until cancelled."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._handle_loop)
-            await self._sync(first=True)
-            task_status.started()
-            while True:
-                await self._resync.wait()
-                self._resync = trio.Event()
-                subscribe, self._resync_only = not self._resync_only, False
-                self._counts["resyncs"] += 1
-                delay = RESYNC_RETRY_DELAY
+        """Replay, subscribe, then hand events over until cancelled.
+
+        The first replay's failure is raised as it is (an API error, a
+        :class:`MesoLiveSignalRError`); a later resync that fails is retried with a growing
+        delay. An error of the processor's store (the cursor cannot be journalled) ends the
+        feed, raised as it is.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._handle_loop)
+                await self._sync(first=True)
+                task_status.started()
                 while True:
-                    try:
-                        await self._sync(first=False, subscribe=subscribe)
-                        break
-                    except MesoLiveSignalRError as exc:  # dropped again, or a bad page
-                        logger.warning("event resync failed (%s); retrying in %.1f s", exc,
-                                       delay)
-                        await trio.sleep(delay)
-                        delay = min(delay * 2, RESYNC_RETRY_MAX_DELAY)
-                        await self.events.connection.wait_connected()
+                    await self._resync.wait()
+                    self._resync = trio.Event()
+                    subscribe, self._resync_only = not self._resync_only, False
+                    self._counts["resyncs"] += 1
+                    delay = RESYNC_RETRY_DELAY
+                    while True:
+                        try:
+                            await self._sync(first=False, subscribe=subscribe)
+                            break
+                        except MesoLiveError as exc:  # dropped again, a bad page, a server error
+                            logger.warning("event resync failed (%s); retrying in %.1f s", exc,
+                                           delay)
+                            await trio.sleep(delay)
+                            delay = min(delay * 2, RESYNC_RETRY_MAX_DELAY)
+                            await self.events.connection.wait_connected()
+        except BaseExceptionGroup as group:
+            raise _sole(group) from None
 
     async def _sync(self, *, first: bool, subscribe: bool = True) -> None:
         self._syncing = True

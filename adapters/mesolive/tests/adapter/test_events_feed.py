@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import trio
-from sessionkit_mesolive import EventFeed, EventProcessor
+from sessionkit_mesolive import EventFeed, EventProcessor, MesoLiveApiException
 from sessionkit_mesolive import models as m
 
 from sessionkit import RemoteProtocolError
@@ -202,5 +202,18 @@ def test_an_event_that_does_not_decode_is_fetched_again_or_reported_in_its_place
                 assert feed.stats().resyncs == 1 and store.last_event_id == sent[-1]
 
             await feed_run(p, rec, store, body)
+
+    run(main)
+
+
+def test_a_first_replay_the_server_refuses_raises_the_api_error_itself() -> None:
+    async def main() -> None:
+        async with platform() as p:
+            client = p.client()
+            feed = EventFeed(client.events, Recorder(), None, page_size=100_000)
+            async with client, trio.open_nursery() as nursery:
+                with pytest.raises(MesoLiveApiException, match="MaxEvents must be") as info:
+                    await nursery.start(feed.run)
+                assert info.value.status == m.StatusCode.BAD_REQUEST
 
     run(main)
