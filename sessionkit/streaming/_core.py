@@ -8,7 +8,6 @@ event queue, applies snapshots and stream messages, and carries out resets.
 from __future__ import annotations
 
 import logging
-import reprlib
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -50,7 +49,14 @@ from ._models import (
 from ._partitions import PartitionError
 from ._registry import Registry
 from ._subscription import LIVE_STATES, PendingUpdate, SubscriptionRecord
-from ._wire import WireError, decode_json, parse_heartbeats, parse_reset_targets, structure_snapshot
+from ._wire import (
+    WireError,
+    decode_json,
+    parse_heartbeats,
+    parse_reset_targets,
+    show,
+    structure_snapshot,
+)
 
 __all__ = ["EngineCore"]
 
@@ -66,14 +72,7 @@ _INDEX_CACHE_LIMIT = 256
 _STAT_NAMES = tuple(a.name for a in attrs.fields(StreamingStats))
 
 
-_REPR = reprlib.Repr()
-_REPR.maxlevel = 4  # bounded: a deeply nested value must not recurse past Python's limit
-_REPR.maxstring = _REPR.maxother = 80
-
-
-def _short(value: Any) -> str:
-    text = _REPR.repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+_short = show
 
 
 class EngineCore:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._wire import show
+
 __all__ = ["PartitionAssembler", "PartitionError", "join_updates"]
 
 
@@ -20,7 +22,7 @@ class PartitionError(ValueError):
 
 def _check_number(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PartitionError(f"{name} must be an integer, got {value!r}")
+        raise PartitionError(f"{name} must be an integer, got {show(value)}")
     return value
 
 
@@ -93,7 +95,7 @@ class PartitionAssembler:
                 raise PartitionError(f"__pn {number} is outside 0..{count - 1} (__pc {count})")
             if type(data) is not dict and type(data) is not list:
                 raise PartitionError(
-                    f"partition {number} of {count} has no object or array Data: {data!r:.80}"
+                    f"partition {number} of {count} has no object or array Data: {show(data)}"
                 )
             if not self.total:
                 if number != 0:

@@ -165,3 +165,23 @@ def test_a_resync_schedule_of_the_callers_own_is_never_damped(
 def test_json_depth_of_a_real_structure_is_far_below_the_limit() -> None:
     entry = {"Position": {"Legs": [{"Contract": {"Underlying": {"Symbol": "SPX"}}}]}}
     assert merge_delta({}, json.loads(json.dumps(entry))) == entry
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"ReferenceId": "_heartbeat", "Heartbeats": [{"OriginatingReferenceId": nested(3000)}]},
+         "OriginatingReferenceId must be a string"),
+        ({"ReferenceId": "_resetsubscriptions", "TargetReferenceIds": nested(3000)},
+         "TargetReferenceIds must be a list of strings"),
+        ({"ReferenceId": "a", "__pn": nested(3000), "__pc": 2, "Data": {}},
+         "__pn must be an integer"),
+    ],
+)
+def test_deep_values_in_control_fields_are_named_not_an_internal_error(
+    engine: StreamingEngine, live: Any, message: Any, problem: str
+) -> None:
+    live(engine, "a", {})
+    engine.receive([message], 1.0)
+    [error] = events_of(engine, ProtocolError)
+    assert problem in error.message and "internal error" not in error.message
