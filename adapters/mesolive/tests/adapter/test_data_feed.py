@@ -170,3 +170,22 @@ def test_a_raw_data_hub_stream_keeps_only_the_newest_items_and_says_so() -> None
             assert peak <= 16
 
     run(main)
+
+
+def test_undrained_feed_events_are_bounded_and_the_drops_counted() -> None:
+    async def main() -> None:
+        async with platform() as p, p.client() as client:
+            position_id = await open_position(p, client)
+            feed = DataFeed(client.data, resync_interval=0.05, max_events=3)
+            name = feed.subscribe("pos", "StreamPositionData", position_id=position_id,
+                                  include_position="All", include_legs="None",
+                                  include_leg_groups="None")
+            async with trio.open_nursery() as nursery:
+                await nursery.start(feed.run)
+                await eventually(lambda: feed.info(name).resets >= 5)  # nobody drains
+                nursery.cancel_scope.cancel()
+            batch = feed.drain_events()
+            assert len(batch.events) <= 3 and batch.dropped > 0
+            assert feed.drain_events().dropped == 0
+
+    run(main)

@@ -217,3 +217,30 @@ def test_a_first_replay_the_server_refuses_raises_the_api_error_itself() -> None
                 assert info.value.status == m.StatusCode.BAD_REQUEST
 
     run(main)
+
+
+class Raising(Recorder):
+    def on_event(self, name: str, payload: Any) -> Any:
+        super().on_event(name, payload)
+        if len(self.seen) == 2:
+            raise RuntimeError("the engine's own bug")
+
+
+def test_a_raising_processor_is_counted_and_the_feed_goes_on() -> None:
+    """The processor was handed the event: its exception is logged and counted, the cursor
+    moves past that event (it will not come again), and the next events still arrive."""
+
+    async def main() -> None:
+        async with platform() as p:
+            rec = Raising()
+            store = MemoryStore("acct", "day")
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                sent = signals(p, 4)
+                await eventually(lambda: feed.cursor >= sent[-1])
+                assert [seq for _, seq in rec.seen if seq in sent] == sent
+                assert feed.stats().handler_errors == 1
+
+            await feed_run(p, rec, store, body)
+
+    run(main)
