@@ -22,6 +22,7 @@ from ._errors import (
 from ._events import (
     Disconnected,
     Event,
+    EventsDropped,
     ProtocolError,
     SnapshotApplied,
     StateChanged,
@@ -36,7 +37,7 @@ from ._ids import (
     validate_context_id,
     validate_reference_id,
 )
-from ._merge import DELETED_MARKER, KeysArg, KeySpec, merge_delta
+from ._merge import DEFAULT_MAX_DEPTH, DELETED_MARKER, KeysArg, KeySpec, merge_delta
 from ._models import (
     JSON_FORMAT,
     Change,
@@ -60,12 +61,14 @@ from ._simulator import POSITION_KEYS, SimulatorConfig, StreamSimulator
 from ._wire import request_body, snapshot_body
 
 __all__ = [
+    "DEFAULT_MAX_DEPTH",
     "DELETED_MARKER",
     "JSON_FORMAT",
     "MAX_ID_LENGTH",
     "Change",
     "ChangeBatch",
     "Disconnected",
+    "EventsDropped",
     "DuplicateSubscriptionError",
     "EngineState",
     "Event",

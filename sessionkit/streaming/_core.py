@@ -8,6 +8,7 @@ event queue, applies snapshots and stream messages, and carries out resets.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from ._errors import InvalidArgumentError, MergeError
 from ._events import (
     Disconnected,
     Event,
+    EventsDropped,
     ProtocolError,
     SnapshotApplied,
     StateChanged,
@@ -47,7 +49,14 @@ from ._models import (
 from ._partitions import PartitionError
 from ._registry import Registry
 from ._subscription import LIVE_STATES, PendingUpdate, SubscriptionRecord
-from ._wire import WireError, decode_json, parse_heartbeats, parse_reset_targets, structure_snapshot
+from ._wire import (
+    WireError,
+    decode_json,
+    parse_heartbeats,
+    parse_reset_targets,
+    show,
+    structure_snapshot,
+)
 
 __all__ = ["EngineCore"]
 
@@ -63,9 +72,7 @@ _INDEX_CACHE_LIMIT = 256
 _STAT_NAMES = tuple(a.name for a in attrs.fields(StreamingStats))
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+_short = show
 
 
 class EngineCore:
@@ -79,7 +86,8 @@ class EngineCore:
         self._state = EngineState.OPEN
         self._reg = Registry(self._config.retired_id_memory)
         self._requests: list[Request] = []
-        self._events: list[Event | PendingUpdate] = []
+        self._events: deque[Event | PendingUpdate] = deque()
+        self._events_dropped = 0  # since the last drain
         self._counts = dict.fromkeys(_STAT_NAMES, 0)
         self._updates_applied = 0  # the hot counter, kept apart from the dict
 
@@ -122,7 +130,7 @@ class EngineCore:
             self._fail(sub, f"unsupported format {snap.format!r}")
             return
         try:
-            data = clone_data(snap.data)
+            data = clone_data(snap.data, self._config.max_depth)
         except MergeError as e:
             self._protocol_error(f"snapshot of {ref!r}: {e}", ref, sub)
             self._fail(sub, "malformed snapshot data")
@@ -235,7 +243,8 @@ class EngineCore:
         if "__pn" in msg or "__pc" in msg:
             self._counts["partitions"] += 1
             try:
-                data = sub.assembler.add(msg.get("__pn"), msg.get("__pc"), data, now)
+                data = sub.assembler.add(msg.get("__pn"), msg.get("__pc"), data, now,
+                                         self._config.max_partitions)
             except PartitionError as e:
                 self._protocol_error(f"{ref!r}: {e}", ref, sub)
                 self._reset(sub, ResetReason.PARTITION_ERROR, now, str(e))
@@ -279,7 +288,11 @@ class EngineCore:
         if len(cache) > _INDEX_CACHE_LIMIT:  # entries of arrays no longer in the state
             cache.clear()
         try:
-            sub.data = apply_update(sub.data, data, sub.spec, cache)
+            if sub.whole_updates:  # each update is the whole new state
+                sub.data = clone_data(data, self._config.max_depth)
+                cache.clear()
+            else:
+                sub.data = apply_update(sub.data, data, sub.spec, cache, self._config.max_depth)
         except MergeError as e:
             self._protocol_error(f"{sub.reference_id!r}: {e}", sub.reference_id, sub)
             self._reset(sub, ResetReason.MALFORMED_UPDATE, now, str(e))
@@ -298,7 +311,7 @@ class EngineCore:
                 pending.count += 1
             else:
                 pending = PendingUpdate(sub.name, sub.reference_id)
-                self._events.append(pending)
+                self._push_event(pending)
                 sub.pending_update = pending
         return True
 
@@ -348,11 +361,12 @@ class EngineCore:
             self._set_state(sub, _S.DISCONNECTED)
             sub.assembler.clear()
             sub.pending.clear()
-        self._events.append(Disconnected(now))
+        self._push_event(Disconnected(now))
 
     # ------------------------------------------------------------------ resets
 
-    def _reset(self, sub: SubscriptionRecord, reason: ResetReason, now: float, detail: str) -> None:
+    def _reset(self, sub: SubscriptionRecord, reason: ResetReason, now: float, detail: str,
+               *, damped: bool = True) -> None:
         """Delete the subscription's current id and create it again under a new one,
         now or, when damped, at a later time (``handle_timer`` does it then)."""
         if sub.state is _S.RESET_DEFERRED or self._state is EngineState.DISCONNECTED:
@@ -365,7 +379,7 @@ class EngineCore:
         sub.resets += 1
         self._counts["resets"] += 1
         new_ref = self._reg.reserve_next(sub)
-        at = sub.recreate_at(now, self._config)
+        at = sub.recreate_at(now, self._config) if damped else now
         logger.info(
             "resetting subscription %r: %s -> %s (%s, at %s)",
             sub.name,
@@ -376,15 +390,16 @@ class EngineCore:
         )
         self._emit(SubscriptionReset(sub.name, old, new_ref, reason, at, detail), sub)
         if at <= now:
-            self._recreate(sub, now)
+            self._recreate(sub, now, counted=damped)
         else:
             sub.resubscribe_at = at
             self._set_state(sub, _S.RESET_DEFERRED)
 
-    def _recreate(self, sub: SubscriptionRecord, now: float) -> None:
+    def _recreate(self, sub: SubscriptionRecord, now: float, *, counted: bool = True) -> None:
         old = sub.reference_id
         sub.resubscribe_at = None
-        sub.recreations.append(now)
+        if counted:  # towards damping
+            sub.recreations.append(now)
         self._reg.take_reserved(sub)
         self._requests.append(self._subscribe_request(sub, old))
         self._set_state(sub, _S.PENDING)
@@ -428,9 +443,31 @@ class EngineCore:
         self._emit(StateChanged(sub.name, sub.reference_id, old, new, reason), sub)
 
     def _emit(self, event: Event, sub: SubscriptionRecord | None) -> None:
-        self._events.append(event)
+        self._push_event(event)
         if sub is not None:
             sub.pending_update = None
+
+    def _push_event(self, event: Event | PendingUpdate) -> None:
+        """Queue an event; past ``max_events`` undrained ones the oldest goes, counted (the
+        next drain starts with an ``EventsDropped`` saying how many)."""
+        events = self._events
+        if len(events) >= self._config.max_events:
+            old = events.popleft()
+            if isinstance(old, PendingUpdate):  # its subscription's next update reports anew
+                sub = self._reg.by_ref.get(old.reference_id)
+                if sub is not None and sub.pending_update is old:
+                    sub.pending_update = None
+            self._events_dropped += 1
+            self._counts["events_dropped"] += 1
+        events.append(event)
+
+    def _take_events(self) -> list[Event | PendingUpdate]:
+        events: list[Event | PendingUpdate] = list(self._events)
+        self._events.clear()
+        if self._events_dropped:
+            events.insert(0, EventsDropped(self._events_dropped))
+            self._events_dropped = 0
+        return events
 
     def _protocol_error(
         self, message: str, ref: str | None, sub: SubscriptionRecord | None

@@ -98,12 +98,15 @@ class StreamingEngine(EngineCore):
         format: str | None = None,
         keys: KeysArg = None,
         change_queue: int = 0,
+        whole_updates: bool = False,
     ) -> str:
         """Ask for a subscription; returns its name (``reference_id``, stable across resets).
 
         ``resource`` is the service path, e.g. ``"trade/v1/infoprices"``. ``keys``
         declares the key properties of keyed arrays (see :class:`KeySpec`).
         ``change_queue`` > 0 keeps that many newest changes for ``drain_changes``.
+        ``whole_updates``: every update is the whole new state and replaces the
+        state (level-triggered sources); by default an update is a delta merged in.
         """
         self._check_open("subscribe")
         if not isinstance(resource, str) or not resource.strip("/") or " " in resource:
@@ -126,6 +129,8 @@ class StreamingEngine(EngineCore):
             raise InvalidArgumentError("format", format, f"only {JSON_FORMAT!r} is supported")
         if isinstance(change_queue, bool) or not isinstance(change_queue, int) or change_queue < 0:
             raise InvalidArgumentError("change_queue", change_queue, "must be an integer >= 0")
+        if not isinstance(whole_updates, bool):
+            raise InvalidArgumentError("whole_updates", whole_updates, "must be True or False")
         spec = KeySpec.of(keys)
         sub = SubscriptionRecord(
             ref,
@@ -137,6 +142,7 @@ class StreamingEngine(EngineCore):
             spec,
             change_queue,
             self._config,
+            whole_updates,
         )
         self._reg.add(sub)
         self._requests.append(self._subscribe_request(sub, None))
@@ -174,10 +180,28 @@ class StreamingEngine(EngineCore):
             self._reg.drop(sub)
         return len(subs)
 
-    def reset(self, name: str, now: float) -> None:
-        """Delete and re-create a subscription with a new reference id (damped like any reset)."""
+    def reset(self, name: str, now: float, *, damped: bool = True) -> None:
+        """Delete and re-create a subscription with a new reference id.
+
+        Damped like any reset by default. ``damped=False`` (a resync on the caller's own
+        schedule) re-creates it at once and does not count towards damping; a subscription
+        whose re-creation is already deferred by damping stays deferred.
+        """
         self._check_open("reset")
-        self._reset(self._reg.get(name), ResetReason.MANUAL, now, "reset requested by the caller")
+        if not isinstance(damped, bool):
+            raise InvalidArgumentError("damped", damped, "must be True or False")
+        self._reset(self._reg.get(name), ResetReason.MANUAL, now, "reset requested by the caller",
+                    damped=damped)
+
+    def dropped_upstream(self, name: str, count: int) -> None:
+        """Report that ``count`` updates of subscription ``name`` were dropped before they
+        reached the engine (a level-triggered source that keeps only the newest): the
+        change stream's drop count includes them (``drain_changes(name).dropped``)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidArgumentError("count", count, "must be an integer >= 0")
+        sub = self._reg.get(name)
+        sub.note_dropped(count)
+        self._counts["changes_dropped"] += count
 
     def subscribe_failed(self, reference_id: str, reason: str) -> bool:
         """Report that the subscribe request for ``reference_id`` failed (e.g. HTTP 4xx).
@@ -203,7 +227,7 @@ class StreamingEngine(EngineCore):
 
     def drain_events(self) -> list[Event]:
         """The events since the last drain, in order."""
-        events, self._events = self._events, []
+        events = self._take_events()
         out: list[Event] = []
         for ev in events:
             if isinstance(ev, PendingUpdate):

@@ -11,6 +11,7 @@ from ._models import HeartbeatReason, ResetReason, SubscriptionState
 __all__ = [
     "Disconnected",
     "Event",
+    "EventsDropped",
     "ProtocolError",
     "SnapshotApplied",
     "StateChanged",
@@ -97,6 +98,14 @@ class ProtocolError:
     subscription: str | None = None
 
 
+@attrs.frozen
+class EventsDropped:
+    """``count`` older events were dropped because more than ``StreamingConfig.max_events``
+    waited undrained; it comes first in the drain that follows the drops."""
+
+    count: int
+
+
 Event: TypeAlias = (
     SnapshotApplied
     | Updated
@@ -105,4 +114,5 @@ Event: TypeAlias = (
     | SubscriptionFailed
     | Disconnected
     | ProtocolError
+    | EventsDropped
 )

@@ -19,6 +19,11 @@ The merge is copy-on-write: it never changes the state or the delta it is
 given, and returns a new state that shares every untouched branch with the old
 one. A state handed out earlier therefore stays valid, and a failed merge
 leaves nothing half-done behind.
+
+Nesting is bounded: data nested deeper than ``max_depth`` levels (objects and
+arrays; :data:`DEFAULT_MAX_DEPTH` unless given) is refused with a
+:class:`MergeError` naming the limit, before Python's own recursion limit could
+be reached.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import attrs
 from ._errors import InvalidArgumentError, MergeError
 
 __all__ = [
+    "DEFAULT_MAX_DEPTH",
     "DELETED_MARKER",
     "IndexCache",
     "KeySpec",
@@ -42,6 +48,8 @@ __all__ = [
 
 DELETED_MARKER = "__meta_deleted"
 LIST_DATA_PROPERTY = "Data"
+DEFAULT_MAX_DEPTH = 100
+"""Levels of nested objects and arrays the merge accepts (``StreamingConfig.max_depth``)."""
 
 KeysArg: TypeAlias = "KeySpec | Sequence[str] | Mapping[str, Sequence[str]] | None"
 """What ``keys=`` accepts: a KeySpec, key names for the top-level array, or path -> key names."""
@@ -71,6 +79,13 @@ class _Fail(Exception):
         super().__init__(problem)
         self.problem = problem
         self.path: list[str] = []
+
+
+class _TooDeep(_Fail):
+    """Internal: nested deeper than the limit (the top level names the limit)."""
+
+    def __init__(self) -> None:
+        super().__init__("nested too deep")
 
 
 def _check_names(field: str, value: object, names: object) -> tuple[str, ...]:
@@ -145,23 +160,34 @@ class KeySpec:
         return dict(self.paths).get(path)
 
 
-def _clone(value: Any) -> Any:
+def _clone(value: Any, room: int) -> Any:
+    """A copy of ``value``; ``room``: how many more levels of nesting may be entered."""
     t = type(value)
     if t is dict:
-        return {k: v if type(v) in _SCALARS else _clone(v) for k, v in value.items()}
+        if room <= 0:
+            raise _TooDeep()
+        room -= 1
+        return {k: v if type(v) in _SCALARS else _clone(v, room) for k, v in value.items()}
     if t is list:
-        return [v if type(v) in _SCALARS else _clone(v) for v in value]
+        if room <= 0:
+            raise _TooDeep()
+        room -= 1
+        return [v if type(v) in _SCALARS else _clone(v, room) for v in value]
     if t in _SCALARS:
         return value
-    return _clone(_plain(value))
+    return _clone(_plain(value, room), room)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, room: int) -> Any:
     """Turn other mapping / sequence types (not str) into dict / list; reject the rest."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        if room <= 0:
+            raise _TooDeep()
+        return {k: _plain(v, room - 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        if room <= 0:
+            raise _TooDeep()
+        return [_plain(v, room - 1) for v in value]
     if type(value) in _SCALARS or isinstance(value, (str, int, float)):
         return value
     raise _Fail(f"value of type {type(value).__name__} is not JSON data")
@@ -172,8 +198,12 @@ IndexCache: TypeAlias = "dict[int, tuple[list[Any], dict[Any, int]]]"
 
 
 def _merge_dict(
-    target: dict[str, Any], delta: dict[str, Any], node: _Node, cache: IndexCache | None
+    target: dict[str, Any], delta: dict[str, Any], node: _Node, cache: IndexCache | None,
+    room: int,
 ) -> dict[str, Any]:
+    if room <= 0:
+        raise _TooDeep()
+    room -= 1
     out = target.copy()
     children = node.children
     for k, v in delta.items():
@@ -183,7 +213,7 @@ def _merge_dict(
             continue
         if tv is not dict and tv is not list:
             try:
-                v = _plain(v)
+                v = _plain(v, room)
             except _Fail as e:
                 e.path.append(str(k))
                 raise
@@ -192,12 +222,12 @@ def _merge_dict(
         try:
             if tv is dict:
                 cur = out.get(k)
-                out[k] = _merge_dict(cur if type(cur) is dict else {}, v, child, cache)
+                out[k] = _merge_dict(cur if type(cur) is dict else {}, v, child, cache, room)
             elif child.keys is not None:
                 cur = out.get(k)
-                out[k] = _merge_keyed(cur if type(cur) is list else [], v, child, cache)
+                out[k] = _merge_keyed(cur if type(cur) is list else [], v, child, cache, room)
             else:
-                out[k] = _clone(v)
+                out[k] = _clone(v, room)
         except _Fail as e:
             e.path.append(str(k))
             raise
@@ -242,8 +272,11 @@ def _build_index(items: list[Any], keys: tuple[str, ...]) -> dict[Any, int]:
 
 
 def _merge_keyed(
-    target: list[Any], delta: list[Any], node: _Node, cache: IndexCache | None
+    target: list[Any], delta: list[Any], node: _Node, cache: IndexCache | None, room: int
 ) -> list[Any]:
+    if room <= 0:
+        raise _TooDeep()
+    room -= 1
     keys = node.keys
     assert keys is not None
     out = list(target)
@@ -260,7 +293,7 @@ def _merge_keyed(
         try:
             if type(el) is not dict:
                 if isinstance(el, Mapping):
-                    el = _plain(el)
+                    el = _plain(el, room)
                 else:
                     raise _Fail(f"element of a keyed array must be an object, not {el!r}")
             if single is not None:
@@ -277,13 +310,13 @@ def _merge_keyed(
                 if DELETED_MARKER in el:
                     continue  # deleting what is not there: nothing to do
                 index[key] = len(out)
-                out.append(_merge_dict({}, el, node, cache))
+                out.append(_merge_dict({}, el, node, cache, room))
             elif DELETED_MARKER in el:
                 out[i] = _GONE
                 del index[key]
                 removed = True
             else:
-                out[i] = _merge_dict(out[i], el, node, cache)
+                out[i] = _merge_dict(out[i], el, node, cache, room)
         except _Fail as e:
             e.path.append(f"[{pos}]")
             raise
@@ -294,14 +327,20 @@ def _merge_keyed(
     return out
 
 
-def _raise(e: _Fail) -> MergeError:
+def _raise(e: _Fail, max_depth: int) -> MergeError:
     path = "$"
-    for seg in reversed(e.path):
+    segments = list(reversed(e.path))
+    if isinstance(e, _TooDeep) and len(segments) > 8:  # the path of a deep value is long
+        segments = [*segments[:8], f"...({len(segments) - 8} more)"]
+    for seg in segments:
         path += seg if seg.startswith("[") else f".{seg}"
+    if isinstance(e, _TooDeep):
+        return MergeError(path, f"data nested deeper than {max_depth} levels (max_depth)")
     return MergeError(path, e.problem)
 
 
-def apply_update(state: Any, data: Any, spec: KeySpec, cache: IndexCache | None = None) -> Any:
+def apply_update(state: Any, data: Any, spec: KeySpec, cache: IndexCache | None = None,
+                 max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Apply one update's ``Data`` to ``state``; return the new state.
 
     Like :func:`merge_delta`, plus the list-resource rule of OpenAPI streaming:
@@ -313,10 +352,11 @@ def apply_update(state: Any, data: Any, spec: KeySpec, cache: IndexCache | None 
     ``apply_update`` with that same cache, and never changed in place.
     """
     root: _Node = spec._root
+    room = max_depth
     try:
         td = type(data)
         if td is dict:
-            return _merge_dict(state if type(state) is dict else {}, data, root, cache)
+            return _merge_dict(state if type(state) is dict else {}, data, root, cache, room)
         if td is list:
             if type(state) is dict and type(state.get(LIST_DATA_PROPERTY)) is list:
                 child = root.children.get(LIST_DATA_PROPERTY, _LEAF)
@@ -324,25 +364,27 @@ def apply_update(state: Any, data: Any, spec: KeySpec, cache: IndexCache | None 
                 try:
                     if child.keys is not None:
                         out[LIST_DATA_PROPERTY] = _merge_keyed(
-                            state[LIST_DATA_PROPERTY], data, child, cache
+                            state[LIST_DATA_PROPERTY], data, child, cache, room
                         )
                     else:
-                        out[LIST_DATA_PROPERTY] = _clone(data)
+                        out[LIST_DATA_PROPERTY] = _clone(data, room)
                 except _Fail as e:
                     e.path.append(LIST_DATA_PROPERTY)
                     raise
                 return out
             if root.keys is not None:
-                return _merge_keyed(state if type(state) is list else [], data, root, cache)
-            return _clone(data)
+                return _merge_keyed(state if type(state) is list else [], data, root, cache,
+                                    room)
+            return _clone(data, room)
         if td in _SCALARS:
             return data
-        return apply_update(state, _plain(data), spec, cache)
+        return apply_update(state, _plain(data, room), spec, cache, max_depth)
     except _Fail as e:
-        raise _raise(e) from None
+        raise _raise(e, max_depth) from None
 
 
-def merge_delta(state: Any, delta: Any, keys: KeysArg = None) -> Any:
+def merge_delta(state: Any, delta: Any, keys: KeysArg = None, *,
+                max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Return ``state`` with ``delta`` applied; neither argument is changed.
 
     >>> snapshot = {"Name": "Mister Green", "Age": 42,
@@ -355,14 +397,16 @@ def merge_delta(state: Any, delta: Any, keys: KeysArg = None) -> Any:
     [{'Id': 1, 'P': 5}, {'Id': 3, 'P': 3}]
 
     Raises :class:`MergeError` naming the path when the delta does not fit the
-    key spec (a keyed element without its key, a non-object in a keyed array).
+    key spec (a keyed element without its key, a non-object in a keyed array),
+    or is nested deeper than ``max_depth`` levels.
     """
-    return apply_update(state, delta, KeySpec.of(keys))
+    return apply_update(state, delta, KeySpec.of(keys), max_depth=max_depth)
 
 
-def clone_data(value: Any) -> Any:
-    """A deep copy of JSON-like data (other mappings / sequences become dict / list)."""
+def clone_data(value: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """A deep copy of JSON-like data (other mappings / sequences become dict / list);
+    :class:`MergeError` when it is nested deeper than ``max_depth`` levels."""
     try:
-        return _clone(value)
+        return _clone(value, max_depth)
     except _Fail as e:
-        raise _raise(e) from None
+        raise _raise(e, max_depth) from None

@@ -96,10 +96,17 @@ class StreamingConfig:
 
     ``damping_resets`` resets of one subscription within ``damping_window``
     seconds make the next re-creation wait until ``damping_delay`` seconds after
-    the last one.
+    the last one (resets the caller asks for with ``damped=False`` are neither
+    damped nor counted). ``max_depth``: levels of nested objects and arrays a
+    snapshot or an update may have. ``max_partitions``: the largest ``__pc``
+    accepted. ``max_events``: events kept undrained; beyond it the oldest are
+    dropped and an ``EventsDropped`` event says how many.
     """
 
     max_pending_deltas: int = attrs.field(default=1000, validator=_count("max_pending_deltas", 1))
+    max_depth: int = attrs.field(default=100, validator=_count("max_depth", 1))
+    max_partitions: int = attrs.field(default=1000, validator=_count("max_partitions", 1))
+    max_events: int = attrs.field(default=10_000, validator=_count("max_events", 1))
     partition_timeout: float = attrs.field(default=30.0, validator=_positive("partition_timeout"))
     damping_resets: int = attrs.field(default=3, validator=_count("damping_resets", 1))
     damping_window: float = attrs.field(default=60.0, validator=_positive("damping_window"))
@@ -264,3 +271,4 @@ class StreamingStats:
     protocol_errors: int = 0
     queued_before_snapshot: int = 0
     changes_dropped: int = 0
+    events_dropped: int = 0

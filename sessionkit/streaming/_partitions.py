@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._wire import show
+
 __all__ = ["PartitionAssembler", "PartitionError", "join_updates"]
 
 
@@ -20,7 +22,7 @@ class PartitionError(ValueError):
 
 def _check_number(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PartitionError(f"{name} must be an integer, got {value!r}")
+        raise PartitionError(f"{name} must be an integer, got {show(value)}")
     return value
 
 
@@ -72,22 +74,28 @@ class PartitionAssembler:
         self.total = 0
         self.parts = []
 
-    def add(self, pn: Any, pc: Any, data: Any, now: float) -> Any:
+    def add(self, pn: Any, pc: Any, data: Any, now: float, max_partitions: int = 1000) -> Any:
         """Take one partition; return the joined update when it was the last one, else None.
 
         Raises :class:`PartitionError` (and forgets the partial update) if the
-        partition does not continue the set in progress.
+        partition does not continue the set in progress, or announces more than
+        ``max_partitions`` partitions.
         """
         try:
             number = _check_number("__pn", pn)
             count = _check_number("__pc", pc)
             if count < 1:
                 raise PartitionError(f"__pc must be at least 1, got {count}")
+            if count > max_partitions:
+                raise PartitionError(
+                    f"__pc {count} is more than the {max_partitions} partitions accepted "
+                    "(max_partitions)"
+                )
             if not 0 <= number < count:
                 raise PartitionError(f"__pn {number} is outside 0..{count - 1} (__pc {count})")
             if type(data) is not dict and type(data) is not list:
                 raise PartitionError(
-                    f"partition {number} of {count} has no object or array Data: {data!r:.80}"
+                    f"partition {number} of {count} has no object or array Data: {show(data)}"
                 )
             if not self.total:
                 if number != 0:

@@ -76,6 +76,7 @@ class SubscriptionRecord:
         "state",
         "tag",
         "updates_applied",
+        "whole_updates",
     )
 
     def __init__(
@@ -89,8 +90,10 @@ class SubscriptionRecord:
         spec: KeySpec,
         change_queue: int,
         config: StreamingConfig,
+        whole_updates: bool = False,
     ) -> None:
         self.name = name
+        self.whole_updates = whole_updates
         self.resource = resource
         self.arguments = arguments
         self.refresh_rate = refresh_rate
@@ -161,6 +164,11 @@ class SubscriptionRecord:
         return best
 
     # -- change stream --------------------------------------------------------------
+
+    def note_dropped(self, count: int) -> None:
+        """``count`` updates were dropped before they reached the engine (upstream)."""
+        self.dropped_since_drain += count
+        self.dropped_total += count
 
     def record_change(self, kind: str, data: Any) -> int:
         """Count a change and keep it if there is a change queue; returns how many

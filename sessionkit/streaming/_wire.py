@@ -7,6 +7,7 @@ problem comes out as :class:`WireError` with a message naming the field.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from ._models import HeartbeatReason, Snapshot, SubscribeRequest
 
 __all__ = [
     "WireError",
+    "show",
     "decode_json",
     "parse_heartbeats",
     "parse_reset_targets",
@@ -50,21 +52,32 @@ class WireError(ValueError):
     """A message or body from the server does not have the expected shape."""
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 4  # bounded: a deeply nested value must not recurse past Python's limit
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def show(value: Any) -> str:
+    """A short repr of something the server sent (bounded in depth and length)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def _strict_str(value: Any, _type: Any) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
+        raise TypeError(f"expected a string, got {show(value)}")
     return value
 
 
 def _strict_int(value: Any, _type: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {value!r}")
+        raise TypeError(f"expected an integer, got {show(value)}")
     return value
 
 
 def _strict_float(value: Any, _type: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {value!r}")
+        raise TypeError(f"expected a number, got {show(value)}")
     return float(value)
 
 
@@ -171,17 +184,17 @@ def parse_heartbeats(msg: Mapping[str, Any]) -> tuple[list[tuple[str, HeartbeatR
     description for every entry that could not be read."""
     beats = msg.get("Heartbeats")
     if not isinstance(beats, list):
-        return [], [f"_heartbeat: Heartbeats must be a list, got {beats!r}"]
+        return [], [f"_heartbeat: Heartbeats must be a list, got {show(beats)}"]
     out: list[tuple[str, HeartbeatReason]] = []
     problems: list[str] = []
     for i, beat in enumerate(beats):
         where = f"_heartbeat: Heartbeats[{i}]"
         if not isinstance(beat, Mapping):
-            problems.append(f"{where} must be an object, got {beat!r}")
+            problems.append(f"{where} must be an object, got {show(beat)}")
             continue
         ref = beat.get("OriginatingReferenceId")
         if not isinstance(ref, str):
-            problems.append(f"{where}.OriginatingReferenceId must be a string, got {ref!r}")
+            problems.append(f"{where}.OriginatingReferenceId must be a string, got {show(ref)}")
             continue
         raw = beat.get("Reason")
         if raw is None:
@@ -190,7 +203,7 @@ def parse_heartbeats(msg: Mapping[str, Any]) -> tuple[list[tuple[str, HeartbeatR
         try:
             out.append((ref, HeartbeatReason(raw)))
         except ValueError:
-            problems.append(f"{where}.Reason {raw!r} is not a known heartbeat reason")
+            problems.append(f"{where}.Reason {show(raw)} is not a known heartbeat reason")
     return out, problems
 
 
@@ -201,6 +214,7 @@ def parse_reset_targets(msg: Mapping[str, Any]) -> list[str] | None:
         return None
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise WireError(
-            f"_resetsubscriptions: TargetReferenceIds must be a list of strings, got {targets!r}"
+            "_resetsubscriptions: TargetReferenceIds must be a list of strings, got "
+            f"{show(targets)}"
         )
     return targets or None

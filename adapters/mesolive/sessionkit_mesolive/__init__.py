@@ -40,7 +40,13 @@ from ._hubs import (
     TypedStream,
 )
 from ._idempotency import IdempotentCaller, OutcomeUnresolved, new_key
-from ._jobs import Executor, PreparationCancelled, PreparationFailed, Preparations
+from ._jobs import (
+    Executor,
+    PreparationCancelled,
+    PreparationFailed,
+    Preparations,
+    PreparationTimedOut,
+)
 from ._session_hub import SESSION_HUB_PATH, SessionHubConnector, SessionHubEndpoint
 
 __version__ = "0.1.0"
@@ -63,6 +69,7 @@ __all__ = [
     "Executor",
     "PreparationFailed",
     "PreparationCancelled",
+    "PreparationTimedOut",
     "EventFeed",
     "EventProcessor",
     "DataFeed",

@@ -7,15 +7,19 @@ concepts, "Data Hub Streaming"). :class:`DataFeed` drives the core's sans-IO
 
 * a subscription is created with the ``Get*Snapshot`` call (the engine's snapshot), then the
   matching ``Stream*Data`` stream feeds it (each item merges into the state);
+* each stream item is the whole newest entry: it *replaces* the state (a leg that is gone
+  from the entry is gone from the state);
 * :meth:`DataFeed.latest` is the current state (wire JSON), :meth:`DataFeed.latest_model` the
   same decoded into the item model; :meth:`DataFeed.drain_changes` the newest
-  ``change_queue`` changes, older ones dropped (bounded, drop-oldest) and counted;
+  ``change_queue`` changes, older ones dropped (bounded, drop-oldest) and counted -- items the
+  stream itself dropped for a slow reader are in that count too;
 * every ``resync_interval`` seconds each subscription is reset by the engine: the stream is
   cancelled, a fresh snapshot replaces the state and a new stream starts (the reference's
-  "periodically refresh with snapshots"). A stream that fails (a required ``Provider``
-  missing, the connection lost) marks the subscription ``FAILED``
-  (:class:`~sessionkit.streaming.SubscriptionFailed` in :attr:`DataFeed.events`) until the
-  next resync re-creates it.
+  "periodically refresh with snapshots"). These resyncs are the caller's schedule: the
+  engine's damping never defers them. A stream that fails (a required ``Provider``
+  missing, the connection lost, an item that does not fit its model) marks the subscription
+  ``FAILED`` (:class:`~sessionkit.streaming.SubscriptionFailed` in :meth:`DataFeed.drain_events`)
+  until the next resync re-creates it; a new Data Hub connection resyncs at once.
 """
 
 from __future__ import annotations
@@ -25,24 +29,27 @@ import logging
 import math
 from typing import Any
 
+import attrs
 import trio
 
 from sessionkit.streaming import (
     ChangeBatch,
+    EventsDropped,
     ProtocolError,
     StreamingConfig,
     StreamingEngine,
     SubscribeRequest,
     SubscriptionFailed,
     SubscriptionInfo,
+    Updated,
 )
 
 from ._catalogue import METHODS, HubMethod
 from ._errors import MesoLiveApiException, MesoLiveSignalRError, unwrap
-from ._hubs import DataHub, signalr_error
-from .signalr import HubError, SignalRError
+from ._hubs import DATA_STREAM_BUFFER, DataHub, signalr_error
+from .signalr import HubError, ItemsDropped, Reconnected, SignalRError
 
-__all__ = ["DataFeed", "snapshot_method"]
+__all__ = ["DataFeed", "FeedEvents", "snapshot_method"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,32 +65,54 @@ def snapshot_method(stream: HubMethod) -> HubMethod:
     return METHODS["Get" + stream.name.removeprefix("Stream").removesuffix("Data") + "Snapshot"]
 
 
+@attrs.frozen
+class FeedEvents:
+    """What :meth:`DataFeed.drain_events` returns: the events kept since the last drain, in
+    order, and how many older ones were dropped because more than ``max_events`` waited."""
+
+    events: tuple[Any, ...]
+    dropped: int
+
+
 class DataFeed:
     """Latest state of Data Hub streams (see the module docstring).
 
-    ``resync_interval``: seconds between snapshot resyncs (None: never). ``change_queue``:
-    changes kept per subscription for :meth:`drain_changes`. ``config``: the engine's
-    :class:`~sessionkit.streaming.StreamingConfig` (its damping bounds how often one
-    subscription may be re-created).
+    ``resync_interval``: seconds between snapshot resyncs (None: never), honoured exactly:
+    damping does not apply to it. ``change_queue``: changes kept per subscription for
+    :meth:`drain_changes`. ``max_events``: events kept for :meth:`drain_events` (the oldest
+    are dropped beyond it, and counted). ``config``: the engine's
+    :class:`~sessionkit.streaming.StreamingConfig` (its damping bounds how often a failing
+    subscription is re-created on the engine's own initiative).
     """
 
     def __init__(self, data: DataHub, *, resync_interval: float | None = 30.0,
                  change_queue: int = 16, config: StreamingConfig | None = None,
-                 context_id: str = "mesolive") -> None:
-        if resync_interval is not None and resync_interval <= 0:
-            raise ValueError(f"resync_interval must be > 0 seconds or None, got "
-                             f"{resync_interval!r}")
+                 context_id: str = "mesolive", max_events: int = 256) -> None:
+        if resync_interval is not None and (
+                isinstance(resync_interval, bool)
+                or not isinstance(resync_interval, int | float)
+                or not 0 < resync_interval < math.inf):
+            raise ValueError(f"resync_interval must be a finite number of seconds > 0, or None "
+                             f"(no resync), got {resync_interval!r}")
+        for name, value, low in (("change_queue", change_queue, 0),
+                                 ("max_events", max_events, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         self.data = data
         self.resync_interval = resync_interval
         self.change_queue = change_queue
         self.engine = StreamingEngine(context_id, config)
-        self.events: collections.deque[Any] = collections.deque(maxlen=256)
+        self.events: collections.deque[Any] = collections.deque()
+        """Events not drained yet (read them with :meth:`drain_events`)."""
+        self.max_events = max_events
+        self._events_dropped = 0
         self._specs: dict[str, tuple[HubMethod, Any]] = {}  # name -> (stream, args model)
         self._scopes: dict[str, trio.CancelScope] = {}  # reference id -> its stream task
         self._wake = trio.Event()
         self._changed = trio.Event()
         self._nursery: trio.Nursery | None = None
         self.resyncs = 0
+        data.connection.on_reconnected(self._on_reconnected)
 
     # -- the user's side --------------------------------------------------------------------
 
@@ -95,7 +124,8 @@ class DataFeed:
         if spec is None or not spec.stream:
             raise ValueError(f"{method!r} is not a Data Hub stream method")
         model = self.data.arguments(spec, args, fields)
-        self.engine.subscribe(RESOURCE_PREFIX + spec.name, name, change_queue=self.change_queue)
+        self.engine.subscribe(RESOURCE_PREFIX + spec.name, name, change_queue=self.change_queue,
+                              whole_updates=True)  # each item is the whole newest entry
         self._specs[name] = (spec, model)
         self._wake.set()
         return name
@@ -119,16 +149,32 @@ class DataFeed:
     def drain_changes(self, name: str) -> ChangeBatch:
         return self.engine.drain_changes(name)
 
+    def drain_events(self) -> FeedEvents:
+        """The events since the last drain (``SnapshotApplied``, ``StateChanged``,
+        ``SubscriptionReset``, ``SubscriptionFailed``, ``ProtocolError``...; state changes
+        themselves are read with :meth:`latest` and :meth:`drain_changes`), and how many
+        older ones were dropped because more than ``max_events`` waited."""
+        events, self.events = tuple(self.events), collections.deque()
+        dropped, self._events_dropped = self._events_dropped, 0
+        return FeedEvents(events, dropped)
+
     def info(self, name: str) -> SubscriptionInfo:
         return self.engine.info(name)
 
     def resync(self, name: str | None = None) -> None:
-        """Resync one subscription (or all) now: new snapshot, new stream."""
+        """Resync one subscription (or all) now: new snapshot, new stream (not damped)."""
         now = trio.current_time()
         for n in [name] if name is not None else self.engine.names():
-            self.engine.reset(n, now)
+            self.engine.reset(n, now, damped=False)
         self.resyncs += 1
         self._wake.set()
+        self._collect()
+
+    def _on_reconnected(self, info: Reconnected) -> None:
+        if info.new_connection:  # the old connection's streams are gone: start again
+            logger.info("Data Hub reconnected on a new connection: resyncing every "
+                        "subscription")
+            self.resync()
 
     async def wait_changed(self) -> None:
         """Wait until some subscription's state changes."""
@@ -176,9 +222,9 @@ class DataFeed:
                 scope = self._scopes[request.reference_id] = trio.CancelScope()
                 self._nursery.start_soon(self._follow, request.reference_id, spec, model, scope)
             elif hasattr(request, "reference_id"):
-                scope = self._scopes.pop(request.reference_id, None)
-                if scope is not None:
-                    scope.cancel()
+                stale = self._scopes.pop(request.reference_id, None)
+                if stale is not None:
+                    stale.cancel()
             else:  # unsubscribe all / by tag on a resource
                 for ref, scope in list(self._scopes.items()):
                     if self._name_of(ref) is None:
@@ -190,10 +236,19 @@ class DataFeed:
         events = self.engine.drain_events()
         if not events:
             return
+        kept = self.events
         for ev in events:
-            self.events.append(ev)
+            if isinstance(ev, Updated):
+                continue  # level-triggered: latest() and drain_changes() hold the changes
+            if isinstance(ev, EventsDropped):  # the engine's own bound
+                self._events_dropped += ev.count
+                continue
             if isinstance(ev, SubscriptionFailed | ProtocolError):
                 logger.warning("data feed: %s", ev)
+            if len(kept) >= self.max_events:
+                kept.popleft()
+                self._events_dropped += 1
+            kept.append(ev)
         self._changed.set()
         self._changed = trio.Event()
 
@@ -208,10 +263,17 @@ class DataFeed:
                 raw = await self.data.connection.invoke(snap.name, payload)
                 unwrap(raw, snap.result_type, converter=conv)  # validates, raises on error
                 engine.receive_snapshot({"ContextId": engine.context_id, "ReferenceId": ref,
-                                         "InactivityTimeout": 0, "Snapshot": raw["Data"]},
+                                         "InactivityTimeout": 0, "Snapshot": raw.get("Data")},
                                         trio.current_time())
                 self._collect()
-                async for item in self.data.connection.stream(spec.name, payload):
+                stream = self.data.connection.stream(
+                    spec.name, payload, max_buffered=DATA_STREAM_BUFFER, overflow="drop_oldest")
+                async for item in stream:
+                    if isinstance(item, ItemsDropped):  # the stream kept only the newest
+                        name = self._name_of(ref)
+                        if name is not None:
+                            engine.dropped_upstream(name, item.count)
+                        continue
                     conv.structure(item, spec.result_type)  # DecodeError if it does not fit
                     engine.receive({"ReferenceId": ref, "Data": item}, trio.current_time())
                     self._collect()
@@ -219,7 +281,13 @@ class DataFeed:
             except (MesoLiveApiException, MesoLiveSignalRError, SignalRError, HubError) as exc:
                 error = exc if isinstance(exc, MesoLiveApiException) else signalr_error(
                     exc, spec.name)
-                if self._name_of(ref) is not None:  # not reset or deleted meanwhile
-                    engine.subscribe_failed(ref, str(error))
-                self._collect()
+                self._failed(ref, str(error))
+            except Exception as exc:  # a bug must not take the feed (and its nursery) down
+                logger.exception("data feed: following %s failed unexpectedly", spec.name)
+                self._failed(ref, f"{spec.name}: unexpected {type(exc).__name__}: {exc}")
         self._scopes.pop(ref, None)
+
+    def _failed(self, ref: str, reason: str) -> None:
+        if self._name_of(ref) is not None:  # not reset or deleted meanwhile
+            self.engine.subscribe_failed(ref, reason)
+        self._collect()

@@ -20,23 +20,34 @@ increasing ``EventSeqId`` order. The cursor moves in the store (``event_handled`
 After a reconnect that had to open a new connection (group membership is gone) the feed
 replays from its last delivered id and subscribes again; a resumed connection (stateful
 reconnect) lost nothing and needs nothing.
+
+Nothing is dropped in silence and nothing piles up without bound:
+
+* the feed's handler is one of the Event Hub's handlers, each of which gets every event
+  whatever another raised, so the feed never misses an event another consumer choked on;
+* events wait for the processor in a queue of ``max_queued``; while it is full the feed's
+  handler waits, and the connection stops reading (back-pressure to the server);
+* live events held during a replay are bounded by ``max_held``; beyond it they are let go and
+  the replay goes on until it has brought every one of them back;
+* an event whose payload does not decode (live or replayed) is handed over in its place in the
+  order, to :meth:`EventProcessor.on_undecodable_event`, with the raw payload;
+* a resync that fails is retried with a growing delay, never in a loop.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import math
 from typing import Any
 
 import attrs
 import trio
 
-from sessionkit import GapPolicy, Sequencer, Verdict
+from sessionkit import GapPolicy, RemoteProtocolError, Sequencer, Verdict
 
 from . import models as m
 from ._catalogue import CALLBACKS, callback_for
-from ._errors import MesoLiveSignalRError
+from ._errors import DecodeError, MesoLiveError, MesoLiveSignalRError, unwrap
 from ._hubs import EventHub
 from .signalr import Reconnected
 
@@ -67,6 +78,10 @@ class EventProcessor:
     ``on_event(name, payload)`` is called first for every event and dispatches to the
     specific handler; override it to see everything in one place. ``on_unknown_event``
     gets replayed records of a callback this client does not know (raw JSON payload).
+    ``on_undecodable_event(name, seq, error)`` gets, in its place in the order, an event of
+    a known callback whose payload does not fit its model: ``error`` is a
+    :class:`~sessionkit.RemoteProtocolError` whose ``offending`` is the raw payload (``seq``
+    None: it had no readable ``EventSeqId``, so it comes when it arrives).
     ``on_caught_up(cursor)`` runs when a replay is over and live events follow.
     """
 
@@ -87,6 +102,8 @@ class EventProcessor:
     def on_preparation_failed(self, event: Any) -> Any: ...
     def on_agent_status(self, event: m.AgentStatusEvent) -> Any: ...
     def on_unknown_event(self, name: str, payload: Any) -> Any: ...
+    def on_undecodable_event(self, name: str, seq: int | None,
+                             error: RemoteProtocolError) -> Any: ...
     def on_caught_up(self, cursor: int) -> Any: ...
 
 
@@ -98,16 +115,54 @@ class FeedStats:
     duplicates: int
     cursor: int
     resyncs: int
+    undecodable: int = 0
+    handler_errors: int = 0
+    held_overflows: int = 0
+    queued: int = 0
+    """Events waiting for the processor now (at most ``max_queued``)."""
+    peak_queued: int = 0
 
 
 @attrs.frozen
 class _Item:
-    seq: int
+    seq: int | None
     name: str
     payload: Any
 
 
+@attrs.frozen
+class _Undecodable:
+    """The payload of an event that did not decode: what is handed over instead."""
+
+    error: RemoteProtocolError
+
+
 _CAUGHT_UP = object()
+RESYNC_RETRY_DELAY = 0.5
+RESYNC_RETRY_MAX_DELAY = 30.0
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception a nursery wrapped, when there is exactly one; else the group."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+def _seq_of(raw: Any) -> int | None:
+    """The ``EventSeqId`` of a raw payload or record, when it can be read."""
+    value = raw.get("EventSeqId") if isinstance(raw, dict) else None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _undecodable(name: str, seq: int | None, raw: Any, exc: DecodeError) -> _Item:
+    where = f"event {seq}" if seq is not None else "an event with no readable EventSeqId"
+    error = RemoteProtocolError(f"{name}: {where} does not decode: {exc}", offending=raw)
+    error.__cause__ = exc
+    return _Item(seq, name, _Undecodable(error))
 
 
 class EventFeed:
@@ -125,7 +180,11 @@ class EventFeed:
     def __init__(self, events: EventHub, processor: EventProcessor, store: Any = None, *,
                  strategies: tuple[int, ...] | None = None, cursor: int = 0,
                  start_at_latest: bool = False, page_size: int = 200,
-                 max_held: int = 100_000) -> None:
+                 max_held: int = 100_000, max_queued: int = 1000) -> None:
+        for name, value in (("page_size", page_size), ("max_held", max_held),
+                            ("max_queued", max_queued)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         self.events = events
         self.processor = processor
         self.store = store
@@ -136,28 +195,78 @@ class EventFeed:
         self.sequencer = Sequencer(GapPolicy.TOLERATE, max_held, last_delivered=start)
         self.sequencer.start(start + 1, 0)  # hold what arrives before the first replay ends
         self.cursor = start  # the last event the processor returned from
-        self._send, self._recv = trio.open_memory_channel[Any](math.inf)
+        self.max_queued = max_queued
+        self._send, self._recv = trio.open_memory_channel[Any](max_queued)
+        self._lock = trio.Lock()  # judging + queueing one event at a time keeps the order
         self._resync = trio.Event()
-        self._counts = {"handled": 0, "replayed": 0, "live": 0, "resyncs": 0}
+        self._counts = {"handled": 0, "replayed": 0, "live": 0, "resyncs": 0,
+                        "undecodable": 0, "handler_errors": 0, "held_overflows": 0}
+        self._let_go = 0  # the highest live event let go while held: a replay must bring it
+        self._resync_only = False  # the pending resync is a replay only (no new subscribe)
+        self._refetch = 0  # the highest event that came undecodable: a replay fetches it again
+        self._peak_queued = 0
         events.on_every_callback(self._on_live)
+        events.on_undecodable(self._on_undecodable)
         events.connection.on_reconnecting(self._on_reconnecting)
         events.connection.on_reconnected(self._on_reconnected)
         self._syncing = False
 
     def stats(self) -> FeedStats:
         return FeedStats(duplicates=self.sequencer.duplicates, cursor=self.cursor,
-                         **self._counts)
+                         queued=self._send.statistics().current_buffer_used,
+                         peak_queued=self._peak_queued, **self._counts)
+
+    async def _queue(self, item: Any) -> None:
+        """Hand ``item`` to the processor's queue; waits while it is full (back-pressure)."""
+        await self._send.send(item)
+        used = self._send.statistics().current_buffer_used
+        if used > self._peak_queued:
+            self._peak_queued = used
 
     # -- inbound --------------------------------------------------------------------------
 
-    def _on_live(self, payload: Any) -> None:
-        self._offer(_Item(payload.event_seq_id, callback_for(payload), payload), replay=False)
+    async def _on_live(self, payload: Any) -> None:
+        async with self._lock:
+            await self._offer(_Item(payload.event_seq_id, callback_for(payload), payload),
+                              replay=False)
 
-    def _offer(self, item: _Item, *, replay: bool) -> None:
-        verdict = self.sequencer.offer(item.seq, replay, item)
+    async def _on_undecodable(self, name: str, raw: Any, exc: DecodeError) -> None:
+        """A live payload that does not decode. With a readable ``EventSeqId`` it is held in
+        its place and a replay fetches the event again: the stored record wins if it decodes,
+        else the undecodable one is handed over in order. Without one it is handed over now."""
+        seq = _seq_of(raw)
+        item = _undecodable(name, seq, raw, exc)
+        async with self._lock:
+            if seq is None:  # cannot be placed in the order: handed over as it comes
+                self._counts["undecodable"] += 1
+                await self._queue(item)
+                return
+            if seq <= self.sequencer.last:
+                return  # already delivered (a duplicate that came damaged)
+            self._refetch = max(self._refetch, seq)
+            if not self.sequencer.replaying:
+                self.sequencer.start(self.sequencer.last + 1, 0)  # hold from here on
+                self._resync_only = not self._resync.is_set()
+                self._resync.set()
+            await self._offer(item, replay=False)
+
+    async def _offer(self, item: _Item, *, replay: bool) -> None:
+        """Judge one event (under the lock) and queue it for the processor if it is new."""
+        assert item.seq is not None
+        try:
+            verdict = self.sequencer.offer(item.seq, replay, item)
+        except OverflowError:  # more live events held than max_held while a replay runs
+            self._counts["held_overflows"] += 1
+            self._let_go = max(self._let_go, item.seq)
+            logger.warning("event %s (%s) let go: %d live events are held while a replay "
+                           "runs (max_held); the replay will bring it back", item.seq,
+                           item.name, self.sequencer.held)
+            return
         if verdict is Verdict.DELIVER:
             self._counts["replayed" if replay else "live"] += 1
-            self._send.send_nowait(item)
+            if isinstance(item.payload, _Undecodable):
+                self._counts["undecodable"] += 1
+            await self._queue(item)
         elif verdict is Verdict.DUPLICATE:
             logger.debug("event %s (%s) dropped: already delivered", item.seq, item.name)
 
@@ -167,52 +276,70 @@ class EventFeed:
         if not self.sequencer.replaying:
             self.sequencer.start(self.sequencer.last + 1, 0)
 
-    def _on_reconnected(self, info: Reconnected) -> None:
+    async def _on_reconnected(self, info: Reconnected) -> None:
         if info.new_connection:
-            logger.info("Event Hub reconnected on a new connection: replaying and "
-                        "subscribing again")
+            logger.info("Event Hub reconnected on a new connection: messages may have been "
+                        "lost; replaying and subscribing again")
+            self._resync_only = False
             self._resync.set()
         elif not self._syncing:  # resumed: nothing was lost, release what was held
-            self._release()
+            await self._release()
 
-    def _release(self) -> None:
-        for item in self.sequencer.complete():
-            self._counts["live"] += 1
-            self._send.send_nowait(item)
+    async def _release(self) -> None:
+        async with self._lock:
+            if max(self._let_go, self._refetch) > self.sequencer.last:
+                return  # a replay must come first: it releases what is held
+            for item in self.sequencer.complete():
+                self._counts["live"] += 1
+                await self._queue(item)
 
     # -- the feed -------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
-        """Replay, subscribe, then hand events over until cancelled."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._handle_loop)
-            await self._sync(first=True)
-            task_status.started()
-            while True:
-                await self._resync.wait()
-                self._resync = trio.Event()
-                self._counts["resyncs"] += 1
-                while True:
-                    try:
-                        await self._sync(first=False)
-                        break
-                    except MesoLiveSignalRError as exc:  # dropped again meanwhile
-                        logger.warning("event resync failed (%s); retrying", exc)
-                        await self.events.connection.wait_connected()
+        """Replay, subscribe, then hand events over until cancelled.
 
-    async def _sync(self, *, first: bool) -> None:
+        The first replay's failure is raised as it is (an API error, a
+        :class:`MesoLiveSignalRError`); a later resync that fails is retried with a growing
+        delay. An error of the processor's store (the cursor cannot be journalled) ends the
+        feed, raised as it is.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._handle_loop)
+                await self._sync(first=True)
+                task_status.started()
+                while True:
+                    await self._resync.wait()
+                    self._resync = trio.Event()
+                    subscribe, self._resync_only = not self._resync_only, False
+                    self._counts["resyncs"] += 1
+                    delay = RESYNC_RETRY_DELAY
+                    while True:
+                        try:
+                            await self._sync(first=False, subscribe=subscribe)
+                            break
+                        except MesoLiveError as exc:  # dropped again, a bad page, a server error
+                            logger.warning("event resync failed (%s); retrying in %.1f s", exc,
+                                           delay)
+                            await trio.sleep(delay)
+                            delay = min(delay * 2, RESYNC_RETRY_MAX_DELAY)
+                            await self.events.connection.wait_connected()
+        except BaseExceptionGroup as group:
+            raise _sole(group) from None
+
+    async def _sync(self, *, first: bool, subscribe: bool = True) -> None:
         self._syncing = True
         try:
-            await self._replay_and_subscribe(first)
+            await self._replay_and_subscribe(first, subscribe)
         finally:
             self._syncing = False
         # only a finished replay releases the held live events: after a failed one they stay
         # held (releasing them would move the cursor past what was not replayed yet)
-        self._release()
-        self._send.send_nowait(_CAUGHT_UP)
+        await self._release()
+        await self._queue(_CAUGHT_UP)
 
-    async def _replay_and_subscribe(self, first: bool) -> None:
+    async def _replay_and_subscribe(self, first: bool, subscribe: bool = True) -> None:
         seq = self.sequencer
         latest = await self.events.get_latest_event_seq_id()
         behind = latest.latest_event_seq_id
@@ -224,29 +351,77 @@ class EventFeed:
             logger.info("replaying events after %d (latest %d)", seq.last, behind)
         if seq.replaying:
             await self._replay(seq.last)
-        await self.events.subscribe_to_strategies(strategies=self.strategies)
+        if subscribe:
+            await self.events.subscribe_to_strategies(strategies=self.strategies)
         if seq.replaying:
             await self._replay(seq.last)  # what came between the replay and the subscribe
+            while self._let_go > seq.last:  # live events were let go: bring them back
+                before = seq.last
+                await self._replay(seq.last)
+                if seq.last == before:
+                    raise MesoLiveSignalRError(
+                        f"event {self._let_go} was sent live but the replay does not bring "
+                        f"it back (the replay ends at {seq.last})")
+            self._let_go = 0
+            if self._refetch > seq.last:  # came undecodable: its stored record, if any
+                await self._replay(seq.last)
+            self._refetch = 0
 
     async def _replay(self, after: int) -> None:
         cursor = after
         while True:
-            page: m.GetEventsSinceResult = await self.events.get_events_since(
-                event_seq_id=cursor, max_events=self.page_size)
-            for record in page.events:
-                payload = record.payload
-                self._offer(_Item(record.event_seq_id, record.event_type, payload), replay=True)
-            if not page.has_more or page.last_event_seq_id <= cursor:
+            page = await self._page(cursor)
+            for item in page[0]:
+                async with self._lock:
+                    await self._offer(item, replay=True)
+            has_more, last = page[1], page[2]
+            if not has_more or last <= cursor:
                 return
-            cursor = page.last_event_seq_id
+            cursor = last
+
+    async def _page(self, cursor: int) -> tuple[list[_Item], bool, int]:
+        """One ``GetEventsSince`` page. A record whose payload does not fit its model is
+        handed over as undecodable in its place; a page that is malformed otherwise raises."""
+        raw = await self.events.call_raw("GetEventsSince", event_seq_id=cursor,
+                                         max_events=self.page_size)
+        conv = self.events.converter
+        data: Any = unwrap(raw, Any, converter=conv)
+        try:
+            page: m.GetEventsSinceResult = conv.structure(data, m.GetEventsSinceResult)
+        except DecodeError:
+            records = data.get("Events") if isinstance(data, dict) else None
+            if not isinstance(records, list):
+                raise
+            head = conv.structure({**data, "Events": []}, m.GetEventsSinceResult)
+            items = []
+            for record in records:
+                try:
+                    good = conv.structure(record, m.EventRecord)
+                except DecodeError as exc:
+                    seq = _seq_of(record)
+                    if seq is None:
+                        raise
+                    name = record.get("EventType") if isinstance(record, dict) else None
+                    items.append(_undecodable(str(name), seq, record, exc))
+                else:
+                    items.append(_Item(good.event_seq_id, good.event_type, good.payload))
+            return items, head.has_more, head.last_event_seq_id
+        return ([_Item(r.event_seq_id, r.event_type, r.payload) for r in page.events],
+                page.has_more, page.last_event_seq_id)
 
     async def _handle_loop(self) -> None:
         async for item in self._recv:
             if item is _CAUGHT_UP:
                 await self._call(self.processor.on_caught_up, self.cursor)
                 continue
-            await self._call(self.processor.on_event, item.name, item.payload)
+            if isinstance(item.payload, _Undecodable):
+                await self._call(self.processor.on_undecodable_event, item.name, item.seq,
+                                 item.payload.error)
+            else:
+                await self._call(self.processor.on_event, item.name, item.payload)
             self._counts["handled"] += 1
+            if item.seq is None:
+                continue
             self.cursor = max(self.cursor, item.seq)
             if self.store is not None:
                 self.store.event_handled(item.seq)
@@ -258,5 +433,6 @@ class EventFeed:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            logger.exception("event processor %r failed on %r; the event counts as handled",
-                             fn, args[0] if args else None)
+            self._counts["handler_errors"] += 1
+            logger.exception("event processor %r failed on %r; the event was handed over and "
+                             "counts as handled", fn, args[0] if args else None)

@@ -40,6 +40,7 @@ from .signalr import (
     HubConnection,
     HubError,
     HubStream,
+    ItemsDropped,
     SignalRError,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "DataHub",
     "EventHub",
     "TypedStream",
+    "DATA_STREAM_BUFFER",
     "OutcomeUnknownError",
     "MesoLiveAuthenticationError",
     "signalr_error",
@@ -57,6 +59,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+DATA_STREAM_BUFFER = 16
+"""Data Hub stream items that may wait for a slow reader before the oldest is dropped."""
 
 
 class OutcomeUnknownError(MesoLiveSignalRError):
@@ -100,6 +105,11 @@ class TypedStream(Generic[T]):
     end of an ``async with`` block cancels it on the server. A stream the server ends with
     an error (a required ``Provider`` missing, say), a lost connection or an item that does
     not fit its model raises :class:`~._errors.MesoLiveSignalRError`.
+
+    Data Hub items are level-triggered (each is the whole newest state), so at most
+    ``max_buffered`` of them wait for a slow reader: older ones are dropped, and the reader is
+    told: an :class:`~.signalr.ItemsDropped` (``count``, ``total``) stands in the items where
+    they were dropped.
     """
 
     def __init__(self, inner: HubStream, spec: HubMethod, converter: MesoLiveConverter) -> None:
@@ -117,12 +127,24 @@ class TypedStream(Generic[T]):
             raise
         except (SignalRError, HubError) as exc:
             raise signalr_error(exc, self.spec.name) from exc
+        if isinstance(raw, ItemsDropped):
+            return raw  # type: ignore[return-value]
         try:
             item: T = self._conv.structure(raw, self.spec.result_type)
         except DecodeError:
             await self.aclose()
             raise
         return item
+
+    @property
+    def dropped(self) -> int:
+        """Items dropped so far for a slow reader (each drop was reported in the items)."""
+        return self._inner.dropped
+
+    @property
+    def peak_buffered(self) -> int:
+        """The most items that ever waited for the reader at once."""
+        return self._inner.peak_buffered
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -181,6 +203,13 @@ class HubClient:
     async def call(self, method: str | HubMethod, args: Any = None, /, **fields: Any) -> Any:
         """Invoke a (non-stream) method and return its typed result (see the module doc)."""
         spec = self._spec(method)
+        raw = await self.call_raw(spec, args, **fields)
+        return unwrap(raw, spec.result_type, converter=self.converter)
+
+    async def call_raw(self, method: str | HubMethod, args: Any = None, /,
+                       **fields: Any) -> Any:
+        """:meth:`call` without the decoding: the envelope as it came (wire JSON)."""
+        spec = self._spec(method)
         if spec.stream:
             raise ValueError(f"{spec.name} is a stream: use open_stream()")
         model = self.arguments(spec, args, fields)
@@ -197,17 +226,23 @@ class HubClient:
                 "unknown", method=spec.name) from None
         except (SignalRError, HubError) as exc:
             raise signalr_error(exc, spec.name) from exc
-        return unwrap(raw, spec.result_type, converter=self.converter)
+        return raw
 
-    def open_stream(self, method: str | HubMethod, args: Any = None, /,
-                    **fields: Any) -> TypedStream[Any]:
-        """The typed stream of a stream method (it starts on the first iteration)."""
+    def open_stream(self, method: str | HubMethod, args: Any = None, /, *,
+                    max_buffered: int = DATA_STREAM_BUFFER, **fields: Any) -> TypedStream[Any]:
+        """The typed stream of a stream method (it starts on the first iteration).
+
+        Its items are level-triggered: at most ``max_buffered`` wait for the reader, older ones
+        are dropped and reported (see :class:`TypedStream`).
+        """
         spec = self._spec(method)
         if not spec.stream:
             raise ValueError(f"{spec.name} is not a stream: use call()")
         model = self.arguments(spec, args, fields)
         payload = self.converter.unstructure(model, spec.args_type)
-        return TypedStream(self.connection.stream(spec.name, payload), spec, self.converter)
+        inner = self.connection.stream(spec.name, payload, max_buffered=max_buffered,
+                                       overflow="drop_oldest")
+        return TypedStream(inner, spec, self.converter)
 
 
 class ControlHub(HubClient, ControlHubMethods):
@@ -227,8 +262,10 @@ class EventHub(HubClient, EventHubMethods):
     """``/hubs/event/v1``: subscriptions, replay, and the server-to-client callbacks.
 
     :meth:`on` registers a handler for a callback; the payload reaches it decoded into the
-    callback's model (an undecodable payload is logged and skipped). Register handlers before
-    the connection opens to see the active state the server pushes on connect.
+    callback's model. Every handler gets every payload whatever another one raised (the
+    exception is logged). A payload that does not decode goes to the
+    :meth:`on_undecodable` handlers instead, with the raw JSON and the error. Register
+    handlers before the connection opens to see the active state the server pushes on connect.
     """
 
     hub = Hub.EVENT
@@ -236,6 +273,7 @@ class EventHub(HubClient, EventHubMethods):
     def __init__(self, connection: HubConnection, **options: Any) -> None:
         super().__init__(connection, **options)
         self._listeners: dict[str, list[Callable[[Any], Any]]] = {}
+        self._undecodable: list[Callable[[str, Any, DecodeError], Any]] = []
 
     def on(self, callback: str, handler: Callable[[Any], Any]) -> None:
         """Call ``handler(payload)`` (sync or async) for every ``callback`` the server sends."""
@@ -254,18 +292,36 @@ class EventHub(HubClient, EventHubMethods):
         for name in CALLBACKS:
             self.on(name, handler)
 
+    def on_undecodable(self, handler: Callable[[str, Any, DecodeError], Any]) -> None:
+        """Call ``handler(callback_name, raw_payload, error)`` (sync or async) for every
+        callback of a known name whose payload does not fit its model (it reaches no
+        :meth:`on` handler). A callback's handlers must be registered (:meth:`on`) for its
+        payloads to be looked at."""
+        self._undecodable.append(handler)
+
     def _dispatcher(self, name: str, payload_type: type,
                     listeners: list[Callable[[Any], Any]]) -> Callable[..., Any]:
         async def dispatch(raw: Any = None, *extra: Any) -> None:
             try:
                 payload = self.converter.structure(raw, payload_type)
             except DecodeError as exc:
-                logger.warning("%s: undecodable payload skipped: %s", name, exc)
+                logger.warning("%s: the payload does not decode: %s", name, exc)
+                for on_bad in list(self._undecodable):
+                    await _isolated(on_bad, name, raw, exc)
                 return
             for handler in list(listeners):
-                result = handler(payload)
-                if hasattr(result, "__await__"):
-                    await result
+                await _isolated(handler, payload)
 
         return dispatch
+
+
+async def _isolated(handler: Callable[..., Any], *args: Any) -> None:
+    """Run one Event Hub handler; its exception is logged and stops nothing else."""
+    try:
+        result = handler(*args)
+        if hasattr(result, "__await__"):
+            await result
+    except Exception:
+        logger.exception("Event Hub handler %r failed; the other handlers still get the "
+                         "event", handler)
 

@@ -28,12 +28,12 @@ import attrs
 import trio
 
 from . import models as m
-from ._errors import BadRequestError, MesoLiveError, MesoLiveSignalRError
-from ._hubs import EventHub
+from ._errors import BadRequestError, MesoLiveError
+from ._hubs import EventHub, OutcomeUnknownError
 from ._idempotency import IdempotentCaller
 
 __all__ = ["JobKind", "KINDS", "ENTRY", "EXIT", "ADJUSTMENT", "Preparations",
-           "PreparationFailed", "PreparationCancelled", "Executor"]
+           "PreparationFailed", "PreparationCancelled", "PreparationTimedOut", "Executor"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +86,23 @@ class PreparationCancelled(MesoLiveError):
         self.kind, self.job_id = kind, job_id
 
 
+class PreparationTimedOut(MesoLiveError, TimeoutError):
+    """:meth:`Preparations.wait` gave up after ``timeout`` seconds: the job's outcome is not
+    known yet. It stays in the store (``in_flight()``); wait again, or cancel it."""
+
+    def __init__(self, kind: str, job_id: str, timeout: float) -> None:
+        super().__init__(f"{kind} preparation job {job_id}: no outcome within {timeout:g} s; "
+                         "the job may still complete (wait again, or cancel it)")
+        self.kind, self.job_id, self.timeout = kind, job_id, timeout
+
+
 @attrs.frozen
 class _Finished:
-    status: m.PreparationStatus | str
+    status: m.PreparationStatus | str | None
     result: Any = None
     error: str | None = None
     via: str = "poll"
+    exception: BaseException | None = None  # the status call failed for good
 
 
 class _Waiter:
@@ -129,8 +140,12 @@ class Preparations:
         self.control = caller.control
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, int | float) or not timeout > 0):
+            raise ValueError(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
         self.timeout = timeout
         self._waiters: dict[str, _Waiter] = {}
+        self._awaited: set[str] = set()
         if events is not None:
             for kind in KINDS.values():
                 events.on(kind.completed, self._on_event)
@@ -144,8 +159,10 @@ class Preparations:
         waiter = self._waiters.get(job_id)
         if waiter is None:
             waiter = self._waiters[job_id] = _Waiter()
-            if len(self._waiters) > 1024:  # callbacks for jobs nobody waits for
-                self._waiters.pop(next(iter(self._waiters)))
+            if len(self._waiters) > 1024:  # callbacks for jobs nobody waits for (yet)
+                idle = next((j for j in self._waiters if j not in self._awaited), None)
+                if idle is not None:
+                    self._waiters.pop(idle)
         return waiter
 
     def _on_event(self, event: Any) -> None:
@@ -173,18 +190,31 @@ class Preparations:
 
     async def wait(self, kind: str | JobKind, job_id: str) -> Any:
         """The job's result once it completed (poll or callback, whichever first); raises
-        :class:`PreparationFailed` / :class:`PreparationCancelled`. The job leaves the store
-        once its outcome is known."""
+        :class:`PreparationFailed` / :class:`PreparationCancelled`, the API error of the
+        status call itself (a :class:`MesoLiveApiException` such as ``NotFound``, or a
+        :class:`MesoLiveSignalRError` that retrying cannot cure), or
+        :class:`PreparationTimedOut` after ``timeout``. The job leaves the store once its
+        outcome is known."""
         k = _kind(kind)
         waiter = self._waiter(job_id)
-        with trio.fail_after(self.timeout if self.timeout is not None else float("inf")):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._poll, k, job_id, waiter)
-                await waiter.done.wait()
-                nursery.cancel_scope.cancel()
+        self._awaited.add(job_id)
+        try:
+            with trio.move_on_after(self.timeout if self.timeout is not None
+                                    else float("inf")) as scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._poll, k, job_id, waiter)
+                    await waiter.done.wait()
+                    nursery.cancel_scope.cancel()
+        finally:
+            self._awaited.discard(job_id)
+        if scope.cancelled_caught and waiter.outcome is None:
+            assert self.timeout is not None
+            raise PreparationTimedOut(k.name, job_id, self.timeout)
         self._waiters.pop(job_id, None)
         outcome = waiter.outcome
         assert outcome is not None
+        if outcome.exception is not None:
+            raise outcome.exception
         logger.info("%s job %s: %s (via %s)", k.name, job_id, outcome.status, outcome.via)
         if self.store is not None and any(j.job_id == job_id for j in self.store.jobs()):
             self.store.finish_job(job_id)
@@ -196,12 +226,18 @@ class Preparations:
         raise PreparationFailed(k.name, job_id, outcome.error)
 
     async def _poll(self, k: JobKind, job_id: str, waiter: _Waiter) -> None:
+        """Poll until the job is final. Only an unknown outcome (the connection dropped) is
+        retried; any other failure ends the wait with that error (never raised here, so the
+        caller gets it as it is, not wrapped in an exception group)."""
         delay = self.poll_interval
         while True:
             try:
                 st = await self.status(k, job_id)
-            except MesoLiveSignalRError as exc:  # the connection comes back; keep trying
+            except OutcomeUnknownError as exc:  # the connection comes back; keep trying
                 logger.info("status of %s job %s: %s", k.name, job_id, exc)
+            except Exception as exc:
+                waiter.set(_Finished(None, via="poll", exception=exc))
+                return
             else:
                 if st.status in (m.PreparationStatus.COMPLETED, m.PreparationStatus.FAILED,
                                  m.PreparationStatus.CANCELLED):

@@ -8,7 +8,11 @@ codec, in batches, both ways:
 * server -> client: the callback ``OnFrames(frames)``.
 
 A frame travels as a JSON string when it is valid UTF-8 (every frame the JSON codec makes),
-else as ``{"Base64": "..."}`` so that any bytes survive. One SignalR connection is one
+else as ``{"Base64": "..."}`` so that any bytes survive. An ``OnFrames`` item that is neither
+(a number, an object without a valid ``Base64``...) does not cost the batch: the valid items
+are delivered in order, and the bad one is handed to the session in its place as the JSON text
+it was, so that the session's codec reports it as a protocol error carrying it (and a warning
+here names what was wrong with it). One SignalR connection is one
 :class:`~sessionkit.runtime.Transport`: :class:`SessionHubConnector` opens one per
 ``connect()``, and :class:`SessionHubEndpoint` (on a
 :class:`~.sim.hubserver.HubServer`) accepts one per client connection. Stateful reconnect
@@ -24,6 +28,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 import trio
 
 from sessionkit import ConfigError
@@ -83,22 +88,64 @@ def decode_frames(items: Any) -> list[bytes]:
     return out
 
 
+def decode_frames_keeping_bad(items: Any) -> tuple[list[bytes], list[str]]:
+    """:func:`decode_frames` that loses nothing: every item becomes a frame, in order. An item
+    that is not a frame becomes the JSON text it was (the session's codec then reports it,
+    carrying it); the second list names what was wrong with each such item.
+
+    >>> frames, problems = decode_frames_keeping_bad(['{"type":"heartbeat"}', 42,
+    ...                                               {"Base64": "!"}])
+    >>> frames
+    [b'{"type":"heartbeat"}', b'42', b'{"Base64":"!"}']
+    >>> problems[1]
+    'frames[2].Base64 is not base64'
+    """
+    if not isinstance(items, list):
+        return [_as_text(items)], [f"frames must be a JSON array, got {type(items).__name__}"]
+    frames: list[bytes] = []
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        try:
+            frames += decode_frames([item])
+        except ValueError as exc:
+            frames.append(_as_text(item))
+            problems.append(str(exc).replace("frames[0]", f"frames[{i}]"))
+    return frames, problems
+
+
+def _as_text(item: Any) -> bytes:
+    try:
+        return orjson.dumps(item)
+    except (TypeError, orjson.JSONEncodeError):  # not JSON data (cannot come from the wire)
+        return repr(item).encode("utf-8", "replace")
+
+
 class _Inbox:
-    """Received frames, bounded, read by one task (cancel-safe) and written by another."""
+    """Received frames, bounded, read by one task (cancel-safe) and written by another.
+
+    A writer waits while ``max_buffer`` frames are held, unless ``hold_off()`` says the reader
+    is busy waiting for this same connection (then waiting could deadlock: the frames are
+    taken as soon as that wait is over)."""
 
     def __init__(self, max_buffer: int) -> None:
         self.frames: deque[bytes] = deque()
         self.max_buffer = max_buffer
         self.closed: str | None = None
+        self.hold_off = False
+        self.peak = 0
         self._readers = trio.lowlevel.ParkingLot()
         self._writers = trio.lowlevel.ParkingLot()
 
     async def put(self, frames: list[bytes]) -> None:
-        while len(self.frames) >= self.max_buffer and self.closed is None:
+        while len(self.frames) >= self.max_buffer and self.closed is None and not self.hold_off:
             await self._writers.park()
         if self.closed is None:
             self.frames.extend(frames)
+            self.peak = max(self.peak, len(self.frames))
             self._readers.unpark_all()
+
+    def release_writers(self) -> None:
+        self._writers.unpark_all()
 
     async def take(self) -> list[bytes]:
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -173,11 +220,10 @@ class SessionHubTransport:
             self._done.set()
 
     async def _on_frames(self, items: Any = None) -> None:
-        try:
-            frames = decode_frames(items)
-        except ValueError as exc:
-            logger.warning("session hub: malformed OnFrames from the server skipped: %s", exc)
-            return
+        frames, problems = decode_frames_keeping_bad(items)
+        for problem in problems:
+            logger.warning("session hub: malformed OnFrames item from the server (handed to "
+                           "the session, which reports it): %s", problem)
         await self._inbox.put(frames)
 
     def _on_closed(self, error: BaseException | None) -> None:
@@ -192,6 +238,11 @@ class SessionHubTransport:
     async def send_frames(self, frames: list[bytes]) -> None:
         if self._inbox.closed is not None:
             raise TransportClosed(self._inbox.closed)
+        # While the reader of our inbox (the session's owner task, here) waits for the answer
+        # of SendFrames, OnFrames must not wait for inbox room: that answer may be behind
+        # them on the connection (both directions flooding would deadlock).
+        self._inbox.hold_off = True
+        self._inbox.release_writers()
         try:
             await self._conn.invoke(SEND_FRAMES, encode_frames(frames))
         except (SignalRError, HubError) as exc:
@@ -199,6 +250,8 @@ class SessionHubTransport:
             self._inbox.close(reason)
             self._stop.set()
             raise TransportClosed(reason) from None
+        finally:
+            self._inbox.hold_off = False
 
     async def receive_frames(self) -> list[bytes]:
         return await self._inbox.take()

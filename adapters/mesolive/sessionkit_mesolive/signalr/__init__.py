@@ -18,10 +18,12 @@ from ._errors import (
     BufferFullError,
     ConnectionClosedError,
     ConnectionLostError,
+    HandlerBlockedError,
     HandshakeError,
     HubError,
     NegotiateError,
     ProtocolError,
+    ResumeRefusedError,
     ServerTimeoutError,
     SignalRError,
     TokenRefusedError,
@@ -34,6 +36,7 @@ from ._events import (
     HandshakeCompleted,
     InvocationCompleted,
     PeerTimedOut,
+    Resumed,
     ServerInvoked,
     StreamCompleted,
     StreamItemReceived,
@@ -76,7 +79,7 @@ from ._protocol import (
 from ._reconnect import ReconnectPolicy
 from ._server_protocol import ServerProtocol
 from ._stateful import DEFAULT_BUFFER_SIZE, ReceiveSequencer, ReplayBuffer
-from ._stream import HubStream
+from ._stream import OVERFLOW_POLICIES, HubStream, ItemsDropped
 from ._supervisor import ConnectionState, Reconnected
 from ._transport import WEBSOCKET_LIBRARIES, default_websocket_library
 
@@ -99,6 +102,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_TIMEOUT",
     "EndpointState",
+    "HandlerBlockedError",
     "HandshakeCompleted",
     "HandshakeError",
     "HandshakeRequest",
@@ -109,10 +113,12 @@ __all__ = [
     "HubStream",
     "Invocation",
     "InvocationCompleted",
+    "ItemsDropped",
     "MessageType",
     "NegotiateError",
     "NegotiateRedirect",
     "NegotiateResponse",
+    "OVERFLOW_POLICIES",
     "PeerTimedOut",
     "Ping",
     "ProtocolError",
@@ -122,6 +128,8 @@ __all__ = [
     "Reconnected",
     "RecordParser",
     "ReplayBuffer",
+    "ResumeRefusedError",
+    "Resumed",
     "Sequence",
     "ServerInvoked",
     "ServerProtocol",

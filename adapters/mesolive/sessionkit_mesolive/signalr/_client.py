@@ -7,7 +7,6 @@ lives in :mod:`._supervisor`. See ``docs/signalr.md`` for the behaviour and its 
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
@@ -21,12 +20,13 @@ from ._errors import (
     BufferFullError,
     ConnectionClosedError,
     ConnectionLostError,
+    HandlerBlockedError,
     SignalRError,
 )
 from ._events import ServerInvoked
 from ._messages import Completion
 from ._reconnect import ReconnectPolicy
-from ._stream import HubStream
+from ._stream import HubStream, StreamBuffer, check_buffer_options
 from ._supervisor import ConnectionState, Reconnected, Supervisor, Waiter, maybe_await
 from ._transport import default_websocket_library
 
@@ -60,6 +60,8 @@ class HubConnection(Supervisor):
     (default when available) or ``"trio-websocket"``. ``token_transport``: ``"header"``,
     ``"query"`` (``access_token=``) or ``"auto"`` (header; query if the upgrade answers 401).
     ``rng``: randomness for the backoff jitter (seed it in tests).
+    ``max_pending_invocations`` (1000): server-to-client invocations that may wait for the
+    handlers; while that many wait the connection stops reading (back-pressure, nothing lost).
     """
 
     def __init__(
@@ -78,11 +80,22 @@ class HubConnection(Supervisor):
         token_transport: str = "auto",
         http_timeout: float = 10.0,
         rng: random.Random | None = None,
+        max_pending_invocations: int = 1000,
     ) -> None:
         if token_transport not in ("header", "query", "auto"):
             raise ValueError(
                 f"token_transport must be 'header', 'query' or 'auto', got {token_transport!r}"
             )
+        if (
+            isinstance(max_pending_invocations, bool)
+            or not isinstance(max_pending_invocations, int)
+            or max_pending_invocations < 1
+        ):
+            raise ValueError(
+                "max_pending_invocations must be an integer >= 1, got "
+                f"{max_pending_invocations!r}"
+            )
+        self._max_pending_invocations = max_pending_invocations
         self.url = url
         self._token_factory = token_factory
         self._stateful_wanted = stateful_reconnect
@@ -122,8 +135,13 @@ class HubConnection(Supervisor):
         """Call ``handler(*arguments)`` when the server invokes ``target`` (case-insensitive).
 
         Handlers may be sync or async. They run one at a time, in arrival order, in a task of
-        their own, so a slow handler never stalls the connection. When the server expects a
-        result, the last handler's return value (or its exception text) is sent back.
+        their own; every handler gets every call whatever another one raised (an exception is
+        logged). When the server expects a result, the last handler's return value (or its
+        exception text) is sent back. Calls wait for the handlers in a queue of
+        ``max_pending_invocations``; while it is full the connection stops reading, so a slow
+        handler slows the server down instead of piling its calls up in memory. A handler that
+        awaits a call on this same connection while that queue is full gets
+        :class:`HandlerBlockedError` (waiting would deadlock).
         """
         self._handlers.setdefault(target.lower(), []).append(handler)
 
@@ -239,11 +257,15 @@ class HubConnection(Supervisor):
         self._waiters[invocation_id] = waiter
         await self._flush()
         try:
-            await waiter.event.wait()
+            await self._wait_on_reader(waiter.event)
+        except HandlerBlockedError as exc:
+            waiter.set(error=exc)  # (a no-op if the answer came at the same moment)
         finally:
-            if not waiter.event.is_set():  # the caller was cancelled: forget the call
-                self._waiters.pop(invocation_id, None)
-                self._proto.abandon(invocation_id)
+            if not waiter.event.is_set() or waiter.error is not None:
+                # the caller was cancelled, or its wait was broken: forget the call
+                if self._waiters.get(invocation_id) is waiter:
+                    del self._waiters[invocation_id]
+                    self._proto.abandon(invocation_id)
         if waiter.error is not None:
             raise waiter.error
         return waiter.value
@@ -254,13 +276,17 @@ class HubConnection(Supervisor):
         await self._queue(lambda now: self._proto.send(method, args, now))
         await self._flush()
 
-    def stream(self, method: str, *args: Any) -> HubStream:
+    def stream(self, method: str, *args: Any, max_buffered: int = 1000,
+               overflow: str = "wait") -> HubStream:
         """The server-to-client stream ``method``: ``async for item in conn.stream(...)``.
 
         It starts on the first iteration and is cancelled on the server when the loop ends
-        early; see :class:`HubStream`.
+        early; see :class:`HubStream`. At most ``max_buffered`` items wait for the reader:
+        ``overflow="wait"`` stops reading the connection while they do (every item arrives),
+        ``"drop_oldest"`` drops the oldest and yields an :class:`ItemsDropped` in its place
+        (for level-triggered data, where only the newest value matters).
         """
-        return HubStream(self, method, args)
+        return HubStream(self, method, args, max_buffered=max_buffered, overflow=overflow)
 
     # --- sending machinery ---------------------------------------------------------------
 
@@ -292,7 +318,7 @@ class HubConnection(Supervisor):
                 if self._space.is_set():
                     self._space = trio.Event()
                 logger.debug("replay buffer full: waiting for the server to acknowledge")
-                await self._space.wait()
+                await self._wait_on_reader(self._space)
                 if self.state is ConnectionState.CLOSED:
                     raise self._closed_error() from None
 
@@ -333,17 +359,20 @@ class HubConnection(Supervisor):
     # --- streams (used by HubStream) -----------------------------------------------------
 
     async def _start_stream(
-        self, method: str, args: tuple[Any, ...]
-    ) -> tuple[str, trio.MemoryReceiveChannel[Any]]:
+        self, method: str, args: tuple[Any, ...], max_buffered: int = 1000,
+        overflow: str = "wait"
+    ) -> tuple[str, StreamBuffer]:
+        check_buffer_options(max_buffered, overflow)
         await self._check_can_send()
-        send, recv = trio.open_memory_channel[Any](math.inf)
+        buffer = StreamBuffer(max_buffered, overflow, self._note_room)
         invocation_id = await self._queue(lambda now: self._proto.start_stream(method, args, now))
-        self._streams[invocation_id] = send
+        self._streams[invocation_id] = buffer
         await self._flush()
-        return invocation_id, recv
+        return invocation_id, buffer
 
     def _cancel_stream(self, invocation_id: str) -> None:
-        self._streams.pop(invocation_id, None)
+        if self._streams.pop(invocation_id, None) is not None:
+            self._note_room()
         if self.state is ConnectionState.CLOSED:
             return
         try:
@@ -355,8 +384,10 @@ class HubConnection(Supervisor):
     # --- client methods and state callbacks ----------------------------------------------
 
     async def _dispatcher(self) -> None:
+        self._dispatcher_task = trio.lowlevel.current_task()
         async for item in self._dispatch_recv:
             if isinstance(item, ServerInvoked):
+                self._taken_invocation()
                 await self._run_client_method(item)
                 continue
             callbacks, arg = item

@@ -204,8 +204,10 @@ class ClientProtocol(Endpoint):
                 if message.invocation_id in self._cancelled:
                     self._cancelled.discard(message.invocation_id)
                 else:
-                    logger.debug(
-                        "ignoring Completion for unknown invocation id %r", message.invocation_id
+                    logger.warning(
+                        "the server sent a Completion for invocation id %r, which this client "
+                        "never sent (or already had the answer to): ignored",
+                        message.invocation_id,
                     )
                 return
             kind, target = entry
@@ -217,8 +219,10 @@ class ClientProtocol(Endpoint):
             entry = self._pending.get(message.invocation_id)
             if entry is None or entry[0] != _STREAM:
                 if message.invocation_id not in self._cancelled:
-                    logger.debug(
-                        "ignoring StreamItem for unknown stream id %r", message.invocation_id
+                    logger.warning(
+                        "the server sent a StreamItem for stream id %r, which this client never "
+                        "started: ignored",
+                        message.invocation_id,
                     )
                 return
             events.append(StreamItemReceived(message.invocation_id, message.item))

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 from typing import Any
 
 from ._errors import ConnectionClosedError, ConnectionLostError, ProtocolError
-from ._events import Acked, PeerTimedOut
+from ._events import Acked, PeerTimedOut, Resumed
 from ._messages import Ack, HubMessage, Ping, Sequence, is_sequenced
 from ._protocol import DEFAULT_MAX_MESSAGE_SIZE, RecordParser, decode_record, encode_message
 from ._stateful import DEFAULT_BUFFER_SIZE, ReceiveSequencer, ReplayBuffer
@@ -62,6 +63,7 @@ class Endpoint:
         self._sequencer: ReceiveSequencer | None = None
         self._last_sent = 0.0
         self._last_received = 0.0
+        self._reading_paused = False
 
     # --- inspection ----------------------------------------------------------------------
 
@@ -148,18 +150,33 @@ class Endpoint:
         if isinstance(message, Sequence):
             if sequencer is None:
                 raise ProtocolError("received a Sequence message but stateful reconnect is off")
+            events.append(Resumed(message.sequence_id))
             return None
         return message
 
     # --- timers --------------------------------------------------------------------------
 
+    @property
+    def reading_paused(self) -> bool:
+        return self._reading_paused
+
+    def pause_reading(self) -> None:
+        """The I/O layer stopped reading (its consumers are full: back-pressure). The peer
+        timeout is suspended meanwhile: silence we do not listen to proves nothing."""
+        self._reading_paused = True
+
+    def resume_reading(self, now: float) -> None:
+        """Reading goes on; the peer timeout counts again from ``now``."""
+        if self._reading_paused:
+            self._reading_paused = False
+            self._last_received = max(self._last_received, now)
+
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` must run next (None: no timer needed in this state)."""
         state = self.state
         if state is EndpointState.CONNECTED:
-            deadline = min(
-                self._last_received + self.timeout, self._last_sent + self.keepalive_interval
-            )
+            silence = math.inf if self._reading_paused else self._last_received + self.timeout
+            deadline = min(silence, self._last_sent + self.keepalive_interval)
             seq = self._sequencer
             if seq is not None and seq.ack_due_at is not None and seq.ack_due_at < deadline:
                 deadline = seq.ack_due_at
@@ -175,7 +192,7 @@ class Endpoint:
             return []
         # Compare against the very sums next_deadline() returns, so a timer that fires at its
         # deadline always finds its work due (no float round-off spin).
-        if now >= self._last_received + self.timeout:
+        if not self._reading_paused and now >= self._last_received + self.timeout:
             return [PeerTimedOut(now - self._last_received)]
         if state is EndpointState.CONNECTED:
             seq = self._sequencer

@@ -17,9 +17,11 @@ __all__ = [
     "NegotiateError",
     "AuthenticationError",
     "TokenRefusedError",
+    "ResumeRefusedError",
     "TransportError",
     "ConnectionLostError",
     "ConnectionClosedError",
+    "HandlerBlockedError",
     "ServerTimeoutError",
     "BufferFullError",
     "HubError",
@@ -54,12 +56,25 @@ class TokenRefusedError(SignalRError):
     """The server no longer knows the connection token (stateful reconnect cannot resume)."""
 
 
+class ResumeRefusedError(TokenRefusedError):
+    """A stateful resume was refused without an HTTP 404: the server accepted the WebSocket and
+    closed it before acknowledging the resume (its ``Sequence`` message). Treated like a 404:
+    the connection is lost and a new one is negotiated."""
+
+
 class TransportError(SignalRError):
     """The WebSocket could not be opened, or broke."""
 
 
 class ConnectionLostError(SignalRError):
     """The connection went away before a call finished; the call's outcome is unknown."""
+
+
+class HandlerBlockedError(ConnectionLostError):
+    """A wait on the connection was ended to avoid a deadlock: the task that empties one of the
+    connection's bounded inbound queues (the client-method handlers, or a stream's reader)
+    waited for the connection itself while that queue was full, and the connection stops
+    reading while a queue is full. The call's outcome is unknown (it may have run)."""
 
 
 class ConnectionClosedError(SignalRError):

@@ -17,6 +17,7 @@ __all__ = [
     "CloseReceived",
     "Acked",
     "PeerTimedOut",
+    "Resumed",
     "ClientEvent",
     "ClientHandshaked",
     "HubRequest",
@@ -86,6 +87,15 @@ class Acked:
 
 
 @attrs.frozen
+class Resumed:
+    """Stateful reconnect: the peer's ``Sequence`` message arrived on a resumed transport, so
+    the peer still knows the connection and replays from ``sequence_id``. Until then a resume
+    is only attempted, not acknowledged."""
+
+    sequence_id: int
+
+
+@attrs.frozen
 class PeerTimedOut:
     """Nothing arrived from the peer for ``silence`` seconds (the timeout elapsed)."""
 
@@ -101,6 +111,7 @@ ClientEvent = (
     | CloseReceived
     | Acked
     | PeerTimedOut
+    | Resumed
 )
 
 HubRequest = Any

@@ -12,7 +12,8 @@ client's ``MessageBuffer.ts``:
 * When the transport is replaced (same connection token), each side sends
   ``Sequence(id of its first unacknowledged message)`` -- or ``total sent + 1`` when nothing is
   buffered -- followed by every buffered message, in order.
-* After a disconnect a receiver ignores everything until the peer's Sequence message. A
+* After a disconnect a receiver ignores everything until the peer's Sequence message (but a
+  Close, which is never numbered, is heard: it is how a peer may refuse a resume). A
   Sequence id larger than the next id it expects means messages were lost for good: a protocol
   error. Otherwise it rewinds its counter to that id and drops any re-sent message whose id is
   not above the latest one it already processed (duplicate suppression).
@@ -27,7 +28,7 @@ import logging
 from collections import deque
 
 from ._errors import BufferFullError, ProtocolError
-from ._messages import Ack, HubMessage, Sequence, is_sequenced
+from ._messages import Ack, Close, HubMessage, Sequence, is_sequenced
 
 __all__ = ["ReplayBuffer", "ReceiveSequencer", "DEFAULT_BUFFER_SIZE", "ACK_INTERVAL"]
 
@@ -140,7 +141,9 @@ class ReceiveSequencer:
                 self._waiting_for_sequence = False
                 self._reset(message.sequence_id)
                 return True
-            return False
+            # A Close is never numbered nor replayed: it says the peer is ending the connection
+            # (a refused resume, say), which the I/O layer must hear even before the Sequence.
+            return isinstance(message, Close)
         if isinstance(message, Sequence):
             self._reset(message.sequence_id)
             return True

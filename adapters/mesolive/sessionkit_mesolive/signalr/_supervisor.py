@@ -9,8 +9,20 @@ link, then on every loss decides between:
 * **fresh**: negotiate a new connection. Pending calls fail with ConnectionLostError (their
   outcome is unknown) and ``on_reconnected`` reports ``new_connection=True``.
 
-A resume that the server refuses (HTTP 404: token unknown) switches to fresh. Attempts follow
-the :class:`ReconnectPolicy` (first at once, then exponential backoff with jitter).
+A resume counts as done only when the server acknowledges it with its ``Sequence`` message
+(until then nothing is announced). A resume the server refuses -- HTTP 404 (token unknown), or
+the WebSocket closed before that acknowledgement -- switches to fresh, under the same backoff.
+Attempts follow the :class:`ReconnectPolicy` (first at once, then exponential backoff with
+jitter); a link that came up but ended before the server sent anything does not reset the
+count, so a server that accepts and cuts at once is retried with growing delays, never in a
+hot loop.
+
+Inbound queues are bounded: server-to-client invocations wait for the handlers in a queue of
+``max_pending_invocations``, and each stream's items in its :class:`~._stream.StreamBuffer`.
+While a queue that must not lose anything is full the reader stops reading the WebSocket
+(back-pressure to the server); the peer timeout is suspended meanwhile. If the task that
+empties the full queue is itself waiting on this connection (a handler awaiting ``invoke``),
+that wait ends with :class:`HandlerBlockedError` instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import attrs
 import httpx
 import trio
 
+from ._backpressure import Backpressure
 from ._errors import (
     AuthenticationError,
     ConnectionClosedError,
@@ -35,6 +48,7 @@ from ._errors import (
     HandshakeError,
     HubError,
     ProtocolError,
+    ResumeRefusedError,
     ServerTimeoutError,
     SignalRError,
     TokenRefusedError,
@@ -46,12 +60,13 @@ from ._events import (
     HandshakeCompleted,
     InvocationCompleted,
     PeerTimedOut,
+    Resumed,
     ServerInvoked,
     StreamCompleted,
     StreamItemReceived,
 )
 from ._negotiate import websocket_url
-from ._stream import StreamEnd
+from ._stream import StreamBuffer, StreamEnd
 from ._transport import WebSocketChannel, negotiate, open_websocket
 
 if TYPE_CHECKING:
@@ -74,10 +89,12 @@ class ConnectionState(enum.Enum):
 class Reconnected:
     """What ``on_reconnected`` callbacks get.
 
-    ``new_connection`` True: the old connection could not be resumed and a fresh negotiate
-    made a new one. Server-side state tied to the connection (groups, subscriptions) is gone:
-    re-subscribe and resync. False: stateful reconnect resumed the same connection, nothing was
-    lost. ``attempts``: how many attempts this recovery took.
+    ``new_connection`` True: the old connection could not be resumed (or was refused) and a
+    fresh negotiate made a new one. Messages may have been lost both ways and server-side state
+    tied to the connection (groups, subscriptions) is gone: re-subscribe and resync / replay.
+    False: stateful reconnect resumed the same connection and the server acknowledged the
+    resume (its ``Sequence`` message): nothing was lost. ``attempts``: how many attempts this
+    recovery took.
     """
 
     connection_id: str
@@ -107,7 +124,7 @@ async def maybe_await(value: Any) -> Any:
     return value
 
 
-class Supervisor:
+class Supervisor(Backpressure):
     """Mixin holding the connection-management half of HubConnection."""
 
     # Provided by HubConnection.
@@ -135,7 +152,7 @@ class Supervisor:
         self._connection_token: str | None = None
         self._negotiated_stateful = False
         self._waiters: dict[str, Waiter] = {}
-        self._streams: dict[str, trio.MemorySendChannel[Any]] = {}
+        self._streams: dict[str, StreamBuffer] = {}
         self._on_reconnecting: list[Callable[..., Any]] = []
         self._on_reconnected: list[Callable[..., Any]] = []
         self._on_closed: list[Callable[..., Any]] = []
@@ -145,7 +162,12 @@ class Supervisor:
         self._link_scope: trio.CancelScope | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._close_error: BaseException | None = None
+        # the channel is unbounded; what bounds it is _queued_invocations (state callbacks,
+        # at most a pair per reconnect, are not counted)
         self._dispatch_send, self._dispatch_recv = trio.open_memory_channel[Any](math.inf)
+        self._init_backpressure()
+        self._link_productive = True
+        self._attempts_so_far = 0
 
     # --- events from the protocol --------------------------------------------------------
 
@@ -163,16 +185,17 @@ class Supervisor:
                 else:
                     waiter.set(completion.result)
             elif isinstance(event, StreamItemReceived):
-                channel = self._streams.get(event.invocation_id)
-                if channel is not None:
-                    channel.send_nowait(event.item)
+                buffer = self._streams.get(event.invocation_id)
+                if buffer is not None:
+                    buffer.put(event.item)
             elif isinstance(event, StreamCompleted):
-                channel = self._streams.pop(event.invocation_id, None)
-                if channel is not None:
+                buffer = self._streams.pop(event.invocation_id, None)
+                if buffer is not None:
                     error = HubError(event.error, method=event.target) if event.error else None
-                    channel.send_nowait(StreamEnd(error))
+                    buffer.finish(StreamEnd(error))
             elif isinstance(event, ServerInvoked):
                 self._dispatch_send.send_nowait(event)
+                self._queued_invocation()
             elif isinstance(event, Acked):
                 self._on_acked()
             elif isinstance(event, CloseReceived):
@@ -241,10 +264,14 @@ class Supervisor:
     async def _run_link(self, *, resume: bool, on_up: Callable[[], None]) -> BaseException:
         """Open a transport, handshake (or resume), call ``on_up``, pump until it breaks.
 
-        Returns why the link ended. Raises only while setting up (the link never came up).
+        Returns why the link ended. Raises only while setting up (the link never came up); a
+        resume the server refused raises :class:`TokenRefusedError` (HTTP 404) or
+        :class:`ResumeRefusedError` (closed before the server's ``Sequence``).
         """
         token = await self._token_value() if resume else self._token
         opener, channel = await self._open(token)
+        self._link_productive = False
+        acknowledged = not resume
         try:
             with trio.CancelScope() as scope:
                 self._link_scope = scope
@@ -262,13 +289,24 @@ class Supervisor:
                     )
                 self._channel = channel
                 await self._flush()
-                end = None if resume else await self._handshake(channel)
+                if resume:
+                    end = await self._await_resume(channel)
+                    if isinstance(end, _ServerClosed):
+                        return end  # the server's Close came before its acknowledgement
+                    acknowledged = True
+                else:
+                    end = await self._handshake(channel)
                 self.state = ConnectionState.CONNECTED
                 self._connected.set()
                 on_up()
                 if end is None:
                     end = await self._pump(channel)
                 return end
+            if not acknowledged and not self._closed.is_set():
+                raise ResumeRefusedError(
+                    "the WebSocket broke before the server acknowledged the resume (no Sequence "
+                    f"message): connection {self.connection_id} is taken as lost"
+                )
             return TransportError("the WebSocket was aborted (transport dropped)")
         finally:
             self._channel = None
@@ -289,6 +327,38 @@ class Supervisor:
                         return self._handle_events(events[i + 1 :])
         raise HandshakeError(f"no handshake response within {self._proto.timeout:.1f} s")
 
+    async def _await_resume(self, channel: WebSocketChannel) -> BaseException | None:
+        """Read until the server acknowledges the resume with its ``Sequence`` message.
+
+        Returns why the link must end when something after the acknowledgement (in the same
+        read) ends it, or the server's Close when that came first.
+        """
+        with trio.move_on_after(self._proto.timeout):
+            while True:
+                try:
+                    data = await channel.receive()
+                except TransportError as exc:
+                    raise ResumeRefusedError(
+                        "the server closed the WebSocket before acknowledging the resume (no "
+                        f"Sequence message): it no longer knows connection {self.connection_id} "
+                        f"({exc})"
+                    ) from None
+                events = self._proto.receive_data(data, trio.current_time())
+                for i, event in enumerate(events):
+                    if isinstance(event, Resumed):
+                        rest = events[:i] + events[i + 1 :]
+                        # replayed messages right behind the acknowledgement: the link works
+                        self._link_productive = any(
+                            not isinstance(e, (Acked, CloseReceived)) for e in rest
+                        )
+                        return self._handle_events(rest)
+                    if isinstance(event, CloseReceived):
+                        return _ServerClosed(event.error, event.allow_reconnect)
+                self._handle_events(events)  # acks; numbered messages wait for the Sequence
+        raise ServerTimeoutError(
+            f"the server did not acknowledge the resume within {self._proto.timeout:.1f} s"
+        )
+
     async def _pump(self, channel: WebSocketChannel) -> BaseException:
         reasons: list[BaseException] = []
         proto = self._proto
@@ -296,7 +366,9 @@ class Supervisor:
         async def reader() -> None:
             try:
                 while True:
+                    await self._wait_for_room()
                     data = await channel.receive()
+                    self._link_productive = True
                     end = self._handle_events(proto.receive_data(data, trio.current_time()))
                     if end is not None:
                         reasons.append(end)
@@ -339,9 +411,9 @@ class Supervisor:
             waiter = self._waiters.pop(invocation_id, None)
             if waiter is not None:
                 waiter.set(error=error)
-            channel = self._streams.pop(invocation_id, None)
-            if channel is not None:
-                channel.send_nowait(StreamEnd(error))
+            buffer = self._streams.pop(invocation_id, None)
+            if buffer is not None:
+                buffer.finish(StreamEnd(error))
 
     # --- supervision ---------------------------------------------------------------------
 
@@ -363,8 +435,14 @@ class Supervisor:
         await self._run_closed_callbacks()
 
     async def _recover(self, reason: BaseException) -> BaseException | None:
-        """Handle a lost link; returns why the next link ended, or None once closed."""
+        """Handle a lost link; returns why the next link ended, or None once closed.
+
+        Attempts are numbered from 1 after a link that received something; after a link that
+        came up but ended before the server sent anything the numbering goes on from the
+        attempts that brought it up (so the backoff keeps growing and ``max_attempts`` holds).
+        """
         now = trio.current_time()
+        attempt = 0 if self._link_productive else self._attempts_so_far
         if isinstance(reason, _ServerClosed):
             text = reason.error or "no reason given"
             if not reason.allow_reconnect or self._policy is None:
@@ -394,9 +472,9 @@ class Supervisor:
         self.state = ConnectionState.RECONNECTING
         self._connected = trio.Event()
         self._dispatch_send.send_nowait((list(self._on_reconnecting), reason))
-        attempt = 0
         while True:
             attempt += 1
+            self._attempts_so_far = attempt
             if not self._policy.should_retry(attempt):
                 await self._close_for_good(
                     ConnectionLostError(
@@ -407,16 +485,30 @@ class Supervisor:
             await trio.sleep(self._policy.delay(attempt, self._rng))
             try:
                 if resumable:
-                    return await self._run_link(
+                    end = await self._run_link(
                         resume=True, on_up=functools.partial(self._announce, False, attempt)
                     )
+                    if isinstance(end, _ServerClosed) and self.state is not (
+                        ConnectionState.CONNECTED
+                    ):
+                        # the server closed the resume before acknowledging it
+                        if not end.allow_reconnect:
+                            return end  # closes for good with the server's text
+                        raise ResumeRefusedError(
+                            "the server closed the connection instead of resuming it: "
+                            f"{end.error or 'no reason given'}"
+                        )
+                    return end
                 await self._negotiate()
                 return await self._run_link(
                     resume=False, on_up=functools.partial(self._announce, True, attempt)
                 )
             except TokenRefusedError as exc:
+                # refused by a 404 or by a close: the connection is lost; a new one is
+                # negotiated under the same backoff, and announced as new
                 logger.info("%s: negotiating a new connection", exc)
                 resumable = False
+                self._proto.transport_lost(trio.current_time())
                 self._fail_pending(
                     self._proto.forget_pending(),
                     ConnectionLostError(
@@ -424,7 +516,7 @@ class Supervisor:
                         "the call's outcome is unknown"
                     ),
                 )
-                reason, attempt = exc, 0
+                reason = exc
             except AuthenticationError as exc:
                 await self._close_for_good(exc)
                 return None
@@ -452,10 +544,11 @@ class Supervisor:
         for waiter in self._waiters.values():
             waiter.set(error=closed)
         self._waiters.clear()
-        for channel in self._streams.values():
-            channel.send_nowait(StreamEnd(closed))
+        for buffer in self._streams.values():
+            buffer.finish(StreamEnd(closed))
         self._streams.clear()
         self._on_acked()
+        self._room.set()
         self._connected.set()
         self._closed.set()
         if self._link_scope is not None:

@@ -98,10 +98,15 @@ def _fault_table() -> dict[str, Callable[[Simulator, str], None]]:
 
     def refuse(sim: Simulator, v: str) -> None:
         sim.server.faults.refuse_resume = True
+        if v:  # refuse-resume=close: as some third-party servers do
+            sim.server.faults.resume_refusal = v
+
+    def corrupt(sim: Simulator, v: str) -> None:
+        sim.domain.faults.corrupt_next_events(int(v or 1))
 
     return {"duplicate-events": dup, "fail-next-job": fail_job,
             "time-out-after-effect": timeout, "stall": stall, "reject-next-order": reject,
-            "response-delay": delay, "refuse-resume": refuse}
+            "response-delay": delay, "refuse-resume": refuse, "corrupt-events": corrupt}
 
 
 FAULTS = _fault_table()

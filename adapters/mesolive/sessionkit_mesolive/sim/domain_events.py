@@ -36,6 +36,12 @@ class Delivery:
     connection_id: str
     target: str
     payload: Any
+    corrupt: bool = False  # fault: sent with a payload that does not decode
+
+
+def corrupt_payload(raw: Any) -> Any:
+    """A payload that no longer decodes: its ``EventId`` is not a UUID (fault injection)."""
+    return {**raw, "EventId": f"not-a-uuid-{raw.get('EventSeqId')}"}
 
 
 @attrs.frozen
@@ -104,8 +110,12 @@ class EventLog:
                 self._deliver(conn, ev)
 
     def _deliver(self, conn: str, ev: StoredEvent) -> None:
-        self._outbox.append(Delivery(conn, ev.target, ev.payload))
         faults = self._state.faults
+        corrupt = faults.corrupt_deliveries > 0
+        if corrupt:
+            faults.corrupt_deliveries -= 1
+            faults.corrupted.add(ev.seq)
+        self._outbox.append(Delivery(conn, ev.target, ev.payload, corrupt))
         if faults.duplicate_deliveries > 0:
             faults.duplicate_deliveries -= 1
             self._outbox.append(Delivery(conn, ev.target, ev.payload))

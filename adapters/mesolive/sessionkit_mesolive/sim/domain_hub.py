@@ -36,6 +36,7 @@ from .._catalogue import METHODS, Hub, HubMethod
 from .._converters import MesoLiveConverter, default_converter
 from .._errors import DecodeError, MesoLiveApiException
 from .domain import MesoLiveDomain
+from .domain_events import corrupt_payload
 from .domain_state import CallTimedOut
 from .hubserver import Hub as ServerHub
 from .hubserver import HubCallContext, HubMethodError, HubServer, ServerConnection
@@ -85,8 +86,11 @@ class DomainHubs:
             conn = connections.get(delivery.connection_id)
             if conn is None:
                 continue
+            raw = self._conv.unstructure(delivery.payload)
+            if delivery.corrupt:
+                raw = corrupt_payload(raw)
             try:
-                await conn.offer(delivery.target, self._conv.unstructure(delivery.payload))
+                await conn.offer(delivery.target, raw)
             except Exception as exc:  # the connection went away meanwhile
                 logger.debug("could not deliver %s to %s: %s", delivery.target, conn, exc)
 
@@ -143,7 +147,13 @@ class DomainHubs:
                 self.server.forget(ctx.connection)
                 await trio.sleep_forever()  # cancelled when the connection is torn down
             await self.flush()
-            return self._envelope(spec, result)
+            envelope = self._envelope(spec, result)
+            faults = self.domain.faults
+            if spec.name == "GetEventsSince" and faults.corrupt_in_history:
+                for record in envelope["Data"]["Events"]:
+                    if record["EventSeqId"] in faults.corrupted:
+                        record["Payload"] = corrupt_payload(record["Payload"])
+            return envelope
 
         handler.__name__ = spec.python_name
         return handler

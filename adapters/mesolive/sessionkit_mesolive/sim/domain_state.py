@@ -81,9 +81,22 @@ class Faults:
     """Method name -> seconds: the next call stays Processing that long, its answer is lost."""
     order_rejections: list[str] = attrs.field(factory=list)
     """The next live orders are rejected by the broker with these reasons."""
+    corrupt_deliveries: int = 0
+    """The next N callbacks go out with a payload that does not decode (``EventId`` not a
+    UUID)."""
+    corrupted: set[int] = attrs.field(factory=set)
+    """``EventSeqId`` of the events whose callbacks were corrupted."""
+    corrupt_in_history: bool = False
+    """Replay (``GetEventsSince``) returns the corrupted events corrupted too."""
 
     def duplicate_next_events(self, count: int = 1) -> None:
         self.duplicate_deliveries += count
+
+    def corrupt_next_events(self, count: int = 1, *, in_history: bool = False) -> None:
+        """The next ``count`` callbacks carry a payload that does not decode; with
+        ``in_history`` their records in replay do too (else replay has them intact)."""
+        self.corrupt_deliveries += count
+        self.corrupt_in_history = self.corrupt_in_history or in_history
 
     def fail_next_job(self, kind: str | None = None, error: str = "simulated failure") -> None:
         """Make the next preparation job of ``kind`` (Entry/Exit/Adjustment, or any) fail."""

@@ -43,6 +43,12 @@ Invocations of one connection run one at a time, in order (ASP.NET Core's defaul
 Fault knobs (:attr:`HubServer.faults`, a :class:`FaultKnobs`): ``response_delay`` seconds
 before every Completion; ``refuse_resume`` makes reconnects to a known token answer 404 (the
 client must negotiate afresh); ``reject_tokens`` makes every token check fail (HTTP 401).
+``resume_refusal`` says how a refused resume (or any unknown connection token) is answered:
+``"http404"`` (ASP.NET Core), ``"close"`` (the WebSocket is accepted, then closed at once
+with no message, as some third-party servers do) or ``"close_message"`` (accepted, a hub Close
+message with ``allowReconnect``, then closed); ``drop_after_handshake`` drops every
+WebSocket right after its handshake (a server that accepts and cuts at once).
+``server.websocket_requests`` counts WebSocket upgrade requests (tests count reconnects with it).
 ``conn.drop()`` closes the WebSocket without a Close message (a network failure as the client
 sees it); with stateful reconnect the connection waits ``resume_window`` seconds for the client.
 ``conn.close(error, allow_reconnect=...)`` sends a Close message. ``server.forget(conn)`` drops
@@ -71,6 +77,7 @@ __all__ = [
     "HubCallContext",
     "ServerConnection",
     "FaultKnobs",
+    "RESUME_REFUSALS",
     "TokenValidator",
 ]
 
@@ -81,12 +88,27 @@ TokenValidator = Callable[[str | None], Any]
 """Gets the bearer token (None when absent); returns the user (anything but None) or None."""
 
 
+def _refusal(_inst: object, _attr: object, value: str) -> None:
+    if value not in RESUME_REFUSALS:
+        raise ValueError(
+            f"resume_refusal must be one of {sorted(RESUME_REFUSALS)}, got {value!r}"
+        )
+
+
+RESUME_REFUSALS = frozenset({"http404", "close", "close_message"})
+"""How a refused resume is answered: HTTP 404 on the upgrade (ASP.NET Core); the WebSocket
+accepted and closed at once without a word (what some third-party servers do); or accepted,
+then a hub Close message (``allowReconnect``) and the close."""
+
+
 @attrs.define
 class FaultKnobs:
     """Failure injection switches; change them at any time."""
 
     response_delay: float = 0.0
     refuse_resume: bool = False
+    resume_refusal: str = attrs.field(default="http404", validator=_refusal)
+    drop_after_handshake: bool = False
     reject_tokens: bool = False
 
 
@@ -178,6 +200,8 @@ class HubServer:
         self.faults = FaultKnobs()
         self.hubs: dict[str, Hub] = {}
         self._by_token: dict[str, ServerConnection] = {}
+        self.websocket_requests = 0
+        """WebSocket upgrade requests received (accepted or not)."""
         self.nursery: Any = None  # set while serving (tasks that outlive one WebSocket)
 
     def add_hub(self, path: str) -> Hub:

@@ -4,7 +4,8 @@ Routes, for every hub path ``P``:
 
 * ``POST P/negotiate?negotiateVersion=N[&useStatefulReconnect=true]``: token check (401), then
   the negotiate body of a new connection (version 0 or 1 answer, as ASP.NET Core does).
-* WebSocket ``P?id=<token>``: token check (401), unknown token (404), a second live socket for a
+* WebSocket ``P?id=<token>``: token check (401), unknown token (404, or accepted and closed
+  at once with the ``resume_refusal="close"`` fault), a second live socket for a
   connection without stateful reconnect (409); then the hub protocol. Without ``id`` a
   connection is created on the spot (the clients' "skip negotiation" mode).
 
@@ -180,6 +181,7 @@ class HubServerApp:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
+        self.server.websocket_requests += 1
         hub = self._hub_for(scope["path"])
         if hub is None:
             await self._deny(scope, send, 404, "Not Found")
@@ -195,6 +197,16 @@ class HubServerApp:
         else:
             found = self.server.lookup(token)
             if found is None or found.hub is not hub:
+                refusal = self.server.faults.resume_refusal
+                if refusal != "http404":
+                    # accepted, then closed at once (with a hub Close message, or without)
+                    await send({"type": "websocket.accept"})
+                    if refusal == "close_message":
+                        text = '{"type":7,"error":"No Connection with that ID",' \
+                               '"allowReconnect":true}\x1e'
+                        await send({"type": "websocket.send", "text": text})
+                    await send({"type": "websocket.close", "code": 1000})
+                    return
                 await self._deny(scope, send, 404, "No Connection with that ID")
                 return
             conn = found

@@ -132,6 +132,7 @@ class ServerConnection:
             max_message_size=server.max_message_size,
         )
         self.started = False  # a handshake succeeded
+        self._drop_after_flush = False
         self.closed = False
         self.transports_served = 0
         self._transport: Transport | None = None
@@ -323,6 +324,9 @@ class ServerConnection:
                         break
                     if proto._outbox:
                         await self._flush()
+                    if self._drop_after_flush:  # fault: cut right after the handshake
+                        self._drop_after_flush = False
+                        self.drop()
                     timer = self._timer_scope
                     deadline = proto.next_deadline()
                     if timer is not None and deadline is not None and deadline < timer.deadline:
@@ -397,6 +401,7 @@ class ServerConnection:
         return True
 
     def _on_handshake(self) -> None:
+        self._drop_after_flush = self.server.faults.drop_after_handshake
         self.started = True
         self.hub.connections[self.connection_id] = self
         nursery = self.server.nursery

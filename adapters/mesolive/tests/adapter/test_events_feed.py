@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import trio
-from sessionkit_mesolive import EventFeed, EventProcessor
+from sessionkit_mesolive import EventFeed, EventProcessor, MesoLiveApiException
 from sessionkit_mesolive import models as m
 
+from sessionkit import RemoteProtocolError
 from sessionkit.store import MemoryStore
 
 from .conftest import PAPER, Platform, eventually, platform, run
@@ -79,7 +81,10 @@ def test_replay_then_live_each_event_once_in_order_with_the_cursor_journalled() 
     run(main)
 
 
-def test_a_new_connection_replays_what_was_missed_and_subscribes_again() -> None:
+@pytest.mark.parametrize("refusal", ["http404", "close"])
+def test_a_new_connection_replays_what_was_missed_and_subscribes_again(refusal: str) -> None:
+    """Also when the server refuses the resume by closing the WebSocket instead of a 404."""
+
     async def main() -> None:
         async with platform() as p:
             rec = Recorder()
@@ -88,6 +93,7 @@ def test_a_new_connection_replays_what_was_missed_and_subscribes_again() -> None
                 first = signals(p, 2)
                 await eventually(lambda: feed.cursor >= first[-1])
                 p.server.faults.refuse_resume = True  # the drop cannot be resumed
+                p.server.faults.resume_refusal = refusal
                 client.events.connection.drop_transport()
                 missed = signals(p, 3)  # emitted while nobody is subscribed
                 await eventually(lambda: feed.stats().resyncs == 1)
@@ -98,5 +104,143 @@ def test_a_new_connection_replays_what_was_missed_and_subscribes_again() -> None
             await feed_run(p, rec, None, body)
             ids = [seq for _, seq in rec.seen]
             assert ids == sorted(set(ids))
+
+    run(main)
+
+
+def test_a_raising_handler_costs_no_other_consumer_an_event() -> None:
+    """Another Event Hub handler, registered first, raises on every event: the feed and a
+    later handler still get each one, and the cursor moves only past what was handed over."""
+
+    async def main() -> None:
+        async with platform() as p:
+            store = MemoryStore("acct", "day")
+            rec = Recorder()
+            client = p.client()
+            later: list[int] = []
+
+            def broken(event: Any) -> None:
+                raise RuntimeError("a bug in another consumer")
+
+            client.events.on("OnEntrySignal", broken)
+            feed = EventFeed(client.events, rec, store)
+            client.events.on("OnEntrySignal", lambda event: later.append(event.event_seq_id))
+            async with client, trio.open_nursery() as nursery:
+                await nursery.start(feed.run)
+                sent = signals(p, 6)
+                await eventually(lambda: feed.cursor >= sent[-1])
+                nursery.cancel_scope.cancel()
+            assert [seq for _, seq in rec.seen if seq in sent] == sent
+            assert later == sent and store.last_event_id == sent[-1]
+
+    run(main)
+
+
+class SlowRecorder(Recorder):
+    async def on_event(self, name: str, payload: Any) -> Any:
+        await trio.sleep(0.002)
+        return super().on_event(name, payload)
+
+
+def test_a_flood_of_events_to_a_slow_processor_waits_in_bounded_queues() -> None:
+    async def main() -> None:
+        async with platform() as p:
+            rec = SlowRecorder()
+            client = p.client(max_pending_invocations=16)
+            feed = EventFeed(client.events, rec, None, max_queued=8)
+            async with client, trio.open_nursery() as nursery:
+                await nursery.start(feed.run)
+                sent = signals(p, 1500)  # delivered at the next tick, as fast as it can
+                await eventually(lambda: feed.cursor >= sent[-1], limit=60)
+                nursery.cancel_scope.cancel()
+            assert [seq for _, seq in rec.seen if seq in sent] == sent  # nothing lost
+            assert feed.stats().peak_queued <= 8
+            assert client.events.connection.peak_queued_invocations <= 16 + 8
+
+    run(main, limit=90)
+
+
+class Undecodable(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bad: list[tuple[int | None, RemoteProtocolError]] = []
+
+    def on_undecodable_event(self, name: str, seq: int | None,
+                             error: RemoteProtocolError) -> None:
+        self.seen.append((name, seq or 0))
+        self.bad.append((seq, error))
+
+
+@pytest.mark.parametrize("in_history", [False, True])
+def test_an_event_that_does_not_decode_is_fetched_again_or_reported_in_its_place(
+    in_history: bool,
+) -> None:
+    """A live payload that does not decode is never skipped in silence: the feed replays it
+    (the stored record is handed over if it decodes) or hands it over as undecodable, in its
+    place in the order, with the raw payload; the cursor moves past it only then."""
+
+    async def main() -> None:
+        async with platform() as p:
+            rec = Undecodable()
+            store = MemoryStore("acct", "day")
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                before = signals(p, 2)
+                await eventually(lambda: feed.cursor >= before[-1])
+                p.domain.faults.corrupt_next_events(1, in_history=in_history)
+                sent = signals(p, 3)
+                await eventually(lambda: feed.cursor >= sent[-1])
+                [bad_seq] = p.domain.faults.corrupted
+                assert [seq for _, seq in rec.seen if seq in sent] == sent  # in order, once
+                if in_history:
+                    [(seq, error)] = rec.bad
+                    assert seq == bad_seq and "does not decode" in str(error)
+                    raw = error.offending.get("Payload", error.offending)
+                    assert raw["EventId"] == f"not-a-uuid-{bad_seq}"
+                else:
+                    assert rec.bad == []  # the stored record decoded: nothing was lost
+                assert feed.stats().resyncs == 1 and store.last_event_id == sent[-1]
+
+            await feed_run(p, rec, store, body)
+
+    run(main)
+
+
+def test_a_first_replay_the_server_refuses_raises_the_api_error_itself() -> None:
+    async def main() -> None:
+        async with platform() as p:
+            client = p.client()
+            feed = EventFeed(client.events, Recorder(), None, page_size=100_000)
+            async with client, trio.open_nursery() as nursery:
+                with pytest.raises(MesoLiveApiException, match="MaxEvents must be") as info:
+                    await nursery.start(feed.run)
+                assert info.value.status == m.StatusCode.BAD_REQUEST
+
+    run(main)
+
+
+class Raising(Recorder):
+    def on_event(self, name: str, payload: Any) -> Any:
+        super().on_event(name, payload)
+        if len(self.seen) == 2:
+            raise RuntimeError("the engine's own bug")
+
+
+def test_a_raising_processor_is_counted_and_the_feed_goes_on() -> None:
+    """The processor was handed the event: its exception is logged and counted, the cursor
+    moves past that event (it will not come again), and the next events still arrive."""
+
+    async def main() -> None:
+        async with platform() as p:
+            rec = Raising()
+            store = MemoryStore("acct", "day")
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                sent = signals(p, 4)
+                await eventually(lambda: feed.cursor >= sent[-1])
+                assert [seq for _, seq in rec.seen if seq in sent] == sent
+                assert feed.stats().handler_errors == 1
+
+            await feed_run(p, rec, store, body)
 
     run(main)

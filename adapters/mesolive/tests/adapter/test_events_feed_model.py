@@ -1,7 +1,14 @@
 """The event feed's merge as a property: whatever the interleaving of replay pages, the active
 state pushed on connect, duplicated and late live callbacks, and events emitted between the
 replay and the subscribe, the processor gets every event after the cursor exactly once, in
-increasing EventSeqId order. A fake Event Hub client (no network) drives the real feed."""
+increasing EventSeqId order -- also when events are created (and sent live) while the replay
+runs, when another Event Hub handler raises on every event,
+when payloads do not decode (handed over as undecodable, in their place), when the queue to a
+slow processor is tiny and when more live events come during a replay than may be held.
+
+The real :class:`EventHub` and :class:`EventFeed` run over a fake hub connection (no network)
+that answers the calls with wire JSON and invokes the callbacks as a server would.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +20,11 @@ import trio
 import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sessionkit_mesolive import EventFeed, EventProcessor
+from sessionkit_mesolive import EventFeed, EventHub, EventProcessor
 from sessionkit_mesolive import models as m
+from sessionkit_mesolive._converters import default_converter as conv
+
+from sessionkit import RemoteProtocolError
 
 T0 = datetime(2024, 1, 2, tzinfo=UTC)
 
@@ -25,99 +35,161 @@ def event(seq: int) -> m.EntrySignalEvent:
                               broker_account_id="ML1234")
 
 
+def wire(seq: int, bad: set[int]) -> Any:
+    """The payload as the server sends it; a bad one has an EventId that is not a UUID."""
+    payload = conv.unstructure(event(seq))
+    if seq in bad:
+        payload["EventId"] = f"not-a-uuid-{seq}"
+    return payload
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"Status": "Success", "Data": data}
+
+
 class FakeConnection:
+    """A hub connection as the EventHub sees it: the server side is scripted."""
+
+    def __init__(self, history: list[int], live: dict[str, list[int]], emitted: int,
+                 page_size: int, bad: set[int], late: dict[int, int]) -> None:
+        self.history = list(history)
+        self.late = late  # page number -> events created (and sent live) once it is cut
+        self.created: list[int] = []  # events created meanwhile, ids going on from history's
+        self.later_added = False  # ids rise with time: none is created below the later ones
+        self.live = live
+        self.emitted = emitted
+        self.page_size = page_size
+        self.bad = bad
+        self.handlers: dict[str, Any] = {}
+        self.delivered: list[int] = []
+        self.pages = 0
+        self.url = "fake://events"
+
+    def on(self, target: str, handler: Any) -> None:
+        self.handlers[target] = handler
+
     def on_reconnecting(self, cb: Any) -> None:
         pass
 
     def on_reconnected(self, cb: Any) -> None:
         pass
 
+    def create(self) -> int:
+        seq = max((s for s in self.history if s < 2000), default=0) + 1  # "later" are 2000+
+        self.created.append(seq)
+        self.history.append(seq)
+        return seq
 
-class FakeEvents:
-    """Replay pages and subscribe, with live callbacks injected at chosen moments."""
-
-    def __init__(self, history: list[int], live: dict[str, list[int]], emitted: list[int],
-                 page_size: int) -> None:
-        self.connection = FakeConnection()
-        self.history = list(history)
-        self.live = live
-        self.emitted = emitted
-        self.page_size = page_size
-        self.handlers: list[Any] = []
-        self.pages = 0
-
-    def on_every_callback(self, handler: Any) -> None:
-        self.handlers.append(handler)
-
-    def deliver(self, moment: str) -> None:
+    async def deliver(self, moment: str) -> None:
         for seq in self.live.get(moment, []):
-            for h in self.handlers:
-                h(event(seq))
+            self.delivered.append(seq)
+            await self.handlers["OnEntrySignal"](wire(seq, self.bad))
 
-    async def get_latest_event_seq_id(self) -> m.GetLatestEventSeqIdResult:
-        self.deliver("connect")  # the active state pushed before anything else
-        return m.GetLatestEventSeqIdResult(latest_event_seq_id=max(self.history, default=0),
-                                           snapshot_time=T0)
-
-    async def get_events_since(self, event_seq_id: int, max_events: int
-                               ) -> m.GetEventsSinceResult:
-        self.deliver(f"page{self.pages}")
-        self.pages += 1
+    async def invoke(self, method: str, args: Any) -> Any:
         await trio.lowlevel.checkpoint()
-        after = [s for s in self.history if s > event_seq_id]
-        chunk = after[:min(max_events, self.page_size)]
-        return m.GetEventsSinceResult(
-            events=tuple(m.EventRecord(event_seq_id=s, event_type="OnEntrySignal",
-                                       payload=event(s)) for s in chunk),
-            has_more=len(after) > len(chunk),
-            last_event_seq_id=chunk[-1] if chunk else event_seq_id)
-
-    async def subscribe_to_strategies(self, strategies: Any = None) -> None:
-        self.history += self.emitted  # emitted between the replay and the subscribe
-        self.deliver("subscribe")
+        if method == "GetLatestEventSeqId":
+            await self.deliver("connect")  # the active state pushed before anything else
+            return ok(conv.unstructure(m.GetLatestEventSeqIdResult(
+                latest_event_seq_id=max(self.history, default=0), snapshot_time=T0)))
+        if method == "GetEventsSince":
+            await self.deliver(f"page{self.pages}")
+            after = [s for s in self.history if s > args["EventSeqId"]]
+            chunk = after[:min(args["MaxEvents"], self.page_size)]
+            late = 0 if self.later_added else self.late.get(self.pages, 0)
+            for _ in range(late):  # new events, not in this page
+                seq = self.create()
+                self.delivered.append(seq)
+                await self.handlers["OnEntrySignal"](wire(seq, self.bad))
+            self.pages += 1
+            return ok({"Events": [{"EventSeqId": s, "EventType": "OnEntrySignal",
+                                   "Payload": wire(s, self.bad)} for s in chunk],
+                       "HasMore": len(after) > len(chunk),
+                       "LastEventSeqId": chunk[-1] if chunk else args["EventSeqId"]})
+        if method == "SubscribeToStrategies":
+            for _ in range(self.emitted):  # emitted between the replay and the subscribe
+                self.create()
+            await self.deliver("subscribe")
+            return ok({"SuccessfulStrategies": [1], "FailedStrategies": []})
+        raise AssertionError(f"unexpected call {method}")
 
 
 class Seen(EventProcessor):
+    """A slow processor: it yields on every event, so the feed's tiny queue fills."""
+
     def __init__(self) -> None:
         self.seqs: list[int] = []
+        self.undecodable: list[tuple[int | None, RemoteProtocolError]] = []
 
-    def on_event(self, name: str, payload: Any) -> None:
+    async def on_event(self, name: str, payload: Any) -> None:
+        await trio.lowlevel.checkpoint()
         self.seqs.append(payload.event_seq_id)
+
+    async def on_undecodable_event(self, name: str, seq: int | None,
+                                   error: RemoteProtocolError) -> None:
+        await trio.lowlevel.checkpoint()
+        assert seq is not None
+        self.seqs.append(seq)
+        self.undecodable.append((seq, error))
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[Any, ...]:
     history = sorted(draw(st.sets(st.integers(1, 40), max_size=15)))
     top = max(history, default=0)
-    emitted = list(range(top + 1, top + 1 + draw(st.integers(0, 3))))
-    later = list(range(top + len(emitted) + 1, top + len(emitted) + 1 + draw(st.integers(0, 3))))
+    emitted = draw(st.integers(0, 3))
+    later = list(range(2000, 2000 + draw(st.integers(0, 3))))
     cursor = draw(st.integers(0, top))
     seqs = st.sampled_from(history) if history else st.nothing()
     moments = ["connect", "subscribe"] + [f"page{i}" for i in range(8)]
     live = {mo: draw(st.lists(seqs, max_size=4)) if history else [] for mo in moments}
-    # live callbacks of one connection arrive in order (duplicates possible)
-    live["after"] = sorted(draw(st.lists(st.sampled_from(later), max_size=6))) if later else []
+    # once subscribed, every new event arrives live, in order (duplicates possible)
+    live["after"] = sorted(later + draw(st.lists(st.sampled_from(later), max_size=3))) \
+        if later else []
     page_size = draw(st.integers(1, 5))
-    return history, emitted, later, cursor, live, page_size
+    everything = history + list(range(top + 1, top + 8)) + later
+    bad = set(draw(st.lists(st.sampled_from(everything), max_size=3))) if everything else set()
+    raising = draw(st.booleans())
+    max_held = draw(st.integers(1, 4))
+    max_queued = draw(st.integers(1, 3))
+    late = draw(st.dictionaries(st.integers(0, 6), st.integers(1, 3), max_size=3))
+    return (history, emitted, later, cursor, live, page_size, bad, raising, max_held,
+            max_queued, late)
 
 
 @settings(max_examples=150, deadline=None)
 @given(scenarios())
 def test_every_event_after_the_cursor_once_in_order(case: tuple[Any, ...]) -> None:
-    history, emitted, later, cursor, live, page_size = case
+    (history, emitted, later, cursor, live, page_size, bad, raising, max_held, max_queued,
+     late) = case
     seen = Seen()
+    other: list[int] = []
+    fake = FakeConnection(history, live, emitted, page_size, bad, late)
 
     async def main() -> None:
-        fake = FakeEvents(history, live, emitted, page_size)
-        feed = EventFeed(fake, seen, cursor=cursor)  # type: ignore[arg-type]
+        events = EventHub(fake)  # type: ignore[arg-type]
+        if raising:  # another consumer, registered first, that raises on every event
+
+            def boom(payload: Any) -> None:
+                raise RuntimeError(f"handler bug on {payload.event_seq_id}")
+
+            events.on("OnEntrySignal", boom)
+        feed = EventFeed(events, seen, cursor=cursor, max_held=max_held, max_queued=max_queued)
+        events.on("OnEntrySignal", lambda payload: other.append(payload.event_seq_id))
         async with trio.open_nursery() as nursery:
             await nursery.start(feed.run)
+            fake.later_added = True
             fake.history += later
-            fake.deliver("after")
+            await fake.deliver("after")
             await trio.testing.wait_all_tasks_blocked()
             nursery.cancel_scope.cancel()
 
     trio.run(main)
     delivered_later = sorted(set(live["after"]))
-    expected = [s for s in history + emitted if s > cursor] + delivered_later
+    expected = [s for s in history if s > cursor] + fake.created + delivered_later
     assert seen.seqs == expected
+    assert [s for s, _ in seen.undecodable] == [s for s in expected if s in bad]
+    for seq, error in seen.undecodable:  # the raw payload (live) or record (replayed)
+        raw = error.offending.get("Payload", error.offending)
+        assert raw["EventId"] == f"not-a-uuid-{seq}" and "event_id" in str(error)
+    # the consumer registered after the raising one got every decodable live delivery
+    assert other == [s for s in fake.delivered if s not in bad]

@@ -11,9 +11,11 @@ import trio
 from sessionkit_mesolive import (
     Executor,
     IdempotentCaller,
+    MesoLiveApiException,
     PreparationCancelled,
     PreparationFailed,
     Preparations,
+    PreparationTimedOut,
 )
 from sessionkit_mesolive import models as m
 
@@ -98,5 +100,35 @@ def test_paper_plans_fill_at_once_and_live_plans_send_one_order_per_group() -> N
             assert [type(o) for o in orders] == [m.SendOrderResult] * 2
             keys = {k for (_, k) in p.domain.idempotency.executions}
             assert {f"entry2_order_{live.exec_plan_id}_{g}" for g in (1, 2)} <= keys
+
+    run(main)
+
+
+def test_waiting_for_an_unknown_job_raises_the_api_error_itself() -> None:
+    """The status call's own error (``NotFound``) comes out as it is: not wrapped in an
+    exception group, not retried for ever."""
+
+    async def main() -> None:
+        async with platform() as p, p.client() as client:
+            prep = preparations(client)
+            with pytest.raises(MesoLiveApiException) as info:
+                await prep.wait("Entry", "no-such-job")
+            assert info.value.status == m.StatusCode.NOT_FOUND
+
+    run(main)
+
+
+def test_a_wait_that_times_out_names_the_job_and_keeps_it_in_flight() -> None:
+    async def main() -> None:
+        async with platform(prepare_pending_s=60.0) as p, p.client() as client:
+            store = MemoryStore("acct", "day")
+            prep = Preparations(IdempotentCaller(client.control, store), None,
+                                poll_interval=0.05, timeout=0.3)
+            job_id = await prep.start("Entry", **entry_fields("prep_slow"))
+            with pytest.raises(PreparationTimedOut, match=f"job {job_id}: no outcome within"):
+                await prep.wait("Entry", job_id)
+            assert prep.in_flight() == [(job_id, "Entry")]
+            with pytest.raises(ValueError, match="timeout must be a number of seconds"):
+                Preparations(IdempotentCaller(client.control), None, timeout=float("nan"))
 
     run(main)

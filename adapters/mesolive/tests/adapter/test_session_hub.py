@@ -8,10 +8,12 @@ from importlib.metadata import entry_points
 
 import pytest
 import trio
-from sessionkit_mesolive import adapter
-from sessionkit_mesolive._session_hub import decode_frames, encode_frames
+from sessionkit_mesolive import SessionHubEndpoint, adapter
+from sessionkit_mesolive._session_hub import ON_FRAMES, decode_frames, encode_frames
+from sessionkit_mesolive.sim.app import running
+from sessionkit_mesolive.sim.hubserver import HubServer
 
-from sessionkit import LimitOrder, MessageProcessor
+from sessionkit import Heartbeat, JsonCodec, LimitOrder, MessageProcessor
 from sessionkit.runtime import (
     ConnectFailed,
     TransportClosed,
@@ -100,3 +102,91 @@ def test_a_session_over_signalr_against_the_reference_exchange() -> None:
         assert finished == ["done", "done"]
 
     run(main)
+
+
+def test_one_malformed_item_costs_nothing_else_of_its_batch() -> None:
+    """An OnFrames batch with bad items in it: the valid frames arrive in order, and each bad
+    item arrives in its place as the JSON text it was, for the session to report."""
+
+    async def main() -> None:
+        async with adapter.serve(token="t") as endpoint:
+            client = await endpoint.connector().connect()
+            server = await endpoint.accept()
+            await server.connection.send(ON_FRAMES, ["fill one", 42, {"Base64": "!!"},
+                                                     {"Base64": "Zm9v"}, "fill two"])
+            got: list[bytes] = []
+            with trio.fail_after(10):
+                while len(got) < 5:
+                    got += await client.receive_frames()
+            assert got == [b"fill one", b"42", b'{"Base64":"!!"}', b"foo", b"fill two"]
+            await server.connection.send(ON_FRAMES, {"not": "a list"})
+            assert await client.receive_frames() == [b'{"not":"a list"}']
+            await client.aclose()
+
+    run(main)
+
+
+def test_the_session_reports_the_bad_item_and_handles_the_good_ones() -> None:
+    seen: list[object] = []
+
+    class Watch(MessageProcessor):
+        def handle_heartbeat(self, msg: object, prev_msg: object) -> None:
+            if getattr(msg, "interval_ms", None) == 4321:
+                seen.append("heartbeat")
+
+        def on_protocol_error(self, error: Exception, fatal: bool) -> None:
+            seen.append(error)
+
+    async def main() -> None:
+        async with adapter.serve() as endpoint, trio.open_nursery() as nursery:
+            await nursery.start(serve_reference_exchange, endpoint, ReferenceExchange())
+            async with open_session(endpoint.connector(), Watch(), account="acct"):
+                beat = JsonCodec().encode(Heartbeat(interval_ms=4321)).decode()
+                [server] = [t for t in endpoint.transports if not t.connection.closed]
+                await server.connection.send(ON_FRAMES, [beat, 42])
+                with trio.fail_after(10):
+                    while len(seen) < 2:
+                        await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+        assert seen[0] == "heartbeat"
+        assert "must be an object, got int" in str(seen[1])
+
+    run(main)
+
+
+def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() -> None:
+    """Each side's owner alternates: send a batch (the client waits for SendFrames' answer),
+    then take what arrived. With small inbound bounds everywhere, every frame still arrives,
+    in order, both ways."""
+    batches, size = 300, 20
+
+    async def owner(transport: object, tag: bytes, got: list[bytes]) -> None:
+        for i in range(batches):
+            await transport.send_frames(  # type: ignore[attr-defined]
+                [tag + b"%d-%d" % (i, j) for j in range(size)])
+            with trio.move_on_after(0):
+                got += await transport.receive_frames()  # type: ignore[attr-defined]
+        with trio.move_on_after(5):
+            while len(got) < batches * size:
+                got += await transport.receive_frames()  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        server_hub = HubServer()
+        endpoint = SessionHubEndpoint(server_hub, max_buffer=16)
+        async with running(server_hub) as base:
+            endpoint.base_url = base
+            client = await endpoint.connector(max_buffer=16,
+                                              max_pending_invocations=4).connect()
+            server = await endpoint.accept()
+            at_client: list[bytes] = []
+            at_server: list[bytes] = []
+            with trio.fail_after(60):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(owner, client, b"c", at_client)
+                    nursery.start_soon(owner, server, b"s", at_server)
+            expect = [b"%d-%d" % (i, j) for i in range(batches) for j in range(size)]
+            assert at_client == [b"s" + f for f in expect]
+            assert at_server == [b"c" + f for f in expect]
+            await client.aclose()
+
+    run(main, limit=90)

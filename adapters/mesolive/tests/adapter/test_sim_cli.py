@@ -47,8 +47,14 @@ def test_a_bad_fault_is_refused_naming_the_knob() -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "NoSuchMethod" in out.stderr
     sim = build_simulator()
-    with pytest.raises(ValueError, match="known: duplicate-events"):
+    with pytest.raises(ValueError, match="unknown fault .explode.; known: corrupt-events, dup"):
         apply_fault(sim, "explode")
     apply_fault(sim, "fail-next-job=entry:boom")
     assert sim.domain.faults.failing_jobs == [("Entry", "boom")]
+    with pytest.raises(ValueError, match="resume_refusal must be one of"):
+        apply_fault(sim, "refuse-resume=shrug")
+    apply_fault(sim, "refuse-resume=close")
+    assert sim.server.faults.refuse_resume and sim.server.faults.resume_refusal == "close"
+    apply_fault(sim, "corrupt-events=2")
+    assert sim.domain.faults.corrupt_deliveries == 2
 

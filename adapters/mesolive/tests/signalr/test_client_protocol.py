@@ -18,6 +18,7 @@ from sessionkit_mesolive.signalr import (
     PeerTimedOut,
     Ping,
     ProtocolError,
+    Resumed,
     ServerInvoked,
     ServerProtocol,
     StreamCompleted,
@@ -150,11 +151,31 @@ def test_stateful_loss_buffers_calls_and_resume_replays_them() -> None:
         Invocation("A", (1,), first),
         Invocation("B", (2,), second),
     ]
-    # Server resumes too: its Sequence first, then (re)sent messages.
+    # Server resumes too: its Sequence first (the acknowledgement of the resume), then
+    # (re)sent messages.
     events = proto.receive_data(
         b'{"type":9,"sequenceId":1}\x1e' + encode_message(Completion.with_result(first, "a")), 3.1
     )
-    assert events == [InvocationCompleted(first, "A", Completion.with_result(first, "a"))]
+    assert events == [
+        Resumed(1),
+        InvocationCompleted(first, "A", Completion.with_result(first, "a")),
+    ]
+
+
+def test_a_close_before_the_resume_is_acknowledged_is_heard() -> None:
+    """While waiting for the peer's Sequence everything numbered is ignored, but a Close is
+    not: it is how a server may refuse a resume."""
+    proto = connected(stateful=True)
+    proto.invoke("A", [1], 1.0)
+    assert proto.transport_lost(2.0)
+    proto.resume(3.0)
+    proto.data_to_send()
+    events = proto.receive_data(
+        encode_message(Completion.with_result("0", "late"))
+        + b'{"type":7,"error":"No Connection with that ID","allowReconnect":true}\x1e',
+        3.1,
+    )
+    assert events == [CloseReceived("No Connection with that ID", True)]
 
 
 def test_server_may_not_send_client_only_messages() -> None:
