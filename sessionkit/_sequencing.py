@@ -243,8 +243,17 @@ class Sequencer:
         return len(self._held)
 
     def complete(self) -> list[object]:
-        """The replay is over (or abandoned): hand back the held events in id order, to be
-        offered again (repeats of replayed events are then dropped, gaps counted)."""
+        """The replay is over: the held events judged again in id order, as asked for (a
+        repeat of a replayed one is dropped; a gap the replay left is not asked for
+        again); returns those to deliver."""
+        held = sorted(self._held)
+        self.release_held()
+        return [item for event_id, _, item in held
+                if self.offer(event_id, True, item) is Verdict.DELIVER]
+
+    def release_held(self) -> list[object]:
+        """The replay is over (or abandoned): the held events in id order, not judged (for
+        a caller that judges them itself, with :meth:`offer`, ``is_replay`` True)."""
         self.replaying = False
         out = [item for _, _, item in sorted(self._held)]
         self._held.clear()

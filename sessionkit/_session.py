@@ -388,7 +388,7 @@ class Session(Submitting):
         takes effect; the automatic MessageReplay after a reconnect goes out (for what is
         left without a final answer; a repeat of an answer delivered is dropped); then the
         new run's events."""
-        released = self._seq.complete()
+        released = self._seq.release_held()
         self._replay_deadline = None
         pending = self._pending_run
         self._release([m for m in released if not isinstance(m, Message)
