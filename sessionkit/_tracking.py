@@ -100,7 +100,7 @@ class TrackedSnapshot:
     #: the last message of this request handed to the processor (None: the request)
     prev: Message | None = attrs.field(default=None, eq=False, repr=False)
     #: see Tracked.doubt
-    doubt: str = attrs.field(default="", eq=False)
+    doubt: str = ""
 
 
 def same_content(a: object, b: object) -> bool:
