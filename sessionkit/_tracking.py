@@ -302,7 +302,18 @@ class Tracker:
                 self._violation(f"the ACK for {t.cid!r} carries mid {mid}, already the mid of "
                                 f"{owner.cid!r} (MIDs are unique within a run)", st)
                 return
-        # _apply_ack spelled out: every request's ACK comes this way (the hot path)
+        self._apply_ack(t, mid, st.run_id or run_id, now)
+        t.ack_seen = True
+        if t.callback is not None or type(st) not in self.unobserved:
+            self._emit(_received(st, t.request, t.callback))
+        if not st.ok:
+            self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
+        elif t.kind is _ACK_ONLY:
+            self.finish(t, _COMPLETED)
+
+    def _apply_ack(self, t: Tracked, mid: int | None, run_id: str | None, now: float) -> None:
+        """``t`` was ACKed with ``mid`` in run ``run_id`` (by its ACK, or implied by an
+        answer or a batch of ACKs that came first)."""
         kind = t.kind
         if kind is not _BATCH:
             self.unacked -= 1
@@ -314,33 +325,10 @@ class Tracker:
             if latency > self.ack_latency_max:
                 self.ack_latency_max = latency
         t.mid = mid
-        t.run_id = st.run_id or run_id
-        t.ack_seen = True
+        t.run_id = run_id
         if mid is not None:
             self.by_mid[mid] = t
         t.state = _OPEN if kind is _TRADE else _ACKED
-        if t.callback is not None or type(st) not in self.unobserved:
-            self._emit(_received(st, t.request, t.callback))
-        if not st.ok:
-            self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
-        elif kind is _ACK_ONLY:
-            self.finish(t, _COMPLETED)
-
-    def _apply_ack(self, t: Tracked, st: Status | BatchAck, now: float,
-                   run_id: str | None) -> None:
-        if t.kind is not RequestKind.BATCH:
-            self.unacked -= 1
-        self.acked += 1
-        if t.first_sent is not None:
-            latency = now - t.first_sent
-            self.ack_latency_total += latency
-            if latency > self.ack_latency_max:
-                self.ack_latency_max = latency
-        t.mid = st.mid
-        t.run_id = st.run_id or run_id
-        if st.mid is not None:
-            self.by_mid[st.mid] = t
-        t.state = MessageState.OPEN if t.kind is RequestKind.TRADE else MessageState.ACKED
 
     def on_batch_ack(self, ba: BatchAck, now: float, run_id: str | None) -> None:
         """Map a batch of ACKs to each message; what is wrong in it is a violation."""
@@ -360,7 +348,7 @@ class Tracker:
                 self._violation(f"the batch ACK for {t.cid!r} carries mid {ba.mid}, already "
                                 f"the mid of {owner.cid!r} (MIDs are unique within a run)", ba)
                 return
-            self._apply_ack(t, ba, now, run_id)
+            self._apply_ack(t, ba.mid, ba.run_id or run_id, now)
         self._emit(MessageReceived(ba, t.prev, t.callback))
         seen = set()
         for st in ba.messages:
@@ -406,7 +394,7 @@ class Tracker:
         state = t.state
         if state is _SENT or state is _QUEUED:  # the response overtook a lost ACK: it implies it
             if mid is not None:
-                self._apply_ack(t, Status(cid=t.cid, mid=mid, run_id=msg.run_id), now, run_id)
+                self._apply_ack(t, mid, msg.run_id or run_id, now)
             else:
                 self.unacked -= 1
                 t.state = MessageState.ACKED
