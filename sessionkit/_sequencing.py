@@ -177,9 +177,10 @@ class Sequencer:
         if is_replay and (run, event_id) in self._recent:  # replayed, and remembered: a
             return self._repeat(run, event_id, is_replay, item)  # repeat, whatever the cursor
         last = self.last
-        if self.fresh and not is_replay:
-            self.fresh = False
-            last = self.last = self._floor[run] = event_id - 1
+        if self.fresh and not is_replay:  # a new run's first event sets the cursor; none
+            self.fresh = False            # of the run was delivered below it
+            last = self.last = event_id - 1
+            self._floor.setdefault(run, 0)
         if event_id <= last:
             return self._repeat(run, event_id, is_replay, item)
         if self.replaying:

@@ -57,7 +57,6 @@ from ._messages import (
     ActionReport,
     BatchAck,
     BookStateSnapshot,
-    BookTop,
     Congestion,
     ContractDetail,
     EventReplay,
@@ -79,7 +78,6 @@ from ._tracking import MessageState, Tracked, Tracker, same_content
 
 __all__ = ["Session", "Handoff", "BatchTicket"]  # the last two from ._handoff
 
-_ACTIVE = SessionState.ACTIVE
 #: run ids remembered after the exchange left them (to tell a stale one from a new run)
 _RUN_HISTORY = 64
 
@@ -87,9 +85,6 @@ logger = logging.getLogger(__name__)
 
 #: responses that always name their request (by mid, or by cid when the ACK was lost)
 _RESPONSES = frozenset({ActionReport, ContractDetail, BookStateSnapshot})
-#: exact types handled by the in-session path (subclasses take the general path)
-_IN_SESSION = frozenset({Status, BatchAck, ActionReport, ContractDetail, BookStateSnapshot,
-                         BookTop, Heartbeat, Congestion, ResendComplete})
 
 
 class Session(Submitting):
@@ -249,38 +244,12 @@ class Session(Submitting):
     def receive_message(self, msg: Message, now: float) -> None:
         """Feed one decoded message from the exchange."""
         state = self._state
-        kind = type(msg)
-        if state is _ACTIVE and kind in _IN_SESSION:
-            # the hot path: (ACTIVE, MESSAGE) -> ACTIVE, with a known message type
-            hb = self._hb
-            if hb.offline or kind is Heartbeat:
-                if hb.inbound(now, msg.interval_ms if isinstance(msg, Heartbeat) else None):
-                    self._events.append(ExchangeOnline())
-            else:
-                hb.last_inbound = now
-            # The commonest messages (an ACK, a response) of the current run, next in sequence,
-            # no replay running: _receive_in_session and _handle spelled out (one call layer).
-            rid = msg.run_id
-            if ((kind is Status or kind in _RESPONSES) and (rid is None or rid == self._run_id)
-                    and self._pending_run is None):
-                eid = msg.event_id
-                if eid is None or self._seq.take_next(eid, msg):
-                    if kind is Status:
-                        self._tracker.on_status(msg, now, self._run_id)  # type: ignore[arg-type]
-                    else:
-                        self._tracker.on_response(msg, msg.mid, msg.cid, now,  # type: ignore[attr-defined]
-                                                  self._run_id)
-                    if self._flow.busy:
-                        self._maybe_available()
-                    return
-            self._receive_in_session(msg, now)
-            return
         if state in CLOSED_STATES:
             raise SessionClosed(self.close_reason or self._state.value)
         if not isinstance(msg, Message):
             self._violation(f"expected a protocol message, got {type(msg).__name__}", msg)
             return
-        if self._hb.inbound(now, msg.interval_ms if isinstance(msg, Heartbeat) else None):
+        if self._hb.inbound(now, msg.interval_ms if type(msg) is Heartbeat else None):
             self._events.append(ExchangeOnline())
         inp = (Input.LOGIN_ACK if isinstance(msg, LoginAck) else
                Input.LOGIN_REJECT if isinstance(msg, LoginReject) else Input.MESSAGE)
@@ -319,7 +288,8 @@ class Session(Submitting):
             if rid != pending:
                 self._new_run(rid, msg, now)
         eid = msg.event_id
-        if eid is not None:
+        # the commonest case first: the next live event id, delivered at once
+        if eid is not None and (msg.replay or not self._seq.take_next(eid, msg)):
             seq = self._seq
             was_replaying = seq.replaying
             try:
