@@ -311,9 +311,16 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         finally:
             self._wake()
 
-    async def close(self, timeout: float = 5.0) -> None:
-        """Log out and wait for the connection to close; past ``timeout`` abort it."""
+    async def close(self, timeout: float | None = None) -> None:
+        """Log out and wait for the connection to close; past ``timeout`` abort it.
+
+        ``timeout`` None (the default) is ``close_timeout`` of :func:`open_session`, as
+        ``submit(timeout=None)`` is its ``submit_timeout``; infinity waits as long as it
+        takes. A NaN or negative one raises :class:`~sessionkit.ConfigError`.
+        """
         positive_or_none("timeout", timeout, allow_zero=True)
+        if timeout is None:
+            timeout = self._close_timeout
         if self._done.is_set():
             await trio.lowlevel.checkpoint()
             return
