@@ -51,6 +51,7 @@ what the engine was told was never sent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -71,6 +72,8 @@ from ._errors import JournalError, JournalMismatch
 from ._records import RecoveryReport
 
 __all__ = ["Recorder", "notify_recovered"]
+
+logger = logging.getLogger(__name__)
 
 
 def notify_recovered(processor: Any, report: RecoveryReport) -> None:
@@ -115,7 +118,9 @@ class Recorder:
         What is not a request at all (or a batch given to ``submit``) is left to the
         session, which refuses it naming what it is."""
         if isinstance(request, Request) and not isinstance(request, Batch):
-            self.store.check_submitted(request)
+            check = getattr(self.store, "check_submitted", None)
+            if check is not None:  # (a store of one's own made before it was asked for:
+                check(request)     # submitted() and before_send() keep the write-ahead)
 
     def check_batch(self, requests: Sequence[Request]) -> None:
         """Before ``Session.submit_batch``: :meth:`check` for each request."""
@@ -223,11 +228,6 @@ class Recorder:
 
     # -- a journal that failed ----------------------------------------------------------
 
-    def not_durable(self) -> list[str]:
-        """The client ids the journal does not hold: recorded since the last commit (see
-        ``SessionStore.not_durable``). By the write-ahead rule they were never sent."""
-        return self.store.not_durable()
-
     def never_sent(self, session: Session, why: str) -> list[MessageFinished]:
         """One ``MessageFinished`` (outcome UNKNOWN, reason ``"never sent: the journal could
         not record it (why)"``) for each request the journal does not hold, in submission
@@ -235,7 +235,13 @@ class Recorder:
         after a commit failed: hand each to the processor, then to :meth:`handled`, which
         drops the request from the store's pending changes (no later commit journals it,
         so no later process sends it)."""
-        cids = self.store.not_durable()
+        not_durable = getattr(self.store, "not_durable", None)
+        if not_durable is None:  # a store of one's own made before it was asked for
+            logger.error("the store %s has no not_durable(): the requests recorded since its "
+                         "last commit cannot be told, so they are not reported (they were "
+                         "never sent)", type(self.store).__name__)
+            return []
+        cids = not_durable()
         if not cids:
             return []
         tracked = {t.request.cid: t for t in session.handoff().tracked}
