@@ -6,8 +6,9 @@ the previous message with the same MID (the request itself for its ACK and
 for its first response) or None for a message no request asked for. A
 message type this version does not know goes to ``handle_unknown_message``.
 After the handler, the per-request ``callback(msg, prev_msg)`` given at
-submit runs. The runtime looks the handlers up once, when its client is made
-(replacing one on the instance later has no effect there).
+submit runs (also when the handler raised: see :func:`dispatch`). The runtime
+looks the handlers up once, when its client is made (replacing one on the
+instance later has no effect there).
 """
 
 from __future__ import annotations
@@ -161,14 +162,37 @@ def overrides(processor: Any, name: str) -> bool:
 
 
 def dispatch(event: Event, processor: Any) -> None:
-    """Hand one event to the processor method it belongs to (and a message's callback)."""
+    """Hand one event to the processor method it belongs to (and a message's callback).
+
+    A message goes to its handler, then to its request's callback (``event.callback``),
+    and the callback gets it even when the handler raised: one consumer's error costs
+    the other nothing. Then the error is raised: the handler's (or the callback's) own
+    exception, unchanged; when both raised, an :class:`ExceptionGroup` holding both, the
+    handler's first (``except*`` picks either out; neither traceback is lost). Only an
+    :class:`Exception` of the handler is held back for the callback: a
+    ``BaseException`` (``KeyboardInterrupt``, a cancellation) goes through at once.
+    """
     if type(event) is MessageReceived:
         msg = event.msg
         name = _MESSAGE_HANDLERS.get(type(msg), "handle_unknown_message")
         handler = getattr(processor, name, None) or processor.handle_unknown_message
-        handler(msg, event.prev_msg)
-        if event.callback is not None:
-            event.callback(msg, event.prev_msg)
+        callback = event.callback
+        if callback is None:
+            handler(msg, event.prev_msg)
+            return
+        try:
+            handler(msg, event.prev_msg)
+        except Exception as handler_error:
+            try:
+                callback(msg, event.prev_msg)
+            except Exception as callback_error:
+                # it happened while the handler's was held: the group shows that one once
+                callback_error.__suppress_context__ = True
+                raise ExceptionGroup(
+                    f"both the handler {name} and the request's callback raised on "
+                    f"{type(msg).__name__}", [handler_error, callback_error]) from None
+            raise
+        callback(msg, event.prev_msg)
     elif isinstance(event, MessageFinished):
         processor.on_message_finished(event)
     elif isinstance(event, RunChanged):

@@ -209,6 +209,7 @@ def run_client(args: argparse.Namespace) -> None:
 
     def submit(k: int) -> None:
         req = order_request(k)
+        rec.check(req)
         cid = session.submit(req, time.monotonic())
         store.record_intent(f"o{k}", req.TYPE, f"{k}", cid=cid)
         rec.submitted(req, cid)
@@ -216,6 +217,7 @@ def run_client(args: argparse.Namespace) -> None:
 
     def submit_batch(ks: list[int]) -> None:
         reqs = [order_request(k) for k in ks]
+        rec.check_batch(reqs)
         tickets = session.submit_batch(reqs, time.monotonic())
         for k, cid in zip(ks, [c for t in tickets for c in t.cids], strict=True):
             store.record_intent(f"o{k}", "limit_order", f"{k}", cid=cid)
@@ -293,6 +295,7 @@ def run_client(args: argparse.Namespace) -> None:
                             continue
                         cancelled.add(k)
                         req = CancelOrder(order_mid=m.mid)  # type: ignore[arg-type]
+                        rec.check(req)
                         cid = session.submit(req, now)
                         store.record_intent(f"x{k}", req.TYPE, str(m.mid), cid=cid)
                         rec.submitted(req, cid)

@@ -214,6 +214,11 @@ class SessionClient(EventDispatcher, FastPath, Ending):
 
     def _submit_now(self, request: Request, callback: Callback | None, reading: bool) -> str:
         session = self._open_session()
+        recorder = self._recorder
+        if recorder is not None:
+            # what the journal refuses raises here: the session never takes it (nothing
+            # is tracked, nothing sent); see Recorder.check / submitted
+            recorder.check(request)
         now = self._clock()
         if self._wait_scope is not None and self._send_now is not None and not self._unsent:
             sent = self._send_at_once(session, request, callback, now, reading)
@@ -221,8 +226,8 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                 return sent
         try:
             cid = session.submit(request, now, callback=callback)
-            if self._recorder is not None:
-                self._recorder.submitted(request, cid)
+            if recorder is not None:
+                recorder.submitted(request, cid)
         finally:
             self._flush(session, now, reading=reading)
         return cid
@@ -233,11 +238,14 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         """Submit batches of at most ``config.batch_limit`` now, or raise SessionBusy."""
         session = self._open_session()
         requests = list(requests)
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.check_batch(requests)  # as in _submit_now: refused before it is taken
         now = trio.current_time()
         try:
             tickets = session.submit_batch(requests, now, callbacks=callbacks)
-            if self._recorder is not None:
-                self._recorder.submitted_batch(requests, tickets)
+            if recorder is not None:
+                recorder.submitted_batch(requests, tickets)
         finally:
             self._flush(session, now)
         return tickets
@@ -311,9 +319,16 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         finally:
             self._wake()
 
-    async def close(self, timeout: float = 5.0) -> None:
-        """Log out and wait for the connection to close; past ``timeout`` abort it."""
+    async def close(self, timeout: float | None = None) -> None:
+        """Log out and wait for the connection to close; past ``timeout`` abort it.
+
+        ``timeout`` None (the default) is ``close_timeout`` of :func:`open_session`, as
+        ``submit(timeout=None)`` is its ``submit_timeout``; infinity waits as long as it
+        takes. A NaN or negative one raises :class:`~sessionkit.ConfigError`.
+        """
         positive_or_none("timeout", timeout, allow_zero=True)
+        if timeout is None:
+            timeout = self._close_timeout
         if self._done.is_set():
             await trio.lowlevel.checkpoint()
             return

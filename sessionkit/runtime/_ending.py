@@ -89,8 +89,11 @@ class Ending:
         except Exception as exc:  # noqa: BLE001 - the journal, the transport, a bug
             self.error = crash_error(exc)
             self._crashed = True
+            cause = self.error.__cause__
+            # a journal's error names the file and what to do: one line says it all; any
+            # other failure (a bug of a transport, a codec, the runtime) gets its traceback
             logger.error("the session failed: %s", self.error.reason,
-                         exc_info=self.error.__cause__)
+                         exc_info=None if _journal_error(cause) else cause)
             reason = f"session failed: {self.error.reason}"
             self._end(reason, reason)
             return
@@ -124,10 +127,7 @@ class Ending:
             events = [e for e in events if type(e) is not ConnectionFailed]
         self._dispatch_safely(events)
         if self._recorder is not None:
-            try:
-                self._recorder.commit()
-            except Exception:
-                logger.exception("the store failed to commit as the session ended")
+            self._report_never_sent(session)
         else:
             tracked = session.handoff().tracked
             if tracked:
@@ -140,3 +140,42 @@ class Ending:
         self._done.set()
         self._login_event.set()
         self._bump()
+
+    def _report_never_sent(self, session: Session) -> None:
+        """The client ends with a journal: commit what is pending; what the journal still
+        does not hold then (a commit failed: a full disk) was never sent, and is reported
+        once each, ``never sent``, and forgotten by the store (see ``Recorder.never_sent``).
+        What it holds stays there for the next session on it."""
+        recorder = self._recorder
+        why = "a commit failed"
+        try:
+            recorder.commit()
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            error = self.error
+            if error is not None and _journal_error(error.__cause__) and _journal_error(exc):
+                # the journal's failure that ended the session, met again: said already
+                logger.debug("the journal could not commit as the session ended: %s", why)
+            elif _journal_error(exc):  # it names the file and the problem: one line
+                logger.error("the journal could not commit as the session ended: %s", why)
+            else:
+                logger.exception("the journal could not commit as the session ended")
+        try:
+            never_sent = recorder.never_sent(session, why)
+        except Exception:
+            logger.exception("the journal could not say which requests it does not hold")
+            return
+        if never_sent:
+            cids = [ev.cid for ev in never_sent]
+            logger.warning("%d requests were never sent, as the journal could not record "
+                           "them; each is reported UNKNOWN, 'never sent': %s%s", len(cids),
+                           ", ".join(cids[:10]), " ..." if len(cids) > 10 else "")
+            self._stats.add_finished({Outcome.UNKNOWN.value: len(never_sent)})
+            self._dispatch_safely(list(never_sent))
+
+
+def _journal_error(exc: BaseException | None) -> bool:
+    """True for an error of the journal's own (it names the file and what is wrong)."""
+    from ..store import JournalError
+
+    return isinstance(exc, JournalError)

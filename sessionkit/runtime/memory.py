@@ -3,7 +3,8 @@
 :func:`memory_transport_pair` gives two connected :class:`MemoryTransport`
 objects, in the spirit of ``trio.testing.memory_stream_pair`` but carrying
 whole frames. Each direction is a bounded buffer (a sender waits while the
-far side holds ``max_buffer`` frames), either side can close (the far side
+far side holds ``max_buffer`` frames: backpressure, nothing is dropped), either
+side can close (the far side
 reads what was already sent, then :class:`TransportClosed` with the reason)
 or abort (both sides fail at once, buffered frames are lost), and each
 direction has a :class:`Faults` object that can drop, duplicate, delay or
@@ -12,8 +13,10 @@ hold frames, or cut the connection at a chosen frame.
 :data:`adapter` is what the ``memory`` entry point of ``sessionkit.adapters``
 yields: ``async with adapter.serve() as endpoint`` gives a
 :class:`MemoryEndpoint` whose ``accept()`` returns the server side of each new
-pair and whose ``connector()`` connects to it. Everything lives in one trio
-run: an endpoint refuses connections from another run.
+pair and whose ``connector()`` connects to it; at most ``max_pending``
+connections wait to be accepted (a backlog, as a listening socket has): past it a
+connect is refused with :class:`ConnectFailed` naming the bound. Everything lives in
+one trio run: an endpoint refuses connections from another run.
 
 >>> import trio
 >>> async def demo():
@@ -54,10 +57,13 @@ __all__ = [
     "MemoryAdapter",
     "adapter",
     "DEFAULT_MAX_BUFFER",
+    "DEFAULT_MAX_PENDING",
 ]
 
 #: frames one direction holds before a sender waits
 DEFAULT_MAX_BUFFER = 4096
+#: connections an endpoint holds before they are accepted; past it a connect is refused
+DEFAULT_MAX_PENDING = 128
 
 class _Pipe:
     """One direction of a pair: frames with their delivery times, and who waits."""
@@ -77,6 +83,9 @@ class _Pipe:
         self.send_lot = trio.lowlevel.ParkingLot()
         self.last_due = 0.0
         self.dead = False
+        # a Faults object outlives connections (an endpoint shares one across all it
+        # accepts): the pipes of connections that ended are let go as new ones come
+        faults._pipes = [p for p in faults._pipes if not p.dead]
         faults._pipes.append(self)
 
     def wake(self) -> None:
@@ -301,8 +310,12 @@ def memory_transport_pair(*, max_buffer: int = DEFAULT_MAX_BUFFER,
 
 
 def _check_max_buffer(value: Any) -> None:
+    _check_positive("max_buffer", value, "frames")
+
+
+def _check_positive(name: str, value: Any, unit: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"max_buffer must be a positive integer (frames), got {value!r}")
+        raise ConfigError(f"{name} must be a positive integer ({unit}), got {value!r}")
 
 
 # -- the endpoint and the adapter --------------------------------------------------------
@@ -337,14 +350,19 @@ class MemoryEndpoint:
     ``to_server`` and ``to_client`` are the :class:`Faults` applied to every
     connection it accepts; ``connections`` lists each ``(client, server)``
     pair made. :meth:`refuse` makes the next connection attempts fail and
-    :meth:`drop_connections` cuts every open connection.
+    :meth:`drop_connections` cuts every open connection. At most ``max_pending``
+    connections wait for :meth:`accept`; past it a connect is refused (``ConnectFailed``
+    naming the bound), as a full listen backlog refuses one.
     """
 
     def __init__(self, *, address: str | None = None, max_buffer: int = DEFAULT_MAX_BUFFER,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 max_pending: int = DEFAULT_MAX_PENDING) -> None:
         _check_max_buffer(max_buffer)
+        _check_positive("max_pending", max_pending, "connections")
         self.address = address or f"memory-{next(_names)}"
         self.max_buffer = max_buffer
+        self.max_pending = max_pending
         rng = rng or random.Random(0)
         self.to_server = Faults(rng=rng)
         self.to_client = Faults(rng=rng)
@@ -388,6 +406,10 @@ class MemoryEndpoint:
                                 f"run; memory transports connect within one run only")
         if self._refuse:
             raise ConnectFailed(self._refuse.pop(0))
+        if len(self._pending) >= self.max_pending:
+            raise ConnectFailed(f"connection refused: in-memory endpoint {self.address!r} "
+                                f"has {len(self._pending)} connections not accepted yet "
+                                f"(max_pending {self.max_pending})")
         n = len(self.connections) + 1
         client, server = memory_transport_pair(
             max_buffer=self.max_buffer, faults_a_to_b=self.to_server,
@@ -440,15 +462,16 @@ class MemoryAdapter:
 
     @asynccontextmanager
     async def serve(self, *, address: str | None = None, max_buffer: int = DEFAULT_MAX_BUFFER,
-                    rng: random.Random | None = None,
+                    rng: random.Random | None = None, max_pending: int = DEFAULT_MAX_PENDING,
                     **options: Any) -> AsyncIterator[MemoryEndpoint]:
         """Listen at ``address`` (a fresh name by default) until the block ends."""
         if options:
-            raise ConfigError(f"the memory adapter's serve() takes address=, max_buffer= and "
-                              f"rng=, got {sorted(options)}")
+            raise ConfigError(f"the memory adapter's serve() takes address=, max_buffer=, "
+                              f"max_pending= and rng=, got {sorted(options)}")
         if address is not None and address in _endpoints:
             raise ConfigError(f"an in-memory endpoint already serves {address!r}")
-        ep = MemoryEndpoint(address=address, max_buffer=max_buffer, rng=rng)
+        ep = MemoryEndpoint(address=address, max_buffer=max_buffer, rng=rng,
+                            max_pending=max_pending)
         _endpoints[ep.address] = ep
         try:
             yield ep

@@ -72,6 +72,8 @@ class SessionStore(Protocol):
     def message_submitted(self, request: Request, *, parent: str | None = None,
                           cid: str | None = None) -> None: ...
 
+    def check_submitted(self, request: Request, *, cid: str | None = None) -> None: ...
+
     def message_sent(self, cid: str) -> None: ...
 
     def message_acked(self, cid: str, mid: int | None, run_id: str | None) -> None: ...
@@ -99,6 +101,8 @@ class SessionStore(Protocol):
     # -- durability -------------------------------------------------------------------------
     @property
     def pending(self) -> bool: ...
+
+    def not_durable(self) -> list[str]: ...
 
     def commit(self) -> None: ...
 
@@ -156,24 +160,24 @@ class Changes:
         self.jobs_finished: list[str] = []
 
 
-def encode_request(request: Request, cid: str, path: str | None = None) -> str:
+def encode_request(request: Request, cid: str | None, path: str | None = None) -> str:
     """A request (with its client id) in the core codec's dict form, as JSON text.
 
     A request holding a value JSON text cannot carry raises :class:`JournalValueError`
-    naming the field.
+    naming the field. ``cid`` None: a request the session has not named yet (a check).
     """
     d = unstructure(request)
     d["cid"] = cid
     try:
         return orjson.dumps(d).decode()
     except orjson.JSONEncodeError as err:
+        name = request.TYPE if cid is None else f"{request.TYPE} {cid!r}"
         found = unstorable(d, "")
         if found is None:
-            raise JournalValueError(path, f"request {cid!r}", request,
+            raise JournalValueError(path, f"request {name}", request,
                                     f"it cannot be written as JSON ({err})") from None
         field, value, why = found
-        raise JournalValueError(path, f"{request.TYPE} {cid!r} field {field}", value,
-                                why) from None
+        raise JournalValueError(path, f"{name} field {field}", value, why) from None
 
 
 class StoreBase:
@@ -346,46 +350,73 @@ class StoreBase:
                           cid: str | None = None) -> None:
         """Record a request (a batch: with its messages) before its frame is sent.
 
-        ``cid`` is the client id the session gave it (default: ``request.cid``).
+        ``cid`` is the client id the session gave it (default: ``request.cid``). A
+        refusal (:class:`JournalValueError`, ``ValueError``, :class:`JournalError` when the
+        store is closed) records nothing: a batch is recorded whole or not at all.
         """
+        rows = self._prepared(request, cid, parent, "message_submitted")
+        for req, row_cid, row_parent, payload in rows:
+            assert row_cid is not None  # a cid is needed here (_prepared checked)
+            self._add_row(req, row_cid, row_parent, payload)
+
+    def check_submitted(self, request: Request, *, cid: str | None = None) -> None:
+        """Raise what :meth:`message_submitted` would raise for ``request``, recording
+        nothing (a caller checks before the session takes the request, so that a request
+        the journal refuses is never taken, nor sent).
+
+        ``cid`` None and no ``request.cid`` (the session gives it one when it takes it):
+        every check but the client id's own. A client id the session makes is one a
+        journal always holds: it is text the session never gave before (the journal's
+        incarnation is in its prefix).
+        """
+        self._prepared(request, cid, None, "check_submitted", cid_known=False)
+
+    def _prepared(self, request: Request, cid: str | None, parent: str | None, what: str,
+                  *, cid_known: bool = True,
+                  ) -> list[tuple[Request, str | None, str | None, str]]:
+        """The rows ``request`` makes, ``(request, cid, parent, payload)``, every check made
+        and every payload encoded (so that a refusal records nothing)."""
         self._check_open()
         if not isinstance(request, Request):
-            raise TypeError(f"message_submitted needs a sessionkit Request, got "
+            raise TypeError(f"{what} needs a sessionkit Request, got "
                             f"{type(request).__name__}")
         if cid is None:
             cid = request.cid
         elif request.cid is not None and request.cid != cid:
-            raise ValueError(f"message_submitted got cid {cid!r} for a request whose cid is "
+            raise ValueError(f"{what} got cid {cid!r} for a request whose cid is "
                              f"{request.cid!r}")
-        if not isinstance(cid, str) or not cid:
-            raise ValueError(f"message_submitted needs a request with its cid set, got "
+        if cid is None and not cid_known:
+            pass  # the session names it when it takes it
+        elif not isinstance(cid, str) or not cid:
+            raise ValueError(f"{what} needs a request with its cid set, got "
                              f"cid={cid!r} on {request.TYPE}")
-        self._check_text("cid", cid)
+        else:
+            self._check_cid(cid)
         if parent is not None:
             self._check_text("parent", parent)
+        if not isinstance(request, Batch):
+            return [(request, cid, parent, encode_request(request, cid, self.path))]
+        cids = [m.cid for m in request.messages]
+        for c in cids:
+            if c is None and not cid_known:
+                continue
+            if not isinstance(c, str) or not c:
+                raise ValueError(f"{what}: every message of batch {cid!r} "
+                                 f"needs its cid set, got {c!r}")
+            self._check_cid(c)
+        named = [c for c in cids if c is not None]
+        if len(set(named)) != len(named) or cid in named:
+            raise ValueError(f"{what}: batch {cid!r} holds the same cid twice")
+        rows: list[tuple[Request, str | None, str | None, str]] = [
+            (request, cid, parent, encode_request(request, cid, self.path))]
+        for m in request.messages:
+            rows.append((m, m.cid, cid, encode_request(m, m.cid, self.path)))
+        return rows
+
+    def _check_cid(self, cid: str) -> None:
+        self._check_text("cid", cid)
         if cid in self._rows:
             raise ValueError(f"cid {cid!r} is already in the journal")
-        if isinstance(request, Batch):
-            cids = [m.cid for m in request.messages]
-            for c in cids:
-                if not isinstance(c, str) or not c:
-                    raise ValueError(f"message_submitted: every message of batch {cid!r} "
-                                     f"needs its cid set, got {c!r}")
-                if c in self._rows:
-                    raise ValueError(f"cid {c!r} is already in the journal")
-            if len(set(cids)) != len(cids) or cid in cids:
-                raise ValueError(f"message_submitted: batch {cid!r} holds the same cid twice")
-            for c in cids:
-                self._check_text("cid", c)
-            # every payload is encoded before a row is added: a refusal records nothing
-            payloads = [encode_request(request, cid, self.path),
-                        *(encode_request(m, m.cid, self.path)  # type: ignore[arg-type]
-                          for m in request.messages)]
-            self._add_row(request, cid, parent, payloads[0])
-            for m, payload in zip(request.messages, payloads[1:], strict=True):
-                self._add_row(m, m.cid, cid, payload)  # type: ignore[arg-type]
-        else:
-            self._add_row(request, cid, parent, encode_request(request, cid, self.path))
 
     def _add_row(self, request: Request, cid: str, parent: str | None, payload: str) -> None:
         row = Row(cid, request, payload, MessageState.QUEUED, None, 0,

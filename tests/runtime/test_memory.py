@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -317,5 +319,64 @@ def test_bad_adapter_options_are_named() -> None:
                     pass
         with pytest.raises(ConfigError, match="address"):
             adapter.connector(address="")
+
+    run(main)
+
+
+# -- bounds: every inbound queue of the adapter (docs/failures.md, "Bounded queues") --------
+
+
+def test_connections_not_yet_accepted_are_bounded_and_a_refusal_names_the_bound() -> None:
+    """Was: an endpoint nobody accepts from held every connection made to it."""
+
+    async def main() -> None:
+        async with adapter.serve(max_pending=3) as ep:
+            connector = ep.connector()
+            made = [await connector.connect() for _ in range(3)]
+            for _ in range(1000):  # a client that connects again and again
+                with pytest.raises(ConnectFailed) as info:
+                    await connector.connect()
+            assert info.value.reason == (f"connection refused: in-memory endpoint "
+                                         f"{ep.address!r} has 3 connections not accepted yet "
+                                         f"(max_pending 3)")
+            assert len(ep.connections) == 3
+            server = await ep.accept()  # room for one more
+            await connector.connect()
+            await made[0].send_frames([b"hello"])
+            assert await server.receive_frames() == [b"hello"]
+        with pytest.raises(ConfigError, match=r"max_pending must be a positive integer "
+                                              r"\(connections\), got 0"):
+            MemoryEndpoint(max_pending=0)
+
+    run(main)
+
+
+def test_the_faults_of_an_endpoint_let_go_of_connections_that_ended() -> None:
+    """An endpoint's Faults outlive its connections; what it keeps of each must not (was:
+    both pipes of every connection ever made, for as long as the endpoint lived)."""
+
+    async def cycles(ep: MemoryEndpoint, n: int) -> int:
+        for _ in range(n):
+            client = await ep.connector().connect()
+            server = await ep.accept()
+            await client.send_frames([b"x"])
+            assert await server.receive_frames() == [b"x"]
+            client.abort("done")
+        ep.connections.clear()  # the test's own list of pairs: not what is measured
+        gc.collect()  # (a pair refers to itself: freed by the collector)
+        return tracemalloc.get_traced_memory()[0]
+
+    async def main() -> None:
+        async with adapter.serve() as ep:
+            ep.to_server.delay(0.0, 0)  # an armed Faults, as a test that injects faults has
+            await cycles(ep, 50)
+            tracemalloc.start()
+            try:
+                base = await cycles(ep, 50)
+                grown = await cycles(ep, 1000)
+            finally:
+                tracemalloc.stop()
+            # 1000 connections more: a leak of their pipes would be hundreds of KiB
+            assert grown - base < 50_000, (base, grown)
 
     run(main)

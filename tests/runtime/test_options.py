@@ -154,6 +154,30 @@ def test_submit_and_close_refuse_a_nan_timeout(parts: Any) -> None:
     run(body)
 
 
+@pytest.mark.parametrize("how", ["close(timeout=None)", "close()"])
+def test_close_without_a_timeout_is_bounded_by_close_timeout(parts: Any, how: str) -> None:
+    """close(timeout=None) raised a raw TypeError from trio, and close() waited 5 s whatever
+    close_timeout said: both are bounded by close_timeout, as submit(timeout=None) is by
+    submit_timeout."""
+    exchange = ReferenceExchange()
+    emb = parts.EmbeddedExchange(exchange)
+    log = parts.Log()
+    reasons: list[str | None] = []
+
+    async def body() -> None:
+        async with open_session(emb, log, account="acct", config=CFG,
+                                close_timeout=3) as client:
+            exchange.silent = True  # the logout is never answered: only the bound ends it
+            if how == "close()":
+                await client.close()
+            else:
+                await client.close(timeout=None)
+            reasons.append(client.close_reason)
+
+    run(body)
+    assert reasons == ["the connection was not closed within 3.0 s of the logout; aborted"]
+
+
 def test_context_refuses_a_bad_stop_timeout(parts: Any) -> None:
     emb = parts.EmbeddedExchange(ReferenceExchange())
     for value in (NAN, -1.0, None):

@@ -14,9 +14,15 @@ import sqlite3
 
 import pytest
 
-from sessionkit import Batch, LimitOrder, Status
+from sessionkit import Batch, LimitOrder, LoginAck, Outcome, SessionConfig, Status
 from sessionkit._events import MessageReceived
-from sessionkit.store import JournalValueError, JournalWriteError, Recorder, SqliteStore
+from sessionkit.store import (
+    JournalError,
+    JournalValueError,
+    JournalWriteError,
+    Recorder,
+    SqliteStore,
+)
 
 BIG = 1 << 63  # one past SQLite's largest INTEGER
 HUGE = (1 << 64) - 1
@@ -169,3 +175,64 @@ def test_whatever_fails_inside_a_commit_leaves_no_transaction_open(tmp_path, exc
     store.close()
     with SqliteStore(tmp_path / "j", account="acct", session_id="2026-05-04") as again:
         assert again.last_event_id == 3 and [m.cid for m in again.messages()] == ["c-1"]
+
+
+def test_check_submitted_refuses_what_message_submitted_would_and_records_nothing(journal):
+    """What the runtime asks before the session takes a request (Recorder.check): a request
+    the journal refuses is never taken, so never sent (tests/runtime/test_journal_failures.py)."""
+    store, reopen = journal
+    store.check_submitted(order("c-2"))
+    unnamed = LimitOrder(contract_id=1, size=1, price_in_cents=100)  # the session names it
+    store.check_submitted(unnamed)
+    assert [m.cid for m in store.messages()] == ["c-1"] and not store.pending
+    bad = order("c-2", price_in_cents=1 << 64)
+    object.__setattr__(bad, "cid", None)
+    refused(lambda: store.check_submitted(bad), "limit_order field price_in_cents", 1 << 64)
+    with pytest.raises(ValueError, match="cid 'c-1' is already in the journal"):
+        store.check_submitted(order("c-1"))
+    batch = Batch(cid="b-1", messages=(order("c-2"), order("c-3", contract_id=1 << 64)))
+    refused(lambda: store.check_submitted(batch), "batch 'b-1' field messages[1].contract_id",
+            1 << 64)
+    assert [m.cid for m in store.messages()] == ["c-1"] and not store.pending
+    store.close()
+    with pytest.raises(JournalError, match="the store is closed"):
+        store.check_submitted(order("c-2"))
+
+
+def test_a_recorder_reports_each_request_a_failed_commit_held_never_sent_and_forgets_it(
+        journal):
+    """After a failed commit (here: never made), Recorder.never_sent gives one UNKNOWN "never
+    sent" per request the journal does not hold (a batch and its messages); handling each
+    drops it, so no later commit journals it."""
+    store, reopen = journal
+    recorder = Recorder(store)
+    session = recorder.new_session(SessionConfig(cid_prefix="c"))
+    session.login(0.0, account="acct")
+    session.receive_message(LoginAck(run_id="run-2", last_event_id=4), 0.0)
+    cid = session.submit(LimitOrder(contract_id=1, size=1, price_in_cents=100), 0.0)
+    recorder.submitted(LimitOrder(contract_id=1, size=1, price_in_cents=100), cid)
+    requests = [LimitOrder(contract_id=1, size=1, price_in_cents=p) for p in (5, 6)]
+    tickets = session.submit_batch(requests, 0.0)
+    recorder.submitted_batch(requests, tickets)
+    assert store.not_durable() == [cid, tickets[0].cid, *tickets[0].cids]
+    events = recorder.never_sent(session, "JournalFull: test")
+    assert [(e.cid, e.outcome) for e in events] == [
+        (c, Outcome.UNKNOWN) for c in (cid, tickets[0].cid, *tickets[0].cids)]
+    assert all(e.reason == "never sent: the journal could not record it (JournalFull: test); "
+                          "the exchange never received it" for e in events)
+    for e in events:
+        recorder.handled(e)
+    assert store.not_durable() == [] and [m.cid for m in store.messages()] == ["c-1"]
+    store.commit()
+    assert [m.cid for m in reopen().messages()] == ["c-1"]
+
+
+def test_a_request_the_session_took_but_the_journal_refused_is_never_sent(journal):
+    """A recorder whose submitted() failed lets nothing more reach the transport."""
+    store, _ = journal
+    recorder = Recorder(store)
+    with pytest.raises(JournalValueError):
+        recorder.submitted(order("c-2", price_in_cents=1 << 64), "c-2")
+    with pytest.raises(JournalError, match="request 'c-2' was taken by the session but the "
+                                           "journal refused it"):
+        recorder.before_send([])
