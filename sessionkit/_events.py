@@ -49,6 +49,9 @@ class Outcome(enum.Enum):
     UNKNOWN = "unknown"
     #: an open trade request of a run the exchange has left (it restarted)
     CANCELLED_BY_RUN_CHANGE = "cancelled_by_run_change"
+    #: never sent: the exchange never received it (the journal could not record it, and
+    #: nothing reaches the transport before the journal holds it)
+    NOT_SENT = "not_sent"
 
 
 class Event:

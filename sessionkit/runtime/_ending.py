@@ -168,7 +168,7 @@ class Ending:
         if never_sent:
             cids = [ev.cid for ev in never_sent]
             logger.warning("%d requests were never sent, as the journal could not record "
-                           "them; each is reported UNKNOWN, 'never sent': %s%s", len(cids),
+                           "them; each is reported NOT_SENT, 'never sent': %s%s", len(cids),
                            ", ".join(cids[:10]), " ..." if len(cids) > 10 else "")
             self._stats.add_finished({Outcome.UNKNOWN.value: len(never_sent)})
             self._dispatch_safely(list(never_sent))

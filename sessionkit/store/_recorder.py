@@ -44,7 +44,7 @@ anything more reach the transport (a :class:`JournalError`), so the loop ends.
 A failed commit leaves the requests recorded since the last commit in no journal
 (``store.not_durable()``); the write-ahead rule kept them from the transport.
 ``never_sent`` makes the one report each of them gets (``MessageFinished`` with outcome
-UNKNOWN and a reason beginning "never sent"); handling it drops the request from the
+NOT_SENT and a reason beginning "never sent"); handling it drops the request from the
 store's pending changes, so that no later commit journals it and no later process sends
 what the engine was told was never sent.
 """
@@ -229,7 +229,7 @@ class Recorder:
     # -- a journal that failed ----------------------------------------------------------
 
     def never_sent(self, session: Session, why: str) -> list[MessageFinished]:
-        """One ``MessageFinished`` (outcome UNKNOWN, reason ``"never sent: the journal could
+        """One ``MessageFinished`` (outcome NOT_SENT, reason ``"never sent: the journal could
         not record it (why)"``) for each request the journal does not hold, in submission
         order (a batch and each of its messages), with its callback. For a loop that ends
         after a commit failed: hand each to the processor, then to :meth:`handled`, which
@@ -252,9 +252,9 @@ class Recorder:
         for cid in cids:
             t = tracked.get(cid)
             if t is not None:
-                out.append(MessageFinished(cid, t.mid, Outcome.UNKNOWN, t.request, reason,
+                out.append(MessageFinished(cid, t.mid, Outcome.NOT_SENT, t.request, reason,
                                            t.callback))
             else:  # the session no longer tracks it: what the store recorded
-                out.append(MessageFinished(cid, None, Outcome.UNKNOWN, records[cid].request,
+                out.append(MessageFinished(cid, None, Outcome.NOT_SENT, records[cid].request,
                                            reason))
         return out

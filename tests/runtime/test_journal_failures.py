@@ -203,7 +203,7 @@ def test_requests_a_failed_commit_held_are_reported_never_sent_once_and_never_se
     assert set(finished) == set(lost + batches)  # the batch itself is reported too
     for cid in lost + batches:
         outcome, why = finished[cid]
-        assert outcome == "unknown"
+        assert outcome == "not_sent"
         assert why.startswith(f"never sent: the journal could not record it (JournalFull: "
                               f"journal {path}: "), why
         assert why.endswith("the exchange never received it")

@@ -12,6 +12,7 @@ that answers the calls with wire JSON and invokes the callbacks as a server woul
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -156,7 +157,7 @@ def scenarios(draw: st.DrawFn) -> tuple[Any, ...]:
             max_queued, late)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=int(os.environ.get("SESSIONKIT_HYPOTHESIS_EXAMPLES", "150")), deadline=None)
 @given(scenarios())
 def test_every_event_after_the_cursor_once_in_order(case: tuple[Any, ...]) -> None:
     (history, emitted, later, cursor, live, page_size, bad, raising, max_held, max_queued,
