@@ -28,7 +28,7 @@ output is one JSON object: ``throughput_ratio`` and ``p50_ratio`` are session ov
 ``floor_p99_ratio`` session over floor, each the worse of plain and CURVE.
 
     .venv/bin/python tools/bench_zmq.py            # full
-    .venv/bin/python tools/bench_zmq.py --quick    # a few minutes
+    .venv/bin/python tools/bench_zmq.py --quick    # under a minute
     .venv/bin/python tools/bench_zmq.py --pin      # client and responder on CPUs of their own
 """
 
@@ -608,7 +608,7 @@ TARGETS = {"floor_throughput_ratio": ">= 0.6", "floor_cpu_ratio": "<= 1.6",
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer, shorter runs (a few minutes)")
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter runs (< 1 minute)")
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--orders", type=int, default=None, help="orders per throughput run")
     ap.add_argument("--pings", type=int, default=None, help="orders per latency run")
