@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""The sans-IO core's own cost: message lifecycles and inbound events per second.
+"""The sans-IO core's own cost: message lifecycles and inbound events per second, and
+the memory each request in flight holds.
 
 A lifecycle is submit -> ACK -> final response (a limit order ACKed, then an
-action report with size zero), fed to the session as decoded messages, so the
-figure is the core's own cost without a codec or a transport. The events
-figure feeds market-data events with rising ids through the sequencer and
-the dispatch to a processor. A codec figure (JSON decode + encode per
-lifecycle) is printed for comparison. Medians of several runs; the last line
-is one JSON object.
+action report with size zero) -> the request finished and its events dispatched.
+``lifecycles_per_s`` feeds the session decoded messages, so the figure is the
+core's own cost without a codec or a transport; ``lifecycles_json_per_s`` is the
+same lifecycle with the JSON codec: the order is encoded (``data_to_send``), the
+ACK and the final report are decoded from their frames (``receive_data``). The
+events figure feeds market-data events with rising ids through the sequencer and
+the dispatch to a processor. ``bytes_per_inflight`` is tracemalloc's count of
+the memory 10,000 requests hold while none is ACKed (the request's copy with its
+cid, its tracking record, the indexes, its ACK timer), per request. Medians of
+several runs; the last line is one JSON object.
 
     python tools/bench_core.py [--quick] [--runs N] [--n N]
 """
@@ -15,9 +20,11 @@ is one JSON object.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import time
+import tracemalloc
 
 from sessionkit import (
     ActionReport,
@@ -31,6 +38,9 @@ from sessionkit import (
     Status,
     dispatch,
 )
+
+#: requests in flight for bytes_per_inflight
+INFLIGHT = 10_000
 
 
 def _active_session(codec: JsonCodec | None = None) -> Session:
@@ -70,7 +80,10 @@ def lifecycles(n: int, codec: JsonCodec | None = None) -> float:
         for ev in s.events():
             dispatch(ev, proc)
     elapsed = time.perf_counter() - t0
-    assert s.statistics().finished["done"] == n
+    stats = s.statistics()
+    # every lifecycle ran to its end: each order done, no frame refused, nothing left open
+    assert stats.finished["done"] == n and stats.protocol_errors == 0, stats
+    assert stats.in_flight == stats.awaiting_response == 0, stats
     return n / elapsed
 
 
@@ -89,6 +102,33 @@ def events(n: int) -> float:
     return n / elapsed
 
 
+def bytes_per_inflight(n: int = 10_000, warm: int = 100) -> float:
+    """Bytes each request in flight holds: the memory tracemalloc traces after ``n`` limit
+    orders were submitted to a logged-in session and none was ACKed, less before, over
+    ``n``. The frames are taken as a transport takes them (``data_to_send``) and the events
+    drained, so what remains is what the session keeps per request."""
+    tracemalloc.start()
+    try:
+        s = _active_session(JsonCodec())
+
+        def submit(k: int) -> None:
+            for _ in range(k):
+                s.submit(LimitOrder(contract_id=1, size=1, price_in_cents=100), 0.0)
+                s.data_to_send()
+                s.events()
+
+        submit(warm)  # what the first requests allocate once (caches, a timer heap)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        submit(n)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        assert s.statistics().in_flight == warm + n
+    finally:
+        tracemalloc.stop()
+    return (after - before) / n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a short run")
@@ -100,8 +140,10 @@ def main() -> None:
     lc = [lifecycles(n) for _ in range(runs)]
     lcj = [lifecycles(n, JsonCodec()) for _ in range(runs)]
     ev = [events(n * 2) for _ in range(runs)]
+    mem = [bytes_per_inflight(INFLIGHT) for _ in range(runs)]
     med = {k: statistics.median(v) for k, v in
-           {"lifecycles_per_s": lc, "lifecycles_json_per_s": lcj, "events_per_s": ev}.items()}
+           {"lifecycles_per_s": lc, "lifecycles_json_per_s": lcj, "events_per_s": ev,
+            "bytes_per_inflight": mem}.items()}
     print(f"runs={runs} n={n}")
     print(f"lifecycles/s (core only):        {med['lifecycles_per_s']:>10,.0f}  "
           f"({1e6 / med['lifecycles_per_s']:.1f} us each)")
@@ -109,7 +151,10 @@ def main() -> None:
           f"({1e6 / med['lifecycles_json_per_s']:.1f} us each)")
     print(f"inbound events/s:                {med['events_per_s']:>10,.0f}  "
           f"({1e6 / med['events_per_s']:.2f} us each)")
-    print(json.dumps({k: round(v) for k, v in med.items()} | {"runs": runs, "n": n}))
+    print(f"bytes per request in flight:     {med['bytes_per_inflight']:>10,.0f}  "
+          f"({INFLIGHT:,} requests, none ACKed; runs {min(mem):,.0f} to {max(mem):,.0f})")
+    print(json.dumps({k: round(v) for k, v in med.items()}
+                     | {"runs": runs, "n": n, "inflight": INFLIGHT}))
 
 
 if __name__ == "__main__":
