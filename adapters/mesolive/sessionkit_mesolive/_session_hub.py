@@ -3,8 +3,12 @@
 The session hub (``/hubs/session/v1`` on the simulator) carries the frames of the core's JSON
 codec, in batches, both ways:
 
-* client -> server: the hub method ``SendFrames(frames)``, invoked (not fire-and-forget), so a
-  sender waits while the server's inbound buffer is full (backpressure end to end);
+* client -> server: the hub method ``SendFrames(frames)``, invoked (not fire-and-forget): the
+  hub answers once the frames are in the server's inbound buffer, so the client's sender task
+  waits while that is full (backpressure end to end), and an error answer (the hub refused
+  them) ends the connection with a reason naming it. The client's ``send_frames`` only puts
+  the frames in a bounded send queue: the session's owner task waits only while that is
+  full, never for an answer, so its timers keep running while the network stalls;
 * server -> client: the callback ``OnFrames(frames)``.
 
 A frame travels as a JSON string when it is valid UTF-8 (every frame the JSON codec makes),
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 from collections import deque
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +39,7 @@ import trio
 from sessionkit import ConfigError
 from sessionkit.runtime import ConnectFailed, TransportClosed
 
+from ._frame_queues import FrameInbox, FrameOutbox
 from .signalr import HubConnection, HubError, Reconnected, ReconnectPolicy, SignalRError
 from .sim.hubserver import HubCallContext, HubMethodError, HubServer, ServerConnection
 
@@ -48,6 +54,16 @@ SEND_FRAMES = "SendFrames"
 ON_FRAMES = "OnFrames"
 DEFAULT_MAX_BUFFER = 4096
 """Frames a receiving side holds before its sender waits."""
+DEFAULT_MAX_SEND_QUEUE = 16384
+"""Frames a client's send queue holds before ``send_frames`` waits (above the session's
+window, ``max_in_flight``, so a session under its window never waits)."""
+DEFAULT_MAX_SEND_QUEUE_BYTES = 16 << 20
+"""Bytes a client's send queue holds before ``send_frames`` waits."""
+MAX_SEND_BATCH_BYTES = 128 << 10
+"""Frame bytes one ``SendFrames`` invocation carries at most (one frame at least): far
+below the hub server's 1 MiB message limit even with JSON escaping."""
+DEFAULT_LINGER = 0.5
+"""Seconds ``aclose`` lets queued frames (a logout) go out first."""
 
 #: resume the same SignalR connection after a blip, a few quick attempts; beyond that the
 #: transport ends and the session runtime reconnects
@@ -120,52 +136,6 @@ def _as_text(item: Any) -> bytes:
         return repr(item).encode("utf-8", "replace")
 
 
-class _Inbox:
-    """Received frames, bounded, read by one task (cancel-safe) and written by another.
-
-    A writer waits while ``max_buffer`` frames are held, unless ``hold_off()`` says the reader
-    is busy waiting for this same connection (then waiting could deadlock: the frames are
-    taken as soon as that wait is over)."""
-
-    def __init__(self, max_buffer: int) -> None:
-        self.frames: deque[bytes] = deque()
-        self.max_buffer = max_buffer
-        self.closed: str | None = None
-        self.hold_off = False
-        self.peak = 0
-        self._readers = trio.lowlevel.ParkingLot()
-        self._writers = trio.lowlevel.ParkingLot()
-
-    async def put(self, frames: list[bytes]) -> None:
-        while len(self.frames) >= self.max_buffer and self.closed is None and not self.hold_off:
-            await self._writers.park()
-        if self.closed is None:
-            self.frames.extend(frames)
-            self.peak = max(self.peak, len(self.frames))
-            self._readers.unpark_all()
-
-    def release_writers(self) -> None:
-        self._writers.unpark_all()
-
-    async def take(self) -> list[bytes]:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while not self.frames:
-            if self.closed is not None:
-                raise TransportClosed(self.closed)
-            await self._readers.park()
-        out = list(self.frames)  # taken after the last point where we can be cancelled
-        self.frames.clear()
-        self._writers.unpark_all()
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return out
-
-    def close(self, reason: str) -> None:
-        if self.closed is None:
-            self.closed = reason
-        self._readers.unpark_all()
-        self._writers.unpark_all()
-
-
 # -- the client side ------------------------------------------------------------------------
 
 
@@ -175,12 +145,29 @@ class SessionHubTransport:
     The SignalR connection lives in a trio system task (a transport is opened and closed
     from whatever task the runtime uses), started by :meth:`_start` and ended by
     :meth:`aclose` or by the server.
+
+    :meth:`send_frames` hands the frames to a bounded send queue and returns: it waits only
+    while that queue is full (``max_send_queue`` frames or ``max_send_queue_bytes`` bytes),
+    never for the hub's answer, so the session's owner task keeps its timers (offline
+    detection, ACK timeouts) running while the network stalls. A sender task of the
+    connection carries the queue to the hub in ``SendFrames`` invocations, one at a time,
+    in order, each holding what was queued meanwhile (up to ``MAX_SEND_BATCH_BYTES``). An
+    invocation the hub answers with an error ends the transport with a reason naming it
+    (``TransportClosed`` from the next ``send_frames`` / ``receive_frames``): frames are
+    never dropped in silence.
     """
 
     def __init__(self, url: str, *, token_factory: Any = None,
-                 max_buffer: int = DEFAULT_MAX_BUFFER, **options: Any) -> None:
+                 max_buffer: int = DEFAULT_MAX_BUFFER,
+                 max_send_queue: int = DEFAULT_MAX_SEND_QUEUE,
+                 max_send_queue_bytes: int = DEFAULT_MAX_SEND_QUEUE_BYTES,
+                 linger: float = DEFAULT_LINGER, **options: Any) -> None:
+        check_send_options(max_send_queue=max_send_queue,
+                           max_send_queue_bytes=max_send_queue_bytes, linger=linger)
         self.url = url
-        self._inbox = _Inbox(max_buffer)
+        self._inbox = FrameInbox(max_buffer)
+        self._outbox = FrameOutbox(max_send_queue, max_send_queue_bytes)
+        self._linger = linger
         self._conn = HubConnection(url, token_factory=token_factory, stateful_reconnect=True,
                                    reconnect=options.pop("reconnect", SESSION_RECONNECT),
                                    **options)
@@ -196,6 +183,11 @@ class SessionHubTransport:
         state = "open" if self._inbox.closed is None else f"closed: {self._inbox.closed}"
         return f"<SessionHubTransport {self.url} {state}>"
 
+    @property
+    def send_queue_peak(self) -> int:
+        """The most frames that waited in the send queue (or for the hub's answer) at once."""
+        return self._outbox.peak
+
     async def _start(self) -> None:
         trio.lowlevel.spawn_system_task(self._life, name=f"session hub {self.url}")
         try:
@@ -208,16 +200,46 @@ class SessionHubTransport:
 
     async def _life(self) -> None:
         try:
-            async with self._conn:
+            async with self._conn, trio.open_nursery() as nursery:
+                nursery.start_soon(self._sender)
                 self._up.set()
                 await self._stop.wait()
+                nursery.cancel_scope.cancel()
         except Exception as exc:  # a system task must not raise
             self._error = exc
-            self._inbox.close(f"the session hub connection failed: {exc}")
+            self._end(f"the session hub connection failed: {exc}")
         finally:
             self._up.set()
-            self._inbox.close("the connection is closed")
+            self._end("the connection is closed")
             self._done.set()
+
+    def _end(self, reason: str) -> None:
+        """Close both queues (the first reason given is the one reported) and stop."""
+        self._inbox.close(reason)
+        self._outbox.close()
+        self._stop.set()
+
+    async def _sender(self) -> None:
+        """Carry the send queue to the hub, one ``SendFrames`` at a time, in order."""
+        while True:
+            try:
+                frames = await self._outbox.take(MAX_SEND_BATCH_BYTES)
+            except trio.ClosedResourceError:
+                return
+            try:
+                await self._conn.invoke(SEND_FRAMES, encode_frames(frames))
+            except HubError as exc:
+                self._end(f"the session hub refused {len(frames)} frames ({SEND_FRAMES} "
+                          f"answered with an error): {exc}")
+                return
+            except SignalRError as exc:
+                self._end(f"sending frames failed: {exc}")
+                return
+            except Exception as exc:  # a bug: end this connection, naming it
+                logger.exception("session hub: sending frames failed")
+                self._end(f"sending frames failed: {type(exc).__name__}: {exc}")
+                return
+            self._outbox.sent()
 
     async def _on_frames(self, items: Any = None) -> None:
         frames, problems = decode_frames_keeping_bad(items)
@@ -227,41 +249,65 @@ class SessionHubTransport:
         await self._inbox.put(frames)
 
     def _on_closed(self, error: BaseException | None) -> None:
-        self._inbox.close(str(error) if error is not None else "closed by this side")
-        self._stop.set()
+        self._end(str(error) if error is not None else "closed by this side")
 
     def _on_reconnected(self, info: Reconnected) -> None:
         if info.new_connection:  # the server's end of the old connection is gone
-            self._inbox.close("the session hub connection was lost and could not be resumed")
-            self._stop.set()
+            self._end("the session hub connection was lost and could not be resumed")
 
     async def send_frames(self, frames: list[bytes]) -> None:
+        """Queue ``frames`` for the hub, in order; waits only while the send queue is full
+        (backpressure), never for the hub's answer."""
+        if self._inbox.closed is None and self._outbox.full():
+            # While the reader of our inbox (the session's owner task, here) waits for room,
+            # OnFrames must not wait for inbox room: the answer that makes room may be behind
+            # them on the connection (both directions flooding would deadlock).
+            self._inbox.hold_off = True
+            self._inbox.release_writers()
+            try:
+                await self._outbox.wait_for_room()
+            finally:
+                self._inbox.hold_off = False
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
         if self._inbox.closed is not None:
             raise TransportClosed(self._inbox.closed)
-        # While the reader of our inbox (the session's owner task, here) waits for the answer
-        # of SendFrames, OnFrames must not wait for inbox room: that answer may be behind
-        # them on the connection (both directions flooding would deadlock).
-        self._inbox.hold_off = True
-        self._inbox.release_writers()
-        try:
-            await self._conn.invoke(SEND_FRAMES, encode_frames(frames))
-        except (SignalRError, HubError) as exc:
-            reason = self._inbox.closed or f"sending frames failed: {exc}"
-            self._inbox.close(reason)
-            self._stop.set()
-            raise TransportClosed(reason) from None
-        finally:
-            self._inbox.hold_off = False
+        self._outbox.put(frames)
 
     async def receive_frames(self) -> list[bytes]:
         return await self._inbox.take()
 
     async def aclose(self) -> None:
-        self._inbox.close("closed by this side")
-        self._stop.set()
-        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-            await self._done.wait()
+        """Close: what was queued still goes out for up to ``linger`` seconds (a logout),
+        unless the connection is already down or the call is cancelled."""
+        try:
+            if self._inbox.closed is None:
+                with trio.move_on_after(self._linger):
+                    await self._outbox.wait_drained()
+        finally:
+            self._end("closed by this side")
+            with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+                await self._done.wait()
         await trio.lowlevel.checkpoint()
+
+
+def check_send_options(*, max_send_queue: object = DEFAULT_MAX_SEND_QUEUE,
+                       max_send_queue_bytes: object = DEFAULT_MAX_SEND_QUEUE_BYTES,
+                       linger: object = DEFAULT_LINGER) -> None:
+    """ValueError naming the option when a send-queue option cannot work.
+
+    >>> check_send_options(max_send_queue=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_send_queue must be an integer >= 1, got 0
+    """
+    for name, value in (("max_send_queue", max_send_queue),
+                        ("max_send_queue_bytes", max_send_queue_bytes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if (isinstance(linger, bool) or not isinstance(linger, int | float)
+            or not 0 <= linger < math.inf):
+        raise ValueError(f"linger must be a number of seconds >= 0, got {linger!r}")
 
 
 def _connect_reason(exc: BaseException, url: str) -> str:
@@ -300,8 +346,9 @@ def check_hub_url(url: object) -> str:
 class SessionHubConnector:
     """Opens :class:`SessionHubTransport` connections to ``url`` (the session hub's URL).
 
-    ``token`` (or ``token_factory``): the bearer token the hub server checks. Other options
-    go to :class:`~.signalr.HubConnection`.
+    ``token`` (or ``token_factory``): the bearer token the hub server checks.
+    ``max_buffer``, ``max_send_queue``, ``max_send_queue_bytes``, ``linger``: see
+    :class:`SessionHubTransport`. Other options go to :class:`~.signalr.HubConnection`.
     """
 
     def __init__(self, url: str, *, token: str | None = None, token_factory: Any = None,
@@ -309,6 +356,8 @@ class SessionHubConnector:
         if token is not None and token_factory is not None:
             raise ValueError("give token= or token_factory=, not both")
         self.url = check_hub_url(url)
+        check_send_options(**{k: options[k] for k in ("max_send_queue", "max_send_queue_bytes",
+                                                      "linger") if k in options})
         self._token_factory = token_factory if token is None else (lambda: token)
         self._options = options
         self.attempts = 0
@@ -332,7 +381,7 @@ class ServerSessionTransport:
 
     def __init__(self, conn: ServerConnection, max_buffer: int) -> None:
         self.connection = conn
-        self._inbox = _Inbox(max_buffer)
+        self._inbox = FrameInbox(max_buffer)
 
     def __repr__(self) -> str:
         return f"<ServerSessionTransport {self.connection.connection_id}>"

@@ -155,9 +155,9 @@ def test_the_session_reports_the_bad_item_and_handles_the_good_ones() -> None:
 
 
 def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() -> None:
-    """Each side's owner alternates: send a batch (the client waits for SendFrames' answer),
-    then take what arrived. With small inbound bounds everywhere, every frame still arrives,
-    in order, both ways."""
+    """Each side's owner alternates: send a batch (the client waits for room in its small
+    send queue, that is for SendFrames' answer), then take what arrived. With small bounds
+    everywhere, every frame still arrives, in order, both ways."""
     batches, size = 300, 20
 
     async def owner(transport: object, tag: bytes, got: list[bytes]) -> None:
@@ -175,7 +175,7 @@ def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() 
         endpoint = SessionHubEndpoint(server_hub, max_buffer=16)
         async with running(server_hub) as base:
             endpoint.base_url = base
-            client = await endpoint.connector(max_buffer=16,
+            client = await endpoint.connector(max_buffer=16, max_send_queue=size,
                                               max_pending_invocations=4).connect()
             server = await endpoint.accept()
             at_client: list[bytes] = []
