@@ -28,9 +28,17 @@ Nothing is dropped in silence and nothing piles up without bound:
 * events wait for the processor in a queue of ``max_queued``; while it is full the feed's
   handler waits, and the connection stops reading (back-pressure to the server);
 * live events held during a replay are bounded by ``max_held``; beyond it they are let go and
-  the replay goes on until it has brought every one of them back;
+  the feed replays (whichever replay let them go) until it has brought every one of them back;
+  one the replay passes without bringing it, or does not reach, is reported (below);
 * an event whose payload does not decode (live or replayed) is handed over in its place in the
   order, to :meth:`EventProcessor.on_undecodable_event`, with the raw payload;
+* what the server does against the protocol goes to :meth:`EventProcessor.on_protocol_error`
+  (a :class:`~sessionkit.RemoteProtocolError`, ``offending`` what it sent), in its place, and the
+  feed goes on: an id delivered before sent again with other content, a live event at or below
+  the cursor that repeats nothing delivered (within the ``Sequencer``'s window of remembered
+  deliveries; one older than that, such as the active state pushed on connect, is a repeat), a
+  latest id below the cursor, a let-go event the replay does not bring back. A copy of a
+  delivered event that does not decode is a repeat (nothing in it can be compared);
 * a resync that fails is retried with a growing delay, never in a loop.
 """
 
@@ -83,6 +91,9 @@ class EventProcessor:
     :class:`~sessionkit.RemoteProtocolError` whose ``offending`` is the raw payload (``seq``
     None: it had no readable ``EventSeqId``, so it comes when it arrives).
     ``on_caught_up(cursor)`` runs when a replay is over and live events follow.
+    ``on_protocol_error(error)`` gets, in its place, what the server sent against the protocol
+    (a :class:`~sessionkit.RemoteProtocolError`: ``offending`` is what it sent, None for an
+    absence such as a let-go event the replay does not bring back); the cursor does not move.
     """
 
     def on_event(self, name: str, payload: Any) -> Any:
@@ -105,6 +116,7 @@ class EventProcessor:
     def on_undecodable_event(self, name: str, seq: int | None,
                              error: RemoteProtocolError) -> Any: ...
     def on_caught_up(self, cursor: int) -> Any: ...
+    def on_protocol_error(self, error: RemoteProtocolError) -> Any: ...
 
 
 @attrs.frozen
@@ -121,6 +133,8 @@ class FeedStats:
     queued: int = 0
     """Events waiting for the processor now (at most ``max_queued``)."""
     peak_queued: int = 0
+    protocol_errors: int = 0
+    """Reports handed to :meth:`EventProcessor.on_protocol_error`."""
 
 
 @attrs.frozen
@@ -137,9 +151,34 @@ class _Undecodable:
     error: RemoteProtocolError
 
 
+@attrs.frozen
+class _Report:
+    """A protocol error of the server's, queued for :meth:`EventProcessor.on_protocol_error`."""
+
+    error: RemoteProtocolError
+
+
+def _same(seen: object, item: object) -> bool:
+    """Whether ``item`` repeats ``seen``, an event delivered with the same id (the
+    ``Sequencer``'s test). A copy that does not decode is taken as a repeat: nothing in it can
+    be compared, and the id was handed over."""
+    assert isinstance(seen, _Item) and isinstance(item, _Item)
+    if isinstance(seen.payload, _Undecodable) or isinstance(item.payload, _Undecodable):
+        return True
+    return bool(seen.name == item.name and seen.payload == item.payload)
+
+
+def _offending(item: _Item) -> Any:
+    """What the server sent for ``item``: the raw payload of one that did not decode."""
+    return item.payload.error.offending if isinstance(item.payload, _Undecodable) else item.payload
+
+
 _CAUGHT_UP = object()
 RESYNC_RETRY_DELAY = 0.5
 RESYNC_RETRY_MAX_DELAY = 30.0
+LET_GO_IDS_KEPT = 65_536
+"""How many ids of let-go events (at least; ``max_held`` if more) are kept to check that the
+replay brings each back; past that, only the highest is (the replay goes past it)."""
 
 
 def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -192,7 +231,8 @@ class EventFeed:
         self.page_size = page_size
         self.start_at_latest = start_at_latest
         start = store.last_event_id if store is not None else cursor
-        self.sequencer = Sequencer(GapPolicy.TOLERATE, max_held, last_delivered=start)
+        self.sequencer = Sequencer(GapPolicy.TOLERATE, max_held, last_delivered=start,
+                                   same=_same)
         self.sequencer.start(start + 1, 0)  # hold what arrives before the first replay ends
         self.cursor = start  # the last event the processor returned from
         self.max_queued = max_queued
@@ -200,19 +240,31 @@ class EventFeed:
         self._lock = trio.Lock()  # judging + queueing one event at a time keeps the order
         self._resync = trio.Event()
         self._counts = {"handled": 0, "replayed": 0, "live": 0, "resyncs": 0,
-                        "undecodable": 0, "handler_errors": 0, "held_overflows": 0}
-        self._let_go = 0  # the highest live event let go while held: a replay must bring it
+                        "undecodable": 0, "handler_errors": 0, "held_overflows": 0,
+                        "protocol_errors": 0}
+        self._old_repeats = 0  # live events older than what the sequencer remembers
+        # live events let go while held: a replay must bring each back. Their ids (and
+        # names, for a report) are kept up to a bound; past it only the highest
+        self._let_go: dict[int, str] = {}
+        self._let_go_kept = max(max_held, LET_GO_IDS_KEPT)
+        self._let_go_top = 0
+        self._let_go_unchecked = 0
+        self._missing_reported = 0  # the let-go event last reported as not brought back
+        # (its newest id, the cursor) when the server's newest id was below the cursor: ids
+        # between them are not old events but new ones with ids gone backwards
+        self._behind: tuple[int, int] | None = None
         self._resync_only = False  # the pending resync is a replay only (no new subscribe)
         self._refetch = 0  # the highest event that came undecodable: a replay fetches it again
         self._peak_queued = 0
+        self._syncing = False  # a sync runs: it replays until nothing is missing
         events.on_every_callback(self._on_live)
         events.on_undecodable(self._on_undecodable)
         events.connection.on_reconnecting(self._on_reconnecting)
         events.connection.on_reconnected(self._on_reconnected)
-        self._syncing = False
 
     def stats(self) -> FeedStats:
-        return FeedStats(duplicates=self.sequencer.duplicates, cursor=self.cursor,
+        return FeedStats(duplicates=self.sequencer.duplicates + self._old_repeats,
+                         cursor=self.cursor,
                          queued=self._send.statistics().current_buffer_used,
                          peak_queued=self._peak_queued, **self._counts)
 
@@ -222,6 +274,25 @@ class EventFeed:
         used = self._send.statistics().current_buffer_used
         if used > self._peak_queued:
             self._peak_queued = used
+
+    async def _report(self, message: str, offending: Any) -> None:
+        """Queue a protocol error of the server's for the processor, in its place."""
+        logger.warning("Event Hub protocol error: %s", message)
+        self._counts["protocol_errors"] += 1
+        await self._queue(_Report(RemoteProtocolError(message, offending=offending)))
+
+    def _need_replay(self) -> None:
+        """Something is missing (let go, or to fetch again): a replay must come. A running
+        sync replays until nothing is; otherwise a replay-only resync is asked for."""
+        if self._syncing or self._resync.is_set():
+            return
+        self._resync_only = True
+        self._resync.set()
+
+    def _missing(self) -> bool:
+        """Whether a replay must still bring something (a let-go event, a record to fetch
+        again) before the held events may be released."""
+        return max(self._let_go_top, self._refetch) > self.sequencer.last
 
     # -- inbound --------------------------------------------------------------------------
 
@@ -241,34 +312,64 @@ class EventFeed:
                 self._counts["undecodable"] += 1
                 await self._queue(item)
                 return
-            if seq <= self.sequencer.last:
-                return  # already delivered (a duplicate that came damaged)
-            self._refetch = max(self._refetch, seq)
-            if not self.sequencer.replaying:
-                self.sequencer.start(self.sequencer.last + 1, 0)  # hold from here on
-                self._resync_only = not self._resync.is_set()
-                self._resync.set()
+            if seq > self.sequencer.last:  # (at or below: judged as a repeat, or reported)
+                self._refetch = max(self._refetch, seq)
+                if not self.sequencer.replaying:
+                    self.sequencer.start(self.sequencer.last + 1, 0)  # hold from here on
+                self._need_replay()
             await self._offer(item, replay=False)
 
-    async def _offer(self, item: _Item, *, replay: bool) -> None:
-        """Judge one event (under the lock) and queue it for the processor if it is new."""
+    async def _offer(self, item: _Item, *, replay: bool, held: bool = False) -> None:
+        """Judge one event (under the lock) and queue it for the processor if it is new.
+        ``held``: a live event held during a replay, judged again at its end."""
         assert item.seq is not None
+        seq = self.sequencer
         try:
-            verdict = self.sequencer.offer(item.seq, replay, item)
+            verdict = seq.offer(item.seq, replay, item)
         except OverflowError:  # more live events held than max_held while a replay runs
-            self._counts["held_overflows"] += 1
-            self._let_go = max(self._let_go, item.seq)
-            logger.warning("event %s (%s) let go: %d live events are held while a replay "
-                           "runs (max_held); the replay will bring it back", item.seq,
-                           item.name, self.sequencer.held)
+            self._let_go_event(item)
             return
         if verdict is Verdict.DELIVER:
-            self._counts["replayed" if replay else "live"] += 1
+            self._let_go.pop(item.seq, None)  # brought back
+            self._counts["replayed" if replay and not held else "live"] += 1
             if isinstance(item.payload, _Undecodable):
                 self._counts["undecodable"] += 1
             await self._queue(item)
         elif verdict is Verdict.DUPLICATE:
             logger.debug("event %s (%s) dropped: already delivered", item.seq, item.name)
+        elif verdict is Verdict.VIOLATION:
+            problem = seq.problem
+            if not replay and self._older_than_remembered(item.seq):
+                # e.g. the active state pushed on connect, handed over before a restart: a
+                # repeat, as the Sequencer takes a replayed event this old
+                self._old_repeats += 1
+                logger.debug("event %s (%s) dropped: at or below the cursor, older than the "
+                             "deliveries remembered", item.seq, item.name)
+                return
+            where = "replayed" if replay and not held else "live"
+            await self._report(f"{item.name}: {where} {problem}", _offending(item))
+
+    def _older_than_remembered(self, event_id: int) -> bool:
+        """At or below the sequencer's floor (nothing known of what was delivered there), not
+        among the deliveries it remembers, and not above the newest id of a server whose ids
+        went backwards (called on a violation only: rare)."""
+        if self._behind is not None and self._behind[0] < event_id <= self._behind[1]:
+            return False
+        floor = dict(self.sequencer.floors()).get(self.sequencer.run, 0)
+        return event_id <= floor and all(i != event_id for i, _ in self.sequencer.recent())
+
+    def _let_go_event(self, item: _Item) -> None:
+        assert item.seq is not None
+        self._counts["held_overflows"] += 1
+        self._let_go_top = max(self._let_go_top, item.seq)
+        if item.seq in self._let_go or len(self._let_go) < self._let_go_kept:
+            self._let_go[item.seq] = item.name
+        else:
+            self._let_go_unchecked += 1
+        logger.warning("event %s (%s) let go: %d live events are held while a replay runs "
+                       "(max_held); the replay will bring it back", item.seq, item.name,
+                       self.sequencer.held)
+        self._need_replay()
 
     def _on_reconnecting(self, error: BaseException | None) -> None:
         # hold live events from now on: a new connection's active-state push must not
@@ -285,13 +386,31 @@ class EventFeed:
         elif not self._syncing:  # resumed: nothing was lost, release what was held
             await self._release()
 
-    async def _release(self) -> None:
+    async def _release(self) -> bool:
+        """The replay is over: release the held events (judged again, in id order) and report
+        what it passed without bringing back. False, releasing nothing, while a replay must
+        still bring something (a running sync replays on; else one is asked for): the check
+        and the release are one step under the lock, so nothing is let go in between."""
         async with self._lock:
-            if max(self._let_go, self._refetch) > self.sequencer.last:
-                return  # a replay must come first: it releases what is held
-            for item in self.sequencer.complete():
-                self._counts["live"] += 1
-                await self._queue(item)
+            if self._missing():
+                self._need_replay()
+                return False
+            self._refetch = 0
+            for item in self.sequencer.release_held():
+                assert isinstance(item, _Item)
+                await self._offer(item, replay=True, held=True)
+            lost, self._let_go = sorted(self._let_go.items()), {}
+            unchecked, self._let_go_unchecked, self._let_go_top = self._let_go_unchecked, 0, 0
+            for event_id, name in lost:  # the replay went past it without bringing it
+                await self._report(
+                    f"{name}: live event {event_id} was let go while a replay ran (max_held) "
+                    f"and the replay passed it (it is at {self.sequencer.last}) without "
+                    f"bringing it back: it is lost", None)
+            if unchecked:
+                logger.warning("%d more live events were let go than ids are kept for "
+                               "(LET_GO_IDS_KEPT): the replay went past the highest; whether "
+                               "it brought back each of them cannot be told", unchecked)
+            return True
 
     # -- the feed -------------------------------------------------------------------------
 
@@ -332,11 +451,13 @@ class EventFeed:
         self._syncing = True
         try:
             await self._replay_and_subscribe(first, subscribe)
+            # only a replay that brought back everything let go releases the held live
+            # events: after a failed one they stay held (releasing them would move the
+            # cursor past what was not replayed yet)
+            while not await self._release():
+                await self._bring_back(first)
         finally:
             self._syncing = False
-        # only a finished replay releases the held live events: after a failed one they stay
-        # held (releasing them would move the cursor past what was not replayed yet)
-        await self._release()
         await self._queue(_CAUGHT_UP)
 
     async def _replay_and_subscribe(self, first: bool, subscribe: bool = True) -> None:
@@ -346,26 +467,46 @@ class EventFeed:
         if first and seq.last == 0 and self.start_at_latest:
             seq.start(0, behind)
             logger.info("no cursor: starting at the latest event %d", seq.last)
+            for event_id in [i for i in self._let_go if i <= seq.last]:
+                del self._let_go[event_id]  # history, not asked for
         else:
-            seq.start(seq.last + 1, behind)
+            problem = seq.start(seq.last + 1, behind)
             logger.info("replaying events after %d (latest %d)", seq.last, behind)
+            if problem is None:
+                self._behind = None
+            elif self._behind != (behind, seq.last):  # told once
+                self._behind = (behind, seq.last)
+                async with self._lock:
+                    await self._report(f"GetLatestEventSeqId: {problem}", latest)
         if seq.replaying:
             await self._replay(seq.last)
         if subscribe:
             await self.events.subscribe_to_strategies(strategies=self.strategies)
         if seq.replaying:
             await self._replay(seq.last)  # what came between the replay and the subscribe
-            while self._let_go > seq.last:  # live events were let go: bring them back
-                before = seq.last
-                await self._replay(seq.last)
-                if seq.last == before:
-                    raise MesoLiveSignalRError(
-                        f"event {self._let_go} was sent live but the replay does not bring "
-                        f"it back (the replay ends at {seq.last})")
-            self._let_go = 0
-            if self._refetch > seq.last:  # came undecodable: its stored record, if any
-                await self._replay(seq.last)
-            self._refetch = 0
+
+    async def _bring_back(self, first: bool) -> None:
+        """Replay until the live events let go are brought back and the events that came
+        undecodable are fetched again (any replay may let more go: each is judged at the
+        end). A let-go event the replay does not reach raises (a later sync's is reported
+        to the processor first, once): the sync is retried."""
+        seq = self.sequencer
+        while self._missing():
+            before, refetch = seq.last, self._refetch
+            await self._replay(before)
+            if seq.last > before:
+                continue
+            if self._let_go_top > seq.last:
+                problem = (f"live event {self._let_go_top} was let go while a replay ran "
+                           f"(max_held) and the replay does not bring it back (it ends at "
+                           f"{seq.last})")
+                if not first and self._missing_reported != self._let_go_top:
+                    self._missing_reported = self._let_go_top
+                    async with self._lock:
+                        await self._report(f"{problem}; the replay is tried again", None)
+                raise MesoLiveSignalRError(problem)
+            if self._refetch == refetch:  # no stored record: the undecodable copy stands
+                self._refetch = 0
 
     async def _replay(self, after: int) -> None:
         cursor = after
@@ -413,6 +554,9 @@ class EventFeed:
         async for item in self._recv:
             if item is _CAUGHT_UP:
                 await self._call(self.processor.on_caught_up, self.cursor)
+                continue
+            if isinstance(item, _Report):  # not an event: the cursor does not move
+                await self._call(self.processor.on_protocol_error, item.error)
                 continue
             if isinstance(item.payload, _Undecodable):
                 await self._call(self.processor.on_undecodable_event, item.name, item.seq,

@@ -79,6 +79,9 @@ class EventLog:
         stored = StoredEvent(self._last_seq, callback_for(payload), payload,
                              getattr(payload, "strategy_id", None))
         self._events.append(stored)
+        if st.faults.hide_events > 0:
+            st.faults.hide_events -= 1
+            st.faults.hidden.add(stored.seq)
         self._track_active(stored)
         self._route(stored)
         return payload
@@ -119,6 +122,13 @@ class EventLog:
         if faults.duplicate_deliveries > 0:
             faults.duplicate_deliveries -= 1
             self._outbox.append(Delivery(conn, ev.target, ev.payload))
+
+    def send_unstored(self, payload: Any) -> None:
+        """A hostile server: ``payload`` (an event model) goes out live to every Event Hub
+        connection as it is, neither stored nor checked (an id going backwards, an id sent
+        again with other content)."""
+        for conn in self._connected:
+            self._outbox.append(Delivery(conn, callback_for(payload), payload))
 
     def take_deliveries(self) -> list[Delivery]:
         """Everything queued for the transport since the last call, in order."""
@@ -207,7 +217,9 @@ class EventLog:
             fail(m.StatusCode.BAD_REQUEST, f"EventSeqId must be >= 0, got {args.event_seq_id}",
                  code="ValidationFailed", field="EventSeqId")
         wanted = None if args.strategies is None else set(args.strategies)
-        matching = [ev for ev in self._events if ev.seq > args.event_seq_id and (
+        hidden = self._state.faults.hidden
+        matching = [ev for ev in self._events if ev.seq > args.event_seq_id
+                    and ev.seq not in hidden and (
             wanted is None or ev.strategy_id is None or ev.strategy_id in wanted)]
         chunk = matching[:limit]
         records = tuple(m.EventRecord(event_seq_id=ev.seq, event_type=ev.target, payload=ev.payload)

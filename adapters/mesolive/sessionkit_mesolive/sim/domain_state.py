@@ -88,6 +88,10 @@ class Faults:
     """``EventSeqId`` of the events whose callbacks were corrupted."""
     corrupt_in_history: bool = False
     """Replay (``GetEventsSince``) returns the corrupted events corrupted too."""
+    hide_events: int = 0
+    """The next N events are sent live but left out of replay (``GetEventsSince``)."""
+    hidden: set[int] = attrs.field(factory=set)
+    """``EventSeqId`` of the events replay leaves out (clear it to have them replayed)."""
 
     def duplicate_next_events(self, count: int = 1) -> None:
         self.duplicate_deliveries += count
@@ -97,6 +101,12 @@ class Faults:
         ``in_history`` their records in replay do too (else replay has them intact)."""
         self.corrupt_deliveries += count
         self.corrupt_in_history = self.corrupt_in_history or in_history
+
+    def hide_next_events(self, count: int = 1) -> None:
+        """A server whose history lacks what it sent: the next ``count`` events are delivered
+        live as usual but ``GetEventsSince`` leaves them out (until :attr:`hidden` is
+        cleared)."""
+        self.hide_events += count
 
     def fail_next_job(self, kind: str | None = None, error: str = "simulated failure") -> None:
         """Make the next preparation job of ``kind`` (Entry/Exit/Adjustment, or any) fail."""

@@ -4,8 +4,10 @@ in order; the cursor moves after handling; a new connection replays and subscrib
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import attrs
 import pytest
 import trio
 from sessionkit_mesolive import EventFeed, EventProcessor, MesoLiveApiException
@@ -21,6 +23,7 @@ class Recorder(EventProcessor):
     def __init__(self) -> None:
         self.seen: list[tuple[str, int]] = []
         self.caught_up = 0
+        self.errors: list[RemoteProtocolError] = []
 
     def on_event(self, name: str, payload: Any) -> Any:
         self.seen.append((name, payload.event_seq_id))
@@ -28,6 +31,10 @@ class Recorder(EventProcessor):
 
     def on_caught_up(self, cursor: int) -> None:
         self.caught_up += 1
+
+    def on_protocol_error(self, error: RemoteProtocolError) -> None:
+        self.seen.append(("protocol error", 0))
+        self.errors.append(error)
 
 
 def signals(p: Platform, n: int) -> list[int]:
@@ -37,9 +44,10 @@ def signals(p: Platform, n: int) -> list[int]:
             for i in range(n)]
 
 
-async def feed_run(p: Platform, processor: Recorder, store: Any, body: Any) -> EventFeed:
+async def feed_run(p: Platform, processor: Recorder, store: Any, body: Any,
+                   **options: Any) -> EventFeed:
     client = p.client()
-    feed = EventFeed(client.events, processor, store)
+    feed = EventFeed(client.events, processor, store, **options)
     async with client, trio.open_nursery() as nursery:
         await nursery.start(feed.run)
         await body(client, feed)
@@ -77,6 +85,9 @@ def test_replay_then_live_each_event_once_in_order_with_the_cursor_journalled() 
             await feed_run(p, rec2, reopened, body2)
             replayed = [seq for _, seq in rec2.seen]
             assert replayed[0] > ids[-1] and set(later) <= set(replayed)
+            # the active state pushed on connect (below the cursor, handed over before the
+            # restart) is a repeat, not a protocol error
+            assert rec.errors == [] and rec2.errors == []
 
     run(main)
 
@@ -242,5 +253,163 @@ def test_a_raising_processor_is_counted_and_the_feed_goes_on() -> None:
                 assert feed.stats().handler_errors == 1
 
             await feed_run(p, rec, store, body)
+
+    run(main)
+
+
+def burst(p: Platform, hide: int) -> list[int]:
+    """In one tick: a live event that does not decode (the feed holds it, max_held=1, and
+    replays), then three events the feed must let go; ``hide``: which of the three the
+    server's history lacks (sent live, left out of replay)."""
+    p.domain.faults.corrupt_next_events(1)
+    sent = signals(p, 1)
+    for i in range(3):
+        if i == hide:
+            p.domain.faults.hide_next_events(1)
+        sent += signals(p, 1)
+    return sent
+
+
+def test_a_let_go_event_the_replay_passes_without_bringing_back_is_reported_lost() -> None:
+    """The server sends an event live that its replay then leaves out: it was let go (the
+    held events were at max_held), so the feed cannot hand it over; the processor is told,
+    once, in its place, and everything else comes once, in order."""
+
+    async def main() -> None:
+        async with platform(seq_gap_probability=0) as p:
+            rec = Recorder()
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                first = signals(p, 2)
+                await eventually(lambda: feed.cursor >= first[-1])
+                sent = burst(p, hide=1)
+                lost = sent[2]
+                await eventually(lambda: feed.cursor >= sent[-1] and rec.errors)
+                assert [seq for _, seq in rec.seen if seq in sent] == [
+                    s for s in sent if s != lost]
+                [error] = rec.errors
+                assert f"live event {lost} was let go" in str(error)
+                assert "it is lost" in str(error) and error.offending is None
+                stats = feed.stats()
+                assert stats.held_overflows == 3 and stats.protocol_errors == 1
+
+            await feed_run(p, rec, None, body, max_held=1)
+
+    run(main)
+
+
+def test_a_let_go_event_the_replay_does_not_reach_is_reported_and_replayed_again() -> None:
+    """The replay ends below an event let go: the processor is told once, the resync is tried
+    again (with a growing delay) and brings it back once the server's history has it."""
+
+    async def main() -> None:
+        async with platform(seq_gap_probability=0) as p:
+            rec = Recorder()
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                first = signals(p, 2)
+                await eventually(lambda: feed.cursor >= first[-1])
+                sent = burst(p, hide=2)
+                await eventually(lambda: rec.errors)
+                [error] = rec.errors
+                assert f"live event {sent[-1]} was let go" in str(error)
+                assert "does not bring it back" in str(error) and error.offending is None
+                await trio.sleep(1.0)  # a retry or two: told once, the rest still held
+                assert len(rec.errors) == 1 and feed.cursor == sent[-2]
+                p.domain.faults.hidden.clear()  # the history has it now
+                await eventually(lambda: feed.cursor >= sent[-1])
+                assert [seq for _, seq in rec.seen if seq in sent] == sent
+
+            await feed_run(p, rec, None, body, max_held=1)
+
+    run(main)
+
+
+def test_an_id_sent_again_with_other_content_is_reported_not_dropped() -> None:
+    """The same event again is a repeat (dropped, counted); an id delivered before that comes
+    again with other content goes to on_protocol_error with what was sent; the feed goes on."""
+
+    async def main() -> None:
+        async with platform(seq_gap_probability=0) as p:
+            rec = Recorder()
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                first = p.domain.raise_entry_signal(1, PAPER)
+                await eventually(lambda: feed.cursor >= first.event_seq_id)
+                duplicates = feed.stats().duplicates
+                p.domain.events.send_unstored(first)  # the same again
+                other = attrs.evolve(first, state=m.SignalState.OFF)
+                p.domain.events.send_unstored(other)  # the same id, other content
+                after = signals(p, 1)
+                await eventually(lambda: feed.cursor >= after[-1])
+                assert [seq for name, seq in rec.seen][-3:] == [
+                    first.event_seq_id, 0, after[0]]  # the report in its place
+                [error] = rec.errors
+                assert error.offending == other
+                assert f"event id {first.event_seq_id} was delivered before with other " \
+                       "content" in str(error)
+                assert feed.stats().duplicates == duplicates + 1
+
+            await feed_run(p, rec, None, body)
+
+    run(main)
+
+
+def test_a_live_id_below_the_cursor_that_repeats_nothing_delivered_is_reported() -> None:
+    """Ids going backwards: an event below the cursor that was never delivered (within what
+    the feed remembers) is not dropped in silence; the processor is told, with the event."""
+
+    async def main() -> None:
+        async with platform(seq_gap_probability=0) as p:
+            rec = Recorder()
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                first = p.domain.raise_entry_signal(1, PAPER)
+                await eventually(lambda: feed.cursor >= first.event_seq_id)
+                ahead = attrs.evolve(first, event_seq_id=first.event_seq_id + 5,
+                                     event_id=uuid.uuid4())
+                back = attrs.evolve(first, event_seq_id=first.event_seq_id + 3,
+                                    event_id=uuid.uuid4())
+                p.domain.events.send_unstored(ahead)  # a gap: delivered
+                p.domain.events.send_unstored(back)  # below it, never delivered
+                await eventually(lambda: rec.errors)
+                assert [seq for name, seq in rec.seen][-3:] == [
+                    first.event_seq_id, ahead.event_seq_id, 0]
+                [error] = rec.errors
+                assert error.offending == back and "went backwards" in str(error)
+                assert feed.cursor == ahead.event_seq_id
+
+            await feed_run(p, rec, None, body)
+
+    run(main)
+
+
+def test_a_latest_event_id_below_the_cursor_is_reported() -> None:
+    """The journal's cursor is beyond the server's newest event (another account's journal,
+    a server that started its ids again): said, not taken in silence; nor is each new event
+    that comes with an id at or below the cursor (never taken for an old one repeated)."""
+
+    async def main() -> None:
+        async with platform(seq_gap_probability=0) as p:
+            newest = signals(p, 2)[-1]
+            store = MemoryStore("acct", "day")
+            store.event_handled(1000)
+            store.commit()
+            rec = Recorder()
+
+            new = None
+
+            async def body(client: Any, feed: EventFeed) -> None:
+                nonlocal new
+                await eventually(lambda: rec.errors)
+                new = p.domain.raise_entry_signal(1, PAPER)
+                await eventually(lambda: len(rec.errors) == 2)
+
+            await feed_run(p, rec, store, body)
+            error, later = rec.errors
+            assert f"newest event id {newest} is below the last event delivered (1000)" \
+                in str(error)
+            assert error.offending.latest_event_seq_id == newest
+            assert "went backwards" in str(later) and later.offending == new
 
     run(main)
