@@ -294,6 +294,11 @@ class ZmqServerEndpoint:
         for ev in drain_monitor(self._mon):
             if ev.event == zmq.EVENT_DISCONNECTED:
                 t = self._by_fd.pop(ev.value, None)
+                # the connection's last frames may have reached the socket's queue since the
+                # last drain (a full queue holds them back until it is read): read them all
+                # first, so that they are delivered before the close
+                while events(self._sock) & POLLIN:
+                    self._drain()
                 if t is not None:
                     self._close_peer(t, "the client disconnected (connection lost)", local=False)
             elif ev.event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
