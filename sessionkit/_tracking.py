@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 import attrs
+from msgspec.structs import replace
 
 from ._config import SessionConfig
 from ._events import Callback, Event, MessageFinished, MessageReceived, Outcome
@@ -110,8 +111,8 @@ def same_content(a: object, b: object) -> bool:
         return True
     if type(a) is not type(b) or not isinstance(a, Message) or not isinstance(b, Message):
         return False
-    return (attrs.evolve(a, event_id=None, replay=False, ts=None)
-            == attrs.evolve(b, event_id=None, replay=False, ts=None))
+    return (replace(a, event_id=None, replay=False, ts=None)
+            == replace(b, event_id=None, replay=False, ts=None))
 
 
 def _is_final_response(msg: Message) -> bool:
