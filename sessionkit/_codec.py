@@ -272,10 +272,11 @@ class _BaseCodec:
         except msgspec.ValidationError as exc:
             try:
                 raw = self._plain.decode(frame)
-            except msgspec.DecodeError:  # valid as a message, not as plain data (msgspec)
+            except (msgspec.DecodeError, RecursionError):  # valid as a message only
                 raise DecodeError(f"invalid frame: {exc}", offending=frame) from None
             result = explain(raw, exc)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: nested deeper than msgspec reads (Python's recursion limit)
             raise DecodeError(f"frame is not valid {self._format}: {exc}",
                               offending=frame) from None
         if isinstance(result, DecodeError):

@@ -141,6 +141,24 @@ def test_frames_that_are_not_objects(frame: bytes) -> None:
         MsgpackCodec().decode(frame)
 
 
+@pytest.mark.parametrize("codec", CODECS, ids=lambda c: c.name)
+@pytest.mark.parametrize("where", ["unknown field", "unknown type", "frame"])
+def test_a_frame_nested_too_deeply_is_a_decode_error(codec: JsonCodec, where: str) -> None:
+    """Nested deeper than the decoder reads (it recurses): refused, never a crash."""
+    depth = 5000
+    if codec.name == "json":
+        deep = b"[" * depth + b"]" * depth
+        frame = {"unknown field": b'{"type":"status","cid":"a","x":%s}',
+                 "unknown type": b'{"type":"weather","x":%s}', "frame": b"%s"}[where] % deep
+    else:
+        deep = b"\x91" * depth + b"\x90"  # [[[...[]...]]]
+        frame = {"unknown field": b"\x83\xa4type\xa6status\xa3cid\xa1a\xa1x%s",
+                 "unknown type": b"\x82\xa4type\xa7weather\xa1x%s", "frame": b"%s"}[where] % deep
+    with pytest.raises(DecodeError) as err:
+        codec.decode(frame)
+    assert err.value.offending == frame
+
+
 def test_oversize_frames_refused_both_ways() -> None:
     codec = JsonCodec(max_frame_size=64)
     with pytest.raises(DecodeError, match="exceeds max_frame_size 64"):
