@@ -30,8 +30,7 @@ from ._errors import InvalidRequestError
 
 __all__ = ["ID_MAX", "BATCH_LIMIT", "CID_MAX_LENGTH", "Id", "Int", "ID_MARK", "Rule", "ID",
            "COUNT", "CID", "TEXT", "FLAG", "TIMESTAMP", "RESUME", "optional", "tuple_of",
-           "checked", "field_rules", "check_fields", "compile_check", "CHECK_ONLY",
-           "describe_value"]
+           "checked", "field_rules", "check_fields", "compile_check", "describe_value"]
 
 #: the largest id (and size, price) the protocol allows: 2^63-1
 ID_MAX = 2**63 - 1
@@ -39,9 +38,6 @@ ID_MAX = 2**63 - 1
 BATCH_LIMIT = 200
 #: the longest client id
 CID_MAX_LENGTH = 128
-
-#: set on a compiled check (a class whose ``__post_init__`` carries it runs only its check)
-CHECK_ONLY = "__sessionkit_check_only__"
 
 
 class _IdMark:
@@ -242,5 +238,4 @@ def compile_check(qualname: str, rules: Mapping[str, Rule]) -> Any:
     exec("\n".join(lines), ns)  # noqa: S102 - generated from our own rules
     fn = ns["__post_init__"]
     fn.__qualname__ = f"{qualname}.__post_init__"
-    setattr(fn, CHECK_ONLY, True)
     return fn
