@@ -41,10 +41,10 @@ class LocalProtocolError(SessionkitError):
 class InvalidRequestError(LocalProtocolError, ValueError):
     """A message the client sends was made with a field the protocol does not allow.
 
-    Raised where the message is made (its constructor, ``attrs.evolve``), so an invalid
-    request never reaches ``submit`` nor the wire: a wrong type (``size="1"``, ``size=True``,
-    ``price_in_cents=None``) as well as a value out of the protocol's range (see
-    ``docs/protocol.md``). A :class:`LocalProtocolError` and a ``ValueError``.
+    Raised where the message is made (its constructor, ``msgspec.structs.replace``, a
+    decode), so an invalid request never reaches ``submit`` nor the wire: a wrong type
+    (``size="1"``, ``size=True``, ``price_in_cents=None``) as well as a value out of the
+    protocol's range (see ``docs/protocol.md``). A :class:`LocalProtocolError` and a ``ValueError``.
     ``type_name`` is the message class's name, ``field`` the field's name (an item of a
     tuple field adds its index: ``"mids[2]"``), ``value`` the value refused.
     """

@@ -1,7 +1,10 @@
 """Events the session core emits, drained by the caller with ``Session.events()``.
 
 Each event maps to one :class:`~sessionkit.MessageProcessor` method (see
-``sessionkit._processor.dispatch``).
+``sessionkit._processor.dispatch``). Events are frozen ``msgspec.Struct``s (made for
+every answer, so they are cheap to make); a callback a message or a request carries, and
+the exception of a :class:`ProtocolError`, are not part of the event's equality, hash or
+repr.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-import attrs
+import msgspec
 
 from ._messages import Message, Request
 
@@ -54,73 +57,70 @@ class Outcome(enum.Enum):
     NOT_SENT = "not_sent"
 
 
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """Base class of session events."""
 
-    __slots__ = ()
 
-
-@attrs.frozen(slots=True)
-class LoginAccepted(Event):
+class LoginAccepted(Event, frozen=True):
     event_id: int
     run_id: str | None
 
 
-@attrs.frozen(slots=True)
-class LoginFailed(Event):
+class LoginFailed(Event, frozen=True):
     reason: str
 
 
-@attrs.frozen(slots=True)
-class ConnectionFailed(Event):
+class ConnectionFailed(Event, frozen=True):
     reason: str
 
 
-@attrs.frozen(slots=True)
-class MessageReceived(Event):
+class MessageReceived(Event, frozen=True):
     """An inbound message, with the previous message of the same MID and its callback."""
 
     msg: Message
     prev_msg: Message | None = None
-    callback: Callback | None = attrs.field(default=None, eq=False, repr=False)
+    callback: Callback | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is type(self) and self.msg == other.msg
+                and self.prev_msg == other.prev_msg)
+
+    def __hash__(self) -> int:
+        return hash((self.msg, self.prev_msg))
+
+    def __repr__(self) -> str:
+        return f"MessageReceived(msg={self.msg!r}, prev_msg={self.prev_msg!r})"
 
 
-@attrs.frozen(slots=True)
-class RunChanged(Event):
+class RunChanged(Event, frozen=True):
     run_id: str
     prev_run_id: str | None
 
 
-@attrs.frozen(slots=True)
-class ResendCompleted(Event):
+class ResendCompleted(Event, frozen=True):
     begin: int
     end: int
 
 
-@attrs.frozen(slots=True)
-class ConnectionBusy(Event):
+class ConnectionBusy(Event, frozen=True):
     reason: str
 
 
-@attrs.frozen(slots=True)
-class ConnectionAvailable(Event):
+class ConnectionAvailable(Event, frozen=True):
     pass
 
 
-@attrs.frozen(slots=True)
-class ExchangeOffline(Event):
+class ExchangeOffline(Event, frozen=True):
     """No message from the exchange for ``silence`` seconds, past its heartbeat interval."""
 
     silence: float
 
 
-@attrs.frozen(slots=True)
-class ExchangeOnline(Event):
+class ExchangeOnline(Event, frozen=True):
     pass
 
 
-@attrs.frozen(slots=True)
-class MessageFinished(Event):
+class MessageFinished(Event, frozen=True):
     """A tracked request reached its final state and is no longer tracked."""
 
     cid: str
@@ -128,21 +128,38 @@ class MessageFinished(Event):
     outcome: Outcome
     request: Request
     reason: str = ""
-    callback: Callback | None = attrs.field(default=None, eq=False, repr=False)
+    callback: Callback | None = None
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.cid, self.mid, self.outcome, self.request, self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"MessageFinished(cid={self.cid!r}, mid={self.mid!r}, outcome={self.outcome!r}, "
+                f"request={self.request!r}, reason={self.reason!r})")
 
 
-@attrs.frozen(slots=True)
-class ProtocolError(Event):
+class ProtocolError(Event, frozen=True):
     """The exchange sent something wrong; the session went on (``fatal`` False) or failed."""
 
-    error: Exception = attrs.field(eq=False)
+    error: Exception
     fatal: bool = False
 
     @property
     def message(self) -> str:
         return str(self.error)
 
+    def __eq__(self, other: object) -> bool:  # errors are compared by neither
+        return type(other) is type(self) and self.fatal == other.fatal
 
-@attrs.frozen(slots=True)
-class Closed(Event):
+    def __hash__(self) -> int:
+        return hash((type(self), self.fatal))
+
+
+class Closed(Event, frozen=True):
     reason: str

@@ -7,13 +7,15 @@ the largest id); sizes and prices are integers in ``1..ID_MAX``; a client id is 
 ``CID_MAX_LENGTH`` printable characters; a batch holds 1 to ``BATCH_LIMIT`` requests.
 ``bool`` is not an integer here.
 
-Inbound messages are checked by the codec when a frame is decoded (an :data:`Id` field
-takes only an id); a message the client sends is checked when it is made: each field of
-such a class carries a :class:`Rule` in its metadata (:func:`checked`), and the class's
-``__attrs_post_init__`` is :func:`compile_check`'s function for it: one expression over
-every field (about a third of the cost of an attrs validator per field), which only when
-it is false walks the rules (:func:`check_fields`) to raise
-:class:`~sessionkit.InvalidRequestError` naming the class, the field and the value.
+Inbound messages are checked by the codec when a frame is decoded: an :data:`Id` field
+takes only an id, an :data:`Int` field only a signed 64-bit integer (msgspec
+constraints, checked as the frame is read). A message the client sends is checked when it
+is made: each field of such a class is declared with :func:`checked`, which gives it a
+:class:`Rule`, and the class's ``__post_init__`` (which msgspec runs after ``__init__``,
+after ``msgspec.structs.replace`` and after a decode) is :func:`compile_check`'s function
+for it: one expression over every field, which only when it is false walks the rules
+(:func:`check_fields`) to raise :class:`~sessionkit.InvalidRequestError` naming the
+class, the field and the value.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import attrs
+import msgspec
 
 from ._errors import InvalidRequestError
 
-__all__ = ["ID_MAX", "BATCH_LIMIT", "CID_MAX_LENGTH", "Id", "ID_MARK", "Rule", "ID", "COUNT",
-           "CID", "TEXT", "FLAG", "TIMESTAMP", "RESUME", "optional", "tuple_of", "checked",
-           "check_fields", "compile_check", "CHECK_ONLY", "describe_value"]
+__all__ = ["ID_MAX", "BATCH_LIMIT", "CID_MAX_LENGTH", "Id", "Int", "ID_MARK", "Rule", "ID",
+           "COUNT", "CID", "TEXT", "FLAG", "TIMESTAMP", "RESUME", "optional", "tuple_of",
+           "checked", "field_rules", "check_fields", "compile_check", "describe_value"]
 
 #: the largest id (and size, price) the protocol allows: 2^63-1
 ID_MAX = 2**63 - 1
@@ -35,11 +38,6 @@ ID_MAX = 2**63 - 1
 BATCH_LIMIT = 200
 #: the longest client id
 CID_MAX_LENGTH = 128
-
-#: set on a compiled check, so that a copier may skip it for a copy of a checked instance
-CHECK_ONLY = "__sessionkit_check_only__"
-
-_RULE = "sessionkit.rule"
 
 
 class _IdMark:
@@ -51,7 +49,10 @@ class _IdMark:
 
 ID_MARK = _IdMark()
 #: an id of the protocol: an ``int`` in ``0..ID_MAX`` (the codec refuses any other at decode)
-Id = Annotated[int, ID_MARK]
+Id = Annotated[int, ID_MARK, msgspec.Meta(ge=0, le=ID_MAX)]
+#: an integer a signed 64-bit field holds (``-2^63..2^63-1``; msgpack carries no longer
+#: one): the codec refuses any other at decode
+Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 @attrs.frozen
@@ -155,20 +156,33 @@ def tuple_of(rule: Rule, *, min_len: int = 0, max_len: str | int | None = None,
                 f"type({{v}}) is tuple{bound}", items=rule)
 
 
+#: the rules of the fields :func:`checked` made and no class has taken yet (by the field's
+#: id; the field object is kept with its rule so that its id is not reused meanwhile)
+_PENDING: dict[int, tuple[Any, Rule]] = {}
+
+
 def checked(rule: Rule, **kwargs: Any) -> Any:
-    """``attrs.field(**kwargs)`` carrying ``rule`` for the class's check."""
-    return attrs.field(metadata={_RULE: rule}, **kwargs)
+    """``msgspec.field(**kwargs)`` carrying ``rule`` for the class's check (the class's
+    metaclass takes it, :func:`field_rules`). No ``default``: the field is required."""
+    f = msgspec.field(**kwargs)
+    _PENDING[id(f)] = (f, rule)
+    return f
 
 
-def _rules(cls: type) -> list[tuple[str, Rule]]:
-    out = []
-    for a in attrs.fields(cls):
-        rule = a.metadata.get(_RULE)
-        if rule is None:
-            raise TypeError(f"{cls.__name__}.{a.name} has no rule; a checked class gives "
-                            f"each field one (sessionkit._rules.checked)")
-        out.append((a.name, rule))
+def field_rules(namespace: Mapping[str, Any]) -> dict[str, Rule]:
+    """The rules of the fields a class body declared with :func:`checked` (taken: each
+    field's rule belongs to one class)."""
+    out = {}
+    for name, value in namespace.items():
+        entry = _PENDING.pop(id(value), None)
+        if entry is not None and entry[0] is value:
+            out[name] = entry[1]
     return out
+
+
+def _rules(cls: type) -> dict[str, Rule]:
+    rules: dict[str, Rule] = getattr(cls, "__rules__", {})
+    return rules
 
 
 def describe_value(value: Any) -> str:
@@ -184,7 +198,7 @@ def check_fields(msg: Any) -> None:
     breaks its rule (the slow path: field by field); return if none does."""
     cls = type(msg)
     name = cls.__name__
-    for field, rule in _rules(_checked_class(cls)):
+    for field, rule in _rules(cls).items():
         value = getattr(msg, field)
         bad = rule.problem(value)
         if bad is not None:
@@ -204,30 +218,24 @@ def _refuse(msg: Any) -> None:
         f"{type(msg).__name__} breaks a rule of its fields", type_name=type(msg).__name__)
 
 
-def _checked_class(cls: type) -> type:
-    """The class in ``cls``'s MRO whose check ``cls`` runs (a subclass may add fields with
-    no rule: its base's check covers the base's fields)."""
-    for c in cls.__mro__:
-        if getattr(c.__dict__.get("__attrs_post_init__"), CHECK_ONLY, False):
-            return c
-    return cls
-
-
-def compile_check(cls: type) -> Any:
-    """``cls``'s ``__attrs_post_init__``: every rule in one expression; when it is false,
-    the slow path (:func:`check_fields`) says which field is wrong."""
-    rules = _rules(cls)
-    ns: dict[str, Any] = {"refuse": _refuse}
-    lines = ["def __attrs_post_init__(self):"]
+def compile_check(qualname: str, rules: Mapping[str, Rule]) -> Any:
+    """The ``__post_init__`` of a class whose fields obey ``rules``: every rule in one
+    expression; when it is false, the slow path (:func:`check_fields`) says which field is
+    wrong. A list given for a tuple field is taken as a tuple first."""
+    ns: dict[str, Any] = {"refuse": _refuse, "force_setattr": msgspec.structs.force_setattr}
+    lines = ["def __post_init__(self):"]
     tests = []
-    for i, (field, rule) in enumerate(rules):
+    for i, (field, rule) in enumerate(rules.items()):
         ns.update(_namespace(rule))
         lines.append(f"    v{i} = self.{field}")
+        if rule.items is not None:
+            lines.append(f"    if type(v{i}) is list:")
+            lines.append(f"        v{i} = tuple(v{i})")
+            lines.append(f"        force_setattr(self, {field!r}, v{i})")
         tests.append(f"({rule.expr(f'v{i}')})")
     lines.append(f"    if not ({' and '.join(tests) or 'True'}):")
     lines.append("        refuse(self)")
     exec("\n".join(lines), ns)  # noqa: S102 - generated from our own rules
-    fn = ns["__attrs_post_init__"]
-    fn.__qualname__ = f"{cls.__qualname__}.__attrs_post_init__"
-    setattr(fn, CHECK_ONLY, True)
+    fn = ns["__post_init__"]
+    fn.__qualname__ = f"{qualname}.__post_init__"
     return fn

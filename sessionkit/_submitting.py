@@ -21,13 +21,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
+from msgspec.structs import replace
+
 from ._config import SessionConfig
 from ._errors import LocalProtocolError, SessionBusy
 from ._events import Callback, ConnectionBusy, Event
 from ._flow import FlowControl
 from ._handoff import BatchTicket
 from ._heartbeat import HeartbeatMonitor
-from ._messages import MESSAGE_TYPES, Batch, Message, MessageReplay, Request, with_cid
+from ._messages import MESSAGE_TYPES, Batch, Message, MessageReplay, Request
 from ._rules import check_fields
 from ._state import Input, SessionState
 from ._tracking import Tracked, Tracker
@@ -94,7 +96,7 @@ class Submitting:
         if request.cid is None:  # _with_cid's common case
             cid = f"{self._cid_prefix}-{self._next_cid}"
             self._next_cid += 1
-            return with_cid(request, cid)
+            return replace(request, cid=cid)
         return self._with_cid(request)
 
     def _admit(self, request: Request) -> Request | None:
@@ -195,4 +197,4 @@ class Submitting:
             return request
         cid = f"{self._cid_prefix}-{self._next_cid}"
         self._next_cid += 1
-        return with_cid(request, cid)
+        return replace(request, cid=cid)

@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Callable
 
 import attrs
+from msgspec.structs import replace
 
 from ._config import SessionConfig
 from ._events import Callback, Event, MessageFinished, MessageReceived, Outcome
-from ._fastinit import compile_maker
 from ._messages import (
     ActionReport,
     Batch,
@@ -50,10 +50,6 @@ _QUEUED, _SENT, _ACKED, _OPEN = (MessageState.QUEUED, MessageState.SENT, Message
                                  MessageState.OPEN)
 _BATCH, _TRADE, _ACK_ONLY = RequestKind.BATCH, RequestKind.TRADE, RequestKind.ACK_ONLY
 _DONE, _COMPLETED = Outcome.DONE, Outcome.COMPLETED
-#: the events of every answer, made without the frozen __init__'s guarded setattrs
-#: (sessionkit._fastinit): the core makes them from values it holds
-_received = compile_maker(MessageReceived)
-_finished = compile_maker(MessageFinished)
 
 
 class Tracked:
@@ -110,8 +106,8 @@ def same_content(a: object, b: object) -> bool:
         return True
     if type(a) is not type(b) or not isinstance(a, Message) or not isinstance(b, Message):
         return False
-    return (attrs.evolve(a, event_id=None, replay=False, ts=None)
-            == attrs.evolve(b, event_id=None, replay=False, ts=None))
+    return (replace(a, event_id=None, replay=False, ts=None)
+            == replace(b, event_id=None, replay=False, ts=None))
 
 
 def _is_final_response(msg: Message) -> bool:
@@ -305,7 +301,7 @@ class Tracker:
         self._apply_ack(t, mid, st.run_id or run_id, now)
         t.ack_seen = True
         if t.callback is not None or type(st) not in self.unobserved:
-            self._emit(_received(st, t.request, t.callback))
+            self._emit(MessageReceived(st, t.request, t.callback))
         if not st.ok:
             self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
         elif t.kind is _ACK_ONLY:
@@ -400,7 +396,7 @@ class Tracker:
                 t.state = MessageState.ACKED
         t.prev = msg
         if t.callback is not None or type(msg) not in self.unobserved:
-            self._emit(_received(msg, prev, t.callback))
+            self._emit(MessageReceived(msg, prev, t.callback))
         if _is_final_response(msg):
             self.finish(t, _DONE if t.kind is _TRADE else _COMPLETED)
 
@@ -416,7 +412,7 @@ class Tracker:
             del self.by_mid[mid]
         self._remember_finished(t)
         self.finished[outcome._value_] += 1
-        self._emit(_finished(t.cid, mid, outcome, t.request, reason, t.callback))
+        self._emit(MessageFinished(t.cid, mid, outcome, t.request, reason, t.callback))
         if not t.children:
             return
         for c in t.children:

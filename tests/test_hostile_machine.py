@@ -25,6 +25,7 @@ import attrs
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from msgspec.structs import replace
 
 from sessionkit import (
     ActionReport,
@@ -92,7 +93,7 @@ class HostileExchange:
         self.stall_replay = False
 
     def _event(self, msg: Message) -> Message:
-        msg = attrs.evolve(msg, event_id=self.next_eid, run_id=self.run)
+        msg = replace(msg, event_id=self.next_eid, run_id=self.run)
         self.next_eid += 1
         self.events.append(msg)
         self.out.append(msg)
@@ -116,7 +117,7 @@ class HostileExchange:
         for e in self.events:
             assert e.event_id is not None
             if begin <= e.event_id <= end:
-                self.out.append(attrs.evolve(e, replay=True))
+                self.out.append(replace(e, replay=True))
         if self.stall_replay:
             self.stall_replay = False
         else:
@@ -125,7 +126,7 @@ class HostileExchange:
     def _request(self, req: LimitOrder | CancelOrder | MessageReplay) -> None:
         assert req.cid is not None
         if req.cid in self.acks:  # a resend: the same ACK again, nothing executed
-            self._event(attrs.evolve(self.acks[req.cid], event_id=None))
+            self._event(replace(self.acks[req.cid], event_id=None))
             return
         mid = self.next_mid
         self.next_mid += 1
@@ -155,7 +156,7 @@ class HostileExchange:
             for m in req.mids:
                 latest = self.latest.get(m)
                 if latest is not None:
-                    self.out.append(attrs.evolve(latest, event_id=None, replay=False))
+                    self.out.append(replace(latest, event_id=None, replay=False))
 
     def _report(self, cid: str, o: _Order, remaining: int, kind: str) -> None:
         o.remaining = remaining

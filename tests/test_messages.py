@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-import attrs
+import msgspec
 import pytest
 
 from sessionkit import (
@@ -144,15 +144,14 @@ def test_a_token_is_never_in_the_error() -> None:
     assert "got a value of type bytes" in str(err.value)
 
 
-def test_evolve_checks_too() -> None:
+def test_a_copy_with_changes_is_checked_too() -> None:
     order = LimitOrder(**ORDER)
     with pytest.raises(InvalidRequestError, match="LimitOrder.size"):
-        attrs.evolve(order, size=0)
+        msgspec.structs.replace(order, size=0)
 
 
 def test_a_subclass_is_checked_by_its_base() -> None:
-    @attrs.frozen(kw_only=True)
-    class Tagged(LimitOrder):
+    class Tagged(LimitOrder, frozen=True, kw_only=True):
         note: str = ""
 
     assert Tagged(**ORDER, note="n").note == "n"
@@ -168,11 +167,10 @@ def test_inbound_messages_are_not_checked_when_made() -> None:
 # -- submit -----------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class Unchecked(LimitOrder):
+class Unchecked(LimitOrder, frozen=True, kw_only=True):
     """A subclass whose own post-init step does not run its base's check."""
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         pass
 
 
@@ -197,8 +195,7 @@ def test_submit_never_sends_a_request_that_skipped_its_check(loop: CoreLoop) -> 
 
 
 def test_a_request_subclass_of_its_own_has_its_envelope_and_cid_checked() -> None:
-    @attrs.frozen(kw_only=True)
-    class Ping(Request):
+    class Ping(Request, frozen=True, kw_only=True):
         TYPE = "ping_test_request"
 
     assert Ping(cid="p-1").cid == "p-1"

@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from typing import Any
 
-import orjson
+import msgspec
 import trio
 
 from .._codec import JsonCodec
@@ -203,7 +203,7 @@ class ScriptedExchange:
             fields = {**fields, "run_id": self.run_id}
         fields = {k: v for k, v in fields.items() if v is not None}
         self._learn(fields)
-        return orjson.dumps(fields)
+        return msgspec.json.encode(fields)
 
     def _learn(self, fields: dict[str, Any]) -> None:
         if fields.get("type") in ("status", "batch_ack"):

@@ -14,8 +14,6 @@ import enum
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import attrs
-
 from .._messages import Message, UnknownMessage
 from ._script import Field
 
@@ -112,13 +110,13 @@ def describe(obj: Any, limit: int = 160) -> str:
     """A short readable form of a message or value for failure reports."""
     if isinstance(obj, Message):
         parts = []
-        for a in attrs.fields(type(obj)):
-            v = getattr(obj, a.name)
-            if v is None or (a.name == "replay" and not v) or a.name == "token":
+        for name in obj.__struct_fields__:
+            v = getattr(obj, name)
+            if v is None or (name == "replay" and not v) or name == "token":
                 continue
             if isinstance(v, tuple) and len(v) > 3:
                 v = f"<{len(v)} items>"
-            parts.append(f"{a.name}={plain(v)!r}")
+            parts.append(f"{name}={plain(v)!r}")
         name = obj.type if isinstance(obj, UnknownMessage) else obj.TYPE
         text = f"{name}({', '.join(parts)})"
     else:

@@ -457,7 +457,7 @@ class _Parser:
                           if issubclass(c, Request) and t != "batch")
             raise self.err(f"{step.verb} needs a request type ({', '.join(reqs)}), got "
                            f"{name!r}")
-        known = {a.name for a in attrs.fields(cls)}
+        known = set(cls.__struct_fields__)
         for f in step.fields:
             if f.key not in known:
                 raise self.err(f"{name} has no field {f.key!r}")
@@ -517,7 +517,7 @@ class _Parser:
             raise self.err(f"send needs a message type name, got {step.args[0]!r}")
         cls = MESSAGE_TYPES.get(step.args[0])
         if cls is not None:
-            known = {a.name for a in attrs.fields(cls)}
+            known = set(cls.__struct_fields__)
             for f in step.fields:
                 top = f.key.split(".")[0]
                 if top not in known and not top.startswith("extra_"):

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import attrs
+from msgspec.structs import replace
 
 from .._codec import Codec
 from .._config import SessionConfig
@@ -330,7 +330,7 @@ class EventDispatcher:
             assert isinstance(fin, MessageFinished)
             if seen_withheld and fin.outcome is not Outcome.UNKNOWN:
                 self._stats.add_finished({fin.outcome.value: -1, Outcome.UNKNOWN.value: 1})
-                fin = attrs.evolve(fin, outcome=Outcome.UNKNOWN,
+                fin = replace(fin, outcome=Outcome.UNKNOWN,
                                    reason=f"{STOPPED} before every message of the request "
                                           f"was handed to the processor")
             out.append(fin)

@@ -15,8 +15,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-import attrs
-import orjson
+import msgspec
 
 from .._codec import unstructure
 from .._events import Outcome
@@ -37,6 +36,8 @@ from ._values import INT_MAX, INT_MIN, bad_int, bad_text, unstorable
 __all__ = ["SessionStore", "StoreBase", "Changes", "Row"]
 
 logger = logging.getLogger(__name__)
+
+_JSON = msgspec.json.Encoder()
 
 _UNACKED = (MessageState.QUEUED, MessageState.SENT)
 
@@ -135,7 +136,7 @@ class Row:
     def request(self) -> Request:
         r = self._request
         if r.cid != self.cid:
-            r = self._request = attrs.evolve(r, cid=self.cid)
+            r = self._request = msgspec.structs.replace(r, cid=self.cid)
         return r
 
     def record(self) -> MessageRecord:
@@ -166,18 +167,20 @@ def encode_request(request: Request, cid: str | None, path: str | None = None) -
     A request holding a value JSON text cannot carry raises :class:`JournalValueError`
     naming the field. ``cid`` None: a request the session has not named yet (a check).
     """
-    d = unstructure(request)
-    d["cid"] = cid
+    name = request.TYPE if cid is None else f"{request.TYPE} {cid!r}"
     try:
-        return orjson.dumps(d).decode()
-    except orjson.JSONEncodeError as err:
-        name = request.TYPE if cid is None else f"{request.TYPE} {cid!r}"
+        d = unstructure(request)
+        d["cid"] = cid
+        # the values the journal can read back (JSON text holds any integer; the journal
+        # keeps what a 64-bit reader takes, as it always has)
         found = unstorable(d, "")
         if found is None:
-            raise JournalValueError(path, f"request {name}", request,
-                                    f"it cannot be written as JSON ({err})") from None
-        field, value, why = found
-        raise JournalValueError(path, f"{name} field {field}", value, why) from None
+            return _JSON.encode(d).decode()
+    except (TypeError, ValueError, OverflowError) as err:
+        raise JournalValueError(path, f"request {name}", request,
+                                f"it cannot be written as JSON ({err})") from None
+    field, value, why = found
+    raise JournalValueError(path, f"{name} field {field}", value, why)
 
 
 class StoreBase:

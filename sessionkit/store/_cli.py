@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import attrs
 import click
-import orjson
+import msgspec
 
 from ._errors import JournalCorrupt, JournalError, JournalLocked, JournalTooNew
 from ._files import check_files, move_aside, wal_path
@@ -106,8 +106,8 @@ def read_journal(path: str | os.PathLike[str]) -> JournalView:
         raise JournalCorrupt(path, "the session row is missing")
     for m in messages:
         try:
-            m["request"] = orjson.loads(m.pop("payload"))
-        except orjson.JSONDecodeError as err:
+            m["request"] = msgspec.json.decode(m.pop("payload"))
+        except msgspec.DecodeError as err:
             raise JournalCorrupt(path, f"message {m['cid']!r} has a payload that is not "
                                        f"JSON: {err}") from None
         m.setdefault("attempts", 0)
@@ -189,7 +189,7 @@ def export_journal(path: str | os.PathLike[str], output: IO[str]) -> int:
     lines += [{"record": "intent", **i} for i in v.intents]
     lines += [{"record": "job", **j} for j in v.jobs]
     for line in lines:
-        output.write(orjson.dumps(line).decode() + "\n")
+        output.write(msgspec.json.encode(line).decode() + "\n")
     return len(lines)
 
 

@@ -55,6 +55,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from msgspec.structs import replace
+
 from .._codec import Codec
 from .._config import SessionConfig
 from .._events import (
@@ -65,7 +67,7 @@ from .._events import (
     Outcome,
     RunChanged,
 )
-from .._messages import Batch, Message, Request, Status, with_cid
+from .._messages import Batch, Message, Request, Status
 from .._session import BatchTicket, Handoff, Session
 from ._base import SessionStore
 from ._errors import JournalError, JournalMismatch
@@ -152,10 +154,8 @@ class Recorder:
         for ticket in tickets:
             chunk = requests[start:start + len(ticket.cids)]
             start += len(ticket.cids)
-            # the session's copies carry these cids; a copy made as the session makes
-            # them (not attrs.evolve, which would check the fields again and refuse here,
-            # after the session took it, what the session's own checks let through)
-            msgs = tuple(r if r.cid == c else with_cid(r, c)
+            # the session's copies carry these cids: a copy made as the session makes them
+            msgs = tuple(r if r.cid == c else replace(r, cid=c)
                          for r, c in zip(chunk, ticket.cids, strict=True))
             try:
                 self.store.message_submitted(Batch(messages=msgs, cid=ticket.cid))

@@ -38,7 +38,7 @@ import sqlite3
 import weakref
 from typing import Any
 
-import orjson
+import msgspec
 
 from .._codec import structure
 from .._errors import DecodeError
@@ -262,9 +262,9 @@ def _read_messages(conn: sqlite3.Connection, path: str) -> list[Row]:
             "SELECT cid, seq, payload, state, mid, parent, run_id, attempts FROM messages "
             "ORDER BY seq"):
         try:
-            request = structure(orjson.loads(payload))
+            request = structure(msgspec.json.decode(payload))
             st = MessageState(state)
-        except (DecodeError, ValueError, TypeError, orjson.JSONDecodeError) as err:
+        except (DecodeError, ValueError, TypeError, msgspec.DecodeError) as err:
             raise damaged(path, f"message {cid!r} cannot be read back: {err}") from None
         if not isinstance(request, Request) or request.cid != cid:
             raise damaged(path, f"message {cid!r} holds a {request.TYPE} with cid "

@@ -1,5 +1,9 @@
 """Plain data of the streaming engine: requests it asks the caller to perform,
 the snapshot the caller feeds back, configuration, read-only views and enums.
+
+The two that cross the wire, :class:`SubscribeRequest` (its body) and :class:`Snapshot`,
+are frozen ``msgspec.Struct``s that declare their OpenAPI (PascalCase) names; the others
+are attrs classes.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from typing import Any, ClassVar, TypeAlias
 from urllib.parse import quote
 
 import attrs
+import msgspec
 
 from ._errors import InvalidArgumentError
 
@@ -118,8 +123,29 @@ def _subscriptions_path(resource: str) -> str:
     return f"{OPENAPI_PREFIX}{resource}/subscriptions"
 
 
-@attrs.frozen
-class SubscribeRequest:
+#: the wire names of a subscribe request's body (``resource`` and ``replaces`` are not in it)
+REQUEST_NAMES = {
+    "context_id": "ContextId",
+    "reference_id": "ReferenceId",
+    "arguments": "Arguments",
+    "refresh_rate": "RefreshRate",
+    "tag": "Tag",
+    "format": "Format",
+}
+#: the wire names of a snapshot (the answer to a subscribe request)
+SNAPSHOT_NAMES = {
+    "context_id": "ContextId",
+    "reference_id": "ReferenceId",
+    "data": "Snapshot",
+    "inactivity_timeout": "InactivityTimeout",
+    "refresh_rate": "RefreshRate",
+    "state": "State",
+    "tag": "Tag",
+    "format": "Format",
+}
+
+
+class SubscribeRequest(msgspec.Struct, frozen=True, rename=REQUEST_NAMES, omit_defaults=True):
     """Create a subscription: ``POST`` :attr:`path` with :func:`request_body` as JSON.
 
     Feed the response body to ``StreamingEngine.receive_snapshot``; on failure
@@ -193,8 +219,7 @@ Request: TypeAlias = (
 )
 
 
-@attrs.frozen
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True, rename=SNAPSHOT_NAMES, omit_defaults=True):
     """The answer to a subscribe request (the wire names are PascalCase)."""
 
     context_id: str

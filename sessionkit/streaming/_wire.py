@@ -1,21 +1,23 @@
-"""The JSON wire format at the engine's edges (cattrs converters and message parsing).
+"""The JSON wire format at the engine's edges (msgspec) and message parsing.
 
-Models never know their wire names; this module maps between the PascalCase
-names of OpenAPI and the attrs models, and parses control messages. Every
-problem comes out as :class:`WireError` with a message naming the field.
+The two wire models, :class:`~sessionkit.streaming.Snapshot` and
+:class:`~sessionkit.streaming.SubscribeRequest`, are msgspec Structs that declare
+their PascalCase OpenAPI names; this module reads and writes them (strictly: a string
+field takes a string, an integer field an integer, a number field an integer or a
+float, never a boolean) and parses control messages. Every problem comes out as
+:class:`WireError` with a message naming the field.
 """
 
 from __future__ import annotations
 
+import re
 import reprlib
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
-import cattrs
-import orjson
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+import msgspec
 
-from ._models import HeartbeatReason, Snapshot, SubscribeRequest
+from ._models import SNAPSHOT_NAMES, HeartbeatReason, Snapshot, SubscribeRequest
 
 __all__ = [
     "WireError",
@@ -27,25 +29,6 @@ __all__ = [
     "snapshot_body",
     "structure_snapshot",
 ]
-
-_SNAPSHOT_NAMES = {
-    "context_id": "ContextId",
-    "reference_id": "ReferenceId",
-    "data": "Snapshot",
-    "inactivity_timeout": "InactivityTimeout",
-    "refresh_rate": "RefreshRate",
-    "state": "State",
-    "tag": "Tag",
-    "format": "Format",
-}
-_REQUEST_NAMES = {
-    "context_id": "ContextId",
-    "reference_id": "ReferenceId",
-    "arguments": "Arguments",
-    "refresh_rate": "RefreshRate",
-    "tag": "Tag",
-    "format": "Format",
-}
 
 
 class WireError(ValueError):
@@ -63,98 +46,46 @@ def show(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _strict_str(value: Any, _type: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {show(value)}")
-    return value
-
-
-def _strict_int(value: Any, _type: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {show(value)}")
-    return value
-
-
-def _strict_float(value: Any, _type: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {show(value)}")
-    return float(value)
-
-
-def _renames(names: Mapping[str, str]) -> dict[str, Any]:
-    return cast(dict[str, Any], {k: override(rename=v) for k, v in names.items()})
-
-
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=False)
-    conv.register_structure_hook(str, _strict_str)
-    conv.register_structure_hook(int, _strict_int)
-    conv.register_structure_hook(float, _strict_float)
-    conv.register_structure_hook(
-        Snapshot,
-        make_dict_structure_fn(Snapshot, conv, **_renames(_SNAPSHOT_NAMES)),
-    )
-    conv.register_unstructure_hook(
-        Snapshot,
-        make_dict_unstructure_fn(
-            Snapshot,
-            conv,
-            _cattrs_omit_if_default=True,
-            **_renames(_SNAPSHOT_NAMES),
-        ),
-    )
-    conv.register_unstructure_hook(
-        SubscribeRequest,
-        make_dict_unstructure_fn(
-            SubscribeRequest,
-            conv,
-            _cattrs_omit_if_default=True,
-            resource=override(omit=True),
-            replaces=override(omit=True),
-            **_renames(_REQUEST_NAMES),
-        ),
-    )
-    return conv
-
-
-_converter = _make_converter()
+_DECODER = msgspec.json.Decoder()
+#: what an error says a field of each type wants
+_WANTED = {"str": "a string", "int": "an integer", "float": "a number"}
+_EXPECTED = re.compile(r"^Expected `(\w+)(?: \| null)?`.* - at `\$\.(\w+)`$")
+_MISSING = re.compile(r"^Object missing required field `(\w+)`")
 
 
 def decode_json(data: bytes | bytearray | memoryview | str) -> Any:
     """Decode one JSON text; raise :class:`WireError` saying why it is not JSON."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as e:
+        return _DECODER.decode(data)
+    except (msgspec.DecodeError, RecursionError) as e:  # RecursionError: nested too deep
         raise WireError(f"payload is not valid JSON: {e}") from None
 
 
-def _describe(exc: BaseException, names: Mapping[str, str]) -> str:
-    if isinstance(exc, cattrs.ClassValidationError):
-        with_notes, without = exc.group_exceptions()
-        parts = []
-        for err, note in with_notes:
-            wire = names.get(note.name, note.name)
-            if isinstance(err, KeyError):
-                parts.append(f"{wire} is missing")
-            else:
-                parts.append(f"{wire}: {err}")
-        parts.extend(str(err) for err in without)
-        return "; ".join(parts)
-    return str(exc)
+def _describe(exc: msgspec.ValidationError, body: Mapping[str, Any]) -> str:
+    text = str(exc)
+    missing = _MISSING.match(text)
+    if missing:
+        return f"{missing.group(1)} is missing"
+    wrong = _EXPECTED.match(text)
+    if wrong:
+        wanted = _WANTED.get(wrong.group(1), wrong.group(1))
+        return f"{wrong.group(2)}: expected {wanted}, got {show(body.get(wrong.group(2)))}"
+    return text
 
 
 def structure_snapshot(body: Any) -> Snapshot:
     """The :class:`Snapshot` in a subscribe response body (a decoded JSON object)."""
     if not isinstance(body, Mapping):
         raise WireError(f"snapshot body must be a JSON object, got {type(body).__name__}")
+    if type(body) is not dict:
+        body = dict(body)
     try:
-        snap = _converter.structure(body, Snapshot)
-    except (cattrs.BaseValidationError, ValueError, TypeError) as e:
-        raise WireError(f"snapshot body is malformed: {_describe(e, _SNAPSHOT_NAMES)}") from None
+        snap = msgspec.convert(body, Snapshot, strict=True)
+    except msgspec.ValidationError as e:
+        raise WireError(f"snapshot body is malformed: {_describe(e, body)}") from None
     if snap.inactivity_timeout is not None and snap.inactivity_timeout < 0:
-        raise WireError(
-            f"snapshot body is malformed: InactivityTimeout {snap.inactivity_timeout!r} is negative"
-        )
+        raise WireError(f"snapshot body is malformed: InactivityTimeout "
+                        f"{snap.inactivity_timeout!r} is negative")
     if snap.refresh_rate is not None and snap.refresh_rate < 0:
         raise WireError(
             f"snapshot body is malformed: RefreshRate {snap.refresh_rate!r} is negative"
@@ -164,8 +95,8 @@ def structure_snapshot(body: Any) -> Snapshot:
 
 def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
     """The wire form of a snapshot (what a server, or the simulator, answers)."""
-    body: dict[str, Any] = _converter.unstructure(snapshot)
-    body.setdefault("Snapshot", snapshot.data)
+    body: dict[str, Any] = msgspec.to_builtins(snapshot)
+    body.setdefault(SNAPSHOT_NAMES["data"], snapshot.data)
     return body
 
 
@@ -175,7 +106,9 @@ def request_body(request: SubscribeRequest) -> dict[str, Any]:
     >>> request_body(SubscribeRequest("trade/v1/infoprices", "ctx", "p1", {"Uic": 21}))
     {'ContextId': 'ctx', 'ReferenceId': 'p1', 'Arguments': {'Uic': 21}}
     """
-    body: dict[str, Any] = _converter.unstructure(request)
+    body: dict[str, Any] = msgspec.to_builtins(request)
+    del body["resource"]  # in the path, not the body
+    body.pop("replaces", None)  # the engine's own bookkeeping
     return body
 
 

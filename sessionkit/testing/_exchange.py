@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterable
 
 import attrs
+from msgspec.structs import replace
 
 from .._messages import (
     ActionReport,
@@ -149,7 +150,7 @@ class ReferenceExchange:
             conn._outbox.append(msg)
 
     def _event(self, msg: Message) -> Message:
-        msg = attrs.evolve(msg, event_id=self._consume_event_id(), run_id=self.run_id)
+        msg = replace(msg, event_id=self._consume_event_id(), run_id=self.run_id)
         self.log.append(msg)
         mid = getattr(msg, "mid", None)
         if mid is not None and not isinstance(msg, (Status, BatchAck)):
@@ -240,7 +241,7 @@ class ReferenceExchange:
             for m in req.mids:
                 latest = self._latest_by_mid.get(m)
                 if latest is not None:
-                    self._send(attrs.evolve(latest, event_id=None, replay=False))
+                    self._send(replace(latest, event_id=None, replay=False))
 
     def _place(self, req: LimitOrder, mid: int) -> None:
         order = _Order(mid, req.cid or "", req.contract_id, req.side, req.size,
@@ -276,7 +277,7 @@ class ReferenceExchange:
             self._event(seen[0])
             acks = self._latest_by_mid.get(seen[1]) if seen[1] is not None else None
             if isinstance(acks, BatchAck):
-                self._event(attrs.evolve(acks, event_id=None))
+                self._event(replace(acks, event_id=None))
             return
         if len(batch.messages) > self.batch_limit or not batch.messages:
             self._event(self._status(batch, StatusCode.BAD_REQUEST,
@@ -298,7 +299,7 @@ class ReferenceExchange:
         for msg in self.log:
             assert msg.event_id is not None
             if begin <= msg.event_id <= end:
-                self._send(attrs.evolve(msg, replay=True))
+                self._send(replace(msg, replay=True))
         self._send(ResendComplete(begin=begin, end=end, run_id=self.run_id))
 
 

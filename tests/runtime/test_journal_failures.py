@@ -17,10 +17,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
 import trio.testing
+from msgspec.structs import force_setattr, replace
 
 from sessionkit import GetBookState, JsonCodec, LimitOrder, SessionConfig, Status
 from sessionkit.runtime import SessionFailedError, open_session
@@ -119,7 +119,7 @@ class AbsurdIds:
         msg = self.inner.decode(frame)
         if self.armed and isinstance(msg, Status) and msg.event_id is not None:
             self.armed = False
-            return attrs.evolve(msg, event_id=1 << 63)
+            return replace(msg, event_id=1 << 63)
         return msg
 
 
@@ -244,7 +244,7 @@ def forged(**fields: Any) -> LimitOrder:
     """A LimitOrder made past its constructor's checks (as a buggy caller could)."""
     made = resting(0)
     for name, value in fields.items():
-        object.__setattr__(made, name, value)
+        force_setattr(made, name, value)
     return made
 
 

@@ -74,8 +74,9 @@ def test_export_writes_json_lines(journal):
     assert [ln["record"] for ln in lines] == ["session", "message", "message", "message",
                                              "intent", "job"]
     assert lines[0]["last_event_id"] == 41 and lines[0]["account"] == "acct"
+    # the request as its frame holds it (a field at its default, side "buy", left out)
     assert lines[1]["request"] == {"type": "limit_order", "cid": "c-1", "contract_id": 1,
-                                   "side": "buy", "size": 1, "price_in_cents": 100}
+                                   "size": 1, "price_in_cents": 100}
     assert lines[3]["parent"] == "b-1"
     assert lines[5] == {"record": "job", "job_id": "job-1", "kind": "prepare"}
 

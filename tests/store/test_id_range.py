@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 
 from sessionkit import DecodeError, LimitOrder, ProtocolError, SessionConfig
@@ -33,7 +33,7 @@ def sqlite_loop(tmp_path: Any) -> Callable[..., JournalLoop]:
 
 
 def forged(loop: JournalLoop, **fields: Any) -> bytes:
-    return orjson.dumps({"run_id": loop.exchange.run_id, **fields})
+    return msgspec.json.encode({"run_id": loop.exchange.run_id, **fields})
 
 
 def test_an_ack_or_event_id_beyond_sqlite_integer_is_refused_and_the_journal_goes_on(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 
 from sessionkit import LimitOrder, MessageState
@@ -27,7 +27,7 @@ def make_v1(path: Path) -> None:
         req = LimitOrder(cid=cid, contract_id=1, size=1, price_in_cents=100)
         conn.execute("INSERT INTO messages (cid, seq, type, payload, state, mid, parent, run_id) "
                      "VALUES (?, ?, 'limit_order', ?, ?, ?, NULL, ?)",
-                     (cid, seq, orjson.dumps(unstructure(req)).decode(), state, mid,
+                     (cid, seq, msgspec.json.encode(unstructure(req)).decode(), state, mid,
                       "run-1" if mid else None))
     conn.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from msgspec.structs import force_setattr
 
 from sessionkit import Batch, LimitOrder, LoginAck, Outcome, SessionConfig, Status
 from sessionkit._events import MessageReceived
@@ -34,7 +35,7 @@ def order(cid: str, **kw: object) -> LimitOrder:
     (a request of a subclass, or read from elsewhere, reaches it unchecked)."""
     made = LimitOrder(cid="c-0", contract_id=1, size=1, price_in_cents=100)
     for name, value in {"cid": cid, **kw}.items():
-        object.__setattr__(made, name, value)
+        force_setattr(made, name, value)
     return made
 
 
@@ -186,7 +187,7 @@ def test_check_submitted_refuses_what_message_submitted_would_and_records_nothin
     store.check_submitted(unnamed)
     assert [m.cid for m in store.messages()] == ["c-1"] and not store.pending
     bad = order("c-2", price_in_cents=1 << 64)
-    object.__setattr__(bad, "cid", None)
+    force_setattr(bad, "cid", None)
     refused(lambda: store.check_submitted(bad), "limit_order field price_in_cents", 1 << 64)
     with pytest.raises(ValueError, match="cid 'c-1' is already in the journal"):
         store.check_submitted(order("c-1"))

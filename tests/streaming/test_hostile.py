@@ -60,7 +60,7 @@ def test_deeply_nested_json_text_is_refused_too(engine: StreamingEngine, live: A
     engine.receive('{"ReferenceId":"a","Data":' + deep_json(500) + "}", 1.0)
     [error] = events_of(engine, ProtocolError)
     assert "max_depth" in error.message
-    engine.receive('{"ReferenceId":"a","Data":' + deep_json(5000) + "}", 1.0)  # orjson's own
+    engine.receive('{"ReferenceId":"a","Data":' + deep_json(5000) + "}", 1.0)  # the decoder's own
     [error] = events_of(engine, ProtocolError)
     assert "not valid JSON" in error.message
 
