@@ -4,13 +4,7 @@ The public API is re-exported here from private modules; import from
 ``sessionkit``, never from ``sessionkit._something``.
 """
 
-from . import _compiled
-
-if _compiled.pure_requested():  # before the core is imported (see _compiled.py)
-    _compiled.prefer_sources()
-
 from ._codec import DEFAULT_MAX_FRAME_SIZE, Codec, JsonCodec, MsgpackCodec
-from ._compiled import compiled_modules
 from ._config import EventIdScope, GapPolicy, SessionConfig, ViolationPolicy
 from ._errors import (
     ConfigError,
@@ -150,6 +144,5 @@ __all__ = [
     "TrackedSnapshot",
     "UnknownMessage",
     "Verdict",
-    "compiled_modules",
     "dispatch",
 ]

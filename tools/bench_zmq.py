@@ -621,14 +621,9 @@ def main() -> None:
     runs = args.runs or (3 if args.quick else 5)
     n_tp = args.orders or (20_000 if args.quick else 50_000)
     n_lat = args.pings or (1_000 if args.quick else 3_000)
-    # the session's core as it runs here: compiled (setup.py) or pure Python
-    compiled = sk.compiled_modules()
-    core = f"compiled ({len(compiled)} modules)" if compiled else "pure Python"
     out: dict[str, Any] = {"runs": runs, "orders": n_tp, "pings": n_lat, "window": args.window,
-                           "codec": "json", "placement": placement,
-                           "core": "compiled" if compiled else "pure"}
+                           "codec": "json", "placement": placement}
     print(f"placement: {placement}")
-    print(f"session core: {core}")
     t0 = time.perf_counter()
     for mode in args.modes.split(","):
         print(f"{mode}: {runs} runs of {n_tp} pipelined orders and {n_lat} pings", flush=True)

@@ -260,9 +260,8 @@ def test_a_real_full_disk_under_open_session_is_one_error_naming_the_journal(
         tmp_path: Path) -> None:
     """A real SQLite journal on a disk that fills up (the process may not grow a file:
     RLIMIT_FSIZE, so SQLite's writes fail as on a full disk): one SessionFailedError."""
-    env = dict(os.environ, SESSIONKIT_PURE="1")
     proc = subprocess.run([sys.executable, "-c", DISK_FULL, str(tmp_path / "j.db")],
-                          capture_output=True, text=True, timeout=120, env=env,
+                          capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])

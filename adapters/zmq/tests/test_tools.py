@@ -76,18 +76,6 @@ def test_bench_zmq_floor_sends_what_the_session_sends() -> None:
         cid=order["cid"], contract_id=bench.CONTRACT, size=1, price_in_cents=100))
 
 
-def test_bench_zmq_says_which_core_it_measured() -> None:
-    """Figures of a compiled core and of a pure-Python one are told apart."""
-    compiled = sessionkit.compiled_modules()
-    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "100",
-                      "--pings", "10", "--modes", "plain")
-    assert out["core"] == ("compiled" if compiled else "pure")
-    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "100",
-                      "--pings", "10", "--modes", "plain", env={"SESSIONKIT_PURE": "1"})
-    assert out["core"] == "pure"
-    assert "session core: pure Python" in lines
-
-
 def test_bench_zmq_pin_puts_client_and_responder_on_cpus_of_their_own() -> None:
     lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "200",
                       "--pings", "20", "--modes", "plain", "--pin")
