@@ -214,7 +214,8 @@ class SessionMachine(RuleBasedStateMachine):
         st_ = self.loop.session.statistics()
         assert st_.in_flight <= CONFIG["max_in_flight"]
         assert st_.held_events <= CONFIG["max_replay_buffer"]
-        assert st_.send_buffer == 0  # the loop drains everything it is given
+        if self._live():  # the loop drains all a live session gives (a dead one's go with it)
+            assert st_.send_buffer == 0
 
 
 SessionMachine.TestCase.settings = settings(

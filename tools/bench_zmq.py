@@ -290,10 +290,11 @@ class FloorClient(Dealer):
         self.prefix = secrets.token_hex(4)  # cids shaped as the session's
 
     def order(self) -> dict[str, Any]:
-        """A limit order as the session sends it (the same keys, in the codec's order)."""
+        """A limit order as the session sends it (the same keys, in the codec's order; the
+        side is the default, left out as the codec leaves defaults out)."""
         self.next_cid += 1
         return {"type": "limit_order", "cid": f"{self.prefix}-{self.next_cid}",
-                "contract_id": CONTRACT, "side": "buy", "size": 1, "price_in_cents": 100}
+                "contract_id": CONTRACT, "size": 1, "price_in_cents": 100}
 
 
 async def floor_connect(endpoint: str, server_key: bytes | None) -> FloorClient:
@@ -486,8 +487,8 @@ def breakdown(n: int = 20_000) -> dict[str, float]:
             codec.decode(ack)
             codec.decode(final)
 
-    order_dict = {"type": "limit_order", "cid": "c-1", "contract_id": CONTRACT, "side": "buy",
-                  "size": 1, "price_in_cents": 100}
+    order_dict = {"type": "limit_order", "cid": "c-1", "contract_id": CONTRACT, "size": 1,
+                  "price_in_cents": 100}
 
     def floor_codec_work(k: int) -> None:
         dumps, loads = orjson.dumps, orjson.loads
