@@ -449,9 +449,8 @@ class Session(Submitting):
         if seq.replaying:
             self._replay_deadline = now + self.config.replay_timeout
         self._events.append(LoginAccepted(exchange_last, self._run_id))
-        for t in self._tracker.requeue_unacked() if self._resumed else list(
-                t for t in self._tracker.by_cid.values()
-                if t.state is MessageState.QUEUED and t.parent is None):
+        tracker = self._tracker
+        for t in tracker.requeue_unacked() if self._resumed else tracker.queued():
             self._send(t, now)
         if self._resumed and self.config.auto_message_replay:
             if seq.replaying:  # after the event replay: what it brings is not asked for

@@ -147,12 +147,11 @@ class Submitting:
             chunk = tuple(with_cids[start:start + limit])
             batch = self._with_cid(Batch(messages=chunk))
             bt = self._tracker.add(batch, None)
-            bt.children = tuple(r.cid for r in chunk)  # type: ignore[misc]
             for j, r in enumerate(chunk):
                 cb = callbacks[start + j] if callbacks is not None else None
                 self._tracker.add(r, cb, parent=bt.cid)
             self._submitted += len(chunk)
-            tickets.append(BatchTicket(bt.cid, bt.children))
+            tickets.append(BatchTicket(bt.cid, tuple(r.cid for r in chunk)))  # type: ignore[misc]
             if nxt is SessionState.ACTIVE:
                 self._send(bt, now)
         self._state = nxt

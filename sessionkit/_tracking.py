@@ -21,7 +21,6 @@ from ._config import SessionConfig
 from ._events import Callback, Event, MessageFinished, MessageReceived, Outcome
 from ._messages import (
     ActionReport,
-    Batch,
     BatchAck,
     ContractDetail,
     Message,
@@ -53,13 +52,15 @@ _DONE, _COMPLETED = Outcome.DONE, Outcome.COMPLETED
 
 
 class Tracked:
-    """The mutable tracking record of one request (internal)."""
+    """The mutable tracking record of one request (internal). Every request in flight has
+    one, so it holds only what each needs: a batch's members and parent, a first send's
+    deadline and a doubt are derived or kept by the tracker for the few that have them
+    (bytes_per_inflight in tools/bench_core.py)."""
 
     __slots__ = ("request", "cid", "kind", "state", "mid", "callback", "prev", "attempts",
-                 "first_sent", "deadline", "parent", "children", "run_id", "doubt",
-                 "ack_seen")
+                 "first_sent", "run_id", "ack_seen")
 
-    def __init__(self, request: Request, callback: Callback | None, parent: str | None,
+    def __init__(self, request: Request, callback: Callback | None,
                  state: MessageState = MessageState.QUEUED) -> None:
         assert request.cid is not None
         self.request = request
@@ -71,16 +72,18 @@ class Tracked:
         #: the previous message of this MID handed to the processor (the request at first)
         self.prev: Message = request
         self.attempts = 0
+        #: when it was first sent on this connection (its first ACK timer runs from here)
         self.first_sent: float | None = None
-        self.deadline: float | None = None
-        self.parent = parent
-        self.children: tuple[str, ...] = ()
         self.run_id: str | None = None
-        #: why a message about it was refused as a violation: what is inferred about it
-        #: (a run change's cancel) is then not known
-        self.doubt = ""
         #: its ACK itself was handed on (not only implied by an answer that overtook it)
         self.ack_seen = False
+
+
+def _children(t: Tracked) -> tuple[str, ...]:
+    """The cids of a batch's members (none for another request)."""
+    if t.kind is not _BATCH:
+        return ()
+    return tuple(m.cid for m in t.request.messages if m.cid is not None)  # type: ignore[attr-defined]
 
 
 @attrs.frozen
@@ -95,7 +98,8 @@ class TrackedSnapshot:
     callback: Callback | None = attrs.field(default=None, eq=False, repr=False)
     #: the last message of this request handed to the processor (None: the request)
     prev: Message | None = attrs.field(default=None, eq=False, repr=False)
-    #: see Tracked.doubt
+    #: why a message about it was refused (see Tracker.doubt): what is inferred about it (a
+    #: run change's cancel) is then not known
     doubt: str = ""
 
 
@@ -108,6 +112,10 @@ def same_content(a: object, b: object) -> bool:
         return False
     return (replace(a, event_id=None, replay=False, ts=None)
             == replace(b, event_id=None, replay=False, ts=None))
+
+
+def _when(entry: tuple[float, int, Tracked]) -> tuple[float, int]:
+    return entry[0], entry[1]
 
 
 def _is_final_response(msg: Message) -> bool:
@@ -134,12 +142,19 @@ class Tracker:
         self.by_mid: dict[int, Tracked] = {}
         #: requests (not batch containers) not yet ACKed: the window's fill
         self.unacked = 0
-        #: ACK timers as (deadline, seq, cid): first sends in a FIFO (their deadlines come
-        #: in order), resends (backoff) in a heap; an entry whose request was ACKed or
+        #: ACK timers. First sends all wait the same time, so their deadlines
+        #: (``first_sent + first wait``) come in order: a FIFO of the requests themselves
+        #: (8 bytes each; a (deadline, seq, cid) tuple per request in flight cost about 130
+        #: bytes more: tools/bench_core.py's bytes_per_inflight). Resends (backoff) in a
+        #: heap of (deadline, seq, request, attempt). An entry whose request was ACKed or
         #: sent again since is dropped when it comes up
-        self._fifo: deque[tuple[float, int, str]] = deque()
-        self._timers: list[tuple[float, int, str]] = []
+        self._fifo: deque[Tracked] = deque()
+        self._timers: list[tuple[float, int, Tracked, int]] = []
         self._seq = 0
+        #: the batch each batch member belongs to (by cid), and why a request is in doubt
+        #: (see :meth:`doubt`): few requests have either
+        self._parent: dict[str, str] = {}
+        self._doubt: dict[str, str] = {}
         # statistics
         self.acked = 0
         self.duplicate_acks = 0
@@ -168,8 +183,10 @@ class Tracker:
             state: MessageState = MessageState.QUEUED, *, counted: bool = False) -> Tracked:
         """Track ``request``; ``counted``: its room in the window (``unacked``) was
         taken already (Session._admit)."""
-        t = Tracked(request, callback, parent, state)
+        t = Tracked(request, callback, state)
         self.by_cid[t.cid] = t
+        if parent is not None:
+            self._parent[t.cid] = parent
         if not counted and (state is _QUEUED or state is _SENT) and t.kind is not _BATCH:
             self.unacked += 1
         return t
@@ -178,7 +195,7 @@ class Tracker:
                  counted: bool = False) -> Tracked:
         """:meth:`add` and a first :meth:`mark_sent` in one (a plain request, not a batch,
         sent at ``now``): the submit path of every request."""
-        t = Tracked(request, callback, None, _SENT)
+        t = Tracked(request, callback, _SENT)
         self.by_cid[t.cid] = t
         if not counted:
             self.unacked += 1
@@ -188,33 +205,31 @@ class Tracker:
         return t
 
     def _arm_first(self, t: Tracked, now: float) -> None:
-        """The ACK timer of a first send. First sends wait the same time: their deadlines
-        come in order (a FIFO, no heap), unless the caller's clock went back."""
-        self._seq += 1
-        deadline = t.deadline = now + self._first_wait
+        """The ACK timer of a first send (``t.first_sent`` is ``now``): in the FIFO, unless
+        the caller's clock went back (then in the heap, which keeps any order)."""
         fifo = self._fifo
-        if not fifo or fifo[-1][0] <= deadline:
-            fifo.append((deadline, self._seq, t.cid))
+        if not fifo or fifo[-1].first_sent <= now:  # type: ignore[operator]
+            fifo.append(t)
         else:
-            heapq.heappush(self._timers, (deadline, self._seq, t.cid))
+            self._seq += 1
+            heapq.heappush(self._timers, (now + self._first_wait, self._seq, t, 1))
 
     def mark_sent(self, t: Tracked, now: float) -> None:
-        """Record one send of ``t`` (and its batch children) and arm its ACK timer."""
+        """Record one send of ``t`` (and its batch members) and arm its ACK timer."""
         if t.attempts:
             self.resends += 1
         t.attempts += 1
-        if t.first_sent is None:
-            t.first_sent = now
         t.state = _SENT
         if t.attempts == 1:
+            t.first_sent = now
             self._arm_first(t, now)
         else:
             self._seq += 1
             cfg = self._config
-            deadline = t.deadline = now + min(
+            deadline = now + min(
                 cfg.ack_timeout * cfg.ack_backoff ** (t.attempts - 1), cfg.ack_timeout_max)
-            heapq.heappush(self._timers, (deadline, self._seq, t.cid))
-        for c in t.children:
+            heapq.heappush(self._timers, (deadline, self._seq, t, t.attempts))
+        for c in _children(t):
             child = self.by_cid.get(c)
             if child is not None and child.state is MessageState.QUEUED:
                 child.state = MessageState.SENT
@@ -222,37 +237,44 @@ class Tracker:
                 if child.first_sent is None:
                     child.first_sent = now
 
-    def _live(self, entry: tuple[float, int, str]) -> bool:
-        """Is this timer entry still armed (its request SENT, with this deadline)?"""
-        t = self.by_cid.get(entry[2])
-        return t is not None and t.state is _SENT and t.deadline == entry[0]
+    def _armed(self, t: Tracked, attempt: int) -> bool:
+        """Is ``t``'s timer of this send still armed (``t`` tracked, SENT, and not sent
+        again since)?"""
+        return t.state is _SENT and t.attempts == attempt and self.by_cid.get(t.cid) is t
 
     def next_deadline(self) -> float | None:
         """The earliest armed ACK timer (dead entries, of requests ACKed or resent since,
         are dropped on the way)."""
-        fifo, timers, live = self._fifo, self._timers, self._live
-        while fifo and not live(fifo[0]):
+        fifo, timers, armed = self._fifo, self._timers, self._armed
+        while fifo and not armed(fifo[0], 1):
             fifo.popleft()
-        while timers and not live(timers[0]):
+        while timers and not armed(timers[0][2], timers[0][3]):
             heapq.heappop(timers)
-        if fifo:
-            return min(fifo[0][0], timers[0][0]) if timers else fifo[0][0]
-        return timers[0][0] if timers else None
+        first = fifo[0].first_sent + self._first_wait if fifo else None  # type: ignore[operator]
+        if timers and (first is None or timers[0][0] < first):
+            return timers[0][0]
+        return first
 
     def expired(self, now: float) -> list[Tracked]:
         """Pop the requests whose ACK timer ran out by ``now``, earliest first."""
-        found: list[tuple[float, int, str]] = []
-        fifo, timers, live = self._fifo, self._timers, self._live
-        while fifo and fifo[0][0] <= now:
-            entry = fifo.popleft()
-            if live(entry):
-                found.append(entry)
+        found: list[tuple[float, int, Tracked]] = []
+        fifo, timers, armed, wait = self._fifo, self._timers, self._armed, self._first_wait
+        while fifo and fifo[0].first_sent + wait <= now:  # type: ignore[operator]
+            t = fifo.popleft()
+            if armed(t, 1):
+                found.append((t.first_sent + wait, 0, t))  # type: ignore[operator]
         while timers and timers[0][0] <= now:
-            entry = heapq.heappop(timers)
-            if live(entry):
-                found.append(entry)
-        found.sort()
-        return [self.by_cid[cid] for _, _, cid in found]
+            deadline, seq, t, attempt = heapq.heappop(timers)
+            if armed(t, attempt):
+                found.append((deadline, seq, t))
+        found.sort(key=_when)
+        return [t for _, _, t in found]
+
+    def queued(self) -> list[Tracked]:
+        """The requests submitted before the login, to send (a batch's members go with
+        their batch)."""
+        return [t for t in self.by_cid.values()
+                if t.state is MessageState.QUEUED and t.cid not in self._parent]
 
     def requeue_unacked(self) -> list[Tracked]:
         """After a reconnect: every top-level request not ACKed goes back to QUEUED."""
@@ -260,9 +282,9 @@ class Tracker:
         for t in self.by_cid.values():
             if t.state in _UNACKED:
                 t.state = MessageState.QUEUED
-                t.deadline = None
                 t.attempts = 0
-                if t.parent is None:
+                t.first_sent = None  # its ACK timer runs from its send on the next connection
+                if t.cid not in self._parent:
                     out.append(t)
         self._timers.clear()
         self._fifo.clear()
@@ -333,7 +355,8 @@ class Tracker:
             self.unmatched += 1
             self._emit(MessageReceived(ba, None, None))
             return
-        unknown = [st.cid for st in ba.messages if st.cid not in t.children]
+        children = _children(t)
+        unknown = [st.cid for st in ba.messages if st.cid not in children]
         if unknown:
             self._violation(f"batch ACK for batch {t.cid!r} names messages not in the batch: "
                             f"{', '.join(map(repr, unknown))}", ba)
@@ -351,7 +374,7 @@ class Tracker:
             seen.add(st.cid)
             self.on_status(st, now, run_id)
         missing = []
-        for c in t.children:
+        for c in children:
             child = self.by_cid.get(c)
             if c not in seen and child is not None and child.state in _UNACKED:
                 missing.append(c)
@@ -413,9 +436,12 @@ class Tracker:
         self._remember_finished(t)
         self.finished[outcome._value_] += 1
         self._emit(MessageFinished(t.cid, mid, outcome, t.request, reason, t.callback))
-        if not t.children:
+        if self._parent or self._doubt:  # (few requests have either)
+            self._parent.pop(t.cid, None)
+            self._doubt.pop(t.cid, None)
+        if t.kind is not _BATCH:
             return
-        for c in t.children:
+        for c in _children(t):
             child = self.by_cid.get(c)
             if child is not None and child.state in _UNACKED:
                 self.finish(child, outcome, reason or f"batch {t.cid!r} ended {outcome.value}")
@@ -427,15 +453,14 @@ class Tracker:
         t = self.by_cid.get(cid) if isinstance(cid, str) else None
         if t is None and isinstance(mid, int):
             t = self.by_mid.get(mid)
-        if t is not None and not t.doubt:
-            t.doubt = (f"whether it filled before then is not known: a {msg.TYPE} about it "
-                       f"was refused ({problem})")
+        if t is not None:
+            self._doubt.setdefault(t.cid, f"whether it filled before then is not known: a "
+                                          f"{msg.TYPE} about it was refused ({problem})")
 
     def doubt_all(self, why: str) -> None:
         """Something was lost that may have named any request (see :meth:`doubt`)."""
-        for t in self.by_cid.values():
-            if not t.doubt:
-                t.doubt = why
+        for cid in self.by_cid:
+            self._doubt.setdefault(cid, why)
 
     def _remember_finished(self, t: Tracked) -> None:
         cid, mid, order = t.cid, t.mid, self._finished_order
@@ -465,10 +490,10 @@ class Tracker:
             if t.run_id == new_run_id:
                 continue
             if t.state is MessageState.OPEN:
-                if missed or t.doubt:
+                doubt = missed or self._doubt.get(t.cid)
+                if doubt:
                     self.finish(t, Outcome.UNKNOWN, f"exchange run {t.run_id} ended and "
-                                                    f"run {new_run_id} began; "
-                                                    f"{missed or t.doubt}")
+                                                    f"run {new_run_id} began; {doubt}")
                 else:
                     self.finish(t, Outcome.CANCELLED_BY_RUN_CHANGE,
                                 f"exchange run {t.run_id} ended; run {new_run_id} began")
@@ -484,8 +509,10 @@ class Tracker:
                 if t.state in (MessageState.ACKED, MessageState.OPEN) and t.mid is not None]
 
     def snapshot(self) -> tuple[TrackedSnapshot, ...]:
-        return tuple(TrackedSnapshot(t.request, t.state, t.mid, t.run_id, t.parent, t.callback,
-                                     None if t.prev is t.request else t.prev, t.doubt)
+        return tuple(TrackedSnapshot(t.request, t.state, t.mid, t.run_id,
+                                     self._parent.get(t.cid), t.callback,
+                                     None if t.prev is t.request else t.prev,
+                                     self._doubt.get(t.cid, ""))
                      for t in self.by_cid.values())
 
     def restore(self, snaps: tuple[TrackedSnapshot, ...]) -> None:
@@ -495,8 +522,7 @@ class Tracker:
             t.run_id = s.run_id
             if s.prev is not None:
                 t.prev = s.prev
-            t.doubt = s.doubt
+            if s.doubt:
+                self._doubt[t.cid] = s.doubt
             if s.mid is not None and s.state not in _UNACKED:
                 self.by_mid[s.mid] = t
-            if isinstance(s.request, Batch):
-                t.children = tuple(m.cid for m in s.request.messages if m.cid is not None)

@@ -27,10 +27,18 @@ steps = st.lists(st.one_of(
 ), max_size=60)
 
 
-def model_due(tracker: Tracker, sent_order: dict[str, int], now: float) -> list[str]:
-    waiting = [t for t in tracker.by_cid.values() if t.state is MessageState.SENT]
-    due = [t for t in waiting if t.deadline is not None and t.deadline <= now]
-    return [t.cid for t in sorted(due, key=lambda t: (t.deadline, sent_order[t.cid]))]
+def deadline_of(attempt: int, sent_at: float) -> float:
+    """The plain model of an ACK timer: the k-th send waits ack_timeout * backoff^(k-1),
+    at most ack_timeout_max."""
+    wait = CONFIG.ack_timeout * CONFIG.ack_backoff ** (attempt - 1)
+    return sent_at + min(wait, CONFIG.ack_timeout_max)
+
+
+def model_due(tracker: Tracker, sent_order: dict[str, int], deadlines: dict[str, float],
+              now: float) -> list[str]:
+    waiting = [t.cid for t in tracker.by_cid.values() if t.state is MessageState.SENT]
+    due = [cid for cid in waiting if deadlines[cid] <= now]
+    return sorted(due, key=lambda cid: (deadlines[cid], sent_order[cid]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -41,6 +49,7 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
     now, n = 10.0, 0
     cids: list[str] = []
     sent_order: dict[str, int] = {}  # the latest send of each request, in send order
+    deadlines: dict[str, float] = {}  # the model's deadline of each request's latest send
     sends = 0
 
     def send(t: Tracked) -> None:
@@ -48,6 +57,7 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
         sends += 1
         sent_order[t.cid] = sends
         tracker.mark_sent(t, now)
+        deadlines[t.cid] = deadline_of(t.attempts, now)
 
     for op, arg, *in_one in ops:
         if op == "send":
@@ -58,6 +68,7 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
                 t = tracker.add_sent(request, None, now)
                 sends += 1
                 sent_order[t.cid] = sends
+                deadlines[t.cid] = deadline_of(1, now)
                 assert (t.state, t.attempts, t.first_sent) == (MessageState.SENT, 1, now)
             else:
                 t = tracker.add(request, None)
@@ -68,13 +79,13 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
             tracker.on_status(Status(cid=cid, mid=int(arg) + 1000 * n), now, "r1")
         elif op == "expire":
             now += arg
-            expected = model_due(tracker, sent_order, now)
+            expected = model_due(tracker, sent_order, deadlines, now)
             got = tracker.expired(now)
             assert [t.cid for t in got] == expected
             for t in got:  # the session resends each: a new timer, with backoff
                 send(t)
-        waiting = [t.deadline for t in tracker.by_cid.values()
-                   if t.state is MessageState.SENT and t.deadline is not None]
+        waiting = [deadlines[t.cid] for t in tracker.by_cid.values()
+                   if t.state is MessageState.SENT]
         assert tracker.next_deadline() == (min(waiting) if waiting else None)
         # the window's fill: every request not yet ACKed, however it was added
         assert tracker.unacked == sum(t.state is MessageState.SENT
