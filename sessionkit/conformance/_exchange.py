@@ -19,6 +19,7 @@ from .._codec import JsonCodec
 from .._errors import DecodeError
 from .._messages import Heartbeat, Message
 from ..runtime._transport import ConnectFailed, Transport, TransportClosed
+from ._inflight import CountingTransport, InFlight
 
 __all__ = ["ScriptedExchange", "StepFailed", "GuardedConnector"]
 
@@ -39,8 +40,9 @@ class StepFailed(Exception):
 class _Conn:
     """One accepted connection and its reader task's buffer."""
 
-    def __init__(self, number: int, transport: Transport) -> None:
+    def __init__(self, number: int, transport: Transport, inflight: InFlight) -> None:
         self.number = number
+        self.inflight = inflight
         self.transport = transport
         self.frames: deque[bytes] = deque()
         self.closed: str | None = None
@@ -55,20 +57,23 @@ class _Conn:
         try:
             while True:
                 frames = await self.transport.receive_frames()
+                self.inflight.exchange_read(len(frames))
                 self.frames.extend(frames)
                 self.notify()
         except TransportClosed as exc:
             self.closed = exc.reason or "closed"
         except Exception as exc:  # a transport bug: report it as a close with the reason
             self.closed = f"receive_frames raised {type(exc).__name__}: {exc}"
+        self.inflight.closed()
         self.notify()
 
 
 class GuardedConnector:
     """Wraps the adapter's connector to refuse connection attempts on demand."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, inflight: InFlight) -> None:
         self.inner = inner
+        self.inflight = inflight
         self.refuse = 0
         self.attempts = 0
 
@@ -78,12 +83,14 @@ class GuardedConnector:
             self.refuse -= 1
             raise ConnectFailed("connection refused (conformance fault: inject refuse-connect)")
         transport: Transport = await self.inner.connect()
-        return transport
+        return CountingTransport(transport, self.inflight)
 
 
 class ScriptedExchange:
-    def __init__(self, endpoint: Any, nursery: trio.Nursery, codec: JsonCodec) -> None:
+    def __init__(self, endpoint: Any, nursery: trio.Nursery, codec: JsonCodec,
+                 inflight: InFlight) -> None:
         self.endpoint = endpoint
+        self.inflight = inflight
         self.nursery = nursery
         self.codec = codec
         self.conns: list[_Conn] = []
@@ -112,7 +119,7 @@ class ScriptedExchange:
                     raise
                 self._accept_error = exc
             else:
-                conn = _Conn(len(self.conns) + 1, transport)
+                conn = _Conn(len(self.conns) + 1, transport, self.inflight)
                 self.conns.append(conn)
                 self.current = conn
                 self.nursery.start_soon(conn.reader)
@@ -138,7 +145,7 @@ class ScriptedExchange:
     async def expect_no_connect(self, seconds: float) -> None:
         with trio.move_on_after(seconds):
             transport = await self.endpoint.accept()
-            conn = _Conn(len(self.conns) + 1, transport)
+            conn = _Conn(len(self.conns) + 1, transport, self.inflight)
             self.conns.append(conn)
             self.nursery.start_soon(conn.reader)
             raise StepFailed(f"the client opened connection #{conn.number} within {seconds:g} s")
@@ -146,6 +153,7 @@ class ScriptedExchange:
     async def disconnect(self, timeout: float) -> None:
         conn = await self.connection(timeout)
         conn.closed_by_us = True
+        self.inflight.closed()
         with trio.move_on_after(timeout):
             await conn.transport.aclose()
         self.current = None
@@ -239,9 +247,11 @@ class ScriptedExchange:
     async def _write(self, conn: _Conn, frames: list[bytes]) -> None:
         if conn.closed is not None or conn.closed_by_us:
             return
+        self.inflight.exchange_sent(len(frames))
         try:
             await conn.transport.send_frames(frames)
         except TransportClosed as exc:
+            self.inflight.closed()
             conn.closed = conn.closed or exc.reason or "closed"
 
     def garbled_frame(self) -> bytes:

@@ -27,6 +27,7 @@ from ..runtime._transport import ConnectFailed, TransportClosed
 from . import _network
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
 from ._expect import ExpectSteps
+from ._inflight import InFlight
 from ._match import describe, mismatches
 from ._recorder import RecordingProcessor
 from ._script import Scenario, Step, Var
@@ -102,12 +103,13 @@ def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
                               capabilities=caps)
     spec = clock or getattr(adapter, "conformance_clock", None) or "virtual"
     start = time.perf_counter()
-    run = _Run(scenario, adapter, settle_cushion(spec))
+    vclock = make_clock(spec)
+    run = _Run(scenario, adapter, settle_cushion(spec), InFlight(vclock))
     watchdog = threading.Timer(real_time_limit, run.stop_from_thread, args=(real_time_limit,))
     watchdog.daemon = True
     watchdog.start()
     try:
-        trio.run(run.main, clock=make_clock(spec))
+        trio.run(run.main, clock=vclock)
     except BaseException as exc:  # the harness or the adapter blew up outside a step
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -138,8 +140,10 @@ _EXPECTED_ERRORS = (SessionkitError, TransportClosed, ConnectFailed, trio.Cancel
 
 
 class _Run(ExpectSteps):
-    def __init__(self, scenario: Scenario, adapter: Any, cushion: float = 0.0) -> None:
+    def __init__(self, scenario: Scenario, adapter: Any, cushion: float = 0.0,
+                 inflight: InFlight | None = None) -> None:
         self.cushion = cushion
+        self.inflight = inflight or InFlight(None)
         self.sc = scenario
         self.adapter = adapter
         self.recorder = RecordingProcessor()
@@ -194,9 +198,11 @@ class _Run(ExpectSteps):
                     _network.route(endpoint, "tcp" in self.sc.capabilities) as self.proxy:
                 async with trio.open_nursery() as nursery:
                     self.nursery = nursery
-                    self.exchange = ScriptedExchange(endpoint, nursery, self.codec)
+                    self.exchange = ScriptedExchange(endpoint, nursery, self.codec,
+                                                     self.inflight)
                     self.connector = GuardedConnector(_network.connector_for(endpoint,
-                                                                             self.proxy))
+                                                                             self.proxy),
+                                                      self.inflight)
                     try:
                         for step in self.sc.steps:
                             self.step = step
@@ -532,6 +538,8 @@ class _Run(ExpectSteps):
             await ex.disconnect(self.timeout)
         elif kind.startswith("net-"):
             await _network.inject(self.proxy, kind, tuple(rest))
+            if kind in ("net-stall", "net-delay", "net-half-close", "net-heal"):
+                self.inflight.hold(kind != "net-heal")
         elif kind in ("garbled", "oversize"):
             conn = await ex.connection(self.timeout)
             frame = ex.garbled_frame() if kind == "garbled" else ex.oversize_frame()

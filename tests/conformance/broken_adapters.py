@@ -5,6 +5,7 @@ The conformance suite must fail them; see test_broken_adapters.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -126,3 +127,32 @@ class _NotCancelSafe:
 
 def not_cancel_safe() -> BrokenAdapter:
     return BrokenAdapter("not-cancel-safe", _NotCancelSafe)
+
+
+class _SlowWire:
+    """A sound transport whose frames take ``seconds`` of real time to cross, as a real
+    socket's may on a loaded machine (the send waits in a worker thread)."""
+
+    def __init__(self, inner: Any, seconds: float) -> None:
+        self.inner, self.seconds = inner, seconds
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        await trio.to_thread.run_sync(time.sleep, self.seconds)
+        await self.inner.send_frames(frames)
+
+    async def receive_frames(self) -> list[bytes]:
+        frames: list[bytes] = await self.inner.receive_frames()
+        return frames
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class SlowWireAdapter(BrokenAdapter):
+    """Not broken: slow. Runs on a clock that jumps after 0.1 s of real idleness."""
+
+    conformance_clock = "virtual:0.1"
+
+
+def slow_wire(seconds: float) -> SlowWireAdapter:
+    return SlowWireAdapter("slow-wire", lambda inner: _SlowWire(inner, seconds))

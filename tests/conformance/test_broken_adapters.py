@@ -151,3 +151,13 @@ def test_transport_rules_are_checked() -> None:
     assert unsafe["transport_frames_in_order"].passed
     dropping = results(broken.drops_every_third_frame(), ["transport_frames_in_order"])
     assert "client to server" in dropping["transport_frames_in_order"].detail
+
+
+def test_a_slow_wire_does_not_make_virtual_time_jump_past_a_frame_in_flight() -> None:
+    """A frame that takes 0.3 s of real time to cross is still in flight when every task has
+    waited 0.1 s: the clock must not jump to the next timer (a resend, a step's deadline)
+    meanwhile, or a sound adapter fails on a loaded machine."""
+    got = results(broken.slow_wire(0.3), ["ack_mid_s1_resend_with_backoff",
+                                          "ack_mid_ack_carries_mid"])
+    assert got["ack_mid_s1_resend_with_backoff"].passed, got["ack_mid_s1_resend_with_backoff"]
+    assert got["ack_mid_ack_carries_mid"].passed, got["ack_mid_ack_carries_mid"]
