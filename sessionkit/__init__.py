@@ -4,6 +4,8 @@ The public API is re-exported here from private modules; import from
 ``sessionkit``, never from ``sessionkit._something``.
 """
 
+import logging as _logging
+
 from ._codec import DEFAULT_MAX_FRAME_SIZE, Codec, JsonCodec, MsgpackCodec
 from ._config import EventIdScope, GapPolicy, SessionConfig, ViolationPolicy
 from ._errors import (
@@ -72,6 +74,11 @@ from ._stats import SessionStatistics
 from ._tracking import MessageState, TrackedSnapshot
 
 __version__ = "0.1.0"
+
+# A library adds no handler of its own: records of sessionkit's loggers go where the
+# application's logging configuration sends them, and nowhere (not to stderr through
+# logging.lastResort) when it has none.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "ActionReport",

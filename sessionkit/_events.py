@@ -62,15 +62,24 @@ class Event(msgspec.Struct, frozen=True):
 
 
 class LoginAccepted(Event, frozen=True):
+    """The exchange accepted the login (``on_login_accepted``): ``event_id`` is its newest
+    event id at login, ``run_id`` the run it is in (None if it names none)."""
+
     event_id: int
     run_id: str | None
 
 
 class LoginFailed(Event, frozen=True):
+    """The exchange refused the login, for ``reason`` (``on_login_failed``); the session is
+    deactivated."""
+
     reason: str
 
 
 class ConnectionFailed(Event, frozen=True):
+    """The connection could not be made or was lost, for ``reason``
+    (``on_connection_failed``); the session is deactivated."""
+
     reason: str
 
 
@@ -93,21 +102,29 @@ class MessageReceived(Event, frozen=True):
 
 
 class RunChanged(Event, frozen=True):
+    """The exchange restarted: it is now in run ``run_id``, and the open orders of
+    ``prev_run_id`` are reported cancelled (``handle_run_change``)."""
+
     run_id: str
     prev_run_id: str | None
 
 
 class ResendCompleted(Event, frozen=True):
+    """A replay of the events ``begin`` to ``end`` is over (``on_resend_complete``)."""
+
     begin: int
     end: int
 
 
 class ConnectionBusy(Event, frozen=True):
+    """Submits are being rejected, for ``reason`` (a full buffer, the exchange's congestion
+    signal): slow down (``on_connection_busy``)."""
+
     reason: str
 
 
 class ConnectionAvailable(Event, frozen=True):
-    pass
+    """The busy state cleared: submits are accepted again (``on_connection_available``)."""
 
 
 class ExchangeOffline(Event, frozen=True):
@@ -117,7 +134,8 @@ class ExchangeOffline(Event, frozen=True):
 
 
 class ExchangeOnline(Event, frozen=True):
-    pass
+    """Traffic from the exchange again after it was reported offline
+    (``on_exchange_online``)."""
 
 
 class MessageFinished(Event, frozen=True):
@@ -162,4 +180,7 @@ class ProtocolError(Event, frozen=True):
 
 
 class Closed(Event, frozen=True):
+    """The session closed after a logout or a local close, for ``reason``
+    (``on_closed``)."""
+
     reason: str

@@ -39,6 +39,10 @@ _UNKNOWN = 1 << 63
 
 
 class Verdict(enum.Enum):
+    """What :meth:`Sequencer.offer` decided about one inbound event: deliver it now, drop
+    it as a repeat of one delivered, hold it until the events before it came, or refuse
+    it."""
+
     DELIVER = "deliver"
     DUPLICATE = "duplicate"
     HELD = "held"

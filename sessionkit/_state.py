@@ -14,6 +14,9 @@ __all__ = ["SessionState", "Input", "TRANSITIONS", "next_state", "CLOSED_STATES"
 
 
 class SessionState(enum.Enum):
+    """Where a :class:`~sessionkit.Session` is in its life (``Session.state``): idle, then
+    logging in, active, closing, and closed or failed (both final)."""
+
     #: created; submits are queued until login succeeds
     IDLE = "idle"
     #: login sent, waiting for the exchange's answer

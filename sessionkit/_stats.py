@@ -9,6 +9,11 @@ __all__ = ["SessionStatistics"]
 
 @attrs.frozen(kw_only=True)
 class SessionStatistics:
+    """What ``statistics()`` of a session (or a runtime client) returns: its state, run and
+    event cursor, what is in flight and buffered, and counters since the session began
+    (requests, ACKs, resends, outcomes, duplicates, gaps, busy periods, protocol errors,
+    ACK latency in seconds)."""
+
     state: str
     run_id: str | None
     last_event_id: int

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import logging
 
-import click
+try:
+    import click
+except ImportError as exc:  # the command line is an extra: the core needs no click
+    raise ImportError(f"the sessionkit command needs click ({exc}): "
+                      "install sessionkit[cli]") from exc
 
 from ._registry import BUILTIN, ENTRY_POINT_GROUP, LazyGroup, command_specs
 

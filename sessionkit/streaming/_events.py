@@ -116,3 +116,4 @@ Event: TypeAlias = (
     | ProtocolError
     | EventsDropped
 )
+"""Any event the streaming engine emits (``StreamingEngine.drain_events()``)."""

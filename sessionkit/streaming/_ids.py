@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH = 50
+"""The longest context id or reference id (letters, digits, ``_`` and ``-``)."""
 HEARTBEAT_ID = "_heartbeat"
 RESET_ID = "_resetsubscriptions"
 DISCONNECT_ID = "_disconnect"

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 DELETED_MARKER = "__meta_deleted"
+"""The property that marks an element of a keyed array as deleted in a delta."""
 LIST_DATA_PROPERTY = "Data"
 DEFAULT_MAX_DEPTH = 100
 """Levels of nested objects and arrays the merge accepts (``StreamingConfig.max_depth``)."""

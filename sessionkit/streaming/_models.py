@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 JSON_FORMAT = "application/json"
+"""The one snapshot ``Format`` the engine reads; a snapshot in another is refused."""
 OPENAPI_PREFIX = "/openapi/"
 
 
@@ -217,6 +218,7 @@ class UnsubscribeContextRequest:
 Request: TypeAlias = (
     SubscribeRequest | UnsubscribeRequest | UnsubscribeTagRequest | UnsubscribeContextRequest
 )
+"""Any request the engine asks its caller to send (``StreamingEngine.drain_requests()``)."""
 
 
 class Snapshot(msgspec.Struct, frozen=True, rename=SNAPSHOT_NAMES, omit_defaults=True):

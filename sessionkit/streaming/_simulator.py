@@ -37,6 +37,7 @@ from ._wire import snapshot_body
 __all__ = ["POSITION_KEYS", "SimulatorConfig", "StreamSimulator"]
 
 POSITION_KEYS = ("PositionId",)
+"""The key properties of the simulator's ``.../positions`` arrays (for a ``KeySpec``)."""
 
 
 @attrs.frozen

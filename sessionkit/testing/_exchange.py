@@ -52,6 +52,7 @@ DEFAULT_CONTRACTS = (
     Contract(contract_id=2, label="BTC-DEC26-P-90000"),
     Contract(contract_id=3, label="ETH-DEC26-C-5000"),
 )
+"""The contracts a :class:`ReferenceExchange` lists unless it is given others."""
 
 
 @attrs.define

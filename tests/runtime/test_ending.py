@@ -12,7 +12,6 @@ and never as "session cancelled". Every test runs through ``open_session`` and t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -18,6 +18,8 @@ The generic SignalR stack is :mod:`sessionkit_mesolive.signalr`; the simulator i
 
 from __future__ import annotations
 
+import logging as _logging
+
 from ._adapter import MesoLiveAdapter, adapter
 from ._client import MesoLiveClient
 from ._data_feed import DataFeed
@@ -50,6 +52,9 @@ from ._jobs import (
 from ._session_hub import SESSION_HUB_PATH, SessionHubConnector, SessionHubEndpoint
 
 __version__ = "0.1.0"
+
+# no handler of the library's own: the application's logging configuration decides
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "adapter",

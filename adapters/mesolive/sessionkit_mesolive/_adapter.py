@@ -88,5 +88,5 @@ async def _serving(host: str, port: int, token: str | None, server: HubServer | 
             nursery.cancel_scope.cancel()
 
 
-#: the object the ``mesolive`` entry point of ``sessionkit.adapters`` names
 adapter = MesoLiveAdapter()
+"""The object the ``mesolive`` entry point of ``sessionkit.adapters`` names."""

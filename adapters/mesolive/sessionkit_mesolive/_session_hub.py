@@ -50,6 +50,7 @@ __all__ = ["SESSION_HUB_PATH", "SEND_FRAMES", "ON_FRAMES", "encode_frames", "dec
 logger = logging.getLogger(__name__)
 
 SESSION_HUB_PATH = "/hubs/session/v1"
+"""The path of the hub that carries reference-protocol sessions."""
 SEND_FRAMES = "SendFrames"
 ON_FRAMES = "OnFrames"
 DEFAULT_MAX_BUFFER = 4096

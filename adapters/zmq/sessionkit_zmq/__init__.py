@@ -7,6 +7,8 @@
 * :func:`serve_simulator` - the reference exchange served over ZeroMQ.
 """
 
+import logging as _logging
+
 from ._adapter import ZmqAdapter, adapter
 from ._client import ZmqConnector, ZmqTransport
 from ._keys import CurveClient, CurveServer, KeyPair, load_public_key
@@ -15,6 +17,9 @@ from ._server import ServerTransport, ZmqServerEndpoint, serve_endpoint
 from ._simulator import ZmqSimulator, serve_simulator
 
 __version__ = "0.1.0"
+
+# no handler of the library's own: the application's logging configuration decides
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "adapter",

@@ -58,5 +58,5 @@ class ZmqAdapter:
         return "<sessionkit zmq adapter>"
 
 
-#: the object the ``zmq`` entry point of ``sessionkit.adapters`` names
 adapter = ZmqAdapter()
+"""The object the ``zmq`` entry point of ``sessionkit.adapters`` names."""

@@ -6,6 +6,13 @@ ZPL layout that ``zmq.auth`` reads and writes, so files interoperate with other 
 created with mode 0600 (through ``os.open``, never loosened by a later chmod), written to a
 temporary file in the same directory and renamed into place, so it is never seen half written
 or with wider permissions. Secret keys never appear in a ``repr``, a log line or an error.
+
+Certificates are read by ``zmq.auth.load_certificate`` (the keys it finds are then checked
+here, and its errors turned into :class:`~sessionkit.ConfigError` naming the file). They are
+written here rather than by ``zmq.auth.create_certificates``, which makes a new key pair of
+its own (it cannot save a given one), names the files ``NAME.key``/``NAME.key_secret``, and
+creates the secret file with the process's umask (0644 usually), in place and replacing any
+file of that name.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Union
 
 import attrs
 import zmq
+import zmq.auth
 import zmq.utils.z85
 
 from sessionkit import ConfigError
@@ -141,10 +149,18 @@ class KeyPair:
         p = Path(path)
         try:
             st = p.stat()
-            text = p.read_bytes()
+            public, secret = zmq.auth.load_certificate(p)
         except OSError as exc:
-            raise ConfigError(f"cannot read CURVE certificate {p}: {exc.strerror}") from None
-        public, secret = _parse_certificate(text, p)
+            raise ConfigError(f"cannot read CURVE certificate {p}: "
+                              f"{exc.strerror or exc}") from None
+        except ValueError:  # zmq.auth's "No public key found in ..."
+            raise ConfigError(f"CURVE certificate {p} has no public-key line") from None
+        except IndexError:  # zmq.auth on a "public-key" or "secret-key" line without "="
+            raise ConfigError(f"CURVE certificate {p} has a public-key or secret-key line "
+                              f"without '= \"KEY\"'") from None
+        _check_key(public, f"the public-key in {p}")
+        if secret is not None:
+            _check_key(secret, f"the secret-key in {p}")
         if secret is not None and st.st_mode & 0o077:
             logger.warning("CURVE secret certificate %s has mode %s: others can read it; "
                            "it should be 0600", p, oct(stat.S_IMODE(st.st_mode)))
@@ -165,29 +181,6 @@ def _certificate_text(public: bytes, secret: bytes | None) -> bytes:
     if secret is not None:
         lines.append(f'    secret-key = "{secret.decode("ascii")}"')
     return ("\n".join(lines) + "\n").encode("ascii")
-
-
-def _parse_certificate(text: bytes, path: Path) -> tuple[bytes, bytes | None]:
-    public = secret = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(b"#"):
-            continue
-        key, sep, value = line.partition(b"=")
-        if not sep:
-            continue
-        key = key.strip()
-        value = value.strip().strip(b"'\"")
-        if key == b"public-key":
-            public = value
-        elif key == b"secret-key":
-            secret = value
-    if public is None:
-        raise ConfigError(f"CURVE certificate {path} has no public-key line")
-    _check_key(public, f"the public-key in {path}")
-    if secret is not None:
-        _check_key(secret, f"the secret-key in {path}")
-    return public, secret
 
 
 def _write_atomic(path: Path, data: bytes, mode: int, overwrite: bool) -> None:

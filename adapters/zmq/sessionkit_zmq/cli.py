@@ -16,8 +16,13 @@ import signal
 import sys
 from pathlib import Path
 
-import click
 import trio
+
+try:
+    import click
+except ImportError as exc:  # the commands are the [sim] extra's; the transport needs no click
+    raise ImportError(f"the ZeroMQ adapter's commands need click ({exc}): "
+                      "install sessionkit-zmq[sim]") from exc
 
 from sessionkit import ConfigError
 

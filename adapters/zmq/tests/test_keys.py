@@ -31,6 +31,17 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert zmq.auth.load_certificate(str(public)) == (kp.public, None)
 
 
+def test_certificates_zmq_auth_made_are_read(tmp_path: Path) -> None:
+    public, secret = zmq.auth.create_certificates(tmp_path, "server")
+    keypair = KeyPair.load_certificate(secret)
+    assert keypair.has_secret and zmq.curve_public(keypair.secret) == keypair.public
+    assert KeyPair.load_certificate(public) == keypair.public_only()
+    # what a server is configured from: its secret certificate and a client's public one
+    client_public, _ = KeyPair.generate().save_certificate(tmp_path / "client")
+    server = CurveServer.from_files(secret, allow=[client_public])
+    assert server.keypair == keypair and len(server.allow) == 1
+
+
 def test_secret_file_is_0600_even_with_an_open_umask(tmp_path: Path) -> None:
     old = os.umask(0)
     try:
@@ -82,6 +93,15 @@ def test_bad_certificates_name_the_problem(tmp_path: Path) -> None:
         KeyPair.load_certificate(p)
     with pytest.raises(ConfigError, match="cannot read"):
         KeyPair.load_certificate(tmp_path / "missing.key")
+    with pytest.raises(ConfigError, match="cannot read"):
+        KeyPair.load_certificate(tmp_path)  # a directory
+    p.write_text("curve\n    public-key\n")
+    with pytest.raises(ConfigError, match="bad.key has a public-key or secret-key line without"):
+        KeyPair.load_certificate(p)
+    kp = KeyPair.generate()
+    p.write_text(f'curve\n    public-key = "{kp.public.decode()}"\n    secret-key = "x"\n')
+    with pytest.raises(ConfigError, match="the secret-key in .*bad.key must be a 40-character"):
+        KeyPair.load_certificate(p)
     a, b = KeyPair.generate(), KeyPair.generate()
     with pytest.raises(ConfigError, match="does not belong"):
         KeyPair(public=a.public, secret=b.secret)

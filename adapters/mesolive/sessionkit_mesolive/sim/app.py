@@ -24,8 +24,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
+
+try:
+    from hypercorn.config import Config
+    from hypercorn.trio import serve as hypercorn_serve
+except ImportError as exc:  # the web server is the [sim] extra's, not the client's
+    raise ImportError(
+        f"the MesoLive hub simulator needs hypercorn ({exc}): "
+        "install sessionkit-mesolive[sim]") from exc
 
 from ._close_race import install as install_close_race_guard
 from .hubserver import HubServer
