@@ -235,9 +235,24 @@ def test_garbage_only_ever_raises_protocol_error(garbage: bytes) -> None:
 @settings(deadline=None)
 @given(json_values)
 def test_any_json_value_as_a_message_is_decoded_or_refused_clearly(value: object) -> None:
-    import orjson
+    import msgspec
 
     try:
-        decode_record(orjson.dumps({"type": 1, "target": value, "arguments": value}))
+        decode_record(msgspec.json.encode({"type": 1, "target": value, "arguments": value}))
     except ProtocolError as exc:
         assert "INVOCATION message" in str(exc)
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_record_is_a_protocol_error(depth: int) -> None:
+    # msgspec reads nested JSON recursively: past Python's limit that must still be a
+    # ProtocolError naming the record, not a RecursionError out of the connection
+    record = b'{"type":1,"target":"T","arguments":[' + b"[" * depth + b"]" * depth + b"]}"
+    try:
+        msg = decode_record(record)
+    except ProtocolError as exc:
+        assert "not valid JSON" in str(exc)
+    else:
+        assert isinstance(msg, Invocation) and msg.target == "T"
+    with pytest.raises(ProtocolError, match="not valid JSON"):
+        decode_record(b'{"type":1,"target":"T","arguments":[' + b"[" * 100_000)
