@@ -207,7 +207,14 @@ def _checked_fields(bases: tuple[type, ...], namespace: dict[str, Any]) -> _Chec
 def _compile_check(qualname: str, checked: _Checked,
                    own: Callable[[Any], None] | None) -> Callable[[Any], None]:
     """The ``__post_init__`` of a model whose checked fields are ``checked`` (then ``own``,
-    the class's own ``__post_init__``, runs)."""
+    the class's own ``__post_init__``, runs).
+
+    Generated, one expression for a valid model, because it runs for every model decoded:
+    against a plain loop over ``checked`` calling a check per kind, ``loads`` of the Data Hub
+    position item of ``tools/bench_mesolive_codec.py`` takes 20 us instead of 40, an
+    ``OrderUpdateEvent`` 1.7 instead of 2.3, and making a ``LivePrices`` 0.40 instead of
+    0.80 (min of 9 x 3,000 calls, three runs each, interleaved).
+    """
     terms = []
     lines = ["def __post_init__(self):"]
     env: dict[str, Any] = {"_datetime": datetime, "_UTC": UTC, "_Decimal": Decimal,

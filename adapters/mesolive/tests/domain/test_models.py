@@ -358,6 +358,9 @@ def test_bad_input_messages(payload: Any, cls: type, message: str) -> None:
     with pytest.raises(DecodeError) as exc:
         conv.structure(payload, cls)
     assert str(exc.value).startswith(message)
+    with pytest.raises(DecodeError) as exc:  # and read from JSON text, the same words
+        conv.loads(json.dumps(payload), cls)
+    assert str(exc.value).startswith(message)
 
 
 def test_bad_int_key_is_reported() -> None:
