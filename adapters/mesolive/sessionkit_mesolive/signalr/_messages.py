@@ -2,8 +2,10 @@
 
 Field names follow Python style (``invocation_id``); the wire uses camelCase (the Structs'
 ``rename``), and a message's ``type`` number is its msgspec tag, so that :mod:`._wire` reads
-a record straight into its message. Writing a record, :mod:`._wire` says which optional keys
-are left out (a Completion tells "no result" from "result null").
+a record straight into its message (an Invocation, StreamItem, StreamInvocation or Completion
+through a wire twin of its own: the wire requires fields the constructor has defaults for).
+Writing a record, :mod:`._wire` says which optional keys are left out (a Completion tells "no
+result" from "result null").
 
 ``arguments`` and ``item``/``result`` hold plain JSON values (dict, list, str, int, float,
 bool, None): turning them into domain models is the job of the domain's converter.
@@ -78,17 +80,17 @@ class HandshakeResponse(msgspec.Struct, frozen=True):
     error: str | None = None
 
 
-class Invocation(msgspec.Struct, frozen=True, tag_field="type", tag=1, rename="camel"):
+class Invocation(msgspec.Struct, frozen=True):
     """Type 1: call ``target`` with ``arguments``.
 
     Without ``invocation_id`` it is fire-and-forget; with one, the caller expects a Completion.
     ``stream_ids`` name client-to-server streams passed as arguments.
     """
 
-    target: Text
-    arguments: tuple[Any, ...]
-    invocation_id: Text | None = None
-    stream_ids: tuple[Text, ...] | None = None
+    target: str
+    arguments: tuple[Any, ...] = ()
+    invocation_id: str | None = None
+    stream_ids: tuple[str, ...] | None = None
 
     type: ClassVar[MessageType] = MessageType.INVOCATION
 
@@ -96,11 +98,11 @@ class Invocation(msgspec.Struct, frozen=True, tag_field="type", tag=1, rename="c
         _as_tuples(self)
 
 
-class StreamItem(msgspec.Struct, frozen=True, tag_field="type", tag=2, rename="camel"):
+class StreamItem(msgspec.Struct, frozen=True):
     """Type 2: one item of the stream started by ``invocation_id``."""
 
-    invocation_id: Text
-    item: Any
+    invocation_id: str
+    item: Any = None
 
     type: ClassVar[MessageType] = MessageType.STREAM_ITEM
 
@@ -128,13 +130,13 @@ class Completion(msgspec.Struct, frozen=True):
         return cls(invocation_id, error=error)
 
 
-class StreamInvocation(msgspec.Struct, frozen=True, tag_field="type", tag=4, rename="camel"):
+class StreamInvocation(msgspec.Struct, frozen=True):
     """Type 4: start the server-to-client stream ``target``; items come back as StreamItem."""
 
-    invocation_id: Text
-    target: Text
-    arguments: tuple[Any, ...]
-    stream_ids: tuple[Text, ...] | None = None
+    invocation_id: str
+    target: str
+    arguments: tuple[Any, ...] = ()
+    stream_ids: tuple[str, ...] | None = None
 
     type: ClassVar[MessageType] = MessageType.STREAM_INVOCATION
 

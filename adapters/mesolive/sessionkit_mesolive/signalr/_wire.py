@@ -315,8 +315,33 @@ def handshake_response_from_wire(value: Any) -> HandshakeResponse:
     return HandshakeResponse(error)
 
 
-
 # --- the one-step reading ---------------------------------------------------------------------
+
+
+class _InvocationIn(msgspec.Struct, frozen=True, tag_field="type", tag=1, rename="camel"):
+    """An Invocation as the wire has it (``arguments`` required)."""
+
+    target: Text
+    arguments: tuple[Any, ...]
+    invocation_id: Text | None = None
+    stream_ids: tuple[Text, ...] | None = None
+
+
+class _StreamItemIn(msgspec.Struct, frozen=True, tag_field="type", tag=2, rename="camel"):
+    """A StreamItem as the wire has it (``item`` required)."""
+
+    invocation_id: Text
+    item: Any
+
+
+class _StreamInvocationIn(msgspec.Struct, frozen=True, tag_field="type", tag=4,
+                          rename="camel"):
+    """A StreamInvocation as the wire has it (``arguments`` required)."""
+
+    invocation_id: Text
+    target: Text
+    arguments: tuple[Any, ...]
+    stream_ids: tuple[Text, ...] | None = None
 
 
 class _CompletionIn(msgspec.Struct, frozen=True, tag_field="type", tag=3, rename="camel"):
@@ -332,15 +357,33 @@ class _CompletionIn(msgspec.Struct, frozen=True, tag_field="type", tag=3, rename
 
 
 _DECODER = msgspec.json.Decoder(Union[  # noqa: UP007 - a union of classes, made at run time
-    Invocation, StreamItem, _CompletionIn, StreamInvocation, CancelInvocation, Ping, Close, Ack,
-    Sequence])
+    _InvocationIn, _StreamItemIn, _CompletionIn, _StreamInvocationIn, CancelInvocation, Ping,
+    Close, Ack, Sequence])
+
+
+def _completion(m: _CompletionIn) -> Completion:
+    if m.error is not None:
+        return Completion(m.invocation_id, error=m.error)
+    if m.result is msgspec.UNSET:
+        return Completion(m.invocation_id)
+    return Completion(m.invocation_id, result=m.result, has_result=True)
+
+
+#: a wire twin -> its message
+_FROM_TWIN: dict[type, Callable[[Any], HubMessage]] = {
+    _InvocationIn: lambda m: Invocation(m.target, m.arguments, m.invocation_id, m.stream_ids),
+    _StreamItemIn: lambda m: StreamItem(m.invocation_id, m.item),
+    _StreamInvocationIn: lambda m: StreamInvocation(m.invocation_id, m.target, m.arguments,
+                                                    m.stream_ids),
+    _CompletionIn: _completion,
+}
 
 
 def decode_message(record: bytes | str) -> HubMessage | None:
     """Read one record into its message; ``None`` for an unknown message type. Anything else
     that is not a valid hub message raises :class:`ProtocolError` naming what was wrong."""
     try:
-        msg: HubMessage | _CompletionIn = _DECODER.decode(record)
+        msg: Any = _DECODER.decode(record)
     except msgspec.ValidationError:
         return message_from_wire(loads_json(record, "hub message"))
     except msgspec.DecodeError as exc:
@@ -348,10 +391,5 @@ def decode_message(record: bytes | str) -> HubMessage | None:
     except RecursionError:
         raise ProtocolError(f"hub message is not valid JSON (nested too deeply): "
                             f"{record[:80]!r}") from None
-    if isinstance(msg, _CompletionIn):
-        if msg.error is not None:
-            return Completion(msg.invocation_id, error=msg.error)
-        if msg.result is msgspec.UNSET:
-            return Completion(msg.invocation_id)
-        return Completion(msg.invocation_id, result=msg.result, has_result=True)
-    return msg
+    twin = _FROM_TWIN.get(type(msg))
+    return msg if twin is None else twin(msg)

@@ -163,6 +163,17 @@ def test_handshake_round_trip_and_errors() -> None:
         decode_handshake_response(b"{oops")
 
 
+def test_made_in_python_the_optional_parts_have_defaults_the_wire_still_requires() -> None:
+    # the constructors keep their defaults (no arguments, a null item); a record must still
+    # carry the fields (see the bad-input cases below), and the defaults go on the wire
+    assert Invocation("Ping") == Invocation("Ping", ())
+    assert StreamItem("1").item is None
+    assert StreamInvocation("1", "Prices").arguments == ()
+    assert Invocation("T", ["a", 1]).arguments == ("a", 1)  # a list is kept as a tuple
+    for message in (Invocation("Ping"), StreamItem("1"), StreamInvocation("1", "Prices")):
+        assert decode_record(encode_message(message)[:-1]) == message
+
+
 # --- bad input ----------------------------------------------------------------------------
 
 
@@ -189,6 +200,10 @@ def test_handshake_round_trip_and_errors() -> None:
         (
             b'{"type":4,"invocationId":"1","arguments":[]}',
             "STREAM_INVOCATION message is missing required field 'target'",
+        ),
+        (
+            b'{"type":4,"invocationId":"1","target":"T"}',
+            "STREAM_INVOCATION message is missing required field 'arguments'",
         ),
         (b'{"type":5}', "CANCEL_INVOCATION message is missing required field 'invocationId'"),
         (b'{"type":7,"allowReconnect":"yes"}', "'allowReconnect' must be a boolean"),
