@@ -1,19 +1,20 @@
-"""The MesoLive wire format: a cattrs converter between the models and JSON values.
+"""The MesoLive wire format: msgspec between the models and JSON.
 
-Like cattrs' ``preconf`` converters, :func:`configure_converter` installs hooks on any
-:class:`cattrs.Converter` and :func:`make_converter` builds a ready one. Rules:
+The models (:mod:`.models`) are msgspec Structs: msgspec reads JSON (or the values a JSON
+reader made) straight into them, strictly, and writes them back. :class:`MesoLiveConverter`
+is that reading and writing; :data:`default_converter` is the shared one. Rules:
 
 * **Names.** Attributes are snake_case, the wire is PascalCase. Wire names are generated
-  (:func:`wire_name`) and installed through ``make_dict_structure_fn`` /
-  ``make_dict_unstructure_fn`` with ``override(rename=...)``; ``PnL`` and the odd
-  ``PnlFields`` are the only irregular spellings.
+  (:func:`wire_name`, the models' msgspec ``rename``); ``PnL`` and the odd ``PnlFields``
+  are the only irregular spellings.
 * **Money** is :class:`~decimal.Decimal`. Decoding accepts JSON numbers and numeric strings;
-  encoding writes a JSON number (the reference: "JSON number (or possibly string)"), as an
-  :class:`orjson.Fragment` holding the exact digits, or a string with
-  ``decimal_format="string"``. Non-finite values are refused both ways.
+  encoding writes a JSON number holding the exact digits (the reference: "JSON number (or
+  possibly string)"), or a string with ``decimal_format="string"``. Non-finite values are
+  refused both ways (a model refuses one when it is made).
 * **Datetimes** are aware UTC. Decoding parses ISO-8601 with ``Z`` or an offset and converts
   to UTC; a naive timestamp is taken as UTC because the docs say every timestamp is UTC
-  (**inferred**). Encoding writes ISO-8601 with ``Z`` and refuses naive datetimes.
+  (**inferred**). Encoding writes ISO-8601 with ``Z``; a model refuses a naive datetime when
+  it is made (:class:`~._errors.EncodeError`).
 * **Integers** (ids, sequence ids) accept JSON numbers and decimal strings ("some numeric ids,
   notably event sequence ids, may be strings"), and are sent as numbers. ``dict[int, ...]``
   keys are JSON object keys, so strings on the wire (**inferred**).
@@ -21,6 +22,11 @@ Like cattrs' ``preconf`` converters, :func:`configure_converter` installs hooks 
   value (the wire form is unknown) is kept as its decimal text.
 * Unknown extra fields are ignored; missing optional fields take their defaults.
 * Any bad input raises :class:`~._errors.DecodeError` naming the model and the field path.
+
+msgspec does the work for a payload that follows the rules in their usual (strict) form; the
+lenient spellings it does not read (a numeric enum value, a naive timestamp, a timestamp
+msgspec's RFC 3339 reader refuses) and every bad payload are read a second time, field by
+field (:func:`_Reader`), which normalises what the rules allow and names every problem found.
 
 >>> from .models import LiveUnderlying, GetLatestEventSeqIdResult
 >>> default_converter.unstructure(LiveUnderlying(symbol="SPX"))
@@ -36,35 +42,24 @@ sessionkit_mesolive._errors.DecodeError: LiveUnderlying.symbol: expected a strin
 
 from __future__ import annotations
 
-import json
+import functools
 import types
 import typing
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, Literal, TypeVar, Union
 from uuid import UUID
 
-import attrs
-import cattrs
-import orjson
-from cattrs.errors import (
-    AttributeValidationNote,
-    BaseValidationError,
-    ClassValidationError,
-    IterableValidationError,
-    IterableValidationNote,
-    StructureHandlerNotFoundError,
-)
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+import msgspec
 
 from ._errors import DecodeError, EncodeError
 from .models import EventRecord, OpenEnum, open_enum
+from .models._base import is_wire_int, open_enum_of, wire_name
 
 __all__ = [
     "MesoLiveConverter",
     "make_converter",
-    "configure_converter",
     "default_converter",
     "wire_name",
     "structure",
@@ -77,19 +72,8 @@ __all__ = [
 T = TypeVar("T")
 DecimalFormat = Literal["number", "string"]
 
-_WORDS = {"pnl": "PnL", "pnls": "PnLs"}
-_NAMES = {"pnl_fields": "PnlFields"}
-
-
-def wire_name(attribute: str) -> str:
-    """The PascalCase wire name of a snake_case attribute.
-
-    >>> wire_name("broker_account_id"), wire_name("position_pnls"), wire_name("pnl_fields")
-    ('BrokerAccountId', 'PositionPnLs', 'PnlFields')
-    """
-    if attribute in _NAMES:
-        return _NAMES[attribute]
-    return "".join(_WORDS.get(w, w[:1].upper() + w[1:]) for w in attribute.split("_") if w)
+#: what msgspec raises for a value it cannot write
+_ENCODE_ERRORS = (TypeError, ValueError, OverflowError, UnicodeEncodeError)
 
 
 class _Invalid(ValueError):
@@ -113,10 +97,32 @@ def _kind(value: Any) -> str:
     return _show(value)
 
 
-# -- leaf hooks ----------------------------------------------------------------------------
+def _union_args(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return typing.get_args(tp)
+    return ()
 
 
-def _structure_int(value: Any, _: Any) -> int:
+def _struct_class(tp: Any) -> type | None:
+    target = typing.get_origin(tp) or tp
+    if isinstance(target, type) and issubclass(target, msgspec.Struct):
+        return target
+    return None
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    cls = _struct_class(tp)
+    if cls is not None:
+        return cls.__name__
+    return str(tp).replace("typing.", "")
+
+
+# -- the leaves, as the second reading takes them -------------------------------------------
+
+
+def _read_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -126,19 +132,7 @@ def _structure_int(value: Any, _: Any) -> int:
     raise _Invalid(f"expected an integer, got {_kind(value)}")
 
 
-def _structure_bool(value: Any, _: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise _Invalid(f"expected a boolean, got {_kind(value)}")
-
-
-def _structure_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise _Invalid(f"expected a string, got {_kind(value)}")
-
-
-def _structure_decimal(value: Any, _: Any) -> Decimal:
+def _read_decimal(value: Any) -> Decimal:
     result: Decimal | None = None
     if isinstance(value, Decimal):
         result = value
@@ -146,7 +140,7 @@ def _structure_decimal(value: Any, _: Any) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, float):
         # repr gives the shortest text that round-trips: 0.1 -> Decimal("0.1"), not the
-        # binary expansion. Exact beyond ~15 significant digits needs exact JSON parsing.
+        # binary expansion (msgspec converts a float the same way)
         result = Decimal(repr(value))
     elif isinstance(value, str):
         try:
@@ -158,19 +152,25 @@ def _structure_decimal(value: Any, _: Any) -> Decimal:
     return result
 
 
-def _structure_datetime(value: Any, _: Any) -> datetime:
-    if not isinstance(value, str):
+def _read_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif not isinstance(value, str):
         raise _Invalid(f"expected an ISO-8601 timestamp string, got {_kind(value)}")
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise _Invalid(f"expected an ISO-8601 timestamp, got {_show(value)}") from None
+    else:
+        try:
+            parsed = msgspec.convert(value, datetime)  # as the first reading parses it
+        except msgspec.ValidationError:
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise _Invalid(f"expected an ISO-8601 timestamp, got {_show(value)}") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)  # the docs: every timestamp is UTC
     return parsed.astimezone(UTC)
 
 
-def _structure_uuid(value: Any, _: Any) -> UUID:
+def _read_uuid(value: Any) -> UUID:
     if isinstance(value, UUID):
         return value
     if isinstance(value, str):
@@ -181,256 +181,207 @@ def _structure_uuid(value: Any, _: Any) -> UUID:
     raise _Invalid(f"expected a UUID string, got {_kind(value)}")
 
 
-def _unstructure_datetime(value: datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise EncodeError(f"cannot send naive datetime {value.isoformat()}: MesoLive timestamps "
-                          "are UTC; attach a timezone")
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+def _read_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Invalid(f"expected a string, got {_kind(value)}")
 
 
-def _decimal_text(value: Decimal) -> str:
-    if not value.is_finite():
-        raise EncodeError(f"cannot send non-finite decimal {value}")
-    return format(value, "f")
+def _read_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Invalid(f"expected a boolean, got {_kind(value)}")
 
 
-def _unstructure_decimal_number(value: Decimal) -> orjson.Fragment:
-    return orjson.Fragment(_decimal_text(value).encode())
+_LEAVES: dict[Any, Any] = {
+    int: _read_int,
+    bool: _read_bool,
+    str: _read_str,
+    Decimal: _read_decimal,
+    datetime: _read_datetime,
+    UUID: _read_uuid,
+}
+
+_BAD: Any = object()
 
 
-# -- type helpers --------------------------------------------------------------------------
+@functools.cache
+def _fields(tp: Any) -> tuple[tuple[str, str, Any, bool], ...]:
+    """``(name, wire name, type, required)`` of each field of a model (or a generic alias)."""
+    return tuple((f.name, f.encode_name, f.type, f.required)
+                 for f in msgspec.structs.fields(tp))
 
 
-def _union_args(tp: Any) -> tuple[Any, ...]:
-    if get_origin(tp) in (Union, types.UnionType):
-        return get_args(tp)
-    return ()
-
-
-def _open_enum_of(tp: Any) -> type[OpenEnum] | None:
-    """``E`` when ``tp`` is ``E | str`` or ``E | str | None`` for an :class:`OpenEnum` ``E``."""
-    args = _union_args(tp)
-    if not args or str not in args:
-        return None
-    enums = [a for a in args if isinstance(a, type) and issubclass(a, OpenEnum)]
-    rest = [a for a in args if a is not str and a is not type(None) and a not in enums]
-    return enums[0] if len(enums) == 1 and not rest else None
-
-
-def _is_int_keyed_dict(tp: Any) -> bool:
-    origin = get_origin(tp)
-    return origin in (dict, Mapping, typing.Dict) and get_args(tp)[:1] == (int,)  # noqa: UP006
-
-
-def _parametrize(cl: Any) -> Any:
-    """A bare generic model (``MesoLiveApiResponse``) is taken as ``MesoLiveApiResponse[Any]``."""
-    params = getattr(cl, "__parameters__", ())
-    if get_origin(cl) is None and params:
-        return cl[tuple(Any for _ in params) if len(params) > 1 else Any]
-    return cl
-
-
-def _is_attrs(tp: Any) -> bool:
-    target: Any = get_origin(tp) or tp
-    return isinstance(target, type) and attrs.has(target)
-
-
-def _type_name(tp: Any) -> str:
-    if isinstance(tp, type):
-        return tp.__name__
-    origin = get_origin(tp)
-    if origin is not None and isinstance(origin, type) and attrs.has(origin):
-        return origin.__name__
-    return str(tp).replace("typing.", "")
-
-
-def _event_payload_types() -> dict[str, type]:
-    # the catalogue is the single table of callback names -> payload models
+@functools.cache
+def _payload_types() -> dict[str, type]:
     from ._catalogue import CALLBACKS
 
     return {cb.name: cb.payload_type for cb in CALLBACKS.values()}
 
 
-# -- configuration -------------------------------------------------------------------------
+class _Reader:
+    """The second reading of a payload: field by field, normalising the lenient spellings and
+    collecting every problem as ``(path, what was wrong)``."""
 
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
 
-def configure_converter(
-    conv: cattrs.Converter, *, decimal_format: DecimalFormat = "number"
-) -> None:
-    """Install the MesoLive wire rules on ``conv`` (see the module docstring)."""
-    if decimal_format not in ("number", "string"):
-        raise ValueError(f"decimal_format must be 'number' or 'string', got {decimal_format!r}")
+    def read(self, value: Any, tp: Any, path: str) -> Any:
+        try:
+            return self._read(value, tp, path)
+        except _Invalid as exc:
+            self.problems.append((path, str(exc)))
+            return _BAD
 
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(Decimal, _structure_decimal)
-    conv.register_structure_hook(datetime, _structure_datetime)
-    conv.register_structure_hook(UUID, _structure_uuid)
-    conv.register_unstructure_hook(datetime, _unstructure_datetime)
-    conv.register_unstructure_hook(UUID, str)
-    if decimal_format == "number":
-        conv.register_unstructure_hook(Decimal, _unstructure_decimal_number)
-    else:
-        conv.register_unstructure_hook(Decimal, _decimal_text)
-
-    # open enums: `E | str` and `E | str | None`
-    def open_enum_hook_factory(tp: Any) -> Any:
-        enum_type = _open_enum_of(tp)
-        assert enum_type is not None
-        nullable = type(None) in _union_args(tp)
-
-        def hook(value: Any, _: Any) -> Any:
-            if value is None and nullable:
+    def _read(self, value: Any, tp: Any, path: str) -> Any:
+        if tp is Any or isinstance(tp, TypeVar):
+            return value  # raw JSON (or a bare generic's parameter)
+        enum_type = open_enum_of(tp)
+        if enum_type is not None:
+            return self._enum(value, enum_type)
+        if is_wire_int(tp):
+            return _read_int(value)
+        if typing.get_origin(tp) is typing.Annotated:
+            return self._read(value, typing.get_args(tp)[0], path)
+        args = _union_args(tp)
+        if args:
+            if value is None and type(None) in args:
                 return None
-            if isinstance(value, int) and not isinstance(value, bool):
-                return str(value)  # numeric wire form: meaning unknown, keep the raw value
-            if not isinstance(value, str):
-                raise _Invalid(f"expected a {enum_type.__name__} name, got {_kind(value)}")
-            return open_enum(enum_type, value)
+            members = [a for a in args if a is not type(None)]
+            if len(members) == 1:
+                return self._read(value, members[0], path)
+            return value  # a union of Any (a replay record's payload, read by its record)
+        leaf = _LEAVES.get(tp)
+        if leaf is not None:
+            return leaf(value)
+        if tp is type(None):
+            if value is None:
+                return None
+            raise _Invalid(f"expected null, got {_kind(value)}")
+        cls = _struct_class(tp)
+        if cls is not None:
+            return self._model(value, tp, cls, path)
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if origin is tuple:
+            if not isinstance(value, list | tuple):
+                raise _Invalid(f"expected an array, got {_kind(value)}")
+            items = [self.read(v, args[0], f"{path}[{i}]") for i, v in enumerate(value)]
+            return tuple(items)
+        if origin is dict:
+            return self._dict(value, args[0], args[1], path)
+        raise _Invalid(f"cannot read {_type_name(tp)}")
 
-        return hook
+    def _enum(self, value: Any, enum_type: type[OpenEnum]) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # numeric wire form: meaning unknown, keep the raw value
+        if not isinstance(value, str):
+            raise _Invalid(f"expected a {enum_type.__name__} name, got {_kind(value)}")
+        return open_enum(enum_type, value)
 
-    conv.register_structure_hook_factory(lambda tp: _open_enum_of(tp) is not None,
-                                         open_enum_hook_factory)
-    conv.register_unstructure_hook(OpenEnum, lambda e: e.value)
-    # an unparametrized generic (bare ``MesoLiveApiResponse``): keep the raw JSON
-    conv.register_structure_hook_func(lambda tp: isinstance(tp, TypeVar), lambda v, _: v)
+    def _dict(self, value: Any, key_type: Any, value_type: Any, path: str) -> Any:
+        if not isinstance(value, Mapping):
+            raise _Invalid(f"expected an object, got {_kind(value)}")
+        out: dict[Any, Any] = {}
+        for raw_key, item in value.items():
+            where = f"{path}[{raw_key!r}]"
+            try:
+                key = _read_int(raw_key) if key_type is int else _read_str(raw_key)
+            except _Invalid as exc:
+                self.problems.append((where, f"bad key: {exc}"))
+                continue
+            out[key] = self.read(item, value_type, where)
+        return out
 
-    # dict[int, X]: keys are strings on the wire
-    def int_dict_unstructure_factory(tp: Any) -> Any:
-        value_hook = conv.get_unstructure_hook(get_args(tp)[1])
-        return lambda d: {str(k): value_hook(v) for k, v in d.items()}
-
-    conv.register_unstructure_hook_factory(_is_int_keyed_dict, int_dict_unstructure_factory)
-
-    # attrs models: generated with PascalCase renames
-    def attrs_structure_factory(cl: Any) -> Any:
-        cl = _parametrize(cl)
-        target = get_origin(cl) or cl
-        renames: dict[str, Any] = {
-            a.name: override(rename=wire_name(a.name)) for a in attrs.fields(target)}
-        if target is EventRecord:
-            renames["payload"] = override(rename="Payload", struct_hook=lambda v, _: v)
-        inner = make_dict_structure_fn(cl, conv, **renames)
-        name = _type_name(cl)
-
-        def hook(value: Any, tp: Any) -> Any:
-            if not isinstance(value, Mapping):
-                raise _Invalid(f"expected an object for {name}, got {_kind(value)}")
-            result = inner(value, tp)
-            if target is EventRecord:
-                result = _decode_event_payload(conv, result)
-            return result
-
-        return hook
-
-    def attrs_unstructure_factory(cl: Any) -> Any:
-        cl = _parametrize(cl)
-        target = get_origin(cl) or cl
-        renames: dict[str, Any] = {
-            a.name: override(rename=wire_name(a.name)) for a in attrs.fields(target)}
-        if target is EventRecord:
-            renames["payload"] = override(rename="Payload", unstruct_hook=conv.unstructure)
-        return make_dict_unstructure_fn(cl, conv, **renames)
-
-    conv.register_structure_hook_factory(_is_attrs, attrs_structure_factory)
-    conv.register_unstructure_hook_factory(_is_attrs, attrs_unstructure_factory)
-
-
-def _decode_event_payload(conv: cattrs.Converter, record: EventRecord) -> EventRecord:
-    payload_type = _event_payload_types().get(record.event_type)
-    if payload_type is None or not isinstance(record.payload, Mapping):
-        return record  # unknown callback: keep the raw JSON (open, like the enums)
-    try:
-        payload: Any = conv.get_structure_hook(payload_type)(record.payload, payload_type)
-    except (BaseValidationError, _Invalid) as exc:
-        raise _NestedDecode(exc, "payload") from exc
-    return attrs.evolve(record, payload=payload)
-
-
-class _NestedDecode(Exception):
-    def __init__(self, exc: BaseException, attribute: str) -> None:
-        super().__init__(attribute)
-        self.exc = exc
-        self.attribute = attribute
+    def _model(self, value: Any, tp: Any, cls: type, path: str) -> Any:
+        if not isinstance(value, Mapping):
+            raise _Invalid(f"expected an object for {_type_name(tp)}, got {_kind(value)}")
+        before = len(self.problems)
+        kwargs: dict[str, Any] = {}
+        for name, wire, field_type, required in _fields(tp):
+            if wire in value:
+                kwargs[name] = self.read(value[wire], field_type, f"{path}.{name}")
+            elif required:
+                self.problems.append((f"{path}.{name}", "required field missing"))
+        if cls is EventRecord and "payload" in kwargs:
+            payload_type = _payload_types().get(kwargs.get("event_type", _BAD))
+            if payload_type is not None and isinstance(kwargs["payload"], Mapping):
+                kwargs["payload"] = self.read(kwargs["payload"], payload_type, f"{path}.payload")
+        if len(self.problems) > before:
+            return _BAD
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as exc:  # the model's own rules (cannot happen: normalised)
+            raise _Invalid(f"invalid value ({type(exc).__name__}: {exc})") from None
 
 
-def _problems(exc: BaseException, path: str, out: list[tuple[str, str]]) -> None:
-    if isinstance(exc, _NestedDecode):
-        _problems(exc.exc, f"{path}.{exc.attribute}", out)
-    elif isinstance(exc, ClassValidationError | IterableValidationError):
-        with_notes, without = exc.group_exceptions()
-        for inner, note in with_notes:
-            if isinstance(note, AttributeValidationNote):
-                _problems(inner, f"{path}.{note.name}", out)
-            elif isinstance(note, IterableValidationNote):
-                sub = f"{path}[{note.index!r}]"
-                if str(note).startswith("Structuring mapping key"):
-                    out.append((sub, "bad key: " + _leaf_text(inner)))
-                else:
-                    _problems(inner, sub, out)
-            else:
-                _problems(inner, path, out)
-        for inner in without:
-            _problems(inner, path, out)
-    else:
-        out.append((path, _leaf_text(exc)))
-
-
-def _leaf_text(exc: BaseException) -> str:
-    if isinstance(exc, _Invalid):
-        return str(exc)
-    if isinstance(exc, KeyError):
-        return "required field missing"
-    if isinstance(exc, BaseValidationError):
-        parts: list[tuple[str, str]] = []
-        _problems(exc, "", parts)
-        return "; ".join(f"{p}: {m}" if p else m for p, m in parts)
-    return f"invalid value ({type(exc).__name__}: {exc})"
-
-
-class MesoLiveConverter(cattrs.Converter):
-    """A :class:`cattrs.Converter` with the MesoLive rules installed.
+class MesoLiveConverter:
+    """Reads and writes the MesoLive models (the rules are in the module docstring).
 
     :meth:`structure` raises :class:`~._errors.DecodeError` (naming the model and field path)
     for any bad input; :meth:`dumps`/:meth:`loads` go to and from JSON bytes.
+    ``decimal_format`` says how a Decimal is written: a JSON number (``"number"``, exact
+    digits) or a string.
     """
 
     def __init__(self, *, decimal_format: DecimalFormat = "number") -> None:
-        super().__init__(detailed_validation=True, forbid_extra_keys=False)
+        if decimal_format not in ("number", "string"):
+            raise ValueError(
+                f"decimal_format must be 'number' or 'string', got {decimal_format!r}")
         self.decimal_format = decimal_format
-        configure_converter(self, decimal_format=decimal_format)
+        self._encoder = msgspec.json.Encoder(decimal_format=decimal_format)
+        #: what unstructure keeps as it is (a Decimal written as a number by a JSON encoder
+        #: with ``decimal_format="number"``, as the SignalR layer's)
+        self._builtin_types: tuple[type, ...] = (Decimal,) if decimal_format == "number" else ()
+
+    def __repr__(self) -> str:
+        return f"<MesoLiveConverter decimal_format={self.decimal_format!r}>"
 
     def structure(self, obj: Any, cl: Any, *, path: str | None = None) -> Any:
         """Decode the JSON value ``obj`` into ``cl``; bad input raises ``DecodeError``."""
         try:
-            return super().structure(obj, cl)
-        except StructureHandlerNotFoundError:
-            raise
-        except (BaseValidationError, _Invalid, _NestedDecode, KeyError, TypeError,
-                ValueError) as exc:
-            out: list[tuple[str, str]] = []
-            _problems(exc, path or _type_name(cl), out)
-            raise DecodeError(out) from None
+            return msgspec.convert(obj, cl, str_keys=True)
+        except msgspec.ValidationError:
+            pass
+        return self._read_again(obj, cl, path)
+
+    def _read_again(self, obj: Any, cl: Any, path: str | None) -> Any:
+        reader = _Reader()
+        result = reader.read(obj, cl, path or _type_name(cl))
+        if reader.problems:
+            raise DecodeError(reader.problems)
+        return result
+
+    def unstructure(self, obj: Any, unstructure_as: Any = None) -> Any:
+        """``obj`` as JSON values (dicts, lists, text, numbers; a Decimal stays a Decimal
+        with ``decimal_format="number"``: a JSON encoder writes it as a number)."""
+        try:
+            return msgspec.to_builtins(obj, builtin_types=self._builtin_types, str_keys=True)
+        except _ENCODE_ERRORS as exc:
+            raise EncodeError(f"cannot encode {type(obj).__name__}: {exc}") from None
 
     def dumps(self, obj: Any, unstructure_as: Any = None) -> bytes:
         """Encode ``obj`` to JSON bytes (exact decimal digits)."""
-        return orjson.dumps(self.unstructure(obj, unstructure_as=unstructure_as))
+        try:
+            return self._encoder.encode(obj)
+        except _ENCODE_ERRORS as exc:
+            raise EncodeError(f"cannot encode {type(obj).__name__}: {exc}") from None
 
     def loads_json(self, data: bytes | bytearray | memoryview | str) -> Any:
         """Parse JSON text, keeping every JSON number with a fraction as an exact Decimal."""
-        if isinstance(data, memoryview | bytearray):
-            data = bytes(data)
         try:
-            return json.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return _PLAIN.decode(data)
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             raise DecodeError([("JSON", f"not valid JSON ({exc})")]) from None
 
     def loads(self, data: bytes | bytearray | memoryview | str, cl: Any) -> Any:
         """Parse JSON text and decode it into ``cl``."""
-        return self.structure(self.loads_json(data), cl)
+        try:
+            return _decoder(cl).decode(data)
+        except msgspec.ValidationError:
+            pass
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise DecodeError([("JSON", f"not valid JSON ({exc})")]) from None
+        return self._read_again(self.loads_json(data), cl, None)
 
     def allows_none(self, tp: Any) -> bool:
         """Whether ``None`` is a valid value of ``tp``."""
@@ -440,8 +391,13 @@ class MesoLiveConverter(cattrs.Converter):
         return _type_name(tp)
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+#: JSON text as plain values, numbers with a fraction as exact Decimals
+_PLAIN = msgspec.json.Decoder(float_hook=Decimal)
+
+
+@functools.lru_cache(maxsize=256)
+def _decoder(tp: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(tp, float_hook=Decimal)
 
 
 def make_converter(*, decimal_format: DecimalFormat = "number") -> MesoLiveConverter:
@@ -459,7 +415,7 @@ def structure(obj: Any, cl: type[T] | Any) -> T:
 
 
 def unstructure(obj: Any, unstructure_as: Any = None) -> Any:
-    """Encode to JSON values with :data:`default_converter` (decimals are ``orjson.Fragment``)."""
+    """Encode to JSON values with :data:`default_converter` (decimals stay Decimals)."""
     return default_converter.unstructure(obj, unstructure_as=unstructure_as)
 
 
@@ -471,4 +427,3 @@ def dumps(obj: Any, unstructure_as: Any = None) -> bytes:
 def loads(data: bytes | str, cl: type[T] | Any) -> T:
     """Decode JSON bytes with :data:`default_converter`, numbers kept exact."""
     return default_converter.loads(data, cl)  # type: ignore[no-any-return]
-

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .models import MesoLiveApiError, StatusCode, open_enum
+from .models import MesoLiveApiError, MesoLiveApiResponse, StatusCode, open_enum
 
 if TYPE_CHECKING:
     from ._converters import MesoLiveConverter
@@ -226,11 +226,15 @@ def unwrap(
             f"MesoLiveApiResponse: expected a JSON object, got {type(response).__name__}")
     if "Status" not in response:
         raise DecodeError([("MesoLiveApiResponse.status", "required field missing")])
-    status = conv.structure(response["Status"], StatusCode | str, path="MesoLiveApiResponse.status")
-    message = conv.structure(response.get("Message"), str | None,
-                             path="MesoLiveApiResponse.message")
-    error = conv.structure(response.get("Error"), MesoLiveApiError | None,
-                           path="MesoLiveApiResponse.error")
+    status: StatusCode | str = response["Status"]
+    message = response.get("Message")
+    error = response.get("Error")
+    if not (status == "Success" and type(status) is str and error is None
+            and (message is None or type(message) is str)):
+        head = conv.structure({k: response[k] for k in ("Status", "Message", "Error")
+                               if k in response}, MesoLiveApiResponse[Any],
+                              path="MesoLiveApiResponse")
+        status, message, error = head.status, head.message, head.error
     data = response.get("Data")
     if status != StatusCode.SUCCESS:
         raise api_exception(status, message, error, data)

@@ -35,7 +35,7 @@ import logging
 import secrets
 from typing import Any
 
-import orjson
+import msgspec
 import trio
 
 from . import models as m
@@ -74,16 +74,21 @@ def new_key(prefix: str = "intent") -> str:
     return validate_idempotency_key(f"{prefix}_{secrets.token_hex(16)}")
 
 
+#: JSON with every object's keys sorted (a Decimal as a number with its exact digits)
+_SORTED_KEYS = msgspec.json.Encoder(order="deterministic", decimal_format="number")
+_JSON = msgspec.json.Encoder(decimal_format="number")
+
+
 def request_hash(converter: Any, spec: HubMethod, args: Any) -> str:
     """SHA-256 of the request's wire JSON without its ``IdempotencyKey`` (keys sorted)."""
     wire = dict(converter.unstructure(args, spec.args_type))
     wire.pop("IdempotencyKey", None)
-    return hashlib.sha256(orjson.dumps(wire, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(_SORTED_KEYS.encode(wire)).hexdigest()
 
 
 def _failure_outcome(exc: MesoLiveApiException, converter: Any) -> str:
     error = None if exc.error is None else converter.unstructure(exc.error)
-    return orjson.dumps({"status": "Failed", "response_status": str(exc.status),
+    return _JSON.encode({"status": "Failed", "response_status": str(exc.status),
                          "message": exc.message, "error": error}).decode()
 
 
@@ -132,7 +137,7 @@ class IdempotentCaller:
             self._resolve(key, _failure_outcome(exc, self.converter))
             raise
         data = self.converter.unstructure(result, spec.result_type)
-        self._resolve(key, orjson.dumps({"status": "Completed", "data": data}).decode())
+        self._resolve(key, _JSON.encode({"status": "Completed", "data": data}).decode())
         return result
 
     # -- the steps ------------------------------------------------------------------------
@@ -226,7 +231,7 @@ class IdempotentCaller:
                             record.response_message or record.error_message, record.response_error)
 
     def _replay(self, spec: HubMethod, outcome: str) -> Any:
-        recorded = orjson.loads(outcome)
+        recorded = msgspec.json.decode(outcome)
         if recorded.get("status") == "Completed":
             return self.converter.structure(recorded.get("data"), spec.result_type)
         error = recorded.get("error")

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import msgspec
 import trio
 
 from . import models as m
@@ -325,7 +326,8 @@ class Executor:
         results = []
         for group_id in sorted(plan.leg_groups):
             group_order = order or m.LegGroupOrder(order_type=m.OrderType.MARKET)
-            group_order = attrs.evolve(group_order, leg_names=tuple(plan.leg_groups[group_id]))
+            group_order = msgspec.structs.replace(
+                group_order, leg_names=tuple(plan.leg_groups[group_id]))
             results.append(await self.caller.call(
                 "SendOrder", idempotency_key=f"{key_prefix}_order_{plan_id}_{group_id}",
                 broker_account_id=account, exec_plan_id=plan_id, leg_group_id=group_id,

@@ -33,7 +33,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
+import msgspec
 import trio
 
 from sessionkit import ConfigError
@@ -132,8 +132,8 @@ def decode_frames_keeping_bad(items: Any) -> tuple[list[bytes], list[str]]:
 
 def _as_text(item: Any) -> bytes:
     try:
-        return orjson.dumps(item)
-    except (TypeError, orjson.JSONEncodeError):  # not JSON data (cannot come from the wire)
+        return msgspec.json.encode(item)
+    except (TypeError, ValueError, OverflowError):  # not JSON data (cannot come from the wire)
         return repr(item).encode("utf-8", "replace")
 
 

@@ -1,15 +1,16 @@
 """Models shared by all three hubs: the response envelope, contracts, quotes and entities.
 
-Attribute names are snake_case; the PascalCase wire names are derived by the converter in
-:mod:`sessionkit_mesolive._converters`. Nothing in this module knows about JSON.
+Attribute names are snake_case; the PascalCase wire names are generated (see
+:mod:`._base`), and :mod:`sessionkit_mesolive._converters` reads and writes the JSON.
 
 Conventions used in every model module:
 
-* every class is ``attrs.frozen(kw_only=True)``;
+* every class is a :class:`~._base.Model` (a frozen msgspec Struct, keyword-only fields);
 * a field the docs mark *Nullable* or *not Required* has a default (``None``, ``0`` or an
   empty collection); the others are required;
 * JSON arrays are tuples, JSON objects are dicts;
-* open enums are annotated ``TheEnum | str`` (see :mod:`._enums`);
+* open enums are annotated ``Open[TheEnum]`` (``TheEnum | str``, see :mod:`._enums`);
+* integers are ``WireInt`` (an ``int`` that may come as a decimal string);
 * ``JsonValue`` marks a raw JSON value the docs type as ``JsonElement`` (or a JSON-like dict).
 """
 
@@ -19,8 +20,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-import attrs
+import msgspec
 
+from ._base import Model, Open, WireInt
 from ._enums import (
     AgentConnector,
     AgentStatus,
@@ -66,8 +68,7 @@ JsonValue = Any
 T = TypeVar("T")
 
 
-@attrs.frozen(kw_only=True)
-class MesoLiveApiError:
+class MesoLiveApiError(Model, frozen=True, kw_only=True):
     """Structured error detail of a non-Success response (read in full)."""
 
     code: str | None = None
@@ -76,43 +77,39 @@ class MesoLiveApiError:
     validation_errors: dict[str, tuple[str, ...]] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MesoLiveApiResponse(Generic[T]):
+class MesoLiveApiResponse(Model, Generic[T], frozen=True, kw_only=True):
     """The envelope every Control Hub, Event Hub and Data Hub snapshot call returns.
 
     The model page was not available: the four fields are **inferred** from the
     ``Response*`` fields of :class:`IdempotencyRecord`.
     """
 
-    status: StatusCode | str
+    status: Open[StatusCode]
     message: str | None = None
     data: T | None = None
     error: MesoLiveApiError | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LiveUnderlying:
+class LiveUnderlying(Model, frozen=True, kw_only=True):
     """Underlying of a contract or an entry. Field table not found: **inferred** to carry the
     symbol (``SPX``, ``AAPL``)."""
 
     symbol: str
 
 
-@attrs.frozen(kw_only=True)
-class LiveContract:
+class LiveContract(Model, frozen=True, kw_only=True):
     """Contract specification for options, futures, stocks and indices (read)."""
 
-    contract_type: MesoContractType | str
+    contract_type: Open[MesoContractType]
     underlying: LiveUnderlying
     root: str | None = None
-    option_type: MesoOptionType | str | None = None
+    option_type: Open[MesoOptionType] | None = None
     expiration: datetime | None = None
     strike: Decimal | None = None
     multiplier: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LivePrices:
+class LivePrices(Model, frozen=True, kw_only=True):
     """Price snapshot with per-quote ages in milliseconds (read; every field nullable)."""
 
     snapshot_time: datetime | None = None
@@ -120,14 +117,13 @@ class LivePrices:
     ask: Decimal | None = None
     last: Decimal | None = None
     mark: Decimal | None = None
-    bid_age_ms: int | None = None
-    ask_age_ms: int | None = None
-    last_age_ms: int | None = None
-    mark_age_ms: int | None = None
+    bid_age_ms: WireInt | None = None
+    ask_age_ms: WireInt | None = None
+    last_age_ms: WireInt | None = None
+    mark_age_ms: WireInt | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LiveGreeks:
+class LiveGreeks(Model, frozen=True, kw_only=True):
     """Greeks snapshot. Field table not found: the whole shape is **inferred**."""
 
     snapshot_time: datetime | None = None
@@ -138,8 +134,7 @@ class LiveGreeks:
     implied_volatility: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LivePnL:
+class LivePnL(Model, frozen=True, kw_only=True):
     """PnL snapshot: realized plus running PnL per quote basis (read; every field nullable).
 
     Total PnL is ``realized`` plus the running value at the chosen basis.
@@ -151,23 +146,21 @@ class LivePnL:
     ask: Decimal | None = None
     last: Decimal | None = None
     mark: Decimal | None = None
-    bid_age_ms: int | None = None
-    ask_age_ms: int | None = None
-    last_age_ms: int | None = None
-    mark_age_ms: int | None = None
+    bid_age_ms: WireInt | None = None
+    ask_age_ms: WireInt | None = None
+    last_age_ms: WireInt | None = None
+    mark_age_ms: WireInt | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LegGroupQtys:
+class LegGroupQtys(Model, frozen=True, kw_only=True):
     """Quantities of one leg group. Field table not found: **inferred** as the number of combo
     units (``qty``) and each leg's signed quantity per unit (``leg_qtys``, by leg name)."""
 
     qty: Decimal
-    leg_qtys: dict[str, Decimal] = attrs.field(factory=dict)
+    leg_qtys: dict[str, Decimal] = msgspec.field(default_factory=dict)
 
 
-@attrs.frozen(kw_only=True)
-class ConditionEvaluation:
+class ConditionEvaluation(Model, frozen=True, kw_only=True):
     """One evaluated condition. Field table not found: **inferred** (name, statement, outcome)."""
 
     name: str | None = None
@@ -176,32 +169,29 @@ class ConditionEvaluation:
     error: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LegGroupOrder:
+class LegGroupOrder(Model, frozen=True, kw_only=True):
     """Order parameters for one leg group. Field table not found: **inferred** from the Portal
     order ticket (type, time in force, prices) plus the leg names in the group."""
 
-    order_type: OrderType | str
-    time_in_force: TimeInForce | str = TimeInForce.DAY
+    order_type: Open[OrderType]
+    time_in_force: Open[TimeInForce] = TimeInForce.DAY
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
     leg_names: tuple[str, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
-class OrderRejectionInfo:
+class OrderRejectionInfo(Model, frozen=True, kw_only=True):
     """Why an order was rejected. Field table not found: **inferred**."""
 
     code: str | None = None
     message: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LiveAccount:
+class LiveAccount(Model, frozen=True, kw_only=True):
     """A brokerage account linked to the user (read in full)."""
 
     broker_account_id: str
-    broker_type: BrokerType | str
+    broker_type: Open[BrokerType]
     account_type: str
     currency: str
     is_paper_account: bool
@@ -211,26 +201,24 @@ class LiveAccount:
     last_updated: datetime | None = None
     # Req=No, Null=No in the docs: the SDK model has defaults, the server always sends them.
     created_at: datetime | None = None
-    active_positions: int = 0
+    active_positions: WireInt = 0
 
 
-@attrs.frozen(kw_only=True)
-class LivePosition:
+class LivePosition(Model, frozen=True, kw_only=True):
     """Position summary (read in full). ``GetPosition`` returns :class:`LivePositionDetails`."""
 
-    id: int
-    state: LivePositionState | str
+    id: WireInt
+    state: Open[LivePositionState]
     created_at: datetime
     name: str
     broker_account_id: str
-    live_strategy_id: int
+    live_strategy_id: WireInt
     strategy_name: str
     closed_at: datetime | None = None
     qty_multiplier: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LiveLeg:
+class LiveLeg(Model, frozen=True, kw_only=True):
     """One leg of a position (read in full).
 
     ``qty`` is signed (negative = short; ``0`` marks a marker leg). ``avg_entry_price``
@@ -238,12 +226,12 @@ class LiveLeg:
     ``BrokerAccountId``. ``leg_group_id`` is ``0`` when ungrouped or unknown.
     """
 
-    id: int
+    id: WireInt
     name: str
     live_contract: LiveContract
-    leg_group_id: int
+    leg_group_id: WireInt
     created_at: datetime
-    live_position_id: int
+    live_position_id: WireInt
     account_id: str
     underlying: str
     qty: Decimal
@@ -253,8 +241,7 @@ class LiveLeg:
     tracked_realized_pnl: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Order:
+class Order(Model, frozen=True, kw_only=True):
     """A live order as ``GetOrder``/``ListOrders`` return it (read in full).
 
     ``side`` is ``"B"`` or ``"S"`` (see :class:`Side`); ``qty`` and ``cum_qty`` are signed.
@@ -262,17 +249,17 @@ class Order:
     unfilled order has no fill time).
     """
 
-    order_id: int
+    order_id: WireInt
     created_at: datetime
-    exec_plan_id: int
+    exec_plan_id: WireInt
     broker_account_id: str
-    leg_group_id: int
-    state: OrderState | str
+    leg_group_id: WireInt
+    state: Open[OrderState]
     side: str
     qty: Decimal
     cum_qty: Decimal
-    order_type: OrderType | str
-    time_in_force: TimeInForce | str
+    order_type: Open[OrderType]
+    time_in_force: Open[TimeInForce]
     last_updated: datetime
     filled_at: datetime | None = None
     avg_fill_price: Decimal | None = None
@@ -281,23 +268,21 @@ class Order:
     stop_price: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AgentInfo:
+class AgentInfo(Model, frozen=True, kw_only=True):
     """One connected provider/connector. Field table not found: **inferred**."""
 
-    connector: AgentConnector | str
-    status: AgentStatus | str
+    connector: Open[AgentConnector]
+    status: Open[AgentStatus]
     last_snapshot_time: datetime | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LiveStrategy:
+class LiveStrategy(Model, frozen=True, kw_only=True):
     """A live strategy as the strategy methods return it. Model not found: **inferred**.
 
     ``definition`` is the MesoSim v3 strategy definition, kept as raw JSON.
     """
 
-    id: int
+    id: WireInt
     name: str
     definition: JsonValue = None
     active_on_accounts: tuple[str, ...] = ()
@@ -305,21 +290,19 @@ class LiveStrategy:
     updated_at: datetime | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LivePositionDetails:
+class LivePositionDetails(Model, frozen=True, kw_only=True):
     """The detailed position ``GetPosition`` returns. Model not found: **inferred** from the
     description "detailed view with legs, vars, pricing blocks"."""
 
     position: LivePosition
     legs: tuple[LiveLeg, ...] = ()
-    vars: dict[str, Decimal] = attrs.field(factory=dict)
+    vars: dict[str, Decimal] = msgspec.field(default_factory=dict)
     prices: LivePrices | None = None
     greeks: LiveGreeks | None = None
     pnl: LivePnL | None = None
 
 
-@attrs.frozen(kw_only=True)
-class IdempotencyRecord:
+class IdempotencyRecord(Model, frozen=True, kw_only=True):
     """What the server remembers about one idempotency key (read in full).
 
     The ``response_*`` fields capture the original call's envelope; ``response_data`` and
@@ -327,19 +310,19 @@ class IdempotencyRecord:
     """
 
     idempotency_key: str
-    operation: IdempotencyOperation | str
-    status: IdempotencyRecordStatus | str
+    operation: Open[IdempotencyOperation]
+    status: Open[IdempotencyRecordStatus]
     created_at: datetime
     updated_at: datetime
     request_hash: str | None = None
-    live_exec_plan_id: int | None = None
-    live_order_ids: tuple[int, ...] | None = None
+    live_exec_plan_id: WireInt | None = None
+    live_order_ids: tuple[WireInt, ...] | None = None
     error_message: str | None = None
     job_id: str | None = None
-    job_status: PreparationStatus | str | None = None
+    job_status: Open[PreparationStatus] | None = None
     job_result: JsonValue = None
     job_error_message: str | None = None
-    response_status: StatusCode | str | None = None
+    response_status: Open[StatusCode] | None = None
     response_message: str | None = None
     response_error: MesoLiveApiError | None = None
     response_data: str | None = None

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import attrs
+import msgspec
 
+from ._base import Model, Open, WireInt
 from ._common import (
     ConditionEvaluation,
     JsonValue,
@@ -87,8 +88,7 @@ __all__ = [
 # -- idempotency, agents, accounts ---------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class GetIdempotencyRecordArgs:
+class GetIdempotencyRecordArgs(Model, frozen=True, kw_only=True):
     """``IdempotencyKey`` read (from an example call).
 
     ``operation`` is **inferred** and optional: keys are scoped per operation, so it picks the
@@ -96,32 +96,28 @@ class GetIdempotencyRecordArgs:
     """
 
     idempotency_key: str
-    operation: IdempotencyOperation | str | None = None
+    operation: Open[IdempotencyOperation] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ListAgentsArgs:
+class ListAgentsArgs(Model, frozen=True, kw_only=True):
     """No fields (**inferred**)."""
 
 
-@attrs.frozen(kw_only=True)
-class ListAccountsArgs:
+class ListAccountsArgs(Model, frozen=True, kw_only=True):
     """Paging: ``ContinuationToken`` read; ``Limit`` **inferred** (CLI ``--limit``)."""
 
     continuation_token: str | None = None
-    limit: int | None = None
+    limit: WireInt | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ListAccountsResult:
+class ListAccountsResult(Model, frozen=True, kw_only=True):
     """One page of accounts. Shape **inferred** (items + opaque continuation token)."""
 
     accounts: tuple[LiveAccount, ...] = ()
     continuation_token: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GetAccountArgs:
+class GetAccountArgs(Model, frozen=True, kw_only=True):
     """**Inferred** (CLI ``--account ML1234``)."""
 
     broker_account_id: str
@@ -130,8 +126,7 @@ class GetAccountArgs:
 # -- strategies ----------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class CreateStrategyArgs:
+class CreateStrategyArgs(Model, frozen=True, kw_only=True):
     """**Inferred** from the SDK example's CLI options.
 
     ``definition`` is a MesoSim v3 strategy definition (JSON-like dict); ``clone_strategy_id``
@@ -140,132 +135,117 @@ class CreateStrategyArgs:
 
     name: str | None = None
     definition: JsonValue = None
-    clone_strategy_id: int | None = None
+    clone_strategy_id: WireInt | None = None
     backtest_id: str | None = None
     meso_sim_instance: str | None = None
     active_on_accounts: tuple[str, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class UpdateStrategyArgs:
+class UpdateStrategyArgs(Model, frozen=True, kw_only=True):
     """**Inferred**: the strategy id plus a new definition (and optionally its accounts)."""
 
-    strategy_id: int
+    strategy_id: WireInt
     definition: JsonValue = None
     active_on_accounts: tuple[str, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class RenameStrategyArgs:
+class RenameStrategyArgs(Model, frozen=True, kw_only=True):
     """**Inferred**: the strategy id plus the new name."""
 
-    strategy_id: int
+    strategy_id: WireInt
     name: str
 
 
-@attrs.frozen(kw_only=True)
-class DeleteStrategyArgs:
+class DeleteStrategyArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
-    strategy_id: int
+    strategy_id: WireInt
 
 
-@attrs.frozen(kw_only=True)
-class DeleteStrategyResult:
+class DeleteStrategyResult(Model, frozen=True, kw_only=True):
     """Result not found: **inferred** as the deleted id."""
 
-    strategy_id: int
+    strategy_id: WireInt
 
 
-@attrs.frozen(kw_only=True)
-class ListStrategiesArgs:
+class ListStrategiesArgs(Model, frozen=True, kw_only=True):
     """Paging **inferred**; the ``ActiveOnAccounts`` filter name read (type inferred)."""
 
     continuation_token: str | None = None
-    limit: int | None = None
+    limit: WireInt | None = None
     active_on_accounts: tuple[str, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ListStrategiesResult:
+class ListStrategiesResult(Model, frozen=True, kw_only=True):
     """One page of strategies (**inferred**)."""
 
     strategies: tuple[LiveStrategy, ...] = ()
     continuation_token: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GetStrategyArgs:
+class GetStrategyArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
-    strategy_id: int
+    strategy_id: WireInt
 
 
 # -- positions and legs --------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class ListPositionsArgs:
+class ListPositionsArgs(Model, frozen=True, kw_only=True):
     """Filter names read (types inferred); paging **inferred**."""
 
-    live_strategy_id: int | None = None
-    live_exec_plan_id: int | None = None
+    live_strategy_id: WireInt | None = None
+    live_exec_plan_id: WireInt | None = None
     broker_account_id: str | None = None
     continuation_token: str | None = None
-    limit: int | None = None
+    limit: WireInt | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ListPositionsResult:
+class ListPositionsResult(Model, frozen=True, kw_only=True):
     """One page of positions (**inferred**)."""
 
     positions: tuple[LivePosition, ...] = ()
     continuation_token: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GetPositionArgs:
+class GetPositionArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
-    position_id: int
+    position_id: WireInt
 
 
-@attrs.frozen(kw_only=True)
-class ListLegsArgs:
+class ListLegsArgs(Model, frozen=True, kw_only=True):
     """**Inferred**: optional position filter plus paging."""
 
-    position_id: int | None = None
+    position_id: WireInt | None = None
     continuation_token: str | None = None
-    limit: int | None = None
+    limit: WireInt | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ListLegsResult:
+class ListLegsResult(Model, frozen=True, kw_only=True):
     """One page of legs (**inferred**)."""
 
     legs: tuple[LiveLeg, ...] = ()
     continuation_token: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GetLegArgs:
+class GetLegArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
-    leg_id: int
+    leg_id: WireInt
 
 
-@attrs.frozen(kw_only=True)
-class GetLegsArgs:
+class GetLegsArgs(Model, frozen=True, kw_only=True):
     """**Inferred** batch get."""
 
-    leg_ids: tuple[int, ...]
+    leg_ids: tuple[WireInt, ...]
 
 
 # -- preparation jobs ----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class PreparePositionEntryArgs:
+class PreparePositionEntryArgs(Model, frozen=True, kw_only=True):
     """Arguments of ``StartPreparePositionEntry`` (read in full).
 
     ``data_provider`` is required-but-nullable on the wire: ``None`` means the server default.
@@ -273,103 +253,92 @@ class PreparePositionEntryArgs:
 
     idempotency_key: str
     position_name: str
-    strategy_id: int
+    strategy_id: WireInt
     broker_account_id: str
-    leg_selection_constraint: LiveLegSelectionConstraint | str
+    leg_selection_constraint: Open[LiveLegSelectionConstraint]
     underlying: LiveUnderlying
-    data_provider: DataProviderType | str | None = None
+    data_provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class PreparePositionExitArgs:
+class PreparePositionExitArgs(Model, frozen=True, kw_only=True):
     """**Inferred**: key, position and an optional provider override."""
 
     idempotency_key: str
-    position_id: int
-    data_provider: DataProviderType | str | None = None
+    position_id: WireInt
+    data_provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class PreparePositionAdjustmentArgs:
+class PreparePositionAdjustmentArgs(Model, frozen=True, kw_only=True):
     """``Operation`` and ``Condition`` read; the other fields **inferred** (entry-args analogy)."""
 
     idempotency_key: str
-    position_id: int
-    operation: PositionAdjustmentOperation | str
+    position_id: WireInt
+    operation: Open[PositionAdjustmentOperation]
     condition: str
-    leg_selection_constraint: LiveLegSelectionConstraint | str | None = None
-    data_provider: DataProviderType | str | None = None
+    leg_selection_constraint: Open[LiveLegSelectionConstraint] | None = None
+    data_provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StartPreparationResult:
+class StartPreparationResult(Model, frozen=True, kw_only=True):
     """What every ``StartPreparePosition*`` returns: the job id (read: "contains ``JobId``").
     The model name is ours."""
 
     job_id: str
 
 
-@attrs.frozen(kw_only=True)
-class GetPreparePositionEntryStatusArgs:
+class GetPreparePositionEntryStatusArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
     job_id: str
 
 
-@attrs.frozen(kw_only=True)
-class GetPreparePositionExitStatusArgs:
+class GetPreparePositionExitStatusArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
     job_id: str
 
 
-@attrs.frozen(kw_only=True)
-class GetPreparePositionAdjustmentStatusArgs:
+class GetPreparePositionAdjustmentStatusArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
     job_id: str
 
 
-@attrs.frozen(kw_only=True)
-class CancelPreparePositionEntryArgs:
+class CancelPreparePositionEntryArgs(Model, frozen=True, kw_only=True):
     """**Inferred**: the job id plus the key (the method is documented idempotent)."""
 
     idempotency_key: str
     job_id: str
 
 
-@attrs.frozen(kw_only=True)
-class CancelPreparePositionExitArgs:
+class CancelPreparePositionExitArgs(Model, frozen=True, kw_only=True):
     """**Inferred** (method name inferred too)."""
 
     idempotency_key: str
     job_id: str
 
 
-@attrs.frozen(kw_only=True)
-class CancelPreparePositionAdjustmentArgs:
+class CancelPreparePositionAdjustmentArgs(Model, frozen=True, kw_only=True):
     """**Inferred** (method name inferred too)."""
 
     idempotency_key: str
     job_id: str
 
 
-@attrs.frozen(kw_only=True)
-class CancelPreparationResult:
+class CancelPreparationResult(Model, frozen=True, kw_only=True):
     """Result of a ``CancelPreparePosition*`` call. Not found: **inferred** as the job's status
     after the cancel request."""
 
     job_id: str
-    status: PreparationStatus | str
+    status: Open[PreparationStatus]
 
 
-@attrs.frozen(kw_only=True)
-class PreparePositionEntryResult:
+class PreparePositionEntryResult(Model, frozen=True, kw_only=True):
     """What a completed entry preparation produced (read in full; every field required)."""
 
-    exec_plan_id: int
+    exec_plan_id: WireInt
     position_name: str
-    strategy_id: int
+    strategy_id: WireInt
     strategy_name: str
     broker_account_id: str
     selected_legs: dict[str, LiveLeg]
@@ -389,14 +358,13 @@ class PreparePositionEntryResult:
     underlying_price: LivePrices
 
 
-@attrs.frozen(kw_only=True)
-class PreparePositionExitResult:
+class PreparePositionExitResult(Model, frozen=True, kw_only=True):
     """What a completed exit preparation produced (read in full; every field required)."""
 
-    exec_plan_id: int
-    position_id: int
+    exec_plan_id: WireInt
+    position_id: WireInt
     position_name: str
-    strategy_id: int
+    strategy_id: WireInt
     strategy_name: str
     broker_account_id: str
     position_legs: dict[str, LiveLeg]
@@ -412,16 +380,15 @@ class PreparePositionExitResult:
     underlying_price: LivePrices
 
 
-@attrs.frozen(kw_only=True)
-class PreparePositionAdjustmentResult:
+class PreparePositionAdjustmentResult(Model, frozen=True, kw_only=True):
     """What a completed adjustment preparation produced (read in full)."""
 
-    exec_plan_id: int
-    operation: PositionAdjustmentOperation | str
+    exec_plan_id: WireInt
+    operation: Open[PositionAdjustmentOperation]
     condition: str
-    position_id: int
+    position_id: WireInt
     position_name: str
-    strategy_id: int
+    strategy_id: WireInt
     strategy_name: str
     broker_account_id: str
     order_legs: dict[str, LiveLeg]
@@ -440,36 +407,33 @@ class PreparePositionAdjustmentResult:
     adjustment_allowed: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GetPreparePositionEntryStatusResult:
+class GetPreparePositionEntryStatusResult(Model, frozen=True, kw_only=True):
     """Job status poll result; **inferred** to mirror the exit version."""
 
     job_id: str
-    status: PreparationStatus | str
+    status: Open[PreparationStatus]
     created_at: datetime
     updated_at: datetime
     result: PreparePositionEntryResult | None = None
     error: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GetPreparePositionExitStatusResult:
+class GetPreparePositionExitStatusResult(Model, frozen=True, kw_only=True):
     """Job status poll result (read in full). ``result`` once Completed, ``error`` once Failed."""
 
     job_id: str
-    status: PreparationStatus | str
+    status: Open[PreparationStatus]
     created_at: datetime
     updated_at: datetime
     result: PreparePositionExitResult | None = None
     error: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GetPreparePositionAdjustmentStatusResult:
+class GetPreparePositionAdjustmentStatusResult(Model, frozen=True, kw_only=True):
     """Job status poll result; **inferred** to mirror the exit version."""
 
     job_id: str
-    status: PreparationStatus | str
+    status: Open[PreparationStatus]
     created_at: datetime
     updated_at: datetime
     result: PreparePositionAdjustmentResult | None = None
@@ -479,8 +443,7 @@ class GetPreparePositionAdjustmentStatusResult:
 # -- execution -----------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class SendOrderArgs:
+class SendOrderArgs(Model, frozen=True, kw_only=True):
     """Arguments of ``SendOrder`` (read in full). One call per leg group, live accounts only.
 
     ``replaces_order`` and ``qty_multiplier`` are required-but-nullable on the wire.
@@ -488,40 +451,36 @@ class SendOrderArgs:
 
     idempotency_key: str
     broker_account_id: str
-    exec_plan_id: int
-    leg_group_id: int
+    exec_plan_id: WireInt
+    leg_group_id: WireInt
     leg_group_order: LegGroupOrder
-    replaces_order: int | None = None
+    replaces_order: WireInt | None = None
     qty_multiplier: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
-class SendOrderResult:
+class SendOrderResult(Model, frozen=True, kw_only=True):
     """Not found: **inferred** as the ids of the live order(s) created (the idempotency record's
     ``LiveOrderIds`` suggests the name)."""
 
-    live_order_ids: tuple[int, ...]
+    live_order_ids: tuple[WireInt, ...]
 
 
-@attrs.frozen(kw_only=True)
-class CancelOrderArgs:
+class CancelOrderArgs(Model, frozen=True, kw_only=True):
     """Model name and fields **inferred**."""
 
     idempotency_key: str
-    order_id: int
+    order_id: WireInt
     broker_account_id: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CancelOrderResult:
+class CancelOrderResult(Model, frozen=True, kw_only=True):
     """Not found: **inferred** as the order id and its state after the request."""
 
-    order_id: int
-    state: OrderState | str
+    order_id: WireInt
+    state: Open[OrderState]
 
 
-@attrs.frozen(kw_only=True)
-class ApplyPaperFillsArgs:
+class ApplyPaperFillsArgs(Model, frozen=True, kw_only=True):
     """Model name and fields **inferred**.
 
     ``leg_group_id`` of ``None`` fills every not-yet-executed group of the plan.
@@ -530,32 +489,29 @@ class ApplyPaperFillsArgs:
 
     idempotency_key: str
     broker_account_id: str
-    exec_plan_id: int
-    leg_group_id: int | None = None
-    fill_prices: dict[str, Decimal] = attrs.field(factory=dict)
+    exec_plan_id: WireInt
+    leg_group_id: WireInt | None = None
+    fill_prices: dict[str, Decimal] = msgspec.field(default_factory=dict)
     qty_multiplier: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ApplyPaperFillsResult:
+class ApplyPaperFillsResult(Model, frozen=True, kw_only=True):
     """Not found: **inferred**: the plan, the position it touched, and the orders recorded."""
 
-    exec_plan_id: int
-    position_id: int
-    live_order_ids: tuple[int, ...]
+    exec_plan_id: WireInt
+    position_id: WireInt
+    live_order_ids: tuple[WireInt, ...]
 
 
-@attrs.frozen(kw_only=True)
-class GetOrderArgs:
+class GetOrderArgs(Model, frozen=True, kw_only=True):
     """**Inferred**."""
 
-    order_id: int
+    order_id: WireInt
 
 
-@attrs.frozen(kw_only=True)
-class ListOrdersArgs:
+class ListOrdersArgs(Model, frozen=True, kw_only=True):
     """**Inferred** filters."""
 
     broker_account_id: str | None = None
-    exec_plan_id: int | None = None
-    position_id: int | None = None
+    exec_plan_id: WireInt | None = None
+    position_id: WireInt | None = None

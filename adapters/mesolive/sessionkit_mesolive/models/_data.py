@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import attrs
-
+from ._base import Model, Open, WireInt
 from ._common import LiveContract, LiveGreeks, LivePnL, LivePrices, LiveUnderlying
 from ._enums import DataProviderType, LiveDataInclude, LiveQuoteFields
 
@@ -35,85 +34,78 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class StreamPositionDataArgs:
+class StreamPositionDataArgs(Model, frozen=True, kw_only=True):
     """Arguments of ``StreamPositionData`` (read in full) and of ``GetPositionSnapshot``
     (**inferred**). The server can infer the provider from the position."""
 
-    position_id: int
-    include_position: LiveDataInclude | str
-    include_legs: LiveDataInclude | str
-    include_leg_groups: LiveDataInclude | str
-    price_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    greek_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    pnl_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    provider: DataProviderType | str | None = None
+    position_id: WireInt
+    include_position: Open[LiveDataInclude]
+    include_legs: Open[LiveDataInclude]
+    include_leg_groups: Open[LiveDataInclude]
+    price_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    greek_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    pnl_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StreamLegDataArgs:
+class StreamLegDataArgs(Model, frozen=True, kw_only=True):
     """``StreamLegData`` / ``GetLegSnapshot`` (**inferred**)."""
 
-    leg_id: int
-    include: LiveDataInclude | str = LiveDataInclude.ALL
-    price_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    greek_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    pnl_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    provider: DataProviderType | str | None = None
+    leg_id: WireInt
+    include: Open[LiveDataInclude] = LiveDataInclude.ALL
+    price_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    greek_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    pnl_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StreamLegsDataArgs:
+class StreamLegsDataArgs(Model, frozen=True, kw_only=True):
     """``StreamLegsData`` / ``GetLegsSnapshot`` (**inferred**)."""
 
-    leg_ids: tuple[int, ...]
-    include: LiveDataInclude | str = LiveDataInclude.ALL
-    price_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    greek_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    pnl_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    provider: DataProviderType | str | None = None
+    leg_ids: tuple[WireInt, ...]
+    include: Open[LiveDataInclude] = LiveDataInclude.ALL
+    price_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    greek_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    pnl_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StreamUnderlyingDataArgs:
+class StreamUnderlyingDataArgs(Model, frozen=True, kw_only=True):
     """``StreamUnderlyingData`` / ``GetUnderlyingSnapshot`` (**inferred**).
 
     ``provider`` is nullable on the wire but the server requires it for this pair (read).
     """
 
     underlying: LiveUnderlying
-    include: LiveDataInclude | str = LiveDataInclude.ALL
-    price_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    greek_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    provider: DataProviderType | str | None = None
+    include: Open[LiveDataInclude] = LiveDataInclude.ALL
+    price_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    greek_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StreamContractDataArgs:
+class StreamContractDataArgs(Model, frozen=True, kw_only=True):
     """``StreamContractData`` / ``GetContractSnapshot`` (**inferred**; provider required)."""
 
     contract: LiveContract
-    include: LiveDataInclude | str = LiveDataInclude.ALL
-    price_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    greek_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    provider: DataProviderType | str | None = None
+    include: Open[LiveDataInclude] = LiveDataInclude.ALL
+    price_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    greek_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StreamComboContractsDataArgs:
+class StreamComboContractsDataArgs(Model, frozen=True, kw_only=True):
     """``StreamComboContractsData`` / ``GetComboContractsSnapshot`` (**inferred**; provider
     required). ``ratios`` pairs with ``contracts`` (signed units per combo; all 1 if absent)."""
 
     contracts: tuple[LiveContract, ...]
     ratios: tuple[Decimal, ...] | None = None
-    include: LiveDataInclude | str = LiveDataInclude.ALL
-    price_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    greek_fields: LiveQuoteFields | str = LiveQuoteFields.ALL
-    provider: DataProviderType | str | None = None
+    include: Open[LiveDataInclude] = LiveDataInclude.ALL
+    price_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    greek_fields: Open[LiveQuoteFields] = LiveQuoteFields.ALL
+    provider: Open[DataProviderType] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class PositionDataEntry:
+class PositionDataEntry(Model, frozen=True, kw_only=True):
     """One position stream item / snapshot. Position and leg blocks read; leg-group blocks
     **inferred** from ``IncludeLegGroups``."""
 
@@ -128,18 +120,16 @@ class PositionDataEntry:
     leg_group_pnls: dict[int, LivePnL] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LegDataEntry:
+class LegDataEntry(Model, frozen=True, kw_only=True):
     """One leg item (**inferred**)."""
 
-    leg_id: int
+    leg_id: WireInt
     prices: LivePrices | None = None
     greeks: LiveGreeks | None = None
     pnls: LivePnL | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LegsDataEntry:
+class LegsDataEntry(Model, frozen=True, kw_only=True):
     """Several legs, keyed by live leg id (**inferred**)."""
 
     leg_prices: dict[int, LivePrices] | None = None
@@ -147,8 +137,7 @@ class LegsDataEntry:
     leg_pnls: dict[int, LivePnL] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class UnderlyingDataEntry:
+class UnderlyingDataEntry(Model, frozen=True, kw_only=True):
     """Underlying quote and greeks (**inferred**)."""
 
     underlying: LiveUnderlying
@@ -156,8 +145,7 @@ class UnderlyingDataEntry:
     greeks: LiveGreeks | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ContractDataEntry:
+class ContractDataEntry(Model, frozen=True, kw_only=True):
     """One contract's quote and greeks (**inferred**)."""
 
     contract: LiveContract
@@ -165,8 +153,7 @@ class ContractDataEntry:
     greeks: LiveGreeks | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ComboContractsDataEntry:
+class ComboContractsDataEntry(Model, frozen=True, kw_only=True):
     """A combo's net quote and greeks, plus each contract's prices in argument order
     (**inferred**)."""
 

@@ -13,12 +13,15 @@ payloads. ``GetEventsSince`` argument and result tables were cut off: :class:`Ge
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-import attrs
+import msgspec
+from msgspec.structs import force_setattr
 
+from ._base import Model, Open, WireInt
 from ._common import (
     ConditionEvaluation,
     JsonValue,
@@ -75,92 +78,59 @@ __all__ = [
 # -- client -> server ----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class SubscribeToStrategiesArgs:
+class SubscribeToStrategiesArgs(Model, frozen=True, kw_only=True):
     """``None`` subscribes to every strategy of the user; an empty tuple does nothing."""
 
-    strategies: tuple[int, ...] | None = None
+    strategies: tuple[WireInt, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class SubscribeToStrategiesResult:
-    successful_strategies: tuple[int, ...]
-    failed_strategies: tuple[int, ...]
+class SubscribeToStrategiesResult(Model, frozen=True, kw_only=True):
+    successful_strategies: tuple[WireInt, ...]
+    failed_strategies: tuple[WireInt, ...]
 
 
-@attrs.frozen(kw_only=True)
-class UnsubscribeFromStrategiesArgs:
+class UnsubscribeFromStrategiesArgs(Model, frozen=True, kw_only=True):
     """``None`` unsubscribes from all; an empty tuple does nothing."""
 
-    strategies: tuple[int, ...] | None = None
+    strategies: tuple[WireInt, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class UnsubscribeFromStrategiesResult:
-    successful_strategies: tuple[int, ...]
-    failed_strategies: tuple[int, ...]
+class UnsubscribeFromStrategiesResult(Model, frozen=True, kw_only=True):
+    successful_strategies: tuple[WireInt, ...]
+    failed_strategies: tuple[WireInt, ...]
 
 
-@attrs.frozen(kw_only=True)
-class GetLatestEventSeqIdArgs:
+class GetLatestEventSeqIdArgs(Model, frozen=True, kw_only=True):
     """No fields (read)."""
 
 
-@attrs.frozen(kw_only=True)
-class GetLatestEventSeqIdResult:
-    latest_event_seq_id: int
+class GetLatestEventSeqIdResult(Model, frozen=True, kw_only=True):
+    latest_event_seq_id: WireInt
     snapshot_time: datetime
 
 
-@attrs.frozen(kw_only=True)
-class GetEventsSinceArgs:
+class GetEventsSinceArgs(Model, frozen=True, kw_only=True):
     """**Inferred** shape: events with ``EventSeqId`` strictly greater than ``event_seq_id``
     (an exclusive cursor: pass the last one you processed), at most ``max_events`` of them,
     optionally only for some strategies (events not tied to a strategy always match)."""
 
-    event_seq_id: int
-    max_events: int | None = None
-    strategies: tuple[int, ...] | None = None
-
-
-@attrs.frozen(kw_only=True)
-class EventRecord:
-    """One stored event as replay returns it (**inferred**): the callback name it was (or would
-    have been) delivered under, and its payload.
-
-    The converter decodes ``payload`` into the callback's model when ``event_type`` is a known
-    callback, and keeps the raw JSON otherwise.
-    """
-
-    event_seq_id: int
-    event_type: str
-    payload: EventPayload | JsonValue
-
-
-@attrs.frozen(kw_only=True)
-class GetEventsSinceResult:
-    """One page of replay (**inferred**). ``last_event_seq_id`` is the cursor to pass next
-    (the argument's cursor when the page is empty); loop while ``has_more``."""
-
-    events: tuple[EventRecord, ...]
-    has_more: bool
-    last_event_seq_id: int
+    event_seq_id: WireInt
+    max_events: WireInt | None = None
+    strategies: tuple[WireInt, ...] | None = None
 
 
 # -- server -> client payloads -------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class EventHeader:
+class EventHeader(Model, frozen=True, kw_only=True):
     """The three fields every event payload starts with (read)."""
 
     event_id: UUID
-    event_seq_id: int
+    event_seq_id: WireInt
     event_time: datetime
 
 
-@attrs.frozen(kw_only=True)
-class EntrySignalsResult:
+class EntrySignalsResult(Model, frozen=True, kw_only=True):
     """Detailed entry-check results. Model not found: **inferred**."""
 
     entry_conditions: tuple[ConditionEvaluation, ...] = ()
@@ -168,80 +138,74 @@ class EntrySignalsResult:
     entry_allowed: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ExitSignalsResult:
+class ExitSignalsResult(Model, frozen=True, kw_only=True):
     """Detailed exit-check results. Model not found: **inferred**."""
 
     exit_conditions: tuple[ConditionEvaluation, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
-class EntrySignalEvent(EventHeader):
+class EntrySignalEvent(EventHeader, frozen=True, kw_only=True):
     """``OnEntrySignal``: entry signal for a strategy on an account."""
 
-    state: SignalState | str
-    strategy_id: int
+    state: Open[SignalState]
+    strategy_id: WireInt
     strategy_name: str
     broker_account_id: str
     entry_signal_result: EntrySignalsResult | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ExitSignalEvent(EventHeader):
+class ExitSignalEvent(EventHeader, frozen=True, kw_only=True):
     """``OnExitSignal``: exit signal for a position."""
 
-    state: SignalState | str
-    strategy_id: int
+    state: Open[SignalState]
+    strategy_id: WireInt
     strategy_name: str
-    position_id: int
+    position_id: WireInt
     position_name: str
     broker_account_id: str | None = None
     exit_signal_result: ExitSignalsResult | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AdjustmentSignalEvent(EventHeader):
+class AdjustmentSignalEvent(EventHeader, frozen=True, kw_only=True):
     """``OnAdjustmentSignal``: adjustment signal for a position. ``condition`` is what a client
     passes (as its name) to ``StartPreparePositionAdjustment``."""
 
-    state: SignalState | str
-    strategy_id: int
+    state: Open[SignalState]
+    strategy_id: WireInt
     strategy_name: str
-    position_id: int
+    position_id: WireInt
     position_name: str
     adjustment_time_ok: bool
     condition: ConditionEvaluation
     broker_account_id: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ErrorEvent(EventHeader):
+class ErrorEvent(EventHeader, frozen=True, kw_only=True):
     """``OnError``: error raised or cleared for a strategy/position (all but ``state`` and
     ``error_id`` optional)."""
 
-    state: ErrorState | str
+    state: Open[ErrorState]
     error_id: UUID
-    strategy_id: int | None = None
+    strategy_id: WireInt | None = None
     strategy_name: str | None = None
-    position_id: int | None = None
+    position_id: WireInt | None = None
     position_name: str | None = None
     broker_account_id: str | None = None
     message: str | None = None
-    condition_type: ConditionType | str | None = None
+    condition_type: Open[ConditionType] | None = None
     statement: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class OrderUpdateEvent(EventHeader):
+class OrderUpdateEvent(EventHeader, frozen=True, kw_only=True):
     """``OnOrderUpdate``: order lifecycle update."""
 
-    order_id: int
-    strategy_id: int
+    order_id: WireInt
+    strategy_id: WireInt
     strategy_name: str
-    state: OrderState | str
+    state: Open[OrderState]
     broker_account_id: str | None = None
-    exec_plan_id: int | None = None
-    leg_group_id: int | None = None
+    exec_plan_id: WireInt | None = None
+    leg_group_id: WireInt | None = None
     filled_qty: Decimal | None = None
     remaining_qty: Decimal | None = None
     fill_price: Decimal | None = None
@@ -249,93 +213,83 @@ class OrderUpdateEvent(EventHeader):
     rejection: OrderRejectionInfo | None = None
 
 
-@attrs.frozen(kw_only=True)
-class PositionUpdateEvent(EventHeader):
+class PositionUpdateEvent(EventHeader, frozen=True, kw_only=True):
     """``OnPositionUpdate``: position lifecycle update."""
 
-    position_id: int
-    strategy_id: int
+    position_id: WireInt
+    strategy_id: WireInt
     strategy_name: str
     position_name: str
     broker_account_id: str
-    status: PositionStatus | str
+    status: Open[PositionStatus]
     realized_pnl: Decimal = Decimal(0)
 
 
-@attrs.frozen(kw_only=True)
-class LegUpdateEvent(EventHeader):
+class LegUpdateEvent(EventHeader, frozen=True, kw_only=True):
     """``OnLegUpdate``: leg lifecycle update."""
 
     broker_account_id: str
-    position_id: int
+    position_id: WireInt
     position_name: str
-    strategy_id: int
+    strategy_id: WireInt
     strategy_name: str
-    leg_id: int
+    leg_id: WireInt
     leg_name: str
     contract: LiveContract
-    status: LegStatus | str
+    status: Open[LegStatus]
     qty: Decimal = Decimal(0)
     realized_pnl: Decimal = Decimal(0)
 
 
-@attrs.frozen(kw_only=True)
-class _PreparationEvent(EventHeader):
+class _PreparationEvent(EventHeader, frozen=True, kw_only=True):
     job_id: str
-    strategy_id: int
+    strategy_id: WireInt
     strategy_name: str
     broker_account_id: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class PositionEntryPreparationCompletedEvent(_PreparationEvent):
+class PositionEntryPreparationCompletedEvent(_PreparationEvent, frozen=True, kw_only=True):
     """``OnPositionEntryPreparationCompleted`` (callback name **inferred**)."""
 
     result: PreparePositionEntryResult
 
 
-@attrs.frozen(kw_only=True)
-class PositionEntryPreparationFailedEvent(_PreparationEvent):
+class PositionEntryPreparationFailedEvent(_PreparationEvent, frozen=True, kw_only=True):
     """``OnPositionEntryPreparationFailed`` (callback name **inferred**)."""
 
     error: str
 
 
-@attrs.frozen(kw_only=True)
-class PositionExitPreparationCompletedEvent(_PreparationEvent):
+class PositionExitPreparationCompletedEvent(_PreparationEvent, frozen=True, kw_only=True):
     """``OnPositionExitPreparationCompleted`` (callback name **inferred**)."""
 
     result: PreparePositionExitResult
 
 
-@attrs.frozen(kw_only=True)
-class PositionExitPreparationFailedEvent(_PreparationEvent):
+class PositionExitPreparationFailedEvent(_PreparationEvent, frozen=True, kw_only=True):
     """``OnPositionExitPreparationFailed`` (callback name **inferred**)."""
 
     error: str
 
 
-@attrs.frozen(kw_only=True)
-class PositionAdjustmentPreparationCompletedEvent(_PreparationEvent):
+class PositionAdjustmentPreparationCompletedEvent(_PreparationEvent, frozen=True, kw_only=True):
     """``OnPositionAdjustmentPreparationCompleted`` (read)."""
 
     result: PreparePositionAdjustmentResult
 
 
-@attrs.frozen(kw_only=True)
-class PositionAdjustmentPreparationFailedEvent(_PreparationEvent):
+class PositionAdjustmentPreparationFailedEvent(_PreparationEvent, frozen=True, kw_only=True):
     """``OnPositionAdjustmentPreparationFailed`` (read)."""
 
     error: str
 
 
-@attrs.frozen(kw_only=True)
-class AgentStatusEvent(EventHeader):
+class AgentStatusEvent(EventHeader, frozen=True, kw_only=True):
     """Agent status change (callback name **inferred**: ``OnAgentStatus``)."""
 
-    status: AgentStatus | str
+    status: Open[AgentStatus]
     message: str
-    connector: AgentConnector | str | None = None
+    connector: Open[AgentConnector] | None = None
 
 
 EventPayload = (
@@ -355,3 +309,42 @@ EventPayload = (
     | AgentStatusEvent
 )
 """Any callback payload."""
+
+
+class EventRecord(Model, frozen=True, kw_only=True):
+    """One stored event as replay returns it (**inferred**): the callback name it was (or would
+    have been) delivered under, and its payload.
+
+    A ``payload`` given as a JSON object is decoded into the callback's model when
+    ``event_type`` is a known callback (when the record is decoded or made); the raw JSON is
+    kept otherwise.
+    """
+
+    event_seq_id: WireInt
+    event_type: str
+    payload: EventPayload | JsonValue
+
+    def __post_init__(self) -> None:
+        payload = self.payload
+        if type(payload) is dict:
+            payload_type = _callback_payload_types().get(self.event_type)
+            if payload_type is not None:
+                force_setattr(self, "payload", msgspec.convert(payload, payload_type,
+                                                               str_keys=True))
+
+
+class GetEventsSinceResult(Model, frozen=True, kw_only=True):
+    """One page of replay (**inferred**). ``last_event_seq_id`` is the cursor to pass next
+    (the argument's cursor when the page is empty); loop while ``has_more``."""
+
+    events: tuple[EventRecord, ...]
+    has_more: bool
+    last_event_seq_id: WireInt
+
+
+@functools.cache
+def _callback_payload_types() -> dict[str, type]:
+    # the catalogue is the single table of callback names -> payload models
+    from .._catalogue import CALLBACKS
+
+    return {cb.name: cb.payload_type for cb in CALLBACKS.values()}

@@ -1,18 +1,25 @@
-"""Hub protocol messages as immutable models.
+"""Hub protocol messages as immutable models: frozen msgspec Structs.
 
-The models say nothing about the wire: :mod:`._wire` maps them to and from the JSON hub
-protocol. Field names follow Python style (``invocation_id``); the wire uses camelCase.
+Field names follow Python style (``invocation_id``); the wire uses camelCase (the Structs'
+``rename``), and a message's ``type`` number is its msgspec tag, so that :mod:`._wire` reads
+a record straight into its message (an Invocation, StreamItem, StreamInvocation or Completion
+through a wire twin of its own: the wire requires fields the constructor has defaults for).
+Writing a record, :mod:`._wire` says which optional keys are left out (a Completion tells "no
+result" from "result null").
 
 ``arguments`` and ``item``/``result`` hold plain JSON values (dict, list, str, int, float,
-bool, None): turning them into domain models is the job of the domain's cattrs converter.
+bool, None): turning them into domain models is the job of the domain's converter.
+A field's constraints (a non-empty ``target``, a non-negative ``sequence_id``) hold for a
+message read from the wire; a message made in Python is not checked.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-import attrs
+import msgspec
+from msgspec.structs import force_setattr
 
 __all__ = [
     "MessageType",
@@ -46,31 +53,34 @@ class MessageType(enum.IntEnum):
     SEQUENCE = 9
 
 
-def _to_tuple(value: Any) -> tuple[Any, ...]:
-    return value if isinstance(value, tuple) else tuple(value)
+#: an id or a method name: a non-empty string on the wire
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+#: a sequence id: a non-negative integer on the wire
+SequenceId = Annotated[int, msgspec.Meta(ge=0)]
 
 
-def _to_opt_tuple(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else _to_tuple(value)
+def _as_tuples(msg: Any) -> None:
+    """A list given for ``arguments`` or ``stream_ids`` is kept as a tuple."""
+    if type(msg.arguments) is not tuple:
+        force_setattr(msg, "arguments", tuple(msg.arguments))
+    if msg.stream_ids is not None and type(msg.stream_ids) is not tuple:
+        force_setattr(msg, "stream_ids", tuple(msg.stream_ids))
 
 
-@attrs.frozen
-class HandshakeRequest:
+class HandshakeRequest(msgspec.Struct, frozen=True):
     """First message a client sends: the hub protocol name and version (2 = stateful reconnect)."""
 
     protocol: str = "json"
     version: int = 1
 
 
-@attrs.frozen
-class HandshakeResponse:
+class HandshakeResponse(msgspec.Struct, frozen=True):
     """The server's answer to the handshake: empty on success, ``error`` when refused."""
 
     error: str | None = None
 
 
-@attrs.frozen
-class Invocation:
+class Invocation(msgspec.Struct, frozen=True):
     """Type 1: call ``target`` with ``arguments``.
 
     Without ``invocation_id`` it is fire-and-forget; with one, the caller expects a Completion.
@@ -78,25 +88,26 @@ class Invocation:
     """
 
     target: str
-    arguments: tuple[Any, ...] = attrs.field(default=(), converter=_to_tuple)
+    arguments: tuple[Any, ...] = ()
     invocation_id: str | None = None
-    stream_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_opt_tuple)
+    stream_ids: tuple[str, ...] | None = None
 
-    type = MessageType.INVOCATION
+    type: ClassVar[MessageType] = MessageType.INVOCATION
+
+    def __post_init__(self) -> None:
+        _as_tuples(self)
 
 
-@attrs.frozen
-class StreamItem:
+class StreamItem(msgspec.Struct, frozen=True):
     """Type 2: one item of the stream started by ``invocation_id``."""
 
     invocation_id: str
     item: Any = None
 
-    type = MessageType.STREAM_ITEM
+    type: ClassVar[MessageType] = MessageType.STREAM_ITEM
 
 
-@attrs.frozen
-class Completion:
+class Completion(msgspec.Struct, frozen=True):
     """Type 3: the end of an invocation or stream.
 
     Exactly one of three shapes: ``error`` set (failure), ``has_result`` true (a value, possibly
@@ -108,7 +119,7 @@ class Completion:
     error: str | None = None
     has_result: bool = False
 
-    type = MessageType.COMPLETION
+    type: ClassVar[MessageType] = MessageType.COMPLETION
 
     @classmethod
     def with_result(cls, invocation_id: str, result: Any) -> Completion:
@@ -119,36 +130,35 @@ class Completion:
         return cls(invocation_id, error=error)
 
 
-@attrs.frozen
-class StreamInvocation:
+class StreamInvocation(msgspec.Struct, frozen=True):
     """Type 4: start the server-to-client stream ``target``; items come back as StreamItem."""
 
     invocation_id: str
     target: str
-    arguments: tuple[Any, ...] = attrs.field(default=(), converter=_to_tuple)
-    stream_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_opt_tuple)
+    arguments: tuple[Any, ...] = ()
+    stream_ids: tuple[str, ...] | None = None
 
-    type = MessageType.STREAM_INVOCATION
+    type: ClassVar[MessageType] = MessageType.STREAM_INVOCATION
+
+    def __post_init__(self) -> None:
+        _as_tuples(self)
 
 
-@attrs.frozen
-class CancelInvocation:
+class CancelInvocation(msgspec.Struct, frozen=True, tag_field="type", tag=5, rename="camel"):
     """Type 5: stop the stream started by ``invocation_id``."""
 
-    invocation_id: str
+    invocation_id: Text
 
-    type = MessageType.CANCEL_INVOCATION
+    type: ClassVar[MessageType] = MessageType.CANCEL_INVOCATION
 
 
-@attrs.frozen
-class Ping:
+class Ping(msgspec.Struct, frozen=True, tag_field="type", tag=6):
     """Type 6: keep-alive; carries nothing."""
 
-    type = MessageType.PING
+    type: ClassVar[MessageType] = MessageType.PING
 
 
-@attrs.frozen
-class Close:
+class Close(msgspec.Struct, frozen=True, tag_field="type", tag=7, rename="camel"):
     """Type 7: the sender is closing the connection, optionally with an error text.
 
     ``allow_reconnect`` tells a client that reconnecting (with a fresh negotiate) is welcome.
@@ -157,25 +167,23 @@ class Close:
     error: str | None = None
     allow_reconnect: bool = False
 
-    type = MessageType.CLOSE
+    type: ClassVar[MessageType] = MessageType.CLOSE
 
 
-@attrs.frozen
-class Ack:
+class Ack(msgspec.Struct, frozen=True, tag_field="type", tag=8, rename="camel"):
     """Type 8 (stateful reconnect): every sequenced message up to ``sequence_id`` arrived."""
 
-    sequence_id: int
+    sequence_id: SequenceId
 
-    type = MessageType.ACK
+    type: ClassVar[MessageType] = MessageType.ACK
 
 
-@attrs.frozen
-class Sequence:
+class Sequence(msgspec.Struct, frozen=True, tag_field="type", tag=9, rename="camel"):
     """Type 9 (stateful reconnect): the next sequenced message has id ``sequence_id``."""
 
-    sequence_id: int
+    sequence_id: SequenceId
 
-    type = MessageType.SEQUENCE
+    type: ClassVar[MessageType] = MessageType.SEQUENCE
 
 
 HubMessage = (

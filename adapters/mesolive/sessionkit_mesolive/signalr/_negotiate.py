@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
-import orjson
+import msgspec
 
 from ._errors import AuthenticationError, NegotiateError
 
@@ -112,8 +112,8 @@ def parse_negotiate_response(status: int, body: bytes) -> NegotiateResponse | Ne
             f"negotiate returned HTTP {status}: {_excerpt(body)}", status_code=status
         )
     try:
-        data: Any = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        data: Any = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
         raise NegotiateError(f"negotiate answer is not JSON: {_excerpt(body)}") from None
     if not isinstance(data, dict):
         raise NegotiateError(f"negotiate answer must be a JSON object, got {type(data).__name__}")
@@ -187,4 +187,4 @@ def build_negotiate_response(
     ]
     if stateful:
         body["useStatefulReconnect"] = True
-    return orjson.dumps(body)
+    return msgspec.json.encode(body)

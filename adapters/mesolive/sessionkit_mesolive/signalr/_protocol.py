@@ -21,15 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ._errors import HandshakeError, ProtocolError
 from ._messages import HandshakeRequest, HandshakeResponse, HubMessage
 from ._wire import (
+    decode_message,
+    encode_json,
     handshake_request_from_wire,
     handshake_response_from_wire,
     loads_json,
-    message_from_wire,
     message_to_wire,
 )
 
@@ -117,10 +116,7 @@ class RecordParser:
 
 
 def _dumps(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value) + RECORD_SEPARATOR
-    except TypeError as exc:
-        raise TypeError(f"cannot encode hub message as JSON: {exc}") from None
+    return encode_json(value) + RECORD_SEPARATOR
 
 
 def encode_message(message: HubMessage) -> bytes:
@@ -142,7 +138,7 @@ def decode_record(record: bytes | str) -> HubMessage | None:
     Raises :class:`ProtocolError` naming what was wrong for anything that is not a valid hub
     message.
     """
-    return message_from_wire(loads_json(record, "hub message"))
+    return decode_message(record)
 
 
 def decode_handshake_request(record: bytes | str) -> HandshakeRequest:

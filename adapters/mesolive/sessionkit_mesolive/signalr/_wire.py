@@ -1,19 +1,23 @@
-"""The JSON hub protocol's wire format: a cattrs converter between messages and JSON values.
+"""The JSON hub protocol's wire format: msgspec between messages and JSON text.
 
-This is the only place that knows the camelCase field names, which keys are optional and how a
-Completion tells "no result" from "result null". Decoding validates like the ASP.NET Core
-server does and raises :class:`ProtocolError` naming the message type and field at fault.
-Unknown message types decode to ``None`` (callers skip them); ``headers`` are ignored.
+This is the only place that knows which keys are optional and how a Completion tells "no
+result" from "result null" (the camelCase names are the messages' msgspec ``rename``).
+Decoding validates like the ASP.NET Core server does and raises :class:`ProtocolError` naming
+the message type and field at fault. Unknown message types decode to ``None`` (callers skip
+them); ``headers`` are ignored.
+
+A record is read in one step by msgspec, straight into its message (the messages are a
+tagged union on ``type``); only a record msgspec refuses is read a second time, as plain
+JSON, by the checks below, which word what was wrong (or find an unknown type).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Union
 
-import cattrs
-import orjson
+import msgspec
 
 from ._errors import HandshakeError, ProtocolError
 from ._messages import (
@@ -30,12 +34,14 @@ from ._messages import (
     Sequence,
     StreamInvocation,
     StreamItem,
+    Text,
 )
 
 __all__ = [
-    "converter",
+    "encode_json",
     "message_to_wire",
     "message_from_wire",
+    "decode_message",
     "handshake_request_from_wire",
     "handshake_response_from_wire",
     "loads_json",
@@ -43,8 +49,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-converter = cattrs.Converter()
-"""Unstructures hub messages to JSON-ready dicts; structures validated dicts back to messages."""
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+_PLAIN = msgspec.json.Decoder()
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON text of ``value`` (a Decimal is written as a number with its exact digits)."""
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"cannot encode hub message as JSON: {exc}") from None
 
 
 # --- encoding ---------------------------------------------------------------------------------
@@ -55,9 +69,9 @@ def _invocation_out(m: Invocation) -> dict[str, Any]:
     if m.invocation_id is not None:
         d["invocationId"] = m.invocation_id
     d["target"] = m.target
-    d["arguments"] = list(m.arguments)
+    d["arguments"] = m.arguments
     if m.stream_ids is not None:
-        d["streamIds"] = list(m.stream_ids)
+        d["streamIds"] = m.stream_ids
     return d
 
 
@@ -66,10 +80,10 @@ def _stream_invocation_out(m: StreamInvocation) -> dict[str, Any]:
         "type": 4,
         "invocationId": m.invocation_id,
         "target": m.target,
-        "arguments": list(m.arguments),
+        "arguments": m.arguments,
     }
     if m.stream_ids is not None:
-        d["streamIds"] = list(m.stream_ids)
+        d["streamIds"] = m.stream_ids
     return d
 
 
@@ -104,8 +118,6 @@ _OUT: dict[type, Callable[[Any], dict[str, Any]]] = {
     HandshakeRequest: lambda m: {"protocol": m.protocol, "version": m.version},
     HandshakeResponse: lambda m: {} if m.error is None else {"error": m.error},
 }
-for _cls, _fn in _OUT.items():
-    converter.register_unstructure_hook(_cls, _fn)
 
 
 def message_to_wire(message: HubMessage | HandshakeRequest | HandshakeResponse) -> dict[str, Any]:
@@ -143,7 +155,7 @@ def _opt_str(d: dict[str, Any], key: str, type_id: int, *, allow_empty: bool = F
     return value
 
 
-def _arguments(d: dict[str, Any], type_id: int) -> list[Any]:
+def _arguments(d: dict[str, Any], type_id: int) -> tuple[Any, ...]:
     try:
         value = d["arguments"]
     except KeyError:
@@ -152,10 +164,10 @@ def _arguments(d: dict[str, Any], type_id: int) -> list[Any]:
         raise ProtocolError(
             f"{_what(type_id)} field 'arguments' must be an array, got {type(value).__name__}"
         )
-    return value
+    return tuple(value)
 
 
-def _stream_ids(d: dict[str, Any], type_id: int) -> list[str] | None:
+def _stream_ids(d: dict[str, Any], type_id: int) -> tuple[str, ...] | None:
     value = d.get("streamIds")
     if value is None:
         return None
@@ -163,7 +175,7 @@ def _stream_ids(d: dict[str, Any], type_id: int) -> list[str] | None:
         raise ProtocolError(
             f"{_what(type_id)} field 'streamIds' must be an array of strings, got {value!r:.80}"
         )
-    return value
+    return tuple(value)
 
 
 def _seq_id(d: dict[str, Any], type_id: int) -> int:
@@ -244,9 +256,12 @@ _IN: dict[int, Callable[[dict[str, Any]], HubMessage]] = {
 def loads_json(record: bytes | str, what: str) -> Any:
     """Parse one JSON record, turning decode failures into :class:`ProtocolError`."""
     try:
-        return orjson.loads(record)
-    except orjson.JSONDecodeError as exc:
+        return _PLAIN.decode(record)
+    except msgspec.DecodeError as exc:
         raise ProtocolError(f"{what} is not valid JSON ({exc}): {record[:80]!r}") from None
+    except RecursionError:  # msgspec recurses: nested deeper than Python's limit
+        raise ProtocolError(f"{what} is not valid JSON (nested too deeply): "
+                            f"{record[:80]!r}") from None
 
 
 def message_from_wire(value: Any) -> HubMessage | None:
@@ -263,24 +278,6 @@ def message_from_wire(value: Any) -> HubMessage | None:
         logger.info("ignoring hub message of unknown type %d", type_id)
         return None
     return decode(value)
-
-
-def _structure_message(value: Any, _cls: Any) -> HubMessage | None:
-    return message_from_wire(value)
-
-
-for _cls in (
-    Invocation,
-    StreamItem,
-    Completion,
-    StreamInvocation,
-    CancelInvocation,
-    Ping,
-    Close,
-    Ack,
-    Sequence,
-):
-    converter.register_structure_hook(_cls, _structure_message)
 
 
 def handshake_request_from_wire(value: Any) -> HandshakeRequest:
@@ -318,5 +315,81 @@ def handshake_response_from_wire(value: Any) -> HandshakeResponse:
     return HandshakeResponse(error)
 
 
-converter.register_structure_hook(HandshakeRequest, lambda v, _c: handshake_request_from_wire(v))
-converter.register_structure_hook(HandshakeResponse, lambda v, _c: handshake_response_from_wire(v))
+# --- the one-step reading ---------------------------------------------------------------------
+
+
+class _InvocationIn(msgspec.Struct, frozen=True, tag_field="type", tag=1, rename="camel"):
+    """An Invocation as the wire has it (``arguments`` required)."""
+
+    target: Text
+    arguments: tuple[Any, ...]
+    invocation_id: Text | None = None
+    stream_ids: tuple[Text, ...] | None = None
+
+
+class _StreamItemIn(msgspec.Struct, frozen=True, tag_field="type", tag=2, rename="camel"):
+    """A StreamItem as the wire has it (``item`` required)."""
+
+    invocation_id: Text
+    item: Any
+
+
+class _StreamInvocationIn(msgspec.Struct, frozen=True, tag_field="type", tag=4,
+                          rename="camel"):
+    """A StreamInvocation as the wire has it (``arguments`` required)."""
+
+    invocation_id: Text
+    target: Text
+    arguments: tuple[Any, ...]
+    stream_ids: tuple[Text, ...] | None = None
+
+
+class _CompletionIn(msgspec.Struct, frozen=True, tag_field="type", tag=3, rename="camel"):
+    """A Completion as the wire has it: ``result`` absent (``UNSET``) or a value."""
+
+    invocation_id: Text
+    result: Any = msgspec.UNSET
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.error is not None and self.result is not msgspec.UNSET:
+            raise ValueError("both 'result' and 'error'")  # worded by the second reading
+
+
+_DECODER = msgspec.json.Decoder(Union[  # noqa: UP007 - a union of classes, made at run time
+    _InvocationIn, _StreamItemIn, _CompletionIn, _StreamInvocationIn, CancelInvocation, Ping,
+    Close, Ack, Sequence])
+
+
+def _completion(m: _CompletionIn) -> Completion:
+    if m.error is not None:
+        return Completion(m.invocation_id, error=m.error)
+    if m.result is msgspec.UNSET:
+        return Completion(m.invocation_id)
+    return Completion(m.invocation_id, result=m.result, has_result=True)
+
+
+#: a wire twin -> its message
+_FROM_TWIN: dict[type, Callable[[Any], HubMessage]] = {
+    _InvocationIn: lambda m: Invocation(m.target, m.arguments, m.invocation_id, m.stream_ids),
+    _StreamItemIn: lambda m: StreamItem(m.invocation_id, m.item),
+    _StreamInvocationIn: lambda m: StreamInvocation(m.invocation_id, m.target, m.arguments,
+                                                    m.stream_ids),
+    _CompletionIn: _completion,
+}
+
+
+def decode_message(record: bytes | str) -> HubMessage | None:
+    """Read one record into its message; ``None`` for an unknown message type. Anything else
+    that is not a valid hub message raises :class:`ProtocolError` naming what was wrong."""
+    try:
+        msg: Any = _DECODER.decode(record)
+    except msgspec.ValidationError:
+        return message_from_wire(loads_json(record, "hub message"))
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"hub message is not valid JSON ({exc}): {record[:80]!r}") from None
+    except RecursionError:
+        raise ProtocolError(f"hub message is not valid JSON (nested too deeply): "
+                            f"{record[:80]!r}") from None
+    twin = _FROM_TWIN.get(type(msg))
+    return msg if twin is None else twin(msg)

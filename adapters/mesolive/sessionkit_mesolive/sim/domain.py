@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import attrs
+import msgspec
 
 from .. import models as m
 from .._catalogue import METHODS, HubMethod
@@ -217,7 +217,7 @@ class MesoLiveDomain:
         active = sum(1 for p in self.state.positions.values()
                      if p.broker_account_id == account.broker_account_id
                      and p.state == m.LivePositionState.OPEN)
-        return attrs.evolve(account, active_positions=active)
+        return msgspec.structs.replace(account, active_positions=active)
 
     def list_accounts(self, a: m.ListAccountsArgs) -> m.ListAccountsResult:
         items, token = page([self._account_view(x) for x in sorted_values(self.state.accounts)],
@@ -269,7 +269,7 @@ class MesoLiveDomain:
             changes["definition"] = self._check_definition(a.definition)
         if a.active_on_accounts is not None:
             changes["active_on_accounts"] = self._check_accounts(a.active_on_accounts)
-        strategy = attrs.evolve(strategy, **changes)
+        strategy = msgspec.structs.replace(strategy, **changes)
         self.state.strategies[strategy.id] = strategy
         return strategy
 
@@ -278,7 +278,7 @@ class MesoLiveDomain:
         if not a.name.strip():
             fail(m.StatusCode.BAD_REQUEST, "Name must not be blank", code="ValidationFailed",
                  field="Name")
-        strategy = attrs.evolve(strategy, name=a.name, updated_at=self.utc)
+        strategy = msgspec.structs.replace(strategy, name=a.name, updated_at=self.utc)
         self.state.strategies[strategy.id] = strategy
         return strategy
 

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import msgspec
 
 from .. import models as m
 from .domain_events import EventLog
@@ -261,7 +262,8 @@ class Execution:
             self._st.plans[plan.id] = attrs.evolve(plan, orders=orders)
 
     def _set_order(self, order_id: int, **changes: Any) -> m.Order:
-        order = attrs.evolve(self._st.orders[order_id], last_updated=self._st.utc, **changes)
+        order = msgspec.structs.replace(self._st.orders[order_id], last_updated=self._st.utc,
+                                        **changes)
         self._st.orders[order_id] = order
         return order
 
@@ -298,7 +300,7 @@ class Execution:
                 mult = leg.live_contract.multiplier or Decimal(1)
                 realized = (leg.tracked_realized_pnl or Decimal(0)) + (
                     price - leg.avg_entry_price) * leg.qty * mult
-                leg = attrs.evolve(leg, closed_at=now, tracked_realized_pnl=realized)
+                leg = msgspec.structs.replace(leg, closed_at=now, tracked_realized_pnl=realized)
                 leg_status, qty = m.LegStatus.CLOSED, Decimal(0)
             else:
                 leg = m.LiveLeg(
@@ -322,7 +324,7 @@ class Execution:
         if created:
             status = m.PositionStatus.CREATED
         elif not self._st.open_legs(pos.id):
-            pos = attrs.evolve(pos, state=m.LivePositionState.CLOSED, closed_at=now)
+            pos = msgspec.structs.replace(pos, state=m.LivePositionState.CLOSED, closed_at=now)
             self._st.positions[pos.id] = pos
             status = m.PositionStatus.CLOSED
         else:

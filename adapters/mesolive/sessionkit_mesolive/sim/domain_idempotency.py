@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import orjson
+import msgspec
 
 from .. import models as m
 from .._catalogue import METHODS, validate_idempotency_key
@@ -48,11 +48,15 @@ class Outcome:
     job_id: str | None = None
 
 
+#: JSON with every object's keys sorted (a Decimal as a number with its exact digits)
+_SORTED_KEYS = msgspec.json.Encoder(order="deterministic", decimal_format="number")
+
+
 def request_hash(args: Any) -> str:
     """SHA-256 over the canonical JSON of ``args`` without its ``IdempotencyKey``."""
     wire = default_converter.unstructure(args)
     wire.pop("IdempotencyKey", None)
-    return hashlib.sha256(orjson.dumps(wire, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(_SORTED_KEYS.encode(wire)).hexdigest()
 
 
 @attrs.frozen
@@ -113,7 +117,7 @@ class IdempotencyTable:
             fail(m.StatusCode.CONFLICT,
                  f"{record.operation} with IdempotencyKey {record.idempotency_key!r} is still "
                  "being processed", code="RequestInProgress")
-        data = None if record.response_data is None else orjson.loads(record.response_data)
+        data = None if record.response_data is None else msgspec.json.decode(record.response_data)
         raise api_exception(
             m.StatusCode.DUPLICATE_REQUEST,
             f"{record.operation} with IdempotencyKey {record.idempotency_key!r} already "
@@ -126,12 +130,12 @@ class IdempotencyTable:
         try:
             outcome = effect()
         except MesoLiveApiException as exc:
-            self._records[key] = attrs.evolve(
+            self._records[key] = msgspec.structs.replace(
                 record, status=m.IdempotencyRecordStatus.FAILED, updated_at=self._state.utc,
                 error_message=exc.message, response_status=exc.status,
                 response_message=exc.message, response_error=exc.error)
             raise
-        self._records[key] = attrs.evolve(
+        self._records[key] = msgspec.structs.replace(
             record, status=m.IdempotencyRecordStatus.COMPLETED, updated_at=self._state.utc,
             live_exec_plan_id=outcome.live_exec_plan_id, live_order_ids=outcome.live_order_ids,
             job_id=outcome.job_id, response_status=m.StatusCode.SUCCESS,
@@ -157,10 +161,10 @@ class IdempotencyTable:
         key = self._by_job.get(job.job_id)
         if key is None:
             return
-        result_json = None if job.result is None else orjson.loads(
+        result_json = None if job.result is None else msgspec.json.decode(
             default_converter.dumps(job.result))
         plan_id = getattr(job.result, "exec_plan_id", None)
-        self._records[key] = attrs.evolve(
+        self._records[key] = msgspec.structs.replace(
             self._records[key], job_status=job.status, job_result=result_json,
             job_error_message=job.error, live_exec_plan_id=plan_id,
             updated_at=self._state.utc)

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import msgspec
 
 from .. import models as m
 from .._errors import MesoLiveApiException
@@ -218,7 +219,8 @@ class Preparation:
         step = self._market.strike_step(contract.underlying.symbol)
         direction = -1 if contract.option_type == m.MesoOptionType.PUT else 1
         while (key := (contract.option_type, contract.expiration, contract.strike)) in taken:
-            contract = attrs.evolve(contract, strike=(contract.strike or 0) + direction * step)
+            contract = msgspec.structs.replace(
+                contract, strike=(contract.strike or 0) + direction * step)
         taken.add(key)
         return contract
 
@@ -376,8 +378,9 @@ class Preparation:
             while new_name in all_names:
                 new_name += "_2"
             legs = self._closing([old])
-            legs[new_name] = PlannedLeg(name=new_name, qty_per_unit=old.qty, contract=attrs.evolve(
-                old.live_contract, strike=(old.live_contract.strike or 0) + shift))
+            moved = msgspec.structs.replace(
+                old.live_contract, strike=(old.live_contract.strike or 0) + shift)
+            legs[new_name] = PlannedLeg(name=new_name, qty_per_unit=old.qty, contract=moved)
         plan = self._new_plan(
             kind=ADJUSTMENT, operation=op, broker_account_id=pos.broker_account_id,
             strategy_id=pos.live_strategy_id, position_name=pos.name, legs=legs,

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
+import msgspec
 
 from .. import models as m
 from ..models import flag_names
@@ -106,7 +107,7 @@ class Market:
         self._state.price_updated[symbol] = self._state.clock.now
         for agent in list(self._state.agents.values()):
             if agent.status == m.AgentStatus.CONNECTED:
-                self._state.agents[str(agent.connector)] = attrs.evolve(
+                self._state.agents[str(agent.connector)] = msgspec.structs.replace(
                     agent, last_snapshot_time=self._state.utc)
         self._state.touch()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import attrs
+import msgspec
 import pytest
 import trio
 from sessionkit_mesolive import EventFeed, EventProcessor, MesoLiveApiException
@@ -338,7 +338,7 @@ def test_an_id_sent_again_with_other_content_is_reported_not_dropped() -> None:
                 await eventually(lambda: feed.cursor >= first.event_seq_id)
                 duplicates = feed.stats().duplicates
                 p.domain.events.send_unstored(first)  # the same again
-                other = attrs.evolve(first, state=m.SignalState.OFF)
+                other = msgspec.structs.replace(first, state=m.SignalState.OFF)
                 p.domain.events.send_unstored(other)  # the same id, other content
                 after = signals(p, 1)
                 await eventually(lambda: feed.cursor >= after[-1])
@@ -366,9 +366,9 @@ def test_a_live_id_below_the_cursor_that_repeats_nothing_delivered_is_reported()
             async def body(client: Any, feed: EventFeed) -> None:
                 first = p.domain.raise_entry_signal(1, PAPER)
                 await eventually(lambda: feed.cursor >= first.event_seq_id)
-                ahead = attrs.evolve(first, event_seq_id=first.event_seq_id + 5,
+                ahead = msgspec.structs.replace(first, event_seq_id=first.event_seq_id + 5,
                                      event_id=uuid.uuid4())
-                back = attrs.evolve(first, event_seq_id=first.event_seq_id + 3,
+                back = msgspec.structs.replace(first, event_seq_id=first.event_seq_id + 3,
                                     event_id=uuid.uuid4())
                 p.domain.events.send_unstored(ahead)  # a gap: delivered
                 p.domain.events.send_unstored(back)  # below it, never delivered

@@ -6,10 +6,12 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import msgspec
 import pytest
 from sessionkit_mesolive import (
     ControlHub,
     DataHub,
+    DecodeError,
     EventHub,
     MesoLiveAuthenticationError,
     MesoLiveClient,
@@ -51,6 +53,31 @@ def test_calls_return_typed_results_and_raise_api_errors() -> None:
                                                   broker_account_id=PAPER)
             with pytest.raises(ValueError, match="data hub"):
                 await client.control.call("GetPositionSnapshot")
+
+    run(main)
+
+
+def test_a_result_field_of_the_wrong_type_names_it_and_an_unknown_enum_value_is_kept() -> None:
+    """What the server sends is read strictly: a field of the wrong type is a DecodeError (a
+    MesoLiveSignalRError) naming the model and the field; an enum value this client does not
+    know is kept as its text, not refused."""
+
+    async def main() -> None:
+        async with platform() as p, p.client() as client:
+            accounts = p.domain.state.accounts
+            good = accounts[PAPER]
+            accounts[PAPER] = msgspec.structs.replace(good, broker_type="Tradier2030")
+            account = await client.control.get_account(broker_account_id=PAPER)
+            assert account.broker_type == "Tradier2030"
+            assert not isinstance(account.broker_type, m.BrokerType)
+            accounts[PAPER] = msgspec.structs.replace(good, currency=5)
+            with pytest.raises(DecodeError) as info:
+                await client.control.get_account(broker_account_id=PAPER)
+            assert str(info.value) == "LiveAccount.currency: expected a string, got 5"
+            assert isinstance(info.value, MesoLiveSignalRError)
+            accounts[PAPER] = good  # and the connection is still good
+            account = await client.control.get_account(broker_account_id=PAPER)
+            assert account.broker_type is m.BrokerType.IBKR and account.currency == "USD"
 
     run(main)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import uuid
+from datetime import UTC, datetime
 from typing import get_args, get_origin
 
-import attrs
 import pytest
 from sessionkit_mesolive import models as m
 from sessionkit_mesolive._catalogue import (
@@ -43,7 +44,7 @@ def test_idempotent_methods_take_a_key_and_name_an_operation() -> None:
     idempotent = {x.name for x in METHODS.values() if x.idempotent}
     assert idempotent == {str(op) for op in m.IdempotencyOperation}
     for spec in METHODS.values():
-        fields = {f.name for f in attrs.fields(spec.args_type)}
+        fields = set(spec.args_type.__struct_fields__)
         if spec.name != "GetIdempotencyRecord":  # reads a key, is not itself idempotent
             assert ("idempotency_key" in fields) == spec.idempotent, spec.name
         assert spec.operation == (spec.name if spec.idempotent else None)
@@ -52,17 +53,19 @@ def test_idempotent_methods_take_a_key_and_name_an_operation() -> None:
 
 def test_every_entry_points_at_models() -> None:
     for spec in METHODS.values():
-        assert attrs.has(spec.args_type)
+        assert issubclass(spec.args_type, m.Model)
         result = spec.result_type
         if get_origin(result) is tuple:
             result = get_args(result)[0]
-        assert attrs.has(result), spec.name
+        assert issubclass(result, m.Model), spec.name
     for cb in CALLBACKS.values():
         assert issubclass(cb.payload_type, m.EventHeader)
         assert cb.name.startswith("On")
     assert len(CALLBACKS) == 14
-    assert callback_for(m.PositionAdjustmentPreparationFailedEvent.__new__(
-        m.PositionAdjustmentPreparationFailedEvent)) == "OnPositionAdjustmentPreparationFailed"
+    failed = m.PositionAdjustmentPreparationFailedEvent(
+        event_id=uuid.UUID(int=1), event_seq_id=1, event_time=datetime(2024, 5, 1, tzinfo=UTC),
+        job_id="j", strategy_id=1, strategy_name="s", error="no")
+    assert callback_for(failed) == "OnPositionAdjustmentPreparationFailed"
 
 
 def test_python_names_follow_the_sdk() -> None:

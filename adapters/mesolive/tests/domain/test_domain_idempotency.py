@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 from sessionkit_mesolive import models as m
 from sessionkit_mesolive._converters import default_converter, dumps
@@ -36,7 +36,7 @@ def test_retry_after_completion_is_a_duplicate_carrying_the_first_outcome(driver
     events_before = d.events.last_seq
     with pytest.raises(DuplicateRequestError) as exc:
         d.apply_paper_fills(args)
-    assert exc.value.data == orjson.loads(dumps(first))
+    assert exc.value.data == msgspec.json.decode(dumps(first))
     assert default_converter.structure(exc.value.data, m.ApplyPaperFillsResult) == first
     assert d.events.last_seq == events_before  # nothing happened the second time
     assert len(d.list_orders(m.ListOrdersArgs())) == 1
@@ -48,7 +48,8 @@ def test_retry_after_completion_is_a_duplicate_carrying_the_first_outcome(driver
     assert rec.live_order_ids == first.live_order_ids
     assert rec.live_exec_plan_id == first.exec_plan_id
     assert rec.response_status is m.StatusCode.SUCCESS
-    assert rec.response_data is not None and orjson.loads(rec.response_data) == exc.value.data
+    assert rec.response_data is not None
+    assert msgspec.json.decode(rec.response_data) == exc.value.data
 
 
 def test_same_key_with_different_parameters_is_a_conflict(driver: Any) -> None:

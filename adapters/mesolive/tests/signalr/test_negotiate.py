@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import httpx
-import orjson
+import msgspec
 import pytest
 import trio
 from sessionkit_mesolive.signalr import (
@@ -25,7 +25,7 @@ from sessionkit_mesolive.sim.hubserver_echo import ECHO_HUB_PATH, build_echo_ser
 
 
 def body(**fields: Any) -> bytes:
-    return orjson.dumps(fields)
+    return msgspec.json.encode(fields)
 
 
 WS = [{"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}]

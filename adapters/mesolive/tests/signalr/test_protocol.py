@@ -163,6 +163,17 @@ def test_handshake_round_trip_and_errors() -> None:
         decode_handshake_response(b"{oops")
 
 
+def test_made_in_python_the_optional_parts_have_defaults_the_wire_still_requires() -> None:
+    # the constructors keep their defaults (no arguments, a null item); a record must still
+    # carry the fields (see the bad-input cases below), and the defaults go on the wire
+    assert Invocation("Ping") == Invocation("Ping", ())
+    assert StreamItem("1").item is None
+    assert StreamInvocation("1", "Prices").arguments == ()
+    assert Invocation("T", ["a", 1]).arguments == ("a", 1)  # a list is kept as a tuple
+    for message in (Invocation("Ping"), StreamItem("1"), StreamInvocation("1", "Prices")):
+        assert decode_record(encode_message(message)[:-1]) == message
+
+
 # --- bad input ----------------------------------------------------------------------------
 
 
@@ -189,6 +200,10 @@ def test_handshake_round_trip_and_errors() -> None:
         (
             b'{"type":4,"invocationId":"1","arguments":[]}',
             "STREAM_INVOCATION message is missing required field 'target'",
+        ),
+        (
+            b'{"type":4,"invocationId":"1","target":"T"}',
+            "STREAM_INVOCATION message is missing required field 'arguments'",
         ),
         (b'{"type":5}', "CANCEL_INVOCATION message is missing required field 'invocationId'"),
         (b'{"type":7,"allowReconnect":"yes"}', "'allowReconnect' must be a boolean"),
@@ -235,9 +250,24 @@ def test_garbage_only_ever_raises_protocol_error(garbage: bytes) -> None:
 @settings(deadline=None)
 @given(json_values)
 def test_any_json_value_as_a_message_is_decoded_or_refused_clearly(value: object) -> None:
-    import orjson
+    import msgspec
 
     try:
-        decode_record(orjson.dumps({"type": 1, "target": value, "arguments": value}))
+        decode_record(msgspec.json.encode({"type": 1, "target": value, "arguments": value}))
     except ProtocolError as exc:
         assert "INVOCATION message" in str(exc)
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_record_is_a_protocol_error(depth: int) -> None:
+    # msgspec reads nested JSON recursively: past Python's limit that must still be a
+    # ProtocolError naming the record, not a RecursionError out of the connection
+    record = b'{"type":1,"target":"T","arguments":[' + b"[" * depth + b"]" * depth + b"]}"
+    try:
+        msg = decode_record(record)
+    except ProtocolError as exc:
+        assert "not valid JSON" in str(exc)
+    else:
+        assert isinstance(msg, Invocation) and msg.target == "T"
+    with pytest.raises(ProtocolError, match="not valid JSON"):
+        decode_record(b'{"type":1,"target":"T","arguments":[' + b"[" * 100_000)
