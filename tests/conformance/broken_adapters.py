@@ -156,3 +156,22 @@ class SlowWireAdapter(BrokenAdapter):
 
 def slow_wire(seconds: float) -> SlowWireAdapter:
     return SlowWireAdapter("slow-wire", lambda inner: _SlowWire(inner, seconds))
+
+
+class SlowCloseAdapter(BrokenAdapter):
+    """Not broken: its server takes ``seconds`` of real time to close (a ZeroMQ context
+    waiting out its sockets' linger), on a clock that jumps after 0.1 s of real idleness."""
+
+    conformance_clock = "virtual:0.1"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__("slow-close", lambda inner: inner)
+        self.seconds = seconds
+
+    @asynccontextmanager
+    async def serve(self, **options: Any) -> AsyncIterator[Any]:
+        async with super().serve(**options) as endpoint:
+            yield endpoint
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(time.sleep, self.seconds)
+        await trio.lowlevel.checkpoint()  # as trio's aclose does after a shielded close
