@@ -367,8 +367,39 @@ class PostgresStore(StoreBase):
         return conn
 
     def _write(self, ch: Changes | None) -> None:
-        """One transaction: the fence, then the changes (None: the fence alone)."""
+        """One transaction: the fence, then the changes (None: the fence alone).
+
+        A connection found dead at the write (a server restart, a cut network) is replaced
+        and the transaction tried once more: every statement in it is idempotent (upserts,
+        absolute values), so a transaction whose COMMIT did reach the server before the
+        connection died is written again harmlessly. Meanwhile another process may have
+        taken the lease (the server saw this connection end): the fence then refuses it.
+        """
         psycopg = import_psycopg()
+        try:
+            self._transaction(ch)
+        except psycopg.OperationalError as err:
+            if not (self._conn.closed or self._conn.broken):
+                raise pg_error(self._where, err, "commit failed and was rolled back") from None
+            logger.warning("journal %s: the database connection was lost in a commit (%s); "
+                           "trying it once more on a new connection", self.path,
+                           str(err).strip().splitlines()[0] if str(err).strip() else err)
+            try:
+                self._transaction(ch)
+            except psycopg.Error as err2:
+                raise self._refused(err2) from None
+        except psycopg.Error as err:
+            raise self._refused(err) from None
+
+    def _refused(self, err: Any) -> JournalError:
+        if getattr(err, "sqlstate", None) == FENCED:
+            self.lease.lost = lease_lost(self._where, err, self.key.account,
+                                         self.key.session_id, self.lease.token,
+                                         "commit refused and rolled back")
+            return self.lease.lost
+        return pg_error(self._where, err, "commit failed and was rolled back")
+
+    def _transaction(self, ch: Changes | None) -> None:
         s, lease = self.schema, self.lease
         conn = self._live_conn()
         sent = time.monotonic()
@@ -383,17 +414,11 @@ class PostgresStore(StoreBase):
                                  (lease.sid,))
                 if ch is not None:
                     self._write_changes(conn, ch)
-        except psycopg.Error as err:
-            if getattr(err, "sqlstate", None) == FENCED:
-                lease.lost = lease_lost(self._where, err, self.key.account,
-                                        self.key.session_id, lease.token,
-                                        "commit refused and rolled back")
-                raise lease.lost from None
-            raise pg_error(self._where, err, "commit failed and was rolled back") from None
-        except BaseException:
-            # an interrupt inside the pipeline: the connection's state is unknown; drop it
-            # (the server rolls the transaction back) and reconnect at the next commit
-            conn.close()
+        except BaseException as exc:
+            if not isinstance(exc, import_psycopg().Error):
+                # an interrupt inside the pipeline: the connection's state is unknown; drop
+                # it (the server rolls the transaction back), reconnect at the next commit
+                conn.close()
             raise
         self._reconnected = False
         lease.renewed(sent)
@@ -404,7 +429,9 @@ class PostgresStore(StoreBase):
         if ch.inserts:
             cur.executemany(
                 f"INSERT INTO {s}.messages (sid, cid, seq, type, payload, state, mid, parent, "
-                f"run_id, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                f"run_id, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                f"ON CONFLICT (sid, cid) DO UPDATE SET state = excluded.state, "
+                f"mid = excluded.mid, run_id = excluded.run_id, attempts = excluded.attempts",
                 [(sid, r.cid, r.seq, r._request.TYPE, r.payload, r.state.value, r.mid,
                   r.parent, r.run_id, r.attempts) for r in ch.inserts])
         if ch.updates:
@@ -426,13 +453,26 @@ class PostgresStore(StoreBase):
                 [(sid, i.key, i.operation, i.payload_hash, i.cid, i.outcome)
                  for i in ch.intents])
         if ch.jobs_added:
-            cur.executemany(f"INSERT INTO {s}.jobs (sid, job_id, kind) VALUES (%s, %s, %s)",
+            cur.executemany(f"INSERT INTO {s}.jobs (sid, job_id, kind) VALUES (%s, %s, %s) "
+                            f"ON CONFLICT (sid, job_id) DO NOTHING",
                             [(sid, j.job_id, j.kind) for j in ch.jobs_added])
         if ch.jobs_finished:
             cur.execute(f"DELETE FROM {s}.jobs WHERE sid = %s AND job_id = ANY(%s)",
                         (sid, ch.jobs_finished))
 
     # -- closing ------------------------------------------------------------------------
+
+    def close(self, *, commit: bool = True) -> None:
+        """Commit (unless ``commit`` is False) and release the lease. After the lease was
+        lost there is nothing to commit to nor to release: what is pending is dropped (its
+        writes were refused and reported; the new owner holds the journal)."""
+        lease = getattr(self, "lease", None)
+        if commit and lease is not None and lease.lost is not None:
+            if self.pending:
+                logger.info("journal %s: closed after its lease was lost; the changes not "
+                            "committed are dropped", self.path)
+            commit = False
+        super().close(commit=commit)
 
     def _release(self) -> None:
         """Give the lease back (unless it was lost) and close the connections."""

@@ -148,18 +148,34 @@ def test_durability_modes_set_synchronous_commit(postgres_url, mode, setting):
         assert store._conn.execute("SHOW synchronous_commit").fetchone() == (setting,)
 
 
-def test_a_commit_whose_connection_breaks_writes_nothing_and_is_written_whole_later(journal):
+def test_a_commit_whose_connection_broke_is_made_again_on_a_new_one(journal):
     store = open_store(journal)
-    backend = store._conn.info.backend_pid
+    sql(journal, "SELECT pg_terminate_backend(%s)", store._conn.info.backend_pid)
     store.message_submitted(order("c-2"))
     store.event_handled(5)
-    sql(journal, "SELECT pg_terminate_backend(%s)", backend)
-    with pytest.raises(JournalWriteError, match="commit failed and was rolled back.*cannot be "
-                                                "reached"):
-        store.commit()
-    assert store.pending and store.not_durable() == ["c-2"]
+    store.commit()  # the same lease (nobody took it), a new connection, the changes whole
+    assert not store.pending
+    store.close()
+    with open_store(journal) as again:
+        assert again.last_event_id == 5 and [m.cid for m in again.messages()] == ["c-1", "c-2"]
+
+
+def test_a_commit_the_database_cannot_take_writes_nothing_and_is_written_whole_later(journal):
+    store = open_store(journal)
+    db = journal.rsplit("/", 1)[1]
+    admin = journal.rsplit("/", 1)[0] + "/postgres"
+    store.message_submitted(order("c-2"))
+    store.event_handled(5)
+    sql(admin, f"ALTER DATABASE {db} ALLOW_CONNECTIONS false")
+    sql(admin, "SELECT pg_terminate_backend(%s)", store._conn.info.backend_pid)
+    try:
+        with pytest.raises(JournalWriteError, match="cannot connect to the database"):
+            store.commit()
+        assert store.pending and store.not_durable() == ["c-2"]
+    finally:
+        sql(admin, f"ALTER DATABASE {db} ALLOW_CONNECTIONS true")
     assert sql(journal, "SELECT last_event_id FROM sessionkit.sessions") == [(4,)]
-    store.commit()  # a new connection, the same lease (nobody took it), the changes whole
+    store.commit()  # written whole once the database takes it
     store.close()
     with open_store(journal) as again:
         assert again.last_event_id == 5 and [m.cid for m in again.messages()] == ["c-1", "c-2"]
