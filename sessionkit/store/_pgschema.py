@@ -9,13 +9,14 @@ lock so that two processes opening at once migrate once.
 Every name is qualified with the schema: the scripts hold ``{s}``, which :func:`script`
 fills in with a checked identifier.
 
-``fence(sid, token, ttl)`` is the first statement of every write transaction: it extends the
-lease and holds the session row's lock until the commit, or, when the lease's token is no
+``fence(sid, token, ttl, ...)`` is the first statement of every write transaction: it extends
+the lease (and writes the session row's cursor, run and sequence when they changed) and holds
+the session row's lock until the commit, or, when the lease's token is no
 longer ``token`` (another owner took it over), raises SQLSTATE ``SKF01`` (DETAIL: the new
 token and owner), which aborts the transaction: nothing of the write is recorded. A takeover
 updates the same row, so it waits for a write in progress and a write waits for a takeover in
 progress: the writes of two owners never interleave. ``renew`` is ``fence`` for the
-renewing thread (it counts no write).
+renewing thread (it writes nothing else).
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ CREATE TABLE {s}.intents (
     payload_hash text NOT NULL,
     cid text,
     outcome text,
+    -- the fencing token of the commit that wrote it last: in ord order these never fall
+    -- (the writes of two owners never interleave), which tools/crash_test.py checks
+    token bigint NOT NULL,
     PRIMARY KEY (sid, key)
 );
 CREATE TABLE {s}.jobs (
@@ -104,21 +108,27 @@ CREATE TABLE {s}.leases (
     acquired timestamptz NOT NULL,
     -- why the previous holder lost it: released, expired, gone (its connection ended)
     took_over text NOT NULL,
-    first_write timestamptz,
-    last_write timestamptz,
-    writes bigint NOT NULL DEFAULT 0,
     ended timestamptz,
     PRIMARY KEY (sid, token)
 );
-CREATE FUNCTION {s}.fence(p_sid bigint, p_token bigint, p_ttl_ms bigint) RETURNS void
+CREATE FUNCTION {s}.fence(p_sid bigint, p_token bigint, p_ttl_ms bigint,
+                          p_session boolean, p_run_id text, p_last_event_id bigint,
+                          p_next_seq bigint) RETURNS void
 LANGUAGE plpgsql AS $fence$
 DECLARE
     now_token bigint;
     now_owner text;
 BEGIN
-    UPDATE {s}.sessions
-       SET lease_expires = clock_timestamp() + p_ttl_ms * interval '1 millisecond'
-     WHERE sid = p_sid AND lease_token = p_token AND lease_owner IS NOT NULL;
+    IF p_session THEN
+        UPDATE {s}.sessions
+           SET lease_expires = clock_timestamp() + p_ttl_ms * interval '1 millisecond',
+               run_id = p_run_id, last_event_id = p_last_event_id, next_seq = p_next_seq
+         WHERE sid = p_sid AND lease_token = p_token AND lease_owner IS NOT NULL;
+    ELSE
+        UPDATE {s}.sessions
+           SET lease_expires = clock_timestamp() + p_ttl_ms * interval '1 millisecond'
+         WHERE sid = p_sid AND lease_token = p_token AND lease_owner IS NOT NULL;
+    END IF;
     IF NOT FOUND THEN
         SELECT lease_token, lease_owner INTO now_token, now_owner
           FROM {s}.sessions WHERE sid = p_sid;
@@ -126,10 +136,6 @@ BEGIN
             USING ERRCODE = 'SKF01',
                   DETAIL = coalesce(now_token::text, '') || ' ' || coalesce(now_owner, '');
     END IF;
-    UPDATE {s}.leases
-       SET last_write = clock_timestamp(), writes = writes + 1,
-           first_write = coalesce(first_write, clock_timestamp())
-     WHERE sid = p_sid AND token = p_token;
 END
 $fence$;
 CREATE FUNCTION {s}.renew(p_sid bigint, p_token bigint, p_ttl_ms bigint) RETURNS void

@@ -412,8 +412,10 @@ class PostgresStore(StoreBase):
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
-                conn.execute(f"SELECT {s}.fence(%s, %s, %s)",
-                             (lease.sid, lease.token, self._ttl_ms))
+                sess = ch.session if ch is not None else None
+                conn.execute(f"SELECT {s}.fence(%s, %s, %s, %s, %s, %s, %s)",
+                             (lease.sid, lease.token, self._ttl_ms, sess is not None,
+                              *(sess or (None, None, None))))
                 if self._reconnected:
                     conn.execute(f"UPDATE {s}.sessions SET lease_backend = pg_backend_pid(), "
                                  f"lease_backend_start = (SELECT backend_start FROM "
@@ -448,9 +450,9 @@ class PostgresStore(StoreBase):
             rows = ch.inserts
             conn.execute(
                 f"INSERT INTO {s}.messages (sid, cid, seq, type, payload, state, mid, parent, "
-                f"run_id, attempts) SELECT %s, * FROM unnest(%s::text[], %s::bigint[], "
-                f"%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], "
-                f"%s::int[]) ON CONFLICT (cid, sid) DO UPDATE SET state = excluded.state, "
+                f"run_id, attempts) SELECT %s, * FROM unnest(%b::text[], %b::bigint[], "
+                f"%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], "
+                f"%b::int[]) ON CONFLICT (cid, sid) DO UPDATE SET state = excluded.state, "
                 f"mid = excluded.mid, run_id = excluded.run_id, attempts = excluded.attempts",
                 (sid, [r.cid for r in rows], [r.seq for r in rows],
                  [r._request.TYPE for r in rows], [r.payload for r in rows],
@@ -461,34 +463,33 @@ class PostgresStore(StoreBase):
             rows = ch.updates
             conn.execute(
                 f"UPDATE {s}.messages m SET state = u.state, mid = u.mid, run_id = u.run_id, "
-                f"attempts = u.attempts FROM unnest(%s::text[], %s::text[], %s::bigint[], "
-                f"%s::text[], %s::int[]) AS u(cid, state, mid, run_id, attempts) "
-                f"WHERE m.cid = ANY(%s::text[]) AND m.sid = %s AND m.cid = u.cid",
+                f"attempts = u.attempts FROM unnest(%b::text[], %b::text[], %b::bigint[], "
+                f"%b::text[], %b::int[]) AS u(cid, state, mid, run_id, attempts) "
+                f"WHERE m.cid = ANY(%b::text[]) AND m.sid = %s AND m.cid = u.cid",
                 ([r.cid for r in rows], [r.state.value for r in rows], [r.mid for r in rows],
                  [r.run_id for r in rows], [r.attempts for r in rows], [r.cid for r in rows],
                  sid))
         if ch.deletes:
-            conn.execute(f"DELETE FROM {s}.messages WHERE cid = ANY(%s::text[]) AND sid = %s",
+            conn.execute(f"DELETE FROM {s}.messages WHERE cid = ANY(%b::text[]) AND sid = %s",
                          (ch.deletes, sid))
-        if ch.session is not None:
-            conn.execute(f"UPDATE {s}.sessions SET run_id = %s, last_event_id = %s, "
-                         f"next_seq = %s WHERE sid = %s", (*ch.session, sid))
+        # (the session row's changes went with the fence, in its UPDATE)
         if ch.intents:
             ints = ch.intents
             conn.execute(
-                f"INSERT INTO {s}.intents (sid, key, operation, payload_hash, cid, outcome) "
-                f"SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-                f"%s::text[]) ON CONFLICT (sid, key) DO UPDATE SET outcome = excluded.outcome",
-                (sid, [i.key for i in ints], [i.operation for i in ints],
+                f"INSERT INTO {s}.intents (sid, token, key, operation, payload_hash, cid, "
+                f"outcome) SELECT %s, %s, * FROM unnest(%b::text[], %b::text[], %b::text[], "
+                f"%b::text[], %b::text[]) ON CONFLICT (sid, key) DO UPDATE SET "
+                f"outcome = excluded.outcome, token = excluded.token",
+                (sid, self.lease.token, [i.key for i in ints], [i.operation for i in ints],
                  [i.payload_hash for i in ints], [i.cid for i in ints],
                  [i.outcome for i in ints]))
         if ch.jobs_added:
             conn.execute(f"INSERT INTO {s}.jobs (sid, job_id, kind) SELECT %s, * FROM "
-                         f"unnest(%s::text[], %s::text[]) ON CONFLICT (sid, job_id) DO NOTHING",
+                         f"unnest(%b::text[], %b::text[]) ON CONFLICT (sid, job_id) DO NOTHING",
                          (sid, [j.job_id for j in ch.jobs_added],
                           [j.kind for j in ch.jobs_added]))
         if ch.jobs_finished:
-            conn.execute(f"DELETE FROM {s}.jobs WHERE sid = %s AND job_id = ANY(%s::text[])",
+            conn.execute(f"DELETE FROM {s}.jobs WHERE sid = %s AND job_id = ANY(%b::text[])",
                          (sid, ch.jobs_finished))
 
     # -- closing ------------------------------------------------------------------------
