@@ -32,6 +32,12 @@ client on the trio runtime (``open_session(..., store=)`` over a
 127.0.0.1 and drives the core from a plain loop that makes the runtime's
 journal calls (``Recorder``) itself.
 
+``--store postgres`` journals in PostgreSQL (a throwaway server on 127.0.0.1 unless
+``--pg-url`` names a database): each restarted client takes the session's lease over (the
+killed one's connection is gone), and the JSON adds ``leases_taken`` and
+``owners_interleaved`` (writes under a fencing token older than one already written: two
+owners writing at once; must be 0).
+
 This script holds the simulator and client roles; the harness (kill points, restarts, the
 checks at the end) is in ``tools/_crash_harness.py``.
 """
@@ -169,6 +175,19 @@ def order_request(k: int) -> Any:
     return LimitOrder(contract_id=contract, side=side, size=1, price_in_cents=100)
 
 
+def open_store(args: argparse.Namespace) -> Any:
+    """The client's journal: a SQLite file, or a session in a PostgreSQL database (waiting for
+    the lease a killed client held: its connection's end frees it)."""
+    from sessionkit.store import PostgresStore, SqliteStore
+
+    if args.journal.startswith("postgresql://"):
+        return PostgresStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
+                             durability=args.durability, lease_ttl=args.lease_ttl,
+                             acquire_timeout=max(30.0, 3 * args.lease_ttl))
+    return SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
+                       durability=args.durability)
+
+
 def run_client(args: argparse.Namespace) -> None:
     from sessionkit import (
         CancelOrder,
@@ -181,11 +200,10 @@ def run_client(args: argparse.Namespace) -> None:
     )
     from sessionkit._events import MessageFinished, MessageReceived
     from sessionkit._state import CLOSED_STATES
-    from sessionkit.store import Recorder, SqliteStore, notify_recovered
+    from sessionkit.store import Recorder, notify_recovered
 
     side = Side(args.side)
-    store = SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
-                        durability=args.durability)
+    store = open_store(args)
     live = {m.cid for m in store.messages()}
     side.write(f"R {store.incarnation} {store.last_event_id} {' '.join(sorted(live))}")
     rec = Recorder(store)
@@ -352,11 +370,9 @@ def run_client_runtime(args: argparse.Namespace) -> None:
 
     from sessionkit import CancelOrder, LimitOrder, MessageProcessor, SessionConfig
     from sessionkit.runtime import ReconnectPolicy, open_session
-    from sessionkit.store import SqliteStore
 
     side = Side(args.side)
-    store = SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
-                        durability=args.durability)
+    store = open_store(args)
     live = {m.cid for m in store.messages()}
     side.write(f"R {store.incarnation} {store.last_event_id} {' '.join(sorted(live))}")
 
@@ -447,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
                         "sessionkit-zmq is installed); tcp: length-prefixed frames on a socket "
                         "and the core driven from a plain loop")
     p.add_argument("--window", type=int, default=64, help="orders in flight at most")
+    p.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
+                   help="the journal: a SQLite file, or PostgreSQL (a throwaway server)")
+    p.add_argument("--pg-url", default=None,
+                   help="with --store postgres: this database instead of a throwaway server")
+    p.add_argument("--lease-ttl", type=float, default=5.0,
+                   help="PostgreSQL: seconds a client's lease lasts without renewal")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="for the last client, s")
     p.add_argument("--workdir", help="where the journal and logs go (default: a temp dir)")

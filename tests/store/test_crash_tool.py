@@ -50,6 +50,22 @@ def test_short_form(tmp_path, transport):
     assert result["transport"] == transport
 
 
+@pytest.mark.parametrize("transport", [
+    pytest.param("zmq", marks=pytest.mark.skipif(_zmq_missing(),
+                                                 reason="sessionkit-zmq is not installed")),
+    "tcp",
+])
+def test_short_form_on_postgres(tmp_path, postgres_server, transport):
+    """Each restarted client takes the lease over; the fencing tokens show one writer."""
+    url = postgres_server.create_database()
+    result = run_crash_test(tmp_path, "--orders", "300", "--kills", "3", "--timeout", "50",
+                            "--transport", transport, "--store", "postgres", "--pg-url", url,
+                            timeout=90)
+    check(result, 300, 3)
+    assert result["store"] == "postgres" and result["owners_interleaved"] == 0
+    assert result["leases_taken"] >= 2
+
+
 @pytest.mark.slow
 def test_full_form_safe(tmp_path):
     check(run_crash_test(tmp_path, "--orders", "10000", "--kills", "20", "--durability", "safe",
