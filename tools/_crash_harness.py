@@ -21,19 +21,23 @@ __all__ = ["run_harness", "analyse", "SideReader", "start_client"]
 
 
 def start_client(script: str, args: argparse.Namespace, address: str, journal: str, side: str,
-                 seed: int) -> subprocess.Popen[bytes]:
+                 seed: int, *, standby: bool = False) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, script, "--role", "client", "--address", address,
            "--journal", journal, "--side", side, "--orders", str(args.orders),
            "--durability", args.durability, "--window", str(args.window), "--seed", str(seed),
            "--transport", args.transport, "--lease-ttl", str(args.lease_ttl)]
+    if standby:
+        cmd += ["--acquire-timeout", str(args.timeout)]
     return subprocess.Popen(cmd)
 
 
 class SideReader:
-    """Follows the side file as it grows: the number of final states so far."""
+    """Follows the side file as it grows: the number of final states (and of processes that
+    started on the journal: R lines) so far."""
 
     def __init__(self, path: str) -> None:
         self.path, self.offset, self.finals, self.partial = path, 0, 0, b""
+        self.starts = 0
 
     def poll(self) -> int:
         try:
@@ -47,6 +51,7 @@ class SideReader:
         lines = data.split(b"\n")
         self.partial = lines.pop()
         self.finals += sum(1 for ln in lines if ln.startswith(b"F "))
+        self.starts += sum(1 for ln in lines if ln.startswith(b"R "))
         return self.finals
 
 
@@ -84,6 +89,10 @@ def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> 
 
     double_handled = redelivered = 0
     inc, cursor, at_start = 0, 0, set()
+    #: each process's start: incarnation -> (cursor, journalled cids); a line carries the
+    #: incarnation of the process that wrote it (a paused owner woken after a takeover
+    #: writes after its successor started)
+    starts: dict[int, tuple[int, set[str]]] = {}
     seen_events: dict[int, int] = {}
     finals: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
     lines = open(side_path).read().split("\n")
@@ -94,7 +103,12 @@ def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> 
         parts = ln.split()
         if parts[0] == "R":
             inc, cursor, at_start = int(parts[1]), int(parts[2]), set(parts[3:])
-        elif parts[0] == "E":
+            starts[inc] = (cursor, at_start)
+            continue
+        if parts[0] == "E" and len(parts) > 2 or parts[0] == "F" and len(parts) > 3:
+            inc = int(parts[-1])
+            cursor, at_start = starts.get(inc, (cursor, at_start))
+        if parts[0] == "E":
             eid = int(parts[1])
             if eid <= cursor:
                 double_handled += 1  # its handling was committed before this process began
@@ -169,6 +183,10 @@ def run_harness(args: argparse.Namespace, script: str) -> int:
 
 def _run(args: argparse.Namespace, script: str, rng: random.Random, work: str, journal: str,
          side: str, dump_path: str) -> int:
+    if args.standby:
+        from _crash_standby import run_standby  # tools/ is sys.path[0]
+
+        return run_standby(args, script, rng, work, journal, side, dump_path)
     sim = subprocess.Popen([sys.executable, script, "--role", "sim",
                             "--dump", dump_path, "--transport", args.transport],
                            stdout=subprocess.PIPE)

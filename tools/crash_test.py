@@ -183,7 +183,8 @@ def open_store(args: argparse.Namespace) -> Any:
     if args.journal.startswith("postgresql://"):
         return PostgresStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
                              durability=args.durability, lease_ttl=args.lease_ttl,
-                             acquire_timeout=max(30.0, 3 * args.lease_ttl))
+                             acquire_timeout=args.acquire_timeout or max(30.0,
+                                                                         3 * args.lease_ttl))
     return SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
                        durability=args.durability)
 
@@ -248,6 +249,8 @@ def run_client(args: argparse.Namespace) -> None:
     while True:
         now = time.monotonic()
         if session.state in CLOSED_STATES:  # the connection dropped: go on in-process
+            if hasattr(store, "check_lease"):
+                store.check_lease()  # a woken owner whose lease was taken does not reconnect
             session = type(session)(config, codec=codec, handoff=session.handoff())
             sock.close()
             sock, framer = connect(), Framer()
@@ -292,9 +295,9 @@ def run_client(args: argparse.Namespace) -> None:
                 continue
             dispatch(ev, processor)
             if type(ev) is MessageReceived and ev.msg.event_id is not None:
-                side.write(f"E {ev.msg.event_id}")
+                side.write(f"E {ev.msg.event_id} {store.incarnation}")
             elif type(ev) is MessageFinished:
-                side.write(f"F {ev.cid} {ev.outcome.value}")
+                side.write(f"F {ev.cid} {ev.outcome.value} {store.incarnation}")
                 live.discard(ev.cid)
             rec.handled(ev)
         rec.commit()
@@ -381,7 +384,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
 
         def _e(self, msg: Any, prev: Any) -> None:
             if msg.event_id is not None:
-                side.write(f"E {msg.event_id}")
+                side.write(f"E {msg.event_id} {store.incarnation}")
 
         handle_status_message = handle_action_report = handle_batch_message = _e
         handle_contract_detail = handle_book_top = handle_book_state_snapshot = _e
@@ -389,7 +392,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
 
         def on_message_finished(self, event: Any) -> None:
             live.discard(event.cid)
-            side.write(f"F {event.cid} {event.outcome.value}")
+            side.write(f"F {event.cid} {event.outcome.value} {store.incarnation}")
 
     config = SessionConfig(cid_prefix="o", ack_timeout=2.0, ack_timeout_max=5.0,
                            max_send_attempts=1000)
@@ -467,8 +470,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="the journal: a SQLite file, or PostgreSQL (a throwaway server)")
     p.add_argument("--pg-url", default=None,
                    help="with --store postgres: this database instead of a throwaway server")
-    p.add_argument("--lease-ttl", type=float, default=5.0,
+    p.add_argument("--lease-ttl", type=float, default=2.0,
                    help="PostgreSQL: seconds a client's lease lasts without renewal")
+    p.add_argument("--standby", action="store_true",
+                   help="PostgreSQL: a standby client waits for the lease; the active one is "
+                        "killed (SIGKILL) or paused (SIGSTOP) and the standby takes over")
+    p.add_argument("--acquire-timeout", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="for the last client, s")
     p.add_argument("--workdir", help="where the journal and logs go (default: a temp dir)")
@@ -481,11 +488,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.orders < 1 or args.kills < 0:
         p.error("--orders must be at least 1 and --kills at least 0")
+    if args.standby and args.store != "postgres":
+        p.error("--standby needs --store postgres (a lease to take over)")
     if args.role == "sim":
         (run_sim_zmq if args.transport == "zmq" else run_sim)(args)
         return 0
     if args.role == "client":
-        (run_client_runtime if args.transport == "zmq" else run_client)(args)
+        from sessionkit.store import LeaseLostError
+
+        try:
+            (run_client_runtime if args.transport == "zmq" else run_client)(args)
+        except Exception as exc:
+            cause = exc if isinstance(exc, LeaseLostError) else exc.__cause__
+            if isinstance(cause, LeaseLostError):  # taken over while paused: it stops
+                print(f"fenced: {cause}", file=sys.stderr, flush=True)
+                return 3
+            raise
         return 0
     return run_harness(args, os.path.abspath(__file__))
 

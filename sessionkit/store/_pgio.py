@@ -53,8 +53,14 @@ def display_url(url: str) -> str:
 
 
 def connect(url: str, where: str, *, timeout: float, synchronous_commit: str | None = None,
-            application_name: str = "sessionkit journal") -> Any:
-    """An autocommit connection, or :class:`JournalWriteError` naming ``where``."""
+            application_name: str = "sessionkit journal",
+            idle_in_transaction_ms: int | None = None) -> Any:
+    """An autocommit connection, or :class:`JournalWriteError` naming ``where``.
+
+    ``idle_in_transaction_ms``: the server ends this connection when it sits that long in
+    an open transaction (a writer paused with SIGSTOP in the middle of a commit would
+    otherwise hold its session row, and so its lease, for ever).
+    """
     psycopg = import_psycopg()
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout)),
@@ -64,6 +70,8 @@ def connect(url: str, where: str, *, timeout: float, synchronous_commit: str | N
     try:
         if synchronous_commit is not None:
             conn.execute(f"SET synchronous_commit = {synchronous_commit}")
+        if idle_in_transaction_ms is not None:
+            conn.execute(f"SET idle_in_transaction_session_timeout = {int(idle_in_transaction_ms)}")
     except psycopg.Error as err:
         conn.close()
         raise pg_error(where, err, "cannot set up its connection") from None

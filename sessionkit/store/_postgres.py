@@ -169,7 +169,8 @@ class PostgresStore(StoreBase):
         self._finalizer: weakref.finalize | None = None  # type: ignore[type-arg]
         self._reconnected = False
         self._conn: Any = connect(url, self._where, timeout=connect_timeout,
-                                  synchronous_commit=self._sync)
+                                  synchronous_commit=self._sync,
+                                  idle_in_transaction_ms=self._ttl_ms)
         try:
             self.lease = self._acquire(float(lease_ttl), float(acquire_timeout),
                                        if_damaged == "start_fresh")
@@ -216,6 +217,9 @@ class PostgresStore(StoreBase):
         sent = time.monotonic()
         try:
             with conn.transaction():
+                # a session row locked by a writer's commit in progress is waited for this
+                # long at most, then the lease counts as held (the caller may try again)
+                conn.execute("SET LOCAL lock_timeout = '1s'")
                 self._ensure_schema(conn)
                 conn.execute(f"INSERT INTO {s}.sessions (account, session_id, journal_id) "
                              f"VALUES (%s, %s, %s) ON CONFLICT (account, session_id) "
@@ -254,6 +258,10 @@ class PostgresStore(StoreBase):
                              f"took_over) VALUES (%s, %s, %s, %s, %s, clock_timestamp(), %s)",
                              (sid, token, self.owner, socket.gethostname(), os.getpid(),
                               took_over))
+        except psycopg.errors.LockNotAvailable:
+            raise JournalLocked(self._where, "its session row is locked by another process's "
+                                             "write in progress; a session's journal has one "
+                                             "writer at a time") from None
         except psycopg.Error as err:
             raise pg_error(self._where, err, "cannot be opened") from None
         _, journal_id, run_id, cursor, _, next_seq = row[:6]
@@ -359,7 +367,8 @@ class PostgresStore(StoreBase):
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
             conn = self._conn = connect(self.url, self._where, timeout=self._timeout,
-                                        synchronous_commit=self._sync)
+                                        synchronous_commit=self._sync,
+                                        idle_in_transaction_ms=self._ttl_ms)
             if self._finalizer is not None:
                 self._finalizer.detach()
                 self._finalizer = weakref.finalize(self, _drop, conn, self._renewer)
