@@ -55,6 +55,7 @@ def run_standby(args: argparse.Namespace, script: str, rng: random.Random, work:
 
     kills = stops = refused = woken_not_fenced = 0
     takeovers: list[float] = []
+    woken: list[subprocess.Popen[bytes]] = []
     active = client()
     _wait_start(reader, 0, [active], 60)
     standby = client()
@@ -64,8 +65,10 @@ def run_standby(args: argparse.Namespace, script: str, rng: random.Random, work:
             while reader.poll() < target and active.poll() is None:
                 time.sleep(0.002)
             time.sleep(rng.choice([0.0, rng.uniform(0, 0.005), rng.uniform(0, 0.05)]))
-            if active.poll() is not None:
-                break  # it finished before this kill point
+            if active.poll() is not None:  # it finished (or was fenced) before this point
+                print(f"kill point {target}: the active client exited with "
+                      f"{active.returncode}", file=sys.stderr)
+                break
             pause = rng.random() < 0.5
             before = reader.starts
             sent = time.monotonic()
@@ -77,22 +80,23 @@ def run_standby(args: argparse.Namespace, script: str, rng: random.Random, work:
             if pause:
                 stops += 1
                 active.send_signal(signal.SIGCONT)  # woken: it must find its lease lost
-                try:
-                    code = active.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    active.kill()
-                    code = active.wait()
-                if code == 3:
-                    refused += 1
-                else:
-                    woken_not_fenced += 1
+                woken.append(active)  # (its exit is collected at the end: the run goes on)
             else:
                 kills += 1
                 active.wait()
             active, standby = standby, client()
         rc = active.wait(timeout=args.timeout)
+        for p in woken:
+            try:
+                code = p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code == 3:
+                refused += 1
+            else:
+                woken_not_fenced += 1
     finally:
-        for p in (active, standby):
+        for p in (active, standby, *woken):
             if p.poll() is None:
                 p.kill()
                 p.wait()
