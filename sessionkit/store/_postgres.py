@@ -205,11 +205,40 @@ class PostgresStore(StoreBase):
         while True:
             try:
                 return self._open(ttl, start_fresh)
-            except JournalLocked:
+            except JournalLocked as err:
+                if err.problem.startswith("its session row is locked"):
+                    self._end_expired_holder()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise
                 time.sleep(min(left, max(0.05, ttl / 20)))
+
+    def _end_expired_holder(self) -> None:
+        """The session row is locked by a transaction in progress: if the lease of the
+        process holding it has expired (a writer paused in the middle of a commit, which
+        the server cannot time out while the commit's messages are still arriving), end
+        its database connection, which rolls its transaction back: it had no right to
+        write any more, and when it wakes its next write is refused (LeaseLostError)."""
+        psycopg = import_psycopg()
+        row = None
+        try:
+            row = self._conn.execute(
+                f"SELECT lease_backend, lease_owner, lease_token FROM {self.schema}.sessions "
+                f"WHERE account = %s AND session_id = %s AND lease_expires < clock_timestamp()",
+                (self.key.account, self.key.session_id)).fetchone()
+            if row is None or row[0] is None:
+                return
+            ended = self._conn.execute("SELECT pg_terminate_backend(%s)", (row[0],)
+                                       ).fetchone()[0]
+        except psycopg.Error as err:
+            logger.warning("journal %s: could not end the connection of %s, whose lease "
+                           "expired holding the session row: %s", self.path,
+                           row[1] if row else "its holder", err)
+            return
+        if ended:
+            logger.warning("journal %s: ended the database connection of %s (fencing token "
+                           "%s), whose lease expired in the middle of a write; its write is "
+                           "rolled back", self.path, row[1], row[2])
 
     def _open(self, ttl: float, start_fresh: bool) -> Lease:
         psycopg = import_psycopg()
