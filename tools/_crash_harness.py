@@ -21,19 +21,23 @@ __all__ = ["run_harness", "analyse", "SideReader", "start_client"]
 
 
 def start_client(script: str, args: argparse.Namespace, address: str, journal: str, side: str,
-                 seed: int) -> subprocess.Popen[bytes]:
+                 seed: int, *, standby: bool = False) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, script, "--role", "client", "--address", address,
            "--journal", journal, "--side", side, "--orders", str(args.orders),
            "--durability", args.durability, "--window", str(args.window), "--seed", str(seed),
-           "--transport", args.transport]
+           "--transport", args.transport, "--lease-ttl", str(args.lease_ttl)]
+    if standby:
+        cmd += ["--acquire-timeout", str(args.timeout)]
     return subprocess.Popen(cmd)
 
 
 class SideReader:
-    """Follows the side file as it grows: the number of final states so far."""
+    """Follows the side file as it grows: the number of final states (and of processes that
+    started on the journal: R lines) so far."""
 
     def __init__(self, path: str) -> None:
         self.path, self.offset, self.finals, self.partial = path, 0, 0, b""
+        self.starts = 0
 
     def poll(self) -> int:
         try:
@@ -47,10 +51,29 @@ class SideReader:
         lines = data.split(b"\n")
         self.partial = lines.pop()
         self.finals += sum(1 for ln in lines if ln.startswith(b"F "))
+        self.starts += sum(1 for ln in lines if ln.startswith(b"R "))
         return self.finals
 
 
-def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> dict[str, Any]:
+def read_journal(journal: str) -> tuple[dict[str, tuple[Any, Any]], int, dict[str, Any]]:
+    """The journal's intents (key -> (cid, outcome)), requests left, and (PostgreSQL) what
+    its fencing tokens say: leases taken, and writes made under a token older than one
+    already written (two owners writing at once: must be 0)."""
+    if journal.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(journal) as conn:
+            rows = conn.execute("SELECT key, cid, outcome, token FROM sessionkit.intents "
+                                "ORDER BY ord").fetchall()
+            tracked = conn.execute("SELECT count(*) FROM sessionkit.messages").fetchone()[0]
+            leases = conn.execute("SELECT count(*) FROM sessionkit.leases").fetchone()[0]
+        interleaved, top = 0, 0
+        for *_, token in rows:
+            if token < top:
+                interleaved += 1
+            top = max(top, token)
+        return ({k: (c, o) for k, c, o, _ in rows}, tracked,
+                {"leases_taken": leases, "owners_interleaved": interleaved})
     import sqlite3
 
     conn = sqlite3.connect(journal)
@@ -58,9 +81,18 @@ def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> 
         "SELECT key, cid, outcome FROM intents")}
     tracked = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
     conn.close()
+    return intents, tracked, {}
+
+
+def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> dict[str, Any]:
+    intents, tracked, fencing = read_journal(journal)
 
     double_handled = redelivered = 0
     inc, cursor, at_start = 0, 0, set()
+    #: each process's start: incarnation -> (cursor, journalled cids); a line carries the
+    #: incarnation of the process that wrote it (a paused owner woken after a takeover
+    #: writes after its successor started)
+    starts: dict[int, tuple[int, set[str]]] = {}
     seen_events: dict[int, int] = {}
     finals: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
     lines = open(side_path).read().split("\n")
@@ -71,7 +103,12 @@ def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> 
         parts = ln.split()
         if parts[0] == "R":
             inc, cursor, at_start = int(parts[1]), int(parts[2]), set(parts[3:])
-        elif parts[0] == "E":
+            starts[inc] = (cursor, at_start)
+            continue
+        if parts[0] == "E" and len(parts) > 2 or parts[0] == "F" and len(parts) > 3:
+            inc = int(parts[-1])
+            cursor, at_start = starts.get(inc, (cursor, at_start))
+        if parts[0] == "E":
             eid = int(parts[1])
             if eid <= cursor:
                 double_handled += 1  # its handling was committed before this process began
@@ -116,7 +153,7 @@ def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> 
             "double_executed": double_executed, "double_handled": double_handled,
             "redelivered": redelivered, "journal_left": tracked, "finished_cleanly": done,
             "events_handled": len(seen_events), "exchange_last_event_id": dump["last_event_id"],
-            "executions": len(execs)}
+            "executions": len(execs), **fencing}
 
 
 def run_harness(args: argparse.Namespace, script: str) -> int:
@@ -129,6 +166,27 @@ def run_harness(args: argparse.Namespace, script: str) -> int:
     for p in (journal, side, dump_path):
         if os.path.exists(p):
             os.remove(p)
+    server = None
+    if args.store == "postgres":
+        journal = args.pg_url
+        if journal is None:
+            from sessionkit.testing import start_postgres
+
+            server = start_postgres()  # fsync on: a real server, on loopback
+            journal = server.create_database("crash")
+    try:
+        return _run(args, script, rng, work, journal, side, dump_path)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(args: argparse.Namespace, script: str, rng: random.Random, work: str, journal: str,
+         side: str, dump_path: str) -> int:
+    if args.standby:
+        from _crash_standby import run_standby  # tools/ is sys.path[0]
+
+        return run_standby(args, script, rng, work, journal, side, dump_path)
     sim = subprocess.Popen([sys.executable, script, "--role", "sim",
                             "--dump", dump_path, "--transport", args.transport],
                            stdout=subprocess.PIPE)
@@ -165,11 +223,13 @@ def run_harness(args: argparse.Namespace, script: str) -> int:
         dump = json.load(f)
     result = {"orders": args.orders, "kills": kills, **analyse(side, dump, journal, args.orders),
               "restarts": restarts, "client_exit": rc, "durability": args.durability,
-              "transport": args.transport, "seconds": round(time.monotonic() - t0, 2),
+              "transport": args.transport, "store": args.store,
+              "seconds": round(time.monotonic() - t0, 2),
               "workdir": work}
     ok = (result["lost"] == 0 and result["double_executed"] == 0
           and result["double_handled"] == 0 and result["final_states"] == args.orders
-          and rc == 0 and kills >= min(args.kills, 1))
+          and rc == 0 and kills >= min(args.kills, 1)
+          and result.get("owners_interleaved", 0) == 0)
     print(f"crash test: {args.orders} orders, {kills} kills: "
           f"{'OK' if ok else 'FAILED'}", file=sys.stderr)
     print(json.dumps(result))

@@ -32,6 +32,12 @@ client on the trio runtime (``open_session(..., store=)`` over a
 127.0.0.1 and drives the core from a plain loop that makes the runtime's
 journal calls (``Recorder``) itself.
 
+``--store postgres`` journals in PostgreSQL (a throwaway server on 127.0.0.1 unless
+``--pg-url`` names a database): each restarted client takes the session's lease over (the
+killed one's connection is gone), and the JSON adds ``leases_taken`` and
+``owners_interleaved`` (writes under a fencing token older than one already written: two
+owners writing at once; must be 0).
+
 This script holds the simulator and client roles; the harness (kill points, restarts, the
 checks at the end) is in ``tools/_crash_harness.py``.
 """
@@ -169,6 +175,20 @@ def order_request(k: int) -> Any:
     return LimitOrder(contract_id=contract, side=side, size=1, price_in_cents=100)
 
 
+def open_store(args: argparse.Namespace) -> Any:
+    """The client's journal: a SQLite file, or a session in a PostgreSQL database (waiting for
+    the lease a killed client held: its connection's end frees it)."""
+    from sessionkit.store import PostgresStore, SqliteStore
+
+    if args.journal.startswith("postgresql://"):
+        return PostgresStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
+                             durability=args.durability, lease_ttl=args.lease_ttl,
+                             acquire_timeout=args.acquire_timeout or max(30.0,
+                                                                         3 * args.lease_ttl))
+    return SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
+                       durability=args.durability)
+
+
 def run_client(args: argparse.Namespace) -> None:
     from sessionkit import (
         CancelOrder,
@@ -181,11 +201,10 @@ def run_client(args: argparse.Namespace) -> None:
     )
     from sessionkit._events import MessageFinished, MessageReceived
     from sessionkit._state import CLOSED_STATES
-    from sessionkit.store import Recorder, SqliteStore, notify_recovered
+    from sessionkit.store import Recorder, notify_recovered
 
     side = Side(args.side)
-    store = SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
-                        durability=args.durability)
+    store = open_store(args)
     live = {m.cid for m in store.messages()}
     side.write(f"R {store.incarnation} {store.last_event_id} {' '.join(sorted(live))}")
     rec = Recorder(store)
@@ -230,6 +249,8 @@ def run_client(args: argparse.Namespace) -> None:
     while True:
         now = time.monotonic()
         if session.state in CLOSED_STATES:  # the connection dropped: go on in-process
+            if hasattr(store, "check_lease"):
+                store.check_lease()  # a woken owner whose lease was taken does not reconnect
             session = type(session)(config, codec=codec, handoff=session.handoff())
             sock.close()
             sock, framer = connect(), Framer()
@@ -274,9 +295,9 @@ def run_client(args: argparse.Namespace) -> None:
                 continue
             dispatch(ev, processor)
             if type(ev) is MessageReceived and ev.msg.event_id is not None:
-                side.write(f"E {ev.msg.event_id}")
+                side.write(f"E {ev.msg.event_id} {store.incarnation}")
             elif type(ev) is MessageFinished:
-                side.write(f"F {ev.cid} {ev.outcome.value}")
+                side.write(f"F {ev.cid} {ev.outcome.value} {store.incarnation}")
                 live.discard(ev.cid)
             rec.handled(ev)
         rec.commit()
@@ -352,11 +373,9 @@ def run_client_runtime(args: argparse.Namespace) -> None:
 
     from sessionkit import CancelOrder, LimitOrder, MessageProcessor, SessionConfig
     from sessionkit.runtime import ReconnectPolicy, open_session
-    from sessionkit.store import SqliteStore
 
     side = Side(args.side)
-    store = SqliteStore(args.journal, account=ACCOUNT, session_id=SESSION_ID,
-                        durability=args.durability)
+    store = open_store(args)
     live = {m.cid for m in store.messages()}
     side.write(f"R {store.incarnation} {store.last_event_id} {' '.join(sorted(live))}")
 
@@ -365,7 +384,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
 
         def _e(self, msg: Any, prev: Any) -> None:
             if msg.event_id is not None:
-                side.write(f"E {msg.event_id}")
+                side.write(f"E {msg.event_id} {store.incarnation}")
 
         handle_status_message = handle_action_report = handle_batch_message = _e
         handle_contract_detail = handle_book_top = handle_book_state_snapshot = _e
@@ -373,7 +392,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
 
         def on_message_finished(self, event: Any) -> None:
             live.discard(event.cid)
-            side.write(f"F {event.cid} {event.outcome.value}")
+            side.write(f"F {event.cid} {event.outcome.value} {store.incarnation}")
 
     config = SessionConfig(cid_prefix="o", ack_timeout=2.0, ack_timeout_max=5.0,
                            max_send_attempts=1000)
@@ -447,6 +466,16 @@ def main(argv: list[str] | None = None) -> int:
                         "sessionkit-zmq is installed); tcp: length-prefixed frames on a socket "
                         "and the core driven from a plain loop")
     p.add_argument("--window", type=int, default=64, help="orders in flight at most")
+    p.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
+                   help="the journal: a SQLite file, or PostgreSQL (a throwaway server)")
+    p.add_argument("--pg-url", default=None,
+                   help="with --store postgres: this database instead of a throwaway server")
+    p.add_argument("--lease-ttl", type=float, default=2.0,
+                   help="PostgreSQL: seconds a client's lease lasts without renewal")
+    p.add_argument("--standby", action="store_true",
+                   help="PostgreSQL: a standby client waits for the lease; the active one is "
+                        "killed (SIGKILL) or paused (SIGSTOP) and the standby takes over")
+    p.add_argument("--acquire-timeout", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="for the last client, s")
     p.add_argument("--workdir", help="where the journal and logs go (default: a temp dir)")
@@ -459,11 +488,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.orders < 1 or args.kills < 0:
         p.error("--orders must be at least 1 and --kills at least 0")
+    if args.standby and args.store != "postgres":
+        p.error("--standby needs --store postgres (a lease to take over)")
     if args.role == "sim":
         (run_sim_zmq if args.transport == "zmq" else run_sim)(args)
         return 0
     if args.role == "client":
-        (run_client_runtime if args.transport == "zmq" else run_client)(args)
+        from sessionkit.store import LeaseLostError
+
+        try:
+            (run_client_runtime if args.transport == "zmq" else run_client)(args)
+        except Exception as exc:
+            cause = exc if isinstance(exc, LeaseLostError) else exc.__cause__
+            if isinstance(cause, LeaseLostError):  # taken over while paused: it stops
+                print(f"fenced: {cause}", file=sys.stderr, flush=True)
+                return 3
+            raise
         return 0
     return run_harness(args, os.path.abspath(__file__))
 

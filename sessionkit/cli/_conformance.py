@@ -26,13 +26,16 @@ __all__ = ["conformance"]
               "in this directory instead of the bundled ones.")
 @click.option("--time-limit", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Real seconds one scenario may run before it is stopped.")
+@click.option("--journal", default=None, metavar="STORE",
+              help="Run each scenario's session on a new journal: memory, sqlite or a "
+                   "postgresql:// URL.")
 @click.option("--list", "list_only", is_flag=True,
               help="List the chosen scenarios with their capabilities; run nothing.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Print each scenario as it finishes and the full failure reports.")
 def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | None,
                 as_json: bool, clock: str | None, directory: str | None, time_limit: float,
-                list_only: bool, verbose: bool) -> None:
+                journal: str | None, list_only: bool, verbose: bool) -> None:
     """Run the conformance suite against an adapter.
 
     Every scenario whose capabilities the adapter claims must pass; the
@@ -40,9 +43,14 @@ def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | N
     category; the exit status is 1 when a scenario failed.
     """
     from ..conformance import ScriptError, format_table, load_scenarios, select
+    from ..conformance._journal import check_journal_spec
     from ..conformance._runner import make_clock, missing_capabilities, run_scenario
     from ..conformance._suite import SuiteReport, resolve_adapter
 
+    try:
+        check_journal_spec(journal)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--journal") from None
     try:
         make_clock(clock)
     except ValueError as exc:
@@ -68,7 +76,8 @@ def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | N
         return
     results = []
     for sc in chosen:
-        res = run_scenario(sc, adapter, clock=clock, real_time_limit=time_limit)
+        res = run_scenario(sc, adapter, clock=clock, real_time_limit=time_limit,
+                           journal=journal)
         results.append(res)
         if verbose:
             click.echo(f"{res.status.upper():7} {res.category}/{res.name} "

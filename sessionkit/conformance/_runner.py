@@ -29,6 +29,7 @@ from . import _network
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
 from ._expect import ExpectSteps
 from ._inflight import InFlight
+from ._journal import check_journal_spec, open_journal
 from ._match import describe, mismatches
 from ._recorder import RecordingProcessor
 from ._script import Scenario, Step, Var
@@ -94,8 +95,14 @@ def make_clock(spec: str | None) -> trio.abc.Clock | None:
 
 
 def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
-                 real_time_limit: float = REAL_TIME_LIMIT) -> ScenarioResult:
-    """Run one scenario; skipped when the adapter lacks a capability it needs."""
+                 real_time_limit: float = REAL_TIME_LIMIT,
+                 journal: str | None = None) -> ScenarioResult:
+    """Run one scenario; skipped when the adapter lacks a capability it needs.
+
+    ``journal``: the session runs on a new journal of this store (``memory``, ``sqlite``
+    or a ``postgresql://`` URL; see :mod:`._journal`), None: without one.
+    """
+    check_journal_spec(journal)
     caps = tuple(sorted(scenario.capabilities))
     missing = missing_capabilities(scenario, adapter)
     if missing:
@@ -105,7 +112,7 @@ def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
     spec = clock or getattr(adapter, "conformance_clock", None) or "virtual"
     start = time.perf_counter()
     vclock = make_clock(spec)
-    run = _Run(scenario, adapter, settle_cushion(spec), InFlight(vclock))
+    run = _Run(scenario, adapter, settle_cushion(spec), InFlight(vclock), journal)
     watchdog = threading.Timer(real_time_limit, run.stop_from_thread, args=(real_time_limit,))
     watchdog.daemon = True
     watchdog.start()
@@ -142,9 +149,10 @@ _EXPECTED_ERRORS = (SessionkitError, TransportClosed, ConnectFailed, trio.Cancel
 
 class _Run(ExpectSteps):
     def __init__(self, scenario: Scenario, adapter: Any, cushion: float = 0.0,
-                 inflight: InFlight | None = None) -> None:
+                 inflight: InFlight | None = None, journal: str | None = None) -> None:
         self.cushion = cushion
         self.inflight = inflight or InFlight(None)
+        self.journal = journal
         self.sc = scenario
         self.adapter = adapter
         self.recorder = RecordingProcessor()
@@ -331,9 +339,13 @@ class _Run(ExpectSteps):
         self.nursery.start_soon(self._session, kwargs)
 
     async def _session(self, kwargs: dict[str, Any]) -> None:
+        done = None
         try:
             from ..runtime import open_session
 
+            if self.journal is not None:
+                kwargs["store"], done = open_journal(self.journal, kwargs["account"],
+                                                     self.sc.name)
             async with open_session(self.connector, self.recorder, **kwargs) as client:
                 self.client = client
                 self._session_changed.set()
@@ -343,6 +355,8 @@ class _Run(ExpectSteps):
         finally:
             self.session_done = True
             self._session_changed.set()
+            if done is not None:
+                done()
 
     async def get_client(self) -> Any:
         with trio.move_on_after(self.timeout):

@@ -133,13 +133,18 @@ class SuiteReport:
 
 def run_suite(adapter: Any, scenarios: Iterable[Scenario] | None = None, *,
               clock: str | None = None,
-              progress: Callable[[ScenarioResult], None] | None = None) -> SuiteReport:
-    """Run ``scenarios`` (all bundled ones by default) against ``adapter`` (object or name)."""
+              progress: Callable[[ScenarioResult], None] | None = None,
+              journal: str | None = None) -> SuiteReport:
+    """Run ``scenarios`` (all bundled ones by default) against ``adapter`` (object or name).
+
+    ``journal``: each scenario's session runs on a new journal of this store (``memory``,
+    ``sqlite`` or a ``postgresql://`` URL), None: without one.
+    """
     ad = resolve_adapter(adapter)
     chosen = list(scenarios) if scenarios is not None else load_scenarios()
     results = []
     for sc in chosen:
-        res = run_scenario(sc, ad, clock=clock)
+        res = run_scenario(sc, ad, clock=clock, journal=journal)
         results.append(res)
         if progress is not None:
             progress(res)

@@ -53,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a directory of .skt scenarios instead of the bundled ones")
     group.addoption("--sessionkit-time-limit", default=None, type=float, metavar="SECONDS",
                     help="real seconds one scenario may run before it is stopped (default 60)")
+    group.addoption("--sessionkit-journal", default=None, metavar="STORE",
+                    help="run each scenario's session on a new journal: memory, sqlite or a "
+                         "postgresql:// URL")
 
 
 class ScenarioFailed(Exception):
@@ -63,9 +66,11 @@ class ScenarioItem(pytest.Item):
     """One scenario run against one adapter."""
 
     def __init__(self, *, scenario: Scenario, adapter: Any, adapter_name: str,
-                 clock: str | None, time_limit: float | None = None, **kwargs: Any) -> None:
+                 clock: str | None, time_limit: float | None = None,
+                 journal: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.time_limit = time_limit
+        self.journal = journal
         self.scenario = scenario
         self.adapter = adapter
         self.adapter_name = adapter_name
@@ -78,7 +83,8 @@ class ScenarioItem(pytest.Item):
         from ._runner import REAL_TIME_LIMIT, run_scenario
 
         result = run_scenario(self.scenario, self.adapter, clock=self.clock,
-                              real_time_limit=self.time_limit or REAL_TIME_LIMIT)
+                              real_time_limit=self.time_limit or REAL_TIME_LIMIT,
+                              journal=self.journal)
         if result.status == "skipped":
             pytest.skip(result.detail)
         if result.status == "failed":
@@ -130,6 +136,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                        categories=config.getoption("sessionkit_category") or None)
     clock = config.getoption("sessionkit_clock")
     limit = config.getoption("sessionkit_time_limit")
+    journal = config.getoption("sessionkit_journal")
     for wanted in adapters:
         try:
             adapter = resolve_adapter(wanted)
@@ -141,7 +148,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             node = f"conformance[{name}]/{sc.category}/{sc.name}"
             item = ScenarioItem.from_parent(session, name=node, nodeid=node, scenario=sc,
                                             adapter=adapter, adapter_name=name, clock=clock,
-                                            time_limit=limit)
+                                            time_limit=limit, journal=journal)
             missing = missing_capabilities(sc, adapter)
             if missing:
                 item.add_marker(pytest.mark.skip(

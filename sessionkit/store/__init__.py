@@ -4,9 +4,10 @@ A :class:`SessionStore` journals one session: the resume cursor (the last
 event id whose handling was committed), the exchange run, every request not
 yet final (written before its frame is sent), idempotency keys and
 asynchronous jobs. :class:`SqliteStore` is the embedded default,
-:class:`MemoryStore` the in-memory twin. :class:`Recorder` makes the store
-calls at the right points of a session's life; a session opened on an
-existing journal resumes where the last process stopped.
+:class:`PostgresStore` the shared one (many sessions in one database, one owner each,
+enforced with a lease and a fencing token), :class:`MemoryStore` the in-memory twin.
+:class:`Recorder` makes the store calls at the right points of a session's life; a session
+opened on an existing journal resumes where the last process stopped.
 """
 
 from ._base import SessionStore
@@ -21,8 +22,10 @@ from ._errors import (
     JournalTooNew,
     JournalValueError,
     JournalWriteError,
+    LeaseLostError,
 )
 from ._memory import MemoryStore
+from ._postgres import PostgresStore
 from ._recorder import Recorder, notify_recovered
 from ._records import (
     Durability,
@@ -38,6 +41,7 @@ from ._sqlite import SqliteStore
 __all__ = [
     "SessionStore",
     "SqliteStore",
+    "PostgresStore",
     "MemoryStore",
     "Recorder",
     "notify_recovered",
@@ -58,4 +62,5 @@ __all__ = [
     "JournalReadOnly",
     "JournalValueError",
     "IdempotencyConflict",
+    "LeaseLostError",
 ]

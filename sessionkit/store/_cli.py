@@ -1,5 +1,9 @@
 """``sessionkit journal show|export|check|reset PATH``: look at a journal, check it, reset it.
 
+PATH is a SQLite journal file or a PostgreSQL database URL (``postgresql://...``), with
+``--account`` and ``--session-id`` naming the session when the database holds more than one
+(:mod:`._pgcli`; ``show URL`` with neither lists the sessions).
+
 ``show`` and ``export`` open the journal read-only and do not lock it, so a
 live session's journal can be looked at while its process writes it (WAL
 readers do not block the writer). ``show_journal(path, output)`` prints the
@@ -28,6 +32,7 @@ import msgspec
 
 from ._errors import JournalCorrupt, JournalError, JournalLocked, JournalTooNew
 from ._files import check_files, move_aside, wal_path
+from ._pgio import display_url, is_postgres_url
 from ._schema import REQUIRED_TABLES, SCHEMA_VERSION
 from ._sqlio import read_only_uri
 from ._sqlite import inspect_journal, lock_path, take_lock
@@ -47,8 +52,10 @@ class JournalView:
     messages: list[dict[str, Any]]
     intents: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
-    #: a process holds the journal's lock now
+    #: a process holds the journal's lock now (PostgreSQL: its lease, live)
     writer_running: bool
+    #: a PostgreSQL journal's lease: token, owner, host, pid, acquired, expires, live
+    lease: dict[str, Any] | None = None
 
 
 def _rows(conn: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
@@ -57,8 +64,30 @@ def _rows(conn: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur]
 
 
-def read_journal(path: str | os.PathLike[str]) -> JournalView:
-    """Read a journal read-only; raises a :class:`JournalError` naming what is wrong."""
+def _read_pg(url: str, account: str | None, session_id: str | None,
+             schema: str) -> JournalView:
+    from ._pgcli import pick_session, read_pg_journal
+
+    account, session_id = pick_session(url, account, session_id, schema=schema)
+    j = read_pg_journal(url, account, session_id, schema=schema)
+    lease = j["lease"]
+    owner = ({"pid": lease["pid"], "host": lease["host"], "started": lease["acquired"],
+              "owner": lease["owner"], "token": lease["token"]}
+             if lease["owner"] is not None else None)
+    return JournalView(f"{display_url(url)} (account {account}, session {session_id})",
+                       j["version"], j["session"], owner, j["messages"], j["intents"],
+                       j["jobs"], bool(lease["live"]), lease)
+
+
+def read_journal(path: str | os.PathLike[str], *, account: str | None = None,
+                 session_id: str | None = None, schema: str = "sessionkit") -> JournalView:
+    """Read a journal read-only; raises a :class:`JournalError` naming what is wrong.
+
+    ``path``: a SQLite journal file, or a PostgreSQL URL with the session's ``account``
+    and ``session_id`` (either may be left out when it leaves one session to choose).
+    """
+    if is_postgres_url(path):
+        return _read_pg(str(path), account, session_id, schema)
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path) and not os.path.exists(wal_path(path)):
         raise JournalError(path, "no such journal file")
@@ -139,15 +168,35 @@ def _summary(request: dict[str, Any]) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def show_journal(path: str | os.PathLike[str], output: IO[str]) -> None:
-    """Print the journal's session, cursor, run id and requests in flight as a table."""
-    v = read_journal(path)
+def show_journal(path: str | os.PathLike[str], output: IO[str], *,
+                 account: str | None = None, session_id: str | None = None,
+                 schema: str = "sessionkit") -> None:
+    """Print the journal's session, cursor, run id and requests in flight as a table
+    (a PostgreSQL URL naming no session and holding several: the list of its sessions)."""
+    if is_postgres_url(path) and account is None and session_id is None:
+        from ._pgcli import list_sessions
+
+        sessions = list_sessions(str(path), schema=schema)
+        if len(sessions) != 1:
+            _show_sessions(str(path), sessions, output)
+            return
+    v = read_journal(path, account=account, session_id=session_id, schema=schema)
     s = v.session
     w = output.write
     w(f"journal      {v.path} (schema version {v.schema_version})\n")
     w(f"session      account {s['account']}, session {s['session_id']}, "
       f"journal id {s['journal_id']}, incarnation {s['incarnation']}\n")
-    if v.owner is not None:
+    if v.lease is not None:
+        lease = v.lease
+        if lease["owner"] is None:
+            w(f"writer       none (lease released; fencing token {lease['token']})\n")
+        else:
+            state = ("running" if v.writer_running else "lease expired or its connection "
+                     "gone: the next opener takes it over")
+            w(f"writer       {lease['owner']} (pid {lease['pid']} on {lease['host']}) since "
+              f"{lease['acquired']}, fencing token {lease['token']}, lease until "
+              f"{lease['expires']} ({state})\n")
+    elif v.owner is not None:
         started = str(v.owner["started"]).partition(" proc ")[0]
         state = "running" if v.writer_running else "gone: it ended without closing"
         w(f"writer       pid {v.owner['pid']} on {v.owner['host']} since {started} "
@@ -174,17 +223,38 @@ def show_journal(path: str | os.PathLike[str], output: IO[str]) -> None:
           + "\n")
 
 
-def export_journal(path: str | os.PathLike[str], output: IO[str]) -> int:
+def _show_sessions(url: str, sessions: list[dict[str, Any]], output: IO[str]) -> None:
+    w = output.write
+    w(f"database     {display_url(url)}: {len(sessions)} session journals\n")
+    if not sessions:
+        return
+    head = ("ACCOUNT", "SESSION", "CURSOR", "IN FLIGHT", "INCARNATION", "TOKEN", "OWNER")
+    rows = [(r["account"], r["session_id"], str(r["last_event_id"]), str(r["in_flight"]),
+             str(r["incarnation"]), str(r["lease_token"]),
+             "-" if r["lease_owner"] is None else
+             f"{r['lease_owner']} ({'live' if r['lease_live'] else 'expired'})")
+            for r in sessions]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
+    for r in [head, *rows]:
+        w("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r[:-1])) + "  " + r[-1]
+          + "\n")
+
+
+def export_journal(path: str | os.PathLike[str], output: IO[str], *,
+                   account: str | None = None, session_id: str | None = None,
+                   schema: str = "sessionkit") -> int:
     """Write the journal as JSON lines (a session line, then messages, intents, jobs).
 
     Each line's ``record`` names what it holds.
 
     Returns the number of lines written.
     """
-    v = read_journal(path)
+    v = read_journal(path, account=account, session_id=session_id, schema=schema)
     lines = [{"record": "session", "path": v.path, "schema_version": v.schema_version,
               **{k: val for k, val in v.session.items() if k != "id"}, "writer": v.owner,
               "writer_running": v.writer_running}]
+    if v.lease is not None:
+        lines[0]["lease"] = v.lease
     lines += [{"record": "message", **m} for m in v.messages]
     lines += [{"record": "intent", **i} for i in v.intents]
     lines += [{"record": "job", **j} for j in v.jobs]
@@ -193,14 +263,21 @@ def export_journal(path: str | os.PathLike[str], output: IO[str]) -> int:
     return len(lines)
 
 
-def check_journal(path: str | os.PathLike[str]) -> str:
+def check_journal(path: str | os.PathLike[str], *, account: str | None = None,
+                  session_id: str | None = None, schema: str = "sessionkit") -> str:
     """Make the checks a store makes when it opens the journal; return a one-line verdict.
 
     Raises the :class:`JournalError` the store would raise (a damaged journal:
     :class:`JournalCorrupt`, naming what is wrong and what to do). Nothing is
     changed. A journal a writer holds is not checked (its writer did so when it
-    opened it): :class:`JournalLocked`.
+    opened it): :class:`JournalLocked`. (PostgreSQL: the schema, the session and
+    every request it holds are checked, whoever holds its lease.)
     """
+    if is_postgres_url(path):
+        from ._pgcli import check_pg_journal, pick_session
+
+        account, session_id = pick_session(str(path), account, session_id, schema=schema)
+        return check_pg_journal(str(path), account, session_id, schema=schema)
     path = os.path.abspath(os.fspath(path))
     if _locked(path):
         raise JournalLocked(path, "is open in a writer; a live journal was checked by its "
@@ -213,14 +290,25 @@ def check_journal(path: str | os.PathLike[str]) -> str:
             f"{session[2]}, incarnation {session[3]})")
 
 
-def reset_journal(path: str | os.PathLike[str], *, force: bool = False) -> str:
+def reset_journal(path: str | os.PathLike[str], *, force: bool = False,
+                  account: str | None = None, session_id: str | None = None,
+                  schema: str = "sessionkit") -> str:
     """The explicit fresh start: move a damaged journal's files aside; return their new name.
 
     The next store opened on ``path`` creates a new journal: the session resumes
     from nothing and the requests the old journal held in flight are forgotten
     (check them at the exchange). A journal that is not damaged is only reset
     with ``force``; a journal a writer holds never is (:class:`JournalLocked`).
+    (PostgreSQL: the session's journal is renamed ``<session id>.damaged-<time>``;
+    the account and session id must be named.)
     """
+    if is_postgres_url(path):
+        from ._pgcli import reset_pg_journal
+
+        if account is None or session_id is None:
+            raise JournalError(str(path), "reset needs the session named: --account and "
+                                          "--session-id")
+        return reset_pg_journal(str(path), account, session_id, force=force, schema=schema)
     path = os.path.abspath(os.fspath(path))
     if not os.path.lexists(path) and not os.path.lexists(wal_path(path)):
         raise JournalError(path, "no such journal file: nothing to reset")
@@ -250,12 +338,25 @@ def journal_group() -> None:
     """Inspect, check and reset session journals."""
 
 
+def _session_options(f: Any) -> Any:
+    f = click.option("--schema", default="sessionkit", show_default=True,
+                     help="PostgreSQL: the schema holding the journal's tables")(f)
+    f = click.option("--session-id", default=None,
+                     help="PostgreSQL: the session id (needed when the account has several)")(f)
+    f = click.option("--account", default=None,
+                     help="PostgreSQL: the session's account (needed when the database "
+                          "holds several)")(f)
+    return f
+
+
 @journal_group.command("show")
 @click.argument("path", type=click.Path(dir_okay=False))
-def _show(path: str) -> None:
-    """Print the cursor, run id and requests in flight of the journal at PATH."""
+@_session_options
+def _show(path: str, account: str | None, session_id: str | None, schema: str) -> None:
+    """Print the cursor, run id and requests in flight of the journal at PATH (a file or a
+    postgresql:// URL; a URL naming no session: the list of its sessions)."""
     try:
-        show_journal(path, sys.stdout)
+        show_journal(path, sys.stdout, account=account, session_id=session_id, schema=schema)
     except JournalError as err:
         raise click.ClickException(str(err)) from None
 
@@ -264,23 +365,28 @@ def _show(path: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.File("w"), default="-",
               help="where the JSON lines go (default: standard output)")
-def _export(path: str, output: IO[str]) -> None:
-    """Write the journal at PATH as JSON lines."""
+@_session_options
+def _export(path: str, output: IO[str], account: str | None, session_id: str | None,
+            schema: str) -> None:
+    """Write the journal at PATH (a file or a postgresql:// URL) as JSON lines."""
     try:
-        export_journal(path, output)
+        export_journal(path, output, account=account, session_id=session_id, schema=schema)
     except JournalError as err:
         raise click.ClickException(str(err)) from None
 
 
 @journal_group.command("check")
 @click.argument("path", type=click.Path(dir_okay=False))
-def _check(path: str) -> None:
-    """Check the journal at PATH as a store opening it would (changes nothing).
+@_session_options
+def _check(path: str, account: str | None, session_id: str | None, schema: str) -> None:
+    """Check the journal at PATH (a file or a postgresql:// URL) as a store opening it
+    would (changes nothing).
 
     Exits with status 1 and says what is wrong and what to do when it would be refused.
     """
     try:
-        click.echo(check_journal(path))
+        click.echo(check_journal(path, account=account, session_id=session_id,
+                                 schema=schema))
     except JournalError as err:
         raise click.ClickException(str(err)) from None
 
@@ -289,17 +395,22 @@ def _check(path: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True,
               help="reset a journal that is not damaged too (it forgets what it holds)")
-def _reset(path: str, force: bool) -> None:
-    """Start the journal at PATH afresh: move its damaged files aside.
+@_session_options
+def _reset(path: str, force: bool, account: str | None, session_id: str | None,
+           schema: str) -> None:
+    """Start the journal at PATH afresh: move its damaged files aside (PostgreSQL: rename
+    the session's journal to <session id>.damaged-<time>).
 
     The next session opened on PATH resumes from nothing: the requests the old
     journal held in flight are forgotten (check them at the exchange).
     """
     try:
-        moved = reset_journal(path, force=force)
+        moved = reset_journal(path, force=force, account=account, session_id=session_id,
+                              schema=schema)
     except JournalError as err:
         raise click.ClickException(str(err)) from None
-    click.echo(f"journal {os.path.abspath(path)}: moved aside to {moved}; the next session "
+    where = display_url(path) if is_postgres_url(path) else os.path.abspath(path)
+    click.echo(f"journal {where}: moved aside to {moved}; the next session "
                f"opened on it starts a new journal")
 
 

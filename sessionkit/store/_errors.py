@@ -15,6 +15,7 @@ __all__ = [
     "JournalReadOnly",
     "JournalValueError",
     "IdempotencyConflict",
+    "LeaseLostError",
 ]
 
 
@@ -87,3 +88,30 @@ class JournalValueError(JournalError, ValueError):
 
 class IdempotencyConflict(JournalError):
     """An idempotency key was recorded again with a different operation or payload."""
+
+
+class LeaseLostError(JournalError):
+    """Another process took this session's lease over (PostgreSQL journal): this store's
+    writes are refused by the database, in the transaction that carries them, so nothing of
+    them is recorded. The session must stop acting: the new owner resumes it from the
+    journal. It is final: no later commit of this store succeeds.
+
+    ``account`` and ``session_id`` name the session, ``token`` is the fencing token this
+    store held, ``new_token`` and ``new_owner`` the holder's now (None when it was released
+    and not taken again).
+    """
+
+    def __init__(self, path: object, account: str, session_id: str, token: int,
+                 new_token: int | None, new_owner: str | None, doing: str = "") -> None:
+        self.account = account
+        self.session_id = session_id
+        self.token = token
+        self.new_token = new_token
+        self.new_owner = new_owner
+        holder = (f"now held by {new_owner} with fencing token {new_token}"
+                  if new_owner else f"now at fencing token {new_token}, not held")
+        super().__init__(path, f"{doing + ': ' if doing else ''}the lease of session "
+                               f"{account}/{session_id} was lost: this process held it with "
+                               f"fencing token {token}, {holder}; the write was refused and "
+                               f"nothing of it was recorded. This process must stop acting "
+                               f"for the session: its new owner resumes it from the journal")

@@ -1,4 +1,4 @@
-"""What a journal can hold: integers and strings SQLite stores as they are.
+"""What a journal can hold: integers and strings SQLite and PostgreSQL store as they are.
 
 Both stores refuse the same values (the memory store could hold any Python
 integer, but a test on it must find what the SQLite store would refuse), at
@@ -28,10 +28,15 @@ def bad_int(value: object, low: int = INT_MIN, high: int = INT_MAX) -> str | Non
     return None
 
 
-def bad_text(value: object) -> str | None:
-    """Why ``value`` is not a string a journal holds (SQLite TEXT is UTF-8), or None."""
+def bad_text(value: object, *, column: bool = True) -> str | None:
+    """Why ``value`` is not a string a journal holds (UTF-8 text, and in a column of its
+    own no NUL character, which PostgreSQL's text cannot hold), or None. ``column=False``:
+    a string inside a request, kept as JSON text (which escapes a NUL)."""
     if not isinstance(value, str):
         return f"a string is needed, not {type(value).__name__}"
+    if column and "\x00" in value:
+        return (f"it holds a NUL character (at index {value.index(chr(0))}), which a "
+                f"journal's text cannot (PostgreSQL text)")
     if not value.isascii():
         try:
             value.encode("utf-8")
@@ -58,7 +63,7 @@ def unstorable(obj: object, where: str) -> tuple[str, object, str] | None:
         if why is not None:
             return where, obj, why
     elif isinstance(obj, str):
-        why = bad_text(obj)
+        why = bad_text(obj, column=False)
         if why is not None:
             return where, obj, why
     return None

@@ -17,7 +17,14 @@ import pytest
 from sessionkit import JsonCodec, MessageProcessor, SessionConfig, dispatch
 from sessionkit._events import Event, MessageFinished, MessageReceived
 from sessionkit._state import CLOSED_STATES
-from sessionkit.store import MemoryStore, Recorder, RecoveryReport, SqliteStore, notify_recovered
+from sessionkit.store import (
+    MemoryStore,
+    PostgresStore,
+    Recorder,
+    RecoveryReport,
+    SqliteStore,
+    notify_recovered,
+)
 from sessionkit.testing import ReferenceExchange
 
 
@@ -165,8 +172,13 @@ class JournalLoop:
         self.start()
 
 
-def make_store_factory(kind: str, directory: Any) -> Callable[..., Any]:
-    """Opens the journal of one session; each call is a new process opening it."""
+def make_store_factory(kind: str, directory: Any, *, schema: str = "sessionkit",
+                       **options: Any) -> Callable[..., Any]:
+    """Opens the journal of one session; each call is a new process opening it.
+
+    ``kind`` "postgres": ``directory`` is the database's URL, the journal is in ``schema``
+    (``options`` go to PostgresStore).
+    """
     holder: dict[str, Any] = {}
 
     def open_store(account: str = "acct", session_id: str = "2026-05-04") -> Any:
@@ -174,6 +186,9 @@ def make_store_factory(kind: str, directory: Any) -> Callable[..., Any]:
             prev = holder.get("store")
             store = (prev.reopen(account, session_id) if prev is not None
                      else MemoryStore(account, session_id))
+        elif kind == "postgres":
+            store = PostgresStore(directory, account=account, session_id=session_id,
+                                  durability="fast", schema=schema, **options)
         else:
             store = SqliteStore(f"{directory}/session.journal", account=account,
                                 session_id=session_id, durability="fast")
@@ -181,12 +196,16 @@ def make_store_factory(kind: str, directory: Any) -> Callable[..., Any]:
         return store
 
     open_store.kind = kind  # type: ignore[attr-defined]
+    open_store.where = directory  # type: ignore[attr-defined]
     return open_store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store_factory(request: pytest.FixtureRequest, tmp_path: Any) -> Callable[..., Any]:
-    """The journal of one session, in memory or in SQLite (each test runs with both)."""
+    """The journal of one session, in memory, in SQLite or in PostgreSQL (each test runs
+    with each; PostgreSQL on a new database of the test run's server)."""
+    if request.param == "postgres":
+        return make_store_factory("postgres", request.getfixturevalue("postgres_url"))
     return make_store_factory(request.param, tmp_path)
 
 
@@ -210,7 +229,12 @@ def fresh_loops(store_factory: Callable[..., Any]) -> Callable[..., JournalLoop]
 
     def make(**kw: Any) -> JournalLoop:
         d = tempfile.TemporaryDirectory()
-        loop = JournalLoop(make_store_factory(kind, d.name), **kw)
+        if kind == "postgres":  # a schema of its own in the test's database
+            factory = make_store_factory(kind, store_factory.where,  # type: ignore[attr-defined]
+                                         schema=f"j{len(made)}")
+        else:
+            factory = make_store_factory(kind, d.name)
+        loop = JournalLoop(factory, **kw)
         made.append((loop, d))
         return loop
 

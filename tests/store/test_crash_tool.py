@@ -50,6 +50,36 @@ def test_short_form(tmp_path, transport):
     assert result["transport"] == transport
 
 
+@pytest.mark.parametrize("transport", [
+    pytest.param("zmq", marks=pytest.mark.skipif(_zmq_missing(),
+                                                 reason="sessionkit-zmq is not installed")),
+    "tcp",
+])
+def test_short_form_on_postgres(tmp_path, postgres_server, transport):
+    """Each restarted client takes the lease over; the fencing tokens show one writer."""
+    url = postgres_server.create_database()
+    result = run_crash_test(tmp_path, "--orders", "300", "--kills", "3", "--timeout", "50",
+                            "--transport", transport, "--store", "postgres", "--pg-url", url,
+                            timeout=90)
+    check(result, 300, 3)
+    assert result["store"] == "postgres" and result["owners_interleaved"] == 0
+    assert result["leases_taken"] >= 2
+
+
+def test_standby_takes_over_from_killed_and_paused_owners(tmp_path, postgres_server):
+    """--standby: SIGKILL and SIGSTOP of the active client; the standby takes the lease over
+    and resumes; a paused client woken after the takeover is refused and stops."""
+    url = postgres_server.create_database()
+    result = run_crash_test(tmp_path, "--orders", "600", "--kills", "4", "--timeout", "60",
+                            "--transport", "tcp", "--store", "postgres", "--pg-url", url,
+                            "--standby", "--lease-ttl", "1.0", "--seed", "3", timeout=180)
+    check(result, 600, result["kills"])  # type: ignore[arg-type]
+    assert result["kills"] >= 1 and result["takeovers"] == result["kills"]
+    assert result["owners_interleaved"] == 0 and result["woken_not_fenced"] == 0
+    assert result["fenced_writes_refused"] == result["sigstops"]
+    assert result["takeover_max_s"] is not None
+
+
 @pytest.mark.slow
 def test_full_form_safe(tmp_path):
     check(run_crash_test(tmp_path, "--orders", "10000", "--kills", "20", "--durability", "safe",

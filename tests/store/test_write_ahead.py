@@ -11,6 +11,7 @@ no committed event is handed to the processor again.
 from __future__ import annotations
 
 import copy
+import itertools
 import tempfile
 from collections import Counter
 from typing import Any
@@ -30,7 +31,7 @@ from sessionkit import (
     RequestKind,
     SessionConfig,
 )
-from sessionkit.store import MemoryStore, SqliteStore
+from sessionkit.store import MemoryStore, PostgresStore, SqliteStore
 
 # -- the store against a model ------------------------------------------------------------------
 
@@ -205,6 +206,28 @@ def test_the_sqlite_journal_holds_exactly_what_was_committed(data):
             return SqliteStore(f"{d}/j", account=ACCOUNT, session_id=DAY, durability="fast")
 
         run_model(data, open_store)
+
+
+@pytest.fixture(scope="module")
+def model_db(postgres_server: Any) -> str:
+    return str(postgres_server.create_database())
+
+
+_DAYS = itertools.count()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_the_postgres_journal_holds_exactly_what_was_committed(model_db, data):
+    """Each example is a session of its own in one database (as a deployment holds them)."""
+    day = f"day-{next(_DAYS)}"
+
+    def open_store(prev: Any) -> Any:
+        if prev is not None and not prev.closed:
+            prev.close(commit=False)
+        return PostgresStore(model_db, account=ACCOUNT, session_id=day, durability="fast")
+
+    run_model(data, open_store)
 
 
 # -- a whole client, crashed at random points ---------------------------------------------------

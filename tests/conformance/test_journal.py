@@ -1,0 +1,60 @@
+"""The conformance suite with a journal under the session: the same results on every store.
+
+``run_suite(..., journal=)`` (``sessionkit conformance --journal``, pytest
+``--sessionkit-journal``) opens each scenario's session on a new journal, so every
+scenario runs the runtime's write-ahead path. The stores must not differ: the in-memory,
+the SQLite and the PostgreSQL journal give the same result for every scenario.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionkit.conformance import run_suite
+
+#: scenarios a journalled session does not pass, the same on every store, and why; strict:
+#: they must fail until fixed (found running the suite with a journal, not yet fixed)
+JOURNAL_GAPS = {
+    # with handler_errors="stop" and a journal, the request whose event was withheld stays
+    # in the journal for the next process (docs/journal.md), so it is not reported unknown
+    "hostile_handlers_stop_callback_sees_ack": "withheld requests stay journalled",
+    "hostile_handlers_stop_withheld_fill_unknown": "withheld requests stay journalled",
+    # a new run whose event ids start again: Recorder.is_duplicate compares them with the
+    # journal's one cursor (the old run's), so the new run's first events are dropped
+    "hostile_new_run_new_event_ids": "one journal cursor across runs",
+    "hostile_run_event_ids_at_login": "one journal cursor across runs",
+    # the journal's check refuses a repeated cid (ValueError) before the session would
+    # (LocalProtocolError)
+    "idempotency_duplicate_cid_refused": "the journal refuses a repeated cid first",
+}
+
+
+@pytest.fixture(scope="module")
+def results(request):
+    """Per store, each scenario's status with a journal of that store."""
+    out = {}
+    for store in ("memory", "sqlite", "postgres"):
+        spec = (request.getfixturevalue("postgres_server").create_database()
+                if store == "postgres" else store)
+        report = run_suite("memory", journal=spec)
+        out[store] = {r.name: (r.status, r.detail.splitlines()[:2]) for r in report.results}
+    return out
+
+
+def test_every_store_gives_every_scenario_the_same_result(results):
+    memory = {name: status for name, (status, _) in results["memory"].items()}
+    for store in ("sqlite", "postgres"):
+        assert {name: status for name, (status, _) in results[store].items()} == memory
+    assert sum(1 for s in memory.values() if s == "passed") >= 120
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite", "postgres"])
+def test_a_journalled_session_passes_the_suite_but_its_known_gaps(results, store):
+    failed = {name: detail for name, (status, detail) in results[store].items()
+              if status == "failed"}
+    assert set(failed) == set(JOURNAL_GAPS), failed
+
+
+def test_the_journal_option_is_checked():
+    with pytest.raises(ValueError, match="journal must be memory, sqlite or a postgresql://"):
+        run_suite("memory", journal="oracle")
