@@ -291,8 +291,6 @@ def run_client(args: argparse.Namespace) -> None:
             if deadline is not None and now >= deadline and session.state not in CLOSED_STATES:
                 session.handle_timer(now)
         for ev in session.events():
-            if rec.is_duplicate(ev):
-                continue
             dispatch(ev, processor)
             if type(ev) is MessageReceived and ev.msg.event_id is not None:
                 side.write(f"E {ev.msg.event_id} {store.incarnation}")

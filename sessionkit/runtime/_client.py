@@ -108,7 +108,7 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         if store is not None:
             from ..store import Recorder
 
-            self._recorder = Recorder(store, account=account)
+            self._recorder = Recorder(store, account=account, config=self._config)
             handoff = self._recorder.handoff(self._config.cid_prefix)
         self._bind_handlers(processor)
         self._session = self._new_session(handoff)

@@ -255,18 +255,12 @@ class EventDispatcher:
             self._hand(ev)
             self._stop_if_failed(events[i + 1:])
             return
+        self._hand(ev)
+        self._stop_if_failed(events[i + 1:])
         try:
-            duplicate = rec.is_duplicate(ev)
+            rec.handled(ev)
         except Exception as exc:
             raise _Crash("the journal", exc) from exc
-        if not duplicate:
-            self._hand(ev)
-        self._stop_if_failed(events[i + 1:])
-        if not duplicate:
-            try:
-                rec.handled(ev)
-            except Exception as exc:
-                raise _Crash("the journal", exc) from exc
 
     def _hand(self, ev: Event, ending: bool = False) -> None:
         """Hand one event to each of its consumers, each call isolated."""

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 from .._codec import unstructure
+from .._errors import InvalidRequestError
 from .._events import Outcome
 from .._messages import Batch, Request, RequestKind
 from .._session import Handoff
@@ -68,7 +69,7 @@ class SessionStore(Protocol):
     def awaiting_response(self) -> list[tuple[str, int]]: ...
 
     # -- the session's life ---------------------------------------------------------------
-    def run_changed(self, run_id: str) -> None: ...
+    def run_changed(self, run_id: str, *, ids_restart: bool = False) -> None: ...
 
     def message_submitted(self, request: Request, *, parent: str | None = None,
                           cid: str | None = None) -> None: ...
@@ -201,6 +202,9 @@ class StoreBase:
         self._dirty: dict[str, Row | None] = {}
         self._cursor = 0
         self._run_id: str | None = None
+        #: the run changed and none of its events was handled yet: the next one sets the
+        #: cursor, wherever its id is (a new run's ids may start again)
+        self._run_fresh = False
         self._next_seq = 1
         self._incarnation = 1
         self._journal_id = secrets.token_hex(4)
@@ -341,11 +345,20 @@ class StoreBase:
         if why is not None:
             raise JournalValueError(self.path, field, value, why)
 
-    def run_changed(self, run_id: str) -> None:
-        """The session learnt (or changed to) exchange run ``run_id``."""
+    def run_changed(self, run_id: str, *, ids_restart: bool = False) -> None:
+        """The session learnt (or changed to) exchange run ``run_id``.
+
+        After a change the cursor follows the new run's first event handled, wherever its
+        id is. ``ids_restart`` (the session's ``event_id_scope`` is ``"run"``): the new
+        run's ids start again, so none of them was handled: the cursor is 0 at once (a
+        session resumed before its first event asks for the run from its start)."""
         self._check_open()
         if run_id != self._run_id:
             self._check_text("run_id", run_id)
+            if self._run_id is not None:
+                self._run_fresh = True
+                if ids_restart:
+                    self._cursor = 0
             self._run_id = run_id
             self._session_dirty = True
 
@@ -418,8 +431,9 @@ class StoreBase:
 
     def _check_cid(self, cid: str) -> None:
         self._check_text("cid", cid)
-        if cid in self._rows:
-            raise ValueError(f"cid {cid!r} is already in the journal")
+        if cid in self._rows:  # as the session refuses a cid it tracks, and a ValueError
+            raise InvalidRequestError(f"cid {cid!r} is already in the journal (a request's "
+                                      f"cid is never reused)", field="cid", value=cid)
 
     def _add_row(self, request: Request, cid: str, parent: str | None, payload: str) -> None:
         row = Row(cid, request, payload, MessageState.QUEUED, None, 0,
@@ -476,9 +490,10 @@ class StoreBase:
         """
         if type(event_id) is not int or not INT_MIN <= event_id <= INT_MAX:
             self._check_int("event_id", event_id)
-        if event_id > self._cursor:
+        if event_id > self._cursor or (self._run_fresh and event_id != self._cursor):
             self._cursor = event_id
             self._session_dirty = True
+        self._run_fresh = False
 
     def record_intent(self, key: str, operation: str, payload_hash: str, *,
                       cid: str | None = None) -> IntentRecord | None:

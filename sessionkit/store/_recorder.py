@@ -17,8 +17,6 @@ calls, in this order::
     await transport.send_frames([codec.encode(m) for m in messages])
 
     for event in session.events():                         # one drained batch
-        if recorder.is_duplicate(event):
-            continue
         dispatch(event, processor)
         recorder.handled(event)                            # after every consumer had it
     recorder.commit()                                      # one transaction per batch
@@ -28,7 +26,9 @@ calls, in this order::
         dispatch(event, processor)
         recorder.handled(event)                            # forgets it: never sent later
 
-Nothing reaches the transport before the journal holds it, and the journal
+Which events are repeats is the session's to say (its sequencer, resumed from the
+journal's run and cursor, remembers events by run and id): every event it hands out is
+handed on. Nothing reaches the transport before the journal holds it, and the journal
 records an event only once every consumer of it (the processor's handler and
 the request's callback) was handed it. ``handled`` moves the resume cursor: a
 loop that stops on a consumer's error (the runtime's ``handler_errors="stop"``)
@@ -58,7 +58,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from .._codec import Codec
-from .._config import SessionConfig
+from .._config import EventIdScope, SessionConfig
 from .._events import (
     Event,
     LoginAccepted,
@@ -88,12 +88,16 @@ def notify_recovered(processor: Any, report: RecoveryReport) -> None:
 class Recorder:
     """Maps a session's submits, sends and events onto store calls (see the module docstring)."""
 
-    def __init__(self, store: SessionStore, *, account: str | None = None) -> None:
+    def __init__(self, store: SessionStore, *, account: str | None = None,
+                 config: SessionConfig | None = None) -> None:
         if account is not None and store.key.account != account:
             raise JournalMismatch(store.path, f"belongs to account {store.key.account!r} "
                                               f"session {store.key.session_id!r}; the session "
                                               f"logs in as account {account!r}")
         self.store = store
+        #: the session's config (``new_session``'s default); its ``event_id_scope`` says
+        #: whether a new run's event ids start again
+        self.config = config or SessionConfig()
         #: why the session holds a request the journal does not (a failed ``submitted``):
         #: nothing more may be sent
         self._unrecorded: str | None = None
@@ -108,7 +112,9 @@ class Recorder:
     def new_session(self, config: SessionConfig | None = None, *,
                     codec: Codec | None = None) -> Session:
         """A session that resumes the journalled one (a fresh one on a fresh journal)."""
-        config = config or SessionConfig()
+        if config is not None:
+            self.config = config
+        config = self.config
         return Session(config, codec=codec, handoff=self.handoff(config.cid_prefix))
 
     # -- outbound ------------------------------------------------------------------------
@@ -186,13 +192,6 @@ class Recorder:
 
     # -- inbound -----------------------------------------------------------------------
 
-    def is_duplicate(self, event: Event) -> bool:
-        """True for an event whose event id the journal already records as handled."""
-        if type(event) is MessageReceived:
-            eid = event.msg.event_id
-            return eid is not None and eid <= self.store.last_event_id
-        return False
-
     def handled(self, event: Event) -> None:
         """After every consumer of ``event`` was handed it: record what it changed and move
         the resume cursor past it (never call it for an event a consumer did not get)."""
@@ -217,10 +216,14 @@ class Recorder:
         elif t is LoginAccepted:
             assert isinstance(event, LoginAccepted)
             if event.run_id is not None:
-                store.run_changed(event.run_id)
+                store.run_changed(event.run_id, ids_restart=self._ids_restart)
         elif t is RunChanged:
             assert isinstance(event, RunChanged)
-            store.run_changed(event.run_id)
+            store.run_changed(event.run_id, ids_restart=self._ids_restart)
+
+    @property
+    def _ids_restart(self) -> bool:
+        return self.config.event_id_scope is EventIdScope.RUN
 
     def commit(self) -> None:
         """After a drained batch of events: make what was recorded durable."""

@@ -19,13 +19,6 @@ JOURNAL_GAPS = {
     # in the journal for the next process (docs/journal.md), so it is not reported unknown
     "hostile_handlers_stop_callback_sees_ack": "withheld requests stay journalled",
     "hostile_handlers_stop_withheld_fill_unknown": "withheld requests stay journalled",
-    # a new run whose event ids start again: Recorder.is_duplicate compares them with the
-    # journal's one cursor (the old run's), so the new run's first events are dropped
-    "hostile_new_run_new_event_ids": "one journal cursor across runs",
-    "hostile_run_event_ids_at_login": "one journal cursor across runs",
-    # the journal's check refuses a repeated cid (ValueError) before the session would
-    # (LocalProtocolError)
-    "idempotency_duplicate_cid_refused": "the journal refuses a repeated cid first",
 }
 
 

@@ -124,8 +124,6 @@ class JournalLoop:
     def drain(self) -> None:
         batch: list[tuple[str, object]] = []
         for ev in self.session.events():
-            if self.recorder.is_duplicate(ev):
-                continue
             dispatch(ev, self.processor)
             if type(ev) is MessageReceived and ev.msg.event_id is not None:
                 self.handled.append((self.store.incarnation, ev.msg.event_id))

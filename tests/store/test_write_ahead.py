@@ -45,6 +45,8 @@ class Model:
         self.msgs: dict[str, dict[str, Any]] = {}
         self.cursor = 0
         self.run_id: str | None = None
+        #: the run changed and none of its events was handled: the next sets the cursor
+        self.fresh = False
         self.intents: dict[str, tuple[str | None, str | None]] = {}
         self.jobs: dict[str, str] = {}
         self.committed = self.image()
@@ -56,6 +58,7 @@ class Model:
     def crash(self) -> None:
         im = copy.deepcopy(self.committed)
         self.msgs, self.cursor, self.run_id = im["msgs"], im["cursor"], im["run_id"]
+        self.fresh = False
         self.intents, self.jobs = im["intents"], im["jobs"]
 
 
@@ -143,10 +146,17 @@ def run_model(data: st.DataObject, open_store: Any) -> None:
         elif op == "event":
             eid = model.cursor + data.draw(st.integers(-2, 3), label="step")
             store.event_handled(eid)
-            model.cursor = max(model.cursor, eid)
+            # a new run's first event sets the cursor (its ids may start again)
+            model.cursor = eid if model.fresh else max(model.cursor, eid)
+            model.fresh = False
         elif op == "run":
             rid = data.draw(st.sampled_from(["r1", "r2", "r3"]), label="run")
-            store.run_changed(rid)
+            restart = data.draw(st.booleans(), label="ids_restart")
+            store.run_changed(rid, ids_restart=restart)
+            if rid != model.run_id and model.run_id is not None:
+                model.fresh = True
+                if restart:
+                    model.cursor = 0
             model.run_id = rid
         elif op == "intent":
             key = f"k-{data.draw(st.integers(0, 5), label='key')}"
