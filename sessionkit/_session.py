@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from ._codec import Codec
 from ._config import EventIdScope, SessionConfig, ViolationPolicy
@@ -71,20 +72,22 @@ from ._messages import (
     Status,
 )
 from ._sequencing import Sequencer, Verdict
-from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
+from ._state import CLOSED_STATES, TOLERATED_REMOTE, TRANSITIONS, Input, SessionState, next_state
 from ._stats import SessionStatistics
 from ._submitting import Submitting
 from ._tracking import MessageState, Tracked, Tracker, same_content
 
 __all__ = ["Session", "Handoff", "BatchTicket"]  # the last two from ._handoff
 
+_T = TypeVar("_T")
+
 #: run ids remembered after the exchange left them (to tell a stale one from a new run)
 _RUN_HISTORY = 64
 
 logger = logging.getLogger(__name__)
 
-#: responses that always name their request (by mid, or by cid when the ACK was lost)
-_RESPONSES = frozenset({ActionReport, ContractDetail, BookStateSnapshot})
+#: the state table's input of a message from the exchange (any other: Input.MESSAGE)
+_INPUTS = {LoginAck: Input.LOGIN_ACK, LoginReject: Input.LOGIN_REJECT}
 
 
 class Session(Submitting):
@@ -124,8 +127,12 @@ class Session(Submitting):
         self._login_answer: LoginAck | None = None
         self._replay_answer: ResendComplete | None = None
         self._resumed = handoff is not None
-        self._cid_prefix = (handoff.cid_prefix if handoff else
-                            config.cid_prefix or secrets.token_hex(4))
+        self._cid_prefix = prefix = (handoff.cid_prefix if handoff else
+                                     config.cid_prefix or secrets.token_hex(4))
+        if not (isinstance(prefix, str) and prefix.isprintable() and 0 < len(prefix) <= 32):
+            # (a cid made from it is not checked again: Submitting._with_cid)
+            raise LocalProtocolError(f"handoff cid_prefix must be 1-32 printable characters, "
+                                     f"got {prefix!r}")
         self._next_cid = handoff.next_cid if handoff else 1
         self._resume_token = 0
         self._login_deadline: float | None = None
@@ -225,10 +232,14 @@ class Session(Submitting):
         codec = self._codec
         if codec is None:
             raise LocalProtocolError("receiving frames needs a codec; pass codec= to Session")
-        decode, receive = codec.decode, self.receive_message
+        decode, receive = codec.decode, self._receive
+        heard = False
         for data in frames:
             if self._state in CLOSED_STATES:
                 raise SessionClosed(self.close_reason or self._state.value)
+            if not heard:  # once for what came at once (not once a frame: 0.1 us each)
+                heard = True
+                self._heard(now)
             try:
                 msg = decode(data)
             except DecodeError as err:
@@ -243,17 +254,42 @@ class Session(Submitting):
 
     def receive_message(self, msg: Message, now: float) -> None:
         """Feed one decoded message from the exchange."""
-        state = self._state
-        if state in CLOSED_STATES:
+        if self._state in CLOSED_STATES:
             raise SessionClosed(self.close_reason or self._state.value)
         if not isinstance(msg, Message):
             self._violation(f"expected a protocol message, got {type(msg).__name__}", msg)
             return
-        if self._hb.inbound(now, msg.interval_ms if type(msg) is Heartbeat else None):
+        self._heard(now)
+        self._receive(msg, now)
+
+    def _heard(self, now: float) -> None:
+        """The exchange sent something at ``now``: a sign of life."""
+        if self._hb.inbound(now):
             self._events.append(ExchangeOnline())
-        inp = (Input.LOGIN_ACK if isinstance(msg, LoginAck) else
-               Input.LOGIN_REJECT if isinstance(msg, LoginReject) else Input.MESSAGE)
-        nxt = next_state(state, inp)
+
+    def _receive(self, msg: Message, now: float) -> None:
+        """A message from the exchange, as the state table lets it in; in a session, its
+        run and event id judged, then applied (:meth:`_handle`)."""
+        cls = type(msg)
+        state = self._state
+        inp = _INPUTS.get(cls) or _nearest(_INPUTS, cls, Input.MESSAGE)
+        nxt = TRANSITIONS.get((state, inp))
+        if nxt is not state:  # not (ACTIVE or CLOSING, MESSAGE): the login's answer, or wrong
+            self._receive_out_of_session(msg, inp, nxt, now)
+            return
+        rid = msg.run_id
+        if rid is not None and (rid != self._run_id or self._pending_run is not None) \
+                and not msg.replay and not self._judge_run(rid, msg, now):
+            return
+        eid = msg.event_id
+        # the commonest case first: the next live event id, delivered at once
+        if eid is None or (not msg.replay and self._seq.take_next(eid, msg)) \
+                or self._judge_event(eid, msg, now):
+            self._handle(msg, now)
+
+    def _receive_out_of_session(self, msg: Message, inp: Input, nxt: SessionState | None,
+                                now: float) -> None:
+        state = self._state
         if nxt is None:
             if state is SessionState.IDLE:
                 self._violation(f"{msg.TYPE} message arrived before the login was sent", msg)
@@ -263,93 +299,98 @@ class Session(Submitting):
                 assert (state, inp) in TOLERATED_REMOTE
                 self._violation(f"{msg.TYPE} message arrived while the session is "
                                 f"{state.value}", msg)
-            return
-        if state is SessionState.LOGGING_IN:
-            if isinstance(msg, LoginAck):
-                self._on_login_ack(msg, now)
-            elif isinstance(msg, LoginReject):
-                self._fail(LoginFailed(msg.reason), f"login failed: {msg.reason}")
-            else:  # fatal whatever the policy: the table has (LOGGING_IN, MESSAGE) -> FAILED
-                self._report(RemoteProtocolError(
-                    f"first message after the login was {msg.TYPE!r}, not a login answer",
-                    offending=msg), fatal=True)
-            return
-        self._receive_in_session(msg, now)
+        elif isinstance(msg, LoginAck):
+            self._on_login_ack(msg, now)
+        elif isinstance(msg, LoginReject):
+            self._fail(LoginFailed(msg.reason), f"login failed: {msg.reason}")
+        else:  # fatal whatever the policy: the table has (LOGGING_IN, MESSAGE) -> FAILED
+            self._report(RemoteProtocolError(
+                f"first message after the login was {msg.TYPE!r}, not a login answer",
+                offending=msg), fatal=True)
 
-    def _receive_in_session(self, msg: Message, now: float) -> None:
-        rid = msg.run_id
+    def _judge_run(self, rid: str, msg: Message, now: float) -> bool:
+        """A live message of a run other than the current one (or while a change waits):
+        False when it is refused (a run the exchange left)."""
         pending = self._pending_run
-        if rid is not None and not msg.replay and (
-                rid != self._run_id or pending is not None):
-            if rid in self._old_runs or rid == self._run_id:  # (left for the pending one)
-                self._violation(f"{msg.TYPE} carries run id {rid!r}, a run the exchange left "
-                                f"for {pending or self._run_id!r}", msg)
-                return
-            if rid != pending:
-                self._new_run(rid, msg, now)
-        eid = msg.event_id
-        # the commonest case first: the next live event id, delivered at once
-        if eid is not None and (msg.replay or not self._seq.take_next(eid, msg)):
-            seq = self._seq
-            was_replaying = seq.replaying
-            try:
-                verdict = seq.offer(eid, msg.replay, msg, msg.run_id)
-            except OverflowError as err:
-                self._fail(ConnectionFailed(str(err)), str(err))
-                return
-            if verdict is not Verdict.DELIVER:
-                if verdict is Verdict.HELD:
-                    if not was_replaying:  # a gap under the REQUEST policy: ask for it
-                        self._start_replay(seq.last + 1, eid - 1, now)
-                elif verdict is Verdict.VIOLATION:
-                    self._violation(f"{msg.TYPE}: {seq.problem}", msg)
-                return
+        if rid in self._old_runs or rid == self._run_id:  # (left for the pending one)
+            self._violation(f"{msg.TYPE} carries run id {rid!r}, a run the exchange left "
+                            f"for {pending or self._run_id!r}", msg)
+            return False
+        if rid != pending:
+            self._new_run(rid, msg, now)
+        return True
+
+    def _judge_event(self, eid: int, msg: Message, now: float) -> bool:
+        """An event id other than the next live one, judged by the sequencer: True when
+        ``msg`` is delivered now."""
+        seq = self._seq
+        was_replaying = seq.replaying
+        try:
+            verdict = seq.offer(eid, msg.replay, msg, msg.run_id)
+        except OverflowError as err:
+            self._fail(ConnectionFailed(str(err)), str(err))
+            return False
+        if verdict is Verdict.HELD:
+            if not was_replaying:  # a gap under the REQUEST policy: ask for it
+                self._start_replay(seq.last + 1, eid - 1, now)
+        elif verdict is Verdict.VIOLATION:
+            self._violation(f"{msg.TYPE}: {seq.problem}", msg)
+        elif verdict is Verdict.DELIVER:
             if was_replaying and msg.replay:  # the replay makes progress
                 self._replay_deadline = now + self.config.replay_timeout
-        self._handle(msg, now)
+            return True
+        return False
 
     def _handle(self, msg: Message, now: float) -> None:
-        tracker = self._tracker
-        kind = type(msg)
-        if kind in _RESPONSES:  # the common case first: a response to a tracked request
-            tracker.on_response(msg, msg.mid, msg.cid, now, self._run_id)  # type: ignore[attr-defined]
-            if self._flow.busy:
-                self._maybe_available()
-            return
-        if isinstance(msg, Status):
-            tracker.on_status(msg, now, self._run_id)
+        """Apply a message delivered in order, by its type's route (a subclass's: its
+        base's); then the window may have room again."""
+        cls = type(msg)
+        route = _ROUTES.get(cls) or _nearest(_ROUTES, cls, Session._on_other)
+        route(self, msg, now)
+        if self._flow.busy:
             self._maybe_available()
-        elif isinstance(msg, BatchAck):
-            tracker.on_batch_ack(msg, now, self._run_id)
-            self._maybe_available()
-        elif isinstance(msg, ResendComplete):
-            if not self._seq.replaying:
-                if same_content(msg, self._replay_answer):  # the same frame again
-                    self._seq.duplicates += 1
-                else:
-                    self._violation(f"resend_complete({msg.begin}, {msg.end}) arrived with "
-                                    f"no replay running", msg)
-                return
-            self._replay_answer = msg
-            self._events.append(ResendCompleted(msg.begin, msg.end))
-            self._end_replay(now)
-        elif isinstance(msg, Congestion):
-            self._flow.congested = msg.busy
-            if msg.busy:
-                if self._flow.enter_busy():
-                    self._events.append(ConnectionBusy("congestion"))
-            else:
-                self._maybe_available()
-        elif isinstance(msg, Request) or isinstance(msg, (Login, Logout, EventReplay)):
-            self._violation(f"{msg.TYPE} is a client message; the exchange may not send it",
-                            msg)
+
+    def _on_status(self, msg: Status, now: float) -> None:
+        self._tracker.on_status(msg, now, self._run_id)
+
+    def _on_batch_ack(self, msg: BatchAck, now: float) -> None:
+        self._tracker.on_batch_ack(msg, now, self._run_id)
+
+    def _on_response(self, msg: ActionReport, now: float) -> None:
+        """A response: it names its request (by mid, or by cid when the ACK was lost)."""
+        self._tracker.on_response(msg, msg.mid, msg.cid, now, self._run_id)
+
+    def _on_other(self, msg: Message, now: float) -> None:
+        """Any other message: an answer if it names a request, else handed on as it is."""
+        mid, cid = getattr(msg, "mid", None), getattr(msg, "cid", None)
+        if mid is not None or cid is not None:
+            self._tracker.on_response(msg, mid, cid, now, self._run_id)
         else:
-            mid = getattr(msg, "mid", None)
-            if mid is not None or getattr(msg, "cid", None) is not None:
-                tracker.on_response(msg, mid, getattr(msg, "cid", None), now, self._run_id)
-                self._maybe_available()
+            self._events.append(MessageReceived(msg, None, None))
+
+    def _on_resend_complete(self, msg: ResendComplete, now: float) -> None:
+        if not self._seq.replaying:
+            if same_content(msg, self._replay_answer):  # the same frame again
+                self._seq.duplicates += 1
             else:
-                self._events.append(MessageReceived(msg, None, None))
+                self._violation(f"resend_complete({msg.begin}, {msg.end}) arrived with "
+                                f"no replay running", msg)
+            return
+        self._replay_answer = msg
+        self._events.append(ResendCompleted(msg.begin, msg.end))
+        self._end_replay(now)
+
+    def _on_heartbeat(self, msg: Heartbeat, now: float) -> None:
+        self._hb.heard_interval(msg.interval_ms)
+        self._events.append(MessageReceived(msg, None, None))
+
+    def _on_congestion(self, msg: Congestion, now: float) -> None:
+        self._flow.congested = msg.busy
+        if msg.busy and self._flow.enter_busy():
+            self._events.append(ConnectionBusy("congestion"))
+
+    def _on_client_message(self, msg: Message, now: float) -> None:
+        self._violation(f"{msg.TYPE} is a client message; the exchange may not send it", msg)
 
     def _end_replay(self, now: float, *, complete: bool = True) -> None:
         """The replay is over (or abandoned). The live events held are judged again, in id
@@ -540,7 +581,8 @@ class Session(Submitting):
             self._fail(ConnectionFailed(reason), reason)
 
     def _maybe_available(self) -> None:
-        if self._flow.busy and self._flow.drained(self._tracker.unacked, len(self._out)):
+        if (self._flow.busy and self._state not in CLOSED_STATES
+                and self._flow.drained(self._tracker.unacked, len(self._out))):
             self._events.append(ConnectionAvailable())
 
     # -- timers -------------------------------------------------------------------------
@@ -674,3 +716,22 @@ class Session(Submitting):
             ack_latency_max=tr.ack_latency_max if tr.acked else None,
             run_changes=self._run_changes,
         )
+
+
+#: how each message type is applied (Session._handle); a type not here takes its nearest
+#: base's route (_route)
+_ROUTES: dict[type, Callable[[Session, Any, float], None]] = {
+    Status: Session._on_status, BatchAck: Session._on_batch_ack,
+    ResendComplete: Session._on_resend_complete, Congestion: Session._on_congestion,
+    Heartbeat: Session._on_heartbeat,
+    Request: Session._on_client_message, Login: Session._on_client_message,
+    Logout: Session._on_client_message, EventReplay: Session._on_client_message,
+    ActionReport: Session._on_response, ContractDetail: Session._on_response,
+    BookStateSnapshot: Session._on_response, Message: Session._on_other}
+
+
+def _nearest(table: dict[type, _T], cls: type, default: _T) -> _T:
+    """``table``'s entry for ``cls`` or its nearest base (``default`` for none),
+    remembered for ``cls``."""
+    table[cls] = found = next((table[b] for b in cls.__mro__ if b in table), default)
+    return found

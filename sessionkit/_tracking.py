@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 import attrs
+import msgspec
 from msgspec.structs import replace
 
 from ._config import SessionConfig
@@ -51,32 +52,27 @@ _BATCH, _TRADE, _ACK_ONLY = RequestKind.BATCH, RequestKind.TRADE, RequestKind.AC
 _DONE, _COMPLETED = Outcome.DONE, Outcome.COMPLETED
 
 
-class Tracked:
-    """The mutable tracking record of one request (internal). Every request in flight has
-    one, so it holds only what each needs: a batch's members and parent, a first send's
-    deadline and a doubt are derived or kept by the tracker for the few that have them
-    (bytes_per_inflight in tools/bench_core.py)."""
+class Tracked(msgspec.Struct, eq=False):
+    """The mutable tracking record of one request (internal; compared by identity). Every
+    request in flight has one, so it holds only what each needs: a batch's members and
+    parent, a first send's deadline and a doubt are derived or kept by the tracker for the
+    few that have them (bytes_per_inflight in tools/bench_core.py). A Struct, not a class
+    with ``__slots__``: the same 120 bytes, made in C (0.06 us instead of 0.13)."""
 
-    __slots__ = ("request", "cid", "kind", "state", "mid", "callback", "prev", "attempts",
-                 "first_sent", "run_id", "ack_seen")
-
-    def __init__(self, request: Request, callback: Callback | None,
-                 state: MessageState = MessageState.QUEUED) -> None:
-        assert request.cid is not None
-        self.request = request
-        self.cid: str = request.cid
-        self.kind = request.KIND
-        self.state = state
-        self.mid: int | None = None
-        self.callback = callback
-        #: the previous message of this MID handed to the processor (the request at first)
-        self.prev: Message = request
-        self.attempts = 0
-        #: when it was first sent on this connection (its first ACK timer runs from here)
-        self.first_sent: float | None = None
-        self.run_id: str | None = None
-        #: its ACK itself was handed on (not only implied by an answer that overtook it)
-        self.ack_seen = False
+    request: Request
+    cid: str
+    kind: RequestKind
+    state: MessageState
+    callback: Callback | None
+    #: the previous message of this MID handed to the processor (the request at first)
+    prev: Message
+    mid: int | None = None
+    attempts: int = 0
+    #: when it was first sent on this connection (its first ACK timer runs from here)
+    first_sent: float | None = None
+    run_id: str | None = None
+    #: its ACK itself was handed on (not only implied by an answer that overtook it)
+    ack_seen: bool = False
 
 
 def _children(t: Tracked) -> tuple[str, ...]:
@@ -173,9 +169,10 @@ class Tracker:
         #: handed on for it), and mid -> cid. A repeat of their ACK or last answer (a resend
         #: answered again, a MessageReplay) is dropped, not delivered as an answer nobody
         #: asked for
-        self._finished: dict[str, tuple[int | None, Message, bool]] = {}
-        self._finished_mids: dict[int, str] = {}
-        self._finished_order: deque[str] = deque()
+        self._finished: dict[str, Tracked] = {}
+        self._finished_mids: dict[int, Tracked] = {}
+        self._finished_order: deque[Tracked] = deque()
+        self._window = config.recent_window
 
     # -- adding and sending ------------------------------------------------------
 
@@ -183,7 +180,7 @@ class Tracker:
             state: MessageState = MessageState.QUEUED, *, counted: bool = False) -> Tracked:
         """Track ``request``; ``counted``: its room in the window (``unacked``) was
         taken already (Session._admit)."""
-        t = Tracked(request, callback, state)
+        t = Tracked(request, request.cid, request.KIND, state, callback, request)  # type: ignore[arg-type]
         self.by_cid[t.cid] = t
         if parent is not None:
             self._parent[t.cid] = parent
@@ -195,12 +192,11 @@ class Tracker:
                  counted: bool = False) -> Tracked:
         """:meth:`add` and a first :meth:`mark_sent` in one (a plain request, not a batch,
         sent at ``now``): the submit path of every request."""
-        t = Tracked(request, callback, _SENT)
+        t = Tracked(request, request.cid, request.KIND, _SENT, callback, request,  # type: ignore[arg-type]
+                    attempts=1, first_sent=now)
         self.by_cid[t.cid] = t
         if not counted:
             self.unacked += 1
-        t.attempts = 1
-        t.first_sent = now
         self._arm_first(t, now)
         return t
 
@@ -297,10 +293,10 @@ class Tracker:
         mid = st.mid
         if t is None:
             done = self._finished.get(st.cid)
-            if done is not None and done[0] is not None and mid is not None and mid != done[0]:
+            if done is not None and done.mid is not None and mid is not None and mid != done.mid:
                 self._violation(f"an ACK for {st.cid!r} (finished) carries mid {mid}; its "
-                                f"ACK carried mid {done[0]}", st)
-            elif done is not None and done[2] and mid == done[0]:
+                                f"ACK carried mid {done.mid}", st)
+            elif done is not None and done.ack_seen and mid == done.mid:
                 self.duplicate_acks += 1  # a resend of a finished request, answered again
             else:  # nobody asked, or a request that ended unknown, ACKed after all: news
                 self.unmatched += 1
@@ -399,8 +395,8 @@ class Tracker:
                                 f"ACKed with mid {t.mid}", msg)
                 return
         if t is None:
-            done = self._finished.get(self._finished_mids.get(mid, "")) if mid is not None else None
-            if done is not None and msg.event_id is None and same_content(msg, done[1]):
+            done = self._finished_mids.get(mid) if mid is not None else None
+            if done is not None and msg.event_id is None and same_content(msg, done.prev):
                 self.duplicate_responses += 1  # a re-send of a final answer delivered
                 return
             self.unmatched += 1
@@ -463,16 +459,17 @@ class Tracker:
             self._doubt.setdefault(cid, why)
 
     def _remember_finished(self, t: Tracked) -> None:
-        cid, mid, order = t.cid, t.mid, self._finished_order
-        if cid not in self._finished:
-            order.append(cid)
-            if len(order) > self._config.recent_window:
-                old_mid = self._finished.pop(order.popleft())[0]
-                if old_mid is not None:
-                    self._finished_mids.pop(old_mid, None)
-        self._finished[cid] = (mid, t.prev, t.ack_seen)
-        if mid is not None:
-            self._finished_mids[mid] = cid
+        order = self._finished_order
+        order.append(t)
+        if len(order) > self._window:  # the oldest is forgotten (unless finished again since)
+            old = order.popleft()
+            if self._finished.get(old.cid) is old:
+                del self._finished[old.cid]
+            if old.mid is not None and self._finished_mids.get(old.mid) is old:
+                del self._finished_mids[old.mid]
+        self._finished[t.cid] = t
+        if t.mid is not None:
+            self._finished_mids[t.mid] = t
 
     def new_run(self) -> None:
         """MIDs are unique within a run: forget the finished requests of the old run."""
