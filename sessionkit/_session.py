@@ -142,6 +142,18 @@ class Session(Submitting):
         self.close_reason: str | None = None
         if handoff is not None:
             self._tracker.restore(handoff.tracked)
+        tracker = self._tracker
+        tracker.run_id = self._run_id
+        #: how each message type is applied (_handle); a type not here takes its nearest
+        #: base's route (_nearest)
+        self._routes: dict[type, Callable[[Any, float], None]] = {
+            Status: tracker.on_status, BatchAck: tracker.on_batch_ack,
+            ActionReport: tracker.on_response, ContractDetail: tracker.on_response,
+            BookStateSnapshot: tracker.on_response, Heartbeat: self._on_heartbeat,
+            ResendComplete: self._on_resend_complete, Congestion: self._on_congestion,
+            Request: self._on_client_message, Login: self._on_client_message,
+            Logout: self._on_client_message, EventReplay: self._on_client_message,
+            Message: self._on_other}
 
     # -- properties ---------------------------------------------------------------
 
@@ -345,26 +357,16 @@ class Session(Submitting):
         """Apply a message delivered in order, by its type's route (a subclass's: its
         base's); then the window may have room again."""
         cls = type(msg)
-        route = _ROUTES.get(cls) or _nearest(_ROUTES, cls, Session._on_other)
-        route(self, msg, now)
+        routes = self._routes
+        route = routes.get(cls) or _nearest(routes, cls, routes[Message])
+        route(msg, now)
         if self._flow.busy:
             self._maybe_available()
 
-    def _on_status(self, msg: Status, now: float) -> None:
-        self._tracker.on_status(msg, now, self._run_id)
-
-    def _on_batch_ack(self, msg: BatchAck, now: float) -> None:
-        self._tracker.on_batch_ack(msg, now, self._run_id)
-
-    def _on_response(self, msg: ActionReport, now: float) -> None:
-        """A response: it names its request (by mid, or by cid when the ACK was lost)."""
-        self._tracker.on_response(msg, msg.mid, msg.cid, now, self._run_id)
-
     def _on_other(self, msg: Message, now: float) -> None:
         """Any other message: an answer if it names a request, else handed on as it is."""
-        mid, cid = getattr(msg, "mid", None), getattr(msg, "cid", None)
-        if mid is not None or cid is not None:
-            self._tracker.on_response(msg, mid, cid, now, self._run_id)
+        if getattr(msg, "mid", None) is not None or getattr(msg, "cid", None) is not None:
+            self._tracker.on_response(msg, now)
         else:
             self._events.append(MessageReceived(msg, None, None))
 
@@ -443,7 +445,8 @@ class Session(Submitting):
         problem = None
         if rid is None or rid == self._run_id or self._run_id is None:
             if rid is not None:
-                self._run_id = rid  # the first run id seen is learnt, not a change
+                if self._run_id is None:
+                    self._change_run(rid)  # the first run id seen is learnt, not a change
                 seq.switch_run(rid)
             problem = seq.start(token, exchange_last)
         elif rid in self._old_runs:
@@ -530,7 +533,7 @@ class Session(Submitting):
         ``missed``: why the old run's last events may be unknown (its open orders then end
         unknown). The caller moves the event cursor to the new run."""
         prev = self._run_id
-        self._run_id = run_id
+        self._run_id = self._tracker.run_id = run_id
         if prev is None:  # the first run id seen: learnt, not changed
             return
         self._old_runs.append(prev)
@@ -716,18 +719,6 @@ class Session(Submitting):
             ack_latency_max=tr.ack_latency_max if tr.acked else None,
             run_changes=self._run_changes,
         )
-
-
-#: how each message type is applied (Session._handle); a type not here takes its nearest
-#: base's route (_route)
-_ROUTES: dict[type, Callable[[Session, Any, float], None]] = {
-    Status: Session._on_status, BatchAck: Session._on_batch_ack,
-    ResendComplete: Session._on_resend_complete, Congestion: Session._on_congestion,
-    Heartbeat: Session._on_heartbeat,
-    Request: Session._on_client_message, Login: Session._on_client_message,
-    Logout: Session._on_client_message, EventReplay: Session._on_client_message,
-    ActionReport: Session._on_response, ContractDetail: Session._on_response,
-    BookStateSnapshot: Session._on_response, Message: Session._on_other}
 
 
 def _nearest(table: dict[type, _T], cls: type, default: _T) -> _T:

@@ -134,6 +134,8 @@ class Tracker:
         self._violation = violation
         #: the ACK timeout of a first send (the config is frozen)
         self._first_wait = min(config.ack_timeout, config.ack_timeout_max)
+        #: the exchange's current run (the session's): an answer without a run id is of it
+        self.run_id: str | None = None
         self.by_cid: dict[str, Tracked] = {}
         self.by_mid: dict[int, Tracked] = {}
         #: requests (not batch containers) not yet ACKed: the window's fill
@@ -288,7 +290,7 @@ class Tracker:
 
     # -- inbound -------------------------------------------------------------------
 
-    def on_status(self, st: Status, now: float, run_id: str | None) -> None:
+    def on_status(self, st: Status, now: float) -> None:
         t = self.by_cid.get(st.cid)
         mid = st.mid
         if t is None:
@@ -316,7 +318,7 @@ class Tracker:
                 self._violation(f"the ACK for {t.cid!r} carries mid {mid}, already the mid of "
                                 f"{owner.cid!r} (MIDs are unique within a run)", st)
                 return
-        self._apply_ack(t, mid, st.run_id or run_id, now)
+        self._apply_ack(t, mid, st.run_id or self.run_id, now)
         t.ack_seen = True
         if t.callback is not None or type(st) not in self.unobserved:
             self._emit(MessageReceived(st, t.request, t.callback))
@@ -344,7 +346,7 @@ class Tracker:
             self.by_mid[mid] = t
         t.state = _OPEN if kind is _TRADE else _ACKED
 
-    def on_batch_ack(self, ba: BatchAck, now: float, run_id: str | None) -> None:
+    def on_batch_ack(self, ba: BatchAck, now: float) -> None:
         """Map a batch of ACKs to each message; what is wrong in it is a violation."""
         t = self.by_cid.get(ba.cid)
         if t is None or t.kind is not RequestKind.BATCH:
@@ -363,12 +365,12 @@ class Tracker:
                 self._violation(f"the batch ACK for {t.cid!r} carries mid {ba.mid}, already "
                                 f"the mid of {owner.cid!r} (MIDs are unique within a run)", ba)
                 return
-            self._apply_ack(t, ba.mid, ba.run_id or run_id, now)
+            self._apply_ack(t, ba.mid, ba.run_id or self.run_id, now)
         self._emit(MessageReceived(ba, t.prev, t.callback))
         seen = set()
         for st in ba.messages:
             seen.add(st.cid)
-            self.on_status(st, now, run_id)
+            self.on_status(st, now)
         missing = []
         for c in children:
             child = self.by_cid.get(c)
@@ -380,8 +382,9 @@ class Tracker:
             self._violation(f"batch ACK for batch {t.cid!r} has no ACK for "
                             f"{', '.join(map(repr, missing))} (reported unknown)", ba)
 
-    def on_response(self, msg: Message, mid: int | None, cid: str | None, now: float,
-                    run_id: str | None) -> None:
+    def on_response(self, msg: Message, now: float) -> None:
+        """An answer naming its request by ``mid``, or by ``cid`` when its ACK was lost."""
+        mid, cid = getattr(msg, "mid", None), getattr(msg, "cid", None)
         t = self.by_mid.get(mid) if mid is not None else None
         if t is not None:
             if cid is not None and cid != t.cid:
@@ -409,7 +412,7 @@ class Tracker:
         state = t.state
         if state is _SENT or state is _QUEUED:  # the response overtook a lost ACK: it implies it
             if mid is not None:
-                self._apply_ack(t, mid, msg.run_id or run_id, now)
+                self._apply_ack(t, mid, msg.run_id or self.run_id, now)
             else:
                 self.unacked -= 1
                 t.state = MessageState.ACKED

@@ -76,7 +76,7 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
             cids.append(t.cid)
         elif op == "ack" and cids:
             cid = cids[int(arg) % len(cids)]
-            tracker.on_status(Status(cid=cid, mid=int(arg) + 1000 * n), now, "r1")
+            tracker.on_status(Status(cid=cid, mid=int(arg) + 1000 * n, run_id="r1"), now)
         elif op == "expire":
             now += arg
             expected = model_due(tracker, sent_order, deadlines, now)
