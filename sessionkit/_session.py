@@ -687,7 +687,7 @@ class Session(Submitting):
         self._tracker.unobserved = frozenset(types)
 
     def tracked(self) -> Iterable[tuple[str, MessageState, Request]]:
-        return [(t.cid, t.state, t.request) for t in self._tracker.by_cid.values()]
+        return [(t.cid, MessageState(t.state), t.request) for t in self._tracker.by_cid.values()]
 
     def handoff(self) -> Handoff:
         """Everything a new session needs to go on where this one stopped."""
