@@ -35,9 +35,6 @@ class HeartbeatMonitor:
         if interval_ms is not None and interval_ms > 0:
             self.interval = interval_ms / 1000.0
 
-    def outbound(self, now: float) -> None:
-        self.last_outbound = now
-
     def offline_deadline(self) -> float | None:
         if self.interval is None or self.last_inbound is None or self.offline:
             return None

@@ -72,7 +72,7 @@ from ._messages import (
     Status,
 )
 from ._sequencing import Sequencer, Verdict
-from ._state import CLOSED_STATES, TOLERATED_REMOTE, TRANSITIONS, Input, SessionState, next_state
+from ._state import CLOSED_STATES, NEXT, TOLERATED_REMOTE, Input, SessionState, next_state
 from ._stats import SessionStatistics
 from ._submitting import Submitting
 from ._tracking import MessageState, Tracked, Tracker, same_content
@@ -87,7 +87,7 @@ _RUN_HISTORY = 64
 logger = logging.getLogger(__name__)
 
 #: the state table's input of a message from the exchange (any other: Input.MESSAGE)
-_INPUTS = {LoginAck: Input.LOGIN_ACK, LoginReject: Input.LOGIN_REJECT}
+_INPUTS: dict[type, Input] = {LoginAck: Input.LOGIN_ACK, LoginReject: Input.LOGIN_REJECT}
 
 
 class Session(Submitting):
@@ -109,7 +109,8 @@ class Session(Submitting):
             if handoff else (),
             old_runs=handoff.old_runs if handoff else (),
             floors=handoff.recent_floors if handoff else ())
-        self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water)
+        self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water,
+                                 self._entered_busy)
         self._hb = HeartbeatMonitor(config.heartbeat_grace, config.heartbeat_interval)
         self._run_id = handoff.run_id if handoff else None
         #: run ids the exchange has left, oldest first: a live message carrying one is stale
@@ -224,12 +225,11 @@ class Session(Submitting):
 
     def _push(self, msg: Message, now: float) -> None:
         self._out.append(msg)
-        self._hb.outbound(now)
+        self._hb.last_outbound = now
 
     def _send(self, t: Tracked, now: float) -> None:
-        self._out.append(t.request)
         self._tracker.mark_sent(t, now)
-        self._hb.outbound(now)
+        self._push(t.request, now)
 
     # -- inbound ----------------------------------------------------------------------
 
@@ -285,7 +285,7 @@ class Session(Submitting):
         cls = type(msg)
         state = self._state
         inp = _INPUTS.get(cls) or _nearest(_INPUTS, cls, Input.MESSAGE)
-        nxt = TRANSITIONS.get((state, inp))
+        nxt = NEXT[state].get(inp)
         if nxt is not state:  # not (ACTIVE or CLOSING, MESSAGE): the login's answer, or wrong
             self._receive_out_of_session(msg, inp, nxt, now)
             return
@@ -388,8 +388,11 @@ class Session(Submitting):
 
     def _on_congestion(self, msg: Congestion, now: float) -> None:
         self._flow.congested = msg.busy
-        if msg.busy and self._flow.enter_busy():
-            self._events.append(ConnectionBusy("congestion"))
+        if msg.busy:
+            self._flow.enter_busy("congestion")
+
+    def _entered_busy(self, reason: str) -> None:
+        self._events.append(ConnectionBusy(reason))
 
     def _on_client_message(self, msg: Message, now: float) -> None:
         self._violation(f"{msg.TYPE} is a client message; the exchange may not send it", msg)

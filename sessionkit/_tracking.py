@@ -388,7 +388,10 @@ class Tracker:
 
     def on_response(self, msg: Message, now: float) -> None:
         """An answer naming its request by ``mid``, or by ``cid`` when its ACK was lost."""
-        mid, cid = getattr(msg, "mid", None), getattr(msg, "cid", None)
+        try:
+            mid, cid = msg.mid, msg.cid  # type: ignore[attr-defined]
+        except AttributeError:  # another kind of message naming a request (Session._on_other)
+            mid, cid = getattr(msg, "mid", None), getattr(msg, "cid", None)
         t = self.by_mid.get(mid) if mid is not None else None
         if t is not None:
             if cid is not None and cid != t.cid:
@@ -429,16 +432,28 @@ class Tracker:
     # -- ending ----------------------------------------------------------------------
 
     def finish(self, t: Tracked, outcome: Outcome, reason: str = "") -> None:
-        if self.by_cid.pop(t.cid, None) is None:
+        cid, mid = t.cid, t.mid
+        if self.by_cid.pop(cid, None) is None:
             return
-        state, mid = t.state, t.mid
-        if (state is _SENT or state is _QUEUED) and t.kind is not _BATCH:
+        if t.state in _UNACKED and t.kind is not _BATCH:
             self.unacked -= 1
         if mid is not None and self.by_mid.get(mid) is t:
             del self.by_mid[mid]
-        self._remember_finished(t)
+        # remembered among the last recent_window finished: a repeat of its ACK or of its
+        # last answer is then dropped, not news
+        order = self._finished_order
+        order.append(t)
+        if len(order) > self._window:  # the oldest is forgotten (unless finished again since)
+            old = order.popleft()
+            if self._finished.get(old.cid) is old:
+                del self._finished[old.cid]
+            if old.mid is not None and self._finished_mids.get(old.mid) is old:
+                del self._finished_mids[old.mid]
+        self._finished[cid] = t
+        if mid is not None:
+            self._finished_mids[mid] = t
         self.finished[outcome._value_] += 1
-        self._emit(MessageFinished(t.cid, mid, outcome, t.request, reason, t.callback))
+        self._emit(MessageFinished(cid, mid, outcome, t.request, reason, t.callback))
         if self._parent or self._doubt:  # (few requests have either)
             self._parent.pop(t.cid, None)
             self._doubt.pop(t.cid, None)
@@ -464,19 +479,6 @@ class Tracker:
         """Something was lost that may have named any request (see :meth:`doubt`)."""
         for cid in self.by_cid:
             self._doubt.setdefault(cid, why)
-
-    def _remember_finished(self, t: Tracked) -> None:
-        order = self._finished_order
-        order.append(t)
-        if len(order) > self._window:  # the oldest is forgotten (unless finished again since)
-            old = order.popleft()
-            if self._finished.get(old.cid) is old:
-                del self._finished[old.cid]
-            if old.mid is not None and self._finished_mids.get(old.mid) is old:
-                del self._finished_mids[old.mid]
-        self._finished[t.cid] = t
-        if t.mid is not None:
-            self._finished_mids[t.mid] = t
 
     def new_run(self) -> None:
         """MIDs are unique within a run: forget the finished requests of the old run."""
