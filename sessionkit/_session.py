@@ -110,7 +110,7 @@ class Session(Submitting):
             old_runs=handoff.old_runs if handoff else (),
             floors=handoff.recent_floors if handoff else ())
         self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water,
-                                 self._entered_busy)
+                                 lambda reason: self._events.append(ConnectionBusy(reason)))
         self._hb = HeartbeatMonitor(config.heartbeat_grace, config.heartbeat_interval)
         self._run_id = handoff.run_id if handoff else None
         #: run ids the exchange has left, oldest first: a live message carrying one is stale
@@ -282,26 +282,9 @@ class Session(Submitting):
     def _receive(self, msg: Message, now: float) -> None:
         """A message from the exchange, as the state table lets it in; in a session, its
         run and event id judged, then applied (:meth:`_handle`)."""
-        cls = type(msg)
-        state = self._state
+        cls, state = type(msg), self._state
         inp = _INPUTS.get(cls) or _nearest(_INPUTS, cls, Input.MESSAGE)
         nxt = NEXT[state].get(inp)
-        if nxt is not state:  # not (ACTIVE or CLOSING, MESSAGE): the login's answer, or wrong
-            self._receive_out_of_session(msg, inp, nxt, now)
-            return
-        rid = msg.run_id
-        if rid is not None and (rid != self._run_id or self._pending_run is not None) \
-                and not msg.replay and not self._judge_run(rid, msg, now):
-            return
-        eid = msg.event_id
-        # the commonest case first: the next live event id, delivered at once
-        if eid is None or (not msg.replay and self._seq.take_next(eid, msg)) \
-                or self._judge_event(eid, msg, now):
-            self._handle(msg, now)
-
-    def _receive_out_of_session(self, msg: Message, inp: Input, nxt: SessionState | None,
-                                now: float) -> None:
-        state = self._state
         if nxt is None:
             if state is SessionState.IDLE:
                 self._violation(f"{msg.TYPE} message arrived before the login was sent", msg)
@@ -311,47 +294,45 @@ class Session(Submitting):
                 assert (state, inp) in TOLERATED_REMOTE
                 self._violation(f"{msg.TYPE} message arrived while the session is "
                                 f"{state.value}", msg)
-        elif isinstance(msg, LoginAck):
-            self._on_login_ack(msg, now)
-        elif isinstance(msg, LoginReject):
-            self._fail(LoginFailed(msg.reason), f"login failed: {msg.reason}")
-        else:  # fatal whatever the policy: the table has (LOGGING_IN, MESSAGE) -> FAILED
-            self._report(RemoteProtocolError(
-                f"first message after the login was {msg.TYPE!r}, not a login answer",
-                offending=msg), fatal=True)
-
-    def _judge_run(self, rid: str, msg: Message, now: float) -> bool:
-        """A live message of a run other than the current one (or while a change waits):
-        False when it is refused (a run the exchange left)."""
-        pending = self._pending_run
-        if rid in self._old_runs or rid == self._run_id:  # (left for the pending one)
-            self._violation(f"{msg.TYPE} carries run id {rid!r}, a run the exchange left "
-                            f"for {pending or self._run_id!r}", msg)
-            return False
-        if rid != pending:
-            self._new_run(rid, msg, now)
-        return True
-
-    def _judge_event(self, eid: int, msg: Message, now: float) -> bool:
-        """An event id other than the next live one, judged by the sequencer: True when
-        ``msg`` is delivered now."""
-        seq = self._seq
-        was_replaying = seq.replaying
-        try:
-            verdict = seq.offer(eid, msg.replay, msg, msg.run_id)
-        except OverflowError as err:
-            self._fail(ConnectionFailed(str(err)), str(err))
-            return False
-        if verdict is Verdict.HELD:
-            if not was_replaying:  # a gap under the REQUEST policy: ask for it
-                self._start_replay(seq.last + 1, eid - 1, now)
-        elif verdict is Verdict.VIOLATION:
-            self._violation(f"{msg.TYPE}: {seq.problem}", msg)
-        elif verdict is Verdict.DELIVER:
+            return
+        if nxt is not state:  # the first message after the login: it must answer it
+            if isinstance(msg, LoginAck):
+                self._on_login_ack(msg, now)
+            elif isinstance(msg, LoginReject):
+                self._fail(LoginFailed(msg.reason), f"login failed: {msg.reason}")
+            else:  # fatal whatever the policy: the table has (LOGGING_IN, MESSAGE) -> FAILED
+                self._report(RemoteProtocolError(
+                    f"first message after the login was {msg.TYPE!r}, not a login answer",
+                    offending=msg), fatal=True)
+            return
+        rid, pending = msg.run_id, self._pending_run
+        if rid is not None and (rid != self._run_id or pending is not None) and not msg.replay:
+            if rid in self._old_runs or rid == self._run_id:  # (left for the pending one)
+                self._violation(f"{msg.TYPE} carries run id {rid!r}, a run the exchange left "
+                                f"for {pending or self._run_id!r}", msg)
+                return
+            if rid != pending:
+                self._new_run(rid, msg, now)
+        eid = msg.event_id
+        # the commonest case first: the next live event id, delivered at once
+        if eid is not None and (msg.replay or not self._seq.take_next(eid, msg)):
+            seq = self._seq
+            was_replaying = seq.replaying
+            try:
+                verdict = seq.offer(eid, msg.replay, msg, msg.run_id)
+            except OverflowError as err:
+                self._fail(ConnectionFailed(str(err)), str(err))
+                return
+            if verdict is not Verdict.DELIVER:
+                if verdict is Verdict.HELD:
+                    if not was_replaying:  # a gap under the REQUEST policy: ask for it
+                        self._start_replay(seq.last + 1, eid - 1, now)
+                elif verdict is Verdict.VIOLATION:
+                    self._violation(f"{msg.TYPE}: {seq.problem}", msg)
+                return
             if was_replaying and msg.replay:  # the replay makes progress
                 self._replay_deadline = now + self.config.replay_timeout
-            return True
-        return False
+        self._handle(msg, now)
 
     def _handle(self, msg: Message, now: float) -> None:
         """Apply a message delivered in order, by its type's route (a subclass's: its
@@ -390,9 +371,6 @@ class Session(Submitting):
         self._flow.congested = msg.busy
         if msg.busy:
             self._flow.enter_busy("congestion")
-
-    def _entered_busy(self, reason: str) -> None:
-        self._events.append(ConnectionBusy(reason))
 
     def _on_client_message(self, msg: Message, now: float) -> None:
         self._violation(f"{msg.TYPE} is a client message; the exchange may not send it", msg)
