@@ -131,9 +131,8 @@ class Session(Submitting):
         self._cid_prefix = prefix = (handoff.cid_prefix if handoff else
                                      config.cid_prefix or secrets.token_hex(4))
         if not (isinstance(prefix, str) and prefix.isprintable() and 0 < len(prefix) <= 32):
-            # (a cid made from it is not checked again: Submitting._with_cid)
-            raise LocalProtocolError(f"handoff cid_prefix must be 1-32 printable characters, "
-                                     f"got {prefix!r}")
+            raise LocalProtocolError(  # (a cid made from it is not checked again: _with_cid)
+                f"handoff cid_prefix must be 1-32 printable characters, got {prefix!r}")
         self._next_cid = handoff.next_cid if handoff else 1
         self._resume_token = 0
         self._login_deadline: float | None = None

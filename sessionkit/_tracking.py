@@ -44,10 +44,9 @@ class MessageState(enum.Enum):
     OPEN = "open"
 
 
-# A record holds its state and kind as the enums' values (plain text): a record that holds
-# no object the cycle collector tracks (an enum member is one) is left out of its scans
-# (msgspec untracks such a Struct), which cost about 0.4 us per order of 11 in
-# tools/bench_zmq.py with 1000 in flight (gc.callbacks timings). A callback makes it tracked.
+# A record holds its state and kind as the enums' values: one that holds no object the cycle
+# collector tracks (an enum member is one) is left out of its scans (msgspec untracks it),
+# which cost 0.4 us per order of 11 in tools/bench_zmq.py (gc.callbacks). A callback: tracked.
 _QUEUED, _SENT, _ACKED, _OPEN = (s._value_ for s in MessageState)
 _UNACKED = (_QUEUED, _SENT)
 _BATCH, _TRADE, _ACK_ONLY = (k._value_ for k in (RequestKind.BATCH, RequestKind.TRADE,
