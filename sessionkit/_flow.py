@@ -9,13 +9,18 @@ counts fall below the low-water mark and the exchange is not congested.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ._errors import SessionBusy
 
 __all__ = ["FlowControl"]
 
 
 class FlowControl:
-    def __init__(self, max_in_flight: int, max_send_buffer: int, low_water: int) -> None:
+    def __init__(self, max_in_flight: int, max_send_buffer: int, low_water: int,
+                 on_busy: Callable[[str], None]) -> None:
+        #: told the reason when the busy state is entered (the session reports it)
+        self._on_busy = on_busy
         self.max_in_flight = max_in_flight
         self.max_send_buffer = max_send_buffer
         self.low_water = low_water
@@ -25,13 +30,9 @@ class FlowControl:
         self.busy_count = 0
         self.rejected = 0
 
-    def check(self, count: int, unacked: int, buffered: int) -> str | None:
-        """Raise :class:`SessionBusy` if ``count`` more messages do not fit.
-
-        Returns the reason when this rejection entered the busy state (the
-        caller then emits ``ConnectionBusy``), else None. Never returns when
-        it rejects: it raises.
-        """
+    def check(self, count: int, unacked: int, buffered: int) -> None:
+        """Raise :class:`SessionBusy` if ``count`` more messages do not fit (``buffered``:
+        the frames waiting before their last)."""
         if self.congested:
             reason, detail = "congestion", "the exchange signalled congestion"
         elif unacked + count > self.max_in_flight:
@@ -43,19 +44,16 @@ class FlowControl:
             detail = (f"{buffered} frames wait to be sent (max_send_buffer "
                       f"{self.max_send_buffer})")
         else:
-            return None
+            return
         self.rejected += 1
-        entered = self.enter_busy()
-        err = SessionBusy(reason, detail)
-        err.entered_busy = entered  # type: ignore[attr-defined]
-        raise err
+        self.enter_busy(reason)
+        raise SessionBusy(reason, detail)
 
-    def enter_busy(self) -> bool:
-        if self.busy:
-            return False
-        self.busy = True
-        self.busy_count += 1
-        return True
+    def enter_busy(self, reason: str) -> None:
+        if not self.busy:
+            self.busy = True
+            self.busy_count += 1
+            self._on_busy(reason)
 
     def drained(self, unacked: int, buffered: int) -> bool:
         """True once when the busy state clears (emit ``ConnectionAvailable``)."""

@@ -22,18 +22,18 @@ class HeartbeatMonitor:
         self.offline = False
         self.offline_count = 0
 
-    def inbound(self, now: float, interval_ms: int | None = None) -> bool:
+    def inbound(self, now: float) -> bool:
         """Record inbound traffic; True if this ends an offline spell."""
         self.last_inbound = now
-        if interval_ms is not None and interval_ms > 0:
-            self.interval = interval_ms / 1000.0
         if self.offline:
             self.offline = False
             return True
         return False
 
-    def outbound(self, now: float) -> None:
-        self.last_outbound = now
+    def heard_interval(self, interval_ms: int | None) -> None:
+        """A heartbeat from the exchange: the next one is due within ``interval_ms``."""
+        if interval_ms is not None and interval_ms > 0:
+            self.interval = interval_ms / 1000.0
 
     def offline_deadline(self) -> float | None:
         if self.interval is None or self.last_inbound is None or self.offline:

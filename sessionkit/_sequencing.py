@@ -155,9 +155,7 @@ class Sequencer:
         next id and no replay runs (True). Anything else (False) must go through
         :meth:`offer`."""
         if event_id == self.last + 1 and not self.replaying and not self.fresh:
-            self.last = event_id
-            self.delivered += 1
-            self._remember(self.run, event_id, item)
+            self._deliver(self.run, event_id, item)
             return True
         return False
 

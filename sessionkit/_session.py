@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from ._codec import Codec
 from ._config import EventIdScope, SessionConfig, ViolationPolicy
@@ -71,20 +72,22 @@ from ._messages import (
     Status,
 )
 from ._sequencing import Sequencer, Verdict
-from ._state import CLOSED_STATES, TOLERATED_REMOTE, Input, SessionState, next_state
+from ._state import CLOSED_STATES, NEXT, TOLERATED_REMOTE, Input, SessionState, next_state
 from ._stats import SessionStatistics
 from ._submitting import Submitting
 from ._tracking import MessageState, Tracked, Tracker, same_content
 
 __all__ = ["Session", "Handoff", "BatchTicket"]  # the last two from ._handoff
 
+_T = TypeVar("_T")
+
 #: run ids remembered after the exchange left them (to tell a stale one from a new run)
 _RUN_HISTORY = 64
 
 logger = logging.getLogger(__name__)
 
-#: responses that always name their request (by mid, or by cid when the ACK was lost)
-_RESPONSES = frozenset({ActionReport, ContractDetail, BookStateSnapshot})
+#: the state table's input of a message from the exchange (any other: Input.MESSAGE)
+_INPUTS: dict[type, Input] = {LoginAck: Input.LOGIN_ACK, LoginReject: Input.LOGIN_REJECT}
 
 
 class Session(Submitting):
@@ -106,7 +109,8 @@ class Session(Submitting):
             if handoff else (),
             old_runs=handoff.old_runs if handoff else (),
             floors=handoff.recent_floors if handoff else ())
-        self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water)
+        self._flow = FlowControl(config.max_in_flight, config.max_send_buffer, config.low_water,
+                                 lambda reason: self._events.append(ConnectionBusy(reason)))
         self._hb = HeartbeatMonitor(config.heartbeat_grace, config.heartbeat_interval)
         self._run_id = handoff.run_id if handoff else None
         #: run ids the exchange has left, oldest first: a live message carrying one is stale
@@ -124,8 +128,11 @@ class Session(Submitting):
         self._login_answer: LoginAck | None = None
         self._replay_answer: ResendComplete | None = None
         self._resumed = handoff is not None
-        self._cid_prefix = (handoff.cid_prefix if handoff else
-                            config.cid_prefix or secrets.token_hex(4))
+        self._cid_prefix = prefix = (handoff.cid_prefix if handoff else
+                                     config.cid_prefix or secrets.token_hex(4))
+        if not (isinstance(prefix, str) and prefix.isprintable() and 0 < len(prefix) <= 32):
+            raise LocalProtocolError(  # (a cid made from it is not checked again: _with_cid)
+                f"handoff cid_prefix must be 1-32 printable characters, got {prefix!r}")
         self._next_cid = handoff.next_cid if handoff else 1
         self._resume_token = 0
         self._login_deadline: float | None = None
@@ -135,6 +142,18 @@ class Session(Submitting):
         self.close_reason: str | None = None
         if handoff is not None:
             self._tracker.restore(handoff.tracked)
+        tracker = self._tracker
+        tracker.run_id = self._run_id
+        #: how each message type is applied (_handle); a type not here takes its nearest
+        #: base's route (_nearest)
+        self._routes: dict[type, Callable[[Any, float], None]] = {
+            Status: tracker.on_status, BatchAck: tracker.on_batch_ack,
+            ActionReport: tracker.on_response, ContractDetail: tracker.on_response,
+            BookStateSnapshot: tracker.on_response, Heartbeat: self._on_heartbeat,
+            ResendComplete: self._on_resend_complete, Congestion: self._on_congestion,
+            Request: self._on_client_message, Login: self._on_client_message,
+            Logout: self._on_client_message, EventReplay: self._on_client_message,
+            Message: self._on_other}
 
     # -- properties ---------------------------------------------------------------
 
@@ -205,12 +224,11 @@ class Session(Submitting):
 
     def _push(self, msg: Message, now: float) -> None:
         self._out.append(msg)
-        self._hb.outbound(now)
+        self._hb.last_outbound = now
 
     def _send(self, t: Tracked, now: float) -> None:
-        self._out.append(t.request)
         self._tracker.mark_sent(t, now)
-        self._hb.outbound(now)
+        self._push(t.request, now)
 
     # -- inbound ----------------------------------------------------------------------
 
@@ -225,10 +243,14 @@ class Session(Submitting):
         codec = self._codec
         if codec is None:
             raise LocalProtocolError("receiving frames needs a codec; pass codec= to Session")
-        decode, receive = codec.decode, self.receive_message
+        decode, receive = codec.decode, self._receive
+        heard = False
         for data in frames:
             if self._state in CLOSED_STATES:
                 raise SessionClosed(self.close_reason or self._state.value)
+            if not heard:  # once for what came at once (not once a frame: 0.1 us each)
+                heard = True
+                self._heard(now)
             try:
                 msg = decode(data)
             except DecodeError as err:
@@ -243,17 +265,25 @@ class Session(Submitting):
 
     def receive_message(self, msg: Message, now: float) -> None:
         """Feed one decoded message from the exchange."""
-        state = self._state
-        if state in CLOSED_STATES:
+        if self._state in CLOSED_STATES:
             raise SessionClosed(self.close_reason or self._state.value)
         if not isinstance(msg, Message):
             self._violation(f"expected a protocol message, got {type(msg).__name__}", msg)
             return
-        if self._hb.inbound(now, msg.interval_ms if type(msg) is Heartbeat else None):
+        self._heard(now)
+        self._receive(msg, now)
+
+    def _heard(self, now: float) -> None:
+        """The exchange sent something at ``now``: a sign of life."""
+        if self._hb.inbound(now):
             self._events.append(ExchangeOnline())
-        inp = (Input.LOGIN_ACK if isinstance(msg, LoginAck) else
-               Input.LOGIN_REJECT if isinstance(msg, LoginReject) else Input.MESSAGE)
-        nxt = next_state(state, inp)
+
+    def _receive(self, msg: Message, now: float) -> None:
+        """A message from the exchange, as the state table lets it in; in a session, its
+        run and event id judged, then applied (:meth:`_handle`)."""
+        cls, state = type(msg), self._state
+        inp = _INPUTS.get(cls) or _nearest(_INPUTS, cls, Input.MESSAGE)
+        nxt = NEXT[state].get(inp)
         if nxt is None:
             if state is SessionState.IDLE:
                 self._violation(f"{msg.TYPE} message arrived before the login was sent", msg)
@@ -264,7 +294,7 @@ class Session(Submitting):
                 self._violation(f"{msg.TYPE} message arrived while the session is "
                                 f"{state.value}", msg)
             return
-        if state is SessionState.LOGGING_IN:
+        if nxt is not state:  # the first message after the login: it must answer it
             if isinstance(msg, LoginAck):
                 self._on_login_ack(msg, now)
             elif isinstance(msg, LoginReject):
@@ -274,13 +304,8 @@ class Session(Submitting):
                     f"first message after the login was {msg.TYPE!r}, not a login answer",
                     offending=msg), fatal=True)
             return
-        self._receive_in_session(msg, now)
-
-    def _receive_in_session(self, msg: Message, now: float) -> None:
-        rid = msg.run_id
-        pending = self._pending_run
-        if rid is not None and not msg.replay and (
-                rid != self._run_id or pending is not None):
+        rid, pending = msg.run_id, self._pending_run
+        if rid is not None and (rid != self._run_id or pending is not None) and not msg.replay:
             if rid in self._old_runs or rid == self._run_id:  # (left for the pending one)
                 self._violation(f"{msg.TYPE} carries run id {rid!r}, a run the exchange left "
                                 f"for {pending or self._run_id!r}", msg)
@@ -309,47 +334,45 @@ class Session(Submitting):
         self._handle(msg, now)
 
     def _handle(self, msg: Message, now: float) -> None:
-        tracker = self._tracker
-        kind = type(msg)
-        if kind in _RESPONSES:  # the common case first: a response to a tracked request
-            tracker.on_response(msg, msg.mid, msg.cid, now, self._run_id)  # type: ignore[attr-defined]
-            if self._flow.busy:
-                self._maybe_available()
-            return
-        if isinstance(msg, Status):
-            tracker.on_status(msg, now, self._run_id)
+        """Apply a message delivered in order, by its type's route (a subclass's: its
+        base's); then the window may have room again."""
+        cls = type(msg)
+        routes = self._routes
+        route = routes.get(cls) or _nearest(routes, cls, routes[Message])
+        route(msg, now)
+        if self._flow.busy:
             self._maybe_available()
-        elif isinstance(msg, BatchAck):
-            tracker.on_batch_ack(msg, now, self._run_id)
-            self._maybe_available()
-        elif isinstance(msg, ResendComplete):
-            if not self._seq.replaying:
-                if same_content(msg, self._replay_answer):  # the same frame again
-                    self._seq.duplicates += 1
-                else:
-                    self._violation(f"resend_complete({msg.begin}, {msg.end}) arrived with "
-                                    f"no replay running", msg)
-                return
-            self._replay_answer = msg
-            self._events.append(ResendCompleted(msg.begin, msg.end))
-            self._end_replay(now)
-        elif isinstance(msg, Congestion):
-            self._flow.congested = msg.busy
-            if msg.busy:
-                if self._flow.enter_busy():
-                    self._events.append(ConnectionBusy("congestion"))
-            else:
-                self._maybe_available()
-        elif isinstance(msg, Request) or isinstance(msg, (Login, Logout, EventReplay)):
-            self._violation(f"{msg.TYPE} is a client message; the exchange may not send it",
-                            msg)
+
+    def _on_other(self, msg: Message, now: float) -> None:
+        """Any other message: an answer if it names a request, else handed on as it is."""
+        if getattr(msg, "mid", None) is not None or getattr(msg, "cid", None) is not None:
+            self._tracker.on_response(msg, now)
         else:
-            mid = getattr(msg, "mid", None)
-            if mid is not None or getattr(msg, "cid", None) is not None:
-                tracker.on_response(msg, mid, getattr(msg, "cid", None), now, self._run_id)
-                self._maybe_available()
+            self._events.append(MessageReceived(msg, None, None))
+
+    def _on_resend_complete(self, msg: ResendComplete, now: float) -> None:
+        if not self._seq.replaying:
+            if same_content(msg, self._replay_answer):  # the same frame again
+                self._seq.duplicates += 1
             else:
-                self._events.append(MessageReceived(msg, None, None))
+                self._violation(f"resend_complete({msg.begin}, {msg.end}) arrived with "
+                                f"no replay running", msg)
+            return
+        self._replay_answer = msg
+        self._events.append(ResendCompleted(msg.begin, msg.end))
+        self._end_replay(now)
+
+    def _on_heartbeat(self, msg: Heartbeat, now: float) -> None:
+        self._hb.heard_interval(msg.interval_ms)
+        self._events.append(MessageReceived(msg, None, None))
+
+    def _on_congestion(self, msg: Congestion, now: float) -> None:
+        self._flow.congested = msg.busy
+        if msg.busy:
+            self._flow.enter_busy("congestion")
+
+    def _on_client_message(self, msg: Message, now: float) -> None:
+        self._violation(f"{msg.TYPE} is a client message; the exchange may not send it", msg)
 
     def _end_replay(self, now: float, *, complete: bool = True) -> None:
         """The replay is over (or abandoned). The live events held are judged again, in id
@@ -402,7 +425,8 @@ class Session(Submitting):
         problem = None
         if rid is None or rid == self._run_id or self._run_id is None:
             if rid is not None:
-                self._run_id = rid  # the first run id seen is learnt, not a change
+                if self._run_id is None:
+                    self._change_run(rid)  # the first run id seen is learnt, not a change
                 seq.switch_run(rid)
             problem = seq.start(token, exchange_last)
         elif rid in self._old_runs:
@@ -489,7 +513,7 @@ class Session(Submitting):
         ``missed``: why the old run's last events may be unknown (its open orders then end
         unknown). The caller moves the event cursor to the new run."""
         prev = self._run_id
-        self._run_id = run_id
+        self._run_id = self._tracker.run_id = run_id
         if prev is None:  # the first run id seen: learnt, not changed
             return
         self._old_runs.append(prev)
@@ -540,7 +564,8 @@ class Session(Submitting):
             self._fail(ConnectionFailed(reason), reason)
 
     def _maybe_available(self) -> None:
-        if self._flow.busy and self._flow.drained(self._tracker.unacked, len(self._out)):
+        if (self._flow.busy and self._state not in CLOSED_STATES
+                and self._flow.drained(self._tracker.unacked, len(self._out))):
             self._events.append(ConnectionAvailable())
 
     # -- timers -------------------------------------------------------------------------
@@ -642,7 +667,7 @@ class Session(Submitting):
         self._tracker.unobserved = frozenset(types)
 
     def tracked(self) -> Iterable[tuple[str, MessageState, Request]]:
-        return [(t.cid, t.state, t.request) for t in self._tracker.by_cid.values()]
+        return [(t.cid, MessageState(t.state), t.request) for t in self._tracker.by_cid.values()]
 
     def handoff(self) -> Handoff:
         """Everything a new session needs to go on where this one stopped."""
@@ -674,3 +699,10 @@ class Session(Submitting):
             ack_latency_max=tr.ack_latency_max if tr.acked else None,
             run_changes=self._run_changes,
         )
+
+
+def _nearest(table: dict[type, _T], cls: type, default: _T) -> _T:
+    """``table``'s entry for ``cls`` or its nearest base (``default`` for none),
+    remembered for ``cls``."""
+    table[cls] = found = next((table[b] for b in cls.__mro__ if b in table), default)
+    return found

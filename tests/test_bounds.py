@@ -158,3 +158,20 @@ def test_every_bound_is_a_positive_integer(name: str) -> None:
     for value in (0, -1, 1.5, None):
         with pytest.raises((ConfigError, TypeError, ValueError)):
             SessionConfig(**{name: value})
+
+
+def test_a_dropped_session_whose_callbacks_refer_to_it_is_collected() -> None:
+    """Requests in flight whose callbacks refer back to their session (a cycle through the
+    tracking records) do not keep a dropped session alive: the cycle collector reclaims it
+    (a record with a callback is one it scans; one without holds nothing it needs to)."""
+    import weakref
+
+    session = logged_in(SessionConfig(cid_prefix="c"))
+    for i in range(3):
+        session.submit(CancelOrder(order_mid=i + 1), 0.0,
+                       callback=lambda msg, prev, s=session: s.statistics())
+    session.submit(CancelOrder(order_mid=9), 0.0)  # and one without a callback
+    ref = weakref.ref(session)
+    del session
+    gc.collect()
+    assert ref() is None

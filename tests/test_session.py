@@ -623,3 +623,13 @@ def test_unobserved_answers_make_no_event_unless_their_request_has_a_callback(
     done = finished(loop)
     assert done[plain].outcome is Outcome.DONE and done[sell].outcome is Outcome.DONE
     assert with_cb not in done and loop.session.statistics().awaiting_response == 1
+
+
+def test_a_handoff_with_a_bad_cid_prefix_is_refused_naming_it() -> None:
+    """The session makes each request's cid from the prefix without checking it again, so
+    a handoff (read back from a journal, say) whose prefix no cid may carry is refused."""
+    from sessionkit import Handoff
+
+    with pytest.raises(LocalProtocolError, match="handoff cid_prefix.*'bad\\\\n'"):
+        Session(handoff=Handoff(run_id="r", last_event_id=0, tracked=(), cid_prefix="bad\n",
+                                next_cid=1))

@@ -197,7 +197,7 @@ class SessionMachine(RuleBasedStateMachine):
             return
         tracker = self.loop.session._tracker
         unacked = [t for t in tracker.by_cid.values()
-                   if t.state.value in ("queued", "sent") and t.request.TYPE != "batch"]
+                   if t.state in ("queued", "sent") and t.request.TYPE != "batch"]
         assert tracker.unacked == len(unacked), (tracker.unacked, len(unacked))
 
     @invariant()

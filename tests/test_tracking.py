@@ -36,7 +36,7 @@ def deadline_of(attempt: int, sent_at: float) -> float:
 
 def model_due(tracker: Tracker, sent_order: dict[str, int], deadlines: dict[str, float],
               now: float) -> list[str]:
-    waiting = [t.cid for t in tracker.by_cid.values() if t.state is MessageState.SENT]
+    waiting = [t.cid for t in tracker.by_cid.values() if t.state == MessageState.SENT.value]
     due = [cid for cid in waiting if deadlines[cid] <= now]
     return sorted(due, key=lambda cid: (deadlines[cid], sent_order[cid]))
 
@@ -69,14 +69,14 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
                 sends += 1
                 sent_order[t.cid] = sends
                 deadlines[t.cid] = deadline_of(1, now)
-                assert (t.state, t.attempts, t.first_sent) == (MessageState.SENT, 1, now)
+                assert (t.state, t.attempts, t.first_sent) == (MessageState.SENT.value, 1, now)
             else:
                 t = tracker.add(request, None)
                 send(t)
             cids.append(t.cid)
         elif op == "ack" and cids:
             cid = cids[int(arg) % len(cids)]
-            tracker.on_status(Status(cid=cid, mid=int(arg) + 1000 * n), now, "r1")
+            tracker.on_status(Status(cid=cid, mid=int(arg) + 1000 * n, run_id="r1"), now)
         elif op == "expire":
             now += arg
             expected = model_due(tracker, sent_order, deadlines, now)
@@ -88,8 +88,8 @@ def test_ack_timers_fire_earliest_first_each_once_as_a_plain_model_says(
             for t in got:  # the session resends each: a new timer, with backoff
                 send(t)
         waiting = [deadlines[t.cid] for t in tracker.by_cid.values()
-                   if t.state is MessageState.SENT]
+                   if t.state == MessageState.SENT.value]
         assert tracker.next_deadline() == (min(waiting) if waiting else None)
         # the window's fill: every request not yet ACKed, however it was added
-        assert tracker.unacked == sum(t.state is MessageState.SENT
+        assert tracker.unacked == sum(t.state == MessageState.SENT.value
                                       for t in tracker.by_cid.values())
