@@ -6,7 +6,7 @@ processor's handler, then to its request's callback, each call isolated; a finis
 request goes to ``on_message_finished``; the runtime's own calls (``on_reconnected`` ...)
 are isolated the same way. ``handler_errors="log"`` logs and counts each raising call and
 goes on. ``"stop"`` lets the event being handed finish reaching its other consumers, then
-raises :class:`_Stop` out of the owner task, carrying the first error and the events not
+raises :class:`Stop` out of the owner task, carrying the first error and the events not
 yet handed (``rest``).
 
 A :class:`~sessionkit.store.Recorder`, when there is one, skips events it already handled
@@ -50,7 +50,7 @@ from .._session import Session
 from ._errors import HandlerError, SessionFailedError, describe_event
 from ._util import StatsAccumulator
 
-__all__ = ["EventDispatcher", "STOPPED"]
+__all__ = ["EventDispatcher", "STOPPED", "Crash", "Stop", "crash_error"]
 
 # the client's logger, as docs/architecture.md names it for handler errors
 logger = logging.getLogger("sessionkit.runtime._client")
@@ -59,7 +59,7 @@ logger = logging.getLogger("sessionkit.runtime._client")
 STOPPED = "session stopped by a handler error"
 
 
-class _Stop(Exception):
+class Stop(Exception):
     """A handler raised under ``handler_errors="stop"`` (internal)."""
 
     def __init__(self, error: HandlerError, rest: list[Event]) -> None:
@@ -68,7 +68,7 @@ class _Stop(Exception):
         self.rest = rest
 
 
-class _Crash(Exception):
+class Crash(Exception):
     """Something the owner task relies on failed: the journal, the transport, the connector
     or the codec (internal; the client ends with a :class:`SessionFailedError` naming
     ``where``)."""
@@ -81,7 +81,7 @@ class _Crash(Exception):
 
 def crash_error(exc: Exception) -> SessionFailedError:
     """The one exception a client that crashed ends with (``__cause__``: what failed)."""
-    where, original = ((exc.where, exc.original) if isinstance(exc, _Crash)
+    where, original = ((exc.where, exc.original) if isinstance(exc, Crash)
                        else ("the runtime", exc))
     error = SessionFailedError(f"{where} failed: {type(original).__name__}: {original}")
     error.__cause__ = original
@@ -162,7 +162,7 @@ class EventDispatcher:
         error = self._stop_error
         if error is not None:
             self._stop_error = None
-            raise _Stop(error, rest)
+            raise Stop(error, rest)
 
     def _call(self, method: str, *args: Any, defer: bool = False) -> None:
         """Call a processor method of the runtime's own (``on_reconnecting`` ...), isolated.
@@ -204,7 +204,7 @@ class EventDispatcher:
                     except Exception as exc:  # the callback raised
                         self._raised(exc, events, i, "callback", False)
                         continue
-                except _Stop:
+                except Stop:
                     raise  # the callback's, under "stop"
                 except Exception as exc:  # only the handler gets here
                     self._raised(exc, events, i, _name(handler), True)
@@ -223,7 +223,7 @@ class EventDispatcher:
             try:
                 rec.commit()
             except Exception as exc:
-                raise _Crash("the journal", exc) from exc
+                raise Crash("the journal", exc) from exc
 
     def _raised(self, exc: Exception, events: list[Event], i: int, who: str,
                 then_callback: bool) -> None:
@@ -258,7 +258,7 @@ class EventDispatcher:
         try:
             duplicate = rec.is_duplicate(ev)
         except Exception as exc:
-            raise _Crash("the journal", exc) from exc
+            raise Crash("the journal", exc) from exc
         if not duplicate:
             self._hand(ev)
         self._stop_if_failed(events[i + 1:])
@@ -266,7 +266,7 @@ class EventDispatcher:
             try:
                 rec.handled(ev)
             except Exception as exc:
-                raise _Crash("the journal", exc) from exc
+                raise Crash("the journal", exc) from exc
 
     def _hand(self, ev: Event, ending: bool = False) -> None:
         """Hand one event to each of its consumers, each call isolated."""
@@ -302,7 +302,7 @@ class EventDispatcher:
                 except Exception:
                     logger.exception("the store failed to record %s", type(ev).__name__)
 
-    def _report_withheld(self, stop: _Stop) -> None:
+    def _report_withheld(self, stop: Stop) -> None:
         """After a stop: what becomes of the events not handed (``stop.rest``).
 
         With a journal nothing: they are not recorded handled, so the next session on the

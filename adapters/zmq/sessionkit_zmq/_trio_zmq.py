@@ -41,13 +41,12 @@ POLLIN = int(zmq.POLLIN)
 POLLOUT = int(zmq.POLLOUT)
 NOBLOCK = int(zmq.NOBLOCK)
 _EVENTS = int(zmq.EVENTS)
-#: libzmq's getsockopt without pyzmq's Python-level wrapper (which only converts the result)
-_get = zmq.backend.Socket.get
 
 
 def events(sock: zmq.Socket[Any]) -> int:
-    """The socket's ZMQ_EVENTS (processes its pending commands: see the module docstring)."""
-    return _get(sock, _EVENTS)  # type: ignore[return-value]
+    """The socket's ZMQ_EVENTS (processes its pending commands: see the module docstring).
+    ``Socket.get`` with an ``int``: ``getsockopt`` would make an enum member of it."""
+    return sock.get(_EVENTS)  # type: ignore[no-any-return]
 
 
 def fileno(sock: zmq.Socket[Any]) -> int:

@@ -1,9 +1,11 @@
-"""The submit side's fast path (sessionkit/runtime/_fastpath.py), over the memory transport.
+"""How a submit reaches the transport (sessionkit/runtime/_client.py), over the memory
+transport: sent at once from the submitting task while the owner task is parked and the
+transport can send without waiting (``NonBlockingTransport``), else by the owner task; and
+``await submit()`` as a trio checkpoint.
 
 The exchange here is the far side of a :func:`memory_transport_pair`, driven by the test:
 a task answers the login, and a hook can answer a request *during* its send (as a fast
-exchange does while the sender is descheduled), so its answers are there to be read when
-``await submit()`` goes on to read.
+exchange does while the sender is descheduled).
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ from sessionkit import (
     SessionConfig,
     Status,
 )
-from sessionkit.runtime import HandlerError, open_session
-from sessionkit.runtime._fastpath import _SLICE
+from sessionkit.runtime import NonBlockingTransport, open_session
 from sessionkit.runtime.memory import MemoryTransport, memory_transport_pair
 from sessionkit.store import MemoryStore
 
@@ -68,32 +69,26 @@ class Exchange:
 
 
 class Near:
-    """The client's side: the memory transport, with a hook on its fast-path send and
+    """The client's side: the memory transport, with a hook on its synchronous send and
     counters of how frames went out."""
 
     def __init__(self, near: MemoryTransport, *, room: int | None = None) -> None:
         self.near = near
-        #: receive_frames hands over the first frame alone (the rest waits in ``held``)
-        self.first_alone = False
-        self.held: list[bytes] = []
-        self.receives = 0  # receive_frames calls
         self.on_send_now: Callable[[list[bytes]], None] | None = None
         self.on_owner_send: Callable[[], None] | None = None
         self.sent_now: list[bytes] = []
         self.sent_by_owner: list[list[bytes]] = []
-        self.room = room  # at most this many frames go out at once (None: all that fit)
+        self.room = room  # at most this many frames go out without waiting (None: all)
 
     def send_frames_nowait(self, frames: list[bytes]) -> int:
-        frames = frames if self.room is None else frames[:self.room]
+        if self.room is not None:
+            frames = frames[:self.room]
+            self.room -= len(frames)
         n = self.near.send_frames_nowait(frames)
         self.sent_now += frames[:n]
         if self.on_send_now is not None:
             self.on_send_now(frames[:n])
         return n
-
-    def receive_frames_nowait(self) -> list[bytes]:
-        frames, self.held = self.held + self.near.receive_frames_nowait(), []
-        return frames
 
     async def send_frames(self, frames: list[bytes]) -> None:
         self.sent_by_owner.append(list(frames))
@@ -102,18 +97,16 @@ class Near:
             self.on_owner_send()
 
     async def receive_frames(self) -> list[bytes]:
-        self.receives += 1
-        if self.held:
-            frames, self.held = self.held, []
-        else:
-            frames = await self.near.receive_frames()
-        if self.first_alone:
-            self.held = frames[1:]
-            return frames[:1]
-        return frames
+        return await self.near.receive_frames()
 
     async def aclose(self) -> None:
         await self.near.aclose()
+
+
+class Blocking(Near):
+    """A transport without ``send_frames_nowait``: the owner task sends everything."""
+
+    send_frames_nowait = None  # type: ignore[assignment]
 
 
 class Log(MessageProcessor):
@@ -134,19 +127,20 @@ class Log(MessageProcessor):
 
 
 def run(body: Callable[[Any, Exchange, Near, Log], Any], *, log: Any = None,
-        config: SessionConfig | None = None, room: int | None = None, **options: Any) -> Log:
+        config: SessionConfig | None = None, room: int | None = None,
+        transport: type[Near] = Near, **options: Any) -> Log:
     """Run ``body(client, exchange, near, log)`` in a session over a memory pair (virtual
     time); returns the processor's log."""
     log = log or Log()
-    trio.run(_run, body, log, config, room, options,
+    trio.run(_run, body, log, config, room, transport, options,
              clock=trio.testing.MockClock(autojump_threshold=0))
     return log
 
 
 async def _run(body: Any, log: Log, config: SessionConfig | None, room: int | None,
-               options: dict[str, Any]) -> None:
+               transport: type[Near], options: dict[str, Any]) -> None:
     near, far = memory_transport_pair()
-    ex, wrapped = Exchange(far), Near(near, room=room)
+    ex, wrapped = Exchange(far), transport(near, room=room)
 
     class Connector:
         async def connect(self) -> Near:
@@ -165,132 +159,104 @@ async def _run(body: Any, log: Log, config: SessionConfig | None, room: int | No
         await body(client, ex, wrapped, log)
 
 
-def test_a_lone_submit_is_on_the_wire_before_submit_returns() -> None:
+def test_a_lone_submit_is_on_the_wire_before_submit_yields() -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        sent: list[list[Any]] = []
+        near.on_send_now = lambda frames: sent.append(ex.take())  # during the submit
         cid = await client.submit(order())
-        # no schedule point passed, and the frame is already in the exchange's buffer
+        assert [[m.cid for m in msgs] for msgs in sent] == [[cid]]
+        assert near.sent_by_owner == []  # the owner task was not woken to send it
+
+    run(body)
+
+
+def test_await_submit_is_a_checkpoint_and_submit_nowait_is_not() -> None:
+    """As trio's own ``send``: a cancellation point and a schedule point."""
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        with trio.testing.assert_checkpoints():
+            await client.submit(order())
+        with trio.testing.assert_checkpoints():
+            await client.submit(order(), timeout=1.0)
+        with trio.testing.assert_checkpoints():
+            await client.submit_batch([order(), order()])
+        with trio.testing.assert_no_checkpoints():
+            client.submit_nowait(order())
+        assert client.statistics().in_flight == 5
+
+    run(body)
+
+
+def test_a_cancelled_submit_submits_nothing() -> None:
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await client.submit(order())
+        assert scope.cancelled_caught
+        await trio.testing.wait_all_tasks_blocked()
+        assert ex.take() == [] and client.statistics().in_flight == 0
+
+    run(body)
+
+
+def test_a_submit_cancelled_during_its_schedule_point_is_still_submitted() -> None:
+    """Once taken, a request is never lost to a cancellation: the call returns its cid."""
+    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
+        with trio.CancelScope() as scope:
+            near.on_send_now = lambda frames: scope.cancel()  # while the submit runs
+            cid = await client.submit(order())
+        assert not scope.cancelled_caught
         assert [m.cid for m in ex.take()] == [cid]
-        assert len(near.sent_now) == 1 and near.sent_by_owner == []
 
     run(body)
 
 
-def test_answers_there_when_the_submit_reads_are_handled_before_it_returns() -> None:
-    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
-        cid = await client.submit(order())
-        assert log.items == [("status", cid), ("report", cid, 0), ("finished", cid, "done")]
-        assert client.statistics().in_flight == 0
-
-    run(body)
-
-
-def test_submit_nowait_never_runs_a_handler() -> None:
+def test_answers_are_handed_to_the_processor_by_the_owner_task() -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
         near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
         cid = client.submit_nowait(order())
         assert near.sent_now and log.items == []  # sent at once; the answers wait
         await trio.testing.wait_all_tasks_blocked()
         assert log.items == [("status", cid), ("report", cid, 0), ("finished", cid, "done")]
+        assert client.statistics().in_flight == 0
 
     run(body)
 
 
-def test_a_transport_that_hands_over_the_first_frame_alone_has_the_rest_read_at_once(
-        ) -> None:
-    """A transport may return the first frame after a wake-up alone (the ZeroMQ one does,
-    so that it reaches its handler sooner): the owner reads the rest without waiting, in
-    the same pass, in order."""
+def test_a_burst_goes_out_as_it_is_made_in_order() -> None:
+    """Submits made without a schedule point in between each send their frame at once:
+    the exchange starts on the first while the rest are made."""
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        near.first_alone = True
-        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
-        before = near.receives  # the owner is parked in one of these
-        cid = client.submit_nowait(order())
-        await trio.testing.wait_all_tasks_blocked()
-        assert log.items == [("status", cid), ("report", cid, 0), ("finished", cid, "done")]
-        # the wait that returned the ACK, then the owner parked again in a new one: the
-        # final report did not cost a receive_frames call of its own
-        assert near.receives == before + 1 and near.held == []
-
-    run(body)
-
-
-def test_a_burst_sends_its_first_at_once_and_the_rest_together_in_order() -> None:
-    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        cids = [await client.submit(order(100 + i)) for i in range(5)]  # no checkpoint
-        assert [m.cid for m in ex.take()] == cids[:1]
-        await trio.testing.wait_all_tasks_blocked()
-        assert [m.cid for m in ex.take()] == cids[1:]
-        assert len(near.sent_by_owner) == 1  # one write for the rest of the burst
-        # after a schedule point the next submit is a burst of its own again
-        cid = await client.submit(order())
-        assert [m.cid for m in ex.take()] == [cid]
-
-    run(body)
-
-
-def test_without_trio_s_count_a_burst_lasts_until_the_owner_parks_again(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from sessionkit.runtime import _fastpath
-
-    monkeypatch.setattr(_fastpath, "_schedule_points", lambda task: None)
-
-    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        first = await client.submit(order())
-        await trio.sleep(0)  # a schedule point, but nothing says so: still the same burst
-        second = await client.submit(order())
-        assert [m.cid for m in ex.take()] == [first]
-        await trio.testing.wait_all_tasks_blocked()  # the owner sent it and parked again
-        assert [m.cid for m in ex.take()] == [second] and len(near.sent_by_owner) == 1
-        third = await client.submit(order())
-        assert [m.cid for m in ex.take()] == [third] and len(near.sent_now) == 2
+        cids = []
+        for i in range(5):
+            cids.append(client.submit_nowait(order(100 + i)))
+            assert [m.cid for m in ex.take()] == cids[-1:]
+        assert near.sent_by_owner == [] and len(near.sent_now) == 5
 
     run(body)
 
 
 def test_what_does_not_fit_at_once_is_sent_by_the_owner_in_order() -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        first = await client.submit(order())  # nothing fits now
-        assert ex.take() == [] and near.sent_now == []
-        second = client.submit_nowait(order())
+        cids = [client.submit_nowait(order()) for _ in range(5)]
+        assert [m.cid for m in ex.take()] == cids[:2]  # what the transport took at once
         await trio.testing.wait_all_tasks_blocked()
-        assert [m.cid for m in ex.take()] == [first, second]
+        assert [m.cid for m in ex.take()] == cids[2:]  # each once, in order
+        assert [len(frames) for frames in near.sent_by_owner] == [3]  # in one call
 
-    run(body, room=0)
+    run(body, room=2)
 
 
-def test_a_long_burst_goes_out_in_slices_while_it_runs() -> None:
-    """The frames of a burst do not wait for its end: each time ``_SLICE`` wait, the
-    submitting task sends them, in order, before its next submit."""
+def test_a_transport_that_cannot_send_without_waiting_has_the_owner_send() -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        first = await client.submit(order())
-        cids = [first]
-        for _ in range(2 * _SLICE):  # no schedule point in between
-            cids.append(await client.submit(order()))
-            if len(cids) == 1 + _SLICE:  # the first slice has just gone
-                assert [m.cid for m in ex.take()] == cids
-        assert [m.cid for m in ex.take()] == cids[1 + _SLICE:]  # the second, as it filled
-        tail = [await client.submit(order()) for _ in range(3)]
-        assert ex.take() == [] and near.sent_by_owner == []  # a slice is not full yet
+        assert not isinstance(near, NonBlockingTransport)
+        near.on_owner_send = lambda: [ex.answer(m) for m in ex.take()
+                                     if isinstance(m, LimitOrder)]
+        cid = await client.submit(order())
         await trio.testing.wait_all_tasks_blocked()
-        assert [m.cid for m in ex.take()] == tail  # the owner writes the rest at once
-        assert [len(frames) for frames in near.sent_by_owner] == [3]
-        assert client.statistics().in_flight == len(cids) + 3
+        assert near.sent_now == [] and log.items == [
+            ("status", cid), ("report", cid, 0), ("finished", cid, "done")]
 
-    run(body, config=SessionConfig(cid_prefix="c", max_in_flight=1000))
-
-
-def test_a_slice_the_transport_cannot_take_whole_is_finished_by_the_owner_in_order(
-        ) -> None:
-    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        cids = [await client.submit(order()) for _ in range(2 * _SLICE + 5)]
-        got = [m.cid for m in ex.take()]
-        assert got == cids[:1 + 3]  # the first at once; 3 of the first slice
-        await trio.testing.wait_all_tasks_blocked()
-        got += [m.cid for m in ex.take()]
-        assert got == cids  # each once, in order
-
-    run(body, room=3, config=SessionConfig(cid_prefix="c", max_in_flight=1000))
+    run(body, transport=Blocking)
 
 
 def test_a_request_that_cannot_be_encoded_is_logged_and_tracked_and_the_next_goes_out(
@@ -303,8 +269,7 @@ def test_a_request_that_cannot_be_encoded_is_logged_and_tracked_and_the_next_goe
         assert near.sent_now == [] and ex.take() == []
         assert "over max_frame_size 200" in caplog.text
         assert [cid for cid, _, _ in client.session.tracked()] == [big.cid]
-        await trio.testing.wait_all_tasks_blocked()
-        cid = await client.submit(order())  # a new burst: sent at once
+        cid = await client.submit(order())  # sent at once
         assert [m.cid for m in ex.take()] == [cid]
         await trio.sleep(10)  # the big one's ACK timer runs out max_send_attempts times
         assert ("finished", big.cid, "unknown") in log.items
@@ -323,7 +288,7 @@ def test_a_full_window_met_at_once_raises_and_the_processor_hears_busy() -> None
 
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
         await client.submit(order())  # sent at once; the exchange does not answer
-        await trio.testing.wait_all_tasks_blocked()  # a new burst, the owner parked
+        await trio.testing.wait_all_tasks_blocked()  # the owner parked
         with pytest.raises(SessionBusy, match="max_in_flight 1"):
             client.submit_nowait(order())
         assert busy == []  # not from the submitting task: the owner dispatches it
@@ -333,48 +298,23 @@ def test_a_full_window_met_at_once_raises_and_the_processor_hears_busy() -> None
     run(body, log=Busy(), config=SessionConfig(cid_prefix="c", max_in_flight=1))
 
 
-def test_a_handler_stop_during_the_read_ends_the_session_not_the_submit() -> None:
-    returned: list[str] = []
-    log = Log()
-
+@pytest.mark.parametrize("how", ["submit", "submit_nowait"])
+def test_the_ack_timer_of_a_request_sent_at_once_is_armed(how: str) -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        log.fail_on = "status"
-        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
-        returned.append(await client.submit(order()))  # the handler raises inside
-        await trio.sleep_forever()  # the owner ends the session with the error
-
-    with pytest.raises(HandlerError, match="strategy bug") as info:
-        run(body, log=log, handler_errors="stop")
-    assert len(returned) == 1  # submit returned normally
-    # the final report read with the ACK was fed to the session, but the stop kept it
-    # from the processor (HandlerError.undelivered): the order is reported unknown, not
-    # done (the engine never saw the fill a "done" would stand for)
-    assert log.items == [("status", returned[0]), ("finished", returned[0], "unknown")]
-    assert [type(e.msg).__name__ for e in info.value.undelivered] == ["ActionReport"]
-
-
-def test_the_ack_timer_of_a_request_sent_at_once_is_armed() -> None:
-    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        cid = await client.submit(order())  # the exchange never answers it
+        if how == "submit":
+            cid = await client.submit(order())  # the exchange never answers it
+        else:
+            cid = client.submit_nowait(order())
+        assert near.sent_now  # sent at once, with the owner parked (its deadline: none)
         await trio.sleep(1.5)
         assert [m.cid for m in ex.take()] == [cid, cid]  # sent at once, then resent
 
     run(body, config=SessionConfig(cid_prefix="c", ack_timeout=1.0, ack_timeout_max=1.0))
 
 
-def test_the_ack_timer_of_a_request_submit_nowait_sent_at_once_is_armed() -> None:
-    async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        cid = client.submit_nowait(order())
-        assert near.sent_now  # sent at once, with no read after it
-        await trio.sleep(1.5)
-        assert [m.cid for m in ex.take()] == [cid, cid]
-
-    run(body, config=SessionConfig(cid_prefix="c", ack_timeout=1.0, ack_timeout_max=1.0))
-
-
 def test_with_a_journal_the_owner_sends_every_request() -> None:
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
-        cid = await client.submit(order())
+        cid = client.submit_nowait(order())
         assert near.sent_now == [] and ex.take() == []
         await trio.testing.wait_all_tasks_blocked()
         assert [m.cid for m in ex.take()] == [cid]
@@ -410,7 +350,6 @@ def test_answers_the_processor_leaves_to_the_defaults_make_no_events_but_callbac
     async def body(client: Any, ex: Exchange, near: Near, log: Any) -> None:
         near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
         plain = await client.submit(order())
-        await trio.sleep(0)  # a burst of its own: sent at once, answered at once
         traced = await client.submit(order(), callback=lambda m, p: calls.append(m.TYPE))
         await trio.testing.wait_all_tasks_blocked()
         assert [i for i in log.items if i[0] == "finished"] == [
