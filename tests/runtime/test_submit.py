@@ -186,16 +186,31 @@ def test_await_submit_is_a_checkpoint_and_submit_nowait_is_not() -> None:
     run(body)
 
 
-def test_a_cancelled_submit_submits_nothing() -> None:
+@pytest.mark.parametrize("how", ["submit", "submit with a timeout", "submit_batch"])
+def test_a_cancelled_submit_submits_nothing(how: str) -> None:
+    """Cancelled before it is taken: nothing sent, nothing tracked, no outcome reported
+    for it, and the session goes on."""
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
         with trio.CancelScope() as scope:
             scope.cancel()
-            await client.submit(order())
+            if how == "submit":
+                await client.submit(order())
+            elif how == "submit with a timeout":
+                await client.submit(order(), timeout=1.0)
+            else:
+                await client.submit_batch([order(), order()])
         assert scope.cancelled_caught
+        await trio.sleep(5)  # past every timer a request would have had
+        assert ex.take() == [] and near.sent_now == [] and near.sent_by_owner == []
+        stats = client.statistics()
+        assert stats.in_flight == 0 and stats.submitted == 0
+        assert log.items == []  # no outcome for a request never taken
+        near.on_send_now = lambda frames: [ex.answer(m) for m in ex.take()]
+        cid = await client.submit(order())
         await trio.testing.wait_all_tasks_blocked()
-        assert ex.take() == [] and client.statistics().in_flight == 0
+        assert ("finished", cid, "done") in log.items
 
-    run(body)
+    run(body, config=SessionConfig(cid_prefix="c", ack_timeout=1.0, ack_timeout_max=1.0))
 
 
 def test_a_submit_cancelled_during_its_schedule_point_is_still_submitted() -> None:

@@ -102,8 +102,7 @@ def test_a_send_that_consumes_the_read_signal_wakes_the_parked_reader(raw_contex
                                                                       nowait: bool) -> None:
     """A reader parks on the FD; a frame arrives; another task's send processes the socket's
     commands (clearing the FD) before trio looks at it: the reader must still wake. The same
-    with the fast path's synchronous send (the wake then goes through the waiter's
-    eventfd, not a cancellation)."""
+    with the synchronous send_frames_nowait the runtime's submits use."""
     async def main() -> None:
         router, client = await _raw_router_and_client(raw_context)
         ident = _raw_accept(router)
