@@ -118,13 +118,11 @@ class EventDispatcher:
     handler_errors: int
 
     def _new_session(self, handoff: Handoff | None) -> Session:
-        """A session for this client: answers its processor leaves to the do-nothing
-        default produce no event unless their request has a callback (with a recorder,
-        every event is produced: the journal records each one handled)."""
-        session = Session(self._config, codec=self._codec, handoff=handoff)
-        if self._recorder is None:
-            session.set_unobserved(t for t, h in self._message_handlers.items() if h is None)
-        return session
+        """A session for this client. (Leaving out the events of answers the processor
+        leaves to the do-nothing default, with ``Session.set_unobserved``, saved under 11%
+        of the client's CPU per order in tools/bench_zmq.py --quick, medians of 3 runs:
+        under the 20% a piece of machinery must earn, so every answer makes its event.)"""
+        return Session(self._config, codec=self._codec, handoff=handoff)
 
     def _bind_handlers(self, processor: Any) -> None:
         self._message_handlers = message_handlers(processor)
