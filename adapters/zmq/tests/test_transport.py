@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sessionkit_zmq import ZmqConnector, adapter, serve_endpoint
 from sessionkit_zmq._framing import close_message
 
-from sessionkit.runtime import ConnectFailed, Transport, TransportClosed
+from sessionkit.runtime import ConnectFailed, NonBlockingTransport, Transport, TransportClosed
 
 from .conftest import LOOPBACK, fast_options, receive_n
 
@@ -67,6 +67,8 @@ def test_frames_travel_both_ways_in_order(curve: bool) -> None:
         async with adapter.serve(curve=curve, options=fast_options()) as ep:
             client, server = await _pair(ep)
             assert isinstance(client, Transport) and isinstance(server, Transport)
+            # the client's submits send at once; the server side has no need to
+            assert isinstance(client, NonBlockingTransport)
             frames = [b"%d" % i for i in range(500)]
             await client.send_frames(frames)
             got, _ = await receive_n(server, 500)
