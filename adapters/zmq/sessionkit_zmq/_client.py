@@ -35,7 +35,7 @@ from ._monitor import (
     protocol_error_text,
 )
 from ._options import SocketOptions
-from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter, events, fileno
+from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter, events
 
 __all__ = ["ZmqConnector", "ZmqTransport", "client_context"]
 
@@ -162,8 +162,7 @@ class ZmqTransport:
         self._sock: zmq.Socket[Any] | None = sock
         self._mon = mon
         self._waiter = FdWaiter([sock, mon])
-        self._mon_fd = fileno(mon)
-        self._mon_dirty = True  # the monitor may hold events: read it before waiting
+        self._mon_unread = True  # the monitor may hold events: read it before waiting
         self._linger_ms = int(linger * 1000)
         self._closed: str | None = None
         self.endpoint = endpoint
@@ -242,13 +241,9 @@ class ZmqTransport:
             if self._closed is not None:
                 self._teardown(0)
                 raise TransportClosed(self._closed)
-            # The monitor's FD stays signalled until its events are read: after a wake
-            # that brought no frame, read them if it is (a level check, cheaper than a
-            # zmq call that finds nothing).
-            if waited and self._mon_fd in self._waiter.signalled():
-                self._mon_dirty = True
-            if self._mon_dirty:
-                self._mon_dirty = False
+            # A wake that brought no frame may be the monitor's (a disconnect): read it
+            if waited or self._mon_unread:
+                self._mon_unread = False
                 self._check_monitor()
                 if self._closed is not None:
                     continue  # one last drain: deliver what arrived before the loss

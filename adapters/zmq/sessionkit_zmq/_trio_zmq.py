@@ -124,12 +124,6 @@ class FdWaiter:
             for fd in self._fds:
                 nursery.start_soon(one, fd)
 
-    def signalled(self) -> list[int]:
-        """The FDs signalled now (a level check, no zmq call); all of them when unknown."""
-        if self._epoll is None or self._closed:
-            return self._fds
-        return [fd for fd, _ in self._epoll.poll(0)]
-
     def wake(self) -> None:
         """Cut the current wait short: the waiting task re-reads the socket's state."""
         if not self._parked or self._closed:
