@@ -249,7 +249,11 @@ class SessionClient(EventDispatcher, Ending):
         """After a submit: with the owner parked, send what the session queued at once from
         this task (the transport's ``send_frames_nowait``), or wake the owner for what
         cannot be done here (frames the transport cannot take now, events to hand to the
-        processor, a failure). The owner, when not parked, sends on its next pass."""
+        processor, a failure). The owner, when not parked, sends on its next pass.
+
+        Sending here rather than waking the owner to send saves 57% of the CPU per order
+        of a loop of ``await submit()`` (tools/bench_zmq.py --quick, medians of 3 runs:
+        33 against 78 us plain)."""
         scope = self._wait_scope
         if scope is None:
             return
@@ -351,6 +355,12 @@ class SessionClient(EventDispatcher, Ending):
             except SessionBusy:
                 pass
             else:
+                # The schedule point costs a loop of submits over ZeroMQ 17 to 18 us of CPU
+                # per order (tools/bench_zmq.py --quick, medians of 6 runs: 37.4 against
+                # 20.6 us plain, 40.0 against 21.7 CURVE; floor_cpu_ratio 5.75 against
+                # 3.26): the owner then wakes for the answers every few orders, not once a
+                # window. A raw trio + pyzmq loop pays about as much for it
+                # (tools/bench_checkpoint.py: 4 to 13 us per order).
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return cid
         return await self._when_not_busy(lambda: self.submit_nowait(request, callback), timeout)
