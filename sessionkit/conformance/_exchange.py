@@ -19,7 +19,7 @@ from .._codec import JsonCodec
 from .._errors import DecodeError
 from .._messages import Heartbeat, Message
 from ..runtime._transport import ConnectFailed, Transport, TransportClosed
-from ._inflight import CountingTransport, InFlight
+from ._inflight import InFlight, counting
 
 __all__ = ["ScriptedExchange", "StepFailed", "GuardedConnector"]
 
@@ -83,7 +83,7 @@ class GuardedConnector:
             self.refuse -= 1
             raise ConnectFailed("connection refused (conformance fault: inject refuse-connect)")
         transport: Transport = await self.inner.connect()
-        return CountingTransport(transport, self.inflight)
+        return counting(transport, self.inflight)
 
 
 class ScriptedExchange:

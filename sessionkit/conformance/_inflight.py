@@ -22,9 +22,10 @@ from typing import Any
 
 import trio
 
-from ..runtime._transport import Transport
+from ..runtime._transport import NonBlockingTransport, Transport
 
-__all__ = ["InFlight", "CountingTransport", "BUSY_THRESHOLD"]
+__all__ = ["InFlight", "CountingTransport", "CountingNonBlockingTransport", "counting",
+           "BUSY_THRESHOLD"]
 
 #: real seconds every task must have waited before virtual time jumps while a frame is in flight
 BUSY_THRESHOLD = 2.0
@@ -80,7 +81,7 @@ class InFlight:
 class CountingTransport:
     """The client's transport, counting what it sends and reads (everything else passes)."""
 
-    def __init__(self, inner: Transport, inflight: InFlight) -> None:
+    def __init__(self, inner: Any, inflight: InFlight) -> None:
         self.inner = inner
         self.inflight = inflight
 
@@ -94,7 +95,7 @@ class CountingTransport:
 
     async def receive_frames(self) -> list[bytes]:
         try:
-            frames = await self.inner.receive_frames()
+            frames: list[bytes] = await self.inner.receive_frames()
         except BaseException as exc:
             if not isinstance(exc, trio.Cancelled):
                 self.inflight.closed()
@@ -107,17 +108,24 @@ class CountingTransport:
         await self.inner.aclose()
 
     def __getattr__(self, name: str) -> Any:
-        found = getattr(self.inner, name)
-        if name == "send_frames_nowait":
-            def send_nowait(frames: list[bytes]) -> int:
-                n: int = found(frames)
-                self.inflight.client_sent(n)
-                return n
-            return send_nowait
-        if name == "receive_frames_nowait":
-            def receive_nowait() -> list[bytes]:
-                frames: list[bytes] = found()
-                self.inflight.client_read(len(frames))
-                return frames
-            return receive_nowait
-        return found
+        if name == "send_frames_nowait":  # only CountingNonBlockingTransport has it
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+class CountingNonBlockingTransport(CountingTransport):
+    """:class:`CountingTransport` of a :class:`~sessionkit.runtime.NonBlockingTransport`."""
+
+    inner: NonBlockingTransport
+
+    def send_frames_nowait(self, frames: list[bytes]) -> int:
+        n = self.inner.send_frames_nowait(frames)
+        self.inflight.client_sent(n)
+        return n
+
+
+def counting(transport: Transport, inflight: InFlight) -> CountingTransport:
+    """``transport`` counted, keeping what it can do (a non-blocking send)."""
+    if isinstance(transport, NonBlockingTransport):
+        return CountingNonBlockingTransport(transport, inflight)
+    return CountingTransport(transport, inflight)

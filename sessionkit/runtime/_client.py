@@ -7,9 +7,10 @@ to the processor in order; then it waits for new frames, the session's next
 deadline (a cancel scope deadline) or a wake-up from a submit (the submit
 cancels that wait). Nothing in this loop checkpoints per message.
 
-User tasks submit straight into the core (same thread, no lock) and wake
-the owner task to flush, or, for the first request of a burst while the owner
-is parked, send it themselves (``_fastpath.py``). When the connection drops and a
+User tasks submit straight into the core (same thread, no lock). While the
+owner is parked, a submit sends its frame itself when the transport can send
+without waiting (:class:`~sessionkit.runtime.NonBlockingTransport`), and wakes
+the owner only for what it cannot do at once. When the connection drops and a
 :class:`ReconnectPolicy` is given, a supervisor loop (the same task) builds
 the next session from the last one's :class:`~sessionkit.Handoff`, so submits
 made during the outage queue there, and logs in again resuming after the
@@ -42,13 +43,18 @@ from .._messages import Message, Request
 from .._session import BatchTicket, Handoff, Session
 from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
-from ._dispatch import EventDispatcher, _Crash
+from ._dispatch import Crash, EventDispatcher, Stop
 from ._ending import Ending
 from ._errors import ConnectionFailedError, HandlerError, SessionFailedError
-from ._fastpath import FastPath
 from ._options import check_options, positive_or_none
 from ._reconnect import ReconnectPolicy
-from ._transport import ConnectFailed, Connector, Transport, TransportClosed
+from ._transport import (
+    ConnectFailed,
+    Connector,
+    NonBlockingTransport,
+    Transport,
+    TransportClosed,
+)
 from ._util import StatsAccumulator, collapse, reraise
 
 if TYPE_CHECKING:
@@ -80,7 +86,7 @@ class ClientState(enum.Enum):
     FAILED = "failed"
 
 
-class SessionClient(EventDispatcher, FastPath, Ending):
+class SessionClient(EventDispatcher, Ending):
     """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
 
     def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
@@ -133,10 +139,15 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         #: the failure that ended the last connection (attempt) was reported to the processor
         self._failure_reported = False
         self._handler_error: HandlerError | None = None
+        #: the cancel scope of the owner's wait while it is parked (None otherwise)
         self._wait_scope: trio.CancelScope | None = None
-        #: trio.current_time, or the running clock's own method (two calls fewer)
-        self._clock: Callable[[], float] = trio.current_time
-        self._init_fast_path()
+        #: the transport's send_frames_nowait while the owner is parked (None otherwise)
+        self._send_now: Callable[[list[bytes]], int] | None = None
+        #: frames a submit could not send at once: the owner sends them first
+        self._unsent: list[bytes] = []
+        #: what ends the session, met by a submitting task (a transport or codec that
+        #: failed in its send): the owner raises it
+        self._stopped: Crash | None = None
         cfg = self._config
         self._first_wait = min(cfg.ack_timeout, cfg.ack_timeout_max)
         self._owner_scope: trio.CancelScope | None = None
@@ -206,31 +217,68 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                 and (policy.max_attempts is None or self._attempt < policy.max_attempts))
 
     def _wake(self) -> None:
-        self._cancel_wait()
+        """Wake the parked owner (cancel its wait). The scope is forgotten at once, so a
+        cancelled wait is told from a live one without asking trio (whose
+        ``cancel_called`` reads the clock)."""
+        scope = self._wait_scope
+        if scope is not None:
+            self._wait_scope = None
+            scope.cancel()
 
     def submit_nowait(self, request: Request, callback: Callback | None = None) -> str:
-        """Submit now or raise :class:`~sessionkit.SessionBusy` at once; returns the cid."""
-        return self._submit_now(request, callback, False)
+        """Submit now or raise :class:`~sessionkit.SessionBusy` at once; returns the cid.
 
-    def _submit_now(self, request: Request, callback: Callback | None, reading: bool) -> str:
+        Never a checkpoint, and never runs a handler (the answers are the owner task's to
+        hand to the processor)."""
         session = self._open_session()
         recorder = self._recorder
         if recorder is not None:
             # what the journal refuses raises here: the session never takes it (nothing
             # is tracked, nothing sent); see Recorder.check / submitted
             recorder.check(request)
-        now = self._clock()
-        if self._wait_scope is not None and self._send_now is not None and not self._unsent:
-            sent = self._send_at_once(session, request, callback, now, reading)
-            if sent is not None:
-                return sent
+        now = trio.current_time()
         try:
             cid = session.submit(request, now, callback=callback)
             if recorder is not None:
                 recorder.submitted(request, cid)
         finally:
-            self._flush(session, now, reading=reading)
+            self._flush(session, now)
         return cid
+
+    def _flush(self, session: Session, now: float) -> None:
+        """After a submit: with the owner parked, send what the session queued at once from
+        this task (the transport's ``send_frames_nowait``), or wake the owner for what
+        cannot be done here (frames the transport cannot take now, events to hand to the
+        processor, a failure). The owner, when not parked, sends on its next pass.
+
+        Sending here rather than waking the owner to send saves 57% of the CPU per order
+        of a loop of ``await submit()`` (tools/bench_zmq.py --quick, medians of 3 runs:
+        33 against 78 us plain)."""
+        scope = self._wait_scope
+        if scope is None:
+            return
+        send_now = self._send_now
+        if send_now is not None and not session.has_events:
+            frames: list[bytes] = []
+            sent = 0
+            try:
+                frames = self._frames(session)
+                if frames:
+                    sent = send_now(frames)
+            except TransportClosed:
+                pass  # the owner learns of it on its next send or receive
+            except Crash as crash:  # the codec failed: the owner ends the session with it
+                self._stopped = crash
+            except Exception as exc:  # a bug of the transport: likewise
+                self._stopped, frames = Crash("the transport", exc), []
+            if sent == len(frames) and self._stopped is None:
+                # the request's ACK timer may fall before the deadline the owner waits for
+                deadline = now + self._first_wait
+                if deadline < scope.deadline:
+                    scope.deadline = deadline
+                return
+            self._unsent += frames[sent:]
+        self._wake()
 
     def submit_batch_nowait(self, requests: Sequence[Request],
                             callbacks: Sequence[Callback | None] | None = None,
@@ -240,7 +288,7 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         requests = list(requests)
         recorder = self._recorder
         if recorder is not None:
-            recorder.check_batch(requests)  # as in _submit_now: refused before it is taken
+            recorder.check_batch(requests)  # as in submit_nowait: refused before it is taken
         now = trio.current_time()
         try:
             tickets = session.submit_batch(requests, now, callbacks=callbacks)
@@ -262,13 +310,19 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         await trio.lowlevel.checkpoint_if_cancelled()
         positive_or_none("timeout", timeout, allow_zero=True)
         deadline = trio.current_time() + (self._submit_timeout if timeout is None else timeout)
+        waited = False
         while True:
             seen = self._progress
             try:
-                return attempt()
+                result = attempt()
             except SessionBusy:
                 if need > self._config.max_in_flight or trio.current_time() >= deadline:
                     raise
+            else:
+                if not waited:  # a checkpoint, as trio's own send: see submit
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                return result
+            waited = True
             with trio.move_on_at(deadline):
                 while self._progress == seen:
                     await self._changed.park()
@@ -283,22 +337,31 @@ class SessionClient(EventDispatcher, FastPath, Ending):
         """Submit one request; while the session is busy, wait (at most ``timeout``).
 
         ``timeout`` defaults to ``submit_timeout`` of :func:`open_session`; past
-        it the :class:`~sessionkit.SessionBusy` is raised. When the session is
-        not busy this does not yield to other tasks (it is a cancellation point,
-        not a schedule point). A lone request is sent at once from this task, and
-        answers already there are handed to the processor before this returns, as
-        if the owner task had run during the await (see ``_fastpath.py``);
-        :meth:`submit_nowait` never runs a handler.
+        it the :class:`~sessionkit.SessionBusy` is raised.
+
+        A checkpoint, as trio's own ``MemorySendChannel.send`` is: a cancellation point
+        before the request is taken (a cancelled call submits nothing), then a schedule
+        point once it is taken (shielded: a request submitted is never lost to a
+        cancellation, the call returns its cid). So a loop of ``await submit()`` lets other
+        tasks, and the owner task, run between its requests; :meth:`submit_nowait`, which
+        never yields, is the way to submit many at once. While the owner task is parked
+        and the transport can send without waiting, the request's frame is sent from this
+        task before the call yields.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         if timeout is None:
             try:  # the common case first: room in the window
-                cid = self._submit_now(request, callback, True)
+                cid = self.submit_nowait(request, callback)
             except SessionBusy:
                 pass
             else:
-                if self._sent_now:
-                    self._read_now()
+                # The schedule point costs a loop of submits over ZeroMQ 17 to 18 us of CPU
+                # per order (tools/bench_zmq.py --quick, medians of 6 runs: 37.4 against
+                # 20.6 us plain, 40.0 against 21.7 CURVE; floor_cpu_ratio 5.75 against
+                # 3.26): the owner then wakes for the answers every few orders, not once a
+                # window. A raw trio + pyzmq loop pays about as much for it
+                # (tools/bench_checkpoint.py: 4 to 13 us per order).
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return cid
         return await self._when_not_busy(lambda: self.submit_nowait(request, callback), timeout)
 
@@ -388,14 +451,14 @@ class SessionClient(EventDispatcher, FastPath, Ending):
             try:
                 self._recorder.before_send(msgs)
             except Exception as exc:
-                raise _Crash("the journal", exc) from exc
+                raise Crash("the journal", exc) from exc
         encode = self._codec.encode
         try:
             return [encode(m) for m in msgs]
         except LocalProtocolError:
             return self._encode_each(msgs)
         except Exception as exc:
-            raise _Crash("the codec", exc) from exc
+            raise Crash("the codec", exc) from exc
 
     def _encode_each(self, msgs: list[Message]) -> list[bytes]:
         out = []
@@ -406,7 +469,7 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                 logger.error("not sent (the session resends it until max_send_attempts, then "
                              "reports it unknown): %s", err)
             except Exception as exc:
-                raise _Crash("the codec", exc) from exc
+                raise Crash("the codec", exc) from exc
         return out
 
     async def _run_connection(self, transport: Transport, session: Session) -> tuple[str, str]:
@@ -418,10 +481,9 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                       resume_event_id=resume)
         current_time = trio.current_time
         self._unsent = []
-        send_now = (getattr(transport, "send_frames_nowait", None) if self._recorder is None
-                    else None)
-        read_more = getattr(transport, "receive_frames_nowait", None)
-        self._receive_now = read_more if send_now is not None else None
+        # with a journal the owner sends every frame: it journals a burst in one commit first
+        send_now = (transport.send_frames_nowait if self._recorder is None
+                    and isinstance(transport, NonBlockingTransport) else None)
         try:
             while True:
                 while True:
@@ -435,7 +497,7 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                         except TransportClosed:
                             raise
                         except Exception as exc:
-                            raise _Crash("the transport", exc) from exc
+                            raise Crash("the transport", exc) from exc
                         self._bump()
                     events = session.events()
                     if events:
@@ -453,18 +515,17 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                                       ) as scope:
                     self._wait_scope = scope
                     self._send_now = send_now
-                    self._burst = None
                     try:
                         frames = await transport.receive_frames()
                     except TransportClosed:
                         raise
                     except Exception as exc:
-                        raise _Crash("the transport", exc) from exc
+                        raise Crash("the transport", exc) from exc
                     # still inside the scope (nothing in _woke awaits): the scope's exit
                     # is not between the frames' arrival and their handlers
-                    now = self._woke(session, frames, read_more)
+                    now = self._woke(session, frames)
                 if frames is None:  # the wait was cut short: a wake-up or the deadline
-                    now = self._woke(session, [], None)
+                    now = self._woke(session, [])
                 timer = deadline is not None and now >= deadline
                 if timer and session.state not in CLOSED_STATES:
                     session.handle_timer(now)
@@ -476,11 +537,51 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                 session.connection_lost(exc.reason, current_time())
             self._dispatch(session.events())
         finally:
-            self._wait_scope = None
-            self._send_now = self._receive_now = None
+            self._wait_scope = self._send_now = None
             self._unsent = []  # lost with the connection, as frames in flight are
             await self._close_transport(transport)
         return self._end_kind or "failed", self._end_reason or "connection ended"
+
+    def _woke(self, session: Session, frames: list[bytes]) -> float:
+        """The owner's wait ended: feed what came. Returns the time it was fed at."""
+        self._wait_scope = self._send_now = None
+        if self._stopped is not None:  # a submit met what ends the session
+            stop, self._stopped = self._stopped, None
+            raise stop
+        now = trio.current_time()
+        if frames:
+            self._feed(session, frames, now)
+        return now
+
+    def _feed(self, session: Session, frames: list[bytes], now: float) -> None:
+        """Feed frames to the session, each one's events handed to the processor before the
+        next is decoded (an ACK reaches its handler without waiting for the decode of what
+        came with it). With a journal, all are fed first: the owner then hands their events
+        in one batch, journalled in one commit. A handler's stop raises :class:`Stop` once
+        every frame is fed, with what the session reported since."""
+        if self._recorder is not None:
+            try:
+                session.receive_frames(frames, now)
+            except SessionClosed:
+                pass  # a frame failed the session; the rest are moot
+            return
+        receive = session.receive_data
+        i = 0
+        try:
+            for i, frame in enumerate(frames):  # noqa: B007 - i is read on a stop
+                receive(frame, now)
+                if session.has_events:
+                    self._dispatch(session.events())
+        except SessionClosed:
+            pass  # a frame failed the session; the rest are moot
+        except Stop as stop:
+            try:
+                for frame in frames[i + 1:]:
+                    receive(frame, now)
+            except SessionClosed:
+                pass
+            stop.rest = stop.rest + session.events()
+            raise
 
     async def _close_transport(self, transport: Transport) -> None:
         with trio.CancelScope(shield=True) as scope:
@@ -527,7 +628,7 @@ class SessionClient(EventDispatcher, FastPath, Ending):
                 self._failure_reported = True
                 self._call("on_connection_failed", self._end_reason)
             except Exception as exc:
-                raise _Crash("the connector", exc) from exc
+                raise Crash("the connector", exc) from exc
             else:
                 self.connections += 1
                 if self._closing:
@@ -569,7 +670,6 @@ class SessionClient(EventDispatcher, FastPath, Ending):
     @asynccontextmanager
     async def _running(self, *, wait_login: bool) -> AsyncIterator[SessionClient]:
         """Run the owner task around a block (see :func:`open_session`)."""
-        self._clock = trio.lowlevel.current_clock().current_time
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery_scope = nursery.cancel_scope

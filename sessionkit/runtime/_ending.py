@@ -19,7 +19,7 @@ import trio
 from .._events import ConnectionFailed, MessageFinished, Outcome
 from .._session import Session
 from .._state import CLOSED_STATES, SessionState
-from ._dispatch import STOPPED, _Stop, crash_error
+from ._dispatch import STOPPED, Stop, crash_error
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
 from ._reconnect import ReconnectPolicy
 from ._util import StatsAccumulator
@@ -54,7 +54,7 @@ class Ending:
         def _bump(self) -> None: ...
         def _set_ended(self, failed: bool) -> None: ...
         def _dispatch_safely(self, events: list[Any]) -> None: ...
-        def _report_withheld(self, stop: _Stop) -> None: ...
+        def _report_withheld(self, stop: Stop) -> None: ...
         async def _connect_loop(self) -> str: ...
 
     def _give_up(self, kind: str, reason: str) -> SessionFailedError | None:
@@ -80,7 +80,7 @@ class Ending:
                               else "session closed before the final response")
             if scope.cancelled_caught:
                 reason = unfinished = self._abort_reason or self._cancel_reason
-        except _Stop as stop:
+        except Stop as stop:
             self._handler_error = stop.error
             logger.error("%s", stop.error, exc_info=stop.error.original)
             self._report_withheld(stop)

@@ -20,6 +20,7 @@ from .._errors import SessionkitError
 
 __all__ = [
     "Transport",
+    "NonBlockingTransport",
     "Connector",
     "ServerEndpoint",
     "Adapter",
@@ -78,10 +79,8 @@ class Transport(Protocol):
     * ``aclose`` closes at once even when cancelled (then raises
       ``trio.Cancelled``), as trio's ``AsyncResource.aclose`` does.
 
-    Optional, for the runtime's fast path (``_fastpath.py``): synchronous
-    ``send_frames_nowait(frames) -> int`` (how many went out without waiting)
-    and ``receive_frames_nowait() -> list[bytes]`` (what is readable now),
-    called while the owner task is parked in ``receive_frames``.
+    A transport that can also send without waiting implements
+    :class:`NonBlockingTransport`.
     """
 
     async def send_frames(self, frames: list[bytes]) -> None: ...
@@ -89,6 +88,25 @@ class Transport(Protocol):
     async def receive_frames(self) -> list[bytes]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class NonBlockingTransport(Transport, Protocol):
+    """A :class:`Transport` that can also send synchronously, without waiting (optional).
+
+    The runtime checks for it once, when a connection starts. With it, a submit made while
+    the owner task is parked in ``receive_frames`` sends its frame itself, at once, instead
+    of waking the owner task to send it (``docs/architecture.md``).
+
+    ``send_frames_nowait(frames)`` sends, in order, as many of ``frames`` as fit now and
+    returns how many (the runtime's owner task sends the rest with ``send_frames``); it
+    raises :class:`TransportClosed` on a closed connection. It is called while another
+    task is parked in ``receive_frames``, and must leave that task able to wake for
+    frames that arrive (ZeroMQ: a send may consume the socket's read signal, so it reads
+    ``EVENTS`` afterwards and wakes the parked task when the socket is readable).
+    """
+
+    def send_frames_nowait(self, frames: list[bytes]) -> int: ...
 
 
 class Connector(Protocol):

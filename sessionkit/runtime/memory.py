@@ -180,8 +180,9 @@ class MemoryTransport:
     def send_frames_nowait(self, frames: list[bytes]) -> int:
         """Send what fits now without waiting; returns how many of ``frames`` went out.
 
-        The runtime's fast path (``sessionkit/runtime/_fastpath.py``). While faults
-        are active nothing goes this way (0 is returned): :meth:`send_frames` applies them.
+        So this transport is a :class:`~sessionkit.runtime.NonBlockingTransport`. While
+        faults are active nothing goes this way (0 is returned): :meth:`send_frames`
+        applies them.
         """
         self._check_send()
         return 0 if self._out.faults.active else self._put(frames)
@@ -200,7 +201,8 @@ class MemoryTransport:
 
     def receive_frames_nowait(self) -> list[bytes]:
         """Every frame readable now, without waiting: ``[]`` when none, or when the
-        connection ended (then :meth:`receive_frames` says why)."""
+        connection ended (then :meth:`receive_frames` says why). For a test driving the
+        far side by hand; the runtime does not use it."""
         if self.closed_reason is not None or self._in.broken is not None:
             return []
         return self._take()[0]

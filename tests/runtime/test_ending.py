@@ -297,16 +297,13 @@ def test_a_codec_that_raises_ends_the_session_with_one_error_naming_it(driver: A
 
 
 class BrokenNowait(BrokenTransport):
-    """A transport with the fast path's synchronous calls; sending them fails with a bug of
-    its own once ``send_broken`` is set (on the submitting task's side)."""
+    """A :class:`~sessionkit.runtime.NonBlockingTransport` whose synchronous send fails with
+    a bug of its own once ``send_broken`` is set (on the submitting task's side)."""
 
     def send_frames_nowait(self, frames: list[bytes]) -> int:
         if self.owner.send_broken:
             raise RuntimeError("transport bug: send buffer gone")
         return self.inner.send_frames_nowait(frames)  # type: ignore[no-any-return]
-
-    def receive_frames_nowait(self) -> list[bytes]:
-        return self.inner.receive_frames_nowait()  # type: ignore[no-any-return]
 
 
 def test_a_transport_that_raises_in_a_submit_ends_the_session_not_the_submit(

@@ -18,6 +18,7 @@ from sessionkit import ConfigError, Heartbeat, JsonCodec, Logout
 from sessionkit.runtime import (
     CAPABILITIES,
     ConnectFailed,
+    NonBlockingTransport,
     Transport,
     TransportClosed,
     load_adapter,
@@ -44,6 +45,22 @@ def test_frames_arrive_in_order_and_in_one_batch() -> None:
         await b.send_frames([b"back"])
         assert await a.receive_frames() == [b"back"]
         assert (a.frames_sent, b.frames_received) == (3, 3)
+
+    run(main)
+
+
+def test_send_frames_nowait_sends_what_fits_and_never_waits() -> None:
+    async def main() -> None:
+        a, b = memory_transport_pair(max_buffer=3)
+        assert isinstance(a, NonBlockingTransport)
+        with trio.testing.assert_no_checkpoints():
+            assert a.send_frames_nowait([b"1", b"2"]) == 2
+            assert a.send_frames_nowait([b"3", b"4", b"5"]) == 1  # the buffer holds 3
+            assert a.send_frames_nowait([b"4"]) == 0
+        assert await b.receive_frames() == [b"1", b"2", b"3"]
+        a.close("done")
+        with pytest.raises(TransportClosed, match="done"):
+            a.send_frames_nowait([b"late"])
 
     run(main)
 

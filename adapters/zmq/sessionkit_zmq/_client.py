@@ -35,18 +35,12 @@ from ._monitor import (
     protocol_error_text,
 )
 from ._options import SocketOptions
-from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter, events, fileno
+from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter, events
 
 __all__ = ["ZmqConnector", "ZmqTransport", "client_context"]
 
 logger = logging.getLogger(__name__)
 
-#: libzmq's send without pyzmq's Python-level wrapper (which only adds routing-id and group
-#: arguments a DEALER does not use)
-_send = zmq.backend.Socket.send
-#: libzmq's recv, likewise (a DEALER's messages carry no routing-id)
-_recv = zmq.backend.Socket.recv
-_get = zmq.backend.Socket.get
 _RCVMORE = int(zmq.RCVMORE)
 
 #: most frames returned by one receive_frames call (a fairness guard, far above normal batches)
@@ -168,8 +162,7 @@ class ZmqTransport:
         self._sock: zmq.Socket[Any] | None = sock
         self._mon = mon
         self._waiter = FdWaiter([sock, mon])
-        self._mon_fd = fileno(mon)
-        self._mon_dirty = True  # the monitor may hold events: read it before waiting
+        self._mon_unread = True  # the monitor may hold events: read it before waiting
         self._linger_ms = int(linger * 1000)
         self._closed: str | None = None
         self.endpoint = endpoint
@@ -177,11 +170,6 @@ class ZmqTransport:
         self.frames_received = 0
         #: one read takes at most this many bytes (the rest stays in ZeroMQ's bounded queue)
         self.max_batch_bytes = max_batch_bytes
-        #: the last read stopped at a bound (MAX_BATCH or max_batch_bytes): more may be ready
-        self._more = False
-        #: a nowait send, with a task parked on the FD, found nothing to read: until the
-        #: next drain, anything that arrives wakes that task (see receive_frames_nowait)
-        self._quiet = False
 
     def __repr__(self) -> str:
         state = f"closed: {self._closed}" if self._closed else "open"
@@ -193,27 +181,25 @@ class ZmqTransport:
 
     # -- receiving -------------------------------------------------------------------
 
-    def _drain(self, sock: zmq.Socket[Any], woken: bool = False) -> list[bytes]:
-        """Every message ready now (non-blocking), control messages handled. ``woken``
-        (just woken by the FD, so a message is most likely there): the first message
-        alone.
+    def _drain(self, sock: zmq.Socket[Any]) -> list[bytes]:
+        """Every message ready now (non-blocking), control messages handled.
 
         It reads until ``zmq.Again`` (half a microsecond, as a plain recv) rather than
         asking ``EVENTS`` first (several: pyzmq builds an enum member per option read),
         and reads each message as plain bytes: a data message is single-part, so only a
         message whose first part is empty (a control message, or an empty frame) is asked
         whether more parts follow (``RCVMORE``)."""
-        self._quiet = self._more = False
         out: list[bytes] = []
         append = out.append
+        recv, get = sock.recv, sock.get
         size, limit = 0, self.max_batch_bytes
         try:
             for _ in range(MAX_BATCH):
-                frame = _recv(sock, NOBLOCK)
-                if not frame and _get(sock, _RCVMORE):  # a control message: [b"", cmd...]
+                frame = recv(NOBLOCK)
+                if not frame and get(_RCVMORE):  # a control message: [b"", cmd...]
                     parts: list[bytes] = [frame]
-                    while _get(sock, _RCVMORE):
-                        parts.append(_recv(sock, NOBLOCK))
+                    while get(_RCVMORE):
+                        parts.append(recv(NOBLOCK))
                     _, closing = parse_multipart(parts)
                     if closing is not None:
                         self._closed = f"the exchange closed the connection: {closing}"
@@ -222,12 +208,7 @@ class ZmqTransport:
                 append(frame)
                 size += len(frame)
                 if size >= limit:  # bounded in bytes: the rest waits in ZeroMQ's queue
-                    self._more = True
                     break
-                if woken:
-                    break  # the first message after a wake goes to its handler at once
-            else:
-                self._more = True
         except zmq.Again:
             pass
         except zmq.ZMQError as exc:
@@ -245,19 +226,14 @@ class ZmqTransport:
                 logger.info("%s", self._closed)
 
     async def receive_frames(self) -> list[bytes]:
-        """Wait for frames and return every one ready; TransportClosed when it ends.
-
-        After it had to wait, it returns the first frame alone, so that frame reaches its
-        handler without waiting for the others to be read: the runtime reads the rest at
-        once with :meth:`receive_frames_nowait` (a caller that does not, gets them from
-        the next call, without a wait)."""
+        """Wait for frames and return every one ready; TransportClosed when it ends."""
         await trio.lowlevel.checkpoint_if_cancelled()
         waited = False
         while True:
             sock = self._sock
             if sock is None:
                 raise TransportClosed(self._closed or "transport closed")
-            frames = self._drain(sock, waited)
+            frames = self._drain(sock)
             if frames:
                 if not waited:
                     await trio.lowlevel.cancel_shielded_checkpoint()
@@ -265,13 +241,9 @@ class ZmqTransport:
             if self._closed is not None:
                 self._teardown(0)
                 raise TransportClosed(self._closed)
-            # The monitor's FD stays signalled until its events are read: after a wake
-            # that brought no frame, read them if it is (a level check, cheaper than a
-            # zmq call that finds nothing).
-            if waited and self._mon_fd in self._waiter.signalled():
-                self._mon_dirty = True
-            if self._mon_dirty:
-                self._mon_dirty = False
+            # A wake that brought no frame may be the monitor's (a disconnect): read it
+            if waited or self._mon_unread:
+                self._mon_unread = False
                 self._check_monitor()
                 if self._closed is not None:
                     continue  # one last drain: deliver what arrived before the loss
@@ -283,37 +255,17 @@ class ZmqTransport:
                 raise TransportClosed(self._closed or "transport closed") from None
             waited = True
 
-    def receive_frames_nowait(self) -> list[bytes]:
-        """Every frame ready now, without waiting (``[]`` when none): the runtime's fast
-        path, called while the owner is parked in :meth:`receive_frames`. A closed
-        connection returns ``[]`` and wakes the owner, whose receive reports it.
-
-        Right after a :meth:`send_frames_nowait` that found nothing to read (with the
-        owner parked), it returns ``[]`` without asking libzmq again: that check marked
-        the socket's queue as read empty, so what arrived since signals the FD and is the
-        parked owner's to read. Each frame is returned once either way."""
-        sock = self._sock
-        if sock is None or self._closed is not None:
-            return []
-        if self._quiet:
-            self._quiet = False
-            return []
-        frames = self._drain(sock)
-        if self._closed is not None or self._more:
-            self._waiter.wake()  # the owner reports the loss, or reads the rest
-        return frames
-
     # -- sending ---------------------------------------------------------------------
 
     def _send_some(self, sock: zmq.Socket[Any], frames: Sequence[bytes], i: int) -> int:
         """Send ``frames[i:]`` without waiting, up to ZeroMQ's SNDHWM; returns the index
         reached. Then wakes a task parked on the FD if the sends consumed its read signal
         (a send processes the socket's pending commands)."""
-        send = _send
+        send = sock.send
         n, start = len(frames), i
         try:
             while i < n:
-                send(sock, frames[i], NOBLOCK)
+                send(frames[i], NOBLOCK)
                 i += 1
         except zmq.Again:
             pass
@@ -324,11 +276,8 @@ class ZmqTransport:
             raise TransportClosed(self._closed) from None
         finally:
             self.frames_sent += i - start
-        if self._waiter.parked:
-            if events(sock) & POLLIN:
-                self._waiter.wake()
-            else:
-                self._quiet = True
+        if self._waiter.parked and events(sock) & POLLIN:
+            self._waiter.wake()
         return i
 
     def _open_socket(self) -> zmq.Socket[Any]:
@@ -362,10 +311,10 @@ class ZmqTransport:
     def send_frames_nowait(self, frames: Sequence[bytes]) -> int:
         """Send what fits now without waiting; returns how many of ``frames`` went out.
 
-        The runtime's submit-side fast path: a task that is not the owner sends at once
-        (same thread, no await in between) while the owner is parked in
-        :meth:`receive_frames`. Past ZeroMQ's SNDHWM it stops and leaves the rest to the
-        owner's :meth:`send_frames`. Raises TransportClosed on a closed connection.
+        The runtime's :class:`~sessionkit.runtime.NonBlockingTransport`: a submitting task
+        sends at once while the owner is parked in :meth:`receive_frames`. Past ZeroMQ's
+        SNDHWM it stops and leaves the rest to the owner's :meth:`send_frames`. Raises
+        TransportClosed on a closed connection.
         """
         return self._send_some(self._open_socket(), frames, 0)
 

@@ -16,19 +16,18 @@ clear while messages are waiting. The discipline is therefore:
 
 :class:`FdWaiter` parks tasks on one or several sockets' FDs (several through one epoll
 descriptor, so one ``wait_readable`` covers a data socket and its monitor), one task on the
-FD itself and any other on an event it sets when it wakes. Where it has an epoll descriptor
-(Linux) it also has an ``eventfd`` in it: :meth:`FdWaiter.wake` writes to that, so the
-parked task simply returns from its wait at the scheduler's next pass, at the price of one
-system call, instead of being cancelled (a cancellation unwinds the task's stack and
-re-registers its FD with trio's epoll, several times the cost).
+FD itself and any other on an event it sets when it wakes; :meth:`FdWaiter.wake` cancels the
+parked task's wait. (An ``eventfd`` in the epoll set, written to wake the task without a
+cancellation, saved 16% of the client's CPU per order plain and nothing with CURVE in
+tools/bench_zmq.py --quick, medians of 6 runs: under the 20% a piece of machinery must
+earn, so it went.)
 """
 
 from __future__ import annotations
 
-import os
 import select
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import trio
 import zmq
@@ -41,13 +40,12 @@ POLLIN = int(zmq.POLLIN)
 POLLOUT = int(zmq.POLLOUT)
 NOBLOCK = int(zmq.NOBLOCK)
 _EVENTS = int(zmq.EVENTS)
-#: libzmq's getsockopt without pyzmq's Python-level wrapper (which only converts the result)
-_get = zmq.backend.Socket.get
 
 
 def events(sock: zmq.Socket[Any]) -> int:
-    """The socket's ZMQ_EVENTS (processes its pending commands: see the module docstring)."""
-    return _get(sock, _EVENTS)  # type: ignore[return-value]
+    """The socket's ZMQ_EVENTS (processes its pending commands: see the module docstring).
+    ``Socket.get`` with an ``int``: ``getsockopt`` would make an enum member of it."""
+    return cast(int, sock.get(_EVENTS))
 
 
 def fileno(sock: zmq.Socket[Any]) -> int:
@@ -58,15 +56,12 @@ def fileno(sock: zmq.Socket[Any]) -> int:
 class FdWaiter:
     """Parks tasks until one of a few zmq sockets' FDs signals (see the module docstring)."""
 
-    __slots__ = ("_fds", "_epoll", "_fd", "_scope", "_parked", "_woken", "_closed", "_wake_fd",
-                 "_poked")
+    __slots__ = ("_fds", "_epoll", "_fd", "_scope", "_parked", "_woken", "_closed")
 
     def __init__(self, sockets: Sequence[zmq.Socket[Any]]) -> None:
         self._fds = [fileno(s) for s in sockets]
         self._epoll: Any = None
         self._fd: int | None
-        self._wake_fd: int | None = None
-        self._poked = False
         if len(self._fds) == 1:
             self._fd = self._fds[0]
         elif hasattr(select, "epoll"):
@@ -74,9 +69,6 @@ class FdWaiter:
             for fd in self._fds:
                 self._epoll.register(fd, select.EPOLLIN)
             self._fd = self._epoll.fileno()
-            if hasattr(os, "eventfd"):
-                self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-                self._epoll.register(self._wake_fd, select.EPOLLIN)
         else:  # pragma: no cover - non-Linux: race one wait per FD
             self._fd = None
         self._scope: trio.CancelScope | None = None
@@ -109,24 +101,15 @@ class FdWaiter:
             return
         self._parked = True
         try:
-            if self._wake_fd is not None:  # wake() writes to the eventfd: no scope needed
-                await trio.lowlevel.wait_readable(self._fd)  # type: ignore[arg-type]
-            else:
-                with trio.CancelScope() as scope:
-                    self._scope = scope
-                    if self._fd is not None:
-                        await trio.lowlevel.wait_readable(self._fd)
-                    else:  # pragma: no cover
-                        await self._race()
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                if self._fd is not None:
+                    await trio.lowlevel.wait_readable(self._fd)
+                else:  # pragma: no cover
+                    await self._race()
         finally:
             self._scope = None
             self._parked = False
-            if self._poked:
-                self._poked = False
-                try:
-                    os.eventfd_read(self._wake_fd)  # type: ignore[arg-type]
-                except OSError:  # pragma: no cover - already read, or closed
-                    pass
             woken = self._woken
             if woken is not None:
                 self._woken = None
@@ -141,24 +124,13 @@ class FdWaiter:
             for fd in self._fds:
                 nursery.start_soon(one, fd)
 
-    def signalled(self) -> list[int]:
-        """The FDs signalled now (a level check, no zmq call); all of them when unknown."""
-        if self._epoll is None or self._closed:
-            return self._fds
-        wake_fd = self._wake_fd
-        return [fd for fd, _ in self._epoll.poll(0) if fd != wake_fd]
-
     def wake(self) -> None:
         """Cut the current wait short: the waiting task re-reads the socket's state."""
         if not self._parked or self._closed:
             return  # nobody waits
-        if self._wake_fd is not None:
-            if not self._poked:
-                self._poked = True
-                os.eventfd_write(self._wake_fd, 1)
-            return
         scope = self._scope
-        if scope is not None and not scope.cancel_called:  # trio's cancel() is not free
+        if scope is not None:
+            self._scope = None  # woken once: another wake before it runs is a no-op
             scope.cancel()
 
     def close(self) -> None:
@@ -170,5 +142,3 @@ class FdWaiter:
             trio.lowlevel.notify_closing(fd)
         if self._epoll is not None:
             self._epoll.close()
-        if self._wake_fd is not None:
-            os.close(self._wake_fd)
