@@ -21,6 +21,7 @@ from ._transport import (
     ConnectFailed,
     Connector,
     ServerEndpoint,
+    TcpServerEndpoint,
     Transport,
     TransportClosed,
     available_adapters,
@@ -48,4 +49,5 @@ __all__ = [
     "CAPABILITIES",
     "load_adapter",
     "available_adapters",
+    "TcpServerEndpoint",
 ]
