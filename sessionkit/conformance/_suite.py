@@ -176,7 +176,11 @@ def format_table(report: SuiteReport, *, verbose: bool = False) -> str:
     if failures:
         lines += ["", "failures:"]
         for r in failures:
-            detail = r.detail if verbose else "\n".join(r.detail.splitlines()[:2])
+            if verbose or not r.message:
+                detail = r.detail if verbose else "\n".join(r.detail.splitlines()[:2])
+            else:  # the step, what did not hold, and why
+                detail = "\n".join(x for x in (r.step, r.message.splitlines()[0],
+                                               f"cause: {r.cause}" if r.cause else "") if x)
             lines.append(f"- {r.category}/{r.name}:")
             lines += ["    " + d for d in detail.splitlines()]
     return "\n".join(lines)

@@ -167,3 +167,14 @@ expect finished o1 outcome=done mid=7
 """, path="order.skt")
     res = run_scenario(sc, memory)
     assert res.passed, res.detail
+
+
+def test_table_names_the_cause_of_a_failure() -> None:
+    report = SuiteReport("fake", ("session",), (
+        ScenarioResult("bad", "login", "failed", "full text", 3, step="line 3: connect",
+                       message="the client did not connect within 5 s\nmore",
+                       cause="ConnectFailed: refused (raised at x.py:1 in connect)"),))
+    text = format_table(report)
+    assert "    line 3: connect\n    the client did not connect within 5 s\n" in text
+    assert "    cause: ConnectFailed: refused (raised at x.py:1 in connect)" in text
+    assert "more" not in text and "full text" in format_table(report, verbose=True)
