@@ -141,6 +141,7 @@ def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
     finally:
         watchdog.cancel()
     took = time.perf_counter() - start
+    run.add_session_cause()
     if run.failure is None:
         return ScenarioResult(scenario.name, scenario.category, "passed", duration=took,
                               capabilities=caps)
@@ -290,12 +291,22 @@ class _Run(ExpectSteps):
         behind it, else the one that ended the session, if any)."""
         where = f"line {step.line}: {step.text}" if step is not None else ""
         cause = cause_text(exc) if exc is not None else ""
-        if not cause and self.session_error is not None:
-            cause = f"the session ended: {cause_text(self.session_error)}"
         calls = self.recorder.timeline()
         detail = "\n".join(x for x in (where, message, f"cause: {cause}" if cause else "") if x)
         self.failure = _Failure(step.line if step else None, where, message, cause,
                                 f"{detail}\nlast processor calls:\n{calls}")
+
+    def add_session_cause(self) -> None:
+        """A failure without a cause of its own gets the session's end as its cause, once
+        the run is over (a step may fail on what the session's end did, a closed
+        connection, before the session task has finished)."""
+        f = self.failure
+        if f is None or f.cause or self.session_error is None:
+            return
+        cause = f"the session ended: {cause_text(self.session_error)}"
+        head, sep, calls = f.detail.partition("\nlast processor calls:\n")
+        self.failure = attrs.evolve(f, cause=cause,
+                                    detail=f"{head}\ncause: {cause}{sep}{calls}")
 
     async def run_step(self, step: Step, at: str | None = None) -> None:
         if self.pending is not None and step.verb != "expect-error":
