@@ -8,8 +8,11 @@ __all__ = ["conformance"]
 
 
 @click.command("conformance")
-@click.option("--adapter", "adapter_name", default="memory", show_default=True, metavar="NAME",
-              help="The adapter to test (a name registered under sessionkit.adapters).")
+@click.option("--adapter", "adapter_name", default="memory", show_default=True,
+              metavar="NAME|MODULE:ATTR",
+              help="The adapter to test: a name registered under sessionkit.adapters, or "
+                   "module:attribute for one that is not installed (imported from the "
+                   "current directory or the Python path).")
 @click.option("--category", "categories", multiple=True, metavar="CATEGORY",
               help="Only scenarios of this category (repeatable).")
 @click.option("-k", "pattern", default=None, metavar="PATTERN",
@@ -45,7 +48,8 @@ def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | N
     from ..conformance import ScriptError, format_table, load_scenarios, select
     from ..conformance._journal import check_journal_spec
     from ..conformance._runner import make_clock, missing_capabilities, run_scenario
-    from ..conformance._suite import SuiteReport, resolve_adapter
+    from ..conformance._suite import SuiteReport
+    from ._adapters import load_cli_adapter
 
     try:
         check_journal_spec(journal)
@@ -56,7 +60,7 @@ def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | N
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--clock") from None
     try:
-        adapter = resolve_adapter(adapter_name)
+        adapter = load_cli_adapter(adapter_name)
     except Exception as exc:
         raise click.BadParameter(str(exc), param_hint="--adapter") from None
     try:
@@ -87,6 +91,6 @@ def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | N
                          tuple(results))
     click.echo(format_table(report, verbose=verbose))
     if as_json:
-        click.echo(report.json_line())
+        click.echo(report.to_json())
     if not report.ok:
         raise SystemExit(1)

@@ -1,10 +1,11 @@
 """``sessionkit demo``: a short trading session told as it happens.
 
-The trio runtime (:func:`sessionkit.runtime.open_session`) connects over the
-in-memory transport to the reference exchange, served on the memory
-adapter's endpoint: login, contracts, orders with their ACKs and MIDs, a
-batch, an exchange restart (run change: open orders cancelled), a dropped
-connection and the resumed replay that ends with resend complete.
+The trio runtime (:func:`sessionkit.runtime.open_session`) connects over an
+adapter's transport (the in-memory one by default) to the reference exchange,
+served on that adapter's endpoint (``adapter.serve()``): login, contracts,
+orders with their ACKs and MIDs, a batch, an exchange restart (run change: open
+orders cancelled), a dropped connection and the resumed replay that ends with
+resend complete.
 """
 
 from __future__ import annotations
@@ -134,11 +135,17 @@ async def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) ->
     raise RuntimeError(f"the demo gave up waiting for {what}")
 
 
-async def run_demo(say: Callable[[str], None], *, pause: float = 0.0) -> dict[str, Any]:
-    """Run the demo session, printing through ``say``; returns a summary."""
+async def run_demo(say: Callable[[str], None], *, pause: float = 0.0,
+                   adapter: Any = None) -> dict[str, Any]:
+    """Run the demo session over ``adapter`` (an :class:`~sessionkit.runtime.Adapter`; the
+    in-memory one by default), printing through ``say``; returns a summary."""
     from ..runtime import ReconnectPolicy, open_session, serve_reference_exchange
     from ..runtime.memory import adapter as memory
     from ..testing import ReferenceExchange
+
+    adapter = adapter if adapter is not None else memory
+    over = ("the in-memory transport" if adapter is memory
+            else f"the {adapter.name} adapter's transport")
 
     async def act(title: str) -> None:
         if pause:
@@ -148,11 +155,11 @@ async def run_demo(say: Callable[[str], None], *, pause: float = 0.0) -> dict[st
 
     exchange = ReferenceExchange(run_id="run-1", heartbeat_interval_ms=1000)
     p = DemoPrinter(say)
-    say("sessionkit demo: the trio runtime over the in-memory transport, trading with the "
-        "in-memory reference exchange (run-1).")
+    say(f"sessionkit demo: the trio runtime over {over}, trading with the "
+        f"in-memory reference exchange (run-1).")
     config = SessionConfig(cid_prefix="demo", ack_timeout=1.0)
     policy = ReconnectPolicy(initial=0.2, max=1.0, jitter=0.0)
-    async with memory.serve() as endpoint, trio.open_nursery() as nursery:
+    async with adapter.serve() as endpoint, trio.open_nursery() as nursery:
         server = await nursery.start(serve_reference_exchange, endpoint, exchange)
         await act("1. login")
         say("   -> login as account 'demo' (resume 0: no replay)")
@@ -229,10 +236,12 @@ def _default_demo() -> str:
 
 
 @click.command("demo")
-@click.option("--adapter", "adapter", default=None, metavar="NAME",
-              help="Which transport to run the demo over: 'memory', or an adapter that "
-                   "registers a demo ('zmq': simulator and client on loopback with CURVE). "
-                   "Default: zmq when installed, else memory.")
+@click.option("--adapter", "adapter", default=None, metavar="NAME|MODULE:ATTR",
+              help="Which transport to run the demo over: 'memory', an adapter that "
+                   "registers a demo ('zmq': simulator and client on loopback with CURVE), "
+                   "or any other adapter, registered or given as module:attribute (the "
+                   "reference exchange served on its adapter.serve()). Default: zmq when "
+                   "installed, else memory.")
 @click.option("--quick", is_flag=True,
               help="No pauses between the acts, and virtual time: finishes at once "
                    "(memory demo).")
@@ -244,20 +253,26 @@ def demo(adapter: str | None, quick: bool) -> None:
     resumed replay ending in resend complete. Everything stays on this machine.
     """
     name = adapter or _default_demo()
-    if name != "memory":
-        demos = _adapter_demos()
-        if name not in demos:
-            known = ", ".join(["memory", *sorted(demos)])
-            raise click.BadParameter(f"no demo for adapter {name!r}; known: {known}",
-                                     param_hint="--adapter")
+    demos = _adapter_demos()
+    if name != "memory" and name in demos:
         run = demos[name].load()
         try:
             trio.run(run, click.echo)
         except Exception as exc:  # a demo that fails says why, not a traceback
             raise click.ClickException(f"{name} demo failed: {exc}") from None
         return
-    clock = trio.testing.MockClock(autojump_threshold=0) if quick else None
+    from ._adapters import load_cli_adapter
+
     try:
-        trio.run(lambda: run_demo(click.echo, pause=0.0 if quick else 0.3), clock=clock)
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
+        chosen = load_cli_adapter(name)
+    except Exception as exc:  # the error lists the installed adapters
+        raise click.BadParameter(f"no demo for adapter {name!r}: {exc}",
+                                 param_hint="--adapter") from None
+    # virtual time (no waiting) suits only a transport living inside trio
+    in_trio = getattr(chosen, "conformance_clock", None) in (None, "virtual")
+    clock = trio.testing.MockClock(autojump_threshold=0) if quick and in_trio else None
+    try:
+        trio.run(lambda: run_demo(click.echo, pause=0.0 if quick else 0.3, adapter=chosen),
+                 clock=clock)
+    except Exception as exc:  # a demo that fails says why, not a traceback
+        raise click.ClickException(f"the demo over {name} failed: {exc}") from None

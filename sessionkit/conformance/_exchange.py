@@ -137,7 +137,8 @@ class ScriptedExchange:
                 raise StepFailed(f"the client did not connect within {timeout:g} s")
             self._accepting = None
             if self._accept_error is not None:
-                raise StepFailed(f"accept() failed: {self._accept_error!r}")
+                raise StepFailed(f"accept() failed: {self._accept_error!r}"
+                                 ) from self._accept_error
         if self.current is None:
             raise StepFailed("no connection: the script needs a 'connect' step first")
         return self.current
@@ -258,6 +259,8 @@ class ScriptedExchange:
         return b"\x00\xffgarbled{frame"
 
     def oversize_frame(self) -> bytes:
-        limit = self.codec.max_frame_size
-        pad = b"x" * limit
-        return b'{"type":"heartbeat","pad":"' + pad + b'"}'
+        """A heartbeat one byte over the codecs' ``max_frame_size``: the transport carries
+        it (the suite keeps its codecs under the adapter's ``max_frame_size``), the
+        client's codec refuses it."""
+        head, tail = b'{"type":"heartbeat","pad":"', b'"}'
+        return head + b"x" * (self.codec.max_frame_size + 1 - len(head) - len(tail)) + tail

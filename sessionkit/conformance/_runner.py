@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import threading
 import time
 from typing import Any
@@ -20,7 +21,7 @@ import attrs
 import trio
 import trio.testing
 
-from .._codec import JsonCodec
+from .._codec import DEFAULT_MAX_FRAME_SIZE, JsonCodec
 from .._config import SessionConfig
 from .._errors import InvalidRequestError, SessionkitError
 from .._messages import MESSAGE_TYPES, Message, Request
@@ -34,10 +35,13 @@ from ._match import describe, mismatches
 from ._recorder import RecordingProcessor
 from ._script import Scenario, Step, Var
 
-__all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "make_clock"]
+__all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "make_clock",
+           "frame_limit"]
 
-#: max_frame_size of both codecs in a scenario (``inject oversize`` sends one byte more)
-FRAME_LIMIT = 64 * 1024
+#: max_frame_size of both codecs in a scenario: the codec's default, 1 MiB (lower for an
+#: adapter whose transport carries less, see :func:`frame_limit`); ``inject oversize``
+#: sends a frame one byte longer, which the transport must deliver to the codec
+FRAME_LIMIT = DEFAULT_MAX_FRAME_SIZE
 #: a scenario that runs longer than this in virtual time has hung
 SCENARIO_LIMIT = 86400.0
 #: a scenario that runs longer than this in real seconds is stopped (a livelock: tasks
@@ -56,6 +60,12 @@ class ScenarioResult:
     #: real seconds the scenario took
     duration: float = 0.0
     capabilities: tuple[str, ...] = ()
+    #: a failure: the step that failed (``line 12: expect-send login``, "" when none)...
+    step: str = ""
+    #: ...what did not hold...
+    message: str = ""
+    #: ...and the exception behind it, with its chain and where each was raised ("" if none)
+    cause: str = ""
 
     @property
     def passed(self) -> bool:
@@ -64,6 +74,19 @@ class ScenarioResult:
 
 def missing_capabilities(scenario: Scenario, adapter: Any) -> set[str]:
     return set(scenario.capabilities) - set(getattr(adapter, "capabilities", ()))
+
+
+def frame_limit(adapter: Any) -> int:
+    """The ``max_frame_size`` of a scenario's codecs: :data:`FRAME_LIMIT` (1 MiB), or one byte
+    under the adapter's ``max_frame_size`` when that is not more, so that a frame one byte
+    over the codecs' limit (``inject oversize``) is still one the transport carries."""
+    carried = getattr(adapter, "max_frame_size", None)
+    if carried is None:
+        return FRAME_LIMIT
+    if not isinstance(carried, int) or isinstance(carried, bool) or carried < 2:
+        raise ValueError(f"the adapter's max_frame_size must be None or a number of bytes "
+                         f">= 2, got {carried!r}")
+    return min(FRAME_LIMIT, carried - 1)
 
 
 def settle_cushion(spec: str | None) -> float:
@@ -121,21 +144,66 @@ def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
     except BaseException as exc:  # the harness or the adapter blew up outside a step
         if isinstance(exc, KeyboardInterrupt):
             raise
-        run.failure = run.failure or (None, f"the scenario crashed: {_error_text(exc)}")
+        if run.failure is None:
+            run._fail(None, f"the scenario crashed: {_error_text(exc)}", exc)
     finally:
         watchdog.cancel()
     took = time.perf_counter() - start
+    run.add_session_cause()
     if run.failure is None:
         return ScenarioResult(scenario.name, scenario.category, "passed", duration=took,
                               capabilities=caps)
-    line, message = run.failure
-    return ScenarioResult(scenario.name, scenario.category, "failed", message, line, took, caps)
+    f = run.failure
+    return ScenarioResult(scenario.name, scenario.category, "failed", f.detail, f.line, took,
+                          caps, step=f.step, message=f.message, cause=f.cause)
 
 
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup):
         return "; ".join(_error_text(e) for e in exc.exceptions)
     return f"{type(exc).__name__}: {exc}"
+
+
+def cause_text(exc: BaseException, limit: int = 6) -> str:
+    """An exception, the exceptions behind it (``__cause__``, else ``__context__``) and where
+    each was raised: ``SessionFailedError: the transport failed: ... (raised at
+    sessionkit/runtime/_client.py:412 in _run) <- OSError: ... (raised at ...)``; the
+    leaves of an exception group each on a line of their own."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "\n".join(cause_text(e, limit) for e in _leaves(exc))
+    parts: list[str] = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen and len(parts) < limit:
+        seen.add(id(cur))
+        parts.append(f"{_error_text(cur)}{_where(cur)}")
+        cur = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+    return " <- ".join(parts)
+
+
+def _where(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    path = code.co_filename
+    here = os.getcwd() + os.sep
+    if path.startswith(here):
+        path = path[len(here):]
+    elif "/site-packages/" in path:
+        path = path[path.index("/site-packages/") + 15:]
+    return f" (raised at {path}:{tb.tb_lineno} in {code.co_name})"
+
+
+@attrs.frozen
+class _Failure:
+    line: int | None
+    step: str
+    message: str
+    cause: str
+    detail: str
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -156,9 +224,10 @@ class _Run(ExpectSteps):
         self.sc = scenario
         self.adapter = adapter
         self.recorder = RecordingProcessor()
-        self.codec = JsonCodec(max_frame_size=FRAME_LIMIT)
+        self.frame_limit = frame_limit(adapter)
+        self.codec = JsonCodec(max_frame_size=self.frame_limit)
         self.timeout = scenario.timeout
-        self.failure: tuple[int | None, str] | None = None
+        self.failure: _Failure | None = None
         self.cids: dict[str, str] = {}
         #: batch alias -> its requests' aliases; batch frame alias -> that frame's requests
         self.groups: dict[str, list[str]] = {}
@@ -219,7 +288,7 @@ class _Run(ExpectSteps):
                         step = None
                         self.final_checks()
                     except StepFailed as exc:
-                        self._fail(exc.step or step, str(exc))
+                        self._fail(exc.step or step, str(exc), exc.__cause__)
                     finally:
                         # the steps are over: the teardown (a socket's linger, a context
                         # term in a thread) takes real time, during which a real-I/O clock
@@ -230,11 +299,27 @@ class _Run(ExpectSteps):
             self._fail(step, f"the scenario did not finish within {SCENARIO_LIMIT:g} s of "
                              f"virtual time")
 
-    def _fail(self, step: Step | None, message: str) -> None:
-        where = f"line {step.line}: {step.text}\n" if step is not None else ""
+    def _fail(self, step: Step | None, message: str, exc: BaseException | None = None) -> None:
+        """Keep the first failure: the step, what did not hold, and why (the exception
+        behind it, else the one that ended the session, if any)."""
+        where = f"line {step.line}: {step.text}" if step is not None else ""
+        cause = cause_text(exc) if exc is not None else ""
         calls = self.recorder.timeline()
-        self.failure = (step.line if step else None,
-                        f"{where}{message}\nlast processor calls:\n{calls}")
+        detail = "\n".join(x for x in (where, message, f"cause: {cause}" if cause else "") if x)
+        self.failure = _Failure(step.line if step else None, where, message, cause,
+                                f"{detail}\nlast processor calls:\n{calls}")
+
+    def add_session_cause(self) -> None:
+        """A failure without a cause of its own gets the session's end as its cause, once
+        the run is over (a step may fail on what the session's end did, a closed
+        connection, before the session task has finished)."""
+        f = self.failure
+        if f is None or f.cause or self.session_error is None:
+            return
+        cause = f"the session ended: {cause_text(self.session_error)}"
+        head, sep, calls = f.detail.partition("\nlast processor calls:\n")
+        self.failure = attrs.evolve(f, cause=cause,
+                                    detail=f"{head}\ncause: {cause}{sep}{calls}")
 
     async def run_step(self, step: Step, at: str | None = None) -> None:
         if self.pending is not None and step.verb != "expect-error":
@@ -266,7 +351,8 @@ class _Run(ExpectSteps):
         if self.session_error is not None:
             odd = [e for e in _leaves(self.session_error) if not isinstance(e, _EXPECTED_ERRORS)]
             if odd:
-                raise StepFailed(f"the runtime raised {_error_text(self.session_error)}")
+                raise StepFailed(f"the runtime raised {_error_text(self.session_error)}"
+                                 ) from self.session_error
         if self.background:
             raise StepFailed("; ".join(self.background))
 
@@ -332,7 +418,8 @@ class _Run(ExpectSteps):
             raise StepFailed("a scenario opens one session; the runtime reconnects it")
         self.session_started = True
         kwargs = dict(account=step.opt("account", "acct"), token=step.opt("token", ""),
-                      config=self.config(), codec=JsonCodec(max_frame_size=FRAME_LIMIT),
+                      config=self.config(),
+                      codec=JsonCodec(max_frame_size=self.frame_limit),
                       reconnect=reconnect_argument(self.sc.reconnect),
                       resume_event_id=step.opt("resume"),
                       handler_errors=step.opt("handler_errors", "log"))
@@ -567,7 +654,14 @@ class _Run(ExpectSteps):
     async def step_check_transport(self, step: Step, at: str | None) -> None:
         from ._transport_checks import TRANSPORT_CHECKS
 
-        await TRANSPORT_CHECKS[step.args[0]](self.exchange.endpoint, self.connector.inner)
+        try:
+            await TRANSPORT_CHECKS[step.args[0]](self.exchange.endpoint, self.connector.inner,
+                                                 self.frame_limit)
+        except BaseExceptionGroup as group:  # a check failed in a nursery of its own
+            failed = [e for e in _leaves(group) if isinstance(e, StepFailed)]
+            if failed:
+                raise failed[0] from failed[0].__cause__
+            raise
 
     async def step_restart(self, step: Step, at: str | None) -> None:
         self.exchange.run_id = step.opt("run_id")

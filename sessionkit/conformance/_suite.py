@@ -70,7 +70,8 @@ def select(scenarios: Iterable[Scenario], *, categories: Iterable[str] | None = 
 
 
 def resolve_adapter(adapter: Any) -> Any:
-    """An adapter object, or the one registered under that name (``sessionkit.adapters``)."""
+    """An adapter object, or the one registered under that name (``sessionkit.adapters``)
+    or named by a ``"module:attribute"`` path (see :func:`sessionkit.runtime.load_adapter`)."""
     if isinstance(adapter, str):
         from ..runtime._transport import load_adapter
 
@@ -113,8 +114,11 @@ class SuiteReport:
             c[r.status] += 1
         return dict(sorted(out.items()))
 
-    def to_json(self) -> dict[str, Any]:
-        """The machine-readable summary (one line of JSON with ``json.dumps``)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable summary, as a dict. Each failure names the scenario, its
+        category, the ``line`` and ``step`` that failed, the ``detail`` (what did not hold)
+        and the ``cause`` (the exception behind it, with its chain and where each was
+        raised; "" when there is none)."""
         return {
             "adapter": self.adapter,
             "passed": self.passed,
@@ -123,12 +127,14 @@ class SuiteReport:
             "scenarios": len(self.results),
             "categories": self.categories(),
             "failures": [{"scenario": r.name, "category": r.category, "line": r.line,
-                          "detail": r.detail.splitlines()[0] if r.detail else ""}
+                          "step": r.step, "detail": r.message or r.detail, "cause": r.cause}
                          for r in self.results if r.status == "failed"],
         }
 
-    def json_line(self) -> str:
-        return json.dumps(self.to_json(), separators=(",", ":"))
+    def to_json(self) -> str:
+        """:meth:`to_dict` as one line of JSON (what ``sessionkit conformance --json``
+        prints last)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
 
 
 def run_suite(adapter: Any, scenarios: Iterable[Scenario] | None = None, *,
@@ -175,7 +181,11 @@ def format_table(report: SuiteReport, *, verbose: bool = False) -> str:
     if failures:
         lines += ["", "failures:"]
         for r in failures:
-            detail = r.detail if verbose else "\n".join(r.detail.splitlines()[:2])
+            if verbose or not r.message:
+                detail = r.detail if verbose else "\n".join(r.detail.splitlines()[:2])
+            else:  # the step, what did not hold, and why
+                detail = "\n".join(x for x in (r.step, r.message.splitlines()[0],
+                                               f"cause: {r.cause}" if r.cause else "") if x)
             lines.append(f"- {r.category}/{r.name}:")
             lines += ["    " + d for d in detail.splitlines()]
     return "\n".join(lines)

@@ -34,10 +34,12 @@ async def _receive(t: Transport, count: int, what: str) -> list[bytes]:
     raise StepFailed(f"{what}: {len(got)} of {count} frames arrived within 10 s")
 
 
-async def frames_in_order(endpoint: Any, connector: Any) -> None:
-    """Frames of any size arrive whole and in order, both ways, however they were grouped."""
+async def frames_in_order(endpoint: Any, connector: Any, frame_limit: int) -> None:
+    """Frames of any size arrive whole and in order, both ways, however they were grouped:
+    up to one byte over the codecs' ``frame_limit`` (a frame the codec must see to refuse)."""
     client, server = await _pair(endpoint, connector)
-    sizes = [1, 7, 100, 1000, 4096, 65_536, 3, 20_000] * 4
+    sizes = [min(n, frame_limit + 1)
+             for n in [1, 7, 100, 1000, 4096, 65_536, 3, 20_000] * 4 + [frame_limit + 1, 2]]
     frames = [bytes([65 + i % 26]) * n for i, n in enumerate(sizes)]
     for a, b, way in ((client, server, "client to server"), (server, client, "server to client")):
         async with trio.open_nursery() as nursery:
@@ -56,15 +58,19 @@ async def frames_in_order(endpoint: Any, connector: Any) -> None:
     await server.aclose()
 
 
-async def receive_cancel_safe(endpoint: Any, connector: Any) -> None:
+async def receive_cancel_safe(endpoint: Any, connector: Any, frame_limit: int) -> None:
     """A receive_frames cancelled at any point loses no frame (the runtime cancels it)."""
     client, server = await _pair(endpoint, connector)
     n = 240
     sent = [b"frame-%d" % i for i in range(n)]
 
-    # The receiver's wait is cancelled right after frames were sent (so the cancel
-    # lands as receive_frames wakes up with frames to take), or by a timeout.
+    # While the sender sends, the receiver's wait is cancelled right after frames were sent
+    # (so the cancel lands as receive_frames wakes up with frames to take), or by a timeout.
+    # Then what is left is read without cancels, for a bounded time: a lost frame is
+    # reported as lost, whatever the clock (a loop of short waits until every frame came
+    # would take minutes of real time on a clock that jumps only after real idleness).
     current: list[trio.CancelScope] = []
+    sender_done = trio.Event()
 
     async def sender() -> None:
         for i, f in enumerate(sent):
@@ -73,28 +79,40 @@ async def receive_cancel_safe(endpoint: Any, connector: Any) -> None:
                 current[0].cancel()
             # mostly no pause (cheap under a real-I/O clock), now and then a timed one
             await trio.sleep(0.0007 if i % 12 == 11 else 0)
+        sender_done.set()
 
     got: list[bytes] = []
     cancelled = 0
     async with trio.open_nursery() as nursery:
         nursery.start_soon(sender)
         with trio.move_on_after(30):
-            while len(got) < n:
+            while len(got) < n and not sender_done.is_set():
                 with trio.move_on_after(0.001) as scope:
                     current[:] = [scope]
                     got.extend(await client.receive_frames())
                 current.clear()
                 cancelled += scope.cancelled_caught
+        with trio.move_on_after(10):
+            while len(got) < n:
+                got.extend(await client.receive_frames())
         nursery.cancel_scope.cancel()
     if got != sent:
-        lost = sorted(set(sent) - set(got))
-        raise StepFailed(f"with receive_frames cancelled {cancelled} times, {len(got)} of {n} "
-                         f"frames arrived in order (first lost: {lost[:3]})")
+        lost = [f.decode() for f in sent if f not in got]
+        if lost and not sender_done.is_set():
+            raise StepFailed(f"the server's send_frames of {n} small frames did not finish "
+                             f"within 30 s while the client read them ({len(got)} arrived)")
+        if lost:
+            raise StepFailed(f"receive_frames is not cancel-safe: with receive_frames "
+                             f"cancelled {cancelled} times, {len(got)} of {n} frames arrived "
+                             f"({len(lost)} lost, the first: {', '.join(lost[:3])}); take "
+                             f"frames off the buffer only after the call's last checkpoint")
+        raise StepFailed(f"with receive_frames cancelled {cancelled} times, the {n} frames "
+                         f"arrived out of order or twice ({len(got)} received)")
     await client.aclose()
     await server.aclose()
 
 
-async def close_delivers_pending(endpoint: Any, connector: Any) -> None:
+async def close_delivers_pending(endpoint: Any, connector: Any, frame_limit: int) -> None:
     """Frames sent before a close arrive first; then TransportClosed with a reason, and a
     send on the closed connection raises TransportClosed."""
     client, server = await _pair(endpoint, connector)
@@ -126,7 +144,7 @@ async def close_delivers_pending(endpoint: Any, connector: Any) -> None:
     await client.aclose()  # idempotent
 
 
-async def aclose_when_cancelled(endpoint: Any, connector: Any) -> None:
+async def aclose_when_cancelled(endpoint: Any, connector: Any, frame_limit: int) -> None:
     """aclose in a cancelled scope still closes: the far side learns of it."""
     client, server = await _pair(endpoint, connector)
     with trio.CancelScope() as scope:
@@ -145,7 +163,8 @@ async def aclose_when_cancelled(endpoint: Any, connector: Any) -> None:
     raise StepFailed("after aclose() in a cancelled scope the far side saw no close in 5 s")
 
 
-TRANSPORT_CHECKS: dict[str, Callable[[Any, Any], Awaitable[None]]] = {
+#: name -> check(endpoint, connector, frame_limit): ``frame_limit`` is the codecs' limit
+TRANSPORT_CHECKS: dict[str, Callable[[Any, Any, int], Awaitable[None]]] = {
     "frames-in-order": frames_in_order,
     "receive-cancel-safe": receive_cancel_safe,
     "close-delivers-pending": close_delivers_pending,

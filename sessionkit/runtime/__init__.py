@@ -22,6 +22,7 @@ from ._transport import (
     Connector,
     NonBlockingTransport,
     ServerEndpoint,
+    TcpServerEndpoint,
     Transport,
     TransportClosed,
     available_adapters,
@@ -50,4 +51,5 @@ __all__ = [
     "CAPABILITIES",
     "load_adapter",
     "available_adapters",
+    "TcpServerEndpoint",
 ]

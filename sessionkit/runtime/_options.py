@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._codec import Codec
+from .._codec import DEFAULT_MAX_FRAME_SIZE, Codec
 from .._config import SessionConfig
 from .._errors import ConfigError, ConfigTypeError
 from .._processor import MessageProcessor
 from .._rules import ID_MAX
 from ._reconnect import ReconnectPolicy
 
-__all__ = ["check_options", "check_processor", "positive_or_none", "PROCESSOR_METHODS"]
+__all__ = ["check_options", "check_processor", "check_frame_limit", "positive_or_none",
+           "PROCESSOR_METHODS"]
 
 #: the methods a processor may have (MessageProcessor's handlers and callbacks)
 PROCESSOR_METHODS = tuple(sorted(n for n in vars(MessageProcessor)
@@ -92,3 +93,23 @@ def check_options(connector: Any, processor: Any, *, account: str, token: str = 
                                   and callable(getattr(codec, "decode", None))):
         raise ConfigTypeError(f"codec must have encode() and decode(), got "
                               f"{type(codec).__name__}")
+    check_frame_limit(connector, codec)
+
+
+def check_frame_limit(connector: Any, codec: Codec | None) -> None:
+    """A connector declaring ``max_frame_size`` (what its transport carries) must not get a
+    codec that makes or accepts larger frames: such a frame could be sent and never arrive.
+    Raise :class:`~sessionkit.ConfigError` naming both sizes."""
+    limit = getattr(connector, "max_frame_size", None)
+    if limit is None:
+        return
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise ConfigError(f"{type(connector).__name__}.max_frame_size must be None or a "
+                          f"positive number of bytes, got {limit!r}")
+    codec_limit = getattr(codec, "max_frame_size", None) if codec is not None \
+        else DEFAULT_MAX_FRAME_SIZE
+    if isinstance(codec_limit, int) and codec_limit > limit:
+        raise ConfigError(f"the codec's max_frame_size {codec_limit} is over what the "
+                          f"transport carries ({type(connector).__name__}.max_frame_size "
+                          f"{limit}): pass a codec with max_frame_size <= {limit}, e.g. "
+                          f"JsonCodec(max_frame_size={limit})")

@@ -12,6 +12,7 @@ accepted connections are transports too.
 
 from __future__ import annotations
 
+import importlib
 from contextlib import AbstractAsyncContextManager
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -29,6 +30,7 @@ __all__ = [
     "CAPABILITIES",
     "load_adapter",
     "available_adapters",
+    "TcpServerEndpoint",
 ]
 
 #: capability names an adapter may claim; the conformance suite groups scenarios by them
@@ -110,39 +112,123 @@ class NonBlockingTransport(Transport, Protocol):
 
 
 class Connector(Protocol):
-    """Opens client connections; raises :class:`ConnectFailed` with the reason."""
+    """Opens client connections; raises :class:`ConnectFailed` with the reason.
+
+    A connector whose transport carries frames only up to a size says so with a
+    ``max_frame_size`` attribute (an ``int``, bytes): ``open_session`` and
+    ``Context`` then refuse a codec whose ``max_frame_size`` is larger
+    (``ConfigError`` naming both), since the session could make frames the
+    transport cannot carry.
+    """
 
     async def connect(self) -> Transport: ...
 
 
 class ServerEndpoint(Protocol):
-    """A listening server: ``accept()`` returns the next client connection."""
+    """A listening server: ``accept()`` returns the next client connection, and
+    ``connector()`` (no arguments) makes a connector to it."""
 
-    def connector(self, **options: Any) -> Connector: ...
+    def connector(self) -> Connector: ...
 
     async def accept(self) -> Transport: ...
 
 
+class TcpServerEndpoint(ServerEndpoint, Protocol):
+    """The server endpoint of an adapter claiming the ``tcp`` capability: the conformance
+    suite puts its fault proxy at ``tcp_address`` and connects through it with
+    ``connector(via=proxy_address)``."""
+
+    @property
+    def tcp_address(self) -> tuple[str, int]:
+        """``(host, port)`` the endpoint listens on."""
+        ...
+
+    def connector(self, *, via: tuple[str, int] | None = None) -> Connector:
+        """A connector to this endpoint; ``via``: connect to that ``(host, port)`` instead
+        (a proxy in front of it), otherwise the same."""
+        ...
+
+
 class Adapter(Protocol):
-    """What the ``sessionkit.adapters`` entry point yields."""
+    """What the ``sessionkit.adapters`` entry point yields (``docs/adapters.md``).
 
-    name: str
-    capabilities: frozenset[str]
+    The conformance suite and the command line use exactly these members. An
+    implementation may take more arguments than the Protocol names, as long as
+    ``serve()`` works with none; plain class attributes satisfy the properties.
+    Check an adapter with ``mypy --strict`` by writing ``_: Adapter = adapter``.
+    """
 
-    def connector(self, **options: Any) -> Connector: ...
+    @property
+    def name(self) -> str:
+        """The adapter's name (the entry point's)."""
+        ...
 
-    def serve(self, **options: Any) -> AbstractAsyncContextManager[ServerEndpoint]: ...
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What its transport and far side can carry (names in :data:`CAPABILITIES`)."""
+        ...
+
+    @property
+    def max_frame_size(self) -> int | None:
+        """The largest frame (bytes) the transport carries whole, or None: no limit of its
+        own. The conformance suite runs its codecs below it; see ``docs/adapters.md``."""
+        ...
+
+    @property
+    def conformance_clock(self) -> str | None:
+        """The clock the conformance suite runs it on: ``"virtual"`` (None means the same),
+        ``"virtual:SECONDS"`` for transports doing real I/O, or ``"real"``."""
+        ...
+
+    def connector(self, *args: Any, **kwargs: Any) -> Connector:
+        """A client connector; the arguments (where to connect, keys...) are the adapter's."""
+        ...
+
+    def serve(self) -> AbstractAsyncContextManager[ServerEndpoint]:
+        """``async with adapter.serve() as endpoint``: a server listening on a free local
+        address until the block ends (the suite, the demo and simulators use it)."""
+        ...
 
 
 def available_adapters() -> list[str]:
+    """The names registered under the ``sessionkit.adapters`` entry point group."""
     return sorted(ep.name for ep in entry_points(group="sessionkit.adapters"))
 
 
 def load_adapter(name: str) -> Adapter:
-    """The adapter registered under ``name``; a clear error lists the known ones."""
+    """The adapter registered under ``name``, or the object a ``"module:attribute"`` path
+    names (an adapter not installed as a distribution, e.g. while writing one); a clear
+    error lists the installed ones or says what the path lacks."""
+    if ":" in name:
+        return _import_adapter(name)
     for ep in entry_points(group="sessionkit.adapters"):
         if ep.name == name:
             adapter: Adapter = ep.load()
             return adapter
     raise SessionkitError(f"no sessionkit adapter named {name!r}; installed adapters: "
-                          f"{', '.join(available_adapters()) or 'none'}")
+                          f"{', '.join(available_adapters()) or 'none'} (or give "
+                          f"'module:attribute' for one that is not installed)")
+
+
+def _import_adapter(path: str) -> Adapter:
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise SessionkitError(f"an adapter path is 'module:attribute', got {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SessionkitError(f"cannot import the adapter module {module_name!r} "
+                              f"(of {path!r}): {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise SessionkitError(f"module {module_name!r} has no attribute {attr!r} "
+                                  f"(adapter path {path!r})")
+        obj = getattr(obj, part)
+    missing = [m for m in ("name", "capabilities", "connector", "serve")
+               if not hasattr(obj, m)]
+    if missing:
+        raise SessionkitError(f"{path} is not a sessionkit adapter: it has no "
+                              f"{', '.join(missing)} (see sessionkit.runtime.Adapter)")
+    adapter: Adapter = obj
+    return adapter

@@ -452,6 +452,10 @@ class MemoryAdapter:
     name = "memory"
     capabilities = frozenset({"session", "ack_mid", "batch", "run_id", "event_replay",
                               "backpressure", "heartbeat", "idempotency", "reconnect"})
+    #: frames of any size are carried (bytes objects handed over)
+    max_frame_size: int | None = None
+    #: the transport lives inside trio: virtual time may jump whenever every task waits
+    conformance_clock = "virtual"
 
     def connector(self, *, address: str, **options: Any) -> MemoryConnector:
         """A connector to the endpoint served at ``address`` (looked up at connect time)."""

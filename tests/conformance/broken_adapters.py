@@ -175,3 +175,38 @@ class SlowCloseAdapter(BrokenAdapter):
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(time.sleep, self.seconds)
         await trio.lowlevel.checkpoint()  # as trio's aclose does after a shielded close
+
+
+class _FrameLimitedAdapter(BrokenAdapter):
+    max_frame_size: int | None = None
+
+
+def drops_frames_over(limit: int, *, declared: bool) -> BrokenAdapter:
+    """Frames to the client longer than ``limit`` bytes are lost: a transport that cannot
+    carry them, which says so (``max_frame_size``) when ``declared``."""
+    adapter = _FrameLimitedAdapter("small-frames", lambda inner: _Wrapped(
+        inner, lambda frames: frames, lambda frames: [f for f in frames if len(f) <= limit]))
+    adapter.max_frame_size = limit if declared else None
+    return adapter
+
+
+class _RaisingSend:
+    """send_frames fails with an error of the adapter's own (not TransportClosed)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        await trio.lowlevel.checkpoint()
+        raise OSError(5, "the wire fell off")
+
+    async def receive_frames(self) -> list[bytes]:
+        frames: list[bytes] = await self.inner.receive_frames()
+        return frames
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def raising_send() -> BrokenAdapter:
+    return BrokenAdapter("raising-send", _RaisingSend)

@@ -114,7 +114,7 @@ def test_scenarios_needing_an_unclaimed_capability_are_skipped() -> None:
     assert batch and all(r.status == "skipped" for r in batch)
     assert all("lacks capability batch" in r.detail for r in batch)
     assert all(r.passed for r in report.results if r.category == "login")
-    cats = report.to_json()["categories"]
+    cats = report.to_dict()["categories"]
     assert cats["batch"] == {"passed": 0, "failed": 0, "skipped": len(batch)}
 
 
@@ -147,10 +147,23 @@ def test_transport_rules_are_checked() -> None:
     unsafe = results(broken.not_cancel_safe(), [
         "transport_receive_cancel_safe", "transport_frames_in_order"])
     assert unsafe["transport_receive_cancel_safe"].status == "failed"
-    assert "frames arrived in order" in unsafe["transport_receive_cancel_safe"].detail
+    assert "receive_frames is not cancel-safe" in unsafe["transport_receive_cancel_safe"].message
     assert unsafe["transport_frames_in_order"].passed
     dropping = results(broken.drops_every_third_frame(), ["transport_frames_in_order"])
     assert "client to server" in dropping["transport_frames_in_order"].detail
+
+
+def test_a_receive_that_is_not_cancel_safe_is_reported_as_such_on_a_real_io_clock() -> None:
+    """On the clock of a transport doing real I/O (virtual time jumps only after every task
+    waited 50 ms of real time) the check used to wait for the lost frames in 1 ms steps,
+    each costing 50 ms of real time, until the watchdog called it a livelock."""
+    scenario = next(s for s in load_scenarios() if s.name == "transport_receive_cancel_safe")
+    result = run_scenario(scenario, broken.not_cancel_safe(), clock="virtual:0.05",
+                          real_time_limit=30)
+    assert result.status == "failed"
+    assert result.step == "line 6: check-transport receive-cancel-safe"
+    assert "receive_frames is not cancel-safe" in result.message, result.detail
+    assert "livelock" not in result.detail
 
 
 def test_a_slow_wire_does_not_make_virtual_time_jump_past_a_frame_in_flight() -> None:
@@ -168,3 +181,46 @@ def test_a_server_slow_to_close_does_not_fail_a_scenario_that_passed() -> None:
     virtual-time limit is for its steps, so a passed scenario stays passed."""
     got = results(broken.SlowCloseAdapter(0.6), ["login_accepted"])
     assert got["login_accepted"].passed, got["login_accepted"]
+
+
+def test_a_transport_carries_what_it_declares_and_the_suite_keeps_to_it() -> None:
+    """A transport losing frames over 4096 bytes fails the oversize and frames-in-order
+    scenarios while it claims no limit; declaring max_frame_size=4096 it passes them (the
+    suite's codecs refuse frames over 4095 bytes, so its oversize frame is 4096)."""
+    names = ["robustness_oversize_frame", "transport_frames_in_order"]
+    undeclared = results(broken.drops_frames_over(4096, declared=False), names)
+    assert undeclared["robustness_oversize_frame"].status == "failed"
+    assert "on_protocol_error" in undeclared["robustness_oversize_frame"].step
+    assert "server to client" in undeclared["transport_frames_in_order"].message
+    declared = results(broken.drops_frames_over(4096, declared=True), names)
+    assert all(r.passed for r in declared.values()), declared
+
+
+def test_a_failure_says_why_the_session_ended() -> None:
+    """The JSON summary of a failure names the step, what did not hold and the cause: the
+    exception chain of the session's end, down to the adapter's own error and where it was
+    raised."""
+    chosen = [s for s in load_scenarios() if s.name == "login_accepted"]
+    report = run_suite(broken.raising_send(), chosen)
+    (failure,) = report.to_dict()["failures"]
+    assert failure["step"].startswith("line ")
+    assert "expect-send login" in failure["step"]
+    assert "SessionFailedError" in failure["cause"]
+    assert "OSError: [Errno 5] the wire fell off" in failure["cause"]
+    assert "raised at tests/conformance/broken_adapters.py:" in failure["cause"]
+    assert "in send_frames" in failure["cause"]
+
+
+def test_a_crash_outside_a_step_is_reported_with_where_it_was_raised() -> None:
+    class CannotServe(broken.BrokenAdapter):
+        @contextlib.asynccontextmanager
+        async def serve(self, **options: Any) -> AsyncIterator[Any]:
+            raise OSError(98, "address already in use")
+            yield
+
+    report = run_suite(CannotServe("cannot-serve", lambda inner: inner),
+                       [s for s in load_scenarios() if s.name == "login_accepted"])
+    (failure,) = report.to_dict()["failures"]
+    assert "the scenario crashed: OSError" in failure["detail"]
+    assert "address already in use (raised at tests/conformance/test_broken_adapters.py:" \
+        in failure["cause"]

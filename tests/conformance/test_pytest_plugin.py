@@ -52,3 +52,24 @@ def pytest_sessionkit_adapters(config):
     assert "line 13: expect-send batch" in text
     # the adapter without batch skips it; all three pass the login scenarios
     assert "1 failed, 7 passed, 1 skipped" in text, text
+
+
+def test_the_documented_conftest_hook_copes_without_the_plugin(tmp_path: Path) -> None:
+    """docs/adapters.md's conftest hook (optionalhook=True) runs the suite with the plugin
+    and is ignored under ``-p no:sessionkit`` (a bare hook is an INTERNALERROR there:
+    pytest refuses a hook it has no specification for)."""
+    (tmp_path / "conftest.py").write_text("""\
+import pytest
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_sessionkit_adapters(config):
+    return ["memory"]
+""")
+    (tmp_path / "test_own.py").write_text("def test_own():\n    pass\n")
+    with_plugin = run_pytest(tmp_path, "-k", "login_accepted or test_own", "-q")
+    assert with_plugin.returncode == 0, with_plugin.stdout + with_plugin.stderr
+    assert "3 passed" in with_plugin.stdout
+    without = run_pytest(tmp_path, "-p", "no:sessionkit", "-q")
+    assert without.returncode == 0, without.stdout + without.stderr
+    assert "INTERNALERROR" not in without.stdout + without.stderr
+    assert "1 passed" in without.stdout

@@ -36,7 +36,7 @@ def test_run_suite_takes_an_adapter_name_and_reports_per_category() -> None:
     report = run_suite("memory", chosen)
     assert report.adapter == "memory"
     assert report.ok and report.passed == len(chosen) == 2
-    data = json.loads(report.json_line())
+    data = json.loads(report.to_json())
     assert data == {"adapter": "memory", "passed": 2, "failed": 0, "skipped": 0,
                     "scenarios": 2, "categories": {"login": {"passed": 2, "failed": 0,
                                                              "skipped": 0}},
@@ -57,14 +57,16 @@ def _report() -> SuiteReport:
 
 
 def test_json_summary_shape() -> None:
-    data = _report().to_json()
+    data = _report().to_dict()
     assert data["passed"] == 1 and data["failed"] == 1 and data["skipped"] == 1
     assert data["scenarios"] == 3
     assert data["categories"] == {"batch": {"passed": 0, "failed": 0, "skipped": 1},
                                   "login": {"passed": 1, "failed": 1, "skipped": 0}}
     assert data["failures"] == [{"scenario": "b_bad", "category": "login", "line": 7,
-                                 "detail": "line 7: expect-send login"}]
-    assert "\n" not in _report().json_line()
+                                 "step": "", "detail": "line 7: expect-send login\nwhy\nmore",
+                                 "cause": ""}]
+    line = _report().to_json()
+    assert isinstance(line, str) and "\n" not in line and json.loads(line) == data
 
 
 def test_table_lists_scenarios_categories_and_failures() -> None:
@@ -165,3 +167,14 @@ expect finished o1 outcome=done mid=7
 """, path="order.skt")
     res = run_scenario(sc, memory)
     assert res.passed, res.detail
+
+
+def test_table_names_the_cause_of_a_failure() -> None:
+    report = SuiteReport("fake", ("session",), (
+        ScenarioResult("bad", "login", "failed", "full text", 3, step="line 3: connect",
+                       message="the client did not connect within 5 s\nmore",
+                       cause="ConnectFailed: refused (raised at x.py:1 in connect)"),))
+    text = format_table(report)
+    assert "    line 3: connect\n    the client did not connect within 5 s\n" in text
+    assert "    cause: ConnectFailed: refused (raised at x.py:1 in connect)" in text
+    assert "more" not in text and "full text" in format_table(report, verbose=True)

@@ -9,7 +9,7 @@ accepted as transports (what the conformance suite and the simulator use).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import trio
@@ -40,6 +40,12 @@ class MesoLiveAdapter:
     #: real sockets under the conformance suite's MockClock: jump ahead only once every task
     #: has been idle this long in real time (frames are in flight meanwhile)
     conformance_clock = "virtual:0.1"
+    #: the largest frame carried whole whatever its bytes: a frame travels in one hub
+    #: message of at most 1 MiB (the hub server's ``max_message_size``) as a JSON string,
+    #: up to 6 bytes per byte once escaped, or in base64; a message over the limit ends the
+    #: connection (TransportClosed naming the size). The conformance suite keeps its codecs
+    #: under it; a session's default codec (1 MiB) is not (see docs/adapters.md)
+    max_frame_size = 128 * 1024
 
     def connector(self, url: str | None = None, *, token: str | None = None,
                   token_factory: Any = None, **options: Any) -> SessionHubConnector:
@@ -55,7 +61,7 @@ class MesoLiveAdapter:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
               server: HubServer | None = None,
-              **options: Any) -> Any:
+              **options: Any) -> AbstractAsyncContextManager[SessionHubEndpoint]:
         """``async with adapter.serve() as endpoint``: a hub server on ``host:port`` (0: a
         free port) with the session hub; ``endpoint.accept()`` gives each client connection,
         ``endpoint.connector()`` connects to it. ``token``: the only bearer token accepted

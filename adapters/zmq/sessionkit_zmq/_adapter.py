@@ -31,6 +31,10 @@ class ZmqAdapter:
     #: the conformance suite runs on trio's MockClock; real sockets need it to jump ahead only
     #: once every task has been idle this long in real time (frames are in flight meanwhile)
     conformance_clock = "virtual:0.1"
+    #: ZMQ_MAXMSGSIZE with the default options (``SocketOptions.max_message_size``, twice the
+    #: codec's limit): a frame up to it arrives and one over the codec's limit is reported
+    #: by the codec; past it libzmq drops the connection (reported, never silent)
+    max_frame_size = SocketOptions().max_message_size
 
     def connector(self, endpoint: str | None = None, *, curve: CurveClient | None = None,
                   options: SocketOptions | None = None, **extra: Any) -> ZmqConnector:

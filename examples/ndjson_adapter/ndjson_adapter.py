@@ -1,0 +1,198 @@
+"""A sessionkit adapter: newline-delimited JSON over TCP, on trio streams.
+
+Each frame is one line: the frame's bytes, then ``\\n``. The session's ``JsonCodec``
+writes one JSON document per frame with no raw newline in it, so a frame is a line.
+Written from ``docs/adapters.md`` alone, as a third party would; the walk-through
+there follows this file. Try it without installing anything:
+
+    cd examples/ndjson_adapter
+    sessionkit conformance --adapter ndjson_adapter:adapter
+    sessionkit demo --adapter ndjson_adapter:adapter
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import trio
+
+from sessionkit.runtime import ConnectFailed, TransportClosed
+
+if TYPE_CHECKING:
+    from sessionkit.runtime import Adapter, TcpServerEndpoint, Transport
+
+__all__ = ["NdjsonTransport", "NdjsonConnector", "NdjsonEndpoint", "NdjsonAdapter", "adapter"]
+
+#: the longest line (frame) carried: 4 MiB, over the codec's 1 MiB, so that a frame too
+#: big for the codec still reaches it and the session reports it; a longer line ends the
+#: connection with a TransportClosed saying so
+MAX_FRAME_SIZE = 4 << 20
+
+
+class NdjsonTransport:
+    """One TCP connection carrying frames as lines."""
+
+    def __init__(self, stream: trio.SocketStream, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+        self._stream = stream
+        self._max = max_frame_size
+        self._buffer = bytearray()  # bytes read, not yet returned as frames
+        self._scanned = 0  # how much of _buffer holds no newline
+        self._send_lock = trio.Lock()  # the exchange side may send from two tasks
+        self._closed: str | None = None  # why no more frames come, once they cannot
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        for frame in frames:
+            if b"\n" in frame:
+                raise ValueError("an ndjson frame cannot hold a newline byte (use JsonCodec, "
+                                 "which writes none)")
+        if self._closed is not None:
+            raise TransportClosed(self._closed)
+        data = b"".join(frame + b"\n" for frame in frames)
+        async with self._send_lock:
+            try:
+                await self._stream.send_all(data)
+            except trio.BrokenResourceError as exc:
+                raise TransportClosed(self._lost("sending", exc)) from exc
+            except trio.ClosedResourceError:
+                raise TransportClosed(self._closed or "closed by this side") from None
+            except trio.Cancelled:
+                # part of a line may have gone out: the stream cannot carry another frame
+                self._closed = self._closed or "a send was cancelled in the middle of a frame"
+                self._stream.socket.close()
+                raise
+
+    async def receive_frames(self) -> list[bytes]:
+        while True:
+            end = self._buffer.find(b"\n", self._scanned)
+            if end >= 0:
+                # Checkpoint before taking the frames off the buffer: a cancel lands here
+                # (or in receive_some below, which then received nothing), never after.
+                await trio.lowlevel.checkpoint()
+                return self._take_lines()
+            self._scanned = len(self._buffer)
+            if self._scanned > self._max:
+                self._closed = (f"the peer sent a frame over {self._max} bytes "
+                                f"(max_frame_size) without its end of line")
+                self._stream.socket.close()
+            if self._closed is not None:
+                raise TransportClosed(self._closed)
+            try:
+                data = await self._stream.receive_some(65536)
+            except trio.BrokenResourceError as exc:
+                self._lost("receiving", exc)
+                continue
+            except trio.ClosedResourceError:
+                self._closed = self._closed or "closed by this side"
+                continue
+            if not data:
+                self._closed = "the peer closed the connection"
+                if self._buffer:
+                    self._closed += f" in the middle of a frame ({len(self._buffer)} bytes)"
+                self._stream.socket.close()
+            self._buffer += data
+
+    def _take_lines(self) -> list[bytes]:
+        *lines, rest = bytes(self._buffer).split(b"\n")
+        self._buffer = bytearray(rest)
+        self._scanned = 0
+        return lines
+
+    def _lost(self, doing: str, exc: trio.BrokenResourceError) -> str:
+        self._closed = self._closed or f"the connection broke while {doing}: " \
+                                       f"{exc.__cause__ or exc}"
+        return self._closed
+
+    async def aclose(self) -> None:
+        self._closed = self._closed or "closed by this side"
+        await self._stream.aclose()  # closes at once, then checkpoints
+
+
+class NdjsonConnector:
+    """Connects to ``host:port``."""
+
+    def __init__(self, host: str, port: int, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+        self.host, self.port = host, port
+        #: what the transport carries: the runtime refuses a codec making larger frames
+        self.max_frame_size = max_frame_size
+
+    async def connect(self) -> NdjsonTransport:
+        try:
+            stream = await trio.open_tcp_stream(self.host, self.port)
+        except OSError as exc:
+            raise ConnectFailed(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        return NdjsonTransport(stream, self.max_frame_size)
+
+
+class NdjsonEndpoint:
+    """A listening server; :meth:`accept` gives the server side of each connection."""
+
+    def __init__(self, listener: trio.SocketListener) -> None:
+        self._listener = listener
+        self._send, self._accepted = trio.open_memory_channel[NdjsonTransport](16)
+
+    @property
+    def tcp_address(self) -> tuple[str, int]:
+        host, port = self._listener.socket.getsockname()[:2]
+        return host, port
+
+    def connector(self, *, via: tuple[str, int] | None = None) -> NdjsonConnector:
+        host, port = via or self.tcp_address
+        return NdjsonConnector(host, port)
+
+    async def accept(self) -> NdjsonTransport:
+        try:
+            return await self._accepted.receive()
+        except trio.EndOfChannel:
+            raise TransportClosed("the endpoint is closed") from None
+
+    def _close_pending(self) -> None:
+        while True:
+            try:
+                self._accepted.receive_nowait()._stream.socket.close()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+
+    async def _accept_loop(self) -> None:
+        async with self._send:
+            while True:
+                stream = await self._listener.accept()
+                await self._send.send(NdjsonTransport(stream))
+
+
+class NdjsonAdapter:
+    """What the ``sessionkit.adapters`` entry point names."""
+
+    name = "ndjson"
+    capabilities = frozenset({"session", "ack_mid", "batch", "run_id", "event_replay",
+                              "backpressure", "heartbeat", "idempotency", "reconnect", "tcp"})
+    max_frame_size: int | None = MAX_FRAME_SIZE
+    #: real sockets: virtual time jumps only after every task waited 50 ms of real time
+    conformance_clock = "virtual:0.05"
+
+    def connector(self, host: str, port: int) -> NdjsonConnector:
+        return NdjsonConnector(host, port)
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0
+                    ) -> AsyncIterator[NdjsonEndpoint]:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        endpoint = NdjsonEndpoint(listeners[0])
+        async with listeners[0], trio.open_nursery() as nursery:
+            nursery.start_soon(endpoint._accept_loop)
+            try:
+                yield endpoint
+            finally:
+                nursery.cancel_scope.cancel()
+                endpoint._close_pending()
+
+
+adapter = NdjsonAdapter()
+
+if TYPE_CHECKING:  # mypy --strict checks the adapter against sessionkit's contract
+    _adapter: Adapter = adapter
+    _transport: type[Transport] = NdjsonTransport
+
+    def _endpoint(endpoint: NdjsonEndpoint) -> TcpServerEndpoint:  # the tcp capability's
+        return endpoint
