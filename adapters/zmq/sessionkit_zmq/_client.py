@@ -71,6 +71,12 @@ class ZmqConnector:
         self.options = options or SocketOptions()
         self._context = context
 
+    @property
+    def max_frame_size(self) -> int:
+        """The largest frame the connection carries (the socket's ``MAXMSGSIZE``): the
+        runtime refuses a codec whose limit is over it."""
+        return self.options.max_message_size
+
     def __repr__(self) -> str:
         mech = f"CURVE, server key {fingerprint(self.curve.server_key)}" if self.curve else "NULL"
         return f"<ZmqConnector {self.endpoint} ({mech})>"

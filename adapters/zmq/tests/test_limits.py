@@ -212,3 +212,19 @@ def test_the_bound_is_checked_and_applied() -> None:
     assert SocketOptions(max_inbound_bytes=1).effective_rcvhwm == 1
     with pytest.raises(sk.ConfigError, match="max_inbound_bytes must be a positive"):
         SocketOptions(max_inbound_bytes=0)
+
+
+def test_a_codec_over_the_sockets_message_limit_is_refused_at_open() -> None:
+    """The connector declares what its socket carries (MAXMSGSIZE, from SocketOptions):
+    a session whose codec makes or takes larger frames is refused before it connects,
+    naming both limits, instead of losing its connection on the first such frame."""
+    options = SocketOptions(max_frame_size=32 * 1024)  # the socket carries twice that
+    connector = ZmqConnector("tcp://127.0.0.1:9", options=options)
+    assert connector.max_frame_size == 64 * 1024
+
+    async def main() -> None:
+        with pytest.raises(sk.ConfigError, match=r"max_frame_size 1048576 .*65536"):
+            async with open_session(connector, sk.MessageProcessor(), account="a"):
+                pass  # pragma: no cover - refused before
+
+    trio.run(main)
