@@ -37,6 +37,7 @@ from ._records import (
 )
 from ._schema import SCHEMA_VERSION
 from ._sqlite import SqliteStore
+from ._supervisor import RunSession, Supervisor, Worker, lease_holders, live_workers
 
 __all__ = [
     "SessionStore",
@@ -63,4 +64,9 @@ __all__ = [
     "JournalValueError",
     "IdempotencyConflict",
     "LeaseLostError",
+    "Supervisor",
+    "Worker",
+    "RunSession",
+    "lease_holders",
+    "live_workers",
 ]
