@@ -43,7 +43,7 @@ from ._postgres import PostgresStore, default_owner
 from ._records import SessionKey
 
 __all__ = ["Worker", "Supervisor", "RunSession", "lease_holders", "live_workers",
-           "resolve_run"]
+           "resolve_run", "session_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def resolve_run(run: RunSession | str) -> RunSession:
     return obj  # type: ignore[no-any-return]
 
 
-def _keys(sessions: Iterable[SessionKey | tuple[str, str] | str]) -> list[SessionKey]:
+def session_keys(sessions: Iterable[SessionKey | tuple[str, str] | str]) -> list[SessionKey]:
     keys = []
     for s in sessions:
         if isinstance(s, SessionKey):
@@ -174,7 +174,7 @@ class Worker:
                  schema: str = "sessionkit", lease_ttl: float = 10.0,
                  interval: float | None = None,
                  store_options: dict[str, Any] | None = None) -> None:
-        self.url, self.keys = url, _keys(sessions)
+        self.url, self.keys = url, session_keys(sessions)
         self.run_session = resolve_run(run)
         self.name = name or default_owner()
         self.schema = check_schema_name(schema)
@@ -406,7 +406,7 @@ class Supervisor:
                  log_level: str | None = None) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers!r}")
-        self.url, self.keys, self.run = url, _keys(sessions), run
+        self.url, self.keys, self.run = url, session_keys(sessions), run
         self.workers = workers
         self.options: dict[str, Any] = {
             "schema": check_schema_name(schema), "lease_ttl": lease_ttl, "interval": interval,
