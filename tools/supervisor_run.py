@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The supervisor under a worker's death: N sessions over M worker processes, one killed.
 
-    tools/supervisor_run.py --sessions 50 --workers 4 --orders 200     # the full form
+    tools/supervisor_run.py --sessions 50 --workers 4 --orders 400     # the full form
     tools/supervisor_run.py --sessions 10 --workers 3 --orders 30      # the test suite's
 
 One PostgreSQL journal (a throwaway server on 127.0.0.1 unless ``--pg-url``), one simulator
@@ -139,10 +139,28 @@ def run_session(store: Any, stopping: threading.Event) -> None:
     if _config is None:
         with open(os.environ[_CONFIG_ENV]) as f:
             _config = json.load(f)
+    from sessionkit.store import LeaseLostError
+
     acct = store.key.account
     i = int(acct[1:])
-    drive(store, str(_config["ports"][i]), os.path.join(_config["work"], f"{acct}.side"),
-          _config["orders"], _config["window"], account=acct, stopping=stopping)
+    side = os.path.join(_config["work"], f"{acct}.side")
+    try:
+        drive(store, str(_config["ports"][i]), side, _config["orders"], _config["window"],
+              account=acct, stopping=stopping)
+    except Exception as exc:
+        if isinstance(exc, LeaseLostError) or isinstance(exc.__cause__, LeaseLostError):
+            with open(side, "a") as f:  # taken over while paused: it stops (counted)
+                f.write(f"X fenced {store.incarnation}\n")
+        raise
+
+
+def _fenced_count(work: str) -> int:
+    n = 0
+    for name in os.listdir(work):
+        if name.endswith(".side"):
+            with open(os.path.join(work, name), "rb") as f:
+                n += sum(1 for ln in f if ln.startswith(b"X "))
+    return n
 
 
 # -- the harness ----------------------------------------------------------------------------
@@ -162,11 +180,14 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sessions", type=int, default=50)
     p.add_argument("--workers", type=int, default=4)
-    p.add_argument("--orders", type=int, default=200, help="orders per session")
+    p.add_argument("--orders", type=int, default=400, help="orders per session")
     p.add_argument("--window", type=int, default=16, help="orders in flight per session")
     p.add_argument("--kill-at", type=float, default=0.4,
                    help="kill a worker when this fraction of all orders is final")
     p.add_argument("--no-kill", action="store_true", help="kill no worker")
+    p.add_argument("--signal", choices=["kill", "stop"], default="kill",
+                   help="kill: SIGKILL the worker; stop: pause it (SIGSTOP) until its sessions "
+                        "were taken over, then wake it (its writes must be refused)")
     p.add_argument("--rejoin", action="store_true",
                    help="after the takeover, start a new worker (it takes a fair share)")
     p.add_argument("--lease-ttl", type=float, default=2.0)
@@ -244,10 +265,20 @@ def harness(args: argparse.Namespace, url: str) -> int:
                          key=lambda pr: (len(by_worker.get(pr.name, [])), pr.name))
             orphans = sorted(by_worker.get(victim.name, []))
             kill_db_time = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-            os.kill(victim.pid, signal.SIGKILL)
-            victim.join()
+            if args.signal == "kill":
+                os.kill(victim.pid, signal.SIGKILL)
+                victim.join()
+            else:
+                os.kill(victim.pid, signal.SIGSTOP)
+                while time.monotonic() < deadline:  # its sessions taken over: wake it
+                    owners = sup.owners()
+                    if all(owners.get(SessionKey(a, SESSION_ID)) not in (None, victim.name)
+                           for a in orphans):
+                        break
+                    time.sleep(0.05)
+                os.kill(victim.pid, signal.SIGCONT)
             killed.append(victim.name)
-            print(f"killed worker {victim.name} holding {len(orphans)} sessions",
+            print(f"{args.signal} worker {victim.name} holding {len(orphans)} sessions",
                   file=sys.stderr)
         rejoined = False
         while time.monotonic() < deadline:
@@ -277,6 +308,8 @@ def harness(args: argparse.Namespace, url: str) -> int:
                     "l.acquired > %s", (kill_db_time, a, kill_db_time)).fetchone()
                 if row[0] is not None:
                     takeovers.append(row[0].total_seconds())
+        # writes refused by the fence (a woken worker's sessions): from the workers' logs
+        fenced = _fenced_count(work)
         conn.close()
     finally:
         sup.stop()
@@ -301,6 +334,7 @@ def harness(args: argparse.Namespace, url: str) -> int:
               "orphaned": len(orphans), "takeovers": len(takeovers),
               "takeover_p50_s": round(statistics.median(takeovers), 3) if takeovers else None,
               "takeover_max_s": round(max(takeovers), 3) if takeovers else None,
+              "signal": args.signal, "fenced_writes_refused": fenced,
               "rejoined": args.rejoin, "lease_ttl_s": args.lease_ttl,
               "durability": args.durability, "finished": done,
               "seconds": round(time.monotonic() - t0, 2), "workdir": work}

@@ -166,14 +166,18 @@ class Worker:
     ``"module:function"``). ``lease_ttl``: the sessions' lease and the heartbeat's time to
     live (a paused worker's sessions move after it). ``interval``: seconds between
     heartbeats and balancing rounds (default ``lease_ttl / 5``). ``store_options``: more
-    :class:`PostgresStore` arguments (``durability``...).
+    :class:`PostgresStore` arguments (``durability``...). ``expect_workers``: how many
+    workers start together with this one: until that many are live (at most
+    ``2 * lease_ttl``) the share counts them, so that the first one up does not take
+    every session only to release most of them a moment later.
     """
 
     def __init__(self, url: str, sessions: Iterable[SessionKey | tuple[str, str] | str],
                  run: RunSession | str, *, name: str | None = None,
                  schema: str = "sessionkit", lease_ttl: float = 10.0,
                  interval: float | None = None,
-                 store_options: dict[str, Any] | None = None) -> None:
+                 store_options: dict[str, Any] | None = None,
+                 expect_workers: int = 1) -> None:
         self.url, self.keys = url, session_keys(sessions)
         self.run_session = resolve_run(run)
         self.name = name or default_owner()
@@ -192,6 +196,10 @@ class Worker:
         self._conn: Any = None
         self._where = f"{display_url(url)} (worker {self.name})"
         self._rng = random.Random()
+        #: workers started together: until that many are seen live (or 2 * lease_ttl
+        #: passed) the share counts them all, so the first up does not take everything
+        self.expect_workers = max(1, int(expect_workers))
+        self._settle_until = 0.0
 
     # -- the database ----------------------------------------------------------------------
 
@@ -236,7 +244,12 @@ class Worker:
         live = self.heartbeat()
         if self.name not in live:  # its own row is live as it was just written
             live[self.name] = len(self.running)
-        share = self.share(len(live))
+        count = len(live)
+        if self.expect_workers > 1 and time.monotonic() < self._settle_until:
+            if count >= self.expect_workers:
+                self._settle_until = 0.0  # everyone is up
+            count = max(count, self.expect_workers)
+        share = self.share(count)
         owned = len(self.running)
         if owned > share:
             self._release(owned - share)
@@ -345,6 +358,7 @@ class Worker:
         psycopg = import_psycopg()
         try:
             # let workers started together see each other before anyone takes a share
+            self._settle_until = time.monotonic() + 2 * self.lease_ttl
             self._safe_heartbeat(psycopg)
             stop.wait(self.interval * 2)
             while not stop.is_set():
@@ -415,20 +429,21 @@ class Supervisor:
         self._ctx = multiprocessing.get_context("spawn")
         self._made = 0
 
-    def add_worker(self) -> Any:
+    def add_worker(self, *, expect: int = 1) -> Any:
         """Start one more worker process (it takes a fair share from the others)."""
         self._made += 1
         name = f"{default_owner()}/w{self._made}"
         p = self._ctx.Process(target=_worker_main, name=name, daemon=False, args=(
             self.url, [(k.account, k.session_id) for k in self.keys], self.run,
-            {**self.options, "name": name}))
+            {**self.options, "name": name, "expect_workers": expect}))
         p.start()
         self.processes.append(p)
         return p
 
     def start(self) -> None:
+        """Start ``workers`` processes (each counts the others as live while they start)."""
         for _ in range(self.workers):
-            self.add_worker()
+            self.add_worker(expect=self.workers)
 
     def owners(self) -> dict[SessionKey, str]:
         """Who holds each session's lease now (a session nobody holds is absent)."""

@@ -59,6 +59,19 @@ def test_a_killed_worker_s_sessions_move_to_the_live_ones(postgres_url, tmp_path
     assert len(r["owners_at_end"]) == 2 and sum(r["owners_at_end"].values()) == 10
 
 
+def test_a_paused_worker_s_sessions_move_and_its_writes_are_refused(postgres_url, tmp_path):
+    """The worker holding the most sessions is paused (SIGSTOP): its leases expire, the
+    others take its sessions over; woken (SIGCONT), it finds its writes refused and stops
+    acting for them. Nothing lost or doubled; no two owners' writes interleave."""
+    r = _run_tool("--sessions", "10", "--workers", "3", "--orders", "60", "--pg-url",
+                  postgres_url, "--lease-ttl", "1.0", "--signal", "stop",
+                  "--workdir", str(tmp_path))
+    assert r["killed"] == 1 and r["takeovers"] == r["orphaned"] >= 1
+    assert r["lost"] == 0 and r["doubled"] == 0 and r["owners_interleaved"] == 0
+    assert r["final_states"] == r["orders"] == 600
+    assert r["owned_by_live"] == 10
+
+
 def test_a_joining_worker_takes_a_fair_share(postgres_url, tmp_path):
     """The same run, then a new worker starts: the others release sessions to it (each
     after its handling is committed), nothing lost or doubled, none above its share."""
