@@ -253,8 +253,9 @@ def harness(args: argparse.Namespace, url: str) -> int:
         sup.start()
         conn = psycopg.connect(url, autocommit=True)
         if not args.no_kill:
-            while time.monotonic() < deadline:
-                if sum(_finals(s)[0] for s in sides) >= args.kill_at * total:
+            while time.monotonic() < deadline:  # mid-run: every session started, and
+                if (sum(_finals(s)[0] for s in sides) >= args.kill_at * total  # enough done
+                        and len(sup.owners()) == args.sessions):
                     break
                 time.sleep(0.02)
             owners = sup.owners()

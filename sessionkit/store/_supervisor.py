@@ -24,6 +24,7 @@ move within one ``interval``; a paused one's after ``lease_ttl``).
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import logging
 import math
@@ -194,6 +195,8 @@ class Worker:
         self.done: set[SessionKey] = set()  # run returned by itself: held, not run again
         self._backoff: dict[SessionKey, float] = {}
         self._conn: Any = None
+        self._hb_conn: Any = None
+        self._hb_lock = threading.Lock()
         self._where = f"{display_url(url)} (worker {self.name})"
         self._rng = random.Random()
         #: workers started together: until that many are seen live (or 2 * lease_ttl
@@ -203,23 +206,36 @@ class Worker:
 
     # -- the database ----------------------------------------------------------------------
 
+    def _connect(self, old: Any) -> Any:
+        if old is not None and not (old.closed or old.broken):
+            return old
+        if old is not None:
+            old.close()
+        conn = connect(self.url, self._where, timeout=10, application_name="sessionkit worker")
+        s = self.schema
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{s}.workers",))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+            conn.execute(_WORKERS_TABLE.format(s=s))
+        return conn
+
     def _db(self) -> Any:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = connect(self.url, self._where, timeout=10,
-                                 application_name="sessionkit worker")
-            s = self.schema
-            with self._conn.transaction():
-                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                                   (f"{s}.workers",))
-                self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-                self._conn.execute(_WORKERS_TABLE.format(s=s))
+        """The balancing loop's connection."""
+        self._conn = self._connect(self._conn)
         return self._conn
 
     def heartbeat(self) -> dict[str, int]:
-        """Write this worker's heartbeat row; return the live workers (with their counts)."""
-        conn, s = self._db(), self.schema
+        """Write this worker's heartbeat row; return the live workers (with their counts).
+
+        On a connection of its own, which marks the worker live while it is open: the
+        heartbeat thread calls it every ``interval``, so a slow balancing round (opening
+        many stores) does not make the worker look dead."""
+        with self._hb_lock:
+            return self._heartbeat()
+
+    def _heartbeat(self) -> dict[str, int]:
+        conn = self._hb_conn = self._connect(self._hb_conn)
+        s = self.schema
         ttl_ms = round(self.lease_ttl * 1000)
         conn.execute(
             f"INSERT INTO {s}.workers (name, host, pid, backend, backend_start, seen, expires, "
@@ -302,24 +318,29 @@ class Worker:
         free = [k for k in self.keys if k not in held and k not in self.running
                 and self._backoff.get(k, 0.0) <= now]
         self._rng.shuffle(free)  # workers taking at once mostly try different sessions
-        for key in free:
-            if wanted <= 0:
-                return
-            try:
-                store = PostgresStore(self.url, account=key.account, session_id=key.session_id,
-                                      schema=self.schema, lease_ttl=self.lease_ttl,
-                                      owner=self.name, **self.store_options)
-            except JournalLocked:
-                continue  # another worker took it first
-            except JournalError as err:
-                logger.error("worker %s: session %s/%s cannot be opened: %s", self.name,
-                             key.account, key.session_id, err)
-                self._backoff[key] = now + self.lease_ttl
-                continue
-            logger.info("worker %s: took session %s/%s (fencing token %d)", self.name,
-                        key.account, key.session_id, store.token)
-            self.running[key] = _Running(key, store, self.run_session)
-            wanted -= 1
+        # opened at once (a connection and a transaction each: sequentially, a worker taking
+        # over 13 sessions on a loaded 2-CPU host took 2 s, tools/supervisor_run.py); one
+        # another worker took first is tried no more this round
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            for key, got in zip(free, pool.map(self._open, free[:wanted]), strict=False):
+                if got is not None:
+                    self.running[key] = _Running(key, got, self.run_session)
+
+    def _open(self, key: SessionKey) -> PostgresStore | None:
+        try:
+            store = PostgresStore(self.url, account=key.account, session_id=key.session_id,
+                                  schema=self.schema, lease_ttl=self.lease_ttl,
+                                  owner=self.name, **self.store_options)
+        except JournalLocked:
+            return None  # another worker took it first
+        except JournalError as err:
+            logger.error("worker %s: session %s/%s cannot be opened: %s", self.name,
+                         key.account, key.session_id, err)
+            self._backoff[key] = time.monotonic() + self.lease_ttl
+            return None
+        logger.info("worker %s: took session %s/%s (fencing token %d)", self.name,
+                    key.account, key.session_id, store.token)
+        return store
 
     def _release(self, excess: int, timeout: float = 60.0) -> None:
         """Release ``excess`` sessions: stop them (in parallel), then close each."""
@@ -356,10 +377,14 @@ class Worker:
         cleanly and remove the heartbeat row."""
         stop = stop or threading.Event()
         psycopg = import_psycopg()
+        beating = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(beating, psycopg), daemon=True,
+                                name=f"sessionkit worker heartbeat {self.name}")
         try:
             # let workers started together see each other before anyone takes a share
             self._settle_until = time.monotonic() + 2 * self.lease_ttl
             self._safe_heartbeat(psycopg)
+            beat.start()
             stop.wait(self.interval * 2)
             while not stop.is_set():
                 try:
@@ -372,24 +397,45 @@ class Worker:
                 stop.wait(self.interval)
         finally:
             self.stop_sessions(list(self.running))
+            beating.set()
+            if beat.is_alive():
+                beat.join(10)
             self._leave(psycopg)
+
+    def close(self) -> None:
+        """Release every session cleanly and leave (for a worker driven by :meth:`balance`
+        rather than :meth:`serve`)."""
+        self.stop_sessions(list(self.running))
+        self._leave(import_psycopg())
+
+    def _beat(self, stopped: threading.Event, psycopg: Any) -> None:
+        while not stopped.wait(self.interval):
+            self._safe_heartbeat(psycopg)
 
     def _safe_heartbeat(self, psycopg: Any) -> None:
         try:
             self.heartbeat()
         except (JournalError, psycopg.Error) as err:
             logger.warning("worker %s: heartbeat failed: %s", self.name, err)
+            with self._hb_lock:
+                if self._hb_conn is not None:
+                    self._hb_conn.close()
 
     def _leave(self, psycopg: Any) -> None:
         conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.execute(f"DELETE FROM {self.schema}.workers WHERE name = %s", (self.name,))
-        except psycopg.Error as err:
-            logger.warning("worker %s: its heartbeat row could not be removed (it expires): "
-                           "%s", self.name, err)
-        conn.close()
+        with self._hb_lock:
+            hb, self._hb_conn = self._hb_conn, None
+        for c in (hb, conn):
+            if c is None or c.closed:
+                continue
+            if c is hb:
+                try:
+                    c.execute(f"DELETE FROM {self.schema}.workers WHERE name = %s",
+                              (self.name,))
+                except psycopg.Error as err:
+                    logger.warning("worker %s: its heartbeat row could not be removed (it "
+                                   "expires): %s", self.name, err)
+            c.close()
 
 
 def _worker_main(url: str, sessions: list[tuple[str, str]], run: RunSession | str,

@@ -155,7 +155,7 @@ def test_a_session_held_elsewhere_is_not_taken(postgres_url, run_module):
         with pytest.raises(JournalLocked):  # the worker holds it now, by its lease
             PostgresStore(postgres_url, account="acct0", session_id="day")
     finally:
-        worker.stop_sessions(list(worker.running))
+        worker.close()
         holder.close()
 
 
