@@ -285,19 +285,23 @@ def harness(args: argparse.Namespace, url: str) -> int:
         while time.monotonic() < deadline:
             states = [_finals(s) for s in sides]
             owners = sup.owners()
-            if args.rejoin and not rejoined and all(a in {k.account for k in owners}
-                                                    for a in orphans):
-                sup.add_worker()
-                rejoined = True
             alive = {pr.name for pr in sup.processes if pr.is_alive()}
+            if args.rejoin and not rejoined and all(
+                    owners.get(SessionKey(a, SESSION_ID)) in alive - set(killed)
+                    for a in orphans):
+                sup.add_worker()  # once the killed worker's sessions were taken over
+                rejoined = True
+                continue
+            # the end: every session done and owned by a live worker; after a join or a
+            # pause (the woken worker comes back), none above its share
             if (all(d for _, d in states) and all(o in alive for o in owners.values())
-                    and len(owners) == len(keys)
-                    and (not args.rejoin or rejoined and _balanced(sup, owners))):
+                    and len(owners) == len(keys) and (not args.rejoin or rejoined)
+                    and (not (args.rejoin or args.signal == "stop")
+                         or _balanced(sup, owners))):
                 done = True
                 break
             time.sleep(0.05)
-        alive = {pr.name for pr in sup.processes if pr.is_alive()}
-        owners = sup.owners()
+        # (the last snapshot the loop checked: sessions in a clean move are briefly free)
         owned_by_live = sum(1 for k in keys if owners.get(SessionKey(*k)) in alive)
         counts = {n: sum(1 for o in owners.values() if o == n) for n in sorted(alive)}
         takeovers = []

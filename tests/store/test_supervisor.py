@@ -61,8 +61,9 @@ def test_a_killed_worker_s_sessions_move_to_the_live_ones(postgres_url, tmp_path
 
 def test_a_paused_worker_s_sessions_move_and_its_writes_are_refused(postgres_url, tmp_path):
     """The worker holding the most sessions is paused (SIGSTOP): its leases expire, the
-    others take its sessions over; woken (SIGCONT), it finds its writes refused and stops
-    acting for them. Nothing lost or doubled; no two owners' writes interleave."""
+    others take its sessions over; woken (SIGCONT), its writes and renewals are refused
+    (no two owners' writes interleave), it drops those sessions and, live again, gets a
+    fair share back. Nothing lost or doubled."""
     r = _run_tool("--sessions", "10", "--workers", "3", "--orders", "60", "--pg-url",
                   postgres_url, "--lease-ttl", "1.0", "--signal", "stop",
                   "--workdir", str(tmp_path))
@@ -70,6 +71,8 @@ def test_a_paused_worker_s_sessions_move_and_its_writes_are_refused(postgres_url
     assert r["lost"] == 0 and r["doubled"] == 0 and r["owners_interleaved"] == 0
     assert r["final_states"] == r["orders"] == 600
     assert r["owned_by_live"] == 10
+    counts = r["owners_at_end"]
+    assert len(counts) == 3 and max(counts.values()) <= 4  # the woken one is back
 
 
 def test_a_joining_worker_takes_a_fair_share(postgres_url, tmp_path):
