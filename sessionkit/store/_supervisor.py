@@ -344,7 +344,7 @@ class Worker:
 
     def _release(self, excess: int, timeout: float = 60.0) -> None:
         """Release ``excess`` sessions: stop them (in parallel), then close each."""
-        # the done ones first (nothing to stop), then the most recently taken
+        # the done ones first (nothing to stop), then the longest held
         order = sorted(self.running, key=lambda k: k not in self.done)[:excess]
         self.stop_sessions(order, timeout)
 
