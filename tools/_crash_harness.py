@@ -55,18 +55,25 @@ class SideReader:
         return self.finals
 
 
-def read_journal(journal: str) -> tuple[dict[str, tuple[Any, Any]], int, dict[str, Any]]:
+def read_journal(journal: str, account: str | None = None
+                 ) -> tuple[dict[str, tuple[Any, Any]], int, dict[str, Any]]:
     """The journal's intents (key -> (cid, outcome)), requests left, and (PostgreSQL) what
     its fencing tokens say: leases taken, and writes made under a token older than one
-    already written (two owners writing at once: must be 0)."""
+    already written (two owners writing at once: must be 0). ``account``: (PostgreSQL)
+    that account's sessions only."""
     if journal.startswith("postgresql://"):
         import psycopg
 
+        sids = ("(SELECT sid FROM sessionkit.sessions WHERE account = %(a)s)"
+                if account is not None else "(SELECT sid FROM sessionkit.sessions)")
+        p = {"a": account}
         with psycopg.connect(journal) as conn:
-            rows = conn.execute("SELECT key, cid, outcome, token FROM sessionkit.intents "
-                                "ORDER BY ord").fetchall()
-            tracked = conn.execute("SELECT count(*) FROM sessionkit.messages").fetchone()[0]
-            leases = conn.execute("SELECT count(*) FROM sessionkit.leases").fetchone()[0]
+            rows = conn.execute(f"SELECT key, cid, outcome, token FROM sessionkit.intents "
+                                f"WHERE sid IN {sids} ORDER BY ord", p).fetchall()
+            tracked = conn.execute(f"SELECT count(*) FROM sessionkit.messages WHERE sid IN "
+                                   f"{sids}", p).fetchone()[0]
+            leases = conn.execute(f"SELECT count(*) FROM sessionkit.leases WHERE sid IN "
+                                  f"{sids}", p).fetchone()[0]
         interleaved, top = 0, 0
         for *_, token in rows:
             if token < top:
@@ -84,8 +91,9 @@ def read_journal(journal: str) -> tuple[dict[str, tuple[Any, Any]], int, dict[st
     return intents, tracked, {}
 
 
-def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int) -> dict[str, Any]:
-    intents, tracked, fencing = read_journal(journal)
+def analyse(side_path: str, dump: dict[str, Any], journal: str, orders: int,
+            account: str | None = None) -> dict[str, Any]:
+    intents, tracked, fencing = read_journal(journal, account)
 
     double_handled = redelivered = 0
     inc, cursor, at_start = 0, 0, set()

@@ -190,6 +190,16 @@ def open_store(args: argparse.Namespace) -> Any:
 
 
 def run_client(args: argparse.Namespace) -> None:
+    store = open_store(args)
+    drive(store, args.address, args.side, args.orders, args.window)
+    store.close()
+
+
+def drive(store: Any, address: str, side_path: str, orders: int, window: int, *,
+          account: str = ACCOUNT, stopping: Any = None) -> None:
+    """Run the session journalled in ``store`` until all ``orders`` are final (then write
+    ``D``) or ``stopping`` (a threading.Event) is set; return with its handling committed
+    (tools/supervisor_run.py runs many of these under the supervisor)."""
     from sessionkit import (
         CancelOrder,
         JsonCodec,
@@ -203,8 +213,7 @@ def run_client(args: argparse.Namespace) -> None:
     from sessionkit._state import CLOSED_STATES
     from sessionkit.store import Recorder, notify_recovered
 
-    side = Side(args.side)
-    store = open_store(args)
+    side = Side(side_path)
     live = {m.cid for m in store.messages()}
     side.write(f"R {store.incarnation} {store.last_event_id} {' '.join(sorted(live))}")
     rec = Recorder(store)
@@ -216,13 +225,13 @@ def run_client(args: argparse.Namespace) -> None:
     notify_recovered(processor, rec.report)
     next_k = sum(1 for i in store.intents() if i.key.startswith("o"))
     cancelled: set[int] = {int(i.key[1:]) for i in store.intents() if i.key.startswith("x")}
-    window, batch_every = args.window, 7
+    batch_every = 7
     sock: socket.socket | None = None
     framer = Framer()
     idle_since = time.monotonic()
 
     def connect() -> socket.socket:
-        s = socket.create_connection(("127.0.0.1", int(args.address)), timeout=10)
+        s = socket.create_connection(("127.0.0.1", int(address)), timeout=10)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
 
@@ -245,8 +254,12 @@ def run_client(args: argparse.Namespace) -> None:
         live.update(c for t in tickets for c in t.cids)
 
     sock = connect()
-    session.login(time.monotonic(), account=ACCOUNT)
+    session.login(time.monotonic(), account=account)
     while True:
+        if stopping is not None and stopping.is_set():
+            sock.close()  # everything handled so far was committed at the end of the round
+            os.close(side.fd)
+            return
         now = time.monotonic()
         if session.state in CLOSED_STATES:  # the connection dropped: go on in-process
             if hasattr(store, "check_lease"):
@@ -254,10 +267,10 @@ def run_client(args: argparse.Namespace) -> None:
             session = type(session)(config, codec=codec, handoff=session.handoff())
             sock.close()
             sock, framer = connect(), Framer()
-            session.login(now, account=ACCOUNT)
+            session.login(now, account=account)
         if session.state is SessionState.ACTIVE:
-            while next_k < args.orders and len(live) < window:
-                if next_k % batch_every == 0 and next_k + 4 <= args.orders:
+            while next_k < orders and len(live) < window:
+                if next_k % batch_every == 0 and next_k + 4 <= orders:
                     submit_batch(list(range(next_k, next_k + 4)))
                     next_k += 4
                 else:
@@ -299,7 +312,7 @@ def run_client(args: argparse.Namespace) -> None:
                 live.discard(ev.cid)
             rec.handled(ev)
         rec.commit()
-        if next_k >= args.orders:
+        if next_k >= orders:
             tracked = store.messages()
             if not tracked and all(i.outcome is not None for i in store.intents()):
                 break
@@ -320,8 +333,9 @@ def run_client(args: argparse.Namespace) -> None:
                         rec.submitted(req, cid)
             else:
                 idle_since = now
+    sock.close()
     side.write("D")
-    store.close()
+    os.close(side.fd)
 
 
 # -- the ZeroMQ simulator and a client on the trio runtime -----------------------------------

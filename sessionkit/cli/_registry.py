@@ -35,6 +35,7 @@ BUILTIN: dict[str, str] = {
     "conformance": "sessionkit.cli._conformance:conformance",
     "demo": "sessionkit.cli._demo:demo",
     "journal": "sessionkit.store._cli:journal_group",
+    "supervise": "sessionkit.store._supcli:supervise_group",
 }
 
 

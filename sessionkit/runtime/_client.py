@@ -618,6 +618,11 @@ class SessionClient(EventDispatcher, Ending):
             if self._closing:
                 return "closed by the local side"
             self._failure_reported = False
+            if self._recorder is not None:
+                try:  # a woken owner whose lease moved on does not connect (and push the
+                    self._recorder.check_lease()  # new owner's connection off)
+                except Exception as exc:
+                    raise _Crash("the journal", exc) from exc
             try:
                 transport = await self._connector.connect()
             except (ConnectFailed, TransportClosed) as exc:

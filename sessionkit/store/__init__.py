@@ -7,7 +7,9 @@ asynchronous jobs. :class:`SqliteStore` is the embedded default,
 :class:`PostgresStore` the shared one (many sessions in one database, one owner each,
 enforced with a lease and a fencing token), :class:`MemoryStore` the in-memory twin.
 :class:`Recorder` makes the store calls at the right points of a session's life; a session
-opened on an existing journal resumes where the last process stopped.
+opened on an existing journal resumes where the last process stopped. :class:`Supervisor`
+and :class:`Worker` run many PostgreSQL-journalled sessions over several worker processes,
+each session owned by one worker, moved when a worker dies or joins.
 """
 
 from ._base import SessionStore
@@ -37,6 +39,7 @@ from ._records import (
 )
 from ._schema import SCHEMA_VERSION
 from ._sqlite import SqliteStore
+from ._supervisor import Supervisor, Worker, lease_holders, live_workers
 
 __all__ = [
     "SessionStore",
@@ -63,4 +66,8 @@ __all__ = [
     "JournalValueError",
     "IdempotencyConflict",
     "LeaseLostError",
+    "Supervisor",
+    "Worker",
+    "lease_holders",
+    "live_workers",
 ]

@@ -229,6 +229,14 @@ class Recorder:
         """After a drained batch of events: make what was recorded durable."""
         self.store.commit()
 
+    def check_lease(self) -> None:
+        """Before connecting: raise :class:`LeaseLostError` when the store's lease was taken
+        over (asking the database when it is not good on this side's clock: a process
+        paused longer than its lease). A store without a lease has nothing to check."""
+        check = getattr(self.store, "check_lease", None)
+        if check is not None:
+            check()
+
     # -- a journal that failed ----------------------------------------------------------
 
     def never_sent(self, session: Session, why: str) -> list[MessageFinished]:

@@ -11,6 +11,7 @@ new owner holds what was journalled before.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -19,7 +20,7 @@ import trio
 import trio.testing
 
 from sessionkit import LimitOrder, Request, SessionConfig
-from sessionkit.runtime import SessionFailedError, open_session
+from sessionkit.runtime import ReconnectPolicy, SessionFailedError, open_session
 from sessionkit.store import LeaseLostError, PostgresStore
 from sessionkit.testing import ReferenceExchange
 
@@ -81,5 +82,44 @@ def test_a_session_whose_lease_was_taken_over_stops_and_reports_it(parts, postgr
     # the new owner holds the journalled order, to resend under its own cid
     b = taken[0]
     assert [m.cid for m in b.messages()] == first and b.recovery_report().resend == ()
+    store.close()
+    b.close()
+
+
+def test_a_paused_owner_woken_after_a_takeover_does_not_reconnect(parts, postgres_url):
+    """The owner's connection drops; before it reconnects the whole process stands still
+    longer than its lease (a blocking sleep: a pause, as SIGSTOP or a long GC) and another
+    process takes the lease. Woken, the owner asks the database before connecting: it does
+    not connect again (which would push the new owner's connection off the exchange), sends
+    nothing, and ends with the LeaseLostError."""
+    exchange = Recording()
+    log = parts.Log()
+    store = PostgresStore(postgres_url, account=ACCOUNT, session_id=DAY, owner="A",
+                          lease_ttl=0.5, renew=False)
+    first: list[str] = []
+    taken: list[PostgresStore] = []
+    emb = parts.EmbeddedExchange(exchange)
+
+    async def main() -> None:
+        async with open_session(emb, log, account=ACCOUNT, config=CFG, store=store,
+                                reconnect=ReconnectPolicy(initial=1.0, max=1.0)) as client:
+            first.append(await client.submit(resting(0)))
+            await trio.sleep(0.1)  # the exchange has it
+            emb.drop()
+            await trio.sleep(0.5)  # the client is waiting to reconnect
+            time.sleep(1.0)  # the pause: nothing in this process runs; the lease expires
+            taken.append(PostgresStore(postgres_url, account=ACCOUNT, session_id=DAY,
+                                       owner="B", acquire_timeout=30, renew=False))
+            await trio.sleep(100)
+
+    with pytest.raises(SessionFailedError) as info:
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    lost = info.value.__cause__
+    assert isinstance(lost, LeaseLostError)
+    assert (lost.new_token, lost.new_owner) == (2, "B")
+    assert emb.attempts == 1  # it never connected again
+    assert exchange.seen == first
+    b = taken[0]
+    assert [m.cid for m in b.messages()] == first  # the new owner's to resend
     store.close()
     b.close()
