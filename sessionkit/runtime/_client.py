@@ -622,7 +622,7 @@ class SessionClient(EventDispatcher, Ending):
                 try:  # a woken owner whose lease moved on does not connect (and push the
                     self._recorder.check_lease()  # new owner's connection off)
                 except Exception as exc:
-                    raise _Crash("the journal", exc) from exc
+                    raise Crash("the journal", exc) from exc
             try:
                 transport = await self._connector.connect()
             except (ConnectFailed, TransportClosed) as exc:
