@@ -174,11 +174,6 @@ class Session(Submitting):
     def busy(self) -> bool:
         return self._flow.busy
 
-    @property
-    def pending_output(self) -> int:
-        """How many messages wait for :meth:`messages_to_send` (or :meth:`data_to_send`)."""
-        return len(self._out)
-
     # -- local calls ----------------------------------------------------------------
 
     def _require(self, inp: Input) -> SessionState:
@@ -660,11 +655,6 @@ class Session(Submitting):
     def awaiting_response(self) -> list[tuple[str, int | None, Request]]:
         """S2: (cid, mid, request) of every request ACKed without its final response."""
         return [(t.cid, t.mid, t.request) for t in self._tracker.awaiting_response()]
-
-    def set_unobserved(self, types: Iterable[type]) -> None:
-        """Answers of these types produce a MessageReceived only for requests with a callback
-        (the runtime passes those its processor leaves to the do-nothing default)."""
-        self._tracker.unobserved = frozenset(types)
 
     def tracked(self) -> Iterable[tuple[str, MessageState, Request]]:
         return [(t.cid, MessageState(t.state), t.request) for t in self._tracker.by_cid.values()]

@@ -7,13 +7,6 @@ again here, :class:`~sessionkit.InvalidRequestError`), and the window
 (``max_in_flight``, ``max_send_buffer``, congestion), which raises :class:`SessionBusy`
 synchronously when it is full. An admitted request gets its cid and a tracking record,
 and is queued for the transport.
-
-:meth:`Submitting._admit` and :meth:`Submitting._track` are :meth:`submit` cut in two for
-the runtime's fast path (``runtime/_fastpath.py``): it admits a lone request, hands its
-frame to the transport at once, and only then starts its tracking, so that the
-bookkeeping is not between the call and the frame's departure. Nothing else runs in
-between (the two calls are made in the same thread with no await between them), and an
-admitted request is always tracked, sent or not.
 """
 
 from __future__ import annotations
@@ -29,7 +22,6 @@ from ._errors import LocalProtocolError
 from ._events import Callback, Event
 from ._flow import FlowControl
 from ._handoff import BatchTicket
-from ._heartbeat import HeartbeatMonitor
 from ._messages import MESSAGE_TYPES, Batch, Message, MessageReplay, Request
 from ._rules import check_fields
 from ._state import NEXT, Input, SessionState
@@ -52,7 +44,6 @@ class Submitting:
     _events: list[Event]
     _tracker: Tracker
     _flow: FlowControl
-    _hb: HeartbeatMonitor
     _cid_prefix: str
     _next_cid: int
     _submitted: int
@@ -87,25 +78,6 @@ class Submitting:
             self._check_request(request, "request")  # raises: the cid is tracked already
         self._flow.check(1, self._tracker.unacked, len(self._out))
         return self._with_cid(request)
-
-    def _admit(self, request: Request) -> Request | None:
-        """The first half of :meth:`submit` for a request to be sent at once: admitted and
-        given its cid, its room in the window taken; the caller encodes and sends it, then
-        calls :meth:`_track` (always, sent or not). None when it cannot go at once (the
-        session is not active, is busy, or has output queued before it): then
-        :meth:`submit` it. Raises as :meth:`submit` does."""
-        if self._state is not _ACTIVE or self._out or self._flow.busy:
-            return None
-        request = self._admitted(request)
-        self._tracker.unacked += 1  # the window's room, taken now (see Tracker.add)
-        self._submitted += 1
-        return request
-
-    def _track(self, request: Request, callback: Callback | None, now: float) -> None:
-        """The second half: track the request :meth:`_admit` let through, as sent at
-        ``now`` (a frame the transport could not take yet is its runtime's to send)."""
-        self._tracker.add_sent(request, callback, now, counted=True)
-        self._hb.last_outbound = now
 
     def submit_batch(self, requests: Sequence[Request], now: float, *,
                      callbacks: Sequence[Callback | None] | None = None) -> list[BatchTicket]:

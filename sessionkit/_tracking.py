@@ -167,9 +167,6 @@ class Tracker:
         self.finished: dict[str, int] = {o.value: 0 for o in Outcome}
         self.ack_latency_total = 0.0
         self.ack_latency_max = 0.0
-        #: answer types whose MessageReceived only a request's callback wants (see
-        #: Session.set_unobserved)
-        self.unobserved: frozenset[type] = frozenset()
         #: recently finished requests, oldest first: cid -> (its mid, the last message
         #: handed on for it), and mid -> cid. A repeat of their ACK or last answer (a resend
         #: answered again, a MessageReplay) is dropped, not delivered as an answer nobody
@@ -182,26 +179,23 @@ class Tracker:
     # -- adding and sending ------------------------------------------------------
 
     def add(self, request: Request, callback: Callback | None, parent: str | None = None,
-            state: str = _QUEUED, *, counted: bool = False) -> Tracked:
-        """Track ``request`` in ``state`` (a MessageState's value); ``counted``: its room
-        in the window (``unacked``) was taken already (Session._admit)."""
+            state: str = _QUEUED) -> Tracked:
+        """Track ``request`` in ``state`` (a MessageState's value)."""
         t = Tracked(request, request.cid, request.KIND._value_, state, callback, request)  # type: ignore[arg-type]
         self.by_cid[t.cid] = t
         if parent is not None:
             self._parent[t.cid] = parent
-        if not counted and (state is _QUEUED or state is _SENT) and t.kind is not _BATCH:
+        if (state is _QUEUED or state is _SENT) and t.kind is not _BATCH:
             self.unacked += 1
         return t
 
-    def add_sent(self, request: Request, callback: Callback | None, now: float, *,
-                 counted: bool = False) -> Tracked:
+    def add_sent(self, request: Request, callback: Callback | None, now: float) -> Tracked:
         """:meth:`add` and a first :meth:`mark_sent` in one (a plain request, not a batch,
         sent at ``now``): the submit path of every request."""
         t = Tracked(request, request.cid, request.KIND._value_, _SENT, callback, request,  # type: ignore[arg-type]
                     attempts=1, first_sent=now)
         self.by_cid[t.cid] = t
-        if not counted:
-            self.unacked += 1
+        self.unacked += 1
         self._arm_first(t, now)
         return t
 
@@ -323,8 +317,7 @@ class Tracker:
                 return
         self._apply_ack(t, mid, st.run_id or self.run_id, now)
         t.ack_seen = True
-        if t.callback is not None or type(st) not in self.unobserved:
-            self._emit(MessageReceived(st, t.request, t.callback))
+        self._emit(MessageReceived(st, t.request, t.callback))
         if not st.ok:
             self.finish(t, Outcome.REJECTED, f"status {st.status}: {st.message}".rstrip(": "))
         elif t.kind is _ACK_ONLY:
@@ -423,8 +416,7 @@ class Tracker:
                 self.unacked -= 1
                 t.state = _ACKED
         t.prev = msg
-        if t.callback is not None or type(msg) not in self.unobserved:
-            self._emit(MessageReceived(msg, prev, t.callback))
+        self._emit(MessageReceived(msg, prev, t.callback))
         if _is_final_response(msg):
             self.finish(t, _DONE if t.kind is _TRADE else _COMPLETED)
 

@@ -184,8 +184,7 @@ def loop() -> CoreLoop:
 def test_submit_never_sends_a_request_that_skipped_its_check(loop: CoreLoop) -> None:
     bad = Unchecked(contract_id=1, size=0, price_in_cents=5)
     for submit in (lambda: loop.session.submit(bad, loop.now),
-                   lambda: loop.session.submit_batch([LimitOrder(**ORDER), bad], loop.now),
-                   lambda: loop.session._admit(bad)):
+                   lambda: loop.session.submit_batch([LimitOrder(**ORDER), bad], loop.now)):
         with pytest.raises(InvalidRequestError, match="Unchecked.size must be"):
             submit()
     assert loop.session.data_to_send() == []

@@ -604,27 +604,6 @@ def test_response_overtaking_its_lost_ack_is_matched_by_cid(loop: CoreLoop) -> N
     assert loop.session.statistics().unmatched_responses == 0
 
 
-# --- answers nobody observes -------------------------------------------------------------
-
-
-def test_unobserved_answers_make_no_event_unless_their_request_has_a_callback(
-        loop: CoreLoop) -> None:
-    loop.session.set_unobserved([Status, ActionReport])
-    calls: list = []
-    plain = loop.submit(order(price=101))
-    with_cb = loop.submit(order(price=102), callback=lambda m, p: calls.append((type(m), p)))
-    sell = loop.submit(order(side="sell", price=101))  # fills ``plain``
-    loop.pump()
-    received = [(type(e.msg), e.msg.cid) for e in of(loop, MessageReceived)]
-    assert received == [(Status, with_cb), (ActionReport, with_cb)]  # inserted, resting
-    # the callback's prev_msg is what it always is, and tracking is the same as ever
-    assert [c[0] for c in calls] == [Status, ActionReport]
-    assert calls[1][1].TYPE == "limit_order" and calls[1][1].cid == with_cb
-    done = finished(loop)
-    assert done[plain].outcome is Outcome.DONE and done[sell].outcome is Outcome.DONE
-    assert with_cb not in done and loop.session.statistics().awaiting_response == 1
-
-
 def test_a_handoff_with_a_bad_cid_prefix_is_refused_naming_it() -> None:
     """The session makes each request's cid from the prefix without checking it again, so
     a handoff (read back from a journal, say) whose prefix no cid may carry is refused."""

@@ -82,27 +82,6 @@ class SessionMachine(RuleBasedStateMachine):
             except SessionBusy:
                 pass
 
-    @rule(req=orders, sent=st.booleans())
-    def submit_at_once(self, req: LimitOrder, sent: bool) -> None:
-        """The runtime's fast path: admitted, its frame handed over (or lost on the way,
-        as in a closing transport), then tracked."""
-        if self._live():
-            assert self.loop
-            session = self.loop.session
-            try:
-                admitted = session._admit(req)
-            except SessionBusy:
-                return
-            if admitted is None:  # not active, busy or output queued: the usual way
-                self.submit_order(req)
-                return
-            assert admitted.cid is not None
-            if sent:
-                self.loop.to_exchange.put(self.loop.codec.encode(admitted), self.loop.now)
-            session._track(admitted, None, self.loop.now)
-            self.submitted.add(admitted.cid)
-            self.loop.pump()
-
     @rule()
     def submit_contracts(self) -> None:
         if self._live():

@@ -25,7 +25,11 @@ Measured, plain and with CURVE:
 Each figure is the median of several runs; the clients' runs alternate. The last line of
 output is one JSON object: ``throughput_ratio`` and ``p50_ratio`` are session over raw,
 ``floor_throughput_ratio``, ``floor_cpu_ratio``, ``floor_p50_ratio`` and
-``floor_p99_ratio`` session over floor, each the worse of plain and CURVE.
+``floor_p99_ratio`` session over floor, each the worse of plain and CURVE. A fourth
+throughput client, the session submitting with ``submit_nowait()`` in bursts of up to the
+window and one ``await trio.sleep(0)`` per burst, adds ``floor_cpu_ratio_nowait_bursts``
+and ``floor_throughput_ratio_nowait_bursts`` (no targets: what a user who skips the
+checkpoint per order gets).
 
     .venv/bin/python tools/bench_zmq.py            # full
     .venv/bin/python tools/bench_zmq.py --quick    # under a minute
@@ -400,6 +404,37 @@ async def session_throughput(endpoint: str, server_key: bytes | None, n: int,
     return n / took, cpu / n
 
 
+async def session_nowait_throughput(endpoint: str, server_key: bytes | None, n: int,
+                                    window: int) -> tuple[float, float]:
+    """As :func:`session_throughput`, submitting with ``submit_nowait()`` in bursts of up
+    to the window and one ``await trio.sleep(0)`` per burst (what a user who skips the
+    checkpoint per order pays); a burst the window cannot take waits for room with one
+    ``await submit()``, which is then its checkpoint."""
+    proc = Counter()
+    proc.target = n
+    config = sk.SessionConfig(max_in_flight=window, low_water=window, ack_timeout=30.0,
+                              ack_timeout_max=30.0)
+    async with open_session(session_connector(endpoint, server_key), proc, account="bench",
+                            config=config, submit_timeout=60.0) as client:
+        start, cpu = time.perf_counter(), cpu_seconds()
+        submit, submit_nowait = client.submit, client.submit_nowait
+        sent = 0
+        while sent < n:
+            try:
+                for _ in range(min(window, n - sent)):
+                    submit_nowait(sk.LimitOrder(contract_id=CONTRACT, size=1,
+                                                price_in_cents=100))
+                    sent += 1
+            except sk.SessionBusy:  # the window is full: wait for room
+                await submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100))
+                sent += 1
+                continue
+            await trio.sleep(0)
+        await proc.finished.wait()
+        took, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    return n / took, cpu / n
+
+
 async def session_pings(client: Any, n: int) -> list[float]:
     """ACK round trips (submit to the ACK's callback) of ``n`` orders, one at a time."""
     out: list[float] = []
@@ -538,21 +573,25 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
-THROUGHPUT = {"raw": raw_throughput, "session": session_throughput, "floor": floor_throughput}
+THROUGHPUT = {"raw": raw_throughput, "session": session_throughput, "floor": floor_throughput,
+              "session_nowait": session_nowait_throughput}
+#: the clients of the throughput runs: those of the latency runs, and the session
+#: submitting with submit_nowait() in bursts (no target: a figure for users)
+TP_CLIENTS = (*CLIENTS, "session_nowait")
 
 
 def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[str, Any]:
     proc, endpoint, server_key = start_responder(mode == "curve")
-    tp: dict[str, list[float]] = {name: [] for name in CLIENTS}
-    cpu: dict[str, list[float]] = {name: [] for name in CLIENTS}
+    tp: dict[str, list[float]] = {name: [] for name in TP_CLIENTS}
+    cpu: dict[str, list[float]] = {name: [] for name in TP_CLIENTS}
     p50: dict[str, list[float]] = {name: [] for name in CLIENTS}
     p99: dict[str, list[float]] = {name: [] for name in CLIENTS}
     try:
-        for name in CLIENTS:  # warm-up (imports, caches, TCP/CURVE paths)
+        for name in TP_CLIENTS:  # warm-up (imports, caches, TCP/CURVE paths)
             trio.run(THROUGHPUT[name], endpoint, server_key, 2000, window)
         for run in range(runs):
             # the session runs between the two baselines, which swap places each run
-            for name in CLIENTS if run % 2 == 0 else CLIENTS[::-1]:
+            for name in TP_CLIENTS if run % 2 == 0 else TP_CLIENTS[::-1]:
                 orders_per_s, cpu_per_order = trio.run(THROUGHPUT[name], endpoint, server_key,
                                                        n_tp, window)
                 tp[name].append(orders_per_s)
@@ -564,7 +603,9 @@ def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[st
             print(f"  {mode} run {run + 1} ({' / '.join(CLIENTS)}): "
                   f"{' / '.join(f'{tp[c][-1]:,.0f}' for c in CLIENTS)} orders/s; ACK p50 "
                   f"{' / '.join(f'{p50[c][-1] * 1e6:.0f}' for c in CLIENTS)} us; CPU "
-                  f"{' / '.join(f'{cpu[c][-1] * 1e6:.1f}' for c in CLIENTS)} us per order",
+                  f"{' / '.join(f'{cpu[c][-1] * 1e6:.1f}' for c in CLIENTS)} us per order; "
+                  f"session with submit_nowait bursts {tp['session_nowait'][-1]:,.0f} "
+                  f"orders/s, {cpu['session_nowait'][-1] * 1e6:.1f} us per order",
                   flush=True)
     finally:
         proc.kill()
@@ -583,6 +624,11 @@ def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[st
         out[f"{prefix}throughput_ratio"] = round(m_tp["session"] / m_tp[base], 3)
         out[f"{prefix}p50_ratio"] = round(m_p50["session"] / m_p50[base], 3)
         out[f"{prefix}p99_ratio"] = round(m_p99["session"] / m_p99[base], 3)
+    out["session_nowait_orders_per_s"] = round(m_tp["session_nowait"])
+    out["session_nowait_cpu_us_per_order"] = round(m_cpu["session_nowait"] * 1e6, 1)
+    out["floor_cpu_ratio_nowait_bursts"] = round(m_cpu["session_nowait"] / m_cpu["floor"], 3)
+    out["floor_throughput_ratio_nowait_bursts"] = round(
+        m_tp["session_nowait"] / m_tp["floor"], 3)
     return out
 
 
@@ -599,6 +645,10 @@ def report(mode: str, runs: int, r: dict[str, Any]) -> None:
         print(f"  {'session/' + base:<15}{r[prefix + 'throughput_ratio']:>10.3f}{'':>9}"
               f"{r[prefix + 'p50_ratio']:>12.3f}{r[prefix + 'p99_ratio']:>12.3f}"
               f"{r[prefix + 'cpu_ratio']:>14.3f}")
+    print(f"  session with submit_nowait() in bursts: {r['session_nowait_orders_per_s']:,} "
+          f"orders/s, {r['session_nowait_cpu_us_per_order']} us CPU per order; over the "
+          f"floor {r['floor_throughput_ratio_nowait_bursts']} throughput, "
+          f"{r['floor_cpu_ratio_nowait_bursts']} CPU")
 
 
 #: the issue's targets; session over floor first (what sessionkit costs), then over raw
@@ -639,6 +689,9 @@ def main() -> None:
     # the worse of plain and CURVE: the lower throughput ratio, the higher of the others
     for key in TARGETS:
         pick = min if key.endswith("throughput_ratio") else max
+        out[key] = pick(out[m][key] for m in modes)
+    for key in ("floor_cpu_ratio_nowait_bursts", "floor_throughput_ratio_nowait_bursts"):
+        pick = min if "throughput" in key else max  # no target: users' figures
         out[key] = pick(out[m][key] for m in modes)
     out["targets"] = TARGETS
     for base in ("floor", "raw"):  # the worse of plain and CURVE against the targets

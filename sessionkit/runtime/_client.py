@@ -193,6 +193,11 @@ class SessionClient(EventDispatcher, Ending):
         """The current session's handoff (what a new session needs to go on)."""
         return self._session.handoff()
 
+    @property
+    def has_logged_in(self) -> bool:
+        """True once a login was accepted, on this connection or an earlier one."""
+        return self._ever_logged_in
+
     async def wait_closed(self) -> None:
         """Wait until the client ended (closed, failed or cancelled)."""
         await self._done.wait()
@@ -376,6 +381,11 @@ class SessionClient(EventDispatcher, Ending):
     async def request_message_replay(self) -> str | None:
         """Ask for what was ACKed without a final response (S2); None when nothing is."""
         await trio.lowlevel.checkpoint_if_cancelled()
+        return self.request_message_replay_nowait()
+
+    def request_message_replay_nowait(self) -> str | None:
+        """:meth:`request_message_replay` without its checkpoint (never a checkpoint, as
+        :meth:`submit_nowait`)."""
         session = self._open_session()
         try:
             return session.request_message_replay(trio.current_time())
@@ -659,7 +669,10 @@ class SessionClient(EventDispatcher, Ending):
                 await trio.sleep(delay)
             self._backoff_scope = None
 
-    async def _wait_login(self) -> None:
+    async def wait_login(self) -> None:
+        """Wait for the first login, bounded by ``login_timeout``; raises what
+        :func:`open_session` raises when it cannot be made (open_session and ``Context``
+        wait with it)."""
         limit = self._login_timeout
         with trio.move_on_after(math.inf if limit is None else limit):
             await self._login_event.wait()
@@ -673,14 +686,15 @@ class SessionClient(EventDispatcher, Ending):
         raise self.error or ConnectionFailedError(self._end_reason or "session ended")
 
     @asynccontextmanager
-    async def _running(self, *, wait_login: bool) -> AsyncIterator[SessionClient]:
-        """Run the owner task around a block (see :func:`open_session`)."""
+    async def running(self, *, wait_login: bool) -> AsyncIterator[SessionClient]:
+        """Run the owner task around a block, after the first login if ``wait_login``:
+        what :func:`open_session` and ``Context`` do with a client (see there)."""
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery_scope = nursery.cancel_scope
                 nursery.start_soon(self._supervise)
                 if wait_login:
-                    await self._wait_login()
+                    await self.wait_login()
                 yield self
                 await self.close(self._close_timeout)
         except BaseExceptionGroup as group:

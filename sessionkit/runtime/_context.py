@@ -42,15 +42,15 @@ T = TypeVar("T")
 _names = itertools.count(1)
 
 
-async def _first_of(*events: trio.Event) -> None:
-    """Wait until one of ``events`` is set."""
+async def _first_of(*waits: Callable[[], Awaitable[None]]) -> None:
+    """Wait until one of ``waits`` returns."""
     async with trio.open_nursery() as nursery:
-        async def wait(ev: trio.Event) -> None:
-            await ev.wait()
+        async def wait(fn: Callable[[], Awaitable[None]]) -> None:
+            await fn()
             nursery.cancel_scope.cancel()
 
-        for ev in events:
-            nursery.start_soon(wait, ev)
+        for fn in waits:
+            nursery.start_soon(wait, fn)
 
 
 class Context:
@@ -130,15 +130,15 @@ class Context:
         self._client = client
         with trio.CancelScope() as self._scope:
             self._ready.set()
-            async with client._running(wait_login=False):
+            async with client.running(wait_login=False):
                 with trio.CancelScope() as self._login_scope:
                     if stop.is_set():
                         self._login_scope.cancel()
-                    await client._wait_login()
-                if client._ever_logged_in:
+                    await client.wait_login()
+                if client.has_logged_in:
                     self._logged_in = True
                     self._signal.set()
-                await _first_of(client._done, stop)
+                await _first_of(client.wait_closed, stop.wait)
                 await client.close(self._stop_wait)
         if client.error is not None:
             raise client.error
@@ -272,15 +272,7 @@ class Context:
     def request_message_replay(self) -> str | None:
         """Ask for what was ACKed without a final response (S2)."""
         client = self._client_or_raise()
-
-        def replay() -> str | None:
-            session = client._open_session()
-            try:
-                return session.request_message_replay(trio.current_time())
-            finally:
-                client._wake()
-
-        return self._in_loop(replay)
+        return self._in_loop(client.request_message_replay_nowait)
 
     def statistics(self) -> SessionStatistics:
         """The session's statistics (summed over reconnects), read in the context's thread."""

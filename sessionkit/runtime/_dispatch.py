@@ -119,9 +119,9 @@ class EventDispatcher:
 
     def _new_session(self, handoff: Handoff | None) -> Session:
         """A session for this client. (Leaving out the events of answers the processor
-        leaves to the do-nothing default, with ``Session.set_unobserved``, saved under 11%
-        of the client's CPU per order in tools/bench_zmq.py --quick, medians of 3 runs:
-        under the 20% a piece of machinery must earn, so every answer makes its event.)"""
+        leaves to the do-nothing default saved under 11% of the client's CPU per order in
+        tools/bench_zmq.py --quick, medians of 3 runs: under the 20% a piece of machinery
+        must earn, so every answer makes its event and the session has no switch for it.)"""
         return Session(self._config, codec=self._codec, handoff=handoff)
 
     def _bind_handlers(self, processor: Any) -> None:

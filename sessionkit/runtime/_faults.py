@@ -47,7 +47,8 @@ class _Rule:
         self.seconds, self.after, self.reason = seconds, after, reason
 
 
-def _check_count(name: str, value: Any, *, allow_none: bool = False) -> None:
+def check_count(name: str, value: Any, *, allow_none: bool = False) -> None:
+    """Raise :class:`ConfigError` naming ``name`` unless ``value`` is an int >= 0."""
     if value is None and allow_none:
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -79,7 +80,7 @@ class Faults:
         self.p_duplicate = float(p_duplicate)
         self._rules: list[_Rule] = []
         self._held = False
-        self._pipes: list[Any] = []  # the memory pipes it applies to
+        self._pipes: list[Any] = []  # the memory pipes it applies to (see attach)
         self.dropped = self.duplicated = self.delayed = self.disconnects = self.garbled = 0
 
     @property
@@ -88,24 +89,24 @@ class Faults:
 
     def drop(self, count: int = 1, *, match: Match | None = None) -> None:
         """Lose the next ``count`` matching frames."""
-        _check_count("Faults.drop count", count)
+        check_count("Faults.drop count", count)
         self._rules.append(_Rule("drop", count, match))
 
     def duplicate(self, count: int = 1, *, match: Match | None = None) -> None:
         """Deliver the next ``count`` matching frames twice."""
-        _check_count("Faults.duplicate count", count)
+        check_count("Faults.duplicate count", count)
         self._rules.append(_Rule("duplicate", count, match))
 
     def garble(self, count: int = 1, *, match: Match | None = None) -> None:
         """Replace the next ``count`` matching frames with bytes no codec decodes."""
-        _check_count("Faults.garble count", count)
+        check_count("Faults.garble count", count)
         self._rules.append(_Rule("garble", count, match))
 
     def delay(self, seconds: float, count: int = 1, *, match: Match | None = None) -> None:
         """Hold the next ``count`` matching frames for ``seconds`` (later frames queue behind)."""
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
             raise ConfigError(f"Faults.delay seconds must be a number >= 0, got {seconds!r}")
-        _check_count("Faults.delay count", count)
+        check_count("Faults.delay count", count)
         self._rules.append(_Rule("delay", count, match, seconds=float(seconds)))
 
     def disconnect(self, *, after: int = 0, match: Match | None = None,
@@ -115,8 +116,21 @@ class Faults:
         The frame that trips the rule is lost, and both sides see
         :class:`TransportClosed` with ``reason``.
         """
-        _check_count("Faults.disconnect after", after)
+        check_count("Faults.disconnect after", after)
         self._rules.append(_Rule("disconnect", 1, match, after=after, reason=reason))
+
+    @property
+    def held(self) -> bool:
+        """Between :meth:`hold` and :meth:`release`: no frame is delivered."""
+        return self._held
+
+    def attach(self, pipe: Any) -> None:
+        """Apply to ``pipe`` too (one direction of a memory connection: what
+        :meth:`release` wakes). A ``Faults`` outlives connections (an endpoint shares one
+        across all it accepts): the pipes of connections that ended (``dead``) are let go
+        as new ones come."""
+        self._pipes = [p for p in self._pipes if not p.dead]
+        self._pipes.append(pipe)
 
     def hold(self) -> None:
         """Stop delivering frames (they queue, bounded) until :meth:`release`."""
@@ -135,8 +149,9 @@ class Faults:
         self.p_drop = self.p_duplicate = 0.0
         self.release()
 
-    def _apply(self, frame: bytes) -> tuple[int, float, str | None, bytes]:
-        """(copies, extra delay, disconnect reason, frame) for one frame."""
+    def apply(self, frame: bytes) -> tuple[int, float, str | None, bytes]:
+        """(copies, extra delay, disconnect reason, frame) for one frame sent (the memory
+        transport asks, frame by frame, while :attr:`active`)."""
         copies, delay, cut = 1, 0.0, None
         rng = self.rng
         if self.p_drop and rng.random() < self.p_drop:

@@ -46,5 +46,5 @@ async def open_session(connector: Connector, processor: Any, *, account: str, to
                            resume_event_id=resume_event_id, login_timeout=login_timeout,
                            store=store, submit_timeout=submit_timeout,
                            close_timeout=close_timeout)
-    async with client._running(wait_login=True):
+    async with client.running(wait_login=True):
         yield client

@@ -12,10 +12,11 @@ The ``ExchangeServer`` handed to ``task_status.started()`` lets a test poke
 the exchange between frames: change its state directly, then call
 :meth:`ExchangeServer.flush` so what it queued is written.
 
-Transports that know more (the ZMQ simulator) subclass :class:`ExchangeServer`
-and override its hooks: :meth:`~ExchangeServer._client_codec` (a codec per
-client, chosen from its first frame) and :meth:`~ExchangeServer._close`
-(how a finished connection is closed; each connection records *why* it ended).
+Transports that know more (the ZMQ simulator) subclass :class:`ExchangeServer`,
+override its hooks, :meth:`~ExchangeServer.client_codec` (a codec per client,
+chosen from its first frame) and :meth:`~ExchangeServer.close_connection` (how a
+finished connection is closed, told *why* it ended), and run it with
+:meth:`~ExchangeServer.serve`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class _Served:
     def __init__(self, transport: Transport, conn: ExchangeConnection, number: int) -> None:
         self.transport = transport
         self.conn = conn
-        #: the codec this client speaks (None until its first frame; see ``_client_codec``)
+        #: the codec this client speaks (None until its first frame; see ``client_codec``)
         self.codec: Codec | None = None
         self.lot = trio.lowlevel.ParkingLot()
         self.number = number
@@ -53,7 +54,7 @@ class ExchangeServer:
     """A handle on a running :func:`serve_reference_exchange`."""
 
     #: how log lines name this server
-    _log_name = "reference exchange"
+    log_name = "reference exchange"
 
     def __init__(self, exchange: ReferenceExchange, codec: Codec) -> None:
         self.exchange = exchange
@@ -85,16 +86,29 @@ class ExchangeServer:
 
     # -- hooks for transports that know more ---------------------------------------------
 
-    def _client_codec(self, first_frame: bytes) -> Codec:
+    def client_codec(self, first_frame: bytes) -> Codec:
         """The codec a client speaks, from its first frame (here: always :attr:`codec`)."""
         return self.codec
 
-    async def _close(self, served: _Served) -> None:
-        """Close a finished connection (here: ``aclose``, shielded from cancellation)."""
+    async def close_connection(self, transport: Transport, why: str) -> None:
+        """Close a finished connection, which ended because ``why`` ("logged out", "login
+        refused", "replaced by a new connection", a transport's reason...); here:
+        ``aclose``, shielded from cancellation."""
         with trio.CancelScope(shield=True):
-            await served.transport.aclose()
+            await transport.aclose()
 
     # -- serving ---------------------------------------------------------------------------
+
+    async def serve(self, endpoint: ServerEndpoint, *, heartbeats: bool = True,
+                    task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve every client ``endpoint`` accepts until it closes (then every connection
+        is cut) or until cancelled; ``task_status.started(self)`` once serving."""
+        async with trio.open_nursery() as nursery:
+            if heartbeats:
+                nursery.start_soon(self._heartbeats)
+            task_status.started(self)
+            await self._accept_loop(endpoint, nursery)
+            nursery.cancel_scope.cancel()
 
     async def _heartbeats(self) -> None:
         ex = self.exchange
@@ -128,7 +142,7 @@ class ExchangeServer:
         finally:
             self._served.remove(served)
             served.conn.closed = True
-            await self._close(served)
+            await self.close_connection(served.transport, served.why)
 
     async def _reader(self, served: _Served, scope: trio.CancelScope) -> None:
         conn, codec = served.conn, served.codec
@@ -137,20 +151,20 @@ class ExchangeServer:
                 frames = await served.transport.receive_frames()
                 for frame in frames:
                     if codec is None:
-                        codec = served.codec = self._client_codec(frame)
+                        codec = served.codec = self.client_codec(frame)
                     try:
                         msg = codec.decode(frame)
                     except DecodeError as err:
                         self.bad_frames += 1
                         logger.warning("%s: skipped a bad frame on connection #%d: %s",
-                                       self._log_name, served.number, err)
+                                       self.log_name, served.number, err)
                         continue
                     conn.receive(msg)
                 if conn.closed and not conn.logged_in:
                     served.why = "login refused"
                 served.lot.unpark_all()
         except TransportClosed as exc:
-            logger.debug("%s: connection #%d closed: %s", self._log_name, served.number,
+            logger.debug("%s: connection #%d closed: %s", self.log_name, served.number,
                          exc.reason)
             conn.closed = True
             served.why = exc.reason
@@ -181,9 +195,4 @@ async def serve_reference_exchange(endpoint: ServerEndpoint, exchange: Reference
     exchange)``: that returns the :class:`ExchangeServer` handle.
     """
     server = ExchangeServer(exchange, codec or JsonCodec())
-    async with trio.open_nursery() as nursery:
-        if heartbeats:
-            nursery.start_soon(server._heartbeats)
-        task_status.started(server)
-        await server._accept_loop(endpoint, nursery)
-        nursery.cancel_scope.cancel()
+    await server.serve(endpoint, heartbeats=heartbeats, task_status=task_status)

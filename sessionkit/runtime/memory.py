@@ -44,7 +44,7 @@ from typing import Any
 import trio
 
 from .._errors import ConfigError
-from ._faults import Faults, _check_count, message_type
+from ._faults import Faults, check_count, message_type
 from ._transport import ConnectFailed, TransportClosed
 
 __all__ = [
@@ -83,10 +83,7 @@ class _Pipe:
         self.send_lot = trio.lowlevel.ParkingLot()
         self.last_due = 0.0
         self.dead = False
-        # a Faults object outlives connections (an endpoint shares one across all it
-        # accepts): the pipes of connections that ended are let go as new ones come
-        faults._pipes = [p for p in faults._pipes if not p.dead]
-        faults._pipes.append(self)
+        faults.attach(self)
 
     def wake(self) -> None:
         self.recv_lot.unpark_all()
@@ -156,7 +153,7 @@ class MemoryTransport:
         waited = False
         for frame in frames:
             self._check_send()
-            copies, delay, cut, frame = pipe.faults._apply(frame)
+            copies, delay, cut, frame = pipe.faults.apply(frame)
             if cut is not None:
                 self._break(cut)
                 raise TransportClosed(cut)
@@ -211,7 +208,7 @@ class MemoryTransport:
         """(the frames due now, the due time of the next one held back or 0.0)."""
         pipe = self._in
         frames = pipe.frames
-        if not frames or pipe.faults._held:
+        if not frames or pipe.faults.held:
             return [], 0.0
         head_due = frames[0][0]
         if not head_due:
@@ -383,7 +380,7 @@ class MemoryEndpoint:
 
     def refuse(self, count: int = 1, reason: str = "connection refused") -> None:
         """Refuse the next ``count`` connection attempts with ``reason``."""
-        _check_count("MemoryEndpoint.refuse count", count)
+        check_count("MemoryEndpoint.refuse count", count)
         self._refuse.extend([reason] * count)
 
     def drop_connections(self, reason: str = "connection dropped") -> int:

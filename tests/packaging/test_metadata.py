@@ -116,7 +116,7 @@ def test_the_mesolive_client_needs_no_web_server_and_one_websocket_library(
         wheels: dict[str, Path]) -> None:
     meta = _metadata(wheels["sessionkit-mesolive"], "METADATA")
     base = set(_base(meta))
-    assert base == {"sessionkit", "attrs", "cattrs", "orjson", "trio", "httpx", "websockets"}
+    assert base == {"sessionkit", "attrs", "msgspec", "trio", "httpx", "websockets"}
     assert not base & {"hypercorn", "click", "trio-websocket"}
     assert "hypercorn" in _extra(meta, "sim")
     assert set(_extra(meta, "trio-websocket")) == {"trio-websocket"}

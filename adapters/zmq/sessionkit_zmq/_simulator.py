@@ -44,7 +44,7 @@ class ZmqSimulator(ExchangeServer):
     the reason the connection ended, and the fault knobs.
     """
 
-    _log_name = "simulator"
+    log_name = "simulator"
 
     def __init__(self, server: ZmqServerEndpoint, exchange: ReferenceExchange) -> None:
         super().__init__(exchange, codec_for(None, server.options.max_frame_size))
@@ -104,23 +104,19 @@ class ZmqSimulator(ExchangeServer):
 
     # -- ExchangeServer hooks ---------------------------------------------------------------
 
-    def _client_codec(self, first_frame: bytes) -> Codec:
+    def client_codec(self, first_frame: bytes) -> Codec:
         return codec_for(sniff_codec(first_frame), self.server.options.max_frame_size)
 
-    async def _close(self, served: Any) -> None:
-        served.transport.abort(served.why)
+    async def close_connection(self, transport: Any, why: str) -> None:
+        transport.abort(why)
 
     # -- serving --------------------------------------------------------------------------
 
     _scope: trio.CancelScope
 
     async def _run(self, heartbeats: bool, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._scope = nursery.cancel_scope
-            nursery.start_soon(self._accept_loop, self.server, nursery)
-            if heartbeats:
-                nursery.start_soon(self._heartbeats)
-            task_status.started()
+        with trio.CancelScope() as self._scope:
+            await self.serve(self.server, heartbeats=heartbeats, task_status=task_status)
 
 
 @asynccontextmanager
