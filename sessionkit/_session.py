@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from msgspec.structs import replace
+
 from ._codec import Codec
 from ._config import EventIdScope, SessionConfig, ViolationPolicy
 from ._errors import (
@@ -405,8 +407,13 @@ class Session(Submitting):
             if self._state in CLOSED_STATES:
                 return
             assert isinstance(msg, Message) and msg.event_id is not None
+            late = msg.event_id <= seq.last and msg.run_id == seq.run
             verdict = seq.offer(msg.event_id, True, msg, msg.run_id)
             if verdict is Verdict.DELIVER:
+                if late and not msg.replay:
+                    # a live event held while the replay ran, delivered after later ones
+                    # (the replay lost its copy): it says it is late, as a replayed one does
+                    msg = replace(msg, replay=True)
                 self._handle(msg, now)
             elif verdict is Verdict.VIOLATION:
                 self._violation(f"{msg.TYPE}: {seq.problem}", msg)
