@@ -37,7 +37,6 @@ PENDING = {
     "sessionkit.Contract", "sessionkit.GetBookState", "sessionkit.GetContracts",
     "sessionkit.LimitOrder", "sessionkit.LoginReject", "sessionkit.Logout", "sessionkit.Side",
     "sessionkit.DEFAULT_MAX_FRAME_SIZE", "sessionkit.MessageState",
-    "sessionkit.runtime.CAPABILITIES", "sessionkit.runtime.available_adapters",
 }
 
 
