@@ -40,13 +40,14 @@ from .._events import (
     LoginFailed,
 )
 from .._messages import Message, Request
+from .._processor import MessageProcessor
 from .._session import BatchTicket, Handoff, Session
 from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
 from ._dispatch import Crash, EventDispatcher, Stop
 from ._ending import Ending
 from ._errors import ConnectionFailedError, HandlerError, SessionFailedError
-from ._options import check_options, positive_or_none
+from ._options import HandlerErrors, check_options, positive_or_none
 from ._reconnect import ReconnectPolicy
 from ._transport import (
     ConnectFailed,
@@ -89,9 +90,11 @@ class ClientState(enum.Enum):
 class SessionClient(EventDispatcher, Ending):
     """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
 
-    def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
+    def __init__(self, connector: Connector, processor: MessageProcessor, *,
+                 account: str, token: str = "",
                  config: SessionConfig | None = None, codec: Codec | None = None,
-                 reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
+                 reconnect: ReconnectPolicy | None = None,
+                 handler_errors: HandlerErrors = "log",
                  resume_event_id: int | None = None, login_timeout: float | None = None,
                  store: SessionStore | None = None, submit_timeout: float = 5.0,
                  close_timeout: float = 5.0) -> None:

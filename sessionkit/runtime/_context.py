@@ -25,6 +25,7 @@ import trio
 from .._errors import ConfigError, LocalProtocolError, SessionClosed
 from .._events import Callback
 from .._messages import Request
+from .._processor import MessageProcessor
 from .._session import BatchTicket
 from .._stats import SessionStatistics
 from ._client import ClientState, SessionClient
@@ -65,7 +66,8 @@ class Context:
     ``TypeError``); what ends the context later is :attr:`exception`.
     """
 
-    def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
+    def __init__(self, connector: Connector, processor: MessageProcessor, *,
+                 account: str, token: str = "",
                  name: str | None = None, daemon: bool = True, stop_timeout: float = 5.0,
                  clock: Any = None, **options: Any) -> None:
         check_options(connector, processor, account=account, token=token, **options)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._codec import Codec
 from .._config import SessionConfig
+from .._processor import MessageProcessor
 from ._client import SessionClient
+from ._options import HandlerErrors
 from ._reconnect import ReconnectPolicy
 from ._transport import Connector
 
@@ -19,9 +21,11 @@ __all__ = ["open_session"]
 
 
 @asynccontextmanager
-async def open_session(connector: Connector, processor: Any, *, account: str, token: str = "",
+async def open_session(connector: Connector, processor: MessageProcessor, *,
+                       account: str, token: str = "",
                        config: SessionConfig | None = None, codec: Codec | None = None,
-                       reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
+                       reconnect: ReconnectPolicy | None = None,
+                       handler_errors: HandlerErrors = "log",
                        resume_event_id: int | None = None, login_timeout: float | None = None,
                        store: SessionStore | None = None, submit_timeout: float = 5.0,
                        close_timeout: float = 5.0) -> AsyncIterator[SessionClient]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from .._codec import Codec
 from .._config import SessionConfig
@@ -12,7 +12,11 @@ from .._processor import MessageProcessor
 from .._rules import ID_MAX
 from ._reconnect import ReconnectPolicy
 
-__all__ = ["check_options", "check_processor", "positive_or_none", "PROCESSOR_METHODS"]
+__all__ = ["HandlerErrors", "check_options", "check_processor", "positive_or_none",
+           "PROCESSOR_METHODS"]
+
+#: what a processor method that raises does: log it and go on, or stop the session
+HandlerErrors = Literal["log", "stop"]
 
 #: the methods a processor may have (MessageProcessor's handlers and callbacks)
 PROCESSOR_METHODS = tuple(sorted(n for n in vars(MessageProcessor)
@@ -58,7 +62,7 @@ def check_processor(processor: Any) -> None:
 
 def check_options(connector: Any, processor: Any, *, account: str, token: str = "",
                   config: SessionConfig | None = None, codec: Codec | None = None,
-                  reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
+                  reconnect: ReconnectPolicy | None = None, handler_errors: HandlerErrors = "log",
                   resume_event_id: int | None = None, login_timeout: float | None = None,
                   store: Any = None, submit_timeout: float = 5.0,
                   close_timeout: float = 5.0) -> None:
