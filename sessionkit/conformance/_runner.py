@@ -335,7 +335,7 @@ class _Run(ExpectSteps):
                       config=self.config(), codec=JsonCodec(max_frame_size=FRAME_LIMIT),
                       reconnect=reconnect_argument(self.sc.reconnect),
                       resume_event_id=step.opt("resume"),
-                      handler_errors=step.opt("handler_errors", "log"))
+                      on_handler_error=step.opt("handler_errors", "log"))
         self.nursery.start_soon(self._session, kwargs)
 
     async def _session(self, kwargs: dict[str, Any]) -> None:

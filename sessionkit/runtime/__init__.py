@@ -13,6 +13,7 @@ from ._client import ClientState, SessionClient
 from ._context import Context
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
 from ._open import open_session
+from ._options import OnHandlerError, SessionOptions, SessionOptionsArgs
 from ._reconnect import ReconnectPolicy
 from ._server import ExchangeServer, serve_reference_exchange
 from ._transport import (
@@ -30,6 +31,9 @@ from ._transport import (
 
 __all__ = [
     "open_session",
+    "SessionOptions",
+    "SessionOptionsArgs",
+    "OnHandlerError",
     "SessionClient",
     "ClientState",
     "Context",

@@ -24,13 +24,12 @@ import logging
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
-from .._codec import Codec, JsonCodec
-from .._config import SessionConfig
-from .._errors import LocalProtocolError, SessionBusy, SessionClosed
+from .._codec import Codec
+from .._errors import ConfigTypeError, LocalProtocolError, SessionBusy, SessionClosed
 from .._events import (
     Callback,
     Closed,
@@ -47,8 +46,7 @@ from .._stats import SessionStatistics
 from ._dispatch import Crash, EventDispatcher, Stop
 from ._ending import Ending
 from ._errors import ConnectionFailedError, HandlerError, SessionFailedError
-from ._options import HandlerErrors, check_options, positive_or_none
-from ._reconnect import ReconnectPolicy
+from ._options import SessionOptions, check_connector, check_processor, positive_or_none
 from ._transport import (
     ConnectFailed,
     Connector,
@@ -57,9 +55,6 @@ from ._transport import (
     TransportClosed,
 )
 from ._util import StatsAccumulator, collapse, reraise
-
-if TYPE_CHECKING:
-    from ..store import SessionStore
 
 __all__ = ["ClientState", "SessionClient"]
 
@@ -88,30 +83,29 @@ class ClientState(enum.Enum):
 
 
 class SessionClient(EventDispatcher, Ending):
-    """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
+    """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`
+    (or a :class:`Context`) from a :class:`SessionOptions`."""
 
-    def __init__(self, connector: Connector, processor: MessageProcessor, *,
-                 account: str, token: str = "",
-                 config: SessionConfig | None = None, codec: Codec | None = None,
-                 reconnect: ReconnectPolicy | None = None,
-                 handler_errors: HandlerErrors = "log",
-                 resume_event_id: int | None = None, login_timeout: float | None = None,
-                 store: SessionStore | None = None, submit_timeout: float = 5.0,
-                 close_timeout: float = 5.0) -> None:
-        check_options(connector, processor, account=account, token=token, config=config,
-                      codec=codec, reconnect=reconnect, handler_errors=handler_errors,
-                      resume_event_id=resume_event_id, login_timeout=login_timeout,
-                      store=store, submit_timeout=submit_timeout, close_timeout=close_timeout)
+    def __init__(self, connector: Connector, processor: MessageProcessor,
+                 options: SessionOptions) -> None:
+        check_connector(connector)
+        check_processor(processor)
+        if not isinstance(options, SessionOptions):
+            raise ConfigTypeError(f"options must be a SessionOptions, got "
+                                  f"{type(options).__name__}")
+        #: the options the client was made with
+        self.options = options
+        account, store, resume_event_id = options.account, options.store, options.resume_event_id
         self._connector = connector
         self._processor = processor
-        self._account, self._token = account, token
-        self._config = config or SessionConfig()
-        self._codec: Codec = codec or JsonCodec()
-        self._reconnect = reconnect
-        self._stop_on_error = handler_errors == "stop"
-        self._login_timeout = login_timeout
-        self._submit_timeout = float(submit_timeout)
-        self._close_timeout = float(close_timeout)
+        self._account, self._token = account, options.token
+        self._config = options.config
+        self._codec: Codec = options.codec
+        self._reconnect = options.reconnect
+        self._stop_on_error = options.on_handler_error == "stop"
+        self._login_timeout = options.login_timeout
+        self._submit_timeout = float(options.submit_timeout)
+        self._close_timeout = float(options.close_timeout)
         self._recorder: Any = None
         handoff: Handoff | None = None
         if store is not None:
@@ -164,7 +158,7 @@ class SessionClient(EventDispatcher, Ending):
         self.connections = 0
         #: reconnect attempts made so far
         self.reconnects = 0
-        #: exceptions processor methods raised (logged under ``handler_errors="log"``)
+        #: exceptions processor methods raised (logged under ``on_handler_error="log"``)
         self.handler_errors = 0
         self._hooks: dict[type, Callable[[Any], None]] = {
             LoginAccepted: self._on_login, LoginFailed: self._on_login_failed,

@@ -18,7 +18,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import trio
 
@@ -30,7 +30,14 @@ from .._session import BatchTicket
 from .._stats import SessionStatistics
 from ._client import ClientState, SessionClient
 from ._errors import HandlerError, SessionFailedError
-from ._options import check_options, positive_or_none
+from ._options import (
+    SessionOptions,
+    SessionOptionsArgs,
+    check_connector,
+    check_processor,
+    make_options,
+    positive_or_none,
+)
 from ._transport import Connector
 from ._util import collapse
 
@@ -57,25 +64,26 @@ async def _first_of(*events: trio.Event) -> None:
 class Context:
     """A session run in its own thread; the interface of ``threading.Thread``.
 
-    Takes the options of :func:`open_session`, plus ``name`` (the thread's
-    name), ``daemon``, ``stop_timeout`` (the bound on the logout ``stop()``
-    asks for; infinity: no bound) and ``clock`` (handed to ``trio.run``; tests
-    pass a ``trio.testing.MockClock``). Bad options raise
-    :class:`~sessionkit.ConfigError` here, in the caller's thread (a processor
-    class instead of an instance: :class:`~sessionkit.ConfigTypeError`, also a
+    Takes the options of :func:`open_session` (a :class:`SessionOptions`, its fields as
+    keyword arguments, or both), plus ``name`` (the thread's name), ``daemon``,
+    ``stop_timeout`` (the bound on the logout ``stop()`` asks for; infinity: no bound)
+    and ``clock`` (handed to ``trio.run``; tests pass a ``trio.testing.MockClock``).
+    Bad options raise :class:`~sessionkit.ConfigError` here, in the caller's thread (a
+    processor class instead of an instance: :class:`~sessionkit.ConfigTypeError`, also a
     ``TypeError``); what ends the context later is :attr:`exception`.
     """
 
-    def __init__(self, connector: Connector, processor: MessageProcessor, *,
-                 account: str, token: str = "",
-                 name: str | None = None, daemon: bool = True, stop_timeout: float = 5.0,
-                 clock: Any = None, **options: Any) -> None:
-        check_options(connector, processor, account=account, token=token, **options)
+    def __init__(self, connector: Connector, processor: MessageProcessor,
+                 options: SessionOptions | None = None, *, name: str | None = None,
+                 daemon: bool = True, stop_timeout: float = 5.0, clock: Any = None,
+                 **kwargs: Unpack[SessionOptionsArgs]) -> None:
+        check_connector(connector)
+        check_processor(processor)
+        self._options = make_options(options, kwargs)
         positive_or_none("stop_timeout", stop_timeout, allow_zero=True)
         if stop_timeout is None:
             raise ConfigError("stop_timeout must be a non-negative number of seconds, got None")
         self._args = (connector, processor)
-        self._kwargs: dict[str, Any] = dict(options, account=account, token=token)
         self._stop_timeout = stop_timeout
         self._clock = clock
         self.name = name or f"sessionkit-context-{next(_names)}"
@@ -125,7 +133,7 @@ class Context:
         self._ident = threading.get_ident()
         self._stop_event = stop = trio.Event()
         try:
-            client = SessionClient(*self._args, **self._kwargs)
+            client = SessionClient(*self._args, self._options)
         except BaseException:
             self._ready.set()
             raise

@@ -30,7 +30,7 @@ class ConnectionFailedError(SessionFailedError):
 
 
 class HandlerError(SessionkitError):
-    """A processor method or callback raised while ``handler_errors="stop"``.
+    """A processor method or callback raised while ``on_handler_error="stop"``.
 
     ``original`` is the exception the handler raised (also ``__cause__``), ``event`` the
     session event being handled and ``consumer`` what raised (``handle_status_message``,

@@ -31,7 +31,7 @@ journal's run and cursor, remembers events by run and id): every event it hands 
 handed on. Nothing reaches the transport before the journal holds it, and the journal
 records an event only once every consumer of it (the processor's handler and
 the request's callback) was handed it. ``handled`` moves the resume cursor: a
-loop that stops on a consumer's error (the runtime's ``handler_errors="stop"``)
+loop that stops on a consumer's error (the runtime's ``on_handler_error="stop"``)
 does not call it for that event nor for any after it, so a session opened on
 the journal again is handed them again.
 

@@ -363,7 +363,7 @@ def test_handler_error_logged_and_the_session_goes_on(driver: Any,
 def test_handler_error_stops_the_session_with_one_handler_error(driver: Any) -> None:
     async def scenario(h: Any) -> None:
         h.log.fail = lambda item: (KeyError("boom") if item[0] == "report" else None)
-        await h.open(config=BIG, handler_errors="stop")
+        await h.open(config=BIG, on_handler_error="stop")
         cid = await h.submit(buy())
         err = await h.finish()
         assert type(err) is HandlerError

@@ -155,8 +155,8 @@ def test_stop_before_the_login_ends_the_thread(parts: Any) -> None:
 
 def test_bad_options_fail_in_the_callers_thread(parts: Any) -> None:
     emb = parts.EmbeddedExchange(ReferenceExchange())
-    with pytest.raises(ConfigError, match="handler_errors"):
-        Context(emb, parts.Log(), account="acct", handler_errors="ignore")
+    with pytest.raises(ConfigError, match="on_handler_error"):
+        Context(emb, parts.Log(), account="acct", on_handler_error="ignore")
     with pytest.raises(ConfigError, match="account"):
         Context(emb, parts.Log(), account="")
     with pytest.raises(TypeError, match="colour"):

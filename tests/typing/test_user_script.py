@@ -31,7 +31,13 @@ VARIANTS: dict[str, tuple[str, str]] = {
     # a misspelled option
     "misspelled_option": ('acount="acct",  # variant: option', r'"acount"'),
     # a closed choice given a value it does not have
-    "wrong_option_value": ('handler_errors="stpo",  # variant: value', r'"stpo"|Literal'),
+    "wrong_option_value": ('on_handler_error="stpo",  # variant: value', r'"stpo"|Literal'),
+    # a field of the options object misspelled
+    "misspelled_field": ('options = SessionOptions(account="acct", submit_timout=2.0)'
+                         '  # variant: fields', r'"submit_timout"'),
+    # an option of Context given a value of the wrong type
+    "context_option_type": ('name="engine-session", login_timeout="5")  # variant: context',
+                            r'"login_timeout".*"str"|login_timeout'),
     # a callback taking one argument where the runtime passes two
     "callback_signature": ("def on_answer(msg: Message) -> None:  # variant: callback",
                            r"Callable\[\[Message\], None\]"),

@@ -11,7 +11,13 @@ from __future__ import annotations
 import trio
 
 from sessionkit import LimitOrder, Message, MessageProcessor, SessionConfig, Status
-from sessionkit.runtime import Context, ReconnectPolicy, open_session, serve_reference_exchange
+from sessionkit.runtime import (
+    Context,
+    ReconnectPolicy,
+    SessionOptions,
+    open_session,
+    serve_reference_exchange,
+)
 from sessionkit.runtime.memory import adapter as memory
 from sessionkit.testing import ReferenceExchange
 
@@ -46,7 +52,7 @@ async def trade(exchange: ReferenceExchange) -> list[str]:
             account="acct",  # variant: option
             config=SessionConfig(cid_prefix="user"),
             reconnect=ReconnectPolicy(initial=0.05, max=0.5),
-            handler_errors="stop",  # variant: value
+            on_handler_error="stop",  # variant: value
         ) as client:
             first = client.submit_nowait(LimitOrder(contract_id=1, size=1, price_in_cents=5000))
             order = LimitOrder(contract_id=1, size=2, price_in_cents=4900)
@@ -62,7 +68,9 @@ async def trade(exchange: ReferenceExchange) -> list[str]:
 
 def trade_in_a_thread(address: str) -> str:
     """The same from a program that is not async: the Context thread facade."""
-    context = Context(memory.connector(address=address), Processor(), account="acct")
+    options = SessionOptions(account="acct", submit_timeout=2.0)  # variant: fields
+    context = Context(memory.connector(address=address), Processor(), options,
+                      name="engine-session")  # variant: context
     context.start()
     try:
         context.wait_logged_in(10.0)
