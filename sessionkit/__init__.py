@@ -15,8 +15,8 @@ from ._errors import (
     InvalidRequestError,
     LocalProtocolError,
     RemoteProtocolError,
-    SessionBusy,
-    SessionClosed,
+    SessionBusyError,
+    SessionClosedError,
     SessionkitError,
 )
 from ._events import (
@@ -139,8 +139,8 @@ __all__ = [
     "RunChanged",
     "Sequencer",
     "Session",
-    "SessionBusy",
-    "SessionClosed",
+    "SessionBusyError",
+    "SessionClosedError",
     "SessionConfig",
     "SessionState",
     "SessionStatistics",
@@ -153,3 +153,8 @@ __all__ = [
     "Verdict",
     "dispatch",
 ]
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in
+# Error; importable, not in __all__
+SessionBusy = SessionBusyError
+SessionClosed = SessionClosedError

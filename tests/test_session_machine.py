@@ -24,7 +24,7 @@ from sessionkit import (
     LimitOrder,
     MessageFinished,
     MessageReceived,
-    SessionBusy,
+    SessionBusyError,
     SessionConfig,
     SessionState,
     Status,
@@ -79,7 +79,7 @@ class SessionMachine(RuleBasedStateMachine):
             assert self.loop
             try:
                 self.submitted.add(self.loop.submit(req))
-            except SessionBusy:
+            except SessionBusyError:
                 pass
 
     @rule(req=orders, sent=st.booleans())
@@ -91,7 +91,7 @@ class SessionMachine(RuleBasedStateMachine):
             session = self.loop.session
             try:
                 admitted = session._admit(req)
-            except SessionBusy:
+            except SessionBusyError:
                 return
             if admitted is None:  # not active, busy or output queued: the usual way
                 self.submit_order(req)
@@ -109,7 +109,7 @@ class SessionMachine(RuleBasedStateMachine):
             assert self.loop
             try:
                 self.submitted.add(self.loop.submit(GetContracts()))
-            except SessionBusy:
+            except SessionBusyError:
                 pass
 
     @rule(reqs=st.lists(orders, min_size=1, max_size=6))
@@ -118,7 +118,7 @@ class SessionMachine(RuleBasedStateMachine):
             assert self.loop
             try:
                 tickets = self.loop.session.submit_batch(reqs, self.loop.now)
-            except SessionBusy:
+            except SessionBusyError:
                 return
             for t in tickets:
                 self.submitted.update(t.cids)
@@ -134,7 +134,7 @@ class SessionMachine(RuleBasedStateMachine):
         if mids:
             try:
                 self.submitted.add(self.loop.submit(CancelOrder(order_mid=mids[i % len(mids)])))
-            except SessionBusy:
+            except SessionBusyError:
                 pass
 
     @rule(seconds=st.floats(0.05, 3.0))

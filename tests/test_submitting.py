@@ -17,7 +17,7 @@ from sessionkit import (
     LocalProtocolError,
     MessageFinished,
     MessageReceived,
-    SessionBusy,
+    SessionBusyError,
     SessionConfig,
     Status,
 )
@@ -96,7 +96,7 @@ def test_admit_declines_while_busy_and_submit_then_reports_why(loop: CoreLoop) -
     loop.exchange.set_congested(True)
     loop.pump()
     assert loop.session._admit(order()) is None
-    with pytest.raises(SessionBusy, match="congestion"):
+    with pytest.raises(SessionBusyError, match="congestion"):
         loop.session.submit(order(), loop.now)
 
 
@@ -118,7 +118,7 @@ def test_admit_refuses_a_full_window_and_reports_busy_once() -> None:
     lp.login()
     admitted = lp.session._admit(order())
     assert admitted is not None  # its room is taken before it is tracked
-    with pytest.raises(SessionBusy, match="max_in_flight 1"):
+    with pytest.raises(SessionBusyError, match="max_in_flight 1"):
         lp.session._admit(order())
     assert lp.session.events() == [ConnectionBusy("window")]
     lp.session._track(admitted, None, lp.now)

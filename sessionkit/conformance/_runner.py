@@ -24,7 +24,7 @@ from .._codec import JsonCodec
 from .._config import SessionConfig
 from .._errors import InvalidRequestError, SessionkitError
 from .._messages import MESSAGE_TYPES, Message, Request
-from ..runtime._transport import ConnectFailed, TransportClosed
+from ..runtime._transport import ConnectError, TransportClosedError
 from . import _network
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
 from ._expect import ExpectSteps
@@ -144,7 +144,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-_EXPECTED_ERRORS = (SessionkitError, TransportClosed, ConnectFailed, trio.Cancelled)
+_EXPECTED_ERRORS = (SessionkitError, TransportClosedError, ConnectError, trio.Cancelled)
 
 
 class _Run(ExpectSteps):
@@ -442,7 +442,7 @@ class _Run(ExpectSteps):
 
         async def close() -> None:
             try:
-                await client.close()
+                await client.aclose()
             except Exception as exc:
                 if not isinstance(exc, _EXPECTED_ERRORS):
                     self.background.append(f"client.close() raised {_error_text(exc)}")

@@ -39,7 +39,7 @@ CLIENT_TYPES = tuple(sorted(
 
 #: errors ``expect-error`` may name
 ERROR_NAMES = tuple(sorted(
-    [n for n in _errors.__all__] + ["TransportClosed", "ConnectFailed"]))
+    [n for n in _errors.__all__] + ["TransportClosedError", "ConnectError"]))
 
 #: real network faults, made by a fault proxy between the client and the exchange (they
 #: need the ``tcp`` capability; see ``_network.py``)

@@ -11,7 +11,14 @@ adapter's server endpoint. See ``docs/architecture.md``.
 
 from ._client import ClientState, SessionClient
 from ._context import Context
-from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._errors import (
+    ConnectError,
+    ConnectionFailedError,
+    HandlerError,
+    LoginFailedError,
+    SessionFailedError,
+    TransportClosedError,
+)
 from ._open import open_session
 from ._options import OnHandlerError, SessionOptions, SessionOptionsArgs
 from ._reconnect import ReconnectPolicy
@@ -19,12 +26,10 @@ from ._server import ExchangeServer, serve_reference_exchange
 from ._transport import (
     CAPABILITIES,
     Adapter,
-    ConnectFailed,
     Connector,
     NonBlockingTransport,
     ServerEndpoint,
     Transport,
-    TransportClosed,
     available_adapters,
     load_adapter,
 )
@@ -49,9 +54,14 @@ __all__ = [
     "Connector",
     "ServerEndpoint",
     "Adapter",
-    "TransportClosed",
-    "ConnectFailed",
+    "TransportClosedError",
+    "ConnectError",
     "CAPABILITIES",
     "load_adapter",
     "available_adapters",
 ]
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in
+# Error; importable, not in __all__
+ConnectFailed = ConnectError
+TransportClosed = TransportClosedError

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import trio
 
 from .._codec import Codec
-from .._errors import ConfigTypeError, LocalProtocolError, SessionBusy, SessionClosed
+from .._errors import ConfigTypeError, LocalProtocolError, SessionBusyError, SessionClosedError
 from .._events import (
     Callback,
     Closed,
@@ -48,11 +48,11 @@ from ._ending import Ending
 from ._errors import ConnectionFailedError, HandlerError, SessionFailedError
 from ._options import SessionOptions, check_connector, check_processor, positive_or_none
 from ._transport import (
-    ConnectFailed,
+    ConnectError,
     Connector,
     NonBlockingTransport,
     Transport,
-    TransportClosed,
+    TransportClosedError,
 )
 from ._util import StatsAccumulator, collapse, reraise
 
@@ -74,7 +74,7 @@ class ClientState(enum.Enum):
     ACTIVE = "active"
     #: the connection dropped; a new one is being opened (submits queue)
     RECONNECTING = "reconnecting"
-    #: ``close()`` was called: logging out
+    #: ``aclose()`` was called: logging out
     CLOSING = "closing"
     #: closed by the local side (or cancelled)
     CLOSED = "closed"
@@ -198,7 +198,7 @@ class SessionClient(EventDispatcher, Ending):
 
     def _open_session(self) -> Session:
         if self._finished:
-            raise SessionClosed(self._end_reason or self._state.value)
+            raise SessionClosedError(self._end_reason or self._state.value)
         session = self._session
         if session.state in CLOSED_STATES and self._will_reconnect():
             # the connection just dropped and the owner task has not yet built the
@@ -223,7 +223,7 @@ class SessionClient(EventDispatcher, Ending):
             scope.cancel()
 
     def submit_nowait(self, request: Request, callback: Callback | None = None) -> str:
-        """Submit now or raise :class:`~sessionkit.SessionBusy` at once; returns the cid.
+        """Submit now or raise :class:`~sessionkit.SessionBusyError` at once; returns the cid.
 
         Never a checkpoint, and never runs a handler (the answers are the owner task's to
         hand to the processor)."""
@@ -262,7 +262,7 @@ class SessionClient(EventDispatcher, Ending):
                 frames = self._frames(session)
                 if frames:
                     sent = send_now(frames)
-            except TransportClosed:
+            except TransportClosedError:
                 pass  # the owner learns of it on its next send or receive
             except Crash as crash:  # the codec failed: the owner ends the session with it
                 self._stopped = crash
@@ -280,7 +280,7 @@ class SessionClient(EventDispatcher, Ending):
     def submit_batch_nowait(self, requests: Sequence[Request],
                             callbacks: Sequence[Callback | None] | None = None,
                             ) -> list[BatchTicket]:
-        """Submit batches of at most ``config.batch_limit`` now, or raise SessionBusy."""
+        """Submit batches of at most ``config.batch_limit`` now, or raise SessionBusyError."""
         session = self._open_session()
         requests = list(requests)
         recorder = self._recorder
@@ -297,7 +297,7 @@ class SessionClient(EventDispatcher, Ending):
 
     async def _when_not_busy(self, attempt: Callable[[], T], timeout: float | None,
                              need: int = 1) -> T:
-        """Run ``attempt`` (a nowait submit); while it raises SessionBusy, wait and retry.
+        """Run ``attempt`` (a nowait submit); while it raises SessionBusyError, wait and retry.
 
         A retry comes only after progress (frames in or out, a timer, a new
         session), not on every busy/available flip: a request that needs more
@@ -312,7 +312,7 @@ class SessionClient(EventDispatcher, Ending):
             seen = self._progress
             try:
                 result = attempt()
-            except SessionBusy:
+            except SessionBusyError:
                 if need > self._config.max_in_flight or trio.current_time() >= deadline:
                     raise
             else:
@@ -334,7 +334,7 @@ class SessionClient(EventDispatcher, Ending):
         """Submit one request; while the session is busy, wait (at most ``timeout``).
 
         ``timeout`` defaults to ``submit_timeout`` of :func:`open_session`; past
-        it the :class:`~sessionkit.SessionBusy` is raised.
+        it the :class:`~sessionkit.SessionBusyError` is raised.
 
         A checkpoint, as trio's own ``MemorySendChannel.send`` is: a cancellation point
         before the request is taken (a cancelled call submits nothing), then a schedule
@@ -349,7 +349,7 @@ class SessionClient(EventDispatcher, Ending):
         if timeout is None:
             try:  # the common case first: room in the window
                 cid = self.submit_nowait(request, callback)
-            except SessionBusy:
+            except SessionBusyError:
                 pass
             else:
                 # The schedule point costs a loop of submits over ZeroMQ 17 to 18 us of CPU
@@ -379,8 +379,11 @@ class SessionClient(EventDispatcher, Ending):
         finally:
             self._wake()
 
-    async def close(self, timeout: float | None = None) -> None:
+    async def aclose(self, timeout: float | None = None) -> None:
         """Log out and wait for the connection to close; past ``timeout`` abort it.
+
+        As trio's ``AsyncResource.aclose``: idempotent, and leaving ``open_session``'s
+        block calls it.
 
         ``timeout`` None (the default) is ``close_timeout`` of :func:`open_session`, as
         ``submit(timeout=None)`` is its ``submit_timeout``; infinity waits as long as it
@@ -409,6 +412,10 @@ class SessionClient(EventDispatcher, Ending):
             if self._owner_scope is not None:
                 self._owner_scope.cancel()
             await self._done.wait()
+
+    async def close(self, timeout: float | None = None) -> None:
+        """The same as :meth:`aclose` (the name before 0.2; kept as an alias)."""
+        await self.aclose(timeout)
 
     # -- hooks on the session's events ------------------------------------------------------
 
@@ -491,7 +498,7 @@ class SessionClient(EventDispatcher, Ending):
                     if out:
                         try:
                             await transport.send_frames(out)
-                        except TransportClosed:
+                        except TransportClosedError:
                             raise
                         except Exception as exc:
                             raise Crash("the transport", exc) from exc
@@ -514,7 +521,7 @@ class SessionClient(EventDispatcher, Ending):
                     self._send_now = send_now
                     try:
                         frames = await transport.receive_frames()
-                    except TransportClosed:
+                    except TransportClosedError:
                         raise
                     except Exception as exc:
                         raise Crash("the transport", exc) from exc
@@ -528,7 +535,7 @@ class SessionClient(EventDispatcher, Ending):
                     session.handle_timer(now)
                 if frames or timer:
                     self._bump()
-        except TransportClosed as exc:
+        except TransportClosedError as exc:
             self._wait_scope = None
             if session.state not in CLOSED_STATES:
                 session.connection_lost(exc.reason, current_time())
@@ -559,7 +566,7 @@ class SessionClient(EventDispatcher, Ending):
         if self._recorder is not None:
             try:
                 session.receive_frames(frames, now)
-            except SessionClosed:
+            except SessionClosedError:
                 pass  # a frame failed the session; the rest are moot
             return
         receive = session.receive_data
@@ -569,13 +576,13 @@ class SessionClient(EventDispatcher, Ending):
                 receive(frame, now)
                 if session.has_events:
                     self._dispatch(session.events())
-        except SessionClosed:
+        except SessionClosedError:
             pass  # a frame failed the session; the rest are moot
         except Stop as stop:
             try:
                 for frame in frames[i + 1:]:
                     receive(frame, now)
-            except SessionClosed:
+            except SessionClosedError:
                 pass
             stop.rest = stop.rest + session.events()
             raise
@@ -617,7 +624,7 @@ class SessionClient(EventDispatcher, Ending):
             self._failure_reported = False
             try:
                 transport = await self._connector.connect()
-            except (ConnectFailed, TransportClosed) as exc:
+            except (ConnectError, TransportClosedError) as exc:
                 kind, reason = "connect", f"connect failed: {exc.reason}"
                 error = self._give_up(kind, reason)
                 # one report per failure: the last one says that it is the last
@@ -674,7 +681,7 @@ class SessionClient(EventDispatcher, Ending):
                 if wait_login:
                     await self._wait_login()
                 yield self
-                await self.close(self._close_timeout)
+                await self.aclose(self._close_timeout)
         except BaseExceptionGroup as group:
             reraise(collapse(group))
         if self._handler_error is not None:

@@ -6,7 +6,7 @@ returns once that thread's trio loop runs; ``stop()`` asks for a graceful
 logout and ``join()`` waits for the thread to end. ``submit``,
 ``submit_batch`` and ``statistics`` may be called from any thread: each runs
 in the context's thread (``trio.from_thread.run_sync``) and raises the core's
-errors (:class:`~sessionkit.SessionBusy` ...) in the caller's thread, at once.
+errors (:class:`~sessionkit.SessionBusyError` ...) in the caller's thread, at once.
 Processor methods and callbacks run in the context's thread, in order; they
 may call ``submit`` too.
 """
@@ -22,7 +22,7 @@ from typing import Any, TypeVar, Unpack
 
 import trio
 
-from .._errors import ConfigError, LocalProtocolError, SessionClosed
+from .._errors import ConfigError, LocalProtocolError, SessionClosedError
 from .._events import Callback
 from .._messages import Request
 from .._processor import MessageProcessor
@@ -149,7 +149,7 @@ class Context:
                     self._logged_in = True
                     self._signal.set()
                 await _first_of(client._done, stop)
-                await client.close(self._stop_wait)
+                await client.aclose(self._stop_wait)
         if client.error is not None:
             raise client.error
 
@@ -212,7 +212,7 @@ class Context:
         if not self._thread.is_alive() and self._signal.is_set():
             if self._exception is not None:
                 raise self._exception
-            raise SessionClosed(self.close_reason or "the Context ended before the login")
+            raise SessionClosedError(self.close_reason or "the Context ended before the login")
         return False
 
     # -- state ----------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ class Context:
         try:
             return trio.from_thread.run_sync(fn, *args, trio_token=token)
         except trio.RunFinishedError:
-            raise SessionClosed(self.close_reason or "the Context ended") from None
+            raise SessionClosedError(self.close_reason or "the Context ended") from None
 
     def _client_or_raise(self) -> SessionClient:
         if self._client is None:
@@ -259,7 +259,7 @@ class Context:
                timeout: float | None = None) -> str:
         """Submit one request; returns its cid.
 
-        With ``timeout`` None a busy session raises :class:`~sessionkit.SessionBusy`
+        With ``timeout`` None a busy session raises :class:`~sessionkit.SessionBusyError`
         at once; with a number the call waits up to that long for room.
         """
         client = self._client_or_raise()
@@ -297,7 +297,7 @@ class Context:
         client = self._client_or_raise()
         try:
             return self._in_loop(client.statistics)
-        except SessionClosed:
+        except SessionClosedError:
             return client.statistics()
 
     def _in_loop_async(self, afn: Callable[[], Awaitable[T]]) -> T:
@@ -311,4 +311,4 @@ class Context:
             return trio.from_thread.run(afn, trio_token=token)
         except (trio.RunFinishedError, trio.Cancelled):
             # the context ended while the call waited: its trio run cancelled the call
-            raise SessionClosed(self.close_reason or "the Context ended") from None
+            raise SessionClosedError(self.close_reason or "the Context ended") from None

@@ -17,6 +17,8 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from .._errors import SessionkitError
+from ._errors import ConnectError as ConnectError
+from ._errors import TransportClosedError as TransportClosedError
 
 __all__ = [
     "Transport",
@@ -38,20 +40,9 @@ CAPABILITIES = frozenset({
 })
 
 
-class TransportClosed(SessionkitError):
-    """The connection closed or failed; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ConnectFailed(SessionkitError):
-    """A connection could not be made; ``reason`` says why (bad key, refused, timeout...)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+# deprecated aliases (until 0.2): the names before exceptions all ended in Error
+TransportClosed = TransportClosedError
+ConnectFailed = ConnectError
 
 
 @runtime_checkable

@@ -12,14 +12,14 @@ opened on an existing journal resumes where the last process stopped.
 
 from ._base import SessionStore
 from ._errors import (
-    IdempotencyConflict,
-    JournalCorrupt,
+    IdempotencyConflictError,
+    JournalCorruptError,
     JournalError,
-    JournalFull,
-    JournalLocked,
-    JournalMismatch,
-    JournalReadOnly,
-    JournalTooNew,
+    JournalFullError,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalReadOnlyError,
+    JournalTooNewError,
     JournalValueError,
     JournalWriteError,
     LeaseLostError,
@@ -53,14 +53,24 @@ __all__ = [
     "RecoveryReport",
     "SCHEMA_VERSION",
     "JournalError",
-    "JournalLocked",
-    "JournalCorrupt",
-    "JournalTooNew",
-    "JournalMismatch",
+    "JournalLockedError",
+    "JournalCorruptError",
+    "JournalTooNewError",
+    "JournalMismatchError",
     "JournalWriteError",
-    "JournalFull",
-    "JournalReadOnly",
+    "JournalFullError",
+    "JournalReadOnlyError",
     "JournalValueError",
-    "IdempotencyConflict",
+    "IdempotencyConflictError",
     "LeaseLostError",
 ]
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in
+# Error; importable, not in __all__
+IdempotencyConflict = IdempotencyConflictError
+JournalCorrupt = JournalCorruptError
+JournalFull = JournalFullError
+JournalLocked = JournalLockedError
+JournalMismatch = JournalMismatchError
+JournalReadOnly = JournalReadOnlyError
+JournalTooNew = JournalTooNewError

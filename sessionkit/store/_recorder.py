@@ -70,7 +70,7 @@ from .._events import (
 from .._messages import Batch, Message, Request, Status
 from .._session import BatchTicket, Handoff, Session
 from ._base import SessionStore
-from ._errors import JournalError, JournalMismatch
+from ._errors import JournalError, JournalMismatchError
 from ._records import RecoveryReport
 
 __all__ = ["Recorder", "notify_recovered"]
@@ -91,9 +91,9 @@ class Recorder:
     def __init__(self, store: SessionStore, *, account: str | None = None,
                  config: SessionConfig | None = None) -> None:
         if account is not None and store.key.account != account:
-            raise JournalMismatch(store.path, f"belongs to account {store.key.account!r} "
-                                              f"session {store.key.session_id!r}; the session "
-                                              f"logs in as account {account!r}")
+            raise JournalMismatchError(store.path, f"belongs to account {store.key.account!r} "
+                                                   f"session {store.key.session_id!r}; the session "
+                                                   f"logs in as account {account!r}")
         self.store = store
         #: the session's config (``new_session``'s default); its ``event_id_scope`` says
         #: whether a new run's event ids start again

@@ -123,7 +123,7 @@ expect callback on_connection_busy
 """, path="busy.skt")
     res = run_scenario(sc, memory)
     assert res.status == "failed" and res.line == 9
-    assert "submit-nowait raised SessionBusy" in res.detail
+    assert "submit-nowait raised SessionBusyError" in res.detail
     assert "no expect-error step follows" in res.detail
 
 
@@ -135,7 +135,7 @@ connect
 expect-send login
 send login_ack run_id=r1 last_event_id=0
 submit get_contracts
-expect-error SessionBusy
+expect-error SessionBusyError
 """, path="none.skt")
     res = run_scenario(sc, memory)
     assert res.line == 7 and "the previous step raised nothing" in res.detail

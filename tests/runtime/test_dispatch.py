@@ -20,7 +20,7 @@ import trio.testing
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sessionkit import GetBookState, MessageProcessor, SessionClosed, SessionConfig
+from sessionkit import GetBookState, MessageProcessor, SessionClosedError, SessionConfig
 from sessionkit.runtime import ClientState, HandlerError, open_session
 from sessionkit.store import MemoryStore
 from sessionkit.testing import ReferenceExchange
@@ -105,7 +105,7 @@ def session(parts: Any, proc: Consumers, n: int, exchange: ReferenceExchange | N
                     try:
                         got["cids"].append(await client.submit(GetBookState(contract_id=1),
                                                                proc.callback()))
-                    except SessionClosed:
+                    except SessionClosedError:
                         break
                 while (len(proc.finishes()) < len(got["cids"]) + len(carried)
                        and client.state is ClientState.ACTIVE):

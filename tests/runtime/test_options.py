@@ -135,7 +135,7 @@ def test_infinity_means_no_bound_where_a_wait_is_bounded(parts: Any) -> None:
         async with open_session(emb, log, account="acct", config=CFG, login_timeout=INF,
                                 submit_timeout=INF, close_timeout=INF) as client:
             await client.submit(GetBookState(contract_id=1), timeout=INF)
-            await client.close(timeout=INF)
+            await client.aclose(timeout=INF)
 
     run(body)
     assert log.finished()
@@ -155,7 +155,7 @@ def test_submit_and_close_refuse_a_nan_timeout(parts: Any) -> None:
             assert client.statistics().submitted == 0
             with pytest.raises(ConfigError, match="timeout must be None or a non-negative "
                                                   "number of seconds, got nan"):
-                await client.close(timeout=NAN)
+                await client.aclose(timeout=NAN)
 
     run(body)
 
@@ -175,9 +175,9 @@ def test_close_without_a_timeout_is_bounded_by_close_timeout(parts: Any, how: st
                                 close_timeout=3) as client:
             exchange.silent = True  # the logout is never answered: only the bound ends it
             if how == "close()":
-                await client.close()
+                await client.aclose()
             else:
-                await client.close(timeout=None)
+                await client.aclose(timeout=None)
             reasons.append(client.close_reason)
 
     run(body)

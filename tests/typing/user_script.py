@@ -61,7 +61,7 @@ async def trade(exchange: ReferenceExchange) -> list[str]:
                 await trio.sleep(0.01)
             acked = client.statistics().acked
             assert acked >= 2, acked
-            await client.close()
+            await client.aclose()
         nursery.cancel_scope.cancel()
     return [first, second]
 
