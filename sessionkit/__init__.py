@@ -67,6 +67,7 @@ from ._messages import (
     UnknownMessage,
 )
 from ._processor import MessageProcessor, dispatch
+from ._reconnect import ReconnectPolicy
 from ._sequencing import Sequencer, Verdict
 from ._session import BatchTicket, Handoff, Session
 from ._state import SessionState
@@ -124,6 +125,7 @@ __all__ = [
     "Logout",
     "Message",
     "MessageFinished",
+    "ReconnectPolicy",
     "MessageProcessor",
     "MessageReceived",
     "MessageReplay",

@@ -586,7 +586,7 @@ def reconnect_argument(on: bool) -> Any:
     """
     if not on:
         return None
-    from ..runtime._reconnect import ReconnectPolicy
+    from .._reconnect import ReconnectPolicy
 
     return ReconnectPolicy(initial=0.1, max=1.0, factor=2.0, jitter=0.0)
 

@@ -9,6 +9,7 @@ points; :mod:`sessionkit.runtime.memory` is the in-memory one), and
 adapter's server endpoint. See ``docs/architecture.md``.
 """
 
+from .._reconnect import ReconnectPolicy
 from ._client import ClientState, SessionClient
 from ._context import Context
 from ._errors import (
@@ -21,7 +22,6 @@ from ._errors import (
 )
 from ._open import open_session
 from ._options import OnHandlerError, SessionOptions, SessionOptionsArgs
-from ._reconnect import ReconnectPolicy
 from ._server import ExchangeServer, serve_reference_exchange
 from ._transport import (
     CAPABILITIES,

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._events import ConnectionFailed, MessageFinished, Outcome
+from .._reconnect import ReconnectPolicy
 from .._session import Session
 from .._state import CLOSED_STATES, SessionState
 from ._dispatch import STOPPED, Stop, crash_error
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
-from ._reconnect import ReconnectPolicy
 from ._util import StatsAccumulator
 
 __all__ = ["Ending"]

@@ -19,8 +19,8 @@ from .._codec import Codec, JsonCodec
 from .._config import SessionConfig
 from .._errors import ConfigError, ConfigTypeError
 from .._processor import MessageProcessor
+from .._reconnect import ReconnectPolicy
 from .._rules import ID_MAX
-from ._reconnect import ReconnectPolicy
 
 if TYPE_CHECKING:
     from ..store import SessionStore

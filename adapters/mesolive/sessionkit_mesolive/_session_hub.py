@@ -68,7 +68,7 @@ DEFAULT_LINGER = 0.5
 
 #: resume the same SignalR connection after a blip, a few quick attempts; beyond that the
 #: transport ends and the session runtime reconnects
-SESSION_RECONNECT = ReconnectPolicy(initial_delay=0.05, max_delay=0.5, max_attempts=4)
+SESSION_RECONNECT = ReconnectPolicy(initial=0.05, max=0.5, max_attempts=4, first_immediate=True)
 
 
 def encode_frames(frames: list[bytes]) -> list[Any]:

@@ -25,7 +25,7 @@ from ._errors import (
 )
 from ._events import ServerInvoked
 from ._messages import Completion
-from ._reconnect import ReconnectPolicy
+from ._reconnect import SIGNALR_RECONNECT, ReconnectPolicy
 from ._stream import HubStream, StreamBuffer, check_buffer_options
 from ._supervisor import ConnectionState, Reconnected, Supervisor, Waiter, maybe_await
 from ._transport import default_websocket_library
@@ -35,7 +35,7 @@ __all__ = ["HubConnection"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DEFAULT_RECONNECT = ReconnectPolicy()
+DEFAULT_RECONNECT = SIGNALR_RECONNECT
 """Retry forever: at once, then 0.5 s doubling to 30 s, +/-20 % jitter."""
 
 TokenFactory = Callable[[], "str | None | Awaitable[str | None]"]
