@@ -101,4 +101,3 @@ class SessionClosedError(SessionkitError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"session is closed: {reason}")
         self.reason = reason
-

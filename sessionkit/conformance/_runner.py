@@ -33,6 +33,7 @@ from ._journal import check_journal_spec, open_journal
 from ._match import describe, mismatches
 from ._recorder import RecordingProcessor
 from ._script import Scenario, Step, Var
+from ._vocabulary import ERROR_ALIASES
 
 __all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "make_clock"]
 
@@ -450,7 +451,7 @@ class _Run(ExpectSteps):
         self.nursery.start_soon(close)
 
     async def step_expect_error(self, step: Step, at: str | None) -> None:
-        name = step.args[0]
+        name = ERROR_ALIASES.get(step.args[0], step.args[0])
         if self.pending is None:
             raise StepFailed(f"expected {name}, but the previous step raised nothing")
         _, exc = self.pending

@@ -218,6 +218,11 @@ class Context:
     # -- state ----------------------------------------------------------------------------------
 
     @property
+    def options(self) -> SessionOptions:
+        """The options the context's session runs with."""
+        return self._options
+
+    @property
     def exception(self) -> BaseException | None:
         """The error that ended the context (None: it ended by stop() or is running)."""
         return self._exception

@@ -115,4 +115,3 @@ class LeaseLostError(JournalError):
                                f"fencing token {token}, {holder}; the write was refused and "
                                f"nothing of it was recorded. This process must stop acting "
                                f"for the session: its new owner resumes it from the journal")
-

@@ -127,6 +127,24 @@ expect callback on_connection_busy
     assert "no expect-error step follows" in res.detail
 
 
+@pytest.mark.parametrize("name", ["SessionBusyError", "SessionBusy"])
+def test_expect_error_takes_the_error_and_its_name_before_0_2(name: str) -> None:
+    sc = parse_scenario(f"""\
+category: backpressure
+config: max_in_flight=1
+login
+connect
+expect-send login
+send login_ack run_id=r1 last_event_id=0
+expect callback on_login_accepted
+submit-nowait get_contracts
+submit-nowait get_contracts
+expect-error {name} reason=window
+""", path="busy.skt")
+    res = run_scenario(sc, memory)
+    assert res.passed, res.detail
+
+
 def test_expect_error_when_nothing_was_raised() -> None:
     sc = parse_scenario("""\
 category: login

@@ -292,8 +292,8 @@ def test_options_are_frozen_and_made_once_for_every_entry_point(parts: Any) -> N
     assert base.config == SessionConfig() and base.reconnect is None
     emb = parts.EmbeddedExchange(ReferenceExchange())
     ctx = Context(emb, parts.Log(), base, account="b")  # keywords change the given fields
-    assert ctx._options == attrs.evolve(base, account="b")
-    assert Context(emb, parts.Log(), base)._options is base
+    assert ctx.options == attrs.evolve(base, account="b")
+    assert Context(emb, parts.Log(), base).options is base
     client = SessionClient(emb, parts.Log(), base)
     assert client.options is base
 
@@ -326,4 +326,4 @@ def test_the_old_handler_errors_keyword_still_works_with_a_warning(parts: Any) -
     with pytest.warns(DeprecationWarning, match="handler_errors= option is now "
                                                 "on_handler_error="):
         ctx = Context(emb, parts.Log(), account="acct", handler_errors="stop")  # type: ignore
-    assert ctx._options.on_handler_error == "stop"
+    assert ctx.options.on_handler_error == "stop"

@@ -244,4 +244,3 @@ def unwrap(
         raise DecodeError([("MesoLiveApiResponse.data",
                             f"required for {conv.type_name(result_type)}, got null")])
     return conv.structure(data, result_type)  # type: ignore[no-any-return]
-

@@ -243,4 +243,3 @@ class IdempotentCaller:
         if self.store is not None:
             self.store.resolve_intent(key, outcome)
             self.store.commit()
-

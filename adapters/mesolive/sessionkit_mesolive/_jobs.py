@@ -334,4 +334,3 @@ class Executor:
                 broker_account_id=account, exec_plan_id=plan_id, leg_group_id=group_id,
                 leg_group_order=group_order, qty_multiplier=qty_multiplier))
         return results
-
