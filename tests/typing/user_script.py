@@ -9,6 +9,7 @@ mypy reports the mistake, when not on that line, ends in ``# expect: KIND``.
 from __future__ import annotations
 
 import trio
+from sessionkit_mesolive.signalr import HubConnection
 
 from sessionkit import LimitOrder, Message, MessageProcessor, SessionConfig, Status
 from sessionkit.runtime import (
@@ -79,6 +80,13 @@ def trade_in_a_thread(address: str) -> str:
     finally:
         context.stop()
         context.join()
+
+
+def hub(url: str) -> HubConnection:
+    """A SignalR connection (MesoLive's adapter) with its closed choices and reconnect policy."""
+    return HubConnection(url, websocket="websockets",
+                         reconnect=ReconnectPolicy(initial=0.5, first_immediate=True),
+                         token_transport="header")  # variant: signalr
 
 
 if __name__ == "__main__":
