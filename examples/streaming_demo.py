@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {row['PositionId']:>4}  amount {row['PositionBase']['Amount']:>6}"
             f"  price {view['CurrentPrice']:.4f}  P/L {view['ProfitLossOnTrade']:>9.2f}"
         )
-    stats = engine.stats()
+    stats = engine.statistics()
     print(
         f"messages {stats.messages}, updates {stats.updates_applied}, "
         f"partitions {stats.partitions}, heartbeats {stats.heartbeats}, "

@@ -96,7 +96,7 @@ async def main() -> None:
                             await processor.changed.park()
                     print(f"open orders after the run change: {len(orders)} (run "
                           f"{client.statistics().run_id})")
-                    await client.close()
+                    await client.aclose()
 
 
 async def _session(connector: Any, processor: Processor, policy: ReconnectPolicy,

@@ -15,8 +15,8 @@ from ._errors import (
     InvalidRequestError,
     LocalProtocolError,
     RemoteProtocolError,
-    SessionBusy,
-    SessionClosed,
+    SessionBusyError,
+    SessionClosedError,
     SessionkitError,
 )
 from ._events import (
@@ -67,6 +67,7 @@ from ._messages import (
     UnknownMessage,
 )
 from ._processor import MessageProcessor, dispatch
+from ._reconnect import ReconnectPolicy
 from ._sequencing import Sequencer, Verdict
 from ._session import BatchTicket, Handoff, Session
 from ._state import SessionState
@@ -124,6 +125,7 @@ __all__ = [
     "Logout",
     "Message",
     "MessageFinished",
+    "ReconnectPolicy",
     "MessageProcessor",
     "MessageReceived",
     "MessageReplay",
@@ -139,8 +141,8 @@ __all__ = [
     "RunChanged",
     "Sequencer",
     "Session",
-    "SessionBusy",
-    "SessionClosed",
+    "SessionBusyError",
+    "SessionClosedError",
     "SessionConfig",
     "SessionState",
     "SessionStatistics",
@@ -153,3 +155,8 @@ __all__ = [
     "Verdict",
     "dispatch",
 ]
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in
+# Error; importable, not in __all__
+SessionBusy = SessionBusyError
+SessionClosed = SessionClosedError

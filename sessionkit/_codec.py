@@ -37,6 +37,7 @@ __all__ = ["Codec", "JsonCodec", "MsgpackCodec", "DEFAULT_MAX_FRAME_SIZE", "stru
            "unstructure", "explain"]
 
 DEFAULT_MAX_FRAME_SIZE = 1 << 20
+"""The codecs' default frame limit (1 MiB): a larger frame is refused, naming its size."""
 
 #: every message a frame may hold: msgspec picks the class by the frame's ``type``
 _ANY_MESSAGE: Any = Union[tuple(MESSAGE_TYPES.values())]  # noqa: UP007 - built at run time

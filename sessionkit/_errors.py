@@ -15,8 +15,8 @@ __all__ = [
     "InvalidRequestError",
     "RemoteProtocolError",
     "DecodeError",
-    "SessionBusy",
-    "SessionClosed",
+    "SessionBusyError",
+    "SessionClosedError",
 ]
 
 
@@ -82,7 +82,7 @@ class DecodeError(RemoteProtocolError):
         self.type_name = type_name
 
 
-class SessionBusy(SessionkitError):
+class SessionBusyError(SessionkitError):
     """A submit was rejected synchronously because a bound is reached.
 
     ``reason`` is one of ``"window"`` (too many unacknowledged messages),
@@ -95,7 +95,7 @@ class SessionBusy(SessionkitError):
         self.reason = reason
 
 
-class SessionClosed(SessionkitError):
+class SessionClosedError(SessionkitError):
     """The session is deactivated (closed or failed); open a new session to go on."""
 
     def __init__(self, reason: str) -> None:

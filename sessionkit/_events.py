@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
@@ -36,7 +35,10 @@ __all__ = [
     "Callback",
 ]
 
-Callback = Callable[[Message, Message | None], Any]
+#: a per-request callback: ``callback(msg, prev_msg)`` for each answer to the request (its
+#: ACK, its responses), ``prev_msg`` being the previous message with the same MID (the
+#: request itself for the first). What it returns is ignored.
+Callback = Callable[[Message, Message | None], object]
 
 
 class Outcome(enum.Enum):

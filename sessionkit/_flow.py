@@ -1,7 +1,7 @@
 """Backpressure: bounded window and send buffer, busy and available (the Lime model).
 
 A submit that would pass a bound is rejected synchronously with
-:class:`~sessionkit.SessionBusy`; nothing is queued without bound. The first
+:class:`~sessionkit.SessionBusyError`; nothing is queued without bound. The first
 rejection (or the exchange's congestion signal) enters the busy state and
 raises one ``ConnectionBusy``; one ``ConnectionAvailable`` follows when both
 counts fall below the low-water mark and the exchange is not congested.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._errors import SessionBusy
+from ._errors import SessionBusyError
 
 __all__ = ["FlowControl"]
 
@@ -31,7 +31,7 @@ class FlowControl:
         self.rejected = 0
 
     def check(self, count: int, unacked: int, buffered: int) -> None:
-        """Raise :class:`SessionBusy` if ``count`` more messages do not fit (``buffered``:
+        """Raise :class:`SessionBusyError` if ``count`` more messages do not fit (``buffered``:
         the frames waiting before their last)."""
         if self.congested:
             reason, detail = "congestion", "the exchange signalled congestion"
@@ -47,7 +47,7 @@ class FlowControl:
             return
         self.rejected += 1
         self.enter_busy(reason)
-        raise SessionBusy(reason, detail)
+        raise SessionBusyError(reason, detail)
 
     def enter_busy(self, reason: str) -> None:
         if not self.busy:

@@ -114,6 +114,8 @@ class StatusCode(enum.IntEnum):
 
 
 class Side(enum.StrEnum):
+    """An order's side: ``"buy"`` or ``"sell"``."""
+
     BUY = "buy"
     SELL = "sell"
 
@@ -231,12 +233,16 @@ class LoginAck(Message, frozen=True, kw_only=True):
 
 
 class LoginReject(Message, frozen=True, kw_only=True):
+    """The exchange refused the login, saying ``reason`` (``handle_login_reject``)."""
+
     TYPE: ClassVar[str] = "login_reject"
     HANDLER: ClassVar[str] = "handle_login_reject"
     reason: str
 
 
 class Logout(Message, frozen=True, kw_only=True):
+    """The end of a session, either way: the client logs out, or the exchange ends it."""
+
     TYPE: ClassVar[str] = "logout"
 
 
@@ -284,6 +290,9 @@ class Status(Message, frozen=True, kw_only=True):
 
 
 class LimitOrder(Request, frozen=True, kw_only=True):
+    """A limit order: ``size`` of ``contract_id`` at ``price_in_cents`` on ``side`` (a trade
+    request: ACKed with a MID, then reported until its size is 0)."""
+
     TYPE: ClassVar[str] = "limit_order"
     KIND: ClassVar[RequestKind] = RequestKind.TRADE
     contract_id: Id = checked(ID)
@@ -301,12 +310,17 @@ class CancelOrder(Request, frozen=True, kw_only=True):
 
 
 class GetContracts(Request, frozen=True, kw_only=True):
+    """Ask for the exchange's contracts (answered by ``contracts``); ``all_contracts``
+    False: the active ones only."""
+
     TYPE: ClassVar[str] = "get_contracts"
     KIND: ClassVar[RequestKind] = RequestKind.RESPONSE
     all_contracts: bool = checked(FLAG, default=True)
 
 
 class GetBookState(Request, frozen=True, kw_only=True):
+    """Ask for one contract's order book (answered by ``book_state_snapshot``)."""
+
     TYPE: ClassVar[str] = "get_book_state"
     KIND: ClassVar[RequestKind] = RequestKind.RESPONSE
     contract_id: Id = checked(ID)
@@ -373,6 +387,8 @@ class ActionReport(Message, frozen=True, kw_only=True):
 
 
 class Contract(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """One contract of a ``contracts`` answer: its id, label and price tick."""
+
     contract_id: Id
     label: str
     tick_in_cents: Int = 1
@@ -391,6 +407,8 @@ class ContractDetail(Message, frozen=True, kw_only=True):
 
 
 class BookTop(Message, frozen=True, kw_only=True):
+    """The best bid and offer of one contract (``handle_book_top``)."""
+
     TYPE: ClassVar[str] = "book_top"
     HANDLER: ClassVar[str] = "handle_book_top"
     contract_id: Id
@@ -399,6 +417,8 @@ class BookTop(Message, frozen=True, kw_only=True):
 
 
 class BookOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """One resting order of a ``book_state_snapshot``: its MID, side, size and price."""
+
     mid: Id
     side: str
     size: Int
@@ -406,6 +426,9 @@ class BookOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, g
 
 
 class BookStateSnapshot(Message, frozen=True, kw_only=True):
+    """A contract's order book at one moment, answering ``get_book_state``
+    (``handle_book_state_snapshot``)."""
+
     TYPE: ClassVar[str] = "book_state_snapshot"
     HANDLER: ClassVar[str] = "handle_book_state_snapshot"
     mid: Id | None = None

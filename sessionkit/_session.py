@@ -35,7 +35,7 @@ from ._errors import (
     DecodeError,
     LocalProtocolError,
     RemoteProtocolError,
-    SessionClosed,
+    SessionClosedError,
 )
 from ._events import (
     Closed,
@@ -180,7 +180,7 @@ class Session(Submitting):
 
     def _require(self, inp: Input) -> SessionState:
         if self._state in CLOSED_STATES:
-            raise SessionClosed(self.close_reason or self._state.value)
+            raise SessionClosedError(self.close_reason or self._state.value)
         nxt = next_state(self._state, inp)
         if nxt is None:
             raise LocalProtocolError(f"cannot {inp.value} while the session is "
@@ -235,7 +235,7 @@ class Session(Submitting):
 
     def receive_frames(self, frames: Iterable[bytes], now: float) -> None:
         """:meth:`receive_data` for each frame, in order: one call for what a transport
-        read at once. Raises :class:`SessionClosed` at the first frame after the session
+        read at once. Raises :class:`SessionClosedError` at the first frame after the session
         closed (a frame before it may have closed it)."""
         codec = self._codec
         if codec is None:
@@ -244,7 +244,7 @@ class Session(Submitting):
         heard = False
         for data in frames:
             if self._state in CLOSED_STATES:
-                raise SessionClosed(self.close_reason or self._state.value)
+                raise SessionClosedError(self.close_reason or self._state.value)
             if not heard:  # once for what came at once (not once a frame: 0.1 us each)
                 heard = True
                 self._heard(now)
@@ -263,7 +263,7 @@ class Session(Submitting):
     def receive_message(self, msg: Message, now: float) -> None:
         """Feed one decoded message from the exchange."""
         if self._state in CLOSED_STATES:
-            raise SessionClosed(self.close_reason or self._state.value)
+            raise SessionClosedError(self.close_reason or self._state.value)
         if not isinstance(msg, Message):
             self._violation(f"expected a protocol message, got {type(msg).__name__}", msg)
             return

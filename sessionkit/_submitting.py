@@ -4,7 +4,7 @@ tracking (a mixin of ``Session``; the receiving side is in ``_session.py``).
 Every submit passes the same admission: the session's state, the request's type and
 cid (its fields were checked when it was made; an instance of a subclass is checked
 again here, :class:`~sessionkit.InvalidRequestError`), and the window
-(``max_in_flight``, ``max_send_buffer``, congestion), which raises :class:`SessionBusy`
+(``max_in_flight``, ``max_send_buffer``, congestion), which raises :class:`SessionBusyError`
 synchronously when it is full. An admitted request gets its cid and a tracking record,
 and is queued for the transport.
 """
@@ -56,7 +56,7 @@ class Submitting:
         def _push(self, msg: Message, now: float) -> None: ...
 
     def submit(self, request: Request, now: float, *, callback: Callback | None = None) -> str:
-        """Submit one request; returns its client id. Raises :class:`SessionBusy` when full."""
+        """Submit one request; returns its client id. Raises :class:`SessionBusyError` when full."""
         nxt = NEXT[self._state].get(_SUBMIT) or self._require(_SUBMIT)
         request = self._admitted(request)
         self._submitted += 1
@@ -84,7 +84,7 @@ class Submitting:
         """Submit requests as batches of at most ``config.batch_limit``, in order.
 
         All or nothing: if the whole list does not fit the window, nothing is
-        sent and :class:`SessionBusy` is raised.
+        sent and :class:`SessionBusyError` is raised.
         """
         nxt = self._require(Input.SUBMIT)
         requests = list(requests)

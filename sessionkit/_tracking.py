@@ -34,6 +34,8 @@ __all__ = ["MessageState", "Tracked", "Tracker", "TrackedSnapshot", "same_conten
 
 
 class MessageState(enum.Enum):
+    """Where a tracked request stands: queued, sent (S1), ACKed (S2), or final."""
+
     #: submitted, not yet handed to the transport (before login, or after a reconnect)
     QUEUED = "queued"
     #: sent, no ACK yet (S1)

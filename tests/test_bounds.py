@@ -5,7 +5,7 @@ none does, by the memory a session keeps (tracemalloc), never by time: live even
 during a replay (``max_replay_buffer``: past it the connection fails, naming it), delivered
 events remembered (``recent_window``), finished requests remembered (``recent_window``) and
 frames waiting for the transport (``max_send_buffer``: past it a submit is refused with
-``SessionBusy``).
+``SessionBusyError``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sessionkit import (
     LoginAck,
     MessageReceived,
     Session,
-    SessionBusy,
+    SessionBusyError,
     SessionConfig,
     SessionState,
     Status,
@@ -133,7 +133,7 @@ def test_the_memory_a_session_keeps_does_not_grow_with_the_requests_it_finished(
 
 def test_frames_waiting_for_the_transport_are_at_most_max_send_buffer() -> None:
     """A caller that submits and never lets the transport take the frames: past
-    max_send_buffer each submit is refused (SessionBusy, reason send_buffer), nothing
+    max_send_buffer each submit is refused (SessionBusyError, reason send_buffer), nothing
     is queued beyond it."""
     bound = 50
     session = logged_in(SessionConfig(cid_prefix="c", max_send_buffer=bound))
@@ -143,7 +143,7 @@ def test_frames_waiting_for_the_transport_are_at_most_max_send_buffer() -> None:
         try:
             session.submit(CancelOrder(order_mid=i + 1), 0.0)
             taken += 1
-        except SessionBusy as err:
+        except SessionBusyError as err:
             assert err.reason == "send_buffer"
         assert session.statistics().send_buffer <= bound
     assert taken == bound and session.statistics().send_buffer == bound

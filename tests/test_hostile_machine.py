@@ -48,8 +48,8 @@ from sessionkit import (
     ResendComplete,
     RunChanged,
     Session,
-    SessionBusy,
-    SessionClosed,
+    SessionBusyError,
+    SessionClosedError,
     SessionConfig,
     SessionState,
     Status,
@@ -310,7 +310,7 @@ class HostileMachine(RuleBasedStateMachine):
             try:
                 cid = self.session.submit(LimitOrder(contract_id=contract, size=size,
                                                      price_in_cents=100), self.now)
-            except (SessionBusy, SessionClosed, LocalProtocolError):
+            except (SessionBusyError, SessionClosedError, LocalProtocolError):
                 return
             self.submitted.add(cid)
             self._flush()
@@ -323,7 +323,7 @@ class HostileMachine(RuleBasedStateMachine):
             try:
                 cid = self.session.submit(CancelOrder(order_mid=live[i % len(live)][1].mid),
                                           self.now)
-            except (SessionBusy, SessionClosed, LocalProtocolError):
+            except (SessionBusyError, SessionClosedError, LocalProtocolError):
                 return
             self.submitted.add(cid)
             self._flush()

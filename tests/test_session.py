@@ -32,8 +32,8 @@ from sessionkit import (
     ResendCompleted,
     RunChanged,
     Session,
-    SessionBusy,
-    SessionClosed,
+    SessionBusyError,
+    SessionClosedError,
     SessionConfig,
     SessionState,
     Status,
@@ -79,9 +79,9 @@ def test_login_failed_deactivates_the_session() -> None:
     assert [type(e) for e in lp.events] == [LoginFailed]
     assert "bad account or token" in lp.events[0].reason
     assert lp.session.state is SessionState.FAILED
-    with pytest.raises(SessionClosed, match="login failed"):
+    with pytest.raises(SessionClosedError, match="login failed"):
         lp.session.submit(order(), lp.now)
-    with pytest.raises(SessionClosed):
+    with pytest.raises(SessionClosedError):
         lp.session.receive_data(b"{}", lp.now)
 
 
@@ -90,7 +90,7 @@ def test_connection_failed_before_login_answer() -> None:
     s.login(0.0, account="a")
     s.connection_lost("refused", 0.5)
     assert s.events() == [ConnectionFailed("refused")]
-    with pytest.raises(SessionClosed, match="refused"):
+    with pytest.raises(SessionClosedError, match="refused"):
         s.close(1.0)
 
 
@@ -436,10 +436,10 @@ def test_busy_rejects_synchronously_then_available_once() -> None:
     for _ in range(4):
         lp.submit(order())
     before = lp.session.statistics()
-    with pytest.raises(SessionBusy) as err:
+    with pytest.raises(SessionBusyError) as err:
         lp.session.submit(order(), lp.now)
     assert err.value.reason == "window"
-    with pytest.raises(SessionBusy):
+    with pytest.raises(SessionBusyError):
         lp.session.submit(order(), lp.now)
     assert lp.session.statistics().submitted == before.submitted  # nothing queued
     lp._flush_events()
@@ -453,7 +453,7 @@ def test_busy_rejects_synchronously_then_available_once() -> None:
 def test_batch_larger_than_window_is_rejected_whole() -> None:
     lp = CoreLoop(config=SessionConfig(cid_prefix="c", max_in_flight=100))
     lp.login()
-    with pytest.raises(SessionBusy, match="max_in_flight 100"):
+    with pytest.raises(SessionBusyError, match="max_in_flight 100"):
         lp.session.submit_batch([order()] * 101, lp.now)
     assert lp.session.statistics().submitted == 0
 
@@ -464,7 +464,7 @@ def test_send_buffer_bound() -> None:
     s.receive_message(LoginAck(run_id="r"), 0.0)
     s.submit(order(), 0.0)
     s.submit(order(), 0.0)  # login was drained? no: login + 2 orders = 3 frames
-    with pytest.raises(SessionBusy) as err:
+    with pytest.raises(SessionBusyError) as err:
         s.submit(order(), 0.0)
     assert err.value.reason == "send_buffer"
     s.messages_to_send()
@@ -475,7 +475,7 @@ def test_exchange_congestion_signal_enters_busy(loop: CoreLoop) -> None:
     loop.exchange.set_congested(True)
     loop.pump()
     assert of(loop, ConnectionBusy) == [ConnectionBusy("congestion")]
-    with pytest.raises(SessionBusy, match="congestion"):
+    with pytest.raises(SessionBusyError, match="congestion"):
         loop.session.submit(order(), loop.now)
     loop.exchange.set_congested(False)
     loop.pump()
@@ -591,7 +591,7 @@ def test_close_logs_out_then_closes_on_connection_lost(loop: CoreLoop) -> None:
         s.submit(order(), loop.now)
     s.connection_lost("eof", loop.now)
     assert s.state is SessionState.CLOSED
-    with pytest.raises(SessionClosed):
+    with pytest.raises(SessionClosedError):
         s.submit(order(), loop.now)
     assert Congestion  # imported for the vocabulary check above
 

@@ -2,7 +2,7 @@
 
 It must do exactly what feeding each frame to ``receive_data`` does, in order: the same
 events, the same tracking, garbled frames reported and skipped; and a frame that ends
-the session ends the batch (the frames after it are not fed, ``SessionClosed`` says so).
+the session ends the batch (the frames after it are not fed, ``SessionClosedError`` says so).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sessionkit import (
     LoginAck,
     ProtocolError,
     Session,
-    SessionClosed,
+    SessionClosedError,
     SessionConfig,
     SessionState,
     Status,
@@ -77,12 +77,12 @@ def test_a_batch_does_what_its_frames_fed_one_by_one_do(
     for f in frames:
         try:
             one_by_one.receive_data(f, 1.0)
-        except SessionClosed:
+        except SessionClosedError:
             closed_one = True
             break
     try:
         batched.receive_frames(frames, 1.0)
-    except SessionClosed:
+    except SessionClosedError:
         closed_batch = True
     assert closed_batch == closed_one
     assert seen(batched.events()) == seen(one_by_one.events())
@@ -100,7 +100,7 @@ def test_a_garbled_frame_in_a_batch_is_reported_and_the_next_is_fed() -> None:
 
 def test_by_default_a_garbled_frame_in_a_batch_ends_it() -> None:
     s = active()
-    with pytest.raises(SessionClosed):
+    with pytest.raises(SessionClosedError):
         s.receive_frames([b"\xff", frame("ack", 0)], 1.0)
     assert [type(e) for e in s.events()] == [ProtocolError, ConnectionFailed]
     assert s.state is SessionState.FAILED
@@ -110,7 +110,7 @@ def test_a_frame_that_ends_the_session_ends_the_batch() -> None:
     s = Session(SessionConfig(cid_prefix="c"), codec=CODEC)
     s.login(0.0, account="a")
     # the first answer to a login must be a login answer: this one fails the session
-    with pytest.raises(SessionClosed):
+    with pytest.raises(SessionClosedError):
         s.receive_frames([frame("heartbeat", 0), CODEC.encode(LoginAck(run_id="r1"))], 1.0)
     assert s.state is SessionState.FAILED
     kinds = [type(e) for e in s.events()]

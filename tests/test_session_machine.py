@@ -24,7 +24,7 @@ from sessionkit import (
     LimitOrder,
     MessageFinished,
     MessageReceived,
-    SessionBusy,
+    SessionBusyError,
     SessionConfig,
     SessionState,
     Status,
@@ -79,7 +79,7 @@ class SessionMachine(RuleBasedStateMachine):
             assert self.loop
             try:
                 self.submitted.add(self.loop.submit(req))
-            except SessionBusy:
+            except SessionBusyError:
                 pass
 
     @rule()
@@ -88,7 +88,7 @@ class SessionMachine(RuleBasedStateMachine):
             assert self.loop
             try:
                 self.submitted.add(self.loop.submit(GetContracts()))
-            except SessionBusy:
+            except SessionBusyError:
                 pass
 
     @rule(reqs=st.lists(orders, min_size=1, max_size=6))
@@ -97,7 +97,7 @@ class SessionMachine(RuleBasedStateMachine):
             assert self.loop
             try:
                 tickets = self.loop.session.submit_batch(reqs, self.loop.now)
-            except SessionBusy:
+            except SessionBusyError:
                 return
             for t in tickets:
                 self.submitted.update(t.cids)
@@ -113,7 +113,7 @@ class SessionMachine(RuleBasedStateMachine):
         if mids:
             try:
                 self.submitted.add(self.loop.submit(CancelOrder(order_mid=mids[i % len(mids)])))
-            except SessionBusy:
+            except SessionBusyError:
                 pass
 
     @rule(seconds=st.floats(0.05, 3.0))

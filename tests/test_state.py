@@ -18,7 +18,7 @@ from sessionkit import (
     LoginReject,
     ProtocolError,
     Session,
-    SessionClosed,
+    SessionClosedError,
     SessionConfig,
     SessionState,
 )
@@ -60,7 +60,7 @@ INPUTS: dict[str, Callable[[Session], None]] = {
 }
 
 LOCAL = "LocalProtocolError"
-CLOSED = "SessionClosed"
+CLOSED = "SessionClosedError"
 REMOTE = "remote error, state kept"
 FATAL = "fatal remote error"
 #: a violation: fatal under the "disconnect" policy (the default), state kept under "report"
@@ -107,7 +107,7 @@ def test_transition(state: SessionState, name: str, policy: str) -> None:
             INPUTS[name](s)
         assert s.state is state
     elif expected == CLOSED:
-        with pytest.raises(SessionClosed, match="session is closed"):
+        with pytest.raises(SessionClosedError, match="session is closed"):
             INPUTS[name](s)
         assert s.state is state
     elif expected == REMOTE:

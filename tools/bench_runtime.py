@@ -37,7 +37,7 @@ from sessionkit import (  # noqa: E402
     MessageFinished,
     MessageProcessor,
     Session,
-    SessionBusy,
+    SessionBusyError,
     SessionConfig,
     dispatch,
 )
@@ -96,7 +96,7 @@ def bench_core(n: int) -> float:
         while submitted < n:
             try:
                 session.submit(REQUEST, now)
-            except SessionBusy:
+            except SessionBusyError:
                 break
             submitted += 1
         pump()

@@ -170,7 +170,7 @@ def run_engine(snaps: dict[str, Any], payloads: list[list[dict[str, Any]]]) -> f
         receive(payload, float(n))
         drain()
     elapsed = time.perf_counter() - start
-    stats = engine.stats()
+    stats = engine.statistics()
     if stats.protocol_errors or stats.resets:
         raise SystemExit(f"benchmark workload was not applied cleanly: {stats}")
     return elapsed

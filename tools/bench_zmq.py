@@ -425,7 +425,7 @@ async def session_nowait_throughput(endpoint: str, server_key: bytes | None, n: 
                     submit_nowait(sk.LimitOrder(contract_id=CONTRACT, size=1,
                                                 price_in_cents=100))
                     sent += 1
-            except sk.SessionBusy:  # the window is full: wait for room
+            except sk.SessionBusyError:  # the window is full: wait for room
                 await submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100))
                 sent += 1
                 continue

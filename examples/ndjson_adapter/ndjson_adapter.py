@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from sessionkit.runtime import ConnectFailed, TransportClosed
+from sessionkit.runtime import ConnectError, TransportClosedError
 
 if TYPE_CHECKING:
     from sessionkit.runtime import Adapter, TcpServerEndpoint, Transport
@@ -27,7 +27,7 @@ __all__ = ["NdjsonTransport", "NdjsonConnector", "NdjsonEndpoint", "NdjsonAdapte
 
 #: the longest line (frame) carried: 4 MiB, over the codec's 1 MiB, so that a frame too
 #: big for the codec still reaches it and the session reports it; a longer line ends the
-#: connection with a TransportClosed saying so
+#: connection with a TransportClosedError saying so
 MAX_FRAME_SIZE = 4 << 20
 
 
@@ -48,15 +48,15 @@ class NdjsonTransport:
                 raise ValueError("an ndjson frame cannot hold a newline byte (use JsonCodec, "
                                  "which writes none)")
         if self._closed is not None:
-            raise TransportClosed(self._closed)
+            raise TransportClosedError(self._closed)
         data = b"".join(frame + b"\n" for frame in frames)
         async with self._send_lock:
             try:
                 await self._stream.send_all(data)
             except trio.BrokenResourceError as exc:
-                raise TransportClosed(self._lost("sending", exc)) from exc
+                raise TransportClosedError(self._lost("sending", exc)) from exc
             except trio.ClosedResourceError:
-                raise TransportClosed(self._closed or "closed by this side") from None
+                raise TransportClosedError(self._closed or "closed by this side") from None
             except trio.Cancelled:
                 # part of a line may have gone out: the stream cannot carry another frame
                 self._closed = self._closed or "a send was cancelled in the middle of a frame"
@@ -77,7 +77,7 @@ class NdjsonTransport:
                                 f"(max_frame_size) without its end of line")
                 self._stream.socket.close()
             if self._closed is not None:
-                raise TransportClosed(self._closed)
+                raise TransportClosedError(self._closed)
             try:
                 data = await self._stream.receive_some(65536)
             except trio.BrokenResourceError as exc:
@@ -121,7 +121,7 @@ class NdjsonConnector:
         try:
             stream = await trio.open_tcp_stream(self.host, self.port)
         except OSError as exc:
-            raise ConnectFailed(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         return NdjsonTransport(stream, self.max_frame_size)
 
 
@@ -145,7 +145,7 @@ class NdjsonEndpoint:
         try:
             return await self._accepted.receive()
         except trio.EndOfChannel:
-            raise TransportClosed("the endpoint is closed") from None
+            raise TransportClosedError("the endpoint is closed") from None
 
     def _close_pending(self) -> None:
         while True:

@@ -18,7 +18,7 @@ import trio
 from .._codec import JsonCodec
 from .._errors import DecodeError
 from .._messages import Heartbeat, Message
-from ..runtime._transport import ConnectFailed, Transport, TransportClosed
+from ..runtime._transport import ConnectError, Transport, TransportClosedError
 from ._inflight import InFlight, counting
 
 __all__ = ["ScriptedExchange", "StepFailed", "GuardedConnector"]
@@ -60,7 +60,7 @@ class _Conn:
                 self.inflight.exchange_read(len(frames))
                 self.frames.extend(frames)
                 self.notify()
-        except TransportClosed as exc:
+        except TransportClosedError as exc:
             self.closed = exc.reason or "closed"
         except Exception as exc:  # a transport bug: report it as a close with the reason
             self.closed = f"receive_frames raised {type(exc).__name__}: {exc}"
@@ -81,7 +81,7 @@ class GuardedConnector:
         self.attempts += 1
         if self.refuse > 0:
             self.refuse -= 1
-            raise ConnectFailed("connection refused (conformance fault: inject refuse-connect)")
+            raise ConnectError("connection refused (conformance fault: inject refuse-connect)")
         transport: Transport = await self.inner.connect()
         return counting(transport, self.inflight)
 
@@ -251,7 +251,7 @@ class ScriptedExchange:
         self.inflight.exchange_sent(len(frames))
         try:
             await conn.transport.send_frames(frames)
-        except TransportClosed as exc:
+        except TransportClosedError as exc:
             self.inflight.closed()
             conn.closed = conn.closed or exc.reason or "closed"
 

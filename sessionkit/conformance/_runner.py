@@ -25,7 +25,7 @@ from .._codec import DEFAULT_MAX_FRAME_SIZE, JsonCodec
 from .._config import SessionConfig
 from .._errors import InvalidRequestError, SessionkitError
 from .._messages import MESSAGE_TYPES, Message, Request
-from ..runtime._transport import ConnectFailed, TransportClosed
+from ..runtime._transport import ConnectError, TransportClosedError
 from . import _network
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
 from ._expect import ExpectSteps
@@ -34,6 +34,7 @@ from ._journal import check_journal_spec, open_journal
 from ._match import describe, mismatches
 from ._recorder import RecordingProcessor
 from ._script import Scenario, Step, Var
+from ._vocabulary import ERROR_ALIASES
 
 __all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "make_clock",
            "frame_limit"]
@@ -212,7 +213,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-_EXPECTED_ERRORS = (SessionkitError, TransportClosed, ConnectFailed, trio.Cancelled)
+_EXPECTED_ERRORS = (SessionkitError, TransportClosedError, ConnectError, trio.Cancelled)
 
 
 class _Run(ExpectSteps):
@@ -422,7 +423,7 @@ class _Run(ExpectSteps):
                       codec=JsonCodec(max_frame_size=self.frame_limit),
                       reconnect=reconnect_argument(self.sc.reconnect),
                       resume_event_id=step.opt("resume"),
-                      handler_errors=step.opt("handler_errors", "log"))
+                      on_handler_error=step.opt("handler_errors", "log"))
         self.nursery.start_soon(self._session, kwargs)
 
     async def _session(self, kwargs: dict[str, Any]) -> None:
@@ -529,7 +530,7 @@ class _Run(ExpectSteps):
 
         async def close() -> None:
             try:
-                await client.close()
+                await client.aclose()
             except Exception as exc:
                 if not isinstance(exc, _EXPECTED_ERRORS):
                     self.background.append(f"client.close() raised {_error_text(exc)}")
@@ -537,7 +538,7 @@ class _Run(ExpectSteps):
         self.nursery.start_soon(close)
 
     async def step_expect_error(self, step: Step, at: str | None) -> None:
-        name = step.args[0]
+        name = ERROR_ALIASES.get(step.args[0], step.args[0])
         if self.pending is None:
             raise StepFailed(f"expected {name}, but the previous step raised nothing")
         _, exc = self.pending
@@ -680,7 +681,7 @@ def reconnect_argument(on: bool) -> Any:
     """
     if not on:
         return None
-    from ..runtime._reconnect import ReconnectPolicy
+    from .._reconnect import ReconnectPolicy
 
     return ReconnectPolicy(initial=0.1, max=1.0, factor=2.0, jitter=0.0)
 

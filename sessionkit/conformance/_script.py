@@ -41,6 +41,7 @@ from ._vocabulary import (
     CALLBACK_METHODS,
     CAPABILITIES,
     CLIENT_TYPES,
+    ERROR_ALIASES,
     ERROR_NAMES,
     HALF_CLOSE_DIRECTIONS,
     HANDLER_ERROR_MODES,
@@ -498,7 +499,7 @@ class _Parser:
 
     def _check_expect_error(self, step: Step) -> None:
         self._need_args(step, 1, "an error name: expect-error NAME [field=value]")
-        if step.args[0] not in ERROR_NAMES:
+        if step.args[0] not in ERROR_NAMES and step.args[0] not in ERROR_ALIASES:
             raise self.err(f"expect-error: unknown error {step.args[0]!r}; known: "
                            f"{', '.join(ERROR_NAMES)}")
 

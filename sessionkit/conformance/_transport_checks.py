@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 
-from ..runtime._transport import Transport, TransportClosed
+from ..runtime._transport import Transport, TransportClosedError
 from ._exchange import StepFailed
 
 __all__ = ["TRANSPORT_CHECKS"]
@@ -113,8 +113,8 @@ async def receive_cancel_safe(endpoint: Any, connector: Any, frame_limit: int) -
 
 
 async def close_delivers_pending(endpoint: Any, connector: Any, frame_limit: int) -> None:
-    """Frames sent before a close arrive first; then TransportClosed with a reason, and a
-    send on the closed connection raises TransportClosed."""
+    """Frames sent before a close arrive first; then TransportClosedError with a reason, and a
+    send on the closed connection raises TransportClosedError."""
     client, server = await _pair(endpoint, connector)
     await server.send_frames([b"one", b"two", b"three"])
     await server.aclose()
@@ -124,21 +124,22 @@ async def close_delivers_pending(endpoint: Any, connector: Any, frame_limit: int
         try:
             while True:
                 got.extend(await client.receive_frames())
-        except TransportClosed as exc:
+        except TransportClosedError as exc:
             reason = exc.reason
     if got != [b"one", b"two", b"three"]:
         raise StepFailed(f"before the close the client got {got!r}, not the three frames sent")
     if reason is None:
-        raise StepFailed("receive_frames did not raise TransportClosed within 5 s of the close")
+        raise StepFailed("receive_frames did not raise TransportClosedError within 5 s of the "
+                         "close")
     if not isinstance(reason, str) or not reason:
-        raise StepFailed(f"TransportClosed has no reason (got {reason!r})")
+        raise StepFailed(f"TransportClosedError has no reason (got {reason!r})")
     try:
         with trio.move_on_after(5):
             await client.send_frames([b"late"])
             await client.send_frames([b"later"])
         raise StepFailed("send_frames on a connection the far side closed did not raise "
-                         "TransportClosed")
-    except TransportClosed:
+                         "TransportClosedError")
+    except TransportClosedError:
         pass
     await client.aclose()
     await client.aclose()  # idempotent
@@ -157,7 +158,7 @@ async def aclose_when_cancelled(endpoint: Any, connector: Any, frame_limit: int)
         try:
             while True:
                 await server.receive_frames()
-        except TransportClosed:
+        except TransportClosedError:
             await server.aclose()
             return
     raise StepFailed("after aclose() in a cancelled scope the far side saw no close in 5 s")

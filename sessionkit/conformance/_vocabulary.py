@@ -9,7 +9,8 @@ from .._events import Outcome
 from .._messages import MESSAGE_TYPES, EventReplay, Heartbeat, Login, Logout, Request
 from .._processor import MessageProcessor
 
-__all__ = ["CALLBACK_METHODS", "CLIENT_TYPES", "ERROR_NAMES", "INJECT_KINDS", "OUTCOMES",
+__all__ = ["CALLBACK_METHODS", "CLIENT_TYPES", "ERROR_ALIASES", "ERROR_NAMES", "INJECT_KINDS",
+           "OUTCOMES",
            "CAPABILITIES", "TRANSPORT_CHECK_NAMES", "RAISE_TARGETS", "HANDLER_ERROR_MODES",
            "NET_INJECT_KINDS", "HALF_CLOSE_DIRECTIONS", "callback_params"]
 
@@ -39,7 +40,11 @@ CLIENT_TYPES = tuple(sorted(
 
 #: errors ``expect-error`` may name
 ERROR_NAMES = tuple(sorted(
-    [n for n in _errors.__all__] + ["TransportClosed", "ConnectFailed"]))
+    [n for n in _errors.__all__] + ["TransportClosedError", "ConnectError"]))
+
+#: the errors' names before 0.2 (deprecated, until 0.2): ``expect-error`` takes them too
+ERROR_ALIASES = {"SessionBusy": "SessionBusyError", "SessionClosed": "SessionClosedError",
+                 "TransportClosed": "TransportClosedError", "ConnectFailed": "ConnectError"}
 
 #: real network faults, made by a fault proxy between the client and the exchange (they
 #: need the ``tcp`` capability; see ``_network.py``)

@@ -9,28 +9,37 @@ points; :mod:`sessionkit.runtime.memory` is the in-memory one), and
 adapter's server endpoint. See ``docs/architecture.md``.
 """
 
+from .._reconnect import ReconnectPolicy
 from ._client import ClientState, SessionClient
 from ._context import Context
-from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
+from ._errors import (
+    ConnectError,
+    ConnectionFailedError,
+    HandlerError,
+    LoginFailedError,
+    SessionFailedError,
+    TransportClosedError,
+)
 from ._open import open_session
-from ._reconnect import ReconnectPolicy
+from ._options import OnHandlerError, SessionOptions, SessionOptionsArgs
 from ._server import ExchangeServer, serve_reference_exchange
 from ._transport import (
     CAPABILITIES,
     Adapter,
-    ConnectFailed,
     Connector,
     NonBlockingTransport,
     ServerEndpoint,
     TcpServerEndpoint,
     Transport,
-    TransportClosed,
     available_adapters,
     load_adapter,
 )
 
 __all__ = [
     "open_session",
+    "SessionOptions",
+    "SessionOptionsArgs",
+    "OnHandlerError",
     "SessionClient",
     "ClientState",
     "Context",
@@ -46,10 +55,15 @@ __all__ = [
     "Connector",
     "ServerEndpoint",
     "Adapter",
-    "TransportClosed",
-    "ConnectFailed",
+    "TransportClosedError",
+    "ConnectError",
     "CAPABILITIES",
     "load_adapter",
     "available_adapters",
     "TcpServerEndpoint",
 ]
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in
+# Error; importable, not in __all__
+ConnectFailed = ConnectError
+TransportClosed = TransportClosedError

@@ -24,13 +24,12 @@ import logging
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
-from .._codec import Codec, JsonCodec
-from .._config import SessionConfig
-from .._errors import LocalProtocolError, SessionBusy, SessionClosed
+from .._codec import Codec
+from .._errors import ConfigTypeError, LocalProtocolError, SessionBusyError, SessionClosedError
 from .._events import (
     Callback,
     Closed,
@@ -40,25 +39,28 @@ from .._events import (
     LoginFailed,
 )
 from .._messages import Message, Request
+from .._processor import MessageProcessor
 from .._session import BatchTicket, Handoff, Session
 from .._state import CLOSED_STATES, SessionState
 from .._stats import SessionStatistics
 from ._dispatch import Crash, EventDispatcher, Stop
 from ._ending import Ending
 from ._errors import ConnectionFailedError, HandlerError, SessionFailedError
-from ._options import check_options, positive_or_none
-from ._reconnect import ReconnectPolicy
+from ._options import (
+    SessionOptions,
+    check_connector,
+    check_frame_limit,
+    check_processor,
+    positive_or_none,
+)
 from ._transport import (
-    ConnectFailed,
+    ConnectError,
     Connector,
     NonBlockingTransport,
     Transport,
-    TransportClosed,
+    TransportClosedError,
 )
 from ._util import StatsAccumulator, collapse, reraise
-
-if TYPE_CHECKING:
-    from ..store import SessionStore
 
 __all__ = ["ClientState", "SessionClient"]
 
@@ -78,7 +80,7 @@ class ClientState(enum.Enum):
     ACTIVE = "active"
     #: the connection dropped; a new one is being opened (submits queue)
     RECONNECTING = "reconnecting"
-    #: ``close()`` was called: logging out
+    #: ``aclose()`` was called: logging out
     CLOSING = "closing"
     #: closed by the local side (or cancelled)
     CLOSED = "closed"
@@ -87,28 +89,30 @@ class ClientState(enum.Enum):
 
 
 class SessionClient(EventDispatcher, Ending):
-    """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`."""
+    """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`
+    (or a :class:`Context`) from a :class:`SessionOptions`."""
 
-    def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
-                 config: SessionConfig | None = None, codec: Codec | None = None,
-                 reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
-                 resume_event_id: int | None = None, login_timeout: float | None = None,
-                 store: SessionStore | None = None, submit_timeout: float = 5.0,
-                 close_timeout: float = 5.0) -> None:
-        check_options(connector, processor, account=account, token=token, config=config,
-                      codec=codec, reconnect=reconnect, handler_errors=handler_errors,
-                      resume_event_id=resume_event_id, login_timeout=login_timeout,
-                      store=store, submit_timeout=submit_timeout, close_timeout=close_timeout)
+    def __init__(self, connector: Connector, processor: MessageProcessor,
+                 options: SessionOptions) -> None:
+        check_connector(connector)
+        check_processor(processor)
+        if not isinstance(options, SessionOptions):
+            raise ConfigTypeError(f"options must be a SessionOptions, got "
+                                  f"{type(options).__name__}")
+        check_frame_limit(connector, options.codec)
+        #: the options the client was made with
+        self.options = options
+        account, store, resume_event_id = options.account, options.store, options.resume_event_id
         self._connector = connector
         self._processor = processor
-        self._account, self._token = account, token
-        self._config = config or SessionConfig()
-        self._codec: Codec = codec or JsonCodec()
-        self._reconnect = reconnect
-        self._stop_on_error = handler_errors == "stop"
-        self._login_timeout = login_timeout
-        self._submit_timeout = float(submit_timeout)
-        self._close_timeout = float(close_timeout)
+        self._account, self._token = account, options.token
+        self._config = options.config
+        self._codec: Codec = options.codec
+        self._reconnect = options.reconnect
+        self._stop_on_error = options.on_handler_error == "stop"
+        self._login_timeout = options.login_timeout
+        self._submit_timeout = float(options.submit_timeout)
+        self._close_timeout = float(options.close_timeout)
         self._recorder: Any = None
         handoff: Handoff | None = None
         if store is not None:
@@ -161,7 +165,7 @@ class SessionClient(EventDispatcher, Ending):
         self.connections = 0
         #: reconnect attempts made so far
         self.reconnects = 0
-        #: exceptions processor methods raised (logged under ``handler_errors="log"``)
+        #: exceptions processor methods raised (logged under ``on_handler_error="log"``)
         self.handler_errors = 0
         self._hooks: dict[type, Callable[[Any], None]] = {
             LoginAccepted: self._on_login, LoginFailed: self._on_login_failed,
@@ -206,7 +210,7 @@ class SessionClient(EventDispatcher, Ending):
 
     def _open_session(self) -> Session:
         if self._finished:
-            raise SessionClosed(self._end_reason or self._state.value)
+            raise SessionClosedError(self._end_reason or self._state.value)
         session = self._session
         if session.state in CLOSED_STATES and self._will_reconnect():
             # the connection just dropped and the owner task has not yet built the
@@ -231,7 +235,7 @@ class SessionClient(EventDispatcher, Ending):
             scope.cancel()
 
     def submit_nowait(self, request: Request, callback: Callback | None = None) -> str:
-        """Submit now or raise :class:`~sessionkit.SessionBusy` at once; returns the cid.
+        """Submit now or raise :class:`~sessionkit.SessionBusyError` at once; returns the cid.
 
         Never a checkpoint, and never runs a handler (the answers are the owner task's to
         hand to the processor)."""
@@ -270,7 +274,7 @@ class SessionClient(EventDispatcher, Ending):
                 frames = self._frames(session)
                 if frames:
                     sent = send_now(frames)
-            except TransportClosed:
+            except TransportClosedError:
                 pass  # the owner learns of it on its next send or receive
             except Crash as crash:  # the codec failed: the owner ends the session with it
                 self._stopped = crash
@@ -288,7 +292,7 @@ class SessionClient(EventDispatcher, Ending):
     def submit_batch_nowait(self, requests: Sequence[Request],
                             callbacks: Sequence[Callback | None] | None = None,
                             ) -> list[BatchTicket]:
-        """Submit batches of at most ``config.batch_limit`` now, or raise SessionBusy."""
+        """Submit batches of at most ``config.batch_limit`` now, or raise SessionBusyError."""
         session = self._open_session()
         requests = list(requests)
         recorder = self._recorder
@@ -305,7 +309,7 @@ class SessionClient(EventDispatcher, Ending):
 
     async def _when_not_busy(self, attempt: Callable[[], T], timeout: float | None,
                              need: int = 1) -> T:
-        """Run ``attempt`` (a nowait submit); while it raises SessionBusy, wait and retry.
+        """Run ``attempt`` (a nowait submit); while it raises SessionBusyError, wait and retry.
 
         A retry comes only after progress (frames in or out, a timer, a new
         session), not on every busy/available flip: a request that needs more
@@ -320,7 +324,7 @@ class SessionClient(EventDispatcher, Ending):
             seen = self._progress
             try:
                 result = attempt()
-            except SessionBusy:
+            except SessionBusyError:
                 if need > self._config.max_in_flight or trio.current_time() >= deadline:
                     raise
             else:
@@ -342,7 +346,7 @@ class SessionClient(EventDispatcher, Ending):
         """Submit one request; while the session is busy, wait (at most ``timeout``).
 
         ``timeout`` defaults to ``submit_timeout`` of :func:`open_session`; past
-        it the :class:`~sessionkit.SessionBusy` is raised.
+        it the :class:`~sessionkit.SessionBusyError` is raised.
 
         A checkpoint, as trio's own ``MemorySendChannel.send`` is: a cancellation point
         before the request is taken (a cancelled call submits nothing), then a schedule
@@ -357,7 +361,7 @@ class SessionClient(EventDispatcher, Ending):
         if timeout is None:
             try:  # the common case first: room in the window
                 cid = self.submit_nowait(request, callback)
-            except SessionBusy:
+            except SessionBusyError:
                 pass
             else:
                 # The schedule point costs a loop of submits over ZeroMQ 17 to 18 us of CPU
@@ -392,8 +396,11 @@ class SessionClient(EventDispatcher, Ending):
         finally:
             self._wake()
 
-    async def close(self, timeout: float | None = None) -> None:
+    async def aclose(self, timeout: float | None = None) -> None:
         """Log out and wait for the connection to close; past ``timeout`` abort it.
+
+        As trio's ``AsyncResource.aclose``: idempotent, and leaving ``open_session``'s
+        block calls it.
 
         ``timeout`` None (the default) is ``close_timeout`` of :func:`open_session`, as
         ``submit(timeout=None)`` is its ``submit_timeout``; infinity waits as long as it
@@ -422,6 +429,10 @@ class SessionClient(EventDispatcher, Ending):
             if self._owner_scope is not None:
                 self._owner_scope.cancel()
             await self._done.wait()
+
+    async def close(self, timeout: float | None = None) -> None:
+        """The same as :meth:`aclose` (the name before 0.2; kept as an alias)."""
+        await self.aclose(timeout)
 
     # -- hooks on the session's events ------------------------------------------------------
 
@@ -504,7 +515,7 @@ class SessionClient(EventDispatcher, Ending):
                     if out:
                         try:
                             await transport.send_frames(out)
-                        except TransportClosed:
+                        except TransportClosedError:
                             raise
                         except Exception as exc:
                             raise Crash("the transport", exc) from exc
@@ -527,7 +538,7 @@ class SessionClient(EventDispatcher, Ending):
                     self._send_now = send_now
                     try:
                         frames = await transport.receive_frames()
-                    except TransportClosed:
+                    except TransportClosedError:
                         raise
                     except Exception as exc:
                         raise Crash("the transport", exc) from exc
@@ -541,7 +552,7 @@ class SessionClient(EventDispatcher, Ending):
                     session.handle_timer(now)
                 if frames or timer:
                     self._bump()
-        except TransportClosed as exc:
+        except TransportClosedError as exc:
             self._wait_scope = None
             if session.state not in CLOSED_STATES:
                 session.connection_lost(exc.reason, current_time())
@@ -572,7 +583,7 @@ class SessionClient(EventDispatcher, Ending):
         if self._recorder is not None:
             try:
                 session.receive_frames(frames, now)
-            except SessionClosed:
+            except SessionClosedError:
                 pass  # a frame failed the session; the rest are moot
             return
         receive = session.receive_data
@@ -582,13 +593,13 @@ class SessionClient(EventDispatcher, Ending):
                 receive(frame, now)
                 if session.has_events:
                     self._dispatch(session.events())
-        except SessionClosed:
+        except SessionClosedError:
             pass  # a frame failed the session; the rest are moot
         except Stop as stop:
             try:
                 for frame in frames[i + 1:]:
                     receive(frame, now)
-            except SessionClosed:
+            except SessionClosedError:
                 pass
             stop.rest = stop.rest + session.events()
             raise
@@ -635,7 +646,7 @@ class SessionClient(EventDispatcher, Ending):
                     raise Crash("the journal", exc) from exc
             try:
                 transport = await self._connector.connect()
-            except (ConnectFailed, TransportClosed) as exc:
+            except (ConnectError, TransportClosedError) as exc:
                 kind, reason = "connect", f"connect failed: {exc.reason}"
                 error = self._give_up(kind, reason)
                 # one report per failure: the last one says that it is the last
@@ -696,7 +707,7 @@ class SessionClient(EventDispatcher, Ending):
                 if wait_login:
                     await self.wait_login()
                 yield self
-                await self.close(self._close_timeout)
+                await self.aclose(self._close_timeout)
         except BaseExceptionGroup as group:
             reraise(collapse(group))
         if self._handler_error is not None:

@@ -6,7 +6,7 @@ returns once that thread's trio loop runs; ``stop()`` asks for a graceful
 logout and ``join()`` waits for the thread to end. ``submit``,
 ``submit_batch`` and ``statistics`` may be called from any thread: each runs
 in the context's thread (``trio.from_thread.run_sync``) and raises the core's
-errors (:class:`~sessionkit.SessionBusy` ...) in the caller's thread, at once.
+errors (:class:`~sessionkit.SessionBusyError` ...) in the caller's thread, at once.
 Processor methods and callbacks run in the context's thread, in order; they
 may call ``submit`` too.
 """
@@ -18,18 +18,26 @@ import itertools
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import trio
 
-from .._errors import ConfigError, LocalProtocolError, SessionClosed
+from .._errors import ConfigError, LocalProtocolError, SessionClosedError
 from .._events import Callback
 from .._messages import Request
+from .._processor import MessageProcessor
 from .._session import BatchTicket
 from .._stats import SessionStatistics
 from ._client import ClientState, SessionClient
 from ._errors import HandlerError, SessionFailedError
-from ._options import check_options, positive_or_none
+from ._options import (
+    SessionOptions,
+    SessionOptionsArgs,
+    check_connector,
+    check_processor,
+    make_options,
+    positive_or_none,
+)
 from ._transport import Connector
 from ._util import collapse
 
@@ -56,24 +64,26 @@ async def _first_of(*waits: Callable[[], Awaitable[None]]) -> None:
 class Context:
     """A session run in its own thread; the interface of ``threading.Thread``.
 
-    Takes the options of :func:`open_session`, plus ``name`` (the thread's
-    name), ``daemon``, ``stop_timeout`` (the bound on the logout ``stop()``
-    asks for; infinity: no bound) and ``clock`` (handed to ``trio.run``; tests
-    pass a ``trio.testing.MockClock``). Bad options raise
-    :class:`~sessionkit.ConfigError` here, in the caller's thread (a processor
-    class instead of an instance: :class:`~sessionkit.ConfigTypeError`, also a
+    Takes the options of :func:`open_session` (a :class:`SessionOptions`, its fields as
+    keyword arguments, or both), plus ``name`` (the thread's name), ``daemon``,
+    ``stop_timeout`` (the bound on the logout ``stop()`` asks for; infinity: no bound)
+    and ``clock`` (handed to ``trio.run``; tests pass a ``trio.testing.MockClock``).
+    Bad options raise :class:`~sessionkit.ConfigError` here, in the caller's thread (a
+    processor class instead of an instance: :class:`~sessionkit.ConfigTypeError`, also a
     ``TypeError``); what ends the context later is :attr:`exception`.
     """
 
-    def __init__(self, connector: Connector, processor: Any, *, account: str, token: str = "",
-                 name: str | None = None, daemon: bool = True, stop_timeout: float = 5.0,
-                 clock: Any = None, **options: Any) -> None:
-        check_options(connector, processor, account=account, token=token, **options)
+    def __init__(self, connector: Connector, processor: MessageProcessor,
+                 options: SessionOptions | None = None, *, name: str | None = None,
+                 daemon: bool = True, stop_timeout: float = 5.0, clock: Any = None,
+                 **kwargs: Unpack[SessionOptionsArgs]) -> None:
+        check_connector(connector)
+        check_processor(processor)
+        self._options = make_options(options, kwargs)
         positive_or_none("stop_timeout", stop_timeout, allow_zero=True)
         if stop_timeout is None:
             raise ConfigError("stop_timeout must be a non-negative number of seconds, got None")
         self._args = (connector, processor)
-        self._kwargs: dict[str, Any] = dict(options, account=account, token=token)
         self._stop_timeout = stop_timeout
         self._clock = clock
         self.name = name or f"sessionkit-context-{next(_names)}"
@@ -123,7 +133,7 @@ class Context:
         self._ident = threading.get_ident()
         self._stop_event = stop = trio.Event()
         try:
-            client = SessionClient(*self._args, **self._kwargs)
+            client = SessionClient(*self._args, self._options)
         except BaseException:
             self._ready.set()
             raise
@@ -139,7 +149,7 @@ class Context:
                     self._logged_in = True
                     self._signal.set()
                 await _first_of(client.wait_closed, stop.wait)
-                await client.close(self._stop_wait)
+                await client.aclose(self._stop_wait)
         if client.error is not None:
             raise client.error
 
@@ -202,10 +212,15 @@ class Context:
         if not self._thread.is_alive() and self._signal.is_set():
             if self._exception is not None:
                 raise self._exception
-            raise SessionClosed(self.close_reason or "the Context ended before the login")
+            raise SessionClosedError(self.close_reason or "the Context ended before the login")
         return False
 
     # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def options(self) -> SessionOptions:
+        """The options the context's session runs with."""
+        return self._options
 
     @property
     def exception(self) -> BaseException | None:
@@ -238,7 +253,7 @@ class Context:
         try:
             return trio.from_thread.run_sync(fn, *args, trio_token=token)
         except trio.RunFinishedError:
-            raise SessionClosed(self.close_reason or "the Context ended") from None
+            raise SessionClosedError(self.close_reason or "the Context ended") from None
 
     def _client_or_raise(self) -> SessionClient:
         if self._client is None:
@@ -249,7 +264,7 @@ class Context:
                timeout: float | None = None) -> str:
         """Submit one request; returns its cid.
 
-        With ``timeout`` None a busy session raises :class:`~sessionkit.SessionBusy`
+        With ``timeout`` None a busy session raises :class:`~sessionkit.SessionBusyError`
         at once; with a number the call waits up to that long for room.
         """
         client = self._client_or_raise()
@@ -279,7 +294,7 @@ class Context:
         client = self._client_or_raise()
         try:
             return self._in_loop(client.statistics)
-        except SessionClosed:
+        except SessionClosedError:
             return client.statistics()
 
     def _in_loop_async(self, afn: Callable[[], Awaitable[T]]) -> T:
@@ -293,4 +308,4 @@ class Context:
             return trio.from_thread.run(afn, trio_token=token)
         except (trio.RunFinishedError, trio.Cancelled):
             # the context ended while the call waited: its trio run cancelled the call
-            raise SessionClosed(self.close_reason or "the Context ended") from None
+            raise SessionClosedError(self.close_reason or "the Context ended") from None

@@ -4,7 +4,7 @@ session's events, and with the exceptions the processor's methods raise.
 Every consumer of an event gets it whatever another consumer raised: a message goes to the
 processor's handler, then to its request's callback, each call isolated; a finished
 request goes to ``on_message_finished``; the runtime's own calls (``on_reconnected`` ...)
-are isolated the same way. ``handler_errors="log"`` logs and counts each raising call and
+are isolated the same way. ``on_handler_error="log"`` logs and counts each raising call and
 goes on. ``"stop"`` lets the event being handed finish reaching its other consumers, then
 raises :class:`Stop` out of the owner task, carrying the first error and the events not
 yet handed (``rest``).
@@ -60,7 +60,7 @@ STOPPED = "session stopped by a handler error"
 
 
 class Stop(Exception):
-    """A handler raised under ``handler_errors="stop"`` (internal)."""
+    """A handler raised under ``on_handler_error="stop"`` (internal)."""
 
     def __init__(self, error: HandlerError, rest: list[Event]) -> None:
         super().__init__(str(error))
@@ -151,7 +151,7 @@ class EventDispatcher:
             logger.error("%s also raised while handling %s (the session stops for the "
                          "first error)", name, what, exc_info=exc)
         else:
-            logger.error("%s raised while handling %s; going on (handler_errors='log')",
+            logger.error("%s raised while handling %s; going on (on_handler_error='log')",
                          name, what, exc_info=exc)
 
     def _stop_if_failed(self, rest: list[Event]) -> None:

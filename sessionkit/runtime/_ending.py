@@ -3,7 +3,7 @@ the error the client ends with, and the report of every request not final.
 
 The client ends once, with one reason, in one of these ways: its connect loop returns
 (closed, or failed for good: ``error`` is a :class:`SessionFailedError`), the caller
-cancels it, a handler stops it (``handler_errors="stop"``: a :class:`HandlerError`), or
+cancels it, a handler stops it (``on_handler_error="stop"``: a :class:`HandlerError`), or
 something the owner task relies on fails (the journal, the transport, a bug: ``error`` is a
 :class:`SessionFailedError` naming it, its ``__cause__`` the exception). The last two end
 the block of ``open_session`` too, which raises the error: one exception, never a group.
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._events import ConnectionFailed, MessageFinished, Outcome
+from .._reconnect import ReconnectPolicy
 from .._session import Session
 from .._state import CLOSED_STATES, SessionState
 from ._dispatch import STOPPED, Stop, crash_error
 from ._errors import ConnectionFailedError, HandlerError, LoginFailedError, SessionFailedError
-from ._reconnect import ReconnectPolicy
 from ._util import StatsAccumulator
 
 __all__ = ["Ending"]

@@ -5,7 +5,28 @@ from __future__ import annotations
 from .._errors import SessionkitError
 from .._events import MessageFinished, MessageReceived
 
-__all__ = ["SessionFailedError", "LoginFailedError", "ConnectionFailedError", "HandlerError"]
+__all__ = ["SessionFailedError", "LoginFailedError", "ConnectionFailedError", "HandlerError",
+           "TransportClosedError", "ConnectError"]
+
+
+class TransportClosedError(SessionkitError):
+    """A transport's connection closed or failed; ``reason`` says why (an adapter raises it;
+    the runtime reports it as a lost connection, ``ConnectionFailed``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConnectError(SessionkitError):
+    """One connection could not be made; ``reason`` says why (bad key, refused, timeout...).
+
+    A connector raises it for one attempt; the runtime reports it (``on_connection_failed``)
+    and reconnects, or ends with :class:`ConnectionFailedError` when no attempt is left."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class SessionFailedError(SessionkitError):
@@ -30,7 +51,7 @@ class ConnectionFailedError(SessionFailedError):
 
 
 class HandlerError(SessionkitError):
-    """A processor method or callback raised while ``handler_errors="stop"``.
+    """A processor method or callback raised while ``on_handler_error="stop"``.
 
     ``original`` is the exception the handler raised (also ``__cause__``), ``event`` the
     session event being handled and ``consumer`` what raised (``handle_status_message``,

@@ -114,7 +114,7 @@ class Faults:
         """Let ``after`` matching frames pass, then abort the connection at the next one.
 
         The frame that trips the rule is lost, and both sides see
-        :class:`TransportClosed` with ``reason``.
+        :class:`TransportClosedError` with ``reason``.
         """
         check_count("Faults.disconnect after", after)
         self._rules.append(_Rule("disconnect", 1, match, after=after, reason=reason))

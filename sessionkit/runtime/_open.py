@@ -4,33 +4,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Unpack
 
-from .._codec import Codec
-from .._config import SessionConfig
+from .._processor import MessageProcessor
 from ._client import SessionClient
-from ._reconnect import ReconnectPolicy
+from ._options import SessionOptions, SessionOptionsArgs, make_options
 from ._transport import Connector
-
-if TYPE_CHECKING:
-    from ..store import SessionStore
 
 __all__ = ["open_session"]
 
 
 @asynccontextmanager
-async def open_session(connector: Connector, processor: Any, *, account: str, token: str = "",
-                       config: SessionConfig | None = None, codec: Codec | None = None,
-                       reconnect: ReconnectPolicy | None = None, handler_errors: str = "log",
-                       resume_event_id: int | None = None, login_timeout: float | None = None,
-                       store: SessionStore | None = None, submit_timeout: float = 5.0,
-                       close_timeout: float = 5.0) -> AsyncIterator[SessionClient]:
+async def open_session(connector: Connector, processor: MessageProcessor,
+                       options: SessionOptions | None = None,
+                       **kwargs: Unpack[SessionOptionsArgs]) -> AsyncIterator[SessionClient]:
     """Open a session and keep it up while the block runs; enter returns once logged in.
+
+    The options are a :class:`SessionOptions`, or its fields as keyword arguments
+    (``open_session(connector, processor, account="acct", reconnect=...)``), or both: the
+    keywords then change the fields of ``options``. A bad option raises
+    :class:`~sessionkit.ConfigError` naming it, before anything is connected.
 
     Raises :class:`LoginFailedError` or :class:`ConnectionFailedError` when
     the first login cannot be made (after the reconnect attempts the
     ``reconnect`` policy allows), :class:`HandlerError` when a processor
-    method raised under ``handler_errors="stop"``, and
+    method raised under ``on_handler_error="stop"``, and
     :class:`SessionFailedError` naming what failed when something the session
     relies on fails (``the journal failed: ...``, ``the transport failed: ...``;
     its ``__cause__`` is the exception): one exception, never a group.
@@ -41,10 +39,6 @@ async def open_session(connector: Connector, processor: Any, *, account: str, to
     then those requests stay in the journal, and the next session opened on
     it carries them on.
     """
-    client = SessionClient(connector, processor, account=account, token=token, config=config,
-                           codec=codec, reconnect=reconnect, handler_errors=handler_errors,
-                           resume_event_id=resume_event_id, login_timeout=login_timeout,
-                           store=store, submit_timeout=submit_timeout,
-                           close_timeout=close_timeout)
+    client = SessionClient(connector, processor, make_options(options, kwargs))
     async with client.running(wait_login=True):
         yield client

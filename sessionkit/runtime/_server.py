@@ -29,7 +29,7 @@ import trio
 from .._codec import Codec, JsonCodec
 from .._errors import DecodeError
 from ..testing import ExchangeConnection, ReferenceExchange
-from ._transport import ServerEndpoint, Transport, TransportClosed
+from ._transport import ServerEndpoint, Transport, TransportClosedError
 
 __all__ = ["serve_reference_exchange", "ExchangeServer"]
 
@@ -122,7 +122,7 @@ class ExchangeServer:
         while True:
             try:
                 transport = await endpoint.accept()
-            except TransportClosed:
+            except TransportClosedError:
                 return
             self.connections += 1
             for old in list(self._served):  # the exchange serves one connection at a time
@@ -163,7 +163,7 @@ class ExchangeServer:
                 if conn.closed and not conn.logged_in:
                     served.why = "login refused"
                 served.lot.unpark_all()
-        except TransportClosed as exc:
+        except TransportClosedError as exc:
             logger.debug("%s: connection #%d closed: %s", self.log_name, served.number,
                          exc.reason)
             conn.closed = True
@@ -178,7 +178,7 @@ class ExchangeServer:
                 encode = (served.codec or self.codec).encode
                 try:
                     await transport.send_frames([encode(m) for m in out])
-                except TransportClosed:
+                except TransportClosedError:
                     return
                 continue
             if conn.closed:

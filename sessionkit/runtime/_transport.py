@@ -18,6 +18,8 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from .._errors import SessionkitError
+from ._errors import ConnectError as ConnectError
+from ._errors import TransportClosedError as TransportClosedError
 
 __all__ = [
     "Transport",
@@ -25,8 +27,8 @@ __all__ = [
     "Connector",
     "ServerEndpoint",
     "Adapter",
-    "TransportClosed",
-    "ConnectFailed",
+    "TransportClosedError",
+    "ConnectError",
     "CAPABILITIES",
     "load_adapter",
     "available_adapters",
@@ -38,22 +40,13 @@ CAPABILITIES = frozenset({
     "session", "ack_mid", "batch", "run_id", "event_replay", "backpressure", "heartbeat",
     "idempotency", "streaming", "reconnect", "tcp",
 })
+"""The capabilities an adapter may claim; the conformance suite runs the scenarios of those
+it claims and skips the others."""
 
 
-class TransportClosed(SessionkitError):
-    """The connection closed or failed; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ConnectFailed(SessionkitError):
-    """A connection could not be made; ``reason`` says why (bad key, refused, timeout...)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+# deprecated aliases (until 0.2): the names before exceptions all ended in Error
+TransportClosed = TransportClosedError
+ConnectFailed = ConnectError
 
 
 @runtime_checkable
@@ -62,7 +55,7 @@ class Transport(Protocol):
 
     ``receive_frames`` waits until at least one frame is there and returns
     every frame already readable (so the caller pays one checkpoint per batch,
-    not per frame); it raises :class:`TransportClosed` when the connection
+    not per frame); it raises :class:`TransportClosedError` when the connection
     ends. ``send_frames`` writes frames in order. ``aclose`` is idempotent.
 
     The runtime relies on these rules (an adapter's tests should check them):
@@ -72,9 +65,9 @@ class Transport(Protocol):
       lose a frame (take frames off the buffer only after the last point
       where the call can be cancelled, as ``trio.MemoryReceiveChannel`` does).
     * Frames that arrived before the far side closed are delivered first;
-      then every further ``receive_frames`` raises :class:`TransportClosed`
+      then every further ``receive_frames`` raises :class:`TransportClosedError`
       whose ``reason`` says who closed and why.
-    * ``send_frames`` on a closed connection raises :class:`TransportClosed`;
+    * ``send_frames`` on a closed connection raises :class:`TransportClosedError`;
       it may wait while the far side's buffer is full (backpressure). A
       cancelled ``send_frames`` may have sent a prefix of its frames: the
       runtime then treats the connection as broken.
@@ -102,7 +95,7 @@ class NonBlockingTransport(Transport, Protocol):
 
     ``send_frames_nowait(frames)`` sends, in order, as many of ``frames`` as fit now and
     returns how many (the runtime's owner task sends the rest with ``send_frames``); it
-    raises :class:`TransportClosed` on a closed connection. It is called while another
+    raises :class:`TransportClosedError` on a closed connection. It is called while another
     task is parked in ``receive_frames``, and must leave that task able to wake for
     frames that arrive (ZeroMQ: a send may consume the socket's read signal, so it reads
     ``EVENTS`` afterwards and wakes the parked task when the socket is readable).
@@ -112,7 +105,7 @@ class NonBlockingTransport(Transport, Protocol):
 
 
 class Connector(Protocol):
-    """Opens client connections; raises :class:`ConnectFailed` with the reason.
+    """Opens client connections; raises :class:`ConnectError` with the reason.
 
     A connector whose transport carries frames only up to a size says so with a
     ``max_frame_size`` attribute (an ``int``, bytes): ``open_session`` and

@@ -5,7 +5,7 @@ objects, in the spirit of ``trio.testing.memory_stream_pair`` but carrying
 whole frames. Each direction is a bounded buffer (a sender waits while the
 far side holds ``max_buffer`` frames: backpressure, nothing is dropped), either
 side can close (the far side
-reads what was already sent, then :class:`TransportClosed` with the reason)
+reads what was already sent, then :class:`TransportClosedError` with the reason)
 or abort (both sides fail at once, buffered frames are lost), and each
 direction has a :class:`Faults` object that can drop, duplicate, delay or
 hold frames, or cut the connection at a chosen frame.
@@ -15,7 +15,7 @@ yields: ``async with adapter.serve() as endpoint`` gives a
 :class:`MemoryEndpoint` whose ``accept()`` returns the server side of each new
 pair and whose ``connector()`` connects to it; at most ``max_pending``
 connections wait to be accepted (a backlog, as a listening socket has): past it a
-connect is refused with :class:`ConnectFailed` naming the bound. Everything lives in
+connect is refused with :class:`ConnectError` naming the bound. Everything lives in
 one trio run: an endpoint refuses connections from another run.
 
 >>> import trio
@@ -26,7 +26,7 @@ one trio run: an endpoint refuses connections from another run.
 ...     b.close("bye")
 ...     try:
 ...         await a.receive_frames()
-...     except TransportClosed as exc:
+...     except TransportClosedError as exc:
 ...         return got, exc.reason
 >>> trio.run(demo)
 ([b'one', b'two'], 'bye')
@@ -45,7 +45,7 @@ import trio
 
 from .._errors import ConfigError
 from ._faults import Faults, check_count, message_type
-from ._transport import ConnectFailed, TransportClosed
+from ._transport import ConnectError, TransportClosedError
 
 __all__ = [
     "MemoryTransport",
@@ -142,10 +142,10 @@ class MemoryTransport:
 
     def _check_send(self) -> None:
         if self.closed_reason is not None:
-            raise TransportClosed(f"this side is closed: {self.closed_reason}")
+            raise TransportClosedError(f"this side is closed: {self.closed_reason}")
         pipe = self._out
         if pipe.broken is not None:
-            raise TransportClosed(pipe.broken)
+            raise TransportClosedError(pipe.broken)
 
     async def _send_faulty(self, frames: list[bytes]) -> bool:
         """Send frame by frame through the faults (still bounded); True if it waited."""
@@ -156,7 +156,7 @@ class MemoryTransport:
             copies, delay, cut, frame = pipe.faults.apply(frame)
             if cut is not None:
                 self._break(cut)
-                raise TransportClosed(cut)
+                raise TransportClosedError(cut)
             if not copies:
                 continue
             now = trio.current_time()
@@ -232,16 +232,16 @@ class MemoryTransport:
         pipe = self._in
         while True:
             if self.closed_reason is not None:
-                raise TransportClosed(f"this side is closed: {self.closed_reason}")
+                raise TransportClosedError(f"this side is closed: {self.closed_reason}")
             if pipe.broken is not None:
-                raise TransportClosed(pipe.broken)
+                raise TransportClosedError(pipe.broken)
             out, head_due = self._take()
             if out:
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return out
             frames = pipe.frames
             if not frames and pipe.eof is not None:
-                raise TransportClosed(pipe.eof)
+                raise TransportClosedError(pipe.eof)
             if head_due:
                 with trio.move_on_at(head_due):
                     await pipe.recv_lot.park()
@@ -249,7 +249,8 @@ class MemoryTransport:
                 await pipe.recv_lot.park()
 
     def close(self, reason: str = "closed by the peer") -> None:
-        """Close gracefully: the far side reads what was sent, then ``TransportClosed(reason)``."""
+        """Close gracefully: the far side reads what was sent, then
+        ``TransportClosedError(reason)``."""
         if self.closed_reason is not None:
             return
         self.closed_reason = reason
@@ -338,8 +339,8 @@ class MemoryConnector:
         self.attempts += 1
         ep = self._endpoint or _endpoints.get(self.address)
         if ep is None:
-            raise ConnectFailed(f"connection refused: no in-memory endpoint at "
-                                f"{self.address!r}")
+            raise ConnectError(f"connection refused: no in-memory endpoint at "
+                               f"{self.address!r}")
         return ep._connect()
 
 
@@ -350,7 +351,7 @@ class MemoryEndpoint:
     connection it accepts; ``connections`` lists each ``(client, server)``
     pair made. :meth:`refuse` makes the next connection attempts fail and
     :meth:`drop_connections` cuts every open connection. At most ``max_pending``
-    connections wait for :meth:`accept`; past it a connect is refused (``ConnectFailed``
+    connections wait for :meth:`accept`; past it a connect is refused (``ConnectError``
     naming the bound), as a full listen backlog refuses one.
     """
 
@@ -398,17 +399,17 @@ class MemoryEndpoint:
 
     def _connect(self) -> MemoryTransport:
         if self.closed:
-            raise ConnectFailed(f"connection refused: in-memory endpoint {self.address!r} "
-                                f"is closed")
+            raise ConnectError(f"connection refused: in-memory endpoint {self.address!r} "
+                               f"is closed")
         if trio.lowlevel.current_root_task() is not self._run:
-            raise ConnectFailed(f"in-memory endpoint {self.address!r} belongs to another trio "
-                                f"run; memory transports connect within one run only")
+            raise ConnectError(f"in-memory endpoint {self.address!r} belongs to another trio "
+                               f"run; memory transports connect within one run only")
         if self._refuse:
-            raise ConnectFailed(self._refuse.pop(0))
+            raise ConnectError(self._refuse.pop(0))
         if len(self._pending) >= self.max_pending:
-            raise ConnectFailed(f"connection refused: in-memory endpoint {self.address!r} "
-                                f"has {len(self._pending)} connections not accepted yet "
-                                f"(max_pending {self.max_pending})")
+            raise ConnectError(f"connection refused: in-memory endpoint {self.address!r} "
+                               f"has {len(self._pending)} connections not accepted yet "
+                               f"(max_pending {self.max_pending})")
         n = len(self.connections) + 1
         client, server = memory_transport_pair(
             max_buffer=self.max_buffer, faults_a_to_b=self.to_server,
@@ -423,7 +424,7 @@ class MemoryEndpoint:
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self._pending:
             if self.closed:
-                raise TransportClosed(f"in-memory endpoint {self.address!r} is closed")
+                raise TransportClosedError(f"in-memory endpoint {self.address!r} is closed")
             await self._accept_lot.park()
         server = self._pending.popleft()
         await trio.lowlevel.cancel_shielded_checkpoint()

@@ -14,14 +14,14 @@ each session owned by one worker, moved when a worker dies or joins.
 
 from ._base import SessionStore
 from ._errors import (
-    IdempotencyConflict,
-    JournalCorrupt,
+    IdempotencyConflictError,
+    JournalCorruptError,
     JournalError,
-    JournalFull,
-    JournalLocked,
-    JournalMismatch,
-    JournalReadOnly,
-    JournalTooNew,
+    JournalFullError,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalReadOnlyError,
+    JournalTooNewError,
     JournalValueError,
     JournalWriteError,
     LeaseLostError,
@@ -56,18 +56,28 @@ __all__ = [
     "RecoveryReport",
     "SCHEMA_VERSION",
     "JournalError",
-    "JournalLocked",
-    "JournalCorrupt",
-    "JournalTooNew",
-    "JournalMismatch",
+    "JournalLockedError",
+    "JournalCorruptError",
+    "JournalTooNewError",
+    "JournalMismatchError",
     "JournalWriteError",
-    "JournalFull",
-    "JournalReadOnly",
+    "JournalFullError",
+    "JournalReadOnlyError",
     "JournalValueError",
-    "IdempotencyConflict",
+    "IdempotencyConflictError",
     "LeaseLostError",
     "Supervisor",
     "Worker",
     "lease_holders",
     "live_workers",
 ]
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in
+# Error; importable, not in __all__
+IdempotencyConflict = IdempotencyConflictError
+JournalCorrupt = JournalCorruptError
+JournalFull = JournalFullError
+JournalLocked = JournalLockedError
+JournalMismatch = JournalMismatchError
+JournalReadOnly = JournalReadOnlyError
+JournalTooNew = JournalTooNewError

@@ -23,7 +23,7 @@ from .._events import Outcome
 from .._messages import Batch, Request, RequestKind
 from .._session import Handoff
 from .._tracking import MessageState, TrackedSnapshot
-from ._errors import IdempotencyConflict, JournalError, JournalValueError
+from ._errors import IdempotencyConflictError, JournalError, JournalValueError
 from ._records import (
     Durability,
     IntentRecord,
@@ -502,7 +502,7 @@ class StoreBase:
         Returns None when the key is new, else the record already there (do not
         perform the operation again; its ``outcome`` is None while unknown).
         The same key with another operation or payload raises
-        :class:`IdempotencyConflict`.
+        :class:`IdempotencyConflictError`.
         """
         self._check_open()
         for name, value in (("key", key), ("operation", operation),
@@ -516,7 +516,7 @@ class StoreBase:
         seen = self._intents.get(key)
         if seen is not None:
             if seen.operation != operation or seen.payload_hash != payload_hash:
-                raise IdempotencyConflict(
+                raise IdempotencyConflictError(
                     self.path, f"idempotency key {key!r} was recorded for {seen.operation} "
                                f"{seen.payload_hash}, not {operation} {payload_hash}")
             return seen

@@ -30,7 +30,7 @@ import attrs
 import click
 import msgspec
 
-from ._errors import JournalCorrupt, JournalError, JournalLocked, JournalTooNew
+from ._errors import JournalCorruptError, JournalError, JournalLockedError, JournalTooNewError
 from ._files import check_files, move_aside, wal_path
 from ._pgio import display_url, is_postgres_url
 from ._schema import REQUIRED_TABLES, SCHEMA_VERSION
@@ -96,7 +96,7 @@ def read_journal(path: str | os.PathLike[str], *, account: str | None = None,
     with open(path, "rb") as f:
         head = f.read(16)
     if head != b"SQLite format 3\x00":
-        raise JournalCorrupt(path, f"not a SQLite database (it starts with {head[:16]!r})")
+        raise JournalCorruptError(path, f"not a SQLite database (it starts with {head[:16]!r})")
     try:
         # no -wal: read the file as it is, creating no -wal or -shm beside it
         conn = sqlite3.connect(read_only_uri(path, immutable=not os.path.exists(wal_path(path))),
@@ -109,16 +109,16 @@ def read_journal(path: str | os.PathLike[str], *, account: str | None = None,
             tables = {r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as err:
-            raise JournalCorrupt(path, f"not a usable SQLite database: {err}") from None
+            raise JournalCorruptError(path, f"not a usable SQLite database: {err}") from None
         if version > SCHEMA_VERSION:
-            raise JournalTooNew(path, f"schema version {version} is newer than the version "
-                                      f"{SCHEMA_VERSION} this sessionkit reads")
+            raise JournalTooNewError(path, f"schema version {version} is newer than the version "
+                                           f"{SCHEMA_VERSION} this sessionkit reads")
         if version == 0:
-            raise JournalCorrupt(path, "not a sessionkit journal (no schema version)")
+            raise JournalCorruptError(path, "not a sessionkit journal (no schema version)")
         missing = REQUIRED_TABLES[version] - tables
         if missing:
-            raise JournalCorrupt(path, f"missing table {', '.join(sorted(missing))} "
-                                       f"(schema version {version})")
+            raise JournalCorruptError(path, f"missing table {', '.join(sorted(missing))} "
+                                            f"(schema version {version})")
         try:
             session = _rows(conn, "SELECT * FROM session WHERE id = 1")
             owner = _rows(conn, "SELECT pid, host, started, incarnation FROM owner WHERE id = 1")
@@ -128,17 +128,17 @@ def read_journal(path: str | os.PathLike[str], *, account: str | None = None,
             jobs = (_rows(conn, "SELECT job_id, kind FROM jobs ORDER BY rowid")
                     if version >= 2 else [])
         except sqlite3.DatabaseError as err:
-            raise JournalCorrupt(path, f"cannot be read: {err}") from None
+            raise JournalCorruptError(path, f"cannot be read: {err}") from None
     finally:
         conn.close()
     if not session:
-        raise JournalCorrupt(path, "the session row is missing")
+        raise JournalCorruptError(path, "the session row is missing")
     for m in messages:
         try:
             m["request"] = msgspec.json.decode(m.pop("payload"))
         except msgspec.DecodeError as err:
-            raise JournalCorrupt(path, f"message {m['cid']!r} has a payload that is not "
-                                       f"JSON: {err}") from None
+            raise JournalCorruptError(path, f"message {m['cid']!r} has a payload that is not "
+                                            f"JSON: {err}") from None
         m.setdefault("attempts", 0)
     owned = owner[0] if owner and owner[0]["pid"] is not None else None
     return JournalView(path, version, session[0], owned, messages, intents, jobs,
@@ -268,9 +268,9 @@ def check_journal(path: str | os.PathLike[str], *, account: str | None = None,
     """Make the checks a store makes when it opens the journal; return a one-line verdict.
 
     Raises the :class:`JournalError` the store would raise (a damaged journal:
-    :class:`JournalCorrupt`, naming what is wrong and what to do). Nothing is
+    :class:`JournalCorruptError`, naming what is wrong and what to do). Nothing is
     changed. A journal a writer holds is not checked (its writer did so when it
-    opened it): :class:`JournalLocked`. (PostgreSQL: the schema, the session and
+    opened it): :class:`JournalLockedError`. (PostgreSQL: the schema, the session and
     every request it holds are checked, whoever holds its lease.)
     """
     if is_postgres_url(path):
@@ -280,8 +280,8 @@ def check_journal(path: str | os.PathLike[str], *, account: str | None = None,
         return check_pg_journal(str(path), account, session_id, schema=schema)
     path = os.path.abspath(os.fspath(path))
     if _locked(path):
-        raise JournalLocked(path, "is open in a writer; a live journal was checked by its "
-                                  "writer when it opened it")
+        raise JournalLockedError(path, "is open in a writer; a live journal was checked by its "
+                                       "writer when it opened it")
     state = check_files(path)
     if not state.exists:
         raise JournalError(path, "no such journal file")
@@ -298,7 +298,7 @@ def reset_journal(path: str | os.PathLike[str], *, force: bool = False,
     The next store opened on ``path`` creates a new journal: the session resumes
     from nothing and the requests the old journal held in flight are forgotten
     (check them at the exchange). A journal that is not damaged is only reset
-    with ``force``; a journal a writer holds never is (:class:`JournalLocked`).
+    with ``force``; a journal a writer holds never is (:class:`JournalLockedError`).
     (PostgreSQL: the session's journal is renamed ``<session id>.damaged-<time>``;
     the account and session id must be named.)
     """
@@ -318,7 +318,7 @@ def reset_journal(path: str | os.PathLike[str], *, force: bool = False,
             try:
                 state = check_files(path)
                 session, _ = inspect_journal(path, state)
-            except JournalCorrupt:
+            except JournalCorruptError:
                 pass  # damaged: what reset is for
             except JournalError as err:
                 raise JournalError(path, f"is not damaged but cannot be used ({err.problem}); "

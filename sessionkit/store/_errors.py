@@ -6,15 +6,15 @@ from .._errors import SessionkitError
 
 __all__ = [
     "JournalError",
-    "JournalLocked",
-    "JournalCorrupt",
-    "JournalTooNew",
-    "JournalMismatch",
+    "JournalLockedError",
+    "JournalCorruptError",
+    "JournalTooNewError",
+    "JournalMismatchError",
     "JournalWriteError",
-    "JournalFull",
-    "JournalReadOnly",
+    "JournalFullError",
+    "JournalReadOnlyError",
     "JournalValueError",
-    "IdempotencyConflict",
+    "IdempotencyConflictError",
     "LeaseLostError",
 ]
 
@@ -29,11 +29,11 @@ class JournalError(SessionkitError):
         super().__init__(f"{where}: {problem}")
 
 
-class JournalLocked(JournalError):
+class JournalLockedError(JournalError):
     """Another process (or another store in this process) writes this session's journal."""
 
 
-class JournalCorrupt(JournalError):
+class JournalCorruptError(JournalError):
     """The journal is damaged, or is not a journal: the file is empty, truncated, not a SQLite
     database, fails its integrity check or lacks a table, or its write-ahead log (``-wal``)
     is corrupted or missing. Nothing was changed; the message says what to do.
@@ -47,11 +47,11 @@ class JournalCorrupt(JournalError):
         self.advice = advice
 
 
-class JournalTooNew(JournalError):
+class JournalTooNewError(JournalError):
     """The journal was written by a newer sessionkit (schema version above the supported one)."""
 
 
-class JournalMismatch(JournalError):
+class JournalMismatchError(JournalError):
     """The journal belongs to another session (account or session id differ)."""
 
 
@@ -62,11 +62,11 @@ class JournalWriteError(JournalError):
     """
 
 
-class JournalFull(JournalWriteError):
+class JournalFullError(JournalWriteError):
     """The disk (or the journal's size limit) is full; free space and commit again."""
 
 
-class JournalReadOnly(JournalWriteError):
+class JournalReadOnlyError(JournalWriteError):
     """The journal, its directory or its file system cannot be written (permissions, a
     read-only mount); SQLite must write the file and create ``-wal`` and ``-shm`` beside it.
     """
@@ -86,7 +86,7 @@ class JournalValueError(JournalError, ValueError):
                                f"(the journal is unchanged and goes on)")
 
 
-class IdempotencyConflict(JournalError):
+class IdempotencyConflictError(JournalError):
     """An idempotency key was recorded again with a different operation or payload."""
 
 

@@ -38,7 +38,7 @@ import struct
 
 import attrs
 
-from ._errors import JournalCorrupt, JournalError
+from ._errors import JournalCorruptError, JournalError
 
 __all__ = [
     "HEADER",
@@ -82,9 +82,9 @@ def fresh_start_hint(path: str) -> str:
             f"SqliteStore(..., if_damaged='start_fresh')")
 
 
-def damaged(path: str, problem: str) -> JournalCorrupt:
+def damaged(path: str, problem: str) -> JournalCorruptError:
     """The error for a damaged journal: what is wrong, then what to do."""
-    return JournalCorrupt(path, problem, advice=fresh_start_hint(path))
+    return JournalCorruptError(path, problem, advice=fresh_start_hint(path))
 
 
 @attrs.frozen
@@ -111,7 +111,7 @@ def _size(path: str) -> int | None:
 def check_files(path: str) -> FileState:
     """Check the journal's files without opening them in SQLite; raise on damage.
 
-    Raises :class:`JournalCorrupt` (damage, or not a journal) or
+    Raises :class:`JournalCorruptError` (damage, or not a journal) or
     :class:`JournalError` (cannot be read), naming the file and what to do.
     """
     wal = wal_path(path)
@@ -140,9 +140,9 @@ def check_files(path: str) -> FileState:
         if head[:16] == HEADER[:len(head)] or head.startswith(HEADER):
             raise damaged(path, f"is truncated: {len(head)} bytes, shorter than a SQLite "
                                  f"header (100 bytes)")
-        raise JournalCorrupt(path, f"not a SQLite database (it starts with {head[:16]!r})")
+        raise JournalCorruptError(path, f"not a SQLite database (it starts with {head[:16]!r})")
     if head[:16] != HEADER:
-        raise JournalCorrupt(path, f"not a SQLite database (it starts with {head[:16]!r})")
+        raise JournalCorruptError(path, f"not a SQLite database (it starts with {head[:16]!r})")
     page_size = struct.unpack_from(">H", head, 16)[0]
     page_size = 65536 if page_size == 1 else page_size
     if page_size < 512 or page_size & (page_size - 1):

@@ -18,7 +18,7 @@ import secrets
 import attrs
 
 from ._base import Changes, Row, StoreBase
-from ._errors import JournalLocked, JournalMismatch
+from ._errors import JournalLockedError, JournalMismatchError
 from ._records import IntentRecord, JobRecord, SessionKey
 
 __all__ = ["MemoryStore"]
@@ -50,12 +50,12 @@ class MemoryStore(StoreBase):
         super().__init__(key, None, None)
         image = _image if _image is not None else _Image(key)
         if image.key != key:
-            raise JournalMismatch(None, f"belongs to account {image.key.account!r} session "
-                                        f"{image.key.session_id!r}, not account {account!r} "
-                                        f"session {session_id!r}")
+            raise JournalMismatchError(None, f"belongs to account {image.key.account!r} session "
+                                             f"{image.key.session_id!r}, not account {account!r} "
+                                             f"session {session_id!r}")
         if image.owner is not None and not image.owner.closed:
-            raise JournalLocked(None, "is already open in another store; a session's journal "
-                                      "has one writer at a time")
+            raise JournalLockedError(None, "is already open in another store; a session's journal "
+                                           "has one writer at a time")
         image.owner = self
         image.incarnation += 1
         self._image = image

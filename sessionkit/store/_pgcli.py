@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._errors import JournalCorrupt, JournalError, JournalLocked, JournalTooNew
+from ._errors import JournalCorruptError, JournalError, JournalLockedError, JournalTooNewError
 from ._pgio import connect, display_url, import_psycopg, pg_error
 from ._pgschema import PG_REQUIRED_TABLES, PG_SCHEMA_VERSION, check_schema_name
 from ._postgres import read_messages, schema_version
@@ -49,15 +49,15 @@ def _open(url: str, schema: str) -> tuple[Any, int]:
         raise JournalError(where, f"holds no sessionkit journal (no schema {schema}.meta)")
     if version > PG_SCHEMA_VERSION:
         conn.close()
-        raise JournalTooNew(where, f"schema {schema} is at version {version}, newer than the "
-                                   f"version {PG_SCHEMA_VERSION} this sessionkit reads")
+        raise JournalTooNewError(where, f"schema {schema} is at version {version}, newer than the "
+                                        f"version {PG_SCHEMA_VERSION} this sessionkit reads")
     tables = {r[0] for r in conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
     missing = PG_REQUIRED_TABLES[version] - tables
     if missing:
         conn.close()
-        raise JournalCorrupt(where, f"schema {schema} lacks table "
-                                    f"{', '.join(sorted(missing))} (version {version})")
+        raise JournalCorruptError(where, f"schema {schema} lacks table "
+                                         f"{', '.join(sorted(missing))} (version {version})")
     return conn, version
 
 
@@ -129,8 +129,8 @@ def read_pg_journal(url: str, account: str, session_id: str, *,
         try:
             m["request"] = msgspec.json.decode(m.pop("payload"))
         except msgspec.DecodeError as err:
-            raise JournalCorrupt(where, f"message {m['cid']!r} has a payload that is not "
-                                        f"JSON: {err}") from None
+            raise JournalCorruptError(where, f"message {m['cid']!r} has a payload that is not "
+                                             f"JSON: {err}") from None
     lease = {k[6:]: session.pop(k) for k in list(session) if k.startswith("lease_")}
     for k in ("created",):
         session[k] = str(session[k])
@@ -165,7 +165,7 @@ def reset_pg_journal(url: str, account: str, session_id: str, *, force: bool = F
                      schema: str = "sessionkit") -> str:
     """The explicit fresh start: move the session's journal aside (its session id becomes
     ``<id>.damaged-<time>``); the next store opened on it starts a new journal. A journal
-    whose lease is held is never reset (:class:`JournalLocked`); one that is not damaged
+    whose lease is held is never reset (:class:`JournalLockedError`); one that is not damaged
     only with ``force``. Returns where it went."""
     where = _where(url, account, session_id)
     conn, _ = _open(url, schema)
@@ -180,13 +180,13 @@ def reset_pg_journal(url: str, account: str, session_id: str, *, force: bool = F
             sid, last, token, owner, expires, live = (row[0], row[6], row[9], row[10],
                                                       row[14], row[15])
             if live:
-                raise JournalLocked(where, f"its lease is held by {owner} (fencing token "
-                                           f"{token}) until {expires}; a live journal is "
-                                           f"never reset")
+                raise JournalLockedError(where, f"its lease is held by {owner} (fencing token "
+                                                f"{token}) until {expires}; a live journal is "
+                                                f"never reset")
             if not force:
                 try:
                     read_messages(conn, schema, sid, where)
-                except JournalCorrupt:
+                except JournalCorruptError:
                     pass  # damaged: what reset is for
                 else:
                     raise JournalError(where, f"is not damaged (last event id {last}); a reset "

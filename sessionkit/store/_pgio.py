@@ -2,8 +2,8 @@
 
 Every failure of the PostgreSQL journal comes out as a :class:`JournalError` naming the
 database (its URL without the password), the session, what failed and what to do: a full
-disk as :class:`JournalFull`, a read-only server or a missing privilege as
-:class:`JournalReadOnly`, the lease taken over as :class:`LeaseLostError`, a lost
+disk as :class:`JournalFullError`, a read-only server or a missing privilege as
+:class:`JournalReadOnlyError`, the lease taken over as :class:`LeaseLostError`, a lost
 connection or anything else as :class:`JournalWriteError`.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from ._errors import (
     JournalError,
-    JournalFull,
-    JournalReadOnly,
+    JournalFullError,
+    JournalReadOnlyError,
     JournalWriteError,
     LeaseLostError,
 )
@@ -93,14 +93,14 @@ def pg_error(where: str, err: Any, doing: str) -> JournalError:
     errors = psycopg.errors
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if isinstance(err, errors.DiskFull | errors.OutOfMemory | errors.ProgramLimitExceeded):
-        return JournalFull(where, f"{doing}: {text}: the database server is out of space "
-                                  f"(or a limit); free space and try again (nothing of the "
-                                  f"failed write is in the journal)")
+        return JournalFullError(where, f"{doing}: {text}: the database server is out of space "
+                                       f"(or a limit); free space and try again (nothing of the "
+                                       f"failed write is in the journal)")
     if isinstance(err, errors.ReadOnlySqlTransaction | errors.InsufficientPrivilege):
-        return JournalReadOnly(where, f"{doing}: {text}: the journal cannot be written; check "
-                                      f"that the database role may create and write the "
-                                      f"journal's tables and that the server is not a "
-                                      f"read-only standby")
+        return JournalReadOnlyError(where, f"{doing}: {text}: the journal cannot be written; check "
+                                           f"that the database role may create and write the "
+                                           f"journal's tables and that the server is not a "
+                                           f"read-only standby")
     if isinstance(err, psycopg.OperationalError):
         return JournalWriteError(where, f"{doing}: {text}: the database cannot be reached; "
                                         f"nothing of the failed write is in the journal "

@@ -13,7 +13,7 @@ The lease is free when it was released (a clean ``close()``), when it expired (n
 renewed it for ``lease_ttl`` seconds, on the database's clock: a process paused with
 SIGSTOP, a lost network), or at once when its holder's database connection ended (a killed
 process: the server sees its connection go). Otherwise opening is refused with
-:class:`JournalLocked` naming the holder, or, with ``acquire_timeout``, waits for it.
+:class:`JournalLockedError` naming the holder, or, with ``acquire_timeout``, waits for it.
 
 >>> store = PostgresStore("postgresql://localhost/journal", account="acct",
 ...                       session_id="2026-05-04")            # doctest: +SKIP
@@ -37,7 +37,7 @@ from .._errors import DecodeError
 from .._messages import Request
 from .._tracking import MessageState
 from ._base import Changes, Row, StoreBase
-from ._errors import JournalCorrupt, JournalError, JournalLocked, JournalTooNew
+from ._errors import JournalCorruptError, JournalError, JournalLockedError, JournalTooNewError
 from ._pgio import connect, display_url, import_psycopg, lease_lost, pg_error
 from ._pglease import Lease, Renewer
 from ._pgschema import (
@@ -97,7 +97,7 @@ def _tables(conn: Any, schema: str) -> set[str]:
 
 
 def read_messages(conn: Any, schema: str, sid: int, where: str) -> list[Row]:
-    """The session's requests not final, each read back (else :class:`JournalCorrupt`)."""
+    """The session's requests not final, each read back (else :class:`JournalCorruptError`)."""
     rows = []
     for cid, seq, payload, state, mid, parent, rid, attempts in conn.execute(
             f"SELECT cid, seq, payload, state, mid, parent, run_id, attempts "
@@ -106,11 +106,11 @@ def read_messages(conn: Any, schema: str, sid: int, where: str) -> list[Row]:
             request = structure(msgspec.json.decode(payload))
             st = MessageState(state)
         except (DecodeError, ValueError, TypeError, msgspec.DecodeError) as err:
-            raise JournalCorrupt(where, f"message {cid!r} cannot be read back: {err}",
-                                 advice=_ADVICE) from None
+            raise JournalCorruptError(where, f"message {cid!r} cannot be read back: {err}",
+                                      advice=_ADVICE) from None
         if not isinstance(request, Request) or request.cid != cid:
-            raise JournalCorrupt(where, f"message {cid!r} holds a {request.TYPE} with cid "
-                                        f"{getattr(request, 'cid', None)!r}", advice=_ADVICE)
+            raise JournalCorruptError(where, f"message {cid!r} holds a {request.TYPE} with cid "
+                                             f"{getattr(request, 'cid', None)!r}", advice=_ADVICE)
         rows.append(Row(cid, request, payload, st, mid, attempts, parent, rid, seq, True))
     return rows
 
@@ -135,7 +135,7 @@ class PostgresStore(StoreBase):
     at most that; the store renews it every ``lease_ttl / 3`` on a thread of its own when
     ``renew`` is True). ``owner``: how the lease names this process (default
     ``<host>:<pid>``). ``acquire_timeout``: seconds to wait for a lease another process
-    holds (0: refuse at once with :class:`JournalLocked`).
+    holds (0: refuse at once with :class:`JournalLockedError`).
     """
 
     def __init__(self, url: str, *, account: str, session_id: str,
@@ -205,7 +205,7 @@ class PostgresStore(StoreBase):
         while True:
             try:
                 return self._open(ttl, start_fresh)
-            except JournalLocked as err:
+            except JournalLockedError as err:
                 if err.problem.startswith("its session row is locked"):
                     self._end_expired_holder()
                 left = deadline - time.monotonic()
@@ -258,7 +258,7 @@ class PostgresStore(StoreBase):
                 took_over = self._check_holder(row)
                 try:
                     rows = read_messages(conn, s, row[0], self._where)
-                except JournalCorrupt as err:
+                except JournalCorruptError as err:
                     if not start_fresh:
                         raise
                     moved = self._move_aside(conn, row[0])
@@ -288,9 +288,9 @@ class PostgresStore(StoreBase):
                              (sid, token, self.owner, socket.gethostname(), os.getpid(),
                               took_over))
         except psycopg.errors.LockNotAvailable:
-            raise JournalLocked(self._where, "its session row is locked by another process's "
-                                             "write in progress; a session's journal has one "
-                                             "writer at a time") from None
+            raise JournalLockedError(self._where, "its session row is locked by another process's "
+                                                  "write in progress; a session's journal has one "
+                                                  "writer at a time") from None
         except psycopg.Error as err:
             raise pg_error(self._where, err, "cannot be opened") from None
         _, journal_id, run_id, cursor, _, next_seq = row[:6]
@@ -308,17 +308,17 @@ class PostgresStore(StoreBase):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             version = schema_version(conn, s)
         if version is not None and version > PG_SCHEMA_VERSION:
-            raise JournalTooNew(self._where, f"schema {s} is at version {version}, newer "
-                                             f"than the version {PG_SCHEMA_VERSION} this "
-                                             f"sessionkit supports; open it with a newer "
-                                             f"sessionkit")
+            raise JournalTooNewError(self._where, f"schema {s} is at version {version}, newer "
+                                                  f"than the version {PG_SCHEMA_VERSION} this "
+                                                  f"sessionkit supports; open it with a newer "
+                                                  f"sessionkit")
         start = version or 0
         if version:
             missing = PG_REQUIRED_TABLES[version] - _tables(conn, s)
             if missing:
-                raise JournalCorrupt(self._where, f"schema {s} lacks table "
-                                                  f"{', '.join(sorted(missing))} (version "
-                                                  f"{version})", advice=_ADVICE)
+                raise JournalCorruptError(self._where, f"schema {s} lacks table "
+                                                       f"{', '.join(sorted(missing))} (version "
+                                                       f"{version})", advice=_ADVICE)
         for v in range(start, PG_SCHEMA_VERSION):
             if v:
                 logger.info("journal schema %s in %s: migrating version %d to %d", s,
@@ -343,11 +343,11 @@ class PostgresStore(StoreBase):
             return "gone"
         if not live:
             return "expired"
-        raise JournalLocked(self._where, f"its lease is held by {holder} (pid {pid} on {host}, "
-                                         f"fencing token {token}) until {expires}; a "
-                                         f"session's journal has one writer at a time (it is "
-                                         f"free once released, expired or its holder's "
-                                         f"connection ends)")
+        raise JournalLockedError(self._where, f"its lease is held by {holder} (pid {pid} on "
+                                              f"{host}, fencing token {token}) until {expires}; a "
+                                              f"session's journal has one writer at a time (it is "
+                                              f"free once released, expired or its holder's "
+                                              f"connection ends)")
 
     def _move_aside(self, conn: Any, sid: int) -> str:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -31,7 +31,7 @@ journal's run and cursor, remembers events by run and id): every event it hands 
 handed on. Nothing reaches the transport before the journal holds it, and the journal
 records an event only once every consumer of it (the processor's handler and
 the request's callback) was handed it. ``handled`` moves the resume cursor: a
-loop that stops on a consumer's error (the runtime's ``handler_errors="stop"``)
+loop that stops on a consumer's error (the runtime's ``on_handler_error="stop"``)
 does not call it for that event nor for any after it, so a session opened on
 the journal again is handed them again.
 
@@ -70,7 +70,7 @@ from .._events import (
 from .._messages import Batch, Message, Request, Status
 from .._session import BatchTicket, Handoff, Session
 from ._base import SessionStore
-from ._errors import JournalError, JournalMismatch
+from ._errors import JournalError, JournalMismatchError
 from ._records import RecoveryReport
 
 __all__ = ["Recorder", "notify_recovered"]
@@ -91,9 +91,9 @@ class Recorder:
     def __init__(self, store: SessionStore, *, account: str | None = None,
                  config: SessionConfig | None = None) -> None:
         if account is not None and store.key.account != account:
-            raise JournalMismatch(store.path, f"belongs to account {store.key.account!r} "
-                                              f"session {store.key.session_id!r}; the session "
-                                              f"logs in as account {account!r}")
+            raise JournalMismatchError(store.path, f"belongs to account {store.key.account!r} "
+                                                   f"session {store.key.session_id!r}; the session "
+                                                   f"logs in as account {account!r}")
         self.store = store
         #: the session's config (``new_session``'s default); its ``event_id_scope`` says
         #: whether a new run's event ids start again

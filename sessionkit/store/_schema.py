@@ -62,7 +62,7 @@ CREATE TABLE jobs (
 MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 """The journal schema this version writes; it opens journals up to it (migrating older
-ones) and refuses newer ones (:class:`~sessionkit.store.JournalTooNew`)."""
+ones) and refuses newer ones (:class:`~sessionkit.store.JournalTooNewError`)."""
 
 #: the tables a journal of each version must have
 REQUIRED_TABLES: dict[int, frozenset[str]] = {

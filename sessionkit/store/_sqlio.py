@@ -2,8 +2,8 @@
 
 Every failure of the SQLite journal comes out as a :class:`JournalError`
 naming the file, what failed and what to do: a full disk as
-:class:`JournalFull`, a file or directory that cannot be written as
-:class:`JournalReadOnly`, damage as :class:`JournalCorrupt`, anything else as
+:class:`JournalFullError`, a file or directory that cannot be written as
+:class:`JournalReadOnlyError`, damage as :class:`JournalCorruptError`, anything else as
 :class:`JournalWriteError` (:func:`sqlite_error`, :func:`os_error`).
 """
 
@@ -16,9 +16,9 @@ import urllib.parse
 
 from ._errors import (
     JournalError,
-    JournalFull,
-    JournalLocked,
-    JournalReadOnly,
+    JournalFullError,
+    JournalLockedError,
+    JournalReadOnlyError,
     JournalWriteError,
 )
 from ._files import damaged
@@ -30,18 +30,18 @@ _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 
     3, 5, 6, 8, 10, 11, 13, 14, 26)
 
 
-def _full(path: str, doing: str, cause: object) -> JournalFull:
-    return JournalFull(path, f"{doing}: {cause}: the disk holding {os.path.dirname(path)} is "
-                             f"full (or the journal reached its size limit); free space and "
-                             f"try again (nothing of the failed write is in the journal)")
+def _full(path: str, doing: str, cause: object) -> JournalFullError:
+    return JournalFullError(path, f"{doing}: {cause}: the disk holding {os.path.dirname(path)} is "
+                                  f"full (or the journal reached its size limit); free space and "
+                                  f"try again (nothing of the failed write is in the journal)")
 
 
-def _read_only(path: str, doing: str, cause: object) -> JournalReadOnly:
-    return JournalReadOnly(path, f"{doing}: {cause}: the journal cannot be written; check "
-                                 f"that this process may write the file and its directory "
-                                 f"{os.path.dirname(path)} (SQLite creates {path}-wal and "
-                                 f"{path}-shm beside it) and that the file system is not "
-                                 f"mounted read-only")
+def _read_only(path: str, doing: str, cause: object) -> JournalReadOnlyError:
+    return JournalReadOnlyError(path, f"{doing}: {cause}: the journal cannot be written; check "
+                                      f"that this process may write the file and its directory "
+                                      f"{os.path.dirname(path)} (SQLite creates {path}-wal and "
+                                      f"{path}-shm beside it) and that the file system is not "
+                                      f"mounted read-only")
 
 
 def sqlite_error(path: str, err: sqlite3.Error, doing: str) -> JournalError:
@@ -55,8 +55,8 @@ def sqlite_error(path: str, err: sqlite3.Error, doing: str) -> JournalError:
     if primary in (_CORRUPT, _NOTADB):
         return damaged(path, f"{doing}: {err} (the file is damaged)")
     if primary in (_BUSY, _LOCKED):
-        return JournalLocked(path, f"{doing}: {err}: another program holds a SQLite lock on "
-                                   f"it (a sessionkit journal has one writer at a time)")
+        return JournalLockedError(path, f"{doing}: {err}: another program holds a SQLite lock on "
+                                        f"it (a sessionkit journal has one writer at a time)")
     return JournalWriteError(path, f"{doing}: {err}")
 
 

@@ -46,11 +46,11 @@ from .._messages import Request
 from .._tracking import MessageState
 from ._base import Changes, Row, StoreBase
 from ._errors import (
-    JournalCorrupt,
+    JournalCorruptError,
     JournalError,
-    JournalLocked,
-    JournalMismatch,
-    JournalTooNew,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalTooNewError,
     JournalWriteError,
 )
 from ._files import (
@@ -108,7 +108,7 @@ def _alive(pid: int, proc_start: str | None) -> bool:
 
 
 def take_lock(path: str) -> int:
-    """Take the journal's writer lock (``<path>.lock``) at once or raise JournalLocked."""
+    """Take the journal's writer lock (``<path>.lock``) at once or raise JournalLockedError."""
     lpath = lock_path(path)
     try:
         fd = os.open(lpath, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -125,8 +125,8 @@ def take_lock(path: str) -> int:
         os.close(fd)
         if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             who = holder.decode("utf-8", "replace").strip() or "unknown process"
-            raise JournalLocked(path, f"is being written by another process ({who}); "
-                                      f"a session's journal has one writer at a time") from None
+            raise JournalLockedError(path, f"is being written by another process ({who}); a "
+                                           f"session's journal has one writer at a time") from None
         raise JournalError(path, f"cannot lock {lpath}: {err.strerror}") from None
     info = f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n".encode()
     try:
@@ -233,9 +233,9 @@ def _check_schema(conn: sqlite3.Connection, path: str, integrity_check: bool) ->
     except sqlite3.DatabaseError as err:
         raise damaged(path, f"not a usable SQLite database: {err}") from None
     if version > SCHEMA_VERSION:
-        raise JournalTooNew(path, f"schema version {version} is newer than the version "
-                                  f"{SCHEMA_VERSION} this sessionkit supports; open it "
-                                  f"with a newer sessionkit")
+        raise JournalTooNewError(path, f"schema version {version} is newer than the version "
+                                       f"{SCHEMA_VERSION} this sessionkit supports; open it "
+                                       f"with a newer sessionkit")
     if integrity_check:
         try:
             problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
@@ -245,8 +245,8 @@ def _check_schema(conn: sqlite3.Connection, path: str, integrity_check: bool) ->
             raise damaged(path, "integrity check failed: " + "; ".join(problems[:3]))
     if version == 0:
         if tables:
-            raise JournalCorrupt(path, f"not a sessionkit journal: it has tables "
-                                       f"{', '.join(sorted(tables))} but no schema version")
+            raise JournalCorruptError(path, f"not a sessionkit journal: it has tables "
+                                            f"{', '.join(sorted(tables))} but no schema version")
         raise damaged(path, "is an empty SQLite database, not a sessionkit journal (a journal "
                             "is created with its tables and its session)")
     missing = REQUIRED_TABLES[version] - tables
@@ -277,7 +277,7 @@ def inspect_journal(path: str, state: FileState, *, integrity_check: bool = True
                     ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
     """Check a journal that :func:`check_files` passed, read-only; return its session row
     ``(account, session_id, last_event_id, incarnation)`` and owner row ``(pid, host,
-    started)``. Raises :class:`JournalCorrupt` or :class:`JournalTooNew`; changes nothing.
+    started)``. Raises :class:`JournalCorruptError` or :class:`JournalTooNewError`; changes nothing.
     """
     # without a -wal the main file is the whole journal: read it as it is, creating no
     # -wal or -shm (which would hide a missing -wal from the next open)
@@ -308,7 +308,7 @@ class SqliteStore(StoreBase):
     or ``"fast"`` (``synchronous=NORMAL`` in WAL: a commit survives the process
     being killed, and reaches the disk at the next checkpoint).
 
-    ``if_damaged``: ``"refuse"`` (the default) raises :class:`JournalCorrupt`
+    ``if_damaged``: ``"refuse"`` (the default) raises :class:`JournalCorruptError`
     for a damaged journal; ``"start_fresh"`` moves the damaged files aside to
     ``<path>.damaged-<time>`` and starts a new journal, which says so in
     ``recovery_report().damaged`` (the session then resumes from nothing: the
@@ -355,7 +355,7 @@ class SqliteStore(StoreBase):
             state = check_files(path)
             if state.exists:
                 self._verify(state, integrity_check)
-        except JournalCorrupt as err:
+        except JournalCorruptError as err:
             if not start_fresh:
                 raise
             moved = move_aside(path)
@@ -377,9 +377,9 @@ class SqliteStore(StoreBase):
     def _check_session(self, row: tuple[Any, ...]) -> None:
         key = self.key
         if (row[0], row[1]) != (key.account, key.session_id):
-            raise JournalMismatch(self.path, f"belongs to account {row[0]!r} session "
-                                             f"{row[1]!r}, not account {key.account!r} "
-                                             f"session {key.session_id!r}")
+            raise JournalMismatchError(self.path, f"belongs to account {row[0]!r} session "
+                                                  f"{row[1]!r}, not account {key.account!r} "
+                                                  f"session {key.session_id!r}")
 
     def _check_owner(self, owner: tuple[Any, ...] | None) -> bool:
         """Refuse a live owner on this host; True when a dead owner did not close it."""
@@ -388,9 +388,9 @@ class SqliteStore(StoreBase):
         pid, ohost, started = owner[:3]
         proc_start = started.rpartition(" proc ")[2] if " proc " in started else None
         if ohost == socket.gethostname() and pid != os.getpid() and _alive(pid, proc_start):
-            raise JournalLocked(self.path, f"is owned by process {pid} on {ohost} (since "
-                                           f"{started.partition(' proc ')[0]}); a session's "
-                                           f"journal has one writer at a time")
+            raise JournalLockedError(self.path, f"is owned by process {pid} on {ohost} (since "
+                                                f"{started.partition(' proc ')[0]}); a session's "
+                                                f"journal has one writer at a time")
         return True
 
     def _claim_and_read(self) -> None:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ._errors import JournalError, JournalLocked, LeaseLostError
+from ._errors import JournalError, JournalLockedError, LeaseLostError
 from ._pgio import connect, display_url, import_psycopg
 from ._pgschema import check_schema_name
 from ._postgres import PostgresStore, default_owner
@@ -331,7 +331,7 @@ class Worker:
             store = PostgresStore(self.url, account=key.account, session_id=key.session_id,
                                   schema=self.schema, lease_ttl=self.lease_ttl,
                                   owner=self.name, **self.store_options)
-        except JournalLocked:
+        except JournalLockedError:
             return None  # another worker took it first
         except JournalError as err:
             logger.error("worker %s: session %s/%s cannot be opened: %s", self.name,

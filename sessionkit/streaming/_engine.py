@@ -264,7 +264,7 @@ class StreamingEngine(EngineCore):
             )
         return sub.drain_changes()
 
-    def stats(self) -> StreamingStats:
+    def statistics(self) -> StreamingStats:
         """Counters since the engine was created."""
         return StreamingStats(**{**self._counts, "updates_applied": self._updates_applied})
 

@@ -15,15 +15,16 @@ from ._exchange import DEFAULT_CONTRACTS, ExchangeConnection, ReferenceExchange
 from ._loop import CoreLoop, FaultyLink
 
 if TYPE_CHECKING:
-    from ._postgres import PostgresServer, PostgresUnavailable, start_postgres
+    from ._postgres import PostgresServer, PostgresUnavailableError, start_postgres
     from ._proxy import FaultProxy, ProxyConnection, open_fault_proxy
 
 __all__ = ["ReferenceExchange", "ExchangeConnection", "DEFAULT_CONTRACTS", "CoreLoop",
            "FaultyLink", "FaultProxy", "ProxyConnection", "open_fault_proxy", "PostgresServer",
-           "PostgresUnavailable", "start_postgres"]
+           "PostgresUnavailableError", "start_postgres"]
 
 _PROXY_NAMES = ("FaultProxy", "ProxyConnection", "open_fault_proxy")
-_POSTGRES_NAMES = ("PostgresServer", "PostgresUnavailable", "start_postgres")
+_POSTGRES_NAMES = ("PostgresServer", "PostgresUnavailableError", "start_postgres",
+                   "PostgresUnavailable")  # the last: a deprecated alias (until 0.2)
 
 
 def __getattr__(name: str) -> Any:

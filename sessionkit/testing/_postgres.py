@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["PostgresServer", "PostgresUnavailable", "start_postgres", "find_postgres_bin"]
+__all__ = ["PostgresServer", "PostgresUnavailableError", "start_postgres", "find_postgres_bin"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ _INSTALL = ("install the PostgreSQL server: `tools/dev setup` does it as root (D
             "postgres")
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL server can be started here (no binaries, no user to run them as)."""
 
 
@@ -65,8 +65,8 @@ def find_postgres_bin() -> str:
     for d in candidates:
         if all(os.access(os.path.join(d, b), os.X_OK) for b in ("initdb", "postgres")):
             return d
-    raise PostgresUnavailable(f"no PostgreSQL server binaries (initdb, postgres) found; "
-                              f"{_INSTALL}")
+    raise PostgresUnavailableError(f"no PostgreSQL server binaries (initdb, postgres) found; "
+                                   f"{_INSTALL}")
 
 
 def _free_port() -> int:
@@ -82,8 +82,8 @@ def _run_as() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam("postgres")
     except KeyError:
-        raise PostgresUnavailable("PostgreSQL does not run as root and there is no "
-                                  "`postgres` user to run it as; " + _INSTALL) from None
+        raise PostgresUnavailableError("PostgreSQL does not run as root and there is no "
+                                       "`postgres` user to run it as; " + _INSTALL) from None
 
 
 @attrs.define
@@ -150,14 +150,14 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise PostgresUnavailable(f"postgres exited with status {proc.returncode}")
+            raise PostgresUnavailableError(f"postgres exited with status {proc.returncode}")
         try:
             psycopg.connect(url, connect_timeout=2).close()
             return
         except psycopg.OperationalError as err:
             if time.monotonic() > deadline:
-                raise PostgresUnavailable(f"postgres did not accept connections within "
-                                          f"{timeout:.0f} s: {err}") from None
+                raise PostgresUnavailableError(f"postgres did not accept connections within "
+                                               f"{timeout:.0f} s: {err}") from None
             time.sleep(0.05)
 
 
@@ -191,8 +191,8 @@ def start_postgres(directory: str | None = None, *, fsync: bool = True,
         shutil.rmtree(directory, ignore_errors=True)
         hint = (f" (the server runs as the `postgres` user: {directory} and every directory "
                 f"above it must be reachable by it)" if user is not None else "")
-        raise PostgresUnavailable(f"initdb failed{hint}: "
-                                  f"{err.stderr.decode(errors='replace')}") from None
+        raise PostgresUnavailableError(f"initdb failed{hint}: "
+                                       f"{err.stderr.decode(errors='replace')}") from None
     conf = {"listen_addresses": "127.0.0.1", "unix_socket_directories": directory,
             "fsync": "on" if fsync else "off", "max_connections": "200",
             "shared_buffers": "64MB", **(settings or {})}
@@ -211,7 +211,7 @@ def start_postgres(directory: str | None = None, *, fsync: bool = True,
         server = PostgresServer(directory, port, bin_dir, proc)
         try:
             _wait_ready(server.url(), proc, timeout)
-        except PostgresUnavailable as err:
+        except PostgresUnavailableError as err:
             last = f"{err}\n{server.log_tail()}"
             if proc.poll() is None:
                 proc.kill()
@@ -222,4 +222,8 @@ def start_postgres(directory: str | None = None, *, fsync: bool = True,
         logger.info("PostgreSQL test server on 127.0.0.1:%d in %s", port, directory)
         return server
     shutil.rmtree(directory, ignore_errors=True)
-    raise PostgresUnavailable(f"the PostgreSQL server did not start: {last}")
+    raise PostgresUnavailableError(f"the PostgreSQL server did not start: {last}")
+
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in Error
+PostgresUnavailable = PostgresUnavailableError

@@ -191,7 +191,7 @@ def drops_frames_over(limit: int, *, declared: bool) -> BrokenAdapter:
 
 
 class _RaisingSend:
-    """send_frames fails with an error of the adapter's own (not TransportClosed)."""
+    """send_frames fails with an error of the adapter's own (not TransportClosedError)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner

@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 
-from sessionkit.runtime import ConnectFailed, TransportClosed
+from sessionkit.runtime import ConnectError, TransportClosedError
 
 _HEADER = struct.Struct("!I")
 
@@ -32,14 +32,14 @@ class TcpTransport:
 
     async def send_frames(self, frames: list[bytes]) -> None:
         if self._closed is not None:
-            raise TransportClosed(self._closed)
+            raise TransportClosedError(self._closed)
         data = b"".join(_HEADER.pack(len(f)) + f for f in frames)
         try:
             async with self._send_lock:
                 await self.stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self._closed = self._closed or f"sending failed: {exc!r}"
-            raise TransportClosed(self._closed) from None
+            raise TransportClosedError(self._closed) from None
 
     def _parse(self) -> list[bytes]:
         out = []
@@ -59,7 +59,7 @@ class TcpTransport:
                 await trio.lowlevel.checkpoint()
                 return frames
             if self._closed is not None:
-                raise TransportClosed(self._closed)
+                raise TransportClosedError(self._closed)
             try:
                 data = await self.stream.receive_some(65536)
             except trio.BrokenResourceError as exc:
@@ -89,7 +89,7 @@ class TcpConnector:
         try:
             stream = await trio.open_tcp_stream(self.host, self.port)
         except OSError as exc:
-            raise ConnectFailed(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         return TcpTransport(stream, self.naive)
 
 

@@ -15,7 +15,7 @@ from sessionkit.conformance import run_suite
 #: scenarios a journalled session does not pass, the same on every store, and why; strict:
 #: they must fail until fixed (found running the suite with a journal, not yet fixed)
 JOURNAL_GAPS = {
-    # with handler_errors="stop" and a journal, the request whose event was withheld stays
+    # with on_handler_error="stop" and a journal, the request whose event was withheld stays
     # in the journal for the next process (docs/journal.md), so it is not reported unknown
     "hostile_handlers_stop_callback_sees_ack": "withheld requests stay journalled",
     "hostile_handlers_stop_withheld_fill_unknown": "withheld requests stay journalled",

@@ -125,8 +125,26 @@ expect callback on_connection_busy
 """, path="busy.skt")
     res = run_scenario(sc, memory)
     assert res.status == "failed" and res.line == 9
-    assert "submit-nowait raised SessionBusy" in res.detail
+    assert "submit-nowait raised SessionBusyError" in res.detail
     assert "no expect-error step follows" in res.detail
+
+
+@pytest.mark.parametrize("name", ["SessionBusyError", "SessionBusyError"])
+def test_expect_error_takes_the_error_and_its_name_before_0_2(name: str) -> None:
+    sc = parse_scenario(f"""\
+category: backpressure
+config: max_in_flight=1
+login
+connect
+expect-send login
+send login_ack run_id=r1 last_event_id=0
+expect callback on_login_accepted
+submit-nowait get_contracts
+submit-nowait get_contracts
+expect-error {name} reason=window
+""", path="busy.skt")
+    res = run_scenario(sc, memory)
+    assert res.passed, res.detail
 
 
 def test_expect_error_when_nothing_was_raised() -> None:
@@ -137,7 +155,7 @@ connect
 expect-send login
 send login_ack run_id=r1 last_event_id=0
 submit get_contracts
-expect-error SessionBusy
+expect-error SessionBusyError
 """, path="none.skt")
     res = run_scenario(sc, memory)
     assert res.line == 7 and "the previous step raised nothing" in res.detail
@@ -173,8 +191,8 @@ def test_table_names_the_cause_of_a_failure() -> None:
     report = SuiteReport("fake", ("session",), (
         ScenarioResult("bad", "login", "failed", "full text", 3, step="line 3: connect",
                        message="the client did not connect within 5 s\nmore",
-                       cause="ConnectFailed: refused (raised at x.py:1 in connect)"),))
+                       cause="ConnectError: refused (raised at x.py:1 in connect)"),))
     text = format_table(report)
     assert "    line 3: connect\n    the client did not connect within 5 s\n" in text
-    assert "    cause: ConnectFailed: refused (raised at x.py:1 in connect)" in text
+    assert "    cause: ConnectError: refused (raised at x.py:1 in connect)" in text
     assert "more" not in text and "full text" in format_table(report, verbose=True)

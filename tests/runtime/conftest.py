@@ -20,7 +20,7 @@ import trio
 import trio.testing
 
 from sessionkit import JsonCodec, MessageProcessor
-from sessionkit.runtime import ConnectFailed, Context, open_session, serve_reference_exchange
+from sessionkit.runtime import ConnectError, Context, open_session, serve_reference_exchange
 from sessionkit.runtime.memory import Faults, MemoryEndpoint
 from sessionkit.testing import ReferenceExchange
 
@@ -192,7 +192,7 @@ class EmbeddedExchange:
             await ready.wait()
         if self.refusals:
             self.refusals -= 1
-            raise ConnectFailed("connection refused (test)")
+            raise ConnectError("connection refused (test)")
         return await self.endpoint.connector().connect()
 
     def flush(self) -> None:
@@ -307,7 +307,7 @@ class AsyncHarness(Harness):
         return result
 
     async def close(self, timeout: float = 5.0) -> None:
-        await self.client.close(timeout)
+        await self.client.aclose(timeout)
         self._exit.set()
         assert self._done is not None
         await self._done.wait()

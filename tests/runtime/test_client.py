@@ -19,8 +19,8 @@ from sessionkit import (
     CancelOrder,
     GetBookState,
     LimitOrder,
-    SessionBusy,
-    SessionClosed,
+    SessionBusyError,
+    SessionClosedError,
     SessionConfig,
 )
 from sessionkit.runtime import (
@@ -226,7 +226,7 @@ def test_busy_rejects_at_once_then_available(driver: Any) -> None:
                      frozen_time=True)
         await h.in_loop(h.emb.to_client.hold)
         cids = [await h.submit(GetBookState(contract_id=1)) for _ in range(4)]
-        with pytest.raises(SessionBusy) as info:
+        with pytest.raises(SessionBusyError) as info:
             await h.submit(GetBookState(contract_id=1))
         assert info.value.reason == "window"
         await h.wait_for(has("busy"))
@@ -266,7 +266,7 @@ def test_a_waiting_submit_goes_through_once_the_window_frees(driver: Any) -> Non
 def test_a_batch_larger_than_the_window_fails_at_once_even_when_awaited(driver: Any) -> None:
     async def scenario(h: Any) -> None:
         await h.open(config=SessionConfig(max_in_flight=5, cid_prefix="c"))
-        with pytest.raises(SessionBusy, match="window"):
+        with pytest.raises(SessionBusyError, match="window"):
             await h.submit_batch([GetBookState(contract_id=1)] * 6, wait=1e9)
         st = await h.statistics()
         assert (st.submitted, st.in_flight) == (0, 0)
@@ -307,7 +307,7 @@ def test_exchange_congestion_makes_submits_busy(driver: Any) -> None:
         await h.open(config=BIG)
         await h.in_loop(lambda: h.exchange.set_congested(True))
         await h.wait_for(has("busy"))
-        with pytest.raises(SessionBusy) as info:
+        with pytest.raises(SessionBusyError) as info:
             await h.submit(GetBookState(contract_id=1))
         assert info.value.reason == "congestion"
         await h.in_loop(lambda: h.exchange.set_congested(False))
@@ -363,14 +363,14 @@ def test_handler_error_logged_and_the_session_goes_on(driver: Any,
 def test_handler_error_stops_the_session_with_one_handler_error(driver: Any) -> None:
     async def scenario(h: Any) -> None:
         h.log.fail = lambda item: (KeyError("boom") if item[0] == "report" else None)
-        await h.open(config=BIG, handler_errors="stop")
+        await h.open(config=BIG, on_handler_error="stop")
         cid = await h.submit(buy())
         err = await h.finish()
         assert type(err) is HandlerError
         assert isinstance(err.original, KeyError) and err.__cause__ is err.original
         assert h.log.finished()[cid] == ("unknown", "session stopped by a handler error")
         assert await h.state() is ClientState.FAILED
-        with pytest.raises(SessionClosed):
+        with pytest.raises(SessionClosedError):
             await h.submit(buy())
 
     driver.run(scenario)
@@ -534,7 +534,7 @@ def one_report_each(driver: Any, ops: list[str], ending: str) -> None:
                 req = GetBookState(contract_id=1) if op == "submit" else buy(price=10)
                 try:
                     accepted.append(await h.submit(req))
-                except (SessionBusy, SessionClosed):
+                except (SessionBusyError, SessionClosedError):
                     pass
             elif op == "drop":
                 await h.in_loop(lambda: h.emb.drop("dropped (test)"))

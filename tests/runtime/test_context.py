@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 import trio.testing
 
-from sessionkit import ConfigError, GetBookState, LocalProtocolError, SessionClosed, SessionConfig
+from sessionkit import (
+    ConfigError,
+    GetBookState,
+    LocalProtocolError,
+    SessionClosedError,
+    SessionConfig,
+)
 from sessionkit.runtime import ClientState, Context
 from sessionkit.testing import ReferenceExchange
 
@@ -132,7 +138,7 @@ def test_calls_after_the_end_raise_session_closed(parts: Any) -> None:
     ctx.wait_logged_in(10)
     ctx.stop()
     ctx.join(10)
-    with pytest.raises(SessionClosed):
+    with pytest.raises(SessionClosedError):
         ctx.submit(GetBookState(contract_id=1))
     assert ctx.statistics().state == "closed"
 
@@ -149,14 +155,14 @@ def test_stop_before_the_login_ends_the_thread(parts: Any) -> None:
     ctx.stop()
     ctx.join(10)
     assert not ctx.is_alive()
-    with pytest.raises(SessionClosed):
+    with pytest.raises(SessionClosedError):
         ctx.wait_logged_in(1)
 
 
 def test_bad_options_fail_in_the_callers_thread(parts: Any) -> None:
     emb = parts.EmbeddedExchange(ReferenceExchange())
-    with pytest.raises(ConfigError, match="handler_errors"):
-        Context(emb, parts.Log(), account="acct", handler_errors="ignore")
+    with pytest.raises(ConfigError, match="on_handler_error"):
+        Context(emb, parts.Log(), account="acct", on_handler_error="ignore")
     with pytest.raises(ConfigError, match="account"):
         Context(emb, parts.Log(), account="")
     with pytest.raises(TypeError, match="colour"):

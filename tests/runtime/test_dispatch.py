@@ -1,7 +1,7 @@
 """Handler isolation: every consumer of an event gets it whatever another consumer raised.
 
 An answer goes to the processor's handler, then to its request's callback; a finished
-request to ``on_message_finished``. Under ``handler_errors="log"`` a raising call is
+request to ``on_message_finished``. Under ``on_handler_error="log"`` a raising call is
 logged and counted and delivery goes on; under ``"stop"`` the event still reaches its
 other consumers, then the session stops, and with a journal the resume cursor never
 passes an event that was not handed to every consumer (a session opened on the journal
@@ -20,7 +20,7 @@ import trio.testing
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sessionkit import GetBookState, MessageProcessor, SessionClosed, SessionConfig
+from sessionkit import GetBookState, MessageProcessor, SessionClosedError, SessionConfig
 from sessionkit.runtime import ClientState, HandlerError, open_session
 from sessionkit.store import MemoryStore
 from sessionkit.testing import ReferenceExchange
@@ -105,7 +105,7 @@ def session(parts: Any, proc: Consumers, n: int, exchange: ReferenceExchange | N
                     try:
                         got["cids"].append(await client.submit(GetBookState(contract_id=1),
                                                                proc.callback()))
-                    except SessionClosed:
+                    except SessionClosedError:
                         break
                 while (len(proc.finishes()) < len(got["cids"]) + len(carried)
                        and client.state is ClientState.ACTIVE):
@@ -172,7 +172,7 @@ def test_under_stop_the_event_reaches_every_consumer_then_the_session_stops(
     async def scenario(h: Any) -> None:
         h.log.fail = lambda item: Boom("strategy bug") if item[0] == "status" else None
         seen: list[str] = []
-        await h.open(config=CFG, handler_errors="stop")
+        await h.open(config=CFG, on_handler_error="stop")
         cid = await h.submit(GetBookState(contract_id=1), lambda m, p: seen.append(m.TYPE))
         err = await h.finish()
         assert type(err) is HandlerError
@@ -189,7 +189,7 @@ def test_under_stop_the_event_reaches_every_consumer_then_the_session_stops(
 
 def test_under_stop_a_withheld_answer_makes_its_request_unknown(parts: Any) -> None:
     proc = Consumers(frozenset({("handler", 0)}))  # the first ACK's handler raises
-    got = session(parts, proc, 1, handler_errors="stop")
+    got = session(parts, proc, 1, on_handler_error="stop")
     err = got["error"]
     assert isinstance(err, HandlerError) and err.consumer == "handle_status_message"
     (cid,) = got["cids"]
@@ -204,7 +204,7 @@ def test_under_stop_with_a_journal_the_cursor_stays_before_the_event_and_it_is_r
     store = MemoryStore("acct", "2026-05-04")
     proc = Consumers(frozenset({("handler", 1)}))  # the first answer's handler raises
     exchange = ReferenceExchange()
-    got = session(parts, proc, 1, exchange, handler_errors="stop", store=store)
+    got = session(parts, proc, 1, exchange, on_handler_error="stop", store=store)
     assert isinstance(got["error"], HandlerError)
     stopping = got["error"].event.msg.event_id
     handed = [c[1] for c in proc.of("handler")]
@@ -248,9 +248,9 @@ def test_every_consumer_gets_every_event_once_in_order_whoever_raises(
     store = MemoryStore("acct", "day") if journal else None
     ref_store = MemoryStore("acct", "day") if journal else None
     reference = Consumers()
-    session(parts, reference, n, store=ref_store, handler_errors=mode)
+    session(parts, reference, n, store=ref_store, on_handler_error=mode)
     proc = Consumers(raises)
-    got = session(parts, proc, n, store=store, handler_errors=mode)
+    got = session(parts, proc, n, store=store, on_handler_error=mode)
     event(f"{mode}, {'journal' if journal else 'no journal'}, "
           f"{'stopped' if got['error'] else 'raised ' + str(len(proc.raised))}")
     cids = got["cids"]

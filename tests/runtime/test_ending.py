@@ -20,7 +20,14 @@ from typing import Any
 
 import pytest
 
-from sessionkit import GetBookState, Heartbeat, JsonCodec, LimitOrder, SessionClosed, SessionConfig
+from sessionkit import (
+    GetBookState,
+    Heartbeat,
+    JsonCodec,
+    LimitOrder,
+    SessionClosedError,
+    SessionConfig,
+)
 from sessionkit.runtime import (
     ClientState,
     ConnectionFailedError,
@@ -146,7 +153,7 @@ def test_a_journal_that_fails_ends_the_session_with_one_error_naming_it(driver: 
         assert "disk is full" in err.reason
         assert isinstance(err.__cause__, JournalWriteError)
         assert await h.state() is ClientState.FAILED
-        with pytest.raises(SessionClosed, match="the journal failed"):
+        with pytest.raises(SessionClosedError, match="the journal failed"):
             await h.submit(GetBookState(contract_id=1))
 
     driver.run(scenario)
@@ -187,7 +194,7 @@ def test_a_transport_that_raises_ends_the_session_with_one_error_naming_it(
         h.emb.broken = True
         try:  # the next send fails: this one's, or (on a thread) one the owner made first
             await h.submit(GetBookState(contract_id=1))
-        except SessionClosed as closed:
+        except SessionClosedError as closed:
             assert "the transport failed" in closed.reason
         err = await h.finish()
         assert type(err) is SessionFailedError

@@ -24,7 +24,13 @@ from msgspec.structs import force_setattr, replace
 
 from sessionkit import GetBookState, JsonCodec, LimitOrder, SessionConfig, Status
 from sessionkit.runtime import SessionFailedError, open_session
-from sessionkit.store import JournalError, JournalFull, JournalValueError, MemoryStore, SqliteStore
+from sessionkit.store import (
+    JournalError,
+    JournalFullError,
+    JournalValueError,
+    MemoryStore,
+    SqliteStore,
+)
 from sessionkit.testing import ReferenceExchange
 
 CFG = SessionConfig(ack_timeout=1000.0, ack_timeout_max=1000.0, cid_prefix="c")
@@ -74,7 +80,7 @@ def test_a_full_disk_ends_the_session_with_one_journal_full_and_a_restart_resume
 
     with pytest.raises(SessionFailedError) as info:
         run(main)
-    err = journal_error(info, JournalFull)
+    err = journal_error(info, JournalFullError)
     assert str(path) in str(err) and "is full" in str(err) and "free space" in str(err)
     assert [m.cid for m in store.messages() if m.cid in first] == first  # still journalled
     # what the failed commit held was never sent: each is reported once, "never sent", and
@@ -198,13 +204,13 @@ def test_requests_a_failed_commit_held_are_reported_never_sent_once_and_never_se
     caplog.set_level(logging.DEBUG, logger="sessionkit")
     with pytest.raises(SessionFailedError) as info:
         run(main)
-    journal_error(info, JournalFull)
+    journal_error(info, JournalFullError)
     finished = log.finished()  # (it also checks that no request is reported twice)
     assert set(finished) == set(lost + batches)  # the batch itself is reported too
     for cid in lost + batches:
         outcome, why = finished[cid]
         assert outcome == "not_sent"
-        assert why.startswith(f"never sent: the journal could not record it (JournalFull: "
+        assert why.startswith(f"never sent: the journal could not record it (JournalFullError: "
                               f"journal {path}: "), why
         assert why.endswith("the exchange never received it")
     assert sent[0] not in finished  # it was journalled and sent: the next process has it
@@ -216,7 +222,7 @@ def test_requests_a_failed_commit_held_are_reported_never_sent_once_and_never_se
     # the failure is one error line naming the journal, without a traceback
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage().split(":")[0] for r in errors] == ["the session failed"], errors
-    assert "JournalFull: journal " in errors[0].getMessage()
+    assert "JournalFullError: journal " in errors[0].getMessage()
     assert errors[0].exc_info is None
     store.close()
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from sessionkit import ConfigError, Heartbeat, JsonCodec, Logout
 from sessionkit.runtime import (
     CAPABILITIES,
-    ConnectFailed,
+    ConnectError,
     NonBlockingTransport,
     Transport,
-    TransportClosed,
+    TransportClosedError,
     load_adapter,
 )
 from sessionkit.runtime.memory import (
@@ -59,7 +59,7 @@ def test_send_frames_nowait_sends_what_fits_and_never_waits() -> None:
             assert a.send_frames_nowait([b"4"]) == 0
         assert await b.receive_frames() == [b"1", b"2", b"3"]
         a.close("done")
-        with pytest.raises(TransportClosed, match="done"):
+        with pytest.raises(TransportClosedError, match="done"):
             a.send_frames_nowait([b"late"])
 
     run(main)
@@ -93,11 +93,11 @@ def test_close_delivers_what_was_sent_then_the_reason() -> None:
         await a.send_frames([b"last words"])
         a.close("logged out")
         assert await b.receive_frames() == [b"last words"]
-        with pytest.raises(TransportClosed, match="logged out"):
+        with pytest.raises(TransportClosedError, match="logged out"):
             await b.receive_frames()
-        with pytest.raises(TransportClosed, match="peer closed the connection: logged out"):
+        with pytest.raises(TransportClosedError, match="peer closed the connection: logged out"):
             await b.send_frames([b"x"])
-        with pytest.raises(TransportClosed, match="this side is closed"):
+        with pytest.raises(TransportClosedError, match="this side is closed"):
             await a.receive_frames()
         await a.aclose()  # idempotent
         assert not a.is_open and not b.is_open
@@ -111,9 +111,9 @@ def test_abort_loses_buffered_frames_both_ways() -> None:
         await a.send_frames([b"lost"])
         b.abort("cable cut")
         for side in (a, b):
-            with pytest.raises(TransportClosed, match="cable cut"):
+            with pytest.raises(TransportClosedError, match="cable cut"):
                 await side.receive_frames()
-        with pytest.raises(TransportClosed, match="cable cut"):
+        with pytest.raises(TransportClosedError, match="cable cut"):
             await a.send_frames([b"x"])
 
     run(main)
@@ -128,7 +128,7 @@ def test_a_waiting_receiver_wakes_on_close_and_abort() -> None:
             async def reader(b: Any = b, reasons: list[str] = reasons) -> None:
                 try:
                     await b.receive_frames()
-                except TransportClosed as exc:
+                except TransportClosedError as exc:
                     reasons.append(exc.reason)
 
             async with trio.open_nursery() as nursery:
@@ -204,11 +204,11 @@ def test_disconnect_after_n_frames() -> None:
     async def main() -> None:
         a, b = memory_transport_pair()
         a.faults.disconnect(after=2, reason="cut at the third")
-        with pytest.raises(TransportClosed, match="cut at the third"):
+        with pytest.raises(TransportClosedError, match="cut at the third"):
             await a.send_frames([b"1", b"2", b"3", b"4"])
-        with pytest.raises(TransportClosed, match="cut at the third"):
+        with pytest.raises(TransportClosedError, match="cut at the third"):
             await b.receive_frames()  # an abort: what was buffered is lost too
-        with pytest.raises(TransportClosed, match="cut at the third"):
+        with pytest.raises(TransportClosedError, match="cut at the third"):
             await a.send_frames([b"5"])
         assert a.faults.disconnects == 1
 
@@ -268,7 +268,7 @@ def test_what_is_sent_is_received_in_order(chunks: list[list[bytes]], max_buffer
             try:
                 while True:
                     got += await b.receive_frames()
-            except TransportClosed as exc:
+            except TransportClosedError as exc:
                 assert exc.reason == "done"
         return got
 
@@ -300,12 +300,12 @@ def test_serve_accepts_what_connectors_connect() -> None:
             assert await server.receive_frames() == [b"hello"]
             assert ep.open_connections() == [(client, server)]
             ep.refuse(1, "not today")
-            with pytest.raises(ConnectFailed, match="not today"):
+            with pytest.raises(ConnectError, match="not today"):
                 await ep.connector().connect()
             assert ep.drop_connections("bye") == 1
-            with pytest.raises(TransportClosed, match="bye"):
+            with pytest.raises(TransportClosedError, match="bye"):
                 await client.receive_frames()
-        with pytest.raises(ConnectFailed, match="no in-memory endpoint at 'desk-1'"):
+        with pytest.raises(ConnectError, match="no in-memory endpoint at 'desk-1'"):
             await adapter.connector(address="desk-1").connect()
 
     run(main)
@@ -318,7 +318,7 @@ def test_an_endpoint_is_refused_to_another_trio_run() -> None:
         holder.append(MemoryEndpoint())
 
     async def second() -> None:
-        with pytest.raises(ConnectFailed, match="another trio run"):
+        with pytest.raises(ConnectError, match="another trio run"):
             await holder[0].connector().connect()
 
     run(first)
@@ -351,7 +351,7 @@ def test_connections_not_yet_accepted_are_bounded_and_a_refusal_names_the_bound(
             connector = ep.connector()
             made = [await connector.connect() for _ in range(3)]
             for _ in range(1000):  # a client that connects again and again
-                with pytest.raises(ConnectFailed) as info:
+                with pytest.raises(ConnectError) as info:
                     await connector.connect()
             assert info.value.reason == (f"connection refused: in-memory endpoint "
                                          f"{ep.address!r} has 3 connections not accepted yet "

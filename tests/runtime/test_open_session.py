@@ -69,7 +69,7 @@ def test_a_handler_error_during_close_is_one_handler_error(parts: Any) -> None:
         log.fail = lambda item: RuntimeError("in on_closed") if item[0] == "closed" else None
         with pytest.raises(HandlerError) as info:
             async with open_session(emb, log, account="acct", config=CFG,
-                                    handler_errors="stop"):
+                                    on_handler_error="stop"):
                 pass  # leaving the block logs out; on_closed raises
         assert isinstance(info.value.original, RuntimeError)
 
@@ -89,7 +89,7 @@ def test_login_timeout_bounds_connect_and_login_retries(parts: Any) -> None:
 
 
 def test_submit_waits_at_most_its_timeout_then_raises_busy(parts: Any) -> None:
-    from sessionkit import SessionBusy
+    from sessionkit import SessionBusyError
 
     async def body(emb: Any, log: Any) -> None:
         cfg = SessionConfig(max_in_flight=1, ack_timeout=1000.0, ack_timeout_max=1000.0)
@@ -97,7 +97,7 @@ def test_submit_waits_at_most_its_timeout_then_raises_busy(parts: Any) -> None:
             emb.to_client.hold()
             client.submit_nowait(GetBookState(contract_id=1))
             t0 = trio.current_time()
-            with pytest.raises(SessionBusy):
+            with pytest.raises(SessionBusyError):
                 await client.submit(GetBookState(contract_id=1), timeout=2.5)
             assert trio.current_time() - t0 == pytest.approx(2.5)
             emb.to_client.release()
@@ -106,7 +106,7 @@ def test_submit_waits_at_most_its_timeout_then_raises_busy(parts: Any) -> None:
 
 
 @pytest.mark.parametrize("options, field", [
-    (dict(handler_errors="ignore"), "handler_errors"),
+    (dict(on_handler_error="ignore"), "on_handler_error"),
     (dict(account=""), "account"),
     (dict(reconnect=True), "reconnect"),
     (dict(resume_event_id=-1), "resume_event_id"),

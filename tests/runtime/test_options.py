@@ -24,7 +24,14 @@ from sessionkit import (
     SessionConfig,
     SessionkitError,
 )
-from sessionkit.runtime import Context, ReconnectPolicy, SessionClient, open_session
+from sessionkit.runtime import (
+    Context,
+    ReconnectPolicy,
+    SessionClient,
+    SessionOptions,
+    SessionOptionsArgs,
+    open_session,
+)
 from sessionkit.testing import ReferenceExchange
 
 NAN, INF = math.nan, math.inf
@@ -92,7 +99,7 @@ def test_open_session_refuses_a_bad_timeout_before_connecting(parts: Any, name: 
     with pytest.raises(ConfigError, match=name):
         Context(emb, parts.Log(), account="acct", **{name: value})
     with pytest.raises(ConfigError, match=name):
-        SessionClient(emb, parts.Log(), account="acct", **{name: value})
+        SessionOptions(account="acct", **{name: value})
 
 
 def test_the_login_timeout_of_issue_14_is_one_config_error_not_a_group(parts: Any) -> None:
@@ -111,12 +118,11 @@ def test_the_login_timeout_of_issue_14_is_one_config_error_not_a_group(parts: An
 
 
 @pytest.mark.parametrize("value", [-1, 2**63 + 1, True, 1.0])
-def test_the_resume_token_is_checked(parts: Any, value: Any) -> None:
-    emb = parts.EmbeddedExchange(ReferenceExchange())
+def test_the_resume_token_is_checked(value: Any) -> None:
     with pytest.raises(ConfigError, match=r"resume_event_id must be None or a resume token "
                                           r"\(an integer in 0..2\^63\), got "):
-        SessionClient(emb, parts.Log(), account="acct", resume_event_id=value)
-    SessionClient(emb, parts.Log(), account="acct", resume_event_id=2**63)  # after 2^63-1
+        SessionOptions(account="acct", resume_event_id=value)
+    SessionOptions(account="acct", resume_event_id=2**63)  # after 2^63-1
 
 
 def test_infinity_means_no_bound_where_a_wait_is_bounded(parts: Any) -> None:
@@ -129,7 +135,7 @@ def test_infinity_means_no_bound_where_a_wait_is_bounded(parts: Any) -> None:
         async with open_session(emb, log, account="acct", config=CFG, login_timeout=INF,
                                 submit_timeout=INF, close_timeout=INF) as client:
             await client.submit(GetBookState(contract_id=1), timeout=INF)
-            await client.close(timeout=INF)
+            await client.aclose(timeout=INF)
 
     run(body)
     assert log.finished()
@@ -149,7 +155,7 @@ def test_submit_and_close_refuse_a_nan_timeout(parts: Any) -> None:
             assert client.statistics().submitted == 0
             with pytest.raises(ConfigError, match="timeout must be None or a non-negative "
                                                   "number of seconds, got nan"):
-                await client.close(timeout=NAN)
+                await client.aclose(timeout=NAN)
 
     run(body)
 
@@ -169,9 +175,9 @@ def test_close_without_a_timeout_is_bounded_by_close_timeout(parts: Any, how: st
                                 close_timeout=3) as client:
             exchange.silent = True  # the logout is never answered: only the bound ends it
             if how == "close()":
-                await client.close()
+                await client.aclose()
             else:
-                await client.close(timeout=None)
+                await client.aclose(timeout=None)
             reasons.append(client.close_reason)
 
     run(body)
@@ -227,7 +233,7 @@ def test_what_is_not_a_processor_is_refused_naming_it(parts: Any, processor: Any
                                                       words: str) -> None:
     emb = parts.EmbeddedExchange(ReferenceExchange())
     for make in (lambda: Context(emb, processor, account="acct"),
-                 lambda: SessionClient(emb, processor, account="acct")):
+                 lambda: SessionClient(emb, processor, SessionOptions(account="acct"))):
         with pytest.raises(TypeError) as err:
             make()
         assert words in str(err.value)
@@ -259,3 +265,65 @@ def test_a_duck_typed_processor_is_taken(parts: Any) -> None:
 
     run(body)
     assert seen == ["login"]
+
+
+# -- SessionOptions: one options object for every entry point --------------------------------
+
+
+def test_the_keyword_form_has_the_options_fields_and_types() -> None:
+    """SessionOptionsArgs (the keyword arguments' types) and SessionOptions cannot drift."""
+    import typing
+
+    from sessionkit.runtime import _options
+
+    ns = vars(_options) | {"SessionStore": __import__("sessionkit.store").store.SessionStore}
+    args = typing.get_type_hints(SessionOptionsArgs, globalns=ns, localns=ns)
+    fields = {a.name: a for a in attrs.fields(SessionOptions)}
+    assert list(args) == list(fields)
+    init = typing.get_type_hints(SessionOptions.__init__, globalns=ns, localns=ns)
+    for name, hint in args.items():
+        assert init[name] == hint, (name, init[name], hint)
+
+
+def test_options_are_frozen_and_made_once_for_every_entry_point(parts: Any) -> None:
+    base = SessionOptions(account="acct", on_handler_error="stop", submit_timeout=1.0)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        base.account = "other"  # type: ignore[misc]
+    assert base.config == SessionConfig() and base.reconnect is None
+    emb = parts.EmbeddedExchange(ReferenceExchange())
+    ctx = Context(emb, parts.Log(), base, account="b")  # keywords change the given fields
+    assert ctx.options == attrs.evolve(base, account="b")
+    assert Context(emb, parts.Log(), base).options is base
+    client = SessionClient(emb, parts.Log(), base)
+    assert client.options is base
+
+    async def body() -> None:
+        async with open_session(emb, parts.Log(), base, account="c",
+                                on_handler_error="log") as client:
+            assert client.options == attrs.evolve(base, account="c", on_handler_error="log")
+
+    run(body)
+
+
+def test_a_bad_options_call_is_named(parts: Any) -> None:
+    emb = parts.EmbeddedExchange(ReferenceExchange())
+    with pytest.raises(ConfigTypeError, match="unknown session option acount; the options "
+                                              "are account, token, config"):
+        Context(emb, parts.Log(), acount="acct")  # type: ignore[call-arg]
+    with pytest.raises(ConfigTypeError, match="account is required"):
+        Context(emb, parts.Log())
+    with pytest.raises(ConfigTypeError, match="options must be a SessionOptions, got dict"):
+        Context(emb, parts.Log(), {"account": "acct"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigTypeError, match="options must be a SessionOptions, got dict"):
+        SessionClient(emb, parts.Log(), {"account": "acct"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="on_handler_error must be 'log' or 'stop', got"):
+        Context(emb, parts.Log(), SessionOptions(account="a"),
+                on_handler_error="stpo")  # type: ignore[typeddict-item]
+
+
+def test_the_old_handler_errors_keyword_still_works_with_a_warning(parts: Any) -> None:
+    emb = parts.EmbeddedExchange(ReferenceExchange())
+    with pytest.warns(DeprecationWarning, match="handler_errors= option is now "
+                                                "on_handler_error="):
+        ctx = Context(emb, parts.Log(), account="acct", handler_errors="stop")  # type: ignore
+    assert ctx.options.on_handler_error == "stop"

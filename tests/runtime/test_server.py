@@ -19,7 +19,7 @@ from sessionkit import (
     Logout,
     Status,
 )
-from sessionkit.runtime import TransportClosed, serve_reference_exchange
+from sessionkit.runtime import TransportClosedError, serve_reference_exchange
 from sessionkit.runtime.memory import adapter
 from sessionkit.testing import ReferenceExchange
 
@@ -80,12 +80,12 @@ def test_logout_and_refused_login_close_the_connection_after_the_answer() -> Non
         await t.send_frames([codec.encode(Login(account="a", token="bad"))])
         (rej,) = await read(t, 1)
         assert isinstance(rej, LoginReject)
-        with pytest.raises(TransportClosed):
+        with pytest.raises(TransportClosedError):
             await t.receive_frames()
         t2 = await ep.connector().connect()
         await t2.send_frames([codec.encode(Login(account="a", token="good")),
                               codec.encode(Logout())])
-        with pytest.raises(TransportClosed):
+        with pytest.raises(TransportClosedError):
             await read(t2, 10)
 
     serve(body, exchange=ReferenceExchange(accounts={"a": "good"}))
@@ -97,13 +97,13 @@ def test_a_new_connection_replaces_the_old_one() -> None:
         await old.send_frames([codec.encode(Login(account="a"))])
         await read(old, 1)
         new = await ep.connector().connect()
-        with pytest.raises(TransportClosed):
+        with pytest.raises(TransportClosedError):
             await read(old, 10)
         await new.send_frames([codec.encode(Login(account="a"))])
         (ack,) = await read(new, 1)
         assert isinstance(ack, LoginAck) and server.connections == 2
         assert server.drop("gone") == 1
-        with pytest.raises(TransportClosed, match="gone"):
+        with pytest.raises(TransportClosedError, match="gone"):
             await new.receive_frames()
 
     serve(body)

@@ -24,7 +24,7 @@ from sessionkit import (
     Login,
     LoginAck,
     MessageProcessor,
-    SessionBusy,
+    SessionBusyError,
     SessionConfig,
     Status,
 )
@@ -304,7 +304,7 @@ def test_a_full_window_met_at_once_raises_and_the_processor_hears_busy() -> None
     async def body(client: Any, ex: Exchange, near: Near, log: Log) -> None:
         await client.submit(order())  # sent at once; the exchange does not answer
         await trio.testing.wait_all_tasks_blocked()  # the owner parked
-        with pytest.raises(SessionBusy, match="max_in_flight 1"):
+        with pytest.raises(SessionBusyError, match="max_in_flight 1"):
             client.submit_nowait(order())
         assert busy == []  # not from the submitting task: the owner dispatches it
         await trio.testing.wait_all_tasks_blocked()

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sessionkit import Batch, LimitOrder
-from sessionkit.store import JournalCorrupt, JournalError, JournalTooNew, SqliteStore
+from sessionkit.store import JournalCorruptError, JournalError, JournalTooNewError, SqliteStore
 from sessionkit.store._cli import (
     export_journal,
     journal_group,
@@ -97,14 +97,14 @@ def test_the_click_commands(journal, tmp_path):
 def test_reading_refuses_what_is_not_a_journal(tmp_path):
     bad = tmp_path / "bad"
     bad.write_text("hello")
-    with pytest.raises(JournalCorrupt, match="not a SQLite database"):
+    with pytest.raises(JournalCorruptError, match="not a SQLite database"):
         read_journal(bad)
     other = tmp_path / "other.db"
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE t (x)")
     conn.commit()
     conn.close()
-    with pytest.raises(JournalCorrupt, match="no schema version"):
+    with pytest.raises(JournalCorruptError, match="no schema version"):
         read_journal(other)
     with pytest.raises(JournalError, match="no such journal file"):
         read_journal(tmp_path / "missing")
@@ -117,7 +117,7 @@ def test_reading_refuses_a_newer_schema(journal):
     conn.execute("PRAGMA user_version = 7")
     conn.commit()
     conn.close()
-    with pytest.raises(JournalTooNew, match="schema version 7"):
+    with pytest.raises(JournalTooNewError, match="schema version 7"):
         read_journal(path)
 
 

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from sessionkit import LimitOrder
-from sessionkit.store import JournalCorrupt, JournalError, JournalLocked, SqliteStore
+from sessionkit.store import JournalCorruptError, JournalError, JournalLockedError, SqliteStore
 from sessionkit.store._cli import check_journal, journal_group, reset_journal, show_journal
 
 ACCOUNT, DAY = "acct", "2026-05-04"
@@ -98,10 +98,10 @@ def incarnation(path: Path) -> int:
         conn.close()
 
 
-def refused(path: Path, match: str) -> JournalCorrupt:
+def refused(path: Path, match: str) -> JournalCorruptError:
     """Open the journal: it must be refused, changing nothing, with a message naming it."""
     before = files(path.parent)
-    with pytest.raises(JournalCorrupt, match=match) as info:
+    with pytest.raises(JournalCorruptError, match=match) as info:
         open_store(path)
     msg = str(info.value)
     assert str(path) in msg
@@ -173,7 +173,7 @@ def test_looking_at_a_journal_without_its_wal_does_not_hide_the_damage(path, tmp
     killed_journal(path)
     copy = tmp_path / "copy.journal"
     shutil.copy(path, copy)
-    with pytest.raises(JournalCorrupt, match="write-ahead log .*copy.journal-wal is missing"):
+    with pytest.raises(JournalCorruptError, match="write-ahead log .*copy.journal-wal is missing"):
         show_journal(copy, io.StringIO())
     assert not wal(copy).exists()
     refused(copy, "is missing")
@@ -295,8 +295,8 @@ def test_check_and_reset_from_the_command_line(path):
 
 def test_a_live_journal_is_neither_checked_nor_reset(path):
     with open_store(path):
-        with pytest.raises(JournalLocked, match="is open in a writer"):
+        with pytest.raises(JournalLockedError, match="is open in a writer"):
             check_journal(path)
-        with pytest.raises(JournalLocked, match="is being written by another process"):
+        with pytest.raises(JournalLockedError, match="is being written by another process"):
             reset_journal(path, force=True)
         assert path.exists()

@@ -6,12 +6,12 @@ import pytest
 
 from sessionkit import Batch, CancelOrder, GetContracts, Handoff, LimitOrder, MessageState, Outcome
 from sessionkit.store import (
-    IdempotencyConflict,
+    IdempotencyConflictError,
     IntentRecord,
     JobRecord,
     JournalError,
-    JournalLocked,
-    JournalMismatch,
+    JournalLockedError,
+    JournalMismatchError,
     SessionStore,
 )
 
@@ -155,7 +155,7 @@ def test_idempotency_keys_keep_their_operation_and_outcome(store_factory):
     assert store.record_intent("order-2", "create_job", "h2") is None
     assert store.record_intent("order-1", "limit_order", "h1") == IntentRecord(
         "order-1", "limit_order", "h1", "c-1", None)
-    with pytest.raises(IdempotencyConflict, match="'order-1' was recorded for limit_order h1"):
+    with pytest.raises(IdempotencyConflictError, match="'order-1' was recorded for limit_order h1"):
         store.record_intent("order-1", "limit_order", "other")
     with pytest.raises(ValueError, match="key must be a non-empty string"):
         store.record_intent("", "x", "h")
@@ -209,7 +209,7 @@ def test_async_jobs_are_journalled_until_finished(store_factory):
 
 def test_one_writer_per_session(store_factory):
     store = store_factory()
-    with pytest.raises(JournalLocked, match="one writer at a time"):
+    with pytest.raises(JournalLockedError, match="one writer at a time"):
         store_factory()
     store.close()
     store_factory().close()
@@ -228,10 +228,10 @@ def test_a_journal_of_another_session_is_refused(store_factory):
             assert (store.last_event_id, store.incarnation) == (3, 2)
         return
     store_factory().close()
-    with pytest.raises(JournalMismatch, match="belongs to account 'acct' session "
-                                              "'2026-05-04', not account 'other'"):
+    with pytest.raises(JournalMismatchError, match="belongs to account 'acct' session "
+                                                   "'2026-05-04', not account 'other'"):
         store_factory(account="other")
-    with pytest.raises(JournalMismatch, match="not account 'acct' session '2026-05-05'"):
+    with pytest.raises(JournalMismatchError, match="not account 'acct' session '2026-05-05'"):
         store_factory(session_id="2026-05-05")
 
 

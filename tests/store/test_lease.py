@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from sessionkit import LimitOrder
-from sessionkit.store import JournalLocked, LeaseLostError, PostgresStore
+from sessionkit.store import JournalLockedError, LeaseLostError, PostgresStore
 
 ACCOUNT, DAY = "acct", "2026-05-04"
 
@@ -52,7 +52,7 @@ def test_a_paused_owner_whose_lease_was_taken_over_cannot_write(postgres_url):
     a.record_intent("a-1", "order", "h")
     a.event_handled(1)
     a.commit()
-    with pytest.raises(JournalLocked, match="its lease is held by A .*fencing token 1"):
+    with pytest.raises(JournalLockedError, match="its lease is held by A .*fencing token 1"):
         owner(postgres_url, "B")  # held: refused at once
     b = owner(postgres_url, "B", acquire_timeout=30)  # a standby: waits for the expiry
     assert (b.token, b.incarnation) == (2, 2)
@@ -98,7 +98,7 @@ def test_a_paused_owner_whose_lease_expired_unclaimed_goes_on(postgres_url):
     a.check_lease()  # asks the database, which renews it
     a.event_handled(3)
     a.commit()
-    with pytest.raises(JournalLocked):
+    with pytest.raises(JournalLockedError):
         owner(postgres_url, "B")
     a.close()
     with owner(postgres_url, "B") as b:
@@ -108,7 +108,7 @@ def test_a_paused_owner_whose_lease_expired_unclaimed_goes_on(postgres_url):
 def test_the_renewing_thread_keeps_an_idle_owners_lease(postgres_url):
     a = owner(postgres_url, "A", lease_ttl=1.5)  # renewed every 0.5 s
     time.sleep(3.5)
-    with pytest.raises(JournalLocked, match="held by A"):
+    with pytest.raises(JournalLockedError, match="held by A"):
         owner(postgres_url, "B")
     a.close()
     owner(postgres_url, "B").close()
@@ -150,7 +150,7 @@ def test_a_killed_owner_is_taken_over_without_waiting_for_its_lease(postgres_url
                             stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"holding\n"
-        with pytest.raises(JournalLocked, match="held by killed"):
+        with pytest.raises(JournalLockedError, match="held by killed"):
             owner(postgres_url, "B")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from sessionkit import Batch, LimitOrder
 from sessionkit.store import (
-    JournalCorrupt,
+    JournalCorruptError,
     JournalError,
-    JournalLocked,
-    JournalTooNew,
+    JournalLockedError,
+    JournalTooNewError,
     JournalWriteError,
     PostgresStore,
 )
@@ -67,29 +67,29 @@ def incarnation(url: str) -> int:
 
 def test_a_schema_from_a_newer_sessionkit_is_refused_changing_nothing(journal):
     sql(journal, "UPDATE sessionkit.meta SET version = 99")
-    with pytest.raises(JournalTooNew, match="version 99, newer than the version "
-                                            f"{PG_SCHEMA_VERSION}.*newer sessionkit"):
+    with pytest.raises(JournalTooNewError, match="version 99, newer than the version "
+                                                 f"{PG_SCHEMA_VERSION}.*newer sessionkit"):
         open_store(journal)
     assert incarnation(journal) == 1
-    with pytest.raises(JournalTooNew):
+    with pytest.raises(JournalTooNewError):
         check_journal(journal)
 
 
 def test_a_missing_table_is_refused_changing_nothing(journal):
     sql(journal, "DROP TABLE sessionkit.jobs")
-    with pytest.raises(JournalCorrupt, match="schema sessionkit lacks table jobs"):
+    with pytest.raises(JournalCorruptError, match="schema sessionkit lacks table jobs"):
         open_store(journal)
     assert incarnation(journal) == 1
 
 
 def test_a_request_that_does_not_read_back_is_refused_then_reset(journal):
     sql(journal, "UPDATE sessionkit.messages SET payload = '{\"type\": \"nonsense\"}'")
-    with pytest.raises(JournalCorrupt, match="message 'c-1' holds a unknown with cid None"
+    with pytest.raises(JournalCorruptError, match="message 'c-1' holds a unknown with cid None"
                        ) as info:
         open_store(journal)
     assert "sessionkit journal reset" in str(info.value)
     assert incarnation(journal) == 1
-    with pytest.raises(JournalCorrupt):
+    with pytest.raises(JournalCorruptError):
         check_journal(journal, account="acct", session_id="2026-05-04")
     moved = reset_journal(journal, account="acct", session_id="2026-05-04")
     assert moved.startswith("session acct/2026-05-04.damaged-")
@@ -287,7 +287,7 @@ def test_a_database_without_a_journal_is_named(postgres_url):
     open_store(postgres_url).close()
     with pytest.raises(JournalError, match="no such session journal"):
         check_journal(postgres_url, account="acct", session_id="other-day")
-    with pytest.raises(JournalLocked):
+    with pytest.raises(JournalLockedError):
         with open_store(postgres_url) as s:
             reset_journal(postgres_url, account="acct", session_id="2026-05-04", force=True)
             assert s.last_event_id == 0

@@ -8,7 +8,7 @@ import pytest
 
 from sessionkit import ActionReport, CancelOrder, LimitOrder, MessageState, Outcome
 from sessionkit._events import MessageReceived
-from sessionkit.store import JournalMismatch, Recorder
+from sessionkit.store import JournalMismatchError, Recorder
 
 
 def buy(price: int = 100) -> LimitOrder:
@@ -213,6 +213,7 @@ def test_a_response_overtaking_its_ack_is_journalled_as_an_ack(store_factory):
 def test_a_recorder_refuses_the_journal_of_another_account(store_factory):
     store = store_factory()
     Recorder(store, account="acct")
-    with pytest.raises(JournalMismatch, match="belongs to account 'acct' session '2026-05-04'; "
-                                              "the session logs in as account 'other'"):
+    with pytest.raises(JournalMismatchError, match="belongs to account 'acct' session "
+                                                   "'2026-05-04'; the session logs in as "
+                                                   "account 'other'"):
         Recorder(store, account="other")

@@ -15,11 +15,11 @@ import pytest
 
 from sessionkit import LimitOrder, MessageState
 from sessionkit.store import (
-    JournalCorrupt,
+    JournalCorruptError,
     JournalError,
-    JournalLocked,
-    JournalMismatch,
-    JournalTooNew,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalTooNewError,
     JournalWriteError,
     SqliteStore,
 )
@@ -66,7 +66,7 @@ def spawn_holder(path: Path, cursor: int = 7) -> subprocess.Popen[str]:
 def test_a_second_writer_process_is_refused_at_once(path):
     holder = spawn_holder(path)
     try:
-        with pytest.raises(JournalLocked) as info:
+        with pytest.raises(JournalLockedError) as info:
             open_store(path)
         msg = str(info.value)
         assert str(path) in msg and f"pid {holder.pid}" in msg
@@ -97,7 +97,7 @@ def test_the_owner_row_refuses_a_live_owner_the_lock_missed(path):
                      (sleeper.pid, socket.gethostname(), started))
         conn.commit()
         conn.close()
-        with pytest.raises(JournalLocked, match=f"owned by process {sleeper.pid}"):
+        with pytest.raises(JournalLockedError, match=f"owned by process {sleeper.pid}"):
             open_store(path)
     finally:
         sleeper.kill()
@@ -116,7 +116,8 @@ def test_the_lock_file_names_the_holder(path):
 
 def test_a_file_that_is_not_sqlite_is_refused(path):
     path.write_bytes(b"ts,price\n1,100\n" * 20)
-    with pytest.raises(JournalCorrupt, match=r"not a SQLite database \(it starts with b'ts,pr"):
+    with pytest.raises(JournalCorruptError,
+                       match=r"not a SQLite database \(it starts with b'ts,pr"):
         open_store(path)
     assert path.read_bytes().startswith(b"ts,price")  # left as it was
 
@@ -133,7 +134,7 @@ def test_a_journal_failing_its_integrity_check_is_refused(path):
     at = (root - 1) * page
     data[at + 8:at + 40] = b"\xff" * 32  # clobber the table's root page
     path.write_bytes(bytes(data))
-    with pytest.raises(JournalCorrupt, match="integrity check failed"):
+    with pytest.raises(JournalCorruptError, match="integrity check failed"):
         open_store(path)
 
 
@@ -143,7 +144,7 @@ def test_a_journal_missing_a_table_is_refused(path):
     conn.execute("DROP TABLE intents")
     conn.commit()
     conn.close()
-    with pytest.raises(JournalCorrupt, match=r"missing table intents \(schema version 2\)"):
+    with pytest.raises(JournalCorruptError, match=r"missing table intents \(schema version 2\)"):
         open_store(path)
 
 
@@ -152,7 +153,7 @@ def test_a_sqlite_file_of_something_else_is_refused(path):
     conn.execute("CREATE TABLE prices (ts INTEGER, price INTEGER)")
     conn.commit()
     conn.close()
-    with pytest.raises(JournalCorrupt, match="not a sessionkit journal: it has tables prices"):
+    with pytest.raises(JournalCorruptError, match="not a sessionkit journal: it has tables prices"):
         open_store(path)
 
 
@@ -162,13 +163,13 @@ def test_a_journal_from_a_newer_schema_is_refused(path):
     conn.execute("PRAGMA user_version = 99")
     conn.commit()
     conn.close()
-    with pytest.raises(JournalTooNew, match="schema version 99 is newer than the version 2"):
+    with pytest.raises(JournalTooNewError, match="schema version 99 is newer than the version 2"):
         open_store(path)
 
 
 def test_a_journal_of_another_session_is_refused_naming_both(path):
     open_store(path).close()
-    with pytest.raises(JournalMismatch) as info:
+    with pytest.raises(JournalMismatchError) as info:
         open_store(path, account="acct", session_id="2026-05-05")
     assert str(path) in str(info.value)
     assert "'2026-05-04'" in str(info.value) and "'2026-05-05'" in str(info.value)
@@ -181,13 +182,13 @@ def test_a_message_that_does_not_read_back_is_refused(path):
     conn.execute("UPDATE messages SET payload = '{\"type\": \"limit_order\", \"size\": \"x\"}'")
     conn.commit()
     conn.close()
-    with pytest.raises(JournalCorrupt, match="message 'c-1' cannot be read back"):
+    with pytest.raises(JournalCorruptError, match="message 'c-1' cannot be read back"):
         open_store(path)
 
 
 def test_refusals_leave_the_journal_unlocked(path):
     open_store(path).close()
-    with pytest.raises(JournalMismatch):
+    with pytest.raises(JournalMismatchError):
         open_store(path, account="other")
     open_store(path).close()
 

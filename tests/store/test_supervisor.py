@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sessionkit.store import JournalLocked, PostgresStore, SessionKey, Supervisor, Worker
+from sessionkit.store import JournalLockedError, PostgresStore, SessionKey, Supervisor, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "supervisor_run.py"
@@ -155,7 +155,7 @@ def test_a_session_held_elsewhere_is_not_taken(postgres_url, run_module):
         holder.close()
         worker.balance()
         assert set(worker.running) == {SessionKey("acct0", "day"), SessionKey("acct1", "day")}
-        with pytest.raises(JournalLocked):  # the worker holds it now, by its lease
+        with pytest.raises(JournalLockedError):  # the worker holds it now, by its lease
             PostgresStore(postgres_url, account="acct0", session_id="day")
     finally:
         worker.close()

@@ -23,8 +23,8 @@ import pytest
 from sessionkit import LimitOrder
 from sessionkit.store import (
     JournalError,
-    JournalFull,
-    JournalReadOnly,
+    JournalFullError,
+    JournalReadOnlyError,
     SqliteStore,
 )
 
@@ -97,7 +97,7 @@ def test_a_read_only_journal_file_is_named_with_the_cause(shared_dir):
     Path(f"{path}.lock").chmod(0o666)
     path.chmod(0o444)
     before = path.read_bytes()
-    with unprivileged(), pytest.raises(JournalReadOnly) as info:
+    with unprivileged(), pytest.raises(JournalReadOnlyError) as info:
         open_store(path)
     msg = str(info.value)
     assert msg.startswith(f"journal {path}: cannot be opened for writing: attempt to write a "
@@ -116,14 +116,14 @@ def test_a_journal_in_a_read_only_directory_is_named_with_the_cause(shared_dir):
         p.chmod(0o666)
     shared_dir.chmod(0o555)  # the file is writable, but no -wal can be created beside it
     try:
-        with unprivileged(), pytest.raises(JournalReadOnly) as info:
+        with unprivileged(), pytest.raises(JournalReadOnlyError) as info:
             open_store(path)
         msg = str(info.value)
         assert msg.startswith(f"journal {path}: cannot be opened for writing: ")
         assert "the journal cannot be written" in msg and f"{path}-wal" in msg
         assert state(path) == (41, 1, ["c-0"])
-        with unprivileged(), pytest.raises(JournalReadOnly, match=r"cannot open its lock "
-                                                                  r"file .*new.journal.lock"):
+        with unprivileged(), pytest.raises(JournalReadOnlyError, match=r"cannot open its lock "
+                                                                       r"file .*new.journal.lock"):
             open_store(shared_dir / "new.journal")  # a new journal cannot be created there
     finally:
         shared_dir.chmod(0o777)
@@ -181,7 +181,7 @@ def test_a_commit_on_a_full_disk_fails_whole_and_succeeds_once_there_is_room(sma
     for i in range(1, 200):
         store.message_submitted(order(f"c-{i}"))
     store.event_handled(9)
-    with pytest.raises(JournalFull) as info:
+    with pytest.raises(JournalFullError) as info:
         store.commit()
     msg = str(info.value)
     assert msg.startswith(f"journal {path}: commit failed and was rolled back: database or "
@@ -189,7 +189,7 @@ def test_a_commit_on_a_full_disk_fails_whole_and_succeeds_once_there_is_room(sma
     assert store.pending and store.last_event_id == 9  # nothing lost from the pending view
     assert store.not_durable() == [f"c-{i}" for i in range(1, 200)]  # never sent either
     assert state(path) == (3, 1, ["c-0"])  # and nothing half written
-    with pytest.raises(JournalFull):
+    with pytest.raises(JournalFullError):
         store.commit()  # still full: said again, not wedged into another error
     filler.unlink()
     store.commit()  # room again: the same changes, whole
@@ -206,11 +206,11 @@ def test_opening_on_a_full_disk_is_named_and_changes_nothing(small_fs):
     store.event_handled(6)
     store.close(commit=False)  # the writer dies (its -wal stays); the disk fills up meanwhile
     filler = fill(small_fs)
-    with pytest.raises(JournalFull) as info:
+    with pytest.raises(JournalFullError) as info:
         open_store(path)
     assert str(path) in str(info.value) and "is full" in str(info.value)
     assert state(path) == (5, 1, [])  # the incarnation was not taken
-    with pytest.raises(JournalFull, match=f"journal {small_fs}/new.journal: "):
+    with pytest.raises(JournalFullError, match=f"journal {small_fs}/new.journal: "):
         open_store(small_fs / "new.journal")  # nor can a new journal be created
     assert not (small_fs / "new.journal").exists()
     filler.unlink()
@@ -222,7 +222,7 @@ def test_a_journal_on_a_read_only_mount_is_named_with_the_cause(small_fs):
     path = small_fs / "acct.journal"
     closed_journal(path)
     subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True, timeout=30)
-    with pytest.raises(JournalReadOnly) as info:
+    with pytest.raises(JournalReadOnlyError) as info:
         open_store(path)
     assert str(path) in str(info.value) and "mounted read-only" in str(info.value)
     subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True, timeout=30)
@@ -241,7 +241,7 @@ def test_a_journal_at_its_page_limit_fails_like_a_full_disk(tmp_path):
     store._conn.execute(f"PRAGMA max_page_count = {pages}")  # not one page more
     for i in range(1, 200):
         store.message_submitted(order(f"c-{i}"))
-    with pytest.raises(JournalFull) as info:
+    with pytest.raises(JournalFullError) as info:
         store.commit()
     assert str(info.value).startswith(f"journal {path}: commit failed and was rolled back: "
                                       f"database or disk is full")

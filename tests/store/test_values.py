@@ -216,10 +216,10 @@ def test_a_recorder_reports_each_request_a_failed_commit_held_never_sent_and_for
     tickets = session.submit_batch(requests, 0.0)
     recorder.submitted_batch(requests, tickets)
     assert store.not_durable() == [cid, tickets[0].cid, *tickets[0].cids]
-    events = recorder.never_sent(session, "JournalFull: test")
+    events = recorder.never_sent(session, "JournalFullError: test")
     assert [(e.cid, e.outcome) for e in events] == [
         (c, Outcome.NOT_SENT) for c in (cid, tickets[0].cid, *tickets[0].cids)]
-    assert all(e.reason == "never sent: the journal could not record it (JournalFull: test); "
+    assert all(e.reason == "never sent: the journal could not record it (JournalFullError: test); "
                           "the exchange never received it" for e in events)
     for e in events:
         recorder.handled(e)

@@ -23,7 +23,7 @@ def test_slow_consumer_loses_old_ticks_never_the_latest_state(
     assert [c.seq for c in batch.changes] == [9, 10, 11]
     assert batch.changes[-1].state == engine.latest("q") == {"Bid": 10}
     assert engine.info("q").changes_dropped == 7
-    assert engine.stats().changes_dropped == 7
+    assert engine.statistics().changes_dropped == 7
     again = engine.drain_changes("q")
     assert again.changes == () and again.dropped == 0
 

@@ -63,7 +63,7 @@ def test_heartbeat_reasons_become_states_and_events(engine: StreamingEngine, liv
     assert engine.drain_events() == [
         StateChanged("a", "a", S.PERMANENTLY_DISABLED, S.ACTIVE, R.NO_NEW_DATA)
     ]
-    assert engine.stats().heartbeats == 4
+    assert engine.statistics().heartbeats == 4
 
 
 def test_data_after_temporary_disable_makes_it_active(engine: StreamingEngine, live: Any) -> None:
@@ -88,7 +88,7 @@ def test_heartbeat_before_snapshot(engine: StreamingEngine, snap: Any) -> None:
 
 def test_heartbeat_for_unknown_id_is_counted(engine: StreamingEngine) -> None:
     engine.receive(heartbeat(("nobody", None)), 1.0)
-    assert engine.stats().unknown_reference_ids == 1
+    assert engine.statistics().unknown_reference_ids == 1
     assert engine.drain_events() == []
 
 
@@ -111,13 +111,13 @@ def test_reset_targets_delete_and_recreate_with_new_ids(
     assert engine.latest("a") == {"v": 1}  # last known state until the new snapshot
     # updates for the old id are ignored from now on
     engine.receive({"ReferenceId": "a", "Data": {"v": 666}}, 5.0)
-    assert engine.stats().stale_messages == 1
+    assert engine.statistics().stale_messages == 1
     # deltas for the new id wait for its snapshot
     engine.receive({"ReferenceId": "a-1", "Data": {"w": 2}}, 5.0)
     assert engine.latest("a") == {"v": 1}
     engine.receive_snapshot(snap("a-1", {"v": 3}), 6.0)
     assert engine.latest("a") == {"v": 3, "w": 2}
-    assert engine.info("b").reference_id == "b" and engine.stats().server_resets == 1
+    assert engine.info("b").reference_id == "b" and engine.statistics().server_resets == 1
 
 
 @pytest.mark.parametrize("targets", [[], None])
@@ -139,7 +139,7 @@ def test_reset_of_unknown_or_stale_targets_is_counted(engine: StreamingEngine, l
     live(engine, "a", {})
     engine.receive({"ReferenceId": "_resetsubscriptions", "TargetReferenceIds": ["zz"]}, 1.0)
     assert engine.info("a").reference_id == "a"
-    assert engine.stats().unknown_reference_ids == 1
+    assert engine.statistics().unknown_reference_ids == 1
 
 
 def test_server_reset_applies_even_to_permanently_disabled(
@@ -184,7 +184,7 @@ def test_disconnect_ends_the_session(engine: StreamingEngine, live: Any) -> None
     engine.receive_snapshot({"ContextId": "ctx1", "ReferenceId": "b", "Snapshot": {}}, 10.0)
     engine.handle_timer(1000.0)
     assert engine.latest("a") == {"v": 2} and engine.drain_events() == []
-    assert engine.stats().ignored_after_disconnect == 4
+    assert engine.statistics().ignored_after_disconnect == 4
     for call in (
         lambda: engine.subscribe("r", "c"),
         lambda: engine.unsubscribe("a"),
@@ -203,5 +203,5 @@ def test_unknown_reference_ids_are_ignored_and_counted(engine: StreamingEngine, 
         [{"ReferenceId": "zzz", "Data": {"v": 2}}, {"ReferenceId": "_somethingnew", "Data": 1}], 1.0
     )
     assert engine.latest("a") == {"v": 1}
-    assert engine.stats().unknown_reference_ids == 2
+    assert engine.statistics().unknown_reference_ids == 2
     assert engine.drain_events() == []

@@ -85,7 +85,7 @@ def test_snapshot_is_applied_with_its_fields(engine: StreamingEngine, snap: Any)
     assert engine.latest("p") == {"Quote": {"Bid": 1.0}}
     body["Snapshot"]["Quote"]["Bid"] = 5.0  # the caller's body is not the engine's state
     assert engine.latest("p") == {"Quote": {"Bid": 1.0}}
-    assert engine.stats().snapshots_applied == 1
+    assert engine.statistics().snapshots_applied == 1
 
 
 def test_snapshot_as_bytes_or_model(engine: StreamingEngine) -> None:
@@ -105,7 +105,7 @@ def test_unsubscribe_single(engine: StreamingEngine, live: Any) -> None:
     with pytest.raises(UnknownSubscriptionError):
         engine.latest("p")
     engine.receive({"ReferenceId": "p", "Data": {"x": 2}}, 1.0)
-    assert engine.stats().stale_messages == 1
+    assert engine.statistics().stale_messages == 1
     with pytest.raises(DuplicateSubscriptionError):
         engine.subscribe("trade/v1/infoprices", "p")
 
@@ -210,7 +210,7 @@ def test_subscribe_failed_then_reset_retries_with_new_id(
     assert engine.info("p").state is S.FAILED
     assert engine.drain_requests() == []  # nothing to delete on the server
     engine.receive_snapshot(snap("p", {}), 1.0)  # a late answer for the failed id
-    assert engine.info("p").state is S.FAILED and engine.stats().stale_messages == 1
+    assert engine.info("p").state is S.FAILED and engine.statistics().stale_messages == 1
     assert not engine.subscribe_failed("p", "again")  # already retired
     with pytest.raises(UnknownSubscriptionError):
         engine.subscribe_failed("zzz", "x")
@@ -252,7 +252,7 @@ def test_second_snapshot_is_reported_and_ignored(
 
 def test_snapshot_for_unknown_id_is_counted(engine: StreamingEngine, snap: Any) -> None:
     engine.receive_snapshot(snap("ghost", {}), 0.0)
-    assert engine.stats().unknown_reference_ids == 1 and engine.drain_events() == []
+    assert engine.statistics().unknown_reference_ids == 1 and engine.drain_events() == []
 
 
 def test_names_and_info_views(engine: StreamingEngine, live: Any) -> None:

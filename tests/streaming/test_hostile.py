@@ -118,8 +118,8 @@ def test_undrained_events_are_bounded_and_the_drop_is_reported(make_engine: Any)
     events = engine.drain_events()
     assert len(events) <= 51
     assert isinstance(events[0], EventsDropped) and events[0].count > 0
-    assert engine.stats().events_dropped == events[0].count
-    assert engine.stats().protocol_errors == 1000  # every one was counted and reported
+    assert engine.statistics().events_dropped == events[0].count
+    assert engine.statistics().protocol_errors == 1000  # every one was counted and reported
     assert not any(isinstance(e, EventsDropped) for e in engine.drain_events())
 
 

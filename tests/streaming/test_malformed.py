@@ -71,7 +71,7 @@ def test_malformed_messages_become_error_events(
     msgs = errors(eng)
     assert len(msgs) == 1 and problem in msgs[0], msgs
     assert eng.latest("a") == SNAP and eng.info("a").reference_id == "a"
-    assert eng.stats().protocol_errors == 1
+    assert eng.statistics().protocol_errors == 1
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_malformed_updates_report_and_reset_without_touching_state(
     assert reset.reason is ResetReason.MALFORMED_UPDATE
     # state is the last good one; the following update went to the retired id
     assert eng.latest("a") == SNAP
-    assert eng.stats().stale_messages == 1
+    assert eng.statistics().stale_messages == 1
 
 
 def test_malformed_delta_queued_before_snapshot_resets_at_snapshot(

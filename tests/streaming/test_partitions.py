@@ -50,7 +50,7 @@ def test_held_until_the_last_partition_with_other_messages_between(eng: Streamin
     events = eng.drain_events()
     assert Updated("a", "a", 1) in events
     assert eng.info("a").updates_applied == 1
-    assert eng.stats().partitions == 3
+    assert eng.statistics().partitions == 3
 
 
 def test_single_partition_update(eng: StreamingEngine) -> None:
@@ -132,7 +132,7 @@ def test_a_reset_forgets_partial_partitions(eng: StreamingEngine, snap: Any) -> 
     eng.receive(part(0, 1, [{"Id": 2, "V": 0}]), 3.1)  # old id again
     eng.receive(part(0, 1, [{"Id": 2, "V": 0}], ref="a-1"), 3.2)
     assert eng.latest("a")["Data"] == [{"Id": 1, "V": 1}, {"Id": 2, "V": 0}]
-    assert eng.stats().stale_messages == 2
+    assert eng.statistics().stale_messages == 2
 
 
 def test_join_updates() -> None:

@@ -193,7 +193,7 @@ def test_partitioned_update_equals_unpartitioned(
         parted.receive(msgs, 1.0)
     assert parted.latest("a") == whole.latest("a") == model_apply(snap, data(update))
     assert parted.info("a").updates_applied == 1
-    assert parted.stats().protocol_errors == 0
+    assert parted.statistics().protocol_errors == 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -241,4 +241,4 @@ def test_reset_discards_later_updates_for_the_old_id(
     for d in new_updates:
         expected = model_apply(expected, d)
     assert engine.latest("a") == expected
-    assert engine.stats().stale_messages == len(old_updates)
+    assert engine.statistics().stale_messages == len(old_updates)

@@ -53,7 +53,7 @@ def run(seed: int, ticks: int, script: dict[int, Any] | None = None) -> tuple[An
 @given(seed=st.integers(0, 10_000))
 def test_engine_state_equals_the_server_truth(seed: int) -> None:
     engine, _ = run(seed, 60)
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats.protocol_errors == 0 and stats.resets == 0
     assert stats.partitions > 0 and stats.heartbeats > 0
 
@@ -67,7 +67,7 @@ def test_server_resets_and_late_messages() -> None:
     engine, sim = run(7, 40, script)
     assert engine.info("eurusd").reference_id == "eurusd-2"
     assert engine.info("pos").reference_id == "pos-1"
-    stats = engine.stats()
+    stats = engine.statistics()
     assert stats.server_resets == 2 and stats.resets == 4
     assert stats.stale_messages >= 5  # the simulator's late messages for deleted ids
     assert stats.protocol_errors == 0

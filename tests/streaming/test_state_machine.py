@@ -113,7 +113,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.seen_refs: set[str] = set()
         self.recreations: dict[str, list[float]] = {}
         self.disconnected = False
-        self.last_stats = self.engine.stats()
+        self.last_stats = self.engine.statistics()
 
     # -- bookkeeping -----------------------------------------------------------------
 
@@ -428,7 +428,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     @invariant()
     def counters_only_grow(self) -> None:
-        stats = self.engine.stats()
+        stats = self.engine.statistics()
         for field in type(stats).__attrs_attrs__:
             assert getattr(stats, field.name) >= getattr(self.last_stats, field.name)
         self.last_stats = stats

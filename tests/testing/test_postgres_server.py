@@ -7,7 +7,7 @@ import os
 import psycopg
 import pytest
 
-from sessionkit.testing import PostgresUnavailable, start_postgres
+from sessionkit.testing import PostgresUnavailableError, start_postgres
 
 
 def test_each_database_is_new_and_empty(postgres_server, postgres_url):
@@ -47,5 +47,5 @@ def test_missing_binaries_are_named(monkeypatch, tmp_path):
     import glob
 
     monkeypatch.setattr(glob, "glob", lambda pattern: [])
-    with pytest.raises(PostgresUnavailable, match="initdb, postgres.*tools/dev setup"):
+    with pytest.raises(PostgresUnavailableError, match="initdb, postgres.*tools/dev setup"):
         start_postgres(str(tmp_path / "pg"))

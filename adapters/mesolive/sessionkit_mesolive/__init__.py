@@ -41,13 +41,13 @@ from ._hubs import (
     OutcomeUnknownError,
     TypedStream,
 )
-from ._idempotency import IdempotentCaller, OutcomeUnresolved, new_key
+from ._idempotency import IdempotentCaller, OutcomeUnresolvedError, new_key
 from ._jobs import (
     Executor,
-    PreparationCancelled,
-    PreparationFailed,
+    PreparationCancelledError,
+    PreparationFailedError,
     Preparations,
-    PreparationTimedOut,
+    PreparationTimedOutError,
 )
 from ._session_hub import SESSION_HUB_PATH, SessionHubConnector, SessionHubEndpoint
 
@@ -72,9 +72,9 @@ __all__ = [
     "new_key",
     "Preparations",
     "Executor",
-    "PreparationFailed",
-    "PreparationCancelled",
-    "PreparationTimedOut",
+    "PreparationFailedError",
+    "PreparationCancelledError",
+    "PreparationTimedOutError",
     "EventFeed",
     "EventProcessor",
     "DataFeed",
@@ -85,6 +85,13 @@ __all__ = [
     "MesoLiveSignalRError",
     "MesoLiveAuthenticationError",
     "OutcomeUnknownError",
-    "OutcomeUnresolved",
+    "OutcomeUnresolvedError",
     "DecodeError",
 ]
+
+# deprecated aliases (until 0.2): the names before every exception's name ended in
+# Error; importable, not in __all__
+OutcomeUnresolved = OutcomeUnresolvedError
+PreparationCancelled = PreparationCancelledError
+PreparationFailed = PreparationFailedError
+PreparationTimedOut = PreparationTimedOutError

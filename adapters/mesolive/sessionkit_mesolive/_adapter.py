@@ -43,7 +43,7 @@ class MesoLiveAdapter:
     #: the largest frame carried whole whatever its bytes: a frame travels in one hub
     #: message of at most 1 MiB (the hub server's ``max_message_size``) as a JSON string,
     #: up to 6 bytes per byte once escaped, or in base64; a message over the limit ends the
-    #: connection (TransportClosed naming the size). The conformance suite keeps its codecs
+    #: connection (TransportClosedError naming the size). The conformance suite keeps its codecs
     #: under it; a session's default codec (1 MiB) is not (see docs/adapters.md)
     max_frame_size = 128 * 1024
 

@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 from . import models as m
-from ._errors import InvalidIdempotencyKey
+from ._errors import InvalidIdempotencyKeyError
 
 __all__ = [
     "Hub",
@@ -250,19 +250,20 @@ def validate_idempotency_key(key: object) -> str:
     Rules: a string of 1 to 128 characters (the length limit is documented). The allowed
     characters are not documented; this accepts printable ASCII without spaces
     (``!`` through ``~``), which covers the documented ``prep_entry_*`` style and UUIDs
-    (**inferred**). Raises :class:`~._errors.InvalidIdempotencyKey` saying what is wrong.
+    (**inferred**). Raises :class:`~._errors.InvalidIdempotencyKeyError` saying what is wrong.
     """
     if not isinstance(key, str):
-        raise InvalidIdempotencyKey(f"IdempotencyKey must be a string, got {type(key).__name__}")
+        raise InvalidIdempotencyKeyError(
+            f"IdempotencyKey must be a string, got {type(key).__name__}")
     if not key:
-        raise InvalidIdempotencyKey("IdempotencyKey must not be empty")
+        raise InvalidIdempotencyKeyError("IdempotencyKey must not be empty")
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise InvalidIdempotencyKey(
+        raise InvalidIdempotencyKeyError(
             f"IdempotencyKey is {len(key)} characters long; the limit is "
             f"{MAX_IDEMPOTENCY_KEY_LENGTH}")
     if not _KEY_CHARS.fullmatch(key):
         bad = next(ch for ch in key if not ("\x21" <= ch <= "\x7e"))
-        raise InvalidIdempotencyKey(
+        raise InvalidIdempotencyKeyError(
             f"IdempotencyKey contains {bad!r} at index {key.index(bad)}; allowed are printable "
             "ASCII characters without spaces")
     return key

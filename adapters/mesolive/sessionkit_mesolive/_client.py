@@ -27,13 +27,13 @@ from typing import Any
 from ._catalogue import Hub
 from ._converters import MesoLiveConverter, default_converter
 from ._hubs import ControlHub, DataHub, EventHub, HubClient, signalr_error
-from .signalr import HubConnection, HubError, ReconnectPolicy, SignalRError
+from .signalr import SIGNALR_RECONNECT, HubConnection, HubError, ReconnectPolicy, SignalRError
 
 __all__ = ["MesoLiveClient", "DEFAULT_RECONNECT"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RECONNECT = ReconnectPolicy()
+DEFAULT_RECONNECT = SIGNALR_RECONNECT
 """Reconnect for ever: at once, then 0.5 s doubling up to 30 s, with jitter."""
 
 

@@ -1,8 +1,10 @@
 """MesoLive errors, in the two families the SDK documents, plus :func:`unwrap`.
 
 * :class:`MesoLiveApiException`: the hub answered with an envelope whose ``Status`` is not
-  ``Success``. One subclass per known :class:`~.models.StatusCode`; an unknown status raises
-  the base class with the raw status kept. ``DuplicateRequest`` and ``Conflict`` are normal
+  ``Success`` (the one exception whose name does not end in ``Error``: it is the SDK's
+  name, and ``MesoLiveApiError`` is the SDK's error model, :mod:`.models`). One subclass
+  per known :class:`~.models.StatusCode`; an unknown status raises the base class with the
+  raw status kept. ``DuplicateRequest`` and ``Conflict`` are normal
   control flow for idempotent calls: catch :class:`DuplicateRequestError` /
   :class:`ConflictError`, or test with :func:`is_duplicate_request` / :func:`is_conflict`.
 * :class:`MesoLiveSignalRError`: the transport, the protocol or the *shape* of a payload was
@@ -30,7 +32,7 @@ __all__ = [
     "MesoLiveSignalRError",
     "DecodeError",
     "EncodeError",
-    "InvalidIdempotencyKey",
+    "InvalidIdempotencyKeyError",
     "MesoLiveApiException",
     "DuplicateRequestError",
     "ConflictError",
@@ -82,7 +84,7 @@ class EncodeError(MesoLiveError, ValueError):
     """A value cannot be put on the wire (a naive datetime, a non-finite Decimal, ...)."""
 
 
-class InvalidIdempotencyKey(MesoLiveError, ValueError):
+class InvalidIdempotencyKeyError(MesoLiveError, ValueError):
     """An idempotency key breaks the rules in :func:`~._catalogue.validate_idempotency_key`."""
 
 

@@ -262,7 +262,7 @@ class EventFeed:
         events.connection.on_reconnecting(self._on_reconnecting)
         events.connection.on_reconnected(self._on_reconnected)
 
-    def stats(self) -> FeedStats:
+    def statistics(self) -> FeedStats:
         return FeedStats(duplicates=self.sequencer.duplicates + self._old_repeats,
                          cursor=self.cursor,
                          queued=self._send.statistics().current_buffer_used,

@@ -14,7 +14,7 @@ from collections import deque
 
 import trio
 
-from sessionkit.runtime import TransportClosed
+from sessionkit.runtime import TransportClosedError
 
 __all__ = ["FrameInbox", "FrameOutbox"]
 
@@ -50,7 +50,7 @@ class FrameInbox:
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self.frames:
             if self.closed is not None:
-                raise TransportClosed(self.closed)
+                raise TransportClosedError(self.closed)
             await self._readers.park()
         out = list(self.frames)  # taken after the last point where we can be cancelled
         self.frames.clear()

@@ -8,7 +8,7 @@ The reference's pattern (core concepts, "Idempotency"; hubs §4.1), made into on
 2. **Persisted before sending.** The key, the operation and a hash of the request are
    written to the session store (:meth:`~sessionkit.store.SessionStore.record_intent`) and
    committed before the call goes out. A key recorded again for another request is refused
-   locally (:class:`~sessionkit.store.IdempotencyConflict`) before anything is sent.
+   locally (:class:`~sessionkit.store.IdempotencyConflictError`) before anything is sent.
 3. **A retry reuses it.** A key whose outcome the store already holds is answered from the
    store, without a call. An open key (a previous process died before the answer) is sent
    again with the same key: the server runs it at most once.
@@ -50,12 +50,12 @@ from ._errors import (
 )
 from ._hubs import ControlHub, OutcomeUnknownError
 
-__all__ = ["IdempotentCaller", "new_key", "request_hash", "OutcomeUnresolved"]
+__all__ = ["IdempotentCaller", "new_key", "request_hash", "OutcomeUnresolvedError"]
 
 logger = logging.getLogger(__name__)
 
 
-class OutcomeUnresolved(MesoLiveSignalRError):
+class OutcomeUnresolvedError(MesoLiveSignalRError):
     """The outcome of an idempotent call stayed unknown within ``resolve_timeout``; the key
     stays open in the store and a later retry with the same key is safe."""
 
@@ -98,7 +98,7 @@ class IdempotentCaller:
     ``store``: a :class:`~sessionkit.store.SessionStore` (None: nothing is persisted, the
     other rules still hold). ``poll_interval`` .. ``max_poll_interval``: the backoff while a
     record is ``Processing`` or the connection is down; ``resolve_timeout``: how long an
-    unknown outcome may take to resolve before :class:`OutcomeUnresolved`.
+    unknown outcome may take to resolve before :class:`OutcomeUnresolvedError`.
     """
 
     def __init__(self, control: ControlHub, store: Any = None, *, poll_interval: float = 0.1,
@@ -163,7 +163,7 @@ class IdempotentCaller:
                 logger.info("%s %s: still processing; waiting", spec.name, key)
                 outcome = await self._wait_processing(key, operation, deadline)
                 if outcome is None:
-                    raise OutcomeUnresolved(
+                    raise OutcomeUnresolvedError(
                         f"{spec.name} {key}: still processing after {self.resolve_timeout:g} s",
                         key=key, operation=operation) from exc
                 return self._from_record(spec, outcome)
@@ -175,13 +175,13 @@ class IdempotentCaller:
                     outcome = (record if record.status != m.IdempotencyRecordStatus.PROCESSING
                                else await self._wait_processing(key, operation, deadline))
                     if outcome is None:
-                        raise OutcomeUnresolved(
+                        raise OutcomeUnresolvedError(
                             f"{spec.name} {key}: still processing after "
                             f"{self.resolve_timeout:g} s", key=key, operation=operation) from exc
                     return self._from_record(spec, outcome)
                 resends += 1
                 if resends > self.max_resends:
-                    raise OutcomeUnresolved(
+                    raise OutcomeUnresolvedError(
                         f"{spec.name} {key}: the call did not reach the server in "
                         f"{self.max_resends} attempts", key=key, operation=operation) from exc
                 logger.info("%s %s: never reached the server; sending it again", spec.name, key)
@@ -199,7 +199,7 @@ class IdempotentCaller:
                 return None
             except MesoLiveSignalRError as exc:
                 if trio.current_time() + delay > deadline:
-                    raise OutcomeUnresolved(
+                    raise OutcomeUnresolvedError(
                         f"{operation} {key}: could not read the idempotency record within "
                         f"{self.resolve_timeout:g} s: {exc}", key=key, operation=operation
                     ) from exc

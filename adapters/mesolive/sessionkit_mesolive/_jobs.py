@@ -5,8 +5,8 @@ its ``JobId`` in the session store while it is in flight (``add_job``; ``finish_
 outcome was handled), and waits for whichever comes first: the status poll
 (``GetPreparePosition*Status``, with backoff) or the Event Hub callback
 ``OnPosition*PreparationCompleted`` / ``...Failed``. Statuses are ``Pending``, ``Running``,
-``Completed`` (the result, with its ``ExecPlanId``), ``Failed`` (:class:`PreparationFailed`)
-and ``Cancelled`` (:class:`PreparationCancelled`). :meth:`Preparations.cancel` is best effort:
+``Completed`` (the result, with its ``ExecPlanId``), ``Failed`` (:class:`PreparationFailedError`)
+and ``Cancelled`` (:class:`PreparationCancelledError`). :meth:`Preparations.cancel` is best effort:
 a job that already finished cannot be cancelled, and the cancel reports the status it had.
 
 :class:`Executor` carries out a completed plan: ``ApplyPaperFills`` on a paper account, one
@@ -34,7 +34,8 @@ from ._hubs import EventHub, OutcomeUnknownError
 from ._idempotency import IdempotentCaller
 
 __all__ = ["JobKind", "KINDS", "ENTRY", "EXIT", "ADJUSTMENT", "Preparations",
-           "PreparationFailed", "PreparationCancelled", "PreparationTimedOut", "Executor"]
+           "PreparationFailedError", "PreparationCancelledError", "PreparationTimedOutError",
+           "Executor"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class JobKind:
 KINDS: dict[str, JobKind] = {k: JobKind(k) for k in (ENTRY, EXIT, ADJUSTMENT)}
 
 
-class PreparationFailed(MesoLiveError):
+class PreparationFailedError(MesoLiveError):
     """The preparation job failed; ``error`` is the server's text."""
 
     def __init__(self, kind: str, job_id: str, error: str | None) -> None:
@@ -79,7 +80,7 @@ class PreparationFailed(MesoLiveError):
         self.kind, self.job_id, self.error = kind, job_id, error
 
 
-class PreparationCancelled(MesoLiveError):
+class PreparationCancelledError(MesoLiveError):
     """The preparation job was cancelled before it finished."""
 
     def __init__(self, kind: str, job_id: str) -> None:
@@ -87,7 +88,7 @@ class PreparationCancelled(MesoLiveError):
         self.kind, self.job_id = kind, job_id
 
 
-class PreparationTimedOut(MesoLiveError, TimeoutError):
+class PreparationTimedOutError(MesoLiveError, TimeoutError):
     """:meth:`Preparations.wait` gave up after ``timeout`` seconds: the job's outcome is not
     known yet. It stays in the store (``in_flight()``); wait again, or cancel it."""
 
@@ -191,10 +192,10 @@ class Preparations:
 
     async def wait(self, kind: str | JobKind, job_id: str) -> Any:
         """The job's result once it completed (poll or callback, whichever first); raises
-        :class:`PreparationFailed` / :class:`PreparationCancelled`, the API error of the
+        :class:`PreparationFailedError` / :class:`PreparationCancelledError`, the API error of the
         status call itself (a :class:`MesoLiveApiException` such as ``NotFound``, or a
         :class:`MesoLiveSignalRError` that retrying cannot cure), or
-        :class:`PreparationTimedOut` after ``timeout``. The job leaves the store once its
+        :class:`PreparationTimedOutError` after ``timeout``. The job leaves the store once its
         outcome is known."""
         k = _kind(kind)
         waiter = self._waiter(job_id)
@@ -210,7 +211,7 @@ class Preparations:
             self._awaited.discard(job_id)
         if scope.cancelled_caught and waiter.outcome is None:
             assert self.timeout is not None
-            raise PreparationTimedOut(k.name, job_id, self.timeout)
+            raise PreparationTimedOutError(k.name, job_id, self.timeout)
         self._waiters.pop(job_id, None)
         outcome = waiter.outcome
         assert outcome is not None
@@ -223,8 +224,8 @@ class Preparations:
         if outcome.status == m.PreparationStatus.COMPLETED:
             return outcome.result
         if outcome.status == m.PreparationStatus.CANCELLED:
-            raise PreparationCancelled(k.name, job_id)
-        raise PreparationFailed(k.name, job_id, outcome.error)
+            raise PreparationCancelledError(k.name, job_id)
+        raise PreparationFailedError(k.name, job_id, outcome.error)
 
     async def _poll(self, k: JobKind, job_id: str, waiter: _Waiter) -> None:
         """Poll until the job is final. Only an unknown outcome (the connection dropped) is

@@ -21,7 +21,7 @@ here names what was wrong with it). One SignalR connection is one
 ``connect()``, and :class:`SessionHubEndpoint` (on a
 :class:`~.sim.hubserver.HubServer`) accepts one per client connection. Stateful reconnect
 rides out a network blip inside one transport; a connection that cannot be resumed ends the
-transport (``TransportClosed``) and the runtime reconnects and resumes the session.
+transport (``TransportClosedError``) and the runtime reconnects and resumes the session.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import msgspec
 import trio
 
 from sessionkit import ConfigError
-from sessionkit.runtime import ConnectFailed, TransportClosed
+from sessionkit.runtime import ConnectError, TransportClosedError
 
 from ._frame_queues import FrameInbox, FrameOutbox
 from .signalr import HubConnection, HubError, Reconnected, ReconnectPolicy, SignalRError
@@ -68,7 +68,7 @@ DEFAULT_LINGER = 0.5
 
 #: resume the same SignalR connection after a blip, a few quick attempts; beyond that the
 #: transport ends and the session runtime reconnects
-SESSION_RECONNECT = ReconnectPolicy(initial_delay=0.05, max_delay=0.5, max_attempts=4)
+SESSION_RECONNECT = ReconnectPolicy(initial=0.05, max=0.5, max_attempts=4, first_immediate=True)
 
 
 def encode_frames(frames: list[bytes]) -> list[Any]:
@@ -154,7 +154,7 @@ class SessionHubTransport:
     connection carries the queue to the hub in ``SendFrames`` invocations, one at a time,
     in order, each holding what was queued meanwhile (up to ``MAX_SEND_BATCH_BYTES``). An
     invocation the hub answers with an error ends the transport with a reason naming it
-    (``TransportClosed`` from the next ``send_frames`` / ``receive_frames``): frames are
+    (``TransportClosedError`` from the next ``send_frames`` / ``receive_frames``): frames are
     never dropped in silence.
     """
 
@@ -197,7 +197,7 @@ class SessionHubTransport:
             self._stop.set()
             raise
         if self._error is not None:
-            raise ConnectFailed(_connect_reason(self._error, self.url))
+            raise ConnectError(_connect_reason(self._error, self.url))
 
     async def _life(self) -> None:
         try:
@@ -272,7 +272,7 @@ class SessionHubTransport:
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
         if self._inbox.closed is not None:
-            raise TransportClosed(self._inbox.closed)
+            raise TransportClosedError(self._inbox.closed)
         self._outbox.put(frames)
 
     async def receive_frames(self) -> list[bytes]:
@@ -389,12 +389,12 @@ class ServerSessionTransport:
 
     async def send_frames(self, frames: list[bytes]) -> None:
         if self._inbox.closed is not None:
-            raise TransportClosed(self._inbox.closed)
+            raise TransportClosedError(self._inbox.closed)
         try:
             await self.connection.send(ON_FRAMES, encode_frames(frames))
         except SignalRError as exc:
             self._inbox.close(self._inbox.closed or f"the client connection is gone: {exc}")
-            raise TransportClosed(self._inbox.closed or "closed") from None
+            raise TransportClosedError(self._inbox.closed or "closed") from None
 
     async def receive_frames(self) -> list[bytes]:
         return await self._inbox.take()

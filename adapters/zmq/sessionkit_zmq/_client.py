@@ -3,11 +3,11 @@
 :class:`ZmqConnector` opens a connection and returns only once the ZMTP handshake (with
 CURVE, the key exchange and the server's ZAP verdict) has succeeded, reading the socket
 monitor; a refused key, a wrong server key, a mechanism mismatch or no answer within
-``connect_timeout`` raise :class:`~sessionkit.runtime.ConnectFailed` naming the reason.
+``connect_timeout`` raise :class:`~sessionkit.runtime.ConnectError` naming the reason.
 
 :class:`ZmqTransport` is one connection. ZeroMQ would reconnect a DEALER by itself, but a
 reference-protocol session belongs to one connection (its login), so once connected a
-disconnect ends the transport (:class:`~sessionkit.runtime.TransportClosed`) and the
+disconnect ends the transport (:class:`~sessionkit.runtime.TransportClosedError`) and the
 runtime's reconnect policy opens a new connection and session, resuming by event id.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import trio
 import zmq
 
-from sessionkit.runtime import ConnectFailed, TransportClosed
+from sessionkit.runtime import ConnectError, TransportClosedError
 
 from ._address import check_endpoint
 from ._framing import HELLO, close_message, parse_multipart
@@ -97,7 +97,7 @@ class ZmqConnector:
             try:
                 sock.connect(self.endpoint)
             except zmq.ZMQError as exc:
-                raise ConnectFailed(f"cannot connect to {self.endpoint!r}: {exc}") from None
+                raise ConnectError(f"cannot connect to {self.endpoint!r}: {exc}") from None
             await self._handshake(mon)
             sock.send_multipart(HELLO, NOBLOCK)  # the server accepts the connection on it
         except BaseException:
@@ -121,7 +121,7 @@ class ZmqConnector:
                         return
                     failure = self._failure(ev)
                     if failure is not None:
-                        raise ConnectFailed(failure)
+                        raise ConnectError(failure)
                     if ev.event == zmq.EVENT_CONNECT_RETRIED:
                         retries += 1
                     last = ev
@@ -131,10 +131,10 @@ class ZmqConnector:
         what = f"no TCP connection (refused or unreachable; {retries} retries)"
         if last is not None and last.event == zmq.EVENT_CONNECTED:
             what = "connected, but the handshake did not finish (no answer)"
-        raise ConnectFailed(f"no connection to {self.endpoint} within {timeout} s: {what}")
+        raise ConnectError(f"no connection to {self.endpoint} within {timeout} s: {what}")
 
     def _failure(self, ev: MonitorEvent) -> str | None:
-        """The ConnectFailed reason for a monitor event that ends the attempt, else None."""
+        """The ConnectError reason for a monitor event that ends the attempt, else None."""
         where = self.endpoint
         if ev.event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             key = fingerprint(self.curve.keypair.public) if self.curve else "(none)"
@@ -232,13 +232,13 @@ class ZmqTransport:
                 logger.info("%s", self._closed)
 
     async def receive_frames(self) -> list[bytes]:
-        """Wait for frames and return every one ready; TransportClosed when it ends."""
+        """Wait for frames and return every one ready; TransportClosedError when it ends."""
         await trio.lowlevel.checkpoint_if_cancelled()
         waited = False
         while True:
             sock = self._sock
             if sock is None:
-                raise TransportClosed(self._closed or "transport closed")
+                raise TransportClosedError(self._closed or "transport closed")
             frames = self._drain(sock)
             if frames:
                 if not waited:
@@ -246,7 +246,7 @@ class ZmqTransport:
                 return frames
             if self._closed is not None:
                 self._teardown(0)
-                raise TransportClosed(self._closed)
+                raise TransportClosedError(self._closed)
             # A wake that brought no frame may be the monitor's (a disconnect): read it
             if waited or self._mon_unread:
                 self._mon_unread = False
@@ -258,7 +258,7 @@ class ZmqTransport:
             try:
                 await self._waiter.wait()
             except trio.ClosedResourceError:
-                raise TransportClosed(self._closed or "transport closed") from None
+                raise TransportClosedError(self._closed or "transport closed") from None
             waited = True
 
     # -- sending ---------------------------------------------------------------------
@@ -279,7 +279,7 @@ class ZmqTransport:
             if exc.errno == errno.EMSGSIZE:  # pragma: no cover - DEALER has no limit here
                 raise
             self._closed = f"sending to {self.endpoint} failed: {exc}"
-            raise TransportClosed(self._closed) from None
+            raise TransportClosedError(self._closed) from None
         finally:
             self.frames_sent += i - start
         if self._waiter.parked and events(sock) & POLLIN:
@@ -289,7 +289,7 @@ class ZmqTransport:
     def _open_socket(self) -> zmq.Socket[Any]:
         sock = self._sock
         if sock is None or self._closed is not None:
-            raise TransportClosed(self._closed or "transport closed")
+            raise TransportClosedError(self._closed or "transport closed")
         return sock
 
     async def send_frames(self, frames: Sequence[bytes]) -> None:
@@ -306,11 +306,11 @@ class ZmqTransport:
             if not events(sock) & POLLOUT:
                 self._check_monitor()
                 if self._closed is not None:
-                    raise TransportClosed(self._closed)
+                    raise TransportClosedError(self._closed)
                 try:
                     await self._waiter.wait()
                 except trio.ClosedResourceError:
-                    raise TransportClosed(self._closed or "transport closed") from None
+                    raise TransportClosedError(self._closed or "transport closed") from None
                 sock = self._open_socket()
             i = self._send_some(sock, frames, i)
 
@@ -320,7 +320,7 @@ class ZmqTransport:
         The runtime's :class:`~sessionkit.runtime.NonBlockingTransport`: a submitting task
         sends at once while the owner is parked in :meth:`receive_frames`. Past ZeroMQ's
         SNDHWM it stops and leaves the rest to the owner's :meth:`send_frames`. Raises
-        TransportClosed on a closed connection.
+        TransportClosedError on a closed connection.
         """
         return self._send_some(self._open_socket(), frames, 0)
 

@@ -24,7 +24,7 @@ import trio
 import zmq
 
 from sessionkit import ConfigError
-from sessionkit.runtime import TransportClosed
+from sessionkit.runtime import TransportClosedError
 
 from ._address import check_endpoint, split_tcp_endpoint
 from ._client import ZmqConnector
@@ -87,7 +87,7 @@ class ServerTransport:
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self._frames:
             if self._closed is not None:
-                raise TransportClosed(self._closed)
+                raise TransportClosedError(self._closed)
             await self._lot.park()
         out = list(self._frames)
         self._frames.clear()
@@ -183,8 +183,8 @@ class ZmqServerEndpoint:
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self._pending:
             if self._closed is not None:
-                raise TransportClosed(f"server endpoint {self.endpoint} is closed: "
-                                      f"{self._closed}")
+                raise TransportClosedError(f"server endpoint {self.endpoint} is closed: "
+                                           f"{self._closed}")
             await self._accept_lot.park()
         t = self._pending.popleft()
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -332,7 +332,7 @@ class ZmqServerEndpoint:
         flags = NOBLOCK | zmq.SNDMORE
         while i < n:
             if t._closed is not None:
-                raise TransportClosed(t._closed)
+                raise TransportClosedError(t._closed)
             try:
                 while i < n:
                     sock.send(ident, flags)
@@ -358,9 +358,9 @@ class ZmqServerEndpoint:
                 if exc.errno == errno.EHOSTUNREACH:
                     self._close_peer(t, "the client disconnected (host unreachable)",
                                      local=False)
-                    raise TransportClosed(t._closed or "closed") from None
+                    raise TransportClosedError(t._closed or "closed") from None
                 if exc.errno == zmq.ENOTSOCK or self._closed is not None:
-                    raise TransportClosed(f"server endpoint {self.endpoint} is closed") \
+                    raise TransportClosedError(f"server endpoint {self.endpoint} is closed") \
                         from None
                 raise
         t.frames_sent += n

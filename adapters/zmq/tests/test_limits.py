@@ -15,7 +15,7 @@ import trio
 from sessionkit_zmq import SocketOptions, ZmqConnector, adapter
 
 import sessionkit as sk
-from sessionkit.runtime import TransportClosed, open_session
+from sessionkit.runtime import TransportClosedError, open_session
 
 from .conftest import fast_options
 
@@ -196,10 +196,10 @@ def test_the_server_drops_a_client_that_floods_it_past_its_inbound_bound() -> No
             with trio.fail_after(20):
                 for _ in range(16):
                     await client.send_frames([b"y" * MiB])
-                with pytest.raises(TransportClosed, match="max_inbound_bytes"):
+                with pytest.raises(TransportClosedError, match="max_inbound_bytes"):
                     while True:
                         await client.receive_frames()
-            with pytest.raises(TransportClosed, match="did not read"):
+            with pytest.raises(TransportClosedError, match="did not read"):
                 await server.receive_frames()
 
     trio.run(main)

@@ -13,7 +13,7 @@ from sessionkit_zmq import CurveClient, CurveServer, KeyPair, ZmqConnector, adap
 from sessionkit_zmq.sim import serve_simulator
 
 import sessionkit as sk
-from sessionkit.runtime import ConnectFailed, ConnectionFailedError, open_session
+from sessionkit.runtime import ConnectError, ConnectionFailedError, open_session
 
 from .conftest import fast_options
 
@@ -23,7 +23,7 @@ BOUND = 5.0  # every refusal must come well within this (the real figure is mill
 def _connect_error(endpoint: str, curve: CurveClient | None) -> str:
     async def main() -> str:
         with trio.fail_after(BOUND):
-            with pytest.raises(ConnectFailed) as info:
+            with pytest.raises(ConnectError) as info:
                 await ZmqConnector(endpoint, curve=curve,
                                    options=fast_options(connect_timeout=30.0)).connect()
         return info.value.reason
@@ -35,7 +35,7 @@ def test_an_unknown_client_key_is_refused_with_the_reason() -> None:
     async def main() -> None:
         async with adapter.serve(options=fast_options()) as ep:
             stranger = CurveClient(keypair=KeyPair.generate(), server_key=ep.server_key)
-            with trio.fail_after(BOUND), pytest.raises(ConnectFailed) as info:
+            with trio.fail_after(BOUND), pytest.raises(ConnectError) as info:
                 await ZmqConnector(ep.endpoint, curve=stranger,
                                    options=fast_options(connect_timeout=30.0)).connect()
             reason = info.value.reason
@@ -57,7 +57,7 @@ def test_a_wrong_server_key_fails_with_the_reason() -> None:
         async with adapter.serve(options=fast_options()) as ep:
             wrong = CurveClient(keypair=ep.connector().curve.keypair,
                                 server_key=KeyPair.generate().public)
-            with trio.fail_after(BOUND), pytest.raises(ConnectFailed) as info:
+            with trio.fail_after(BOUND), pytest.raises(ConnectError) as info:
                 await ZmqConnector(ep.endpoint, curve=wrong,
                                    options=fast_options(connect_timeout=30.0)).connect()
             assert "server public key" in info.value.reason
@@ -69,12 +69,12 @@ def test_a_wrong_server_key_fails_with_the_reason() -> None:
 def test_plain_client_against_curve_server_and_back() -> None:
     async def main() -> None:
         async with adapter.serve(options=fast_options()) as ep:
-            with trio.fail_after(BOUND), pytest.raises(ConnectFailed, match="CURVE"):
+            with trio.fail_after(BOUND), pytest.raises(ConnectError, match="CURVE"):
                 await ZmqConnector(ep.endpoint, options=fast_options(connect_timeout=30.0)
                                    ).connect()
         async with adapter.serve(curve=False, options=fast_options()) as ep:
             kp = KeyPair.generate()
-            with trio.fail_after(BOUND), pytest.raises(ConnectFailed, match="CURVE"):
+            with trio.fail_after(BOUND), pytest.raises(ConnectError, match="CURVE"):
                 await ZmqConnector(ep.endpoint, curve=CurveClient(keypair=kp,
                                                                   server_key=kp.public),
                                    options=fast_options(connect_timeout=30.0)).connect()
@@ -111,7 +111,7 @@ def test_keys_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
                 await client.submit(sk.GetContracts())
             for bad in (CurveClient(keypair=stranger, server_key=server_keys.public),
                         CurveClient(keypair=client_keys, server_key=stranger.public)):
-                with pytest.raises(ConnectFailed) as info:
+                with pytest.raises(ConnectError) as info:
                     await sim.connector(curve=bad).connect()
                 logging.getLogger("test").error("connect failed: %s (%r)", info.value, bad)
 
@@ -147,18 +147,18 @@ class _Failures(sk.MessageProcessor):
 
 
 class _Counting:
-    """A connector counting its attempts and the ConnectFailed each raised."""
+    """A connector counting its attempts and the ConnectError each raised."""
 
     def __init__(self, inner: ZmqConnector) -> None:
         self.inner = inner
         self.attempts = 0
-        self.errors: list[ConnectFailed] = []
+        self.errors: list[ConnectError] = []
 
     async def connect(self) -> object:
         self.attempts += 1
         try:
             return await self.inner.connect()
-        except ConnectFailed as exc:
+        except ConnectError as exc:
             self.errors.append(exc)
             raise
 
@@ -170,7 +170,7 @@ class _Counting:
 ])
 def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str,
                                                                        words: str) -> None:
-    """One failed connect is one ConnectFailed from the adapter, and the engine hears it
+    """One failed connect is one ConnectError from the adapter, and the engine hears it
     once: one on_connection_failed and one ConnectionFailedError, both with the reason."""
     async def attempt(endpoint: str, curve: CurveClient) -> None:
         connector = _Counting(ZmqConnector(endpoint, curve=curve,

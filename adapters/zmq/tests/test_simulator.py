@@ -127,7 +127,7 @@ def test_bad_frames_from_the_exchange_are_reported_and_the_session_goes_on() -> 
 
 
 def test_the_window_rejects_before_zeromq_could_drop_anything() -> None:
-    """A silent exchange: the session's window fills and rejects (SessionBusy); every frame
+    """A silent exchange: the session's window fills and rejects (SessionBusyError); every frame
     sent reached the exchange (nothing was dropped on the way)."""
     async def main() -> None:
         async with serve_simulator(options=fast_options(sndhwm=10, rcvhwm=10)) as sim:
@@ -139,7 +139,7 @@ def test_the_window_rejects_before_zeromq_could_drop_anything() -> None:
                 for _ in range(50):
                     client.submit_nowait(sk.LimitOrder(contract_id=1, size=1,
                                                        price_in_cents=100))
-                with pytest.raises(sk.SessionBusy) as info:
+                with pytest.raises(sk.SessionBusyError) as info:
                     client.submit_nowait(sk.LimitOrder(contract_id=1, size=1,
                                                        price_in_cents=100))
                 assert info.value.reason == "window"
@@ -174,7 +174,7 @@ def test_a_new_connection_replaces_the_old_one() -> None:
             second = await sim.connector().connect()
             await second.send_frames([sk.JsonCodec().encode(sk.Login(account="a"))])
             await second.receive_frames()
-            with trio.fail_after(5), pytest.raises(sk.runtime.TransportClosed,
+            with trio.fail_after(5), pytest.raises(sk.runtime.TransportClosedError,
                                                    match="replaced"):
                 while True:
                     await first.receive_frames()
@@ -211,7 +211,7 @@ def test_the_simulator_command_with_curve_files(tmp_path: Path) -> None:
                 await client.submit(sk.GetContracts())
                 await rec.until("contract", 3)
             stranger = CurveClient(keypair=KeyPair.generate(), server_key=curve.server_key)
-            with pytest.raises(sk.runtime.ConnectFailed, match="allow-list"):
+            with pytest.raises(sk.runtime.ConnectError, match="allow-list"):
                 await ZmqConnector(endpoint, curve=stranger, options=fast_options()).connect()
 
         trio.run(main)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sessionkit_zmq import ZmqConnector, adapter, serve_endpoint
 from sessionkit_zmq._framing import close_message
 
-from sessionkit.runtime import ConnectFailed, NonBlockingTransport, Transport, TransportClosed
+from sessionkit.runtime import ConnectError, NonBlockingTransport, Transport, TransportClosedError
 
 from .conftest import LOOPBACK, fast_options, receive_n
 
@@ -169,7 +169,7 @@ def test_close_during_receive_ends_the_receive() -> None:
             async def reader() -> None:
                 try:
                     await client.receive_frames()
-                except TransportClosed as exc:
+                except TransportClosedError as exc:
                     errors.append(exc.reason)
 
             async with trio.open_nursery() as nursery:
@@ -177,11 +177,11 @@ def test_close_during_receive_ends_the_receive() -> None:
                 await trio.testing.wait_all_tasks_blocked()
                 await client.aclose()
             assert errors and "closed locally" in errors[0]
-            with pytest.raises(TransportClosed):
+            with pytest.raises(TransportClosedError):
                 await client.send_frames([b"late"])
             await client.aclose()  # idempotent
             # the server is told: frames before the close, then the reason
-            with trio.fail_after(5), pytest.raises(TransportClosed, match="client closed"):
+            with trio.fail_after(5), pytest.raises(TransportClosedError, match="client closed"):
                 while True:
                     await server.receive_frames()
 
@@ -196,11 +196,11 @@ def test_server_close_reaches_the_client_after_its_frames() -> None:
             await server.aclose()
             with trio.fail_after(5):
                 assert await client.receive_frames() == [b"last words"]
-                with pytest.raises(TransportClosed, match="exchange closed the connection"):
+                with pytest.raises(TransportClosedError, match="exchange closed the connection"):
                     await client.receive_frames()
-            with pytest.raises(TransportClosed):
+            with pytest.raises(TransportClosedError):
                 await server.send_frames([b"x"])
-            with pytest.raises(TransportClosed, match="this side is closed"):
+            with pytest.raises(TransportClosedError, match="this side is closed"):
                 await server.receive_frames()
             await client.aclose()
 
@@ -211,7 +211,7 @@ def test_server_shutdown_and_lost_connection_are_reported() -> None:
     async def main() -> None:
         async with adapter.serve(options=fast_options()) as ep:
             client, server = await _pair(ep)
-        with trio.fail_after(5), pytest.raises(TransportClosed) as info:
+        with trio.fail_after(5), pytest.raises(TransportClosedError) as info:
             while True:
                 await client.receive_frames()
         assert "server shut down" in info.value.reason or "lost" in info.value.reason
@@ -225,9 +225,9 @@ def test_a_peer_that_vanishes_is_a_lost_connection(raw_context: Any) -> None:
     async def main() -> None:
         router, client = await _raw_router_and_client(raw_context)
         router.close(linger=0)
-        with trio.fail_after(5), pytest.raises(TransportClosed, match="was lost"):
+        with trio.fail_after(5), pytest.raises(TransportClosedError, match="was lost"):
             await client.receive_frames()
-        with pytest.raises(TransportClosed):
+        with pytest.raises(TransportClosedError):
             await client.send_frames([b"x"])
         await client.aclose()
 
@@ -250,7 +250,7 @@ def test_oversize_and_garbled_messages(raw_context: Any) -> None:
         # that more parts belong together: a control message)
         assert got == [b"y" * 1500, b"{\"type\":", b"\"x\"}", b"\xff\x00garbled"]
         router.send_multipart([ident, b"z" * 2001])               # over ZMQ_MAXMSGSIZE
-        with trio.fail_after(5), pytest.raises(TransportClosed, match="MAXMSGSIZE"):
+        with trio.fail_after(5), pytest.raises(TransportClosedError, match="MAXMSGSIZE"):
             await client.receive_frames()
         await client.aclose()
         router.close(linger=0)
@@ -325,7 +325,7 @@ def test_each_connection_is_its_own_transport() -> None:
                 assert await c.receive_frames() == [b"to from %d" % i]
                 await c.aclose()
             for s in servers:
-                with trio.fail_after(5), pytest.raises(TransportClosed):
+                with trio.fail_after(5), pytest.raises(TransportClosedError):
                     await s.receive_frames()
 
     trio.run(main)
@@ -338,7 +338,7 @@ def test_connect_refused_times_out_with_a_reason() -> None:
         async with adapter.serve(curve=False) as ep:
             endpoint = ep.endpoint
         connector = ZmqConnector(endpoint, options=fast_options(connect_timeout=0.3))
-        with pytest.raises(ConnectFailed, match="no TCP connection"):
+        with pytest.raises(ConnectError, match="no TCP connection"):
             await connector.connect()
         # an address that cannot work is refused where it is given, not at connect()
         with pytest.raises(ConfigError, match="port 'notaport' is not a number"):
@@ -367,7 +367,7 @@ def test_close_message_from_the_client_is_its_reason() -> None:
         async with adapter.serve(curve=False, options=fast_options()) as ep:
             client, server = await _pair(ep)
             client._sock.send_multipart(close_message("going home"))
-            with trio.fail_after(5), pytest.raises(TransportClosed, match="going home"):
+            with trio.fail_after(5), pytest.raises(TransportClosedError, match="going home"):
                 await server.receive_frames()
             await client.aclose()
 
@@ -414,7 +414,7 @@ def test_frames_received_before_a_drop_are_delivered_first(raw_context: Any) -> 
         await trio.sleep(0.05)
         got, _ = await receive_n(client, 100)
         assert got == [b"m%d" % i for i in range(100)]
-        with trio.fail_after(5), pytest.raises(TransportClosed, match="was lost"):
+        with trio.fail_after(5), pytest.raises(TransportClosedError, match="was lost"):
             await client.receive_frames()
         await client.aclose()
 
@@ -430,7 +430,7 @@ def test_frames_a_client_sent_before_it_vanished_reach_the_server() -> None:
             await trio.sleep(0.05)
             got, _ = await receive_n(server, 100)
             assert got == [b"m%d" % i for i in range(100)]
-            with trio.fail_after(5), pytest.raises(TransportClosed, match="disconnected"):
+            with trio.fail_after(5), pytest.raises(TransportClosedError, match="disconnected"):
                 await server.receive_frames()
 
     trio.run(main)
@@ -445,10 +445,10 @@ def test_send_frames_nowait_on_a_closed_connection_raises_and_the_receive_says_w
         router, client = await _raw_router_and_client(raw_context)
         ident = _raw_accept(router)
         router.send_multipart([ident, *close_message("maintenance")])
-        with pytest.raises(TransportClosed, match="maintenance"):
+        with pytest.raises(TransportClosedError, match="maintenance"):
             with trio.fail_after(5):
                 await client.receive_frames()
-        with pytest.raises(TransportClosed, match="maintenance"):
+        with pytest.raises(TransportClosedError, match="maintenance"):
             client.send_frames_nowait([b"late"])
         router.close(linger=0)
 

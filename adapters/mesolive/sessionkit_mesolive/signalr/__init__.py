@@ -76,7 +76,7 @@ from ._protocol import (
     encode_handshake_response,
     encode_message,
 )
-from ._reconnect import ReconnectPolicy
+from ._reconnect import SIGNALR_RECONNECT, ReconnectPolicy
 from ._server_protocol import ServerProtocol
 from ._stateful import DEFAULT_BUFFER_SIZE, ReceiveSequencer, ReplayBuffer
 from ._stream import OVERFLOW_POLICIES, HubStream, ItemsDropped
@@ -125,6 +125,7 @@ __all__ = [
     "RECORD_SEPARATOR",
     "ReceiveSequencer",
     "ReconnectPolicy",
+    "SIGNALR_RECONNECT",
     "Reconnected",
     "RecordParser",
     "ReplayBuffer",

@@ -25,17 +25,17 @@ from ._errors import (
 )
 from ._events import ServerInvoked
 from ._messages import Completion
-from ._reconnect import ReconnectPolicy
-from ._stream import HubStream, StreamBuffer, check_buffer_options
+from ._reconnect import SIGNALR_RECONNECT, ReconnectPolicy
+from ._stream import HubStream, Overflow, StreamBuffer, check_buffer_options
 from ._supervisor import ConnectionState, Reconnected, Supervisor, Waiter, maybe_await
-from ._transport import default_websocket_library
+from ._transport import TokenTransport, WebSocketLibrary, default_websocket_library
 
 __all__ = ["HubConnection"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DEFAULT_RECONNECT = ReconnectPolicy()
+DEFAULT_RECONNECT = SIGNALR_RECONNECT
 """Retry forever: at once, then 0.5 s doubling to 30 s, +/-20 % jitter."""
 
 TokenFactory = Callable[[], "str | None | Awaitable[str | None]"]
@@ -75,9 +75,9 @@ class HubConnection(Supervisor):
         server_timeout: float = 30.0,
         buffer_size: int = 100_000,
         max_message_size: int = 1024 * 1024,
-        websocket: str | None = None,
+        websocket: WebSocketLibrary | None = None,
         headers: Mapping[str, str] | None = None,
-        token_transport: str = "auto",
+        token_transport: TokenTransport = "auto",
         http_timeout: float = 10.0,
         rng: random.Random | None = None,
         max_pending_invocations: int = 1000,
@@ -128,7 +128,7 @@ class HubConnection(Supervisor):
         return self._proto.stateful
 
     @property
-    def websocket_library(self) -> str:
+    def websocket_library(self) -> WebSocketLibrary:
         return self._library
 
     def on(self, target: str, handler: Callable[..., Any]) -> None:
@@ -277,7 +277,7 @@ class HubConnection(Supervisor):
         await self._flush()
 
     def stream(self, method: str, *args: Any, max_buffered: int = 1000,
-               overflow: str = "wait") -> HubStream:
+               overflow: Overflow = "wait") -> HubStream:
         """The server-to-client stream ``method``: ``async for item in conn.stream(...)``.
 
         It starts on the first iteration and is cancelled on the server when the loop ends
@@ -360,7 +360,7 @@ class HubConnection(Supervisor):
 
     async def _start_stream(
         self, method: str, args: tuple[Any, ...], max_buffered: int = 1000,
-        overflow: str = "wait"
+        overflow: Overflow = "wait"
     ) -> tuple[str, StreamBuffer]:
         check_buffer_options(max_buffered, overflow)
         await self._check_can_send()

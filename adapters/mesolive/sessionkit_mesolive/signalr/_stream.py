@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import attrs
 import trio
@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = ["HubStream", "ItemsDropped", "OVERFLOW_POLICIES", "StreamBuffer", "StreamEnd"]
 
-OVERFLOW_POLICIES = frozenset({"wait", "drop_oldest"})
+Overflow = Literal["wait", "drop_oldest"]
+"""What a full stream buffer does: ``"wait"`` stops reading the connection until there is
+room (every item arrives), ``"drop_oldest"`` drops the oldest item (counted)."""
+
+OVERFLOW_POLICIES = frozenset(get_args(Overflow))
 
 
 @attrs.frozen
@@ -59,7 +63,7 @@ class StreamBuffer:
     __slots__ = ("items", "limit", "overflow", "end", "dropped_pending", "dropped_total",
                  "consumer", "peak", "_ready", "_on_room")
 
-    def __init__(self, limit: int, overflow: str, on_room: Callable[[], None]) -> None:
+    def __init__(self, limit: int, overflow: Overflow, on_room: Callable[[], None]) -> None:
         self.items: deque[Any] = deque()
         self.limit = limit
         self.overflow = overflow
@@ -129,7 +133,7 @@ class HubStream:
     """
 
     def __init__(self, conn: HubConnection, method: str, args: tuple[Any, ...], *,
-                 max_buffered: int = 1000, overflow: str = "wait") -> None:
+                 max_buffered: int = 1000, overflow: Overflow = "wait") -> None:
         check_buffer_options(max_buffered, overflow)
         self._conn = conn
         self.method = method

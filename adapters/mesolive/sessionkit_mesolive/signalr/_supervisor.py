@@ -67,7 +67,13 @@ from ._events import (
 )
 from ._negotiate import websocket_url
 from ._stream import StreamBuffer, StreamEnd
-from ._transport import WebSocketChannel, negotiate, open_websocket
+from ._transport import (
+    TokenTransport,
+    WebSocketChannel,
+    WebSocketLibrary,
+    negotiate,
+    open_websocket,
+)
 
 if TYPE_CHECKING:
     from ._client_protocol import ClientProtocol
@@ -134,8 +140,8 @@ class Supervisor(Backpressure):
     _token_factory: Any
     _stateful_wanted: bool
     _headers: dict[str, str]
-    _token_transport: str
-    _library: str
+    _token_transport: TokenTransport
+    _library: WebSocketLibrary
     _rng: random.Random
     _max_ws_size: int
     _flush: Callable[[], Any]

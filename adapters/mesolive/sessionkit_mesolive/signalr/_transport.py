@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import httpx
 import trio
@@ -137,7 +137,7 @@ class _OpenWebSocket:
 
     def __init__(
         self,
-        library: str,
+        library: WebSocketLibrary,
         url: str,
         headers: list[tuple[str, str]],
         *,
@@ -238,10 +238,17 @@ class _OpenWebSocket:
         return False
 
 
-WEBSOCKET_LIBRARIES = frozenset({"websockets", "trio-websocket"})
+TokenTransport = Literal["header", "query", "auto"]
+"""How the bearer token travels: the Authorization header, the ``access_token`` query
+parameter, or ``"auto"``: the header, and the query parameter if the upgrade answers 401."""
+
+WebSocketLibrary = Literal["websockets", "trio-websocket"]
+"""The WebSocket libraries the client can use."""
+
+WEBSOCKET_LIBRARIES = frozenset(get_args(WebSocketLibrary))
 
 
-def default_websocket_library() -> str:
+def default_websocket_library() -> WebSocketLibrary:
     """``"websockets"`` when its trio implementation is installed, else ``"trio-websocket"``."""
     try:
         import websockets.trio.client  # noqa: F401
@@ -254,7 +261,7 @@ def open_websocket(
     url: str,
     headers: list[tuple[str, str]],
     *,
-    library: str = "websockets",
+    library: WebSocketLibrary = "websockets",
     max_size: int = 4 * 1024 * 1024,
     open_timeout: float = 10.0,
     close_timeout: float = 1.0,

@@ -9,7 +9,7 @@ answer. :meth:`~MesoLiveDomain.call` dispatches by wire name through the catalog
 
 A transport (the hub server) wires it up: it calls methods, sends
 :meth:`~MesoLiveDomain.take_deliveries` as callbacks, polls streams, and calls ``advance``
-on a timer. :class:`~.domain_state.CallTimedOut` means "send no answer" (fault injection).
+on a timer. :class:`~.domain_state.CallTimedOutError` means "send no answer" (fault injection).
 
 >>> from sessionkit_mesolive import models as m
 >>> d = MesoLiveDomain.with_defaults(seed=1)
@@ -36,7 +36,7 @@ from .domain_idempotency import IdempotencyTable
 from .domain_jobs import ADJUSTMENT, ENTRY, EXIT, Preparation
 from .domain_market import Market, StreamBatch
 from .domain_state import (
-    CallTimedOut,
+    CallTimedOutError,
     Clock,
     DomainConfig,
     DomainState,
@@ -47,7 +47,7 @@ from .domain_state import (
     sorted_values,
 )
 
-__all__ = ["MesoLiveDomain", "DomainConfig", "Faults", "Delivery", "CallTimedOut",
+__all__ = ["MesoLiveDomain", "DomainConfig", "Faults", "Delivery", "CallTimedOutError",
            "StreamBatch", "DEFAULT_START"]
 
 logger = logging.getLogger(__name__)

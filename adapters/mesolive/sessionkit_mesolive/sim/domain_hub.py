@@ -19,7 +19,7 @@ callbacks every ``tick`` seconds::
         port = await nursery.start(serve, server)
 
 Fault knobs: the domain's own (:attr:`MesoLiveDomain.faults`); a call that raises
-:class:`~.domain_state.CallTimedOut` makes the server forget the caller's connection, so the
+:class:`~.domain_state.CallTimedOutError` makes the server forget the caller's connection, so the
 answer is lost and the client must recover (``GetIdempotencyRecord``, event replay).
 """
 
@@ -37,7 +37,7 @@ from .._converters import MesoLiveConverter, default_converter
 from .._errors import DecodeError, MesoLiveApiException
 from .domain import MesoLiveDomain
 from .domain_events import corrupt_payload
-from .domain_state import CallTimedOut
+from .domain_state import CallTimedOutError
 from .hubserver import Hub as ServerHub
 from .hubserver import HubCallContext, HubMethodError, HubServer, ServerConnection
 
@@ -139,7 +139,7 @@ class DomainHubs:
             except MesoLiveApiException as exc:
                 await self.flush()
                 return self._envelope(spec, exc=exc)
-            except CallTimedOut:
+            except CallTimedOutError:
                 # the effect happened (or will); the caller must never see the answer: drop
                 # the connection, forget its token (no resume), and answer nothing
                 logger.info("%s: dropping the connection so the answer is lost", spec.name)

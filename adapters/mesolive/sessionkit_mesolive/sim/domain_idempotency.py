@@ -30,8 +30,8 @@ import msgspec
 from .. import models as m
 from .._catalogue import METHODS, validate_idempotency_key
 from .._converters import default_converter
-from .._errors import InvalidIdempotencyKey, MesoLiveApiException, api_exception
-from .domain_state import CallTimedOut, DomainState, fail
+from .._errors import InvalidIdempotencyKeyError, MesoLiveApiException, api_exception
+from .domain_state import CallTimedOutError, DomainState, fail
 
 __all__ = ["Outcome", "IdempotencyTable", "request_hash"]
 
@@ -84,7 +84,7 @@ class IdempotencyTable:
         operation = str(spec.operation)
         try:
             key_text = validate_idempotency_key(getattr(args, "idempotency_key", None))
-        except InvalidIdempotencyKey as exc:
+        except InvalidIdempotencyKeyError as exc:
             fail(m.StatusCode.BAD_REQUEST, str(exc), code="ValidationFailed",
                  field="IdempotencyKey")
         key = (operation, key_text)
@@ -101,11 +101,11 @@ class IdempotencyTable:
         if stall is not None:
             self._stalled.append(_Stalled(method, key, effect, self._state.clock.now + stall))
             logger.info("%s %s: stalled for %.3fs", method, key_text, stall)
-            raise CallTimedOut(method)
+            raise CallTimedOutError(method)
         result = self._execute(key, effect)
         if self._state.faults.take_timeout(method):
             logger.info("%s %s: took effect, answer dropped", method, key_text)
-            raise CallTimedOut(method)
+            raise CallTimedOutError(method)
         return result
 
     def _refuse_repeat(self, record: m.IdempotencyRecord, digest: str) -> None:

@@ -32,7 +32,7 @@ __all__ = [
     "PrepJob",
     "PendingFill",
     "DomainState",
-    "CallTimedOut",
+    "CallTimedOutError",
     "fail",
     "page",
 ]
@@ -113,12 +113,13 @@ class Faults:
         self.failing_jobs.append((kind, error))
 
     def time_out_after_effect(self, method: str, times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` take effect, then raise :class:`CallTimedOut`."""
+        """The next ``times`` calls of ``method`` take effect, then raise
+        :class:`CallTimedOutError`."""
         self.timeouts[method] = self.timeouts.get(method, 0) + times
 
     def stall_next(self, method: str, seconds: float) -> None:
         """The next idempotent call of ``method`` stays Processing for ``seconds`` (then takes
-        effect on :meth:`MesoLiveDomain.advance`) and raises :class:`CallTimedOut` now."""
+        effect on :meth:`MesoLiveDomain.advance`) and raises :class:`CallTimedOutError` now."""
         self.stalls[method] = seconds
 
     def reject_next_order(self, reason: str = "simulated broker rejection") -> None:
@@ -139,7 +140,7 @@ class Faults:
         return None
 
 
-class CallTimedOut(Exception):
+class CallTimedOutError(Exception):
     """The call's answer is lost (fault injection): the transport must not reply.
 
     The effect may or may not have happened; the client has to recover through

@@ -21,7 +21,7 @@ TOKEN = "test-token"
 PAPER, LIVE = "ML1234", "U1234567"
 FAST = dict(prepare_pending_s=0.05, prepare_running_s=0.1, fill_delay_s=0.05,
             stream_coalesce_s=0.02)
-QUICK_RECONNECT = ReconnectPolicy(initial_delay=0.02, max_delay=0.2, jitter=0.0)
+QUICK_RECONNECT = ReconnectPolicy(initial=0.02, max=0.2, jitter=0.0, first_immediate=True)
 
 
 @attrs.define

@@ -71,7 +71,7 @@ def test_replay_then_live_each_event_once_in_order_with_the_cursor_journalled() 
             ids = [seq for _, seq in rec.seen]
             assert ids == sorted(set(ids)), "each event once, in increasing order"
             assert set(before) <= set(ids) and store.last_event_id == ids[-1]
-            assert feed.stats().duplicates >= 4 and rec.caught_up == 1
+            assert feed.statistics().duplicates >= 4 and rec.caught_up == 1
 
             # a restart on the journal replays only what came after the cursor
             store.close()
@@ -107,7 +107,7 @@ def test_a_new_connection_replays_what_was_missed_and_subscribes_again(refusal: 
                 p.server.faults.resume_refusal = refusal
                 client.events.connection.drop_transport()
                 missed = signals(p, 3)  # emitted while nobody is subscribed
-                await eventually(lambda: feed.stats().resyncs == 1)
+                await eventually(lambda: feed.statistics().resyncs == 1)
                 live = signals(p, 2)
                 await eventually(lambda: feed.cursor >= live[-1])
                 assert set(missed) <= {seq for _, seq in rec.seen}
@@ -165,7 +165,7 @@ def test_a_flood_of_events_to_a_slow_processor_waits_in_bounded_queues() -> None
                 await eventually(lambda: feed.cursor >= sent[-1], limit=60)
                 nursery.cancel_scope.cancel()
             assert [seq for _, seq in rec.seen if seq in sent] == sent  # nothing lost
-            assert feed.stats().peak_queued <= 8
+            assert feed.statistics().peak_queued <= 8
             assert client.events.connection.peak_queued_invocations <= 16 + 8
 
     run(main, limit=90)
@@ -210,7 +210,7 @@ def test_an_event_that_does_not_decode_is_fetched_again_or_reported_in_its_place
                     assert raw["EventId"] == f"not-a-uuid-{bad_seq}"
                 else:
                     assert rec.bad == []  # the stored record decoded: nothing was lost
-                assert feed.stats().resyncs == 1 and store.last_event_id == sent[-1]
+                assert feed.statistics().resyncs == 1 and store.last_event_id == sent[-1]
 
             await feed_run(p, rec, store, body)
 
@@ -250,7 +250,7 @@ def test_a_raising_processor_is_counted_and_the_feed_goes_on() -> None:
                 sent = signals(p, 4)
                 await eventually(lambda: feed.cursor >= sent[-1])
                 assert [seq for _, seq in rec.seen if seq in sent] == sent
-                assert feed.stats().handler_errors == 1
+                assert feed.statistics().handler_errors == 1
 
             await feed_run(p, rec, store, body)
 
@@ -290,7 +290,7 @@ def test_a_let_go_event_the_replay_passes_without_bringing_back_is_reported_lost
                 [error] = rec.errors
                 assert f"live event {lost} was let go" in str(error)
                 assert "it is lost" in str(error) and error.offending is None
-                stats = feed.stats()
+                stats = feed.statistics()
                 assert stats.held_overflows == 3 and stats.protocol_errors == 1
 
             await feed_run(p, rec, None, body, max_held=1)
@@ -336,7 +336,7 @@ def test_an_id_sent_again_with_other_content_is_reported_not_dropped() -> None:
             async def body(client: Any, feed: EventFeed) -> None:
                 first = p.domain.raise_entry_signal(1, PAPER)
                 await eventually(lambda: feed.cursor >= first.event_seq_id)
-                duplicates = feed.stats().duplicates
+                duplicates = feed.statistics().duplicates
                 p.domain.events.send_unstored(first)  # the same again
                 other = msgspec.structs.replace(first, state=m.SignalState.OFF)
                 p.domain.events.send_unstored(other)  # the same id, other content
@@ -348,7 +348,7 @@ def test_an_id_sent_again_with_other_content_is_reported_not_dropped() -> None:
                 assert error.offending == other
                 assert f"event id {first.event_seq_id} was delivered before with other " \
                        "content" in str(error)
-                assert feed.stats().duplicates == duplicates + 1
+                assert feed.statistics().duplicates == duplicates + 1
 
             await feed_run(p, rec, None, body)
 

@@ -17,9 +17,9 @@ from sessionkit_mesolive import (
     new_key,
 )
 from sessionkit_mesolive import models as m
-from sessionkit_mesolive._errors import BadRequestError, InvalidIdempotencyKey
+from sessionkit_mesolive._errors import BadRequestError, InvalidIdempotencyKeyError
 
-from sessionkit.store import IdempotencyConflict, MemoryStore
+from sessionkit.store import IdempotencyConflictError, MemoryStore
 
 from .conftest import LIVE, PAPER, Platform, entry_fields, platform, run
 
@@ -39,7 +39,7 @@ def fills(key: str, plan: Any, account: str = PAPER) -> dict[str, Any]:
 
 def test_keys_are_validated_and_new_keys_are_unique() -> None:
     assert new_key("paper_entry") != new_key("paper_entry")
-    with pytest.raises(InvalidIdempotencyKey, match="128"):
+    with pytest.raises(InvalidIdempotencyKeyError, match="128"):
         new_key("x" * 128)
 
 
@@ -64,7 +64,8 @@ def test_the_key_is_journalled_before_the_call_and_a_retry_is_answered_from_the_
             again = await caller.call("ApplyPaperFills", **fills("paper_1", plan))
             assert again == first and len(seen) == 1  # no second call at all
             assert executions(p, "ApplyPaperFills", "paper_1") == 1
-            with pytest.raises(IdempotencyConflict):  # same key, another request: refused locally
+            # same key, another request: refused locally
+            with pytest.raises(IdempotencyConflictError):
                 await caller.call("ApplyPaperFills", **fills("paper_1", plan),
                                   fill_prices={"short_put": Decimal("1")})
 

@@ -12,10 +12,10 @@ from sessionkit_mesolive import (
     Executor,
     IdempotentCaller,
     MesoLiveApiException,
-    PreparationCancelled,
-    PreparationFailed,
+    PreparationCancelledError,
+    PreparationFailedError,
     Preparations,
-    PreparationTimedOut,
+    PreparationTimedOutError,
 )
 from sessionkit_mesolive import models as m
 
@@ -56,7 +56,7 @@ def test_a_failed_job_raises_and_leaves_the_journal() -> None:
         async with platform() as p, p.client() as client:
             store = MemoryStore("acct", "day")
             p.domain.faults.fail_next_job("Entry", "no market data")
-            with pytest.raises(PreparationFailed, match="no market data"):
+            with pytest.raises(PreparationFailedError, match="no market data"):
                 await preparations(client, store).prepare_entry(**entry_fields("prep_f"))
             assert store.jobs() == []
 
@@ -70,7 +70,7 @@ def test_cancel_while_pending_and_cancel_after_complete() -> None:
             job_id = await prep.start("Entry", **entry_fields("prep_c"))
             async with trio.open_nursery() as nursery:
                 async def waiting() -> None:
-                    with pytest.raises(PreparationCancelled):
+                    with pytest.raises(PreparationCancelledError):
                         await prep.wait("Entry", job_id)
 
                 nursery.start_soon(waiting)
@@ -125,7 +125,7 @@ def test_a_wait_that_times_out_names_the_job_and_keeps_it_in_flight() -> None:
             prep = Preparations(IdempotentCaller(client.control, store), None,
                                 poll_interval=0.05, timeout=0.3)
             job_id = await prep.start("Entry", **entry_fields("prep_slow"))
-            with pytest.raises(PreparationTimedOut, match=f"job {job_id}: no outcome within"):
+            with pytest.raises(PreparationTimedOutError, match=f"job {job_id}: no outcome within"):
                 await prep.wait("Entry", job_id)
             assert prep.in_flight() == [(job_id, "Entry")]
             with pytest.raises(ValueError, match="timeout must be a number of seconds"):

@@ -15,8 +15,8 @@ from sessionkit_mesolive.sim.hubserver import HubServer
 
 from sessionkit import Heartbeat, JsonCodec, LimitOrder, MessageProcessor
 from sessionkit.runtime import (
-    ConnectFailed,
-    TransportClosed,
+    ConnectError,
+    TransportClosedError,
     open_session,
     serve_reference_exchange,
 )
@@ -57,14 +57,14 @@ def test_frames_flow_both_ways_and_closes_carry_the_reason() -> None:
             await server.send_frames([b"after"])
             assert await client.receive_frames() == [b"after"]
             await server.aclose()
-            with pytest.raises(TransportClosed, match="server closed the session"):
+            with pytest.raises(TransportClosedError, match="server closed the session"):
                 await client.receive_frames()
-            with pytest.raises(TransportClosed):
+            with pytest.raises(TransportClosedError):
                 await client.send_frames([b"x"])
             other = await endpoint.connector().connect()
             peer = await endpoint.accept()
             await other.aclose()
-            with pytest.raises(TransportClosed, match="client closed"):
+            with pytest.raises(TransportClosedError, match="client closed"):
                 await peer.receive_frames()
 
     run(main)
@@ -73,7 +73,7 @@ def test_frames_flow_both_ways_and_closes_carry_the_reason() -> None:
 def test_a_bad_token_fails_the_connect_with_a_clear_reason() -> None:
     async def main() -> None:
         async with adapter.serve(token="right") as endpoint:
-            with pytest.raises(ConnectFailed, match="refused") as info:
+            with pytest.raises(ConnectError, match="refused") as info:
                 await endpoint.connector(token="wrong").connect()
             assert "wrong" not in info.value.reason
 

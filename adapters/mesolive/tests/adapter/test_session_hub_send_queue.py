@@ -16,7 +16,7 @@ from sessionkit_mesolive._session_hub import SEND_FRAMES
 from sessionkit_mesolive.sim.hubserver import HubCallContext, HubMethodError
 
 from sessionkit import LimitOrder, MessageProcessor, SessionConfig
-from sessionkit.runtime import TransportClosed, open_session, serve_reference_exchange
+from sessionkit.runtime import TransportClosedError, open_session, serve_reference_exchange
 from sessionkit.testing import ReferenceExchange, open_fault_proxy
 
 #: real sockets on trio's MockClock: time jumps ahead only once every task has been idle for
@@ -150,12 +150,12 @@ def test_a_send_the_hub_refuses_ends_the_connection_naming_the_refusal() -> None
             await endpoint.accept()
             endpoint.hub.method(SEND_FRAMES)(refuse)
             await client.send_frames([b"one", b"two"])
-            with trio.fail_after(10), pytest.raises(TransportClosed) as closed:
+            with trio.fail_after(10), pytest.raises(TransportClosedError) as closed:
                 while True:
                     await client.receive_frames()
             assert "refused 2 frames" in closed.value.reason
             assert "frames over this account's quota" in closed.value.reason
-            with pytest.raises(TransportClosed, match="quota"):
+            with pytest.raises(TransportClosedError, match="quota"):
                 await client.send_frames([b"three"])
             await client.aclose()
 
@@ -172,7 +172,7 @@ def test_frames_sent_just_before_a_close_still_go_out() -> None:
             await client.send_frames([b"logout"])
             await client.aclose()
             got: list[bytes] = []
-            with pytest.raises(TransportClosed, match="client closed"):
+            with pytest.raises(TransportClosedError, match="client closed"):
                 while True:
                     got += await server.receive_frames()
             assert got == [b"logout"]

@@ -18,7 +18,7 @@ from sessionkit_mesolive._catalogue import (
     methods_of,
     validate_idempotency_key,
 )
-from sessionkit_mesolive._errors import InvalidIdempotencyKey
+from sessionkit_mesolive._errors import InvalidIdempotencyKeyError
 
 READ_CONTROL = {"StartPreparePositionEntry", "StartPreparePositionExit", "SendOrder",
                 "GetIdempotencyRecord", "ListAgents", "ListAccounts", "GetAccount",
@@ -89,7 +89,7 @@ def test_valid_keys(key: str) -> None:
     (42, "must be a string, got int"),
 ])
 def test_invalid_keys(key: object, message: str) -> None:
-    with pytest.raises(InvalidIdempotencyKey, match=message):
+    with pytest.raises(InvalidIdempotencyKeyError, match=message):
         validate_idempotency_key(key)
 
 

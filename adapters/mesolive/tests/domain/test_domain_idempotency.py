@@ -10,7 +10,7 @@ import pytest
 from sessionkit_mesolive import models as m
 from sessionkit_mesolive._converters import default_converter, dumps
 from sessionkit_mesolive._errors import BadRequestError, ConflictError, DuplicateRequestError
-from sessionkit_mesolive.sim.domain import CallTimedOut
+from sessionkit_mesolive.sim.domain import CallTimedOutError
 
 PAPER, LIVE = "ML1234", "U1234567"
 
@@ -77,7 +77,7 @@ def test_in_flight_retry_is_a_conflict_then_a_duplicate(driver: Any) -> None:
                            exec_plan_id=status.result.exec_plan_id, leg_group_id=1,
                            leg_group_order=m.LegGroupOrder(order_type=m.OrderType.MARKET))
     d.faults.stall_next("SendOrder", 3.0)
-    with pytest.raises(CallTimedOut):
+    with pytest.raises(CallTimedOutError):
         d.send_order(args)
     assert record(d, "send_order_1").status is m.IdempotencyRecordStatus.PROCESSING
     with pytest.raises(ConflictError, match="still being processed"):
@@ -99,7 +99,7 @@ def test_timeout_after_effect_is_recovered_from_the_record(driver: Any) -> None:
                                  exec_plan_id=paper_plan(driver))
     cursor = d.events.last_seq
     d.faults.time_out_after_effect("ApplyPaperFills")
-    with pytest.raises(CallTimedOut):
+    with pytest.raises(CallTimedOutError):
         d.apply_paper_fills(args)
     rec = record(d, "paper_entry_t")
     assert rec.status is m.IdempotencyRecordStatus.COMPLETED and rec.live_order_ids

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sessionkit_mesolive import models as m
 from sessionkit_mesolive._errors import MesoLiveApiException
-from sessionkit_mesolive.sim.domain import CallTimedOut, DomainConfig, MesoLiveDomain
+from sessionkit_mesolive.sim.domain import CallTimedOutError, DomainConfig, MesoLiveDomain
 
 PAPER, LIVE = "ML1234", "U1234567"
 KEYS = st.sampled_from([f"key{i}" for i in range(20)])
@@ -46,7 +46,7 @@ class DomainMachine(RuleBasedStateMachine):
         self.sent.setdefault(key, args)
         try:
             result = self.d.call(method, args)
-        except CallTimedOut:
+        except CallTimedOutError:
             assert prior is None, f"{key} was reused but ran again (timed out after effect)"
             return None
         except MesoLiveApiException as exc:

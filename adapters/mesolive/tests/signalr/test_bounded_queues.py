@@ -25,7 +25,8 @@ SLACK = 8
 
 
 def connect(base: str, **options: Any) -> HubConnection:
-    options.setdefault("reconnect", ReconnectPolicy(initial_delay=0.02, jitter=0.0))
+    options.setdefault("reconnect", ReconnectPolicy(initial=0.02, max=30.0, jitter=0.0,
+                                                    first_immediate=True))
     return HubConnection(base + ECHO_HUB_PATH, token_factory=lambda: TOKEN, **options)
 
 

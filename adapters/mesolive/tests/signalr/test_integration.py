@@ -23,7 +23,7 @@ from sessionkit_mesolive.sim.hubserver import HubServer, ServerConnection
 from sessionkit_mesolive.sim.hubserver_echo import ECHO_HUB_PATH, EchoStats, build_echo_server
 
 TOKEN = "test-token"
-FAST = ReconnectPolicy(initial_delay=0.05, max_delay=0.2, jitter=0.1)
+FAST = ReconnectPolicy(initial=0.05, max=0.2, jitter=0.1, first_immediate=True)
 
 
 def stats(server: HubServer) -> EchoStats:

@@ -61,7 +61,7 @@ def test_a_refused_resume_negotiates_a_new_connection_and_says_so(run: Any,
                                                                    refusal: str) -> None:
     async def main() -> None:
         server = build_echo_server()
-        policy = ReconnectPolicy(initial_delay=0.01, max_delay=0.1, jitter=0.0)
+        policy = ReconnectPolicy(initial=0.01, max=0.1, jitter=0.0, first_immediate=True)
         async with running(server) as base, HubConnection(
             base + ECHO_HUB_PATH, token_factory=lambda: TOKEN, stateful_reconnect=True,
             reconnect=policy,
@@ -108,7 +108,8 @@ def test_a_server_that_refuses_every_resume_and_cuts_every_new_connection_is_ret
 
     async def main() -> None:
         server = build_echo_server()
-        policy = RecordingPolicy(initial_delay=0.01, max_delay=1.0, jitter=0.0, max_attempts=4)
+        policy = RecordingPolicy(initial=0.01, max=1.0, jitter=0.0, max_attempts=4,
+                                 first_immediate=True)
         async with running(server) as base, HubConnection(
             base + ECHO_HUB_PATH, token_factory=lambda: TOKEN, stateful_reconnect=True,
             reconnect=policy,

@@ -1,4 +1,9 @@
-"""``ReconnectPolicy``: when and how often the runtime opens a new connection."""
+"""``ReconnectPolicy``: when and how often a lost connection is opened again.
+
+One policy for every part that reconnects: the trio runtime (``open_session(...,
+reconnect=)``) and the adapters' own clients (the MesoLive SignalR ``HubConnection``).
+Sans-IO: it computes delays, the caller sleeps.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from .._errors import ConfigError
+from ._errors import ConfigError
 
 __all__ = ["ReconnectPolicy"]
 
@@ -33,16 +38,23 @@ class ReconnectPolicy:
 
     Attempt ``n`` (1, 2, ...) waits ``min(max, initial * factor ** (n - 1))``
     seconds, spread by ``jitter`` (0.2: up to 20 % either way), drawn from
-    ``rng`` (seed it for repeatable delays). ``max_attempts`` bounds the
-    attempts after one failure (None: no bound); a successful login starts
-    the count again. ``reconnect_on_offline`` also treats an exchange gone
-    silent past its heartbeat interval as a dropped connection, and
-    ``retry_login_rejected`` retries a refused login (by default a refusal is
-    final: bad credentials do not get better).
+    ``rng`` (seed it for repeatable delays). With ``first_immediate`` the first
+    attempt is made at once and attempt ``n > 1`` waits what attempt ``n - 1``
+    would (the ASP.NET Core SignalR client's schedule). ``max_attempts`` bounds
+    the attempts after one failure (None: no bound; :meth:`should_retry`); a
+    successful login starts the count again.
+
+    Two fields only the trio runtime reads: ``reconnect_on_offline`` also treats
+    an exchange gone silent past its heartbeat interval as a dropped connection,
+    and ``retry_login_rejected`` retries a refused login (by default a refusal
+    is final: bad credentials do not get better).
 
     >>> p = ReconnectPolicy(initial=0.1, max=1.0, factor=2.0, jitter=0.0)
     >>> [p.delay(n) for n in (1, 2, 3, 4, 5)]
     [0.1, 0.2, 0.4, 0.8, 1.0]
+    >>> q = ReconnectPolicy(initial=1.0, max=8.0, jitter=0.0, first_immediate=True)
+    >>> [q.delay(n) for n in (1, 2, 3, 4, 5)]
+    [0.0, 1.0, 2.0, 4.0, 8.0]
     """
 
     initial: float = attrs.field(default=0.1, validator=_number(0.0, strict=False))
@@ -51,6 +63,7 @@ class ReconnectPolicy:
     jitter: float = attrs.field(default=0.2, validator=_number(0.0, strict=False))
     max_attempts: int | None = attrs.field(default=None)
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
+    first_immediate: bool = False
     reconnect_on_offline: bool = False
     retry_login_rejected: bool = False
 
@@ -68,14 +81,23 @@ class ReconnectPolicy:
             raise ConfigError(f"ReconnectPolicy.rng must be a random.Random, got "
                               f"{type(self.rng).__name__}")
 
-    def delay(self, attempt: int) -> float:
-        """The wait before attempt ``attempt`` (1 for the first after a failure)."""
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The wait before attempt ``attempt`` (1 for the first after a failure); the
+        jitter is drawn from ``rng`` when given (a client's own), else from ``self.rng``."""
         if not isinstance(attempt, int) or attempt < 1:
             raise ConfigError(f"attempt must be an integer >= 1, got {attempt!r}")
+        if self.first_immediate:
+            if attempt == 1:
+                return 0.0
+            attempt -= 1
         try:
             base = min(self.max, self.initial * self.factor ** (attempt - 1))
         except OverflowError:
             base = self.max
         if self.jitter:
-            base *= 1.0 + self.jitter * self.rng.uniform(-1.0, 1.0)
+            base *= 1.0 + self.jitter * (self.rng if rng is None else rng).uniform(-1.0, 1.0)
         return max(0.0, base)
+
+    def should_retry(self, attempt: int) -> bool:
+        """Whether attempt number ``attempt`` (1-based) may be made under ``max_attempts``."""
+        return self.max_attempts is None or attempt <= self.max_attempts
