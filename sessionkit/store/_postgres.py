@@ -367,6 +367,7 @@ class PostgresStore(StoreBase):
         self._check_open()
         lease = self.lease
         if lease.lost is not None:
+            self._loss_told = True
             raise lease.lost
         if not lease.fresh:
             self._write(None)
@@ -378,6 +379,7 @@ class PostgresStore(StoreBase):
         self._check_open()
         lost = self.lease.lost
         if lost is not None:
+            self._loss_told = True
             raise lost
         if not self.pending:
             if not self.lease.fresh:
@@ -434,6 +436,7 @@ class PostgresStore(StoreBase):
             self.lease.lost = lease_lost(self._where, err, self.key.account,
                                          self.key.session_id, self.lease.token,
                                          "commit refused and rolled back")
+            self._loss_told = True
             return self.lease.lost
         return pg_error(self._where, err, "commit failed and was rolled back")
 
@@ -535,13 +538,22 @@ class PostgresStore(StoreBase):
     def close(self, *, commit: bool = True) -> None:
         """Commit (unless ``commit`` is False) and release the lease. After the lease was
         lost there is nothing to commit to nor to release: what is pending is dropped (its
-        writes were refused and reported; the new owner holds the journal)."""
+        writes were refused and reported; the new owner holds the journal). A loss this
+        process was never told of (its renewal found it, no write did) is raised here, once,
+        as :class:`LeaseLostError`, after the connections are closed."""
         lease = getattr(self, "lease", None)
-        if commit and lease is not None and lease.lost is not None:
+        lost = lease.lost if lease is not None and not self.closed else None
+        if commit and lost is not None:
             if self.pending:
                 logger.info("journal %s: closed after its lease was lost; the changes not "
                             "committed are dropped", self.path)
-            commit = False
+            super().close(commit=False)
+            if not getattr(self, "_loss_told", False):
+                # found by the renewal while this process was paused, and never raised:
+                # the owner learns it here rather than closing as if it had held the lease
+                self._loss_told = True
+                raise lost
+            return
         super().close(commit=commit)
 
     def _release(self) -> None:

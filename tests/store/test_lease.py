@@ -207,3 +207,25 @@ def test_owners_taking_turns_never_write_at_once(postgres_url):
     assert [t for _, t in written] == sorted(t for _, t in written)
     owners = {t: o for t, o, *_ in history}
     assert all(key.startswith(owners[t] + "-") for key, t in written)
+
+
+def test_an_owner_that_never_wrote_after_losing_its_lease_is_told_at_close(postgres_url):
+    """Its renewing thread found the lease lost (it was taken over while the owner was
+    paused, or its connection was cut), and the owner never wrote again: closing must not
+    pass for a clean end. The loss is raised once, at close, after the connections are
+    closed; an owner already told (a refused commit) closes quietly."""
+    a = owner(postgres_url, "A", lease_ttl=1.0)
+    a.event_handled(1)
+    a.commit()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (a._conn.info.backend_pid,))
+    b = owner(postgres_url, "B", acquire_timeout=30)
+    deadline = time.monotonic() + 30
+    while a.lease.lost is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.lease.lost is not None
+    with pytest.raises(LeaseLostError, match="now held by B with fencing token 2"):
+        a.close()
+    assert a.closed
+    a.close()  # told once: a second close is quiet
+    b.close()
