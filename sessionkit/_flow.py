@@ -31,8 +31,11 @@ class FlowControl:
         self.rejected = 0
 
     def check(self, count: int, unacked: int, buffered: int) -> None:
-        """Raise :class:`SessionBusyError` if ``count`` more messages do not fit (``buffered``:
-        the frames waiting before their last)."""
+        """Raise :class:`SessionBusyError` if ``count`` more messages do not fit: the exchange
+        signalled congestion, ``unacked + count`` would pass ``max_in_flight``, or the last
+        frame of this submit would not fit the send buffer (``buffered``: the frames queued
+        before it). A rejection is counted and enters the busy state (``on_busy`` is told
+        the reason once, when the state is entered)."""
         if self.congested:
             reason, detail = "congestion", "the exchange signalled congestion"
         elif unacked + count > self.max_in_flight:

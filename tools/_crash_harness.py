@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-__all__ = ["run_harness", "analyse", "SideReader", "start_client"]
+__all__ = ["run_harness", "analyse", "SideReader", "kill_targets", "start_client", "start_sim"]
 
 
 def start_client(script: str, args: argparse.Namespace, address: str, journal: str, side: str,
@@ -29,6 +29,22 @@ def start_client(script: str, args: argparse.Namespace, address: str, journal: s
     if standby:
         cmd += ["--acquire-timeout", str(args.timeout)]
     return subprocess.Popen(cmd)
+
+
+def start_sim(script: str, args: argparse.Namespace, dump_path: str
+              ) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the exchange simulator; returns it and the address it printed."""
+    sim = subprocess.Popen([sys.executable, script, "--role", "sim",
+                            "--dump", dump_path, "--transport", args.transport],
+                           stdout=subprocess.PIPE)
+    assert sim.stdout is not None
+    return sim, sim.stdout.readline().decode().strip()
+
+
+def kill_targets(args: argparse.Namespace, rng: random.Random) -> list[int]:
+    """The kill points: progress targets (final states seen) spread over the run, sorted
+    (in the first 80% of the orders, so that the run cannot end before its last kill)."""
+    return sorted(rng.randrange(0, max(1, args.orders * 4 // 5)) for _ in range(args.kills))
 
 
 class SideReader:
@@ -195,16 +211,11 @@ def _run(args: argparse.Namespace, script: str, rng: random.Random, work: str, j
         from _crash_standby import run_standby  # tools/ is sys.path[0]
 
         return run_standby(args, script, rng, work, journal, side, dump_path)
-    sim = subprocess.Popen([sys.executable, script, "--role", "sim",
-                            "--dump", dump_path, "--transport", args.transport],
-                           stdout=subprocess.PIPE)
-    assert sim.stdout is not None
-    address = sim.stdout.readline().decode().strip()
+    sim, address = start_sim(script, args, dump_path)
     t0 = time.monotonic()
-    # kill points: progress targets (final states seen) spread over the run, each with a
-    # random delay; a target already passed kills soon after the restart (during recovery)
-    # (targets stay in the first 80% so that the run cannot end before its last kill)
-    targets = sorted(rng.randrange(0, max(1, args.orders * 4 // 5)) for _ in range(args.kills))
+    # each kill point with a random delay; a target already passed kills soon after the
+    # restart (during recovery)
+    targets = kill_targets(args, rng)
     reader = SideReader(side)
     kills = restarts = 0
     client = start_client(script, args, address, journal, side, rng.randrange(1 << 30))

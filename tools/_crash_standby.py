@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from _crash_harness import SideReader, analyse, start_client
+from _crash_harness import SideReader, analyse, kill_targets, start_client, start_sim
 
 __all__ = ["run_standby"]
 
@@ -40,13 +40,9 @@ def _wait_start(reader: SideReader, before: int, procs: list[subprocess.Popen[by
 
 def run_standby(args: argparse.Namespace, script: str, rng: random.Random, work: str,
                 journal: str, side: str, dump_path: str) -> int:
-    sim = subprocess.Popen([sys.executable, script, "--role", "sim",
-                            "--dump", dump_path, "--transport", args.transport],
-                           stdout=subprocess.PIPE)
-    assert sim.stdout is not None
-    address = sim.stdout.readline().decode().strip()
+    sim, address = start_sim(script, args, dump_path)
     t0 = time.monotonic()
-    targets = sorted(rng.randrange(0, max(1, args.orders * 4 // 5)) for _ in range(args.kills))
+    targets = kill_targets(args, rng)
     reader = SideReader(side)
 
     def client() -> subprocess.Popen[bytes]:

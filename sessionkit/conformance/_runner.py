@@ -533,7 +533,7 @@ class _Run(ExpectSteps):
                 await client.aclose()
             except Exception as exc:
                 if not isinstance(exc, _EXPECTED_ERRORS):
-                    self.background.append(f"client.close() raised {_error_text(exc)}")
+                    self.background.append(f"client.aclose() raised {_error_text(exc)}")
 
         self.nursery.start_soon(close)
 

@@ -133,16 +133,24 @@ def read_journal(path: str | os.PathLike[str], *, account: str | None = None,
         conn.close()
     if not session:
         raise JournalCorruptError(path, "the session row is missing")
+    decode_payloads(path, messages)
     for m in messages:
-        try:
-            m["request"] = msgspec.json.decode(m.pop("payload"))
-        except msgspec.DecodeError as err:
-            raise JournalCorruptError(path, f"message {m['cid']!r} has a payload that is not "
-                                            f"JSON: {err}") from None
         m.setdefault("attempts", 0)
     owned = owner[0] if owner and owner[0]["pid"] is not None else None
     return JournalView(path, version, session[0], owned, messages, intents, jobs,
                        _locked(path))
+
+
+def decode_payloads(where: str, messages: list[dict[str, Any]]) -> None:
+    """Each journalled message's ``payload`` (JSON) becomes its ``request`` (a dict), as
+    shown and exported; a payload that is not JSON is :class:`JournalCorruptError` at
+    ``where`` (a SQLite path or a PostgreSQL URL), naming the message."""
+    for m in messages:
+        try:
+            m["request"] = msgspec.json.decode(m.pop("payload"))
+        except msgspec.DecodeError as err:
+            raise JournalCorruptError(where, f"message {m['cid']!r} has a payload that is not "
+                                             f"JSON: {err}") from None
 
 
 def _locked(path: str) -> bool:

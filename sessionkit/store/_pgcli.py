@@ -101,7 +101,7 @@ def read_pg_journal(url: str, account: str, session_id: str, *,
                     schema: str = "sessionkit") -> dict[str, Any]:
     """One session's journal, read as it is: ``{version, session, lease, messages,
     intents, jobs}`` (each request decoded from its JSON)."""
-    import msgspec
+    from ._cli import decode_payloads  # _cli imports this module when it meets a URL
 
     where = _where(url, account, session_id)
     conn, version = _open(url, schema)
@@ -125,12 +125,7 @@ def read_pg_journal(url: str, account: str, session_id: str, *,
         raise pg_error(where, err, "cannot be read") from None
     finally:
         conn.close()
-    for m in messages:
-        try:
-            m["request"] = msgspec.json.decode(m.pop("payload"))
-        except msgspec.DecodeError as err:
-            raise JournalCorruptError(where, f"message {m['cid']!r} has a payload that is not "
-                                             f"JSON: {err}") from None
+    decode_payloads(where, messages)
     lease = {k[6:]: session.pop(k) for k in list(session) if k.startswith("lease_")}
     for k in ("created",):
         session[k] = str(session[k])

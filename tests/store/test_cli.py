@@ -110,6 +110,17 @@ def test_reading_refuses_what_is_not_a_journal(tmp_path):
         read_journal(tmp_path / "missing")
 
 
+def test_reading_names_the_message_whose_payload_is_not_json(journal):
+    path, store = journal
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE messages SET payload = ? WHERE cid = 'c-2'", (b"{not json",))
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalCorruptError, match="message 'c-2' has a payload that is not JSON"):
+        read_journal(path)
+
+
 def test_reading_refuses_a_newer_schema(journal):
     path, store = journal
     store.close()
