@@ -34,7 +34,10 @@ from ._records import (
 )
 from ._values import INT_MAX, INT_MIN, bad_int, bad_text, unstorable
 
-__all__ = ["SessionStore", "StoreBase", "Changes", "Row"]
+__all__ = ["SessionStore", "StoreBase", "Changes", "Row", "RUN_HISTORY"]
+
+#: how many run ids the exchange left the journal keeps (the session keeps as many)
+RUN_HISTORY = 64
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +151,8 @@ class Row:
 class Changes:
     """Everything one commit writes (internal; handed to ``StoreBase._persist``)."""
 
-    __slots__ = ("inserts", "updates", "deletes", "session", "intents", "jobs_added",
-                 "jobs_finished")
+    __slots__ = ("inserts", "updates", "deletes", "session", "old_runs", "intents",
+                 "jobs_added", "jobs_finished")
 
     def __init__(self) -> None:
         self.inserts: list[Row] = []
@@ -157,6 +160,8 @@ class Changes:
         self.deletes: list[str] = []
         #: (run_id, last_event_id, next_seq) when the session row changed
         self.session: tuple[str | None, int, int] | None = None
+        #: the run ids the exchange left, oldest first, when they changed (a run change)
+        self.old_runs: tuple[str, ...] | None = None
         self.intents: list[IntentRecord] = []
         self.jobs_added: list[JobRecord] = []
         self.jobs_finished: list[str] = []
@@ -205,6 +210,9 @@ class StoreBase:
         #: the run changed and none of its events was handled yet: the next one sets the
         #: cursor, wherever its id is (a new run's ids may start again)
         self._run_fresh = False
+        #: the run ids the exchange left, oldest first, at most RUN_HISTORY of them
+        self._old_runs: list[str] = []
+        self._old_runs_dirty = False
         self._next_seq = 1
         self._incarnation = 1
         self._journal_id = secrets.token_hex(4)
@@ -223,10 +231,11 @@ class StoreBase:
 
     def _load(self, *, journal_id: str, incarnation: int, run_id: str | None, cursor: int,
               next_seq: int, rows: Iterable[Row], intents: Iterable[IntentRecord],
-              jobs: Iterable[JobRecord]) -> None:
+              jobs: Iterable[JobRecord], old_runs: Iterable[str] = ()) -> None:
         self._journal_id = journal_id
         self._incarnation = incarnation
         self._run_id = run_id
+        self._old_runs = list(old_runs)[-RUN_HISTORY:]
         self._cursor = cursor
         self._next_seq = next_seq
         self._rows = {r.cid: r for r in sorted(rows, key=lambda r: r.seq)}
@@ -257,6 +266,12 @@ class StoreBase:
         return self._run_id
 
     @property
+    def old_runs(self) -> tuple[str, ...]:
+        """The run ids the exchange left, oldest first (the last :data:`RUN_HISTORY`): a
+        message carrying one is stale."""
+        return tuple(self._old_runs)
+
+    @property
     def incarnation(self) -> int:
         """How many times this journal was opened (this opening included)."""
         return self._incarnation
@@ -269,8 +284,8 @@ class StoreBase:
     @property
     def pending(self) -> bool:
         """True when changes are waiting for ``commit()``."""
-        return bool(self._dirty or self._session_dirty or self._intents_dirty
-                    or self._jobs_dirty)
+        return bool(self._dirty or self._session_dirty or self._old_runs_dirty
+                    or self._intents_dirty or self._jobs_dirty)
 
     @property
     def fresh(self) -> bool:
@@ -327,7 +342,8 @@ class StoreBase:
                         for r in self._rows.values())
         base = cid_prefix or self._journal_id
         return Handoff(run_id=self._run_id, last_event_id=self._cursor, tracked=tracked,
-                       cid_prefix=f"{base}.{self._incarnation}", next_cid=1)
+                       cid_prefix=f"{base}.{self._incarnation}", next_cid=1,
+                       old_runs=tuple(self._old_runs))
 
     # -- writing --------------------------------------------------------------------------
 
@@ -351,7 +367,11 @@ class StoreBase:
         After a change the cursor follows the new run's first event handled, wherever its
         id is. ``ids_restart`` (the session's ``event_id_scope`` is ``"run"``): the new
         run's ids start again, so none of them was handled: the cursor is 0 at once (a
-        session resumed before its first event asks for the run from its start)."""
+        session resumed before its first event asks for the run from its start).
+
+        The run left is remembered (the last :data:`RUN_HISTORY`, as the session keeps
+        them) and handed back by :meth:`load_handoff` as ``old_runs``: after a restart a
+        message carrying it is stale (a protocol violation), not a new run."""
         self._check_open()
         if run_id != self._run_id:
             self._check_text("run_id", run_id)
@@ -359,6 +379,11 @@ class StoreBase:
                 self._run_fresh = True
                 if ids_restart:
                     self._cursor = 0
+                if run_id in self._old_runs:  # a run is current or left, never both (the
+                    self._old_runs.remove(run_id)  # session refuses a return to a left run)
+                self._old_runs.append(self._run_id)
+                del self._old_runs[:-RUN_HISTORY]
+                self._old_runs_dirty = True
             self._run_id = run_id
             self._session_dirty = True
 
@@ -586,6 +611,8 @@ class StoreBase:
                 ch.inserts.append(row)
         if self._session_dirty:
             ch.session = (self._run_id, self._cursor, self._next_seq)
+        if self._old_runs_dirty:
+            ch.old_runs = tuple(self._old_runs)
         ch.intents = list(self._intents_dirty.values())
         for job_id, job in self._jobs_dirty.items():
             if job is None:
@@ -597,6 +624,7 @@ class StoreBase:
             row.persisted = True
         self._dirty.clear()
         self._session_dirty = False
+        self._old_runs_dirty = False
         self._intents_dirty.clear()
         self._jobs_dirty.clear()
 

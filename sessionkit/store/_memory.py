@@ -32,6 +32,8 @@ class _Image:
     journal_id: str = attrs.field(factory=lambda: secrets.token_hex(4))
     incarnation: int = 0
     run_id: str | None = None
+    #: the run ids the exchange left, oldest first
+    old_runs: tuple[str, ...] = ()
     cursor: int = 0
     next_seq: int = 1
     #: cid -> (request, payload, state, mid, attempts, parent, run_id, seq)
@@ -64,7 +66,8 @@ class MemoryStore(StoreBase):
                 in image.rows.items()]
         self._load(journal_id=image.journal_id, incarnation=image.incarnation,
                    run_id=image.run_id, cursor=image.cursor, next_seq=image.next_seq,
-                   rows=rows, intents=image.intents.values(), jobs=image.jobs.values())
+                   rows=rows, intents=image.intents.values(), jobs=image.jobs.values(),
+                   old_runs=image.old_runs)
 
     def reopen(self, account: str | None = None, session_id: str | None = None) -> MemoryStore:
         """A new store on what this one committed (as a restarted process would see it)."""
@@ -85,6 +88,8 @@ class MemoryStore(StoreBase):
             im.rows.pop(cid, None)
         if ch.session is not None:
             im.run_id, im.cursor, im.next_seq = ch.session
+        if ch.old_runs is not None:
+            im.old_runs = ch.old_runs
         for rec in ch.intents:
             im.intents[rec.key] = rec
         for job in ch.jobs_added:

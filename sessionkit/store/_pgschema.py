@@ -158,12 +158,19 @@ END
 $renew$
 """
 
-PG_MIGRATIONS: tuple[str, ...] = (_V1,)
+#: version 2: the run ids the exchange left, oldest first, so that a restarted session takes
+#: a message of one for stale, not for a new run (written at a run change, after the fence)
+_V2 = """
+ALTER TABLE {s}.sessions ADD COLUMN old_runs text[] NOT NULL DEFAULT '{}'
+"""
+
+PG_MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)
 
 #: the tables a schema of each version must have
 PG_REQUIRED_TABLES: dict[int, frozenset[str]] = {
     1: frozenset({"meta", "sessions", "messages", "intents", "jobs", "leases"}),
+    2: frozenset({"meta", "sessions", "messages", "intents", "jobs", "leases"}),
 }
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

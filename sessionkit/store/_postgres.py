@@ -62,7 +62,8 @@ SELECT sid, journal_id, run_id, last_event_id, incarnation, next_seq, lease_toke
        lease_owner, lease_host, lease_pid, lease_expires,
        lease_owner IS NOT NULL AND clock_timestamp() < lease_expires,
        EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = lease_backend
-               AND a.backend_start = lease_backend_start)
+               AND a.backend_start = lease_backend_start),
+       old_runs
   FROM {s}.sessions WHERE account = %s AND session_id = %s FOR UPDATE
 """
 
@@ -295,7 +296,8 @@ class PostgresStore(StoreBase):
             raise pg_error(self._where, err, "cannot be opened") from None
         _, journal_id, run_id, cursor, _, next_seq = row[:6]
         self._load(journal_id=journal_id, incarnation=incarnation, run_id=run_id,
-                   cursor=cursor, next_seq=next_seq, rows=rows, intents=intents, jobs=jobs)
+                   cursor=cursor, next_seq=next_seq, rows=rows, intents=intents, jobs=jobs,
+                   old_runs=row[13])
         lease = Lease(sid, token, self.owner, ttl)
         lease.renewed(sent)
         return lease
@@ -513,7 +515,11 @@ class PostgresStore(StoreBase):
         if ch.deletes:
             conn.execute(f"DELETE FROM {s}.messages WHERE cid = ANY(%b::text[]) AND sid = %s",
                          (ch.deletes, sid))
-        # (the session row's changes went with the fence, in its UPDATE)
+        # (the session row's changes went with the fence, in its UPDATE; the runs left
+        # change only at a run change, so they are not the fence's: the row is locked)
+        if ch.old_runs is not None:
+            conn.execute(f"UPDATE {s}.sessions SET old_runs = %b::text[] WHERE sid = %s",
+                         (list(ch.old_runs), sid))
         if ch.intents:
             ints = ch.intents
             conn.execute(

@@ -59,7 +59,13 @@ CREATE TABLE jobs (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+#: version 3: the run ids the exchange left (JSON text: a list, oldest first), so that a
+#: restarted session takes a message of one for stale, not for a new run
+_V3 = """
+ALTER TABLE session ADD COLUMN old_runs TEXT NOT NULL DEFAULT '[]';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 """The journal schema this version writes; it opens journals up to it (migrating older
 ones) and refuses newer ones (:class:`~sessionkit.store.JournalTooNewError`)."""
@@ -68,4 +74,5 @@ ones) and refuses newer ones (:class:`~sessionkit.store.JournalTooNewError`)."""
 REQUIRED_TABLES: dict[int, frozenset[str]] = {
     1: frozenset({"session", "owner", "messages"}),
     2: frozenset({"session", "owner", "messages", "intents", "jobs"}),
+    3: frozenset({"session", "owner", "messages", "intents", "jobs"}),
 }

@@ -273,6 +273,20 @@ def _read_messages(conn: sqlite3.Connection, path: str) -> list[Row]:
     return rows
 
 
+_OLD_RUNS = msgspec.json.Encoder()
+
+
+def _read_old_runs(path: str, text: object) -> list[str]:
+    """The session row's run ids left (JSON text: a list of strings, oldest first)."""
+    try:
+        if not isinstance(text, str):
+            raise TypeError(f"it is {type(text).__name__}, not text")
+        return msgspec.json.decode(text, type=list[str])
+    except (msgspec.DecodeError, TypeError) as err:
+        raise damaged(path, f"its session row's run ids left ({text!r}) cannot be read "
+                            f"back: {err}") from None
+
+
 def inspect_journal(path: str, state: FileState, *, integrity_check: bool = True,
                     ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
     """Check a journal that :func:`check_files` passed, read-only; return its session row
@@ -431,9 +445,10 @@ class SqliteStore(StoreBase):
                                "finishing", path)
         except sqlite3.Error as err:
             raise sqlite_error(path, err, "cannot be opened for writing") from None
-        journal_id, run_id, cursor, incarnation, next_seq = session
+        journal_id, run_id, cursor, incarnation, next_seq, old_runs = session
         self._load(journal_id=journal_id, incarnation=incarnation, run_id=run_id, cursor=cursor,
-                   next_seq=next_seq, rows=rows, intents=intents, jobs=jobs)
+                   next_seq=next_seq, rows=rows, intents=intents, jobs=jobs,
+                   old_runs=old_runs)
 
     def _migrate(self, version: int) -> None:
         conn = self._conn
@@ -453,7 +468,8 @@ class SqliteStore(StoreBase):
         conn, path = self._conn, self.path
         assert path is not None
         row = conn.execute("SELECT account, session_id, journal_id, run_id, last_event_id, "
-                           "incarnation, next_seq FROM session WHERE id = 1").fetchone()
+                           "incarnation, next_seq, old_runs FROM session WHERE id = 1"
+                           ).fetchone()
         if row is None:
             raise damaged(path, "its session row is missing")
         self._check_session(row)
@@ -468,7 +484,7 @@ class SqliteStore(StoreBase):
         conn.execute("INSERT OR REPLACE INTO owner (id, pid, host, started, incarnation) "
                      "VALUES (1, ?, ?, ?, ?)", (me, socket.gethostname(), started, incarnation))
         conn.execute(f"PRAGMA application_id = {APP_OPEN}")
-        return (*row[2:5], incarnation, row[6])
+        return (*row[2:5], incarnation, row[6], _read_old_runs(path, row[7]))
 
     # -- writing ------------------------------------------------------------------------
 
@@ -493,6 +509,9 @@ class SqliteStore(StoreBase):
             if ch.session is not None:
                 conn.execute("UPDATE session SET run_id = ?, last_event_id = ?, next_seq = ? "
                              "WHERE id = 1", ch.session)
+            if ch.old_runs is not None:
+                conn.execute("UPDATE session SET old_runs = ? WHERE id = 1",
+                             (_OLD_RUNS.encode(list(ch.old_runs)).decode(),))
             if ch.intents:
                 conn.executemany(
                     "INSERT INTO intents (key, operation, payload_hash, cid, outcome) "

@@ -33,7 +33,12 @@ from sessionkit.store._cli import (
     reset_journal,
     show_journal,
 )
-from sessionkit.store._pgschema import PG_MIGRATIONS, PG_REQUIRED_TABLES, PG_SCHEMA_VERSION
+from sessionkit.store._pgschema import (
+    PG_MIGRATIONS,
+    PG_REQUIRED_TABLES,
+    PG_SCHEMA_VERSION,
+    script,
+)
 
 
 def order(cid: str) -> LimitOrder:
@@ -128,6 +133,28 @@ def test_each_migration_step_runs_in_the_opening_transaction(postgres_url, monke
         assert store.incarnation == 2
     assert sql(postgres_url, "SELECT version FROM sessionkit.meta") == [(PG_SCHEMA_VERSION + 1,)]
     assert sql(postgres_url, "SELECT job_id, note FROM sessionkit.jobs") == [("j-1", None)]
+
+
+def test_a_version_1_schema_is_migrated_and_then_keeps_the_runs_left(postgres_url):
+    """A schema as version 1 wrote it, with a session in progress, opens migrated to the
+    current version keeping the session; the runs left are journalled from then on."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(script(PG_MIGRATIONS[0], "sessionkit"))
+        conn.execute("INSERT INTO sessionkit.meta (id, version) VALUES (1, 1)")
+        conn.execute("INSERT INTO sessionkit.sessions (account, session_id, journal_id, "
+                     "run_id, last_event_id, incarnation) VALUES "
+                     "('acct', '2026-05-04', 'abcd', 'run-1', 42, 3)")
+    with open_store(postgres_url) as store:
+        assert (store.run_id, store.last_event_id, store.incarnation) == ("run-1", 42, 4)
+        assert store.old_runs == ()  # version 1 did not keep them: none known
+        store.run_changed("run-2")
+    assert sql(postgres_url, "SELECT version FROM sessionkit.meta") == [(PG_SCHEMA_VERSION,)]
+    assert PG_SCHEMA_VERSION == 2
+    with open_store(postgres_url) as store:
+        assert store.run_id == "run-2"
+        handoff = store.load_handoff("c")
+        assert handoff is not None and handoff.old_runs == ("run-1",)
+    assert sql(postgres_url, "SELECT old_runs FROM sessionkit.sessions") == [(["run-1"],)]
 
 
 def test_a_failed_migration_leaves_the_schema_at_its_version(journal, monkeypatch):

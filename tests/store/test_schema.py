@@ -10,7 +10,7 @@ import pytest
 
 from sessionkit import LimitOrder, MessageState
 from sessionkit._codec import unstructure
-from sessionkit.store import SCHEMA_VERSION, JournalError, SqliteStore
+from sessionkit.store import SCHEMA_VERSION, JournalCorruptError, JournalError, SqliteStore
 from sessionkit.store._schema import MIGRATIONS, REQUIRED_TABLES
 
 
@@ -87,3 +87,37 @@ def test_a_failed_migration_leaves_the_journal_at_its_version(tmp_path, monkeypa
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     conn.close()
     assert tables(path) == REQUIRED_TABLES[1]
+
+
+def test_a_v2_journal_is_migrated_to_v3_and_then_keeps_the_runs_left(tmp_path):
+    path = tmp_path / "j"
+    make_v1(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(MIGRATIONS[1])
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with SqliteStore(path, account="acct", session_id="2026-05-04") as store:
+        assert (store.run_id, store.last_event_id) == ("run-1", 42)
+        assert store.old_runs == ()  # version 2 did not keep them: none known
+        handoff = store.load_handoff("c")
+        assert handoff is not None and handoff.old_runs == ()
+        store.run_changed("run-2")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    conn.close()
+    with SqliteStore(path, account="acct", session_id="2026-05-04") as store:
+        assert store.run_id == "run-2"
+        handoff = store.load_handoff("c")
+        assert handoff is not None and handoff.old_runs == ("run-1",)
+
+
+def test_runs_left_that_cannot_be_read_back_are_a_damaged_journal(tmp_path):
+    path = tmp_path / "j"
+    with SqliteStore(path, account="acct", session_id="2026-05-04") as store:
+        store.run_changed("run-1")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE session SET old_runs = '[1, 2]' WHERE id = 1")
+    conn.close()
+    with pytest.raises(JournalCorruptError, match=r"its session row's run ids left "
+                                                  r"\('\[1, 2\]'\) cannot be read back"):
+        SqliteStore(path, account="acct", session_id="2026-05-04")
