@@ -45,6 +45,8 @@ class Model:
         self.msgs: dict[str, dict[str, Any]] = {}
         self.cursor = 0
         self.run_id: str | None = None
+        #: the runs left, oldest first (a run is current or left, never both)
+        self.old_runs: list[str] = []
         #: the run changed and none of its events was handled: the next sets the cursor
         self.fresh = False
         self.intents: dict[str, tuple[str | None, str | None]] = {}
@@ -53,11 +55,13 @@ class Model:
 
     def image(self) -> dict[str, Any]:
         return copy.deepcopy({"msgs": self.msgs, "cursor": self.cursor, "run_id": self.run_id,
-                              "intents": self.intents, "jobs": self.jobs})
+                              "old_runs": self.old_runs, "intents": self.intents,
+                              "jobs": self.jobs})
 
     def crash(self) -> None:
         im = copy.deepcopy(self.committed)
         self.msgs, self.cursor, self.run_id = im["msgs"], im["cursor"], im["run_id"]
+        self.old_runs = im["old_runs"]
         self.fresh = False
         self.intents, self.jobs = im["intents"], im["jobs"]
 
@@ -77,12 +81,14 @@ def check(store: Any, model: Model) -> None:
     assert got == im["msgs"]
     assert [m.cid for m in store.messages()] == list(im["msgs"])  # submission order
     assert (store.last_event_id, store.run_id) == (im["cursor"], im["run_id"])
+    assert store.old_runs == tuple(im["old_runs"])
     assert {i.key: (i.cid, i.outcome) for i in store.intents()} == im["intents"]
     assert {j.job_id: j.kind for j in store.jobs()} == im["jobs"]
     handoff = store.load_handoff("p")
     if handoff is not None:
         assert [t.request.cid for t in handoff.tracked] == list(im["msgs"])
         assert handoff.last_event_id == im["cursor"] and handoff.run_id == im["run_id"]
+        assert handoff.old_runs == tuple(im["old_runs"])
         assert handoff.cid_prefix == f"p.{store.incarnation}"
 
 
@@ -154,6 +160,9 @@ def run_model(data: st.DataObject, open_store: Any) -> None:
             restart = data.draw(st.booleans(), label="ids_restart")
             store.run_changed(rid, ids_restart=restart)
             if rid != model.run_id and model.run_id is not None:
+                if rid in model.old_runs:
+                    model.old_runs.remove(rid)
+                model.old_runs.append(model.run_id)
                 model.fresh = True
                 if restart:
                     model.cursor = 0
