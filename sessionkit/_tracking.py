@@ -308,6 +308,9 @@ class Tracker:
             if mid is not None and t.mid is not None and mid != t.mid:
                 self._violation(f"a second ACK for {t.cid!r} carries mid {mid}; its first "
                                 f"carried mid {t.mid}", st)
+            elif not t.ack_seen:  # the ACK itself, after an answer that implied it: the
+                t.ack_seen = True  # engine has not seen this message (an event of its own)
+                self._emit(MessageReceived(st, t.request, t.callback))
             else:
                 self.duplicate_acks += 1
             return
