@@ -129,7 +129,7 @@ expect callback on_connection_busy
     assert "no expect-error step follows" in res.detail
 
 
-@pytest.mark.parametrize("name", ["SessionBusyError", "SessionBusyError"])
+@pytest.mark.parametrize("name", ["SessionBusyError", "SessionBusy"])
 def test_expect_error_takes_the_error_and_its_name_before_0_2(name: str) -> None:
     sc = parse_scenario(f"""\
 category: backpressure
