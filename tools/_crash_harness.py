@@ -25,7 +25,8 @@ def start_client(script: str, args: argparse.Namespace, address: str, journal: s
     cmd = [sys.executable, script, "--role", "client", "--address", address,
            "--journal", journal, "--side", side, "--orders", str(args.orders),
            "--durability", args.durability, "--window", str(args.window), "--seed", str(seed),
-           "--transport", args.transport, "--lease-ttl", str(args.lease_ttl)]
+           "--transport", args.transport, "--lease-ttl", str(args.lease_ttl),
+           "--backend", args.backend]
     if standby:
         cmd += ["--acquire-timeout", str(args.timeout)]
     return subprocess.Popen(cmd)
@@ -35,7 +36,8 @@ def start_sim(script: str, args: argparse.Namespace, dump_path: str
               ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the exchange simulator; returns it and the address it printed."""
     sim = subprocess.Popen([sys.executable, script, "--role", "sim",
-                            "--dump", dump_path, "--transport", args.transport],
+                            "--dump", dump_path, "--transport", args.transport,
+                            "--backend", args.backend],
                            stdout=subprocess.PIPE)
     assert sim.stdout is not None
     return sim, sim.stdout.readline().decode().strip()
@@ -242,7 +244,7 @@ def _run(args: argparse.Namespace, script: str, rng: random.Random, work: str, j
         dump = json.load(f)
     result = {"orders": args.orders, "kills": kills, **analyse(side, dump, journal, args.orders),
               "restarts": restarts, "client_exit": rc, "durability": args.durability,
-              "transport": args.transport, "store": args.store,
+              "transport": args.transport, "backend": args.backend, "store": args.store,
               "seconds": round(time.monotonic() - t0, 2),
               "workdir": work}
     ok = (result["lost"] == 0 and result["double_executed"] == 0

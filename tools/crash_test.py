@@ -26,7 +26,7 @@ The last output line is one JSON object.
 
 ``--transport zmq`` (the default when ``sessionkit-zmq`` is installed) runs
 the ZeroMQ simulator (``serve_simulator``) in the simulator process and the
-client on the trio runtime (``open_session(..., store=)`` over a
+client on the runtime (``open_session(..., store=)``, on ``--backend asyncio|trio``) over a
 ``ZmqConnector``): the engine's handlers write the side file as they return.
 ``--transport tcp`` serves the exchange over length-prefixed frames on
 127.0.0.1 and drives the core from a plain loop that makes the runtime's
@@ -338,7 +338,7 @@ def drive(store: Any, address: str, side_path: str, orders: int, window: int, *,
     os.close(side.fd)
 
 
-# -- the ZeroMQ simulator and a client on the trio runtime -----------------------------------
+# -- the ZeroMQ simulator and a client on the runtime (asyncio or trio) ----------------------
 
 def _recording_exchange() -> tuple[Any, dict[str, str]]:
     """A reference exchange that notes the type of every request it is handed, by cid."""
@@ -359,20 +359,20 @@ def _recording_exchange() -> tuple[Any, dict[str, str]]:
 
 
 def run_sim_zmq(args: argparse.Namespace) -> None:
-    import trio
+    import anyio
     from sessionkit_zmq import serve_simulator
 
     exchange, kinds = _recording_exchange()
 
     async def serve() -> None:
-        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGTERM) as signals:
             async with serve_simulator("tcp://127.0.0.1:*", curve=False,
                                        exchange=exchange) as sim:
                 print(sim.endpoint, flush=True)
                 async for _ in signals:
                     break
 
-    trio.run(serve)
+    anyio.run(serve, backend=args.backend)
     with open(args.dump, "w") as f:
         json.dump({"executions": [[c, m, r, kinds.get(c)] for c, m, r in exchange.executions],
                    "last_event_id": exchange.last_event_id}, f)
@@ -380,7 +380,7 @@ def run_sim_zmq(args: argparse.Namespace) -> None:
 
 def run_client_runtime(args: argparse.Namespace) -> None:
     """The client on ``sessionkit.runtime.open_session(..., store=)`` over ZeroMQ."""
-    import trio
+    import anyio
     from sessionkit_zmq import ZmqConnector
 
     from sessionkit import CancelOrder, LimitOrder, MessageProcessor, SessionConfig
@@ -416,7 +416,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
         async with open_session(ZmqConnector(args.address), Engine(), account=ACCOUNT,
                                 config=config, store=store,
                                 reconnect=ReconnectPolicy(initial=0.05, max=0.5)) as client:
-            idle_since = trio.current_time()
+            idle_since = anyio.current_time()
             while True:
                 while next_k < args.orders and len(live) < args.window:
                     if next_k % 7 == 0 and next_k + 4 <= args.orders:
@@ -433,7 +433,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
                         store.record_intent(f"o{next_k}", req.TYPE, f"{next_k}", cid=cid)
                         live.add(cid)
                         next_k += 1
-                await trio.sleep(0.002)
+                await anyio.sleep(0.002)
                 if next_k < args.orders:
                     continue
                 tracked = store.messages()
@@ -441,7 +441,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
                     break
                 resting = [m for m in tracked if isinstance(m.request, LimitOrder)
                            and m.mid is not None and m.state.value == "open"]
-                now = trio.current_time()
+                now = anyio.current_time()
                 if not (len(resting) == len(tracked)
                         and len({m.request.side for m in resting}) <= 1):
                     idle_since = now
@@ -454,7 +454,7 @@ def run_client_runtime(args: argparse.Namespace) -> None:
                             cid = client.submit_nowait(req)
                             store.record_intent(f"x{k}", req.TYPE, str(m.mid), cid=cid)
 
-    trio.run(trade)
+    anyio.run(trade, backend=args.backend)
     store.close()
     side.write("D")
 
@@ -474,9 +474,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--durability", choices=["fast", "safe"], default="fast")
     p.add_argument("--transport", choices=["zmq", "tcp"], default=_default_transport(),
-                   help="zmq: the ZeroMQ simulator and the trio runtime (the default when "
+                   help="zmq: the ZeroMQ simulator and the runtime (the default when "
                         "sessionkit-zmq is installed); tcp: length-prefixed frames on a socket "
                         "and the core driven from a plain loop")
+    p.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio",
+                   help="zmq: the event loop the simulator and the client run on")
     p.add_argument("--window", type=int, default=64, help="orders in flight at most")
     p.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
                    help="the journal: a SQLite file, or PostgreSQL (a throwaway server)")

@@ -38,23 +38,22 @@ def _zmq_missing() -> bool:
     return False
 
 
-@pytest.mark.parametrize("transport", [
-    pytest.param("zmq", marks=pytest.mark.skipif(_zmq_missing(),
-                                                 reason="sessionkit-zmq is not installed")),
-    "tcp",
+_NEEDS_ZMQ = pytest.mark.skipif(_zmq_missing(), reason="sessionkit-zmq is not installed")
+
+
+@pytest.mark.parametrize(("transport", "backend"), [
+    pytest.param("zmq", "trio", marks=_NEEDS_ZMQ),
+    ("tcp", "asyncio"),
 ])
-def test_short_form(tmp_path, transport):
+def test_short_form(tmp_path, transport, backend):
+    """The ZeroMQ form runs the simulator and the client on each event loop."""
     result = run_crash_test(tmp_path, "--orders", "300", "--kills", "3", "--timeout", "50",
-                            "--transport", transport, timeout=60)
+                            "--transport", transport, "--backend", backend, timeout=60)
     check(result, 300, 3)
-    assert result["transport"] == transport
+    assert result["transport"] == transport and result["backend"] == backend
 
 
-@pytest.mark.parametrize("transport", [
-    pytest.param("zmq", marks=pytest.mark.skipif(_zmq_missing(),
-                                                 reason="sessionkit-zmq is not installed")),
-    "tcp",
-])
+@pytest.mark.parametrize("transport", [pytest.param("zmq", marks=_NEEDS_ZMQ), "tcp"])
 def test_short_form_on_postgres(tmp_path, postgres_server, transport):
     """Each restarted client takes the lease over; the fencing tokens show one writer."""
     url = postgres_server.create_database()
