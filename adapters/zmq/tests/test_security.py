@@ -11,7 +11,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-import trio
 from sessionkit_zmq import (
     CurveClient,
     CurveServer,
@@ -28,17 +27,6 @@ from sessionkit.runtime import ConnectError, ConnectionFailedError, open_session
 from .conftest import BACKENDS, fast_options
 
 BOUND = 5.0  # every refusal must come well within this (the real figure is milliseconds)
-
-
-def _connect_error(endpoint: str, curve: CurveClient | None) -> str:
-    async def main() -> str:
-        with trio.fail_after(BOUND):
-            with pytest.raises(ConnectError) as info:
-                await ZmqConnector(endpoint, curve=curve,
-                                   options=fast_options(connect_timeout=30.0)).connect()
-        return info.value.reason
-
-    return trio.run(main)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -96,8 +84,8 @@ def test_plain_client_against_curve_server_and_back(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_keys_from_0600_files_and_the_allow_list_end_to_end(tmp_path: Path,
-                                                            backend: str) -> None:
+def test_keys_from_0600_files_and_the_allow_list_end_to_end(backend: str,
+                                                            tmp_path: Path) -> None:
     """The deployment path: key pairs saved as certificates (secret files mode 0600), the
     server's allow-list loaded from the client's public certificate. The allowed client is
     let in (the server sees its key as the User-Id) and frames travel both ways; a client
@@ -137,20 +125,22 @@ def test_keys_from_0600_files_and_the_allow_list_end_to_end(tmp_path: Path,
     anyio.run(main, backend=backend)
 
 
-def test_the_session_reports_a_refused_key_as_a_connection_failure() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_session_reports_a_refused_key_as_a_connection_failure(backend: str) -> None:
     async def main() -> None:
         async with serve_simulator(options=fast_options()) as sim:
             stranger = CurveClient(keypair=KeyPair.generate(), server_key=sim.server_key)
-            with trio.fail_after(BOUND), pytest.raises(ConnectionFailedError,
+            with anyio.fail_after(BOUND), pytest.raises(ConnectionFailedError,
                                                        match="allow-list"):
                 async with open_session(sim.connector(curve=stranger), sk.MessageProcessor(),
                                         account="a"):
                     pass
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_keys_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keys_never_reach_the_logs(backend: str, caplog: pytest.LogCaptureFixture) -> None:
     """A whole session with CURVE, a refused key and a wrong server key, all logged at
     DEBUG: no secret key appears anywhere, nor any full public key."""
     server_keys, client_keys, stranger = (KeyPair.generate() for _ in range(3))
@@ -171,7 +161,7 @@ def test_keys_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
                 logging.getLogger("test").error("connect failed: %s (%r)", info.value, bad)
 
     with caplog.at_level(logging.DEBUG):
-        trio.run(main)
+        anyio.run(main, backend=backend)
     text = caplog.text + "".join(repr(r.args) for r in caplog.records)
     assert "ZAP: accepted" in text and "ZAP: refused" in text  # it did log
     for s in secrets_:
@@ -223,7 +213,8 @@ class _Counting:
     ("wrong server key", "server public key given"),
     ("nothing listening", "no TCP connection"),
 ])
-def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str,
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_connect_failure_reaches_the_engine_once_with_its_reason(backend: str, fault: str,
                                                                        words: str) -> None:
     """One failed connect is one ConnectError from the adapter, and the engine hears it
     once: one on_connection_failed and one ConnectionFailedError, both with the reason."""
@@ -231,7 +222,7 @@ def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str
         connector = _Counting(ZmqConnector(endpoint, curve=curve,
                                            options=fast_options(connect_timeout=0.5)))
         processor = _Failures()
-        with trio.fail_after(BOUND), pytest.raises(ConnectionFailedError) as info:
+        with anyio.fail_after(BOUND), pytest.raises(ConnectionFailedError) as info:
             async with open_session(connector, processor, account="a"):
                 pass
         assert connector.attempts == 1 and len(connector.errors) == 1
@@ -254,4 +245,4 @@ def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str
         if fault == "nothing listening":  # the server is gone: its port refuses
             await attempt(endpoint, mine)
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
