@@ -21,6 +21,13 @@ parked task's wait. (An ``eventfd`` in the epoll set, written to wake the task w
 cancellation, saved 16% of the client's CPU per order plain and nothing with CURVE in
 tools/bench_zmq.py --quick, medians of 6 runs: under the 20% a piece of machinery must
 earn, so it went.)
+
+One code path for asyncio and trio (issue 17; figures in docs/zmq.md, "One transport for
+both loops"): on asyncio the bare loop on this discipline spent half the CPU per order of
+one on pyzmq's ``zmq.asyncio`` sockets and moved 1.5x to 2.4x its orders per second at the
+same p50 (tools/bench_zmq.py --backends asyncio,trio,uvloop --candidates, medians of 5
+runs); asyncio's own ``loop.add_reader`` instead of ``anyio.wait_readable`` saved 3-4% of
+its p50, under the 20%, so there is no asyncio-only path.
 """
 
 from __future__ import annotations
