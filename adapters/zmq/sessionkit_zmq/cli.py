@@ -31,10 +31,11 @@ from ._options import SocketOptions
 
 __all__ = ["keygen", "simulator", "demo", "main"]
 
-#: the event loop to run on (AnyIO's backends)
+#: the event loop to run on (AnyIO's backends); asyncio by default: it is always there,
+#: trio comes with the trio extra
 BACKEND_OPTION = click.option(
-    "--backend", type=click.Choice(["asyncio", "trio"]), default="trio", show_default=True,
-    help="The event loop to run on.")
+    "--backend", type=click.Choice(["asyncio", "trio"]), default="asyncio", show_default=True,
+    help="The event loop to run on (trio needs the trio package).")
 
 
 @click.command("keygen")
