@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 import zmq
 from hypothesis import HealthCheck, given, settings
@@ -537,5 +538,33 @@ def test_send_frames_nowait_stops_at_the_high_water_mark(backend: str, raw_conte
         assert got == frames
         await client.aclose()
         router.close(linger=0)
+
+    anyio.run(main, backend=backend)
+
+
+def test_a_connect_cancelled_mid_handshake_is_cancelled_and_leaves_the_context_usable(
+        backend: str) -> None:
+    """A peer that takes the TCP connection and never speaks ZMTP: the connect waits in the
+    handshake; cancelled there (as a login cancelled mid-way is), the loop's own
+    cancellation ends it (caught by its scope, not turned into a ConnectError), and the
+    same context then connects to a real endpoint and terminates."""
+    async def main() -> None:
+        ctx: Any = zmq.Context()
+        async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+            port = listener.extra(anyio.abc.SocketAttribute.local_port)
+            connector = ZmqConnector(f"tcp://127.0.0.1:{port}", context=ctx,
+                                     options=fast_options(connect_timeout=30.0))
+            with anyio.move_on_after(0.3) as scope:
+                await connector.connect()
+            assert scope.cancelled_caught
+        async with adapter.serve(curve=False, options=fast_options()) as ep:
+            client = await ZmqConnector(ep.endpoint, context=ctx,
+                                        options=fast_options()).connect()
+            await client.send_frames([b"after"])
+            server = await ep.accept()
+            assert await server.receive_frames() == [b"after"]
+            await client.aclose()
+        with anyio.fail_after(5):
+            await anyio.to_thread.run_sync(ctx.term, abandon_on_cancel=True)
 
     anyio.run(main, backend=backend)
