@@ -8,15 +8,16 @@ order gets its own callback (its ACK, then its action reports); the processor's
 ``handle_batch_message`` gets the batch of ACKs.
 
 The exchange is the ZMQ simulator with CURVE, started here on a free loopback port. Run it
-with ``python examples/zmq_orders_batch.py``.
+with ``python examples/zmq_orders_batch.py`` (asyncio) or with ``--backend trio``.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 from typing import Any
 
-import trio
+import anyio
 from sessionkit_zmq import CurveClient, CurveServer, KeyPair
 from sessionkit_zmq.sim import serve_simulator
 
@@ -28,27 +29,27 @@ class Processor(sk.MessageProcessor):
     def __init__(self) -> None:
         self.contracts: list[sk.Contract] = []
         self.batch_acks: list[sk.BatchAck] = []
-        self.changed = trio.lowlevel.ParkingLot()
+        self.changed = anyio.Event()  # set at each change; who waits makes a fresh one
 
     def handle_contract_detail(self, msg: sk.ContractDetail, prev_msg: Any) -> None:
         if msg.contract is not None:
             self.contracts.append(msg.contract)
-        self.changed.unpark_all()
+        self.changed.set()
 
     def handle_batch_message(self, msg: sk.BatchAck, prev_msg: Any) -> None:
         # The batch of ACKs for the batch sent: one per order, in order.
         print(f"batch message: {len(msg.messages)} ACKs for batch MID {msg.mid}")
         self.batch_acks.append(msg)
-        self.changed.unpark_all()
+        self.changed.set()
 
 
 class ProcessOrderResponses:
     """The callback of one order: its ACK (a Status), then its action reports."""
 
-    def __init__(self, number: int, changed: Any) -> None:
+    def __init__(self, number: int, processor: Processor) -> None:
         self.number = number
         self.mid: int | None = None
-        self.changed = changed
+        self.processor = processor
 
     def __call__(self, msg: sk.Message, prev_msg: sk.Message | None) -> None:
         if isinstance(msg, sk.Status):
@@ -57,7 +58,7 @@ class ProcessOrderResponses:
                 print(f"order no.{self.number} placed successfully, MID {msg.mid}")
             else:
                 print(f"order no.{self.number} failed with status {msg.status}: {msg.message}")
-            self.changed.unpark_all()
+            self.processor.changed.set()
         elif isinstance(msg, sk.ActionReport):
             pass  # a change to the resting order: msg.size is what remains
 
@@ -71,21 +72,26 @@ async def main() -> None:
         async with open_session(sim.connector(curve=curve), processor,
                                 account="trader") as client:
             await client.submit(sk.GetContracts(all_contracts=True))
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 while len(processor.contracts) < len(sim.exchange.contracts):
-                    await processor.changed.park()
+                    await processor.changed.wait()
+                    processor.changed = anyio.Event()
 
             # A batch may mix request types; here: ten buy orders on random contracts.
             orders = [sk.LimitOrder(contract_id=random.choice(processor.contracts).contract_id,
                                     size=1, price_in_cents=100) for _ in range(10)]
-            callbacks = [ProcessOrderResponses(i, processor.changed) for i in range(10)]
+            callbacks = [ProcessOrderResponses(i, processor) for i in range(10)]
             (ticket,) = await client.submit_batch(orders, callbacks=callbacks)
             print(f"batch {ticket.cid} sent with {len(ticket.cids)} orders")
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 while not processor.batch_acks or any(cb.mid is None for cb in callbacks):
-                    await processor.changed.park()
+                    await processor.changed.wait()
+                    processor.changed = anyio.Event()
             print(f"all {len(callbacks)} orders ACKed, MIDs {[cb.mid for cb in callbacks]}")
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio",
+                        help="the event loop to run on (default: asyncio)")
+    anyio.run(main, backend=parser.parse_args().backend)

@@ -7,15 +7,17 @@ for the contracts, picks one, places a limit order and keeps the order's MID (th
 id for it, which arrives in the ACK) through a per-order callback.
 
 The exchange is the ZMQ simulator (the reference exchange on a ROUTER socket), started here
-on a free loopback port. Run it with ``python examples/zmq_trading_session.py``.
+on a free loopback port. Run it with ``python examples/zmq_trading_session.py`` (asyncio)
+or ``python examples/zmq_trading_session.py --backend trio``: the same code runs on both.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 from typing import Any
 
-import trio
+import anyio
 from sessionkit_zmq import CurveClient, CurveServer, KeyPair
 from sessionkit_zmq.sim import serve_simulator
 
@@ -26,7 +28,7 @@ from sessionkit.runtime import open_session
 class Processor(sk.MessageProcessor):
     def __init__(self) -> None:
         self.contracts: list[sk.Contract] = []
-        self.changed = trio.lowlevel.ParkingLot()
+        self.changed = anyio.Event()  # set at each change; who waits makes a fresh one
 
     def handle_run_change(self, run_id: str, prev_run_id: str | None) -> None:
         # Open orders of the previous run are cancelled: purge them from local state.
@@ -35,7 +37,7 @@ class Processor(sk.MessageProcessor):
     def handle_contract_detail(self, msg: sk.ContractDetail, prev_msg: Any) -> None:
         if msg.contract is not None:
             self.contracts.append(msg.contract)
-        self.changed.unpark_all()
+        self.changed.set()
 
     def handle_status_message(self, msg: sk.Status, prev_msg: Any) -> None:
         # The ACK: the first answer to every request, with the exchange's MID.
@@ -56,7 +58,7 @@ class StoreMIDCallback:
 
     def __init__(self) -> None:
         self.entry_id: int | None = None
-        self.acked = trio.Event()
+        self.acked = anyio.Event()
 
     def __call__(self, msg: sk.Message, prev_msg: sk.Message | None) -> None:
         if isinstance(msg, sk.Status):
@@ -75,19 +77,23 @@ async def main() -> None:
         async with open_session(sim.connector(curve=curve), processor,
                                 account="trader") as client:
             await client.submit(sk.GetContracts(all_contracts=True))
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 while len(processor.contracts) < len(sim.exchange.contracts):
-                    await processor.changed.park()
+                    await processor.changed.wait()
+                    processor.changed = anyio.Event()
             print(f"contracts: {len(processor.contracts)}")
 
             contract = random.choice(processor.contracts)
             callback = StoreMIDCallback()
             await client.submit(sk.LimitOrder(contract_id=contract.contract_id, size=1,
                                               price_in_cents=5000), callback=callback)
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 await callback.acked.wait()
             print(f"order's ID (MID): {callback.entry_id}")
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio",
+                        help="the event loop to run on (default: asyncio)")
+    anyio.run(main, backend=parser.parse_args().backend)

@@ -17,6 +17,10 @@ the last line of output is one JSON object, ``checkpoint_us_per_order`` (two_tas
 minus two_tasks) per mode.
 
     .venv/bin/python tools/bench_checkpoint.py [--runs 3] [--orders 20000] [--modes plain,curve]
+
+It runs on trio only: it measures trio's scheduler (a trio checkpoint, trio's ParkingLot and
+cancel scopes driven directly), the figure behind ``await submit()`` being a checkpoint on
+trio. ``tools/bench_zmq.py --backends asyncio,trio`` measures the session on both loops.
 """
 
 from __future__ import annotations

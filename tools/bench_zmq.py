@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Benchmark: a sessionkit session over the ZeroMQ adapter against two raw trio + pyzmq loops.
+"""Benchmark: a sessionkit session over the ZeroMQ adapter against two raw pyzmq loops.
 
 All three clients do the same work against the same responder process (a ROUTER that
 answers each limit order with its ACK and a final action report, as the simulator does):
 send the same orders, keep the same window of orders in flight, match every answer to its
 order. The session goes through ``sessionkit.runtime.open_session`` and the adapter's
-DEALER transport. The two baselines are DEALERs on trio with the same FD discipline and no
-session layer (no tracking, events, processor or callbacks):
+DEALER transport. The two baselines are DEALERs on the same event loop with the same FD
+discipline and no session layer (no tracking, events, processor or callbacks):
 
 * the **raw loop** encodes and decodes with the core's ``JsonCodec`` (validated messages;
   the baseline of the older targets);
@@ -27,13 +27,25 @@ output is one JSON object: ``throughput_ratio`` and ``p50_ratio`` are session ov
 ``floor_throughput_ratio``, ``floor_cpu_ratio``, ``floor_p50_ratio`` and
 ``floor_p99_ratio`` session over floor, each the worse of plain and CURVE. A fourth
 throughput client, the session submitting with ``submit_nowait()`` in bursts of up to the
-window and one ``await trio.sleep(0)`` per burst, adds ``floor_cpu_ratio_nowait_bursts``
+window and one ``await anyio.sleep(0)`` per burst, adds ``floor_cpu_ratio_nowait_bursts``
 and ``floor_throughput_ratio_nowait_bursts`` (no targets: what a user who skips the
 checkpoint per order gets).
+
+Every client runs on the event loop ``--backend`` names (AnyIO's: ``trio``, the default,
+``asyncio``, or ``uvloop``, asyncio on uvloop's loop); the figures are the same under each.
+``--backends asyncio,trio[,uvloop]`` measures the session (throughput, CPU, ACK round
+trips) and the floor under each loop in ONE run, the loops taking turns within each run, and
+adds ``backend_ratios``: each loop's session throughput and p50 over trio's (the issue's
+targets: asyncio's throughput >= 0.8x trio's, its p50 <= 1.2x), with the floor's ratios next
+to them (what the loop itself costs a bare client). ``--candidates`` adds, on asyncio, the
+floor client on pyzmq's own ``zmq.asyncio`` sockets (the transport candidate not taken: see
+docs/zmq.md).
 
     .venv/bin/python tools/bench_zmq.py            # full
     .venv/bin/python tools/bench_zmq.py --quick    # under a minute
     .venv/bin/python tools/bench_zmq.py --pin      # client and responder on CPUs of their own
+    .venv/bin/python tools/bench_zmq.py --backend asyncio
+    .venv/bin/python tools/bench_zmq.py --backends asyncio,trio,uvloop --modes plain
 """
 
 from __future__ import annotations
@@ -49,8 +61,8 @@ import sys
 import time
 from typing import Any
 
+import anyio
 import orjson
-import trio
 import zmq
 from sessionkit_zmq import CurveClient, KeyPair, SocketOptions, ZmqConnector
 
@@ -58,6 +70,19 @@ import sessionkit as sk
 from sessionkit.runtime import open_session
 
 CONTRACT = 1
+
+#: the event loops: AnyIO backend name and its options
+BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "trio": ("trio", {}),
+    "asyncio": ("asyncio", {}),
+    "uvloop": ("asyncio", {"use_uvloop": True}),
+}
+
+
+def run_on(backend: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` on a fresh event loop of ``backend``."""
+    name, options = BACKENDS[backend]
+    return anyio.run(fn, *args, backend=name, backend_options=options)
 
 
 def cpu_seconds() -> float:
@@ -160,11 +185,11 @@ def start_responder(curve: bool) -> tuple[subprocess.Popen[bytes], str, bytes | 
     return proc, endpoint, keys.public if keys else None
 
 
-# -- the raw trio + pyzmq clients -------------------------------------------------------------
+# -- the raw pyzmq clients --------------------------------------------------------------------
 
 
 class Dealer:
-    """A DEALER on trio with the adapter's FD discipline and no session layer."""
+    """A DEALER with the adapter's FD discipline and no session layer."""
 
     def __init__(self, sock: zmq.Socket[Any]) -> None:
         self.sock = sock
@@ -184,7 +209,7 @@ class Dealer:
                 return out
             if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 continue
-            await trio.lowlevel.wait_readable(self.fd)
+            await anyio.wait_readable(self.fd)
 
     def send_all(self, frames: list[bytes]) -> None:
         send = self.sock.send
@@ -310,9 +335,48 @@ async def floor_connect(endpoint: str, server_key: bytes | None) -> FloorClient:
     return client
 
 
+class ZmqAsyncioFloor(FloorClient):
+    """The floor on pyzmq's own asyncio sockets (``zmq.asyncio``; asyncio only): the
+    transport candidate (b) of docs/zmq.md, against the FD discipline's floor above."""
+
+    async def recv_all(self) -> list[bytes]:
+        sock = self.sock
+        out = [await sock.recv()]
+        try:
+            while True:  # what is ready now: a NOBLOCK recv is a done future
+                out.append(await sock.recv(zmq.NOBLOCK))
+        except zmq.Again:
+            pass
+        return out
+
+    def send_all(self, frames: list[bytes]) -> None:
+        send = self.sock.send
+        for f in frames:
+            send(f)  # sent at once below the HWM (a done future), as the responder reads fast
+
+
+async def zmq_asyncio_connect(endpoint: str, server_key: bytes | None) -> FloorClient:
+    import zmq.asyncio
+
+    sock: Any = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if server_key is not None:
+        kp = KeyPair.generate()
+        sock.setsockopt(zmq.CURVE_SERVERKEY, server_key)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, kp.public)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, kp.secret)
+    sock.connect(endpoint)
+    client = ZmqAsyncioFloor(sock)
+    client.send_all([orjson.dumps({"type": "login", "account": "bench", "token": "",
+                                   "resume_event_id": 0})])
+    for frame in await client.recv_all():
+        orjson.loads(frame)
+    return client
+
+
 async def floor_throughput(endpoint: str, server_key: bytes | None, n: int,
-                           window: int) -> tuple[float, float]:
-    c = await floor_connect(endpoint, server_key)
+                           window: int, connect: Any = floor_connect) -> tuple[float, float]:
+    c = await connect(endpoint, server_key)
     dumps, loads = orjson.dumps, orjson.loads
     unacked: set[str] = set()
     open_orders: set[str] = set()
@@ -364,6 +428,30 @@ async def floor_pings(c: FloorClient, n: int) -> list[float]:
     return out
 
 
+async def zmq_asyncio_throughput(endpoint: str, server_key: bytes | None, n: int,
+                                 window: int) -> tuple[float, float]:
+    return await floor_throughput(endpoint, server_key, n, window, zmq_asyncio_connect)
+
+
+async def candidate_latency(endpoint: str, server_key: bytes | None, n: int,
+                            block: int = 100) -> dict[str, list[float]]:
+    """ACK round trips of the floor on the FD discipline and on ``zmq.asyncio``, in turns
+    of ``block`` orders (asyncio only)."""
+    out: dict[str, list[float]] = {"floor": [], "floor_zmq_asyncio": []}
+    clients = {"floor": await floor_connect(endpoint, server_key),
+               "floor_zmq_asyncio": await zmq_asyncio_connect(endpoint, server_key)}
+    try:
+        names = list(out)
+        for i in range(-(-n // block)):
+            k = min(block, n - i * block)
+            for name in names if i % 2 == 0 else names[::-1]:
+                out[name] += await floor_pings(clients[name], k)
+    finally:
+        for c in clients.values():
+            c.sock.close(linger=0)
+    return out
+
+
 # -- the session ------------------------------------------------------------------------------
 
 
@@ -371,7 +459,7 @@ class Counter(sk.MessageProcessor):
     def __init__(self) -> None:
         self.done = 0
         self.target = 0
-        self.finished = trio.Event()
+        self.finished = anyio.Event()
 
     def on_message_finished(self, event: sk.MessageFinished) -> None:
         self.done += 1
@@ -407,7 +495,7 @@ async def session_throughput(endpoint: str, server_key: bytes | None, n: int,
 async def session_nowait_throughput(endpoint: str, server_key: bytes | None, n: int,
                                     window: int) -> tuple[float, float]:
     """As :func:`session_throughput`, submitting with ``submit_nowait()`` in bursts of up
-    to the window and one ``await trio.sleep(0)`` per burst (what a user who skips the
+    to the window and one ``await anyio.sleep(0)`` per burst (what a user who skips the
     checkpoint per order pays); a burst the window cannot take waits for room with one
     ``await submit()``, which is then its checkpoint."""
     proc = Counter()
@@ -429,7 +517,7 @@ async def session_nowait_throughput(endpoint: str, server_key: bytes | None, n: 
                 await submit(sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100))
                 sent += 1
                 continue
-            await trio.sleep(0)
+            await anyio.sleep(0)
         await proc.finished.wait()
         took, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     return n / took, cpu / n
@@ -439,13 +527,13 @@ async def session_pings(client: Any, n: int) -> list[float]:
     """ACK round trips (submit to the ACK's callback) of ``n`` orders, one at a time."""
     out: list[float] = []
     for _ in range(n):
-        final = trio.Event()
+        final = anyio.Event()
         # the order is made before the clock starts, as the raw loop's is
         order = sk.LimitOrder(contract_id=CONTRACT, size=1, price_in_cents=100)
         t0 = time.perf_counter()
 
         def cb(msg: sk.Message, prev: sk.Message | None, t0: float = t0,
-               final: trio.Event = final) -> None:
+               final: anyio.Event = final) -> None:
             if isinstance(msg, sk.Status):
                 out.append(time.perf_counter() - t0)
             elif isinstance(msg, sk.ActionReport) and msg.size == 0:
@@ -580,7 +668,8 @@ THROUGHPUT = {"raw": raw_throughput, "session": session_throughput, "floor": flo
 TP_CLIENTS = (*CLIENTS, "session_nowait")
 
 
-def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[str, Any]:
+def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int,
+            backend: str = "trio") -> dict[str, Any]:
     proc, endpoint, server_key = start_responder(mode == "curve")
     tp: dict[str, list[float]] = {name: [] for name in TP_CLIENTS}
     cpu: dict[str, list[float]] = {name: [] for name in TP_CLIENTS}
@@ -588,15 +677,15 @@ def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[st
     p99: dict[str, list[float]] = {name: [] for name in CLIENTS}
     try:
         for name in TP_CLIENTS:  # warm-up (imports, caches, TCP/CURVE paths)
-            trio.run(THROUGHPUT[name], endpoint, server_key, 2000, window)
+            run_on(backend, THROUGHPUT[name], endpoint, server_key, 2000, window)
         for run in range(runs):
             # the session runs between the two baselines, which swap places each run
             for name in TP_CLIENTS if run % 2 == 0 else TP_CLIENTS[::-1]:
-                orders_per_s, cpu_per_order = trio.run(THROUGHPUT[name], endpoint, server_key,
-                                                       n_tp, window)
+                orders_per_s, cpu_per_order = run_on(backend, THROUGHPUT[name], endpoint,
+                                                     server_key, n_tp, window)
                 tp[name].append(orders_per_s)
                 cpu[name].append(cpu_per_order)
-            pings = trio.run(latency, endpoint, server_key, n_lat)
+            pings = run_on(backend, latency, endpoint, server_key, n_lat)
             for name in CLIENTS:
                 p50[name].append(pct(pings[name], 50))
                 p99[name].append(pct(pings[name], 99))
@@ -632,6 +721,100 @@ def measure(mode: str, runs: int, n_tp: int, n_lat: int, window: int) -> dict[st
     return out
 
 
+#: the clients each loop runs in a --backends comparison (the floor: the loop's own cost)
+COMPARED = ("session", "floor")
+
+
+def measure_backends(mode: str, runs: int, n_tp: int, n_lat: int, window: int,
+                     backends: list[str], candidates: bool) -> dict[str, Any]:
+    """The session and the floor under each of ``backends`` in one run against one
+    responder, the loops taking turns (their order rotates each run): throughput, CPU per
+    order, ACK p50 and p99, medians of ``runs``. With ``candidates``, on the asyncio loops,
+    the floor on ``zmq.asyncio`` too."""
+    proc, endpoint, server_key = start_responder(mode == "curve")
+    keys = [(b, c) for b in backends for c in COMPARED]
+    if candidates:
+        keys += [(b, "floor_zmq_asyncio") for b in backends if BACKENDS[b][0] == "asyncio"]
+    tp: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+    cpu: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+    p50: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+    p99: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+    tput = {**THROUGHPUT, "floor_zmq_asyncio": zmq_asyncio_throughput}
+    try:
+        for backend, name in keys:  # warm-up
+            run_on(backend, tput[name], endpoint, server_key, 2000, window)
+        for run in range(runs):
+            turn = run % len(backends)
+            for backend in backends[turn:] + backends[:turn]:
+                for b, name in keys:
+                    if b == backend:
+                        orders_per_s, cpu_per_order = run_on(backend, tput[name], endpoint,
+                                                             server_key, n_tp, window)
+                        tp[b, name].append(orders_per_s)
+                        cpu[b, name].append(cpu_per_order)
+                pings = run_on(backend, latency, endpoint, server_key, n_lat)
+                if (backend, "floor_zmq_asyncio") in tp:
+                    pings["floor_zmq_asyncio"] = run_on(
+                        backend, candidate_latency, endpoint, server_key,
+                        n_lat)["floor_zmq_asyncio"]
+                for b, name in keys:
+                    if b == backend:
+                        p50[b, name].append(pct(pings[name], 50))
+                        p99[b, name].append(pct(pings[name], 99))
+            print(f"  {mode} run {run + 1}: " + "; ".join(
+                f"{b} {name} {tp[b, name][-1]:,.0f} orders/s, p50 {p50[b, name][-1] * 1e6:.0f}"
+                f" us" for b, name in keys), flush=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    out: dict[str, Any] = {}
+    for b, name in keys:
+        r = out.setdefault(b, {})
+        r[f"{name}_orders_per_s"] = round(statistics.median(tp[b, name]))
+        r[f"{name}_cpu_us_per_order"] = round(statistics.median(cpu[b, name]) * 1e6, 1)
+        r[f"{name}_ack_p50_us"] = round(statistics.median(p50[b, name]) * 1e6, 1)
+        r[f"{name}_ack_p99_us"] = round(statistics.median(p99[b, name]) * 1e6, 1)
+    return out
+
+
+def backend_ratios(r: dict[str, Any], base: str = "trio") -> dict[str, dict[str, float]]:
+    """Each loop's figures over ``base``'s: session and floor throughput, p50, CPU."""
+    out: dict[str, dict[str, float]] = {}
+    for b in r:
+        if b == base or base not in r:
+            continue
+        ratios = out[b] = {}
+        for name in r[b]:
+            if not name.endswith("_orders_per_s"):
+                continue
+            client = name[:-len("_orders_per_s")]
+            ref = client if f"{client}_orders_per_s" in r[base] else "floor"
+            ratios[f"{client}_throughput_ratio"] = round(
+                r[b][name] / r[base][f"{ref}_orders_per_s"], 3)
+            ratios[f"{client}_p50_ratio"] = round(
+                r[b][f"{client}_ack_p50_us"] / r[base][f"{ref}_ack_p50_us"], 3)
+            ratios[f"{client}_cpu_ratio"] = round(
+                r[b][f"{client}_cpu_us_per_order"] / r[base][f"{ref}_cpu_us_per_order"], 3)
+    return out
+
+
+#: the issue's targets for a loop over trio (asyncio; uvloop is reported, no target)
+BACKEND_TARGETS = {"session_throughput_ratio": ">= 0.8", "session_p50_ratio": "<= 1.2"}
+
+
+def report_backends(mode: str, runs: int, r: dict[str, Any]) -> None:
+    print(f"{mode}, medians of {runs} runs:")
+    print(f"  {'':<28}{'orders/s':>10}{'ACK p50 us':>12}{'ACK p99 us':>12}"
+          f"{'CPU us/order':>14}")
+    for b in r:
+        for name in (k[:-len("_orders_per_s")] for k in r[b] if k.endswith("_orders_per_s")):
+            print(f"  {b + ' ' + name:<28}{r[b][name + '_orders_per_s']:>10,}"
+                  f"{r[b][name + '_ack_p50_us']:>12.1f}{r[b][name + '_ack_p99_us']:>12.1f}"
+                  f"{r[b][name + '_cpu_us_per_order']:>14.1f}")
+    for b, ratios in backend_ratios(r).items():
+        print(f"  {b} over trio: " + ", ".join(f"{k} {v}" for k, v in ratios.items()))
+
+
 def report(mode: str, runs: int, r: dict[str, Any]) -> None:
     """The medians of one mode as a table: each client, then the session over each baseline."""
     print(f"{mode}, medians of {runs} runs:")
@@ -665,6 +848,13 @@ def main() -> None:
     ap.add_argument("--pings", type=int, default=None, help="orders per latency run")
     ap.add_argument("--window", type=int, default=1000, help="orders in flight (every client)")
     ap.add_argument("--modes", default="plain,curve")
+    ap.add_argument("--backend", choices=sorted(BACKENDS), default="trio",
+                    help="the event loop every client runs on")
+    ap.add_argument("--backends", default=None,
+                    help="compare loops in one run, e.g. asyncio,trio,uvloop (session and "
+                         "floor under each; ratios over trio)")
+    ap.add_argument("--candidates", action="store_true",
+                    help="with --backends: the floor on zmq.asyncio sockets too (asyncio)")
     ap.add_argument("--pin", action="store_true",
                     help="client on one CPU, responder on another (steadier latency)")
     args = ap.parse_args()
@@ -676,9 +866,14 @@ def main() -> None:
                            "codec": "json", "placement": placement}
     print(f"placement: {placement}")
     t0 = time.perf_counter()
+    if args.backends:
+        compare(args, out, runs, n_tp, n_lat, t0)
+        return
+    out["backend"] = args.backend
     for mode in args.modes.split(","):
-        print(f"{mode}: {runs} runs of {n_tp} pipelined orders and {n_lat} pings", flush=True)
-        out[mode] = measure(mode, runs, n_tp, n_lat, args.window)
+        print(f"{mode}: {runs} runs of {n_tp} pipelined orders and {n_lat} pings on "
+              f"{args.backend}", flush=True)
+        out[mode] = measure(mode, runs, n_tp, n_lat, args.window, args.backend)
         report(mode, runs, out[mode])
     out["breakdown"] = b = breakdown(5_000 if args.quick else 20_000)
     print(f"CPU per order, no I/O: codec (encode the order, decode ACK and final) "
@@ -699,6 +894,39 @@ def main() -> None:
         print(f"session over {base} ({which}): " + ", ".join(
             f"{key} {out[key]} (target {TARGETS[key]})"
             for key in TARGETS if key.startswith("floor_") == (base == "floor")))
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(out))
+
+
+def compare(args: argparse.Namespace, out: dict[str, Any], runs: int, n_tp: int, n_lat: int,
+            t0: float) -> None:
+    """--backends: every loop in one run; prints the ratios over trio, then the JSON line."""
+    backends = args.backends.split(",")
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or "trio" not in backends:
+        raise SystemExit(f"--backends takes trio and others of {sorted(BACKENDS)}, "
+                         f"got {args.backends!r}")
+    out["backends"] = backends
+    modes = args.modes.split(",")
+    for mode in modes:
+        print(f"{mode}: {runs} runs of {n_tp} pipelined orders and {n_lat} pings on each of "
+              f"{', '.join(backends)}", flush=True)
+        out[mode] = r = measure_backends(mode, runs, n_tp, n_lat, args.window, backends,
+                                         args.candidates)
+        report_backends(mode, runs, r)
+        out[mode]["ratios"] = backend_ratios(r)
+    # the worse of the modes, per loop: the lower throughput ratio, the higher p50 ratio
+    out["backend_ratios"] = {
+        b: {key: (min if "throughput" in key else max)(
+            out[m]["ratios"][b][key] for m in modes)
+            for key in out[modes[0]]["ratios"][b]}
+        for b in backends if b != "trio"}
+    out["backend_targets"] = BACKEND_TARGETS
+    for b, ratios in out["backend_ratios"].items():
+        print(f"{b} over trio (the worse of {' and '.join(modes)}): " + ", ".join(
+            f"{key} {ratios[key]}" + (f" (target {BACKEND_TARGETS[key]})"
+                                      if b == "asyncio" and key in BACKEND_TARGETS else "")
+            for key in ratios))
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out))
 

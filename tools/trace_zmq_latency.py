@@ -10,6 +10,10 @@ wrapped for the send. It prints the median and deciles of each stamp (microsecon
 ``submit()`` was called), and the raw loop's p50 for comparison. Its last line is one
 JSON object with the medians.
 
+It runs on trio only: the run loop's stamps come from a trio instrument (``trio.abc.
+Instrument``), which asyncio has no twin of. The session and the transport it traces are
+the same AnyIO code on either loop; ``tools/bench_zmq.py --backends`` compares the loops.
+
     .venv/bin/python tools/trace_zmq_latency.py [--orders 2000]
 """
 

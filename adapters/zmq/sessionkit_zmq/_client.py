@@ -1,4 +1,4 @@
-"""The client side: a DEALER socket per connection, driven from trio.
+"""The client side: a DEALER socket per connection, driven from AnyIO (asyncio or trio).
 
 :class:`ZmqConnector` opens a connection and returns only once the ZMTP handshake (with
 CURVE, the key exchange and the server's ZAP verdict) has succeeded, reading the socket
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import trio
+import anyio
 import zmq
 
 from sessionkit.runtime import ConnectError, TransportClosedError
@@ -35,7 +35,7 @@ from ._monitor import (
     protocol_error_text,
 )
 from ._options import SocketOptions
-from ._trio_zmq import NOBLOCK, POLLIN, POLLOUT, FdWaiter, events
+from ._zmq_fd import NOBLOCK, POLLIN, POLLOUT, FdWaiter, events
 
 __all__ = ["ZmqConnector", "ZmqTransport", "client_context"]
 
@@ -114,7 +114,7 @@ class ZmqConnector:
         waiter = FdWaiter([mon])
         last: MonitorEvent | None = None
         retries = 0
-        with trio.move_on_after(timeout):
+        with anyio.move_on_after(timeout):
             while True:
                 for ev in drain_monitor(mon):
                     if ev.event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
@@ -233,7 +233,7 @@ class ZmqTransport:
 
     async def receive_frames(self) -> list[bytes]:
         """Wait for frames and return every one ready; TransportClosedError when it ends."""
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         waited = False
         while True:
             sock = self._sock
@@ -242,7 +242,7 @@ class ZmqTransport:
             frames = self._drain(sock)
             if frames:
                 if not waited:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    await anyio.lowlevel.cancel_shielded_checkpoint()
                 return frames
             if self._closed is not None:
                 self._teardown(0)
@@ -257,7 +257,7 @@ class ZmqTransport:
                 continue
             try:
                 await self._waiter.wait()
-            except trio.ClosedResourceError:
+            except anyio.ClosedResourceError:
                 raise TransportClosedError(self._closed or "transport closed") from None
             waited = True
 
@@ -299,7 +299,7 @@ class ZmqTransport:
         blocked, the owner task goes straight on to receive_frames, which has one). If
         cancelled while waiting, the frames before the wait were sent and the rest not.
         """
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         sock = self._open_socket()
         i = self._send_some(sock, frames, 0)
         while i < len(frames):
@@ -309,7 +309,7 @@ class ZmqTransport:
                     raise TransportClosedError(self._closed)
                 try:
                     await self._waiter.wait()
-                except trio.ClosedResourceError:
+                except anyio.ClosedResourceError:
                     raise TransportClosedError(self._closed or "transport closed") from None
                 sock = self._open_socket()
             i = self._send_some(sock, frames, i)
@@ -340,7 +340,7 @@ class ZmqTransport:
                 except zmq.ZMQError:
                     pass
             self._teardown(linger)
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
 
     def _teardown(self, linger_ms: int) -> None:
         sock = self._sock

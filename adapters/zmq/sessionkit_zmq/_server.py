@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import trio
+import anyio
 import zmq
 
 from sessionkit import ConfigError
@@ -38,8 +38,8 @@ from ._monitor import (
     protocol_error_text,
 )
 from ._options import SocketOptions
-from ._trio_zmq import NOBLOCK, POLLIN, FdWaiter, events, fileno
 from ._zap import ZapHandler
+from ._zmq_fd import NOBLOCK, POLLIN, FdWaiter, Wakeup, events, fileno
 
 __all__ = ["ZmqServerEndpoint", "ServerTransport", "serve_endpoint"]
 
@@ -69,7 +69,7 @@ class ServerTransport:
         self._frames: deque[bytes] = deque()
         #: bytes of the frames in ``_frames`` (bounded by ``max_inbound_bytes``)
         self._unread_bytes = 0
-        self._lot = trio.lowlevel.ParkingLot()
+        self._lot = Wakeup()
         self._closed: str | None = None
         self.frames_received = 0
         self.frames_sent = 0
@@ -84,16 +84,16 @@ class ServerTransport:
         return self._closed is not None
 
     async def receive_frames(self) -> list[bytes]:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._frames:
             if self._closed is not None:
                 raise TransportClosedError(self._closed)
-            await self._lot.park()
+            await self._lot.wait()
         out = list(self._frames)
         self._frames.clear()
         self._unread_bytes = 0
         self.frames_received += len(out)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await anyio.lowlevel.cancel_shielded_checkpoint()
         return out
 
     async def send_frames(self, frames: Sequence[bytes]) -> None:
@@ -105,7 +105,7 @@ class ServerTransport:
 
     async def aclose(self) -> None:
         self._ep._close_peer(self, "closed by the server", local=True)
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
 
 
 class ZmqServerEndpoint:
@@ -128,8 +128,8 @@ class ZmqServerEndpoint:
         self._by_fd: dict[int, ServerTransport] = {}
         self._retired: dict[bytes, None] = {}
         self._pending: deque[ServerTransport] = deque()
-        self._accept_lot = trio.lowlevel.ParkingLot()
-        self._io_lot = trio.lowlevel.ParkingLot()
+        self._accept_lot = Wakeup()
+        self._io_lot = Wakeup()
         self._closed: str | None = None
         self._zap: ZapHandler | None = None
         self.connections = 0
@@ -180,14 +180,14 @@ class ZmqServerEndpoint:
 
     async def accept(self) -> ServerTransport:
         """The next client connection (known by the hello its client sends on connecting)."""
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._pending:
             if self._closed is not None:
                 raise TransportClosedError(f"server endpoint {self.endpoint} is closed: "
                                            f"{self._closed}")
-            await self._accept_lot.park()
+            await self._accept_lot.wait()
         t = self._pending.popleft()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await anyio.lowlevel.cancel_shielded_checkpoint()
         return t
 
     def drop_connections(self, reason: str = "connection dropped by the server") -> int:
@@ -208,12 +208,12 @@ class ZmqServerEndpoint:
                 ready = events(sock) & POLLIN or \
                     events(mon) & POLLIN
                 if self._io_lot:  # this pump's calls processed commands: blocked sends re-try
-                    self._io_lot.unpark_all()
+                    self._io_lot.wake_all()
                 if ready:
-                    await trio.lowlevel.checkpoint()
+                    await anyio.lowlevel.checkpoint()
                     continue
                 await self._waiter.wait()
-        except trio.ClosedResourceError:
+        except anyio.ClosedResourceError:
             return
 
     def _drain(self) -> None:
@@ -261,7 +261,7 @@ class ZmqServerEndpoint:
         except zmq.Again:
             pass
         for t in touched:
-            t._lot.unpark_all()
+            t._lot.wake_all()
 
     def _new_peer(self, ident: bytes, frame: zmq.Frame) -> ServerTransport | None:
         if ident in self._retired or self._closed is not None:
@@ -286,7 +286,7 @@ class ZmqServerEndpoint:
             t._fd = fd  # type: ignore[attr-defined]
         self._peers[ident] = t
         self._pending.append(t)
-        self._accept_lot.unpark_all()
+        self._accept_lot.wake_all()
         logger.debug("accepted connection #%d from %s", t.number, t.peer_address)
         return t
 
@@ -322,7 +322,7 @@ class ZmqServerEndpoint:
             self._waiter.wake()
 
     async def _send(self, t: ServerTransport, frames: Sequence[bytes]) -> None:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         sock = self._sock
         ident = t.identity
         n = len(frames)
@@ -346,13 +346,13 @@ class ZmqServerEndpoint:
                 if ready & POLLIN and self._waiter.parked:
                     self._waiter.wake()
                 if pending and self._io_lot:
-                    self._io_lot.unpark_all()
+                    self._io_lot.wake_all()
                 if retried_at != i:  # re-try once right after EVENTS processed commands
                     retried_at = i
                     continue
                 retried_at = -1
-                with trio.move_on_after(BLOCKED_RECHECK):
-                    await self._io_lot.park()
+                with anyio.move_on_after(BLOCKED_RECHECK):
+                    await self._io_lot.wait()
                 waited = True
             except zmq.ZMQError as exc:
                 if exc.errno == errno.EHOSTUNREACH:
@@ -366,9 +366,9 @@ class ZmqServerEndpoint:
         t.frames_sent += n
         self._after_io()
         if self._io_lot:
-            self._io_lot.unpark_all()
+            self._io_lot.wake_all()
         if not waited:
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            await anyio.lowlevel.cancel_shielded_checkpoint()
 
     def _close_peer(self, t: ServerTransport, reason: str, *, local: bool) -> None:
         if t._closed is not None:
@@ -394,8 +394,8 @@ class ZmqServerEndpoint:
                 except zmq.ZMQError:
                     pass
         logger.debug("connection #%d closed: %s", t.number, reason)
-        t._lot.unpark_all()
-        self._io_lot.unpark_all()
+        t._lot.wake_all()
+        self._io_lot.wake_all()
 
     async def aclose(self, reason: str = "the server shut down") -> None:
         """Stop listening, close every connection (clients are told ``reason``) and release
@@ -405,9 +405,9 @@ class ZmqServerEndpoint:
             if self._zap is not None:
                 self._zap.close()
         if not self._ctx.closed:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self._ctx.term)
-        await trio.lowlevel.checkpoint()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._ctx.term)
+        await anyio.lowlevel.checkpoint()
 
     def _shutdown(self, reason: str) -> None:
         if self._closed is not None:
@@ -417,7 +417,7 @@ class ZmqServerEndpoint:
         self._closed = reason
         for t in self._pending:
             t._closed = reason
-        self._accept_lot.unpark_all()
+        self._accept_lot.wake_all()
         self._waiter.close()
         close_monitor(self._sock, self._mon)
         self._sock.close(linger=int(self.options.linger * 1000))
@@ -490,13 +490,13 @@ async def serve_endpoint(bind: str = "tcp://127.0.0.1:*", *,
                 f"CURVE, server key {fingerprint(server_curve.keypair.public)}"
                 if server_curve else "no CURVE")
     try:
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as tg:
             if zap is not None:
-                nursery.start_soon(zap.run)
-            nursery.start_soon(endpoint._pump)
+                tg.start_soon(zap.run)
+            tg.start_soon(endpoint._pump)
             try:
                 yield endpoint
             finally:
-                nursery.cancel_scope.cancel()
+                tg.cancel_scope.cancel()
     finally:
         await endpoint.aclose()

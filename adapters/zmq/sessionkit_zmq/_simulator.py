@@ -3,7 +3,7 @@
 The serving is :class:`sessionkit.runtime.ExchangeServer`'s; this module supplies its hooks.
 Each accepted connection gets a reader (frames decoded with the codec the client uses,
 told apart by the first byte, then handed to the exchange) and a writer (the exchange's
-outbox encoded and sent in order). The exchange's heartbeats run on a trio timer. A new
+outbox encoded and sent in order). The exchange's heartbeats run on a timer task. A new
 connection replaces the previous one, as the exchange decides; a logout, a refused login or
 a replaced connection closes the ZeroMQ connection once its last answer is written. A frame
 that does not decode is logged and skipped: a bad frame never stops the simulator.
@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import trio
+import anyio
 
 from sessionkit import Codec
 from sessionkit.runtime import ExchangeServer
@@ -112,10 +112,10 @@ class ZmqSimulator(ExchangeServer):
 
     # -- serving --------------------------------------------------------------------------
 
-    _scope: trio.CancelScope
+    _scope: anyio.CancelScope
 
-    async def _run(self, heartbeats: bool, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        with trio.CancelScope() as self._scope:
+    async def _run(self, heartbeats: bool, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        with anyio.CancelScope() as self._scope:
             await self.serve(self.server, heartbeats=heartbeats, task_status=task_status)
 
 
@@ -137,7 +137,7 @@ async def serve_simulator(bind: str = "tcp://127.0.0.1:*", *,
     exchange = exchange or ReferenceExchange(**exchange_options)
     async with serve_endpoint(bind, curve=curve, options=options) as server:
         sim = ZmqSimulator(server, exchange)
-        async with trio.open_nursery() as outer:
+        async with anyio.create_task_group() as outer:
             await outer.start(sim._run, heartbeats)
             try:
                 yield sim

@@ -1,4 +1,4 @@
-"""A ZAP handler (ZeroMQ RFC 27) on a trio task: the CURVE allow-list of a server.
+"""A ZAP handler (ZeroMQ RFC 27) on an AnyIO task: the CURVE allow-list of a server.
 
 libzmq asks the handler bound at ``inproc://zeromq.zap.01`` of the server's context about
 every handshake; the handler answers 200 (with the client's public key as the User-Id the
@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import trio
+import anyio
 import zmq
 import zmq.utils.z85
 
 from ._keys import CurveServer, fingerprint
-from ._trio_zmq import NOBLOCK, POLLIN, FdWaiter, events
+from ._zmq_fd import NOBLOCK, POLLIN, FdWaiter, events
 
 __all__ = ["ZapHandler", "ZAP_ENDPOINT"]
 
@@ -81,7 +81,7 @@ class ZapHandler:
                 if events(sock) & POLLIN:
                     continue
                 await self._waiter.wait()
-        except trio.ClosedResourceError:
+        except anyio.ClosedResourceError:
             return
         finally:
             self.close()

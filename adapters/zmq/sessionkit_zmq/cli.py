@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-import trio
+import anyio
 
 try:
     import click
@@ -30,6 +30,12 @@ from ._keys import CurveServer, KeyPair, fingerprint
 from ._options import SocketOptions
 
 __all__ = ["keygen", "simulator", "demo", "main"]
+
+#: the event loop to run on (AnyIO's backends); asyncio by default: it is always there,
+#: trio comes with the trio extra
+BACKEND_OPTION = click.option(
+    "--backend", type=click.Choice(["asyncio", "trio"]), default="asyncio", show_default=True,
+    help="The event loop to run on (trio needs the trio package).")
 
 
 @click.command("keygen")
@@ -89,9 +95,10 @@ def _server_curve(curve: bool, key: Path | None, allow: tuple[Path, ...],
 @click.option("--max-frame-size", default=SocketOptions().max_frame_size, show_default=True,
               type=click.IntRange(1), help="Largest frame accepted (bytes).")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@BACKEND_OPTION
 def simulator(bind: str, curve: bool, key: Path | None, allow: tuple[Path, ...],
                     allow_any: bool, run_id: str, heartbeat_ms: int, gap_every: int,
-                    max_frame_size: int, verbose: int) -> None:
+                    max_frame_size: int, verbose: int, backend: str) -> None:
     """Serve the reference exchange over ZeroMQ (a ROUTER socket) until interrupted."""
     server_curve, made_up = _server_curve(curve, key, allow, allow_any)
     if verbose:
@@ -118,26 +125,27 @@ def simulator(bind: str, curve: bool, key: Path | None, allow: tuple[Path, ...],
                     click.echo("server public key (made up for this run; give it to clients): "
                                + server_curve.keypair.public.decode())
                 sys.stdout.flush()
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
                         click.echo(f"simulator stopped ({signal.Signals(signum).name})")
                         break
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
-    trio.run(serve)
+    anyio.run(serve, backend=backend)
 
 
 @click.command("demo")
 @click.option("--adapter", "adapter_name", default="zmq", show_default=True,
               help="Transport of the demo (this command serves zmq).")
-def demo(adapter_name: str) -> None:
+@BACKEND_OPTION
+def demo(adapter_name: str, backend: str) -> None:
     """A short trading session against the ZMQ simulator, with CURVE, on loopback."""
     if adapter_name != "zmq":
         raise click.UsageError(f"this demo runs the zmq adapter, not {adapter_name!r}")
     from . import demo as demo_module
 
-    trio.run(demo_module.run)
+    anyio.run(demo_module.run, backend=backend)
 
 
 @click.group()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import trio
+import anyio
 
 import sessionkit as sk
 from sessionkit.runtime import ReconnectPolicy, open_session
@@ -35,19 +35,22 @@ class DemoProcessor(sk.MessageProcessor):
         self.out = out
         self.contracts: list[sk.Contract] = []
         self.open_orders: dict[int, sk.Message] = {}
-        self.changed = trio.lowlevel.ParkingLot()
+        #: set by every change: ``until`` waits on a fresh one each time it checks
+        self.changed: anyio.Event | None = None
         self.resends: list[tuple[int, int]] = []
         self.run_changes: list[tuple[str, str | None]] = []
         self.cancelled: list[str] = []
         self.logins = 0
 
     def _tick(self) -> None:
-        self.changed.unpark_all()
+        if self.changed is not None:
+            self.changed.set()
 
     async def until(self, check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-        with trio.fail_after(timeout):
+        with anyio.fail_after(timeout):
             while not check():
-                await self.changed.park()
+                changed = self.changed = anyio.Event()
+                await changed.wait()
 
     def on_login_accepted(self, event_id: int) -> None:
         self.logins += 1

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
-import trio
 import zmq
 from sessionkit_zmq import SocketOptions
 
 LOOPBACK = "tcp://127.0.0.1:*"
+
+#: the event loops the adapter runs on (AnyIO backends)
+BACKENDS = ("asyncio", "trio")
 
 
 @pytest.fixture
@@ -38,8 +41,8 @@ async def receive_n(transport: Any, n: int) -> tuple[list[bytes], int]:
 
 
 async def wait_readable_blocking(sock: zmq.Socket[Any], timeout: float = 5.0) -> None:
-    """Block this trio task (the whole thread) until ``sock``'s FD signals."""
+    """Block this task (the whole thread) until ``sock``'s FD signals."""
     import select
 
-    await trio.lowlevel.checkpoint()
+    await anyio.lowlevel.checkpoint()
     select.select([sock.getsockopt(zmq.FD)], [], [], timeout)

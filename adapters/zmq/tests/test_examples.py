@@ -7,10 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
-import trio
+
+from .conftest import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[3]
+
+#: the examples and the demo are AnyIO code: each runs on both event loops
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
 
 def _run(*args: str) -> str:
@@ -20,8 +25,8 @@ def _run(*args: str) -> str:
     return run.stdout
 
 
-def test_trading_session_example() -> None:
-    out = _run("examples/zmq_trading_session.py")
+def test_trading_session_example(backend: str) -> None:
+    out = _run("examples/zmq_trading_session.py", "--backend", backend)
     assert "contracts: 3" in out
     m = re.search(r"order's ID \(MID\): (\d+)", out)
     assert m, out
@@ -29,8 +34,8 @@ def test_trading_session_example() -> None:
     assert "action report: MID" in out
 
 
-def test_orders_batch_example() -> None:
-    out = _run("examples/zmq_orders_batch.py")
+def test_orders_batch_example(backend: str) -> None:
+    out = _run("examples/zmq_orders_batch.py", "--backend", backend)
     assert "batch message: 10 ACKs" in out
     placed = re.findall(r"order no\.(\d) placed successfully, MID (\d+)", out)
     assert sorted(int(n) for n, _ in placed) == list(range(10))
@@ -38,15 +43,15 @@ def test_orders_batch_example() -> None:
     assert "all 10 orders ACKed" in out
 
 
-def test_run_change_example() -> None:
-    out = _run("examples/zmq_run_change.py")
+def test_run_change_example(backend: str) -> None:
+    out = _run("examples/zmq_run_change.py", "--backend", backend)
     assert "open orders before the restart: 1 (run run-1)" in out
     assert "run change run-1 -> run-2: purging 1 open order(s)" in out
     assert "open orders after the run change: 0 (run run-2)" in out
     assert "reconnected" in out
 
 
-def test_demo_module() -> None:
+def test_demo_module(backend: str) -> None:
     lines: list[str] = []
 
     async def main() -> dict:
@@ -54,7 +59,7 @@ def test_demo_module() -> None:
 
         return await demo.run(lines.append)
 
-    summary = trio.run(main)
+    summary = anyio.run(main, backend=backend)
     text = "\n".join(lines)
     assert summary["contracts"] == 3 and isinstance(summary["mid"], int)
     assert summary["run_changes"] == [("run-2", "run-1")]
@@ -67,6 +72,6 @@ def test_demo_module() -> None:
 
 
 @pytest.mark.parametrize("args", [["-m", "sessionkit_zmq", "demo"]])
-def test_demo_command(args: list[str]) -> None:
-    out = _run(*args)
+def test_demo_command(backend: str, args: list[str]) -> None:
+    out = _run(*args, "--backend", backend)
     assert "resend complete" in out and "run change: run-1 -> run-2" in out

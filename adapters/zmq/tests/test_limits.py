@@ -10,14 +10,14 @@ import sys
 import tracemalloc
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from sessionkit_zmq import SocketOptions, ZmqConnector, adapter
 
 import sessionkit as sk
 from sessionkit.runtime import TransportClosedError, open_session
 
-from .conftest import fast_options
+from .conftest import BACKENDS, fast_options
 
 MiB = 1 << 20
 
@@ -55,8 +55,9 @@ def _rss() -> int:
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("bound, count", [(8 * MiB, 256), (None, 512)],
                          ids=["8MiB-bound", "default-64MiB-bound"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_flooding_exchange_cannot_grow_the_client_past_its_inbound_bound(
-        bound: int | None, count: int) -> None:
+        backend: str, bound: int | None, count: int) -> None:
     """The client reads nothing while the exchange floods it with 1 MiB messages (a
     multiple of the bound in all): the client's memory grows by no more than the bound
     (ZeroMQ holds at most RCVHWM x MAXMSGSIZE <= max_inbound_bytes; the exchange's sends
@@ -74,7 +75,7 @@ def test_a_flooding_exchange_cannot_grow_the_client_past_its_inbound_bound(
         async def main() -> None:
             baseline = _rss()
             client = await ZmqConnector(f"tcp://127.0.0.1:{port}", options=options).connect()
-            state = await trio.to_thread.run_sync(flooder.stdout.readline)  # type: ignore
+            state = await anyio.to_thread.run_sync(flooder.stdout.readline)  # type: ignore
             flooded = _rss() - baseline
             # what ZeroMQ holds, plus the allocator's and the I/O thread's slack
             assert flooded < limit + 16 * MiB, f"grew {flooded / MiB:.0f} MiB while flooded"
@@ -99,7 +100,7 @@ def test_a_flooding_exchange_cannot_grow_the_client_past_its_inbound_bound(
             assert peak_rss < 2 * limit + 16 * MiB, f"grew {peak_rss / MiB:.0f} MiB reading"
             await client.aclose()
 
-        trio.run(main)
+        anyio.run(main, backend=backend)
     finally:
         flooder.stdin.close()
         flooder.kill()
@@ -109,12 +110,12 @@ def test_a_flooding_exchange_cannot_grow_the_client_past_its_inbound_bound(
 class _Recorder(sk.MessageProcessor):
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
-        self.changed = trio.Event()
+        self.changed = anyio.Event()
 
     def _note(self, name: str, value: Any) -> None:
         self.calls.append((name, value))
         self.changed.set()
-        self.changed = trio.Event()
+        self.changed = anyio.Event()
 
     def on_protocol_error(self, error: Exception, fatal: bool) -> None:
         self._note("on_protocol_error", error)
@@ -129,14 +130,15 @@ class _Recorder(sk.MessageProcessor):
         return [v for n, v in self.calls if n == name]
 
     async def wait_for(self, name: str) -> Any:
-        with trio.fail_after(10):
+        with anyio.fail_after(10):
             while not self.named(name):
                 await self.changed.wait()
         return self.named(name)[0]
 
 
 @pytest.mark.parametrize("size", ["over the frame limit", "over MAXMSGSIZE"])
-def test_a_message_too_big_is_reported_to_the_engine(size: str) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_message_too_big_is_reported_to_the_engine(backend: str, size: str) -> None:
     """Over max_frame_size (and within MAXMSGSIZE) the frame reaches the codec, which refuses
     it: one on_protocol_error naming the size. Over MAXMSGSIZE libzmq drops the connection
     before it allocates the message: one on_connection_failed naming MAXMSGSIZE. Neither is
@@ -159,7 +161,7 @@ def test_a_message_too_big_is_reported_to_the_engine(size: str) -> None:
             servers.append(server)
 
         async with adapter.serve(options=options) as ep:
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(exchange, ep)
                 # "report": the refused frame is the only report (by default it would also
                 # end the connection, for a reconnect and the replay to repair)
@@ -173,16 +175,18 @@ def test_a_message_too_big_is_reported_to_the_engine(size: str) -> None:
                     else:
                         reason = await processor.wait_for("on_connection_failed")
                         assert "MAXMSGSIZE" in reason and "lost" in reason
-                    await trio.sleep(0.2)
+                    await anyio.sleep(0.2)
                     assert (client.error is None) == (size == "over the frame limit")
                     nursery.cancel_scope.cancel()  # no logout: this exchange would not answer
                     assert len(processor.named("on_protocol_error")
                                + processor.named("on_connection_failed")) == 1, processor.calls
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_the_server_drops_a_client_that_floods_it_past_its_inbound_bound() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_server_drops_a_client_that_floods_it_past_its_inbound_bound(backend: str
+                                                                         ) -> None:
     """The server side cannot hold a client back by itself (one ROUTER for all clients): a
     connection whose unread frames pass max_inbound_bytes is closed, and the client is told
     why."""
@@ -193,7 +197,7 @@ def test_the_server_drops_a_client_that_floods_it_past_its_inbound_bound() -> No
             client = await ZmqConnector(ep.endpoint, options=fast_options()).connect()
             await client.send_frames([b"hello"])
             server = await ep.accept()
-            with trio.fail_after(20):
+            with anyio.fail_after(20):
                 for _ in range(16):
                     await client.send_frames([b"y" * MiB])
                 with pytest.raises(TransportClosedError, match="max_inbound_bytes"):
@@ -202,7 +206,7 @@ def test_the_server_drops_a_client_that_floods_it_past_its_inbound_bound() -> No
             with pytest.raises(TransportClosedError, match="did not read"):
                 await server.receive_frames()
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
 def test_the_bound_is_checked_and_applied() -> None:
@@ -214,7 +218,8 @@ def test_the_bound_is_checked_and_applied() -> None:
         SocketOptions(max_inbound_bytes=0)
 
 
-def test_a_codec_over_the_sockets_message_limit_is_refused_at_open() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_codec_over_the_sockets_message_limit_is_refused_at_open(backend: str) -> None:
     """The connector declares what its socket carries (MAXMSGSIZE, from SocketOptions):
     a session whose codec makes or takes larger frames is refused before it connects,
     naming both limits, instead of losing its connection on the first such frame."""
@@ -227,4 +232,4 @@ def test_a_codec_over_the_sockets_message_limit_is_refused_at_open() -> None:
             async with open_session(connector, sk.MessageProcessor(), account="a"):
                 pass  # pragma: no cover - refused before
 
-    trio.run(main)
+    anyio.run(main, backend=backend)

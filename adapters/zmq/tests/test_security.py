@@ -3,99 +3,144 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
-import trio
-from sessionkit_zmq import CurveClient, CurveServer, KeyPair, ZmqConnector, adapter
+from sessionkit_zmq import (
+    CurveClient,
+    CurveServer,
+    KeyPair,
+    ZmqConnector,
+    adapter,
+    serve_endpoint,
+)
 from sessionkit_zmq.sim import serve_simulator
 
 import sessionkit as sk
 from sessionkit.runtime import ConnectError, ConnectionFailedError, open_session
 
-from .conftest import fast_options
+from .conftest import BACKENDS, fast_options
 
 BOUND = 5.0  # every refusal must come well within this (the real figure is milliseconds)
 
 
-def _connect_error(endpoint: str, curve: CurveClient | None) -> str:
-    async def main() -> str:
-        with trio.fail_after(BOUND):
-            with pytest.raises(ConnectError) as info:
-                await ZmqConnector(endpoint, curve=curve,
-                                   options=fast_options(connect_timeout=30.0)).connect()
-        return info.value.reason
-
-    return trio.run(main)
-
-
-def test_an_unknown_client_key_is_refused_with_the_reason() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_unknown_client_key_is_refused_with_the_reason(backend: str) -> None:
     async def main() -> None:
         async with adapter.serve(options=fast_options()) as ep:
             stranger = CurveClient(keypair=KeyPair.generate(), server_key=ep.server_key)
-            with trio.fail_after(BOUND), pytest.raises(ConnectError) as info:
+            with anyio.fail_after(BOUND), pytest.raises(ConnectError) as info:
                 await ZmqConnector(ep.endpoint, curve=stranger,
                                    options=fast_options(connect_timeout=30.0)).connect()
             reason = info.value.reason
             assert "refused this client's CURVE key" in reason and "allow-list" in reason
             assert stranger.keypair.public[:8].decode() in reason
-            with trio.fail_after(BOUND):  # the server side saw it too (its monitor)
+            with anyio.fail_after(BOUND):  # the server side saw it too (its monitor)
                 while not ep.handshake_failures:
-                    await trio.sleep(0.01)
+                    await anyio.sleep(0.01)
             assert "refused" in ep.handshake_failures[-1]
             # the allowed key still gets in
             t = await ep.connector().connect()
             await t.aclose()
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_a_wrong_server_key_fails_with_the_reason() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_wrong_server_key_fails_with_the_reason(backend: str) -> None:
     async def main() -> None:
         async with adapter.serve(options=fast_options()) as ep:
             wrong = CurveClient(keypair=ep.connector().curve.keypair,
                                 server_key=KeyPair.generate().public)
-            with trio.fail_after(BOUND), pytest.raises(ConnectError) as info:
+            with anyio.fail_after(BOUND), pytest.raises(ConnectError) as info:
                 await ZmqConnector(ep.endpoint, curve=wrong,
                                    options=fast_options(connect_timeout=30.0)).connect()
             assert "server public key" in info.value.reason
             assert "not this server's" in info.value.reason
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_plain_client_against_curve_server_and_back() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_plain_client_against_curve_server_and_back(backend: str) -> None:
     async def main() -> None:
         async with adapter.serve(options=fast_options()) as ep:
-            with trio.fail_after(BOUND), pytest.raises(ConnectError, match="CURVE"):
+            with anyio.fail_after(BOUND), pytest.raises(ConnectError, match="CURVE"):
                 await ZmqConnector(ep.endpoint, options=fast_options(connect_timeout=30.0)
                                    ).connect()
         async with adapter.serve(curve=False, options=fast_options()) as ep:
             kp = KeyPair.generate()
-            with trio.fail_after(BOUND), pytest.raises(ConnectError, match="CURVE"):
+            with anyio.fail_after(BOUND), pytest.raises(ConnectError, match="CURVE"):
                 await ZmqConnector(ep.endpoint, curve=CurveClient(keypair=kp,
                                                                   server_key=kp.public),
                                    options=fast_options(connect_timeout=30.0)).connect()
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_the_session_reports_a_refused_key_as_a_connection_failure() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keys_from_0600_files_and_the_allow_list_end_to_end(backend: str,
+                                                            tmp_path: Path) -> None:
+    """The deployment path: key pairs saved as certificates (secret files mode 0600), the
+    server's allow-list loaded from the client's public certificate. The allowed client is
+    let in (the server sees its key as the User-Id) and frames travel both ways; a client
+    whose key is not on the list is refused by ZAP, with the reason, on each event loop."""
+    server_pub, server_sec = KeyPair.generate().save_certificate(tmp_path / "exchange.key")
+    client_pub, client_sec = KeyPair.generate().save_certificate(tmp_path / "trader.key")
+    _, stranger_sec = KeyPair.generate().save_certificate(tmp_path / "stranger.key")
+    assert server_sec is not None and client_sec is not None and stranger_sec is not None
+    for secret in (server_sec, client_sec, stranger_sec):
+        assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+    curve = CurveServer.from_files(server_sec, [client_pub])
+    allowed = CurveClient.from_files(client_sec, server_pub)
+    stranger = CurveClient.from_files(stranger_sec, server_pub)
+
+    async def main() -> None:
+        async with serve_endpoint(curve=curve, options=fast_options()) as ep:
+            client = await ZmqConnector(ep.endpoint, curve=allowed,
+                                        options=fast_options()).connect()
+            with anyio.fail_after(BOUND):
+                server = await ep.accept()
+                assert server.user_id == allowed.keypair.public.decode()
+                await client.send_frames([b"order"])
+                assert await server.receive_frames() == [b"order"]
+                await server.send_frames([b"ack"])
+                assert await client.receive_frames() == [b"ack"]
+            with anyio.fail_after(BOUND), pytest.raises(ConnectError) as info:
+                await ZmqConnector(ep.endpoint, curve=stranger,
+                                   options=fast_options(connect_timeout=30.0)).connect()
+            assert "refused this client's CURVE key" in info.value.reason
+            assert "ZAP status 400" in info.value.reason
+            with anyio.fail_after(BOUND):  # the server's side of the refusal
+                while not ep.handshake_failures:
+                    await anyio.sleep(0.01)
+            assert "refused" in ep.handshake_failures[-1]
+            await client.aclose()
+
+    anyio.run(main, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_session_reports_a_refused_key_as_a_connection_failure(backend: str) -> None:
     async def main() -> None:
         async with serve_simulator(options=fast_options()) as sim:
             stranger = CurveClient(keypair=KeyPair.generate(), server_key=sim.server_key)
-            with trio.fail_after(BOUND), pytest.raises(ConnectionFailedError,
+            with anyio.fail_after(BOUND), pytest.raises(ConnectionFailedError,
                                                        match="allow-list"):
                 async with open_session(sim.connector(curve=stranger), sk.MessageProcessor(),
                                         account="a"):
                     pass
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_keys_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keys_never_reach_the_logs(backend: str, caplog: pytest.LogCaptureFixture) -> None:
     """A whole session with CURVE, a refused key and a wrong server key, all logged at
     DEBUG: no secret key appears anywhere, nor any full public key."""
     server_keys, client_keys, stranger = (KeyPair.generate() for _ in range(3))
@@ -116,7 +161,7 @@ def test_keys_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
                 logging.getLogger("test").error("connect failed: %s (%r)", info.value, bad)
 
     with caplog.at_level(logging.DEBUG):
-        trio.run(main)
+        anyio.run(main, backend=backend)
     text = caplog.text + "".join(repr(r.args) for r in caplog.records)
     assert "ZAP: accepted" in text and "ZAP: refused" in text  # it did log
     for s in secrets_:
@@ -168,7 +213,8 @@ class _Counting:
     ("wrong server key", "server public key given"),
     ("nothing listening", "no TCP connection"),
 ])
-def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str,
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_connect_failure_reaches_the_engine_once_with_its_reason(backend: str, fault: str,
                                                                        words: str) -> None:
     """One failed connect is one ConnectError from the adapter, and the engine hears it
     once: one on_connection_failed and one ConnectionFailedError, both with the reason."""
@@ -176,7 +222,7 @@ def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str
         connector = _Counting(ZmqConnector(endpoint, curve=curve,
                                            options=fast_options(connect_timeout=0.5)))
         processor = _Failures()
-        with trio.fail_after(BOUND), pytest.raises(ConnectionFailedError) as info:
+        with anyio.fail_after(BOUND), pytest.raises(ConnectionFailedError) as info:
             async with open_session(connector, processor, account="a"):
                 pass
         assert connector.attempts == 1 and len(connector.errors) == 1
@@ -199,4 +245,4 @@ def test_each_connect_failure_reaches_the_engine_once_with_its_reason(fault: str
         if fault == "nothing listening":  # the server is gone: its port refuses
             await attempt(endpoint, mine)
 
-    trio.run(main)
+    anyio.run(main, backend=backend)

@@ -9,33 +9,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from sessionkit_zmq import CurveClient, KeyPair, ZmqConnector, adapter
 from sessionkit_zmq.sim import serve_simulator
 
 import sessionkit as sk
 from sessionkit.runtime import ReconnectPolicy, open_session
 
-from .conftest import fast_options
+from .conftest import BACKENDS, fast_options
 
 
 class Recorder(sk.MessageProcessor):
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
-        self.lot = trio.lowlevel.ParkingLot()
+        self.changed: anyio.Event | None = None  # set at each call; until() renews it
 
     def _add(self, name: str, value: Any) -> None:
         self.calls.append((name, value))
-        self.lot.unpark_all()
+        if self.changed is not None:
+            self.changed.set()
 
     def names(self) -> list[str]:
         return [n for n, _ in self.calls]
 
     async def until(self, name: str, count: int = 1) -> None:
-        with trio.fail_after(10):
+        with anyio.fail_after(10):
             while self.names().count(name) < count:
-                await self.lot.park()
+                changed = self.changed = anyio.Event()
+                await changed.wait()
 
     def handle_status_message(self, msg: Any, prev: Any) -> None:
         self._add("status", msg)
@@ -69,7 +71,8 @@ class Recorder(sk.MessageProcessor):
 
 
 @pytest.mark.parametrize("codec", [sk.JsonCodec(), sk.MsgpackCodec()], ids=["json", "msgpack"])
-def test_a_trading_session_with_run_change_and_replay(codec: sk.Codec) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_trading_session_with_run_change_and_replay(backend: str, codec: sk.Codec) -> None:
     async def main() -> None:
         async with serve_simulator(options=fast_options()) as sim:
             rec = Recorder()
@@ -97,10 +100,11 @@ def test_a_trading_session_with_run_change_and_replay(codec: sk.Codec) -> None:
             assert tops and tops[0].replay
             assert sim.bad_frames == 0
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_bad_frames_from_the_exchange_are_reported_and_the_session_goes_on() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_frames_from_the_exchange_are_reported_and_the_session_goes_on(backend: str) -> None:
     """Garbled, oversize and stray multi-part messages become protocol errors."""
     async def main() -> None:
         async with serve_simulator(options=fast_options(max_frame_size=4096)) as sim:
@@ -123,10 +127,11 @@ def test_bad_frames_from_the_exchange_are_reported_and_the_session_goes_on() -> 
                 await rec.until("contract", 3)
                 assert client.statistics().protocol_errors == 4
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_the_window_rejects_before_zeromq_could_drop_anything() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_window_rejects_before_zeromq_could_drop_anything(backend: str) -> None:
     """A silent exchange: the session's window fills and rejects (SessionBusyError); every frame
     sent reached the exchange (nothing was dropped on the way)."""
     async def main() -> None:
@@ -144,15 +149,16 @@ def test_the_window_rejects_before_zeromq_could_drop_anything() -> None:
                                                        price_in_cents=100))
                 assert info.value.reason == "window"
                 (conn,) = sim.server.connections_open()
-                with trio.fail_after(10):
+                with anyio.fail_after(10):
                     while conn.frames_received < 51:  # the login and the 50 orders
-                        await trio.sleep(0.01)
+                        await anyio.sleep(0.01)
                 sim.silent = False
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_a_client_of_the_simulator_with_msgpack_and_plain_sockets() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_client_of_the_simulator_with_msgpack_and_plain_sockets(backend: str) -> None:
     async def main() -> None:
         async with serve_simulator(curve=False, options=fast_options()) as sim:
             assert sim.server_key is None
@@ -162,10 +168,11 @@ def test_a_client_of_the_simulator_with_msgpack_and_plain_sockets() -> None:
                 await client.submit(sk.GetContracts())
                 await rec.until("contract", 3)
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
-def test_a_new_connection_replaces_the_old_one() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_new_connection_replaces_the_old_one(backend: str) -> None:
     async def main() -> None:
         async with serve_simulator(options=fast_options()) as sim:
             first = await sim.connector().connect()
@@ -174,13 +181,13 @@ def test_a_new_connection_replaces_the_old_one() -> None:
             second = await sim.connector().connect()
             await second.send_frames([sk.JsonCodec().encode(sk.Login(account="a"))])
             await second.receive_frames()
-            with trio.fail_after(5), pytest.raises(sk.runtime.TransportClosedError,
+            with anyio.fail_after(5), pytest.raises(sk.runtime.TransportClosedError,
                                                    match="replaced"):
                 while True:
                     await first.receive_frames()
             await second.aclose()
 
-    trio.run(main)
+    anyio.run(main, backend=backend)
 
 
 SESSIONKIT = str(Path(sys.executable).with_name("sessionkit"))
@@ -195,11 +202,12 @@ def _sim_process(args: list[str]) -> tuple[subprocess.Popen[str], str]:
     return proc, line.split(" on ", 1)[1].split(" ", 1)[0]
 
 
-def test_the_simulator_command_with_curve_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_simulator_command_with_curve_files(backend: str, tmp_path: Path) -> None:
     server_pub, server_sec = KeyPair.generate().save_certificate(tmp_path / "server.key")
     client_pub, client_sec = KeyPair.generate().save_certificate(tmp_path / "client.key")
     proc, endpoint = _sim_process(["--curve", "--key", str(server_sec), "--allow",
-                                   str(client_pub)])
+                                   str(client_pub), "--backend", backend])
     try:
         curve = CurveClient.from_files(client_sec, server_pub)
 
@@ -214,7 +222,7 @@ def test_the_simulator_command_with_curve_files(tmp_path: Path) -> None:
             with pytest.raises(sk.runtime.ConnectError, match="allow-list"):
                 await ZmqConnector(endpoint, curve=stranger, options=fast_options()).connect()
 
-        trio.run(main)
+        anyio.run(main, backend=backend)
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -223,8 +231,9 @@ def test_the_simulator_command_with_curve_files(tmp_path: Path) -> None:
         assert kp.secret is not None and kp.secret.decode() not in out + err
 
 
-def test_the_simulator_command_allow_any_and_plain() -> None:
-    proc, endpoint = _sim_process(["--curve", "--allow-any"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_simulator_command_allow_any_and_plain(backend: str) -> None:
+    proc, endpoint = _sim_process(["--curve", "--allow-any", "--backend", backend])
     try:
         assert proc.stdout is not None
         key_line = proc.stdout.readline()
@@ -236,7 +245,7 @@ def test_the_simulator_command_allow_any_and_plain() -> None:
             t = await ZmqConnector(endpoint, curve=curve, options=fast_options()).connect()
             await t.aclose()
 
-        trio.run(main)
+        anyio.run(main, backend=backend)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)

@@ -53,6 +53,37 @@ def test_bench_zmq_measures_the_session_against_the_floor() -> None:
     assert any(line.split()[:1] == ["session/floor"] for line in lines)
 
 
+def test_bench_zmq_runs_every_client_on_asyncio() -> None:
+    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "200",
+                      "--pings", "20", "--modes", "plain", "--backend", "asyncio")
+    assert out["backend"] == "asyncio"
+    for client in ("raw", "session", "floor"):
+        assert out["plain"][f"{client}_orders_per_s"] > 0
+        assert out["plain"][f"{client}_ack_p50_us"] > 0
+    assert "on asyncio" in lines[1]
+
+
+def test_bench_zmq_compares_the_loops_in_one_run() -> None:
+    """--backends: the session and the floor under each loop, the ratios over trio's, the
+    zmq.asyncio candidate with --candidates (asyncio loops only)."""
+    lines, out = _run(str(TOOLS / "bench_zmq.py"), "--runs", "1", "--orders", "200",
+                      "--pings", "20", "--modes", "plain", "--backends", "asyncio,trio",
+                      "--candidates")
+    assert out["backends"] == ["asyncio", "trio"]
+    r = out["plain"]
+    for backend in ("asyncio", "trio"):
+        assert r[backend]["session_orders_per_s"] > 0 and r[backend]["floor_ack_p50_us"] > 0
+    assert r["asyncio"]["floor_zmq_asyncio_orders_per_s"] > 0
+    assert "floor_zmq_asyncio_orders_per_s" not in r["trio"]
+    ratios = out["backend_ratios"]["asyncio"]
+    assert ratios["session_throughput_ratio"] == round(
+        r["asyncio"]["session_orders_per_s"] / r["trio"]["session_orders_per_s"], 3)
+    assert ratios["session_p50_ratio"] == round(
+        r["asyncio"]["session_ack_p50_us"] / r["trio"]["session_ack_p50_us"], 3)
+    assert set(out["backend_targets"]) == {"session_throughput_ratio", "session_p50_ratio"}
+    assert any(line.startswith("asyncio over trio") for line in lines)
+
+
 def test_bench_zmq_floor_sends_what_the_session_sends() -> None:
     """The floor's order and login frames are the codec's, byte for byte: the floor does the
     session's exchange with the responder, only without the session."""

@@ -1,4 +1,4 @@
-"""Driving pyzmq sockets from trio, by the rules of ZeroMQ's edge-triggered FD.
+"""Driving pyzmq sockets from AnyIO (asyncio or trio) by the rules of ZeroMQ's edge-triggered FD.
 
 A zmq socket's ``FD`` does not say "readable": it says "the socket's state may have
 changed". Any zmq call on the socket (a send, a recv, reading ``EVENTS``) may process the
@@ -11,7 +11,7 @@ clear while messages are waiting. The discipline is therefore:
 * after a zmq call made by one task while another is parked on the FD, read ``EVENTS`` and
   wake the parked task if the flag it waits for is now set (a send can consume the read
   signal);
-* call :func:`trio.lowlevel.notify_closing` before closing a socket whose FD a task may be
+* call :func:`anyio.notify_closing` before closing a socket whose FD a task may be
   waiting on.
 
 :class:`FdWaiter` parks tasks on one or several sockets' FDs (several through one epoll
@@ -21,6 +21,13 @@ parked task's wait. (An ``eventfd`` in the epoll set, written to wake the task w
 cancellation, saved 16% of the client's CPU per order plain and nothing with CURVE in
 tools/bench_zmq.py --quick, medians of 6 runs: under the 20% a piece of machinery must
 earn, so it went.)
+
+One code path for asyncio and trio (issue 17; figures in docs/zmq.md, "One transport for
+both loops"): on asyncio the bare loop on this discipline spent half the CPU per order of
+one on pyzmq's ``zmq.asyncio`` sockets and moved 1.5x to 2.4x its orders per second at the
+same p50 (tools/bench_zmq.py --backends asyncio,trio,uvloop --candidates, medians of 5
+runs); asyncio's own ``loop.add_reader`` instead of ``anyio.wait_readable`` saved 3-4% of
+its p50, under the 20%, so there is no asyncio-only path.
 """
 
 from __future__ import annotations
@@ -29,10 +36,10 @@ import select
 from collections.abc import Sequence
 from typing import Any, cast
 
-import trio
+import anyio
 import zmq
 
-__all__ = ["FdWaiter", "POLLIN", "POLLOUT", "NOBLOCK", "events", "fileno"]
+__all__ = ["FdWaiter", "Wakeup", "POLLIN", "POLLOUT", "NOBLOCK", "events", "fileno"]
 
 # Plain ints, not pyzmq's enum members: a flag test on an enum builds enum objects, a few
 # microseconds per call on the hot path.
@@ -71,10 +78,10 @@ class FdWaiter:
             self._fd = self._epoll.fileno()
         else:  # pragma: no cover - non-Linux: race one wait per FD
             self._fd = None
-        self._scope: trio.CancelScope | None = None
+        self._scope: anyio.CancelScope | None = None
         self._parked = False
         #: made when a second task waits (it waits for the first to wake)
-        self._woken: trio.Event | None = None
+        self._woken: anyio.Event | None = None
         self._closed = False
 
     @property
@@ -90,21 +97,21 @@ class FdWaiter:
         """Wait until an FD signals or :meth:`wake` is called. Raises ClosedResourceError
         if :meth:`close` is called meanwhile (or was before)."""
         if self._closed:
-            raise trio.ClosedResourceError("the socket is closed")
+            raise anyio.ClosedResourceError("the socket is closed")
         if self._parked:  # another task is parked on the FD: wake with it
             woken = self._woken
             if woken is None:
-                woken = self._woken = trio.Event()
+                woken = self._woken = anyio.Event()
             await woken.wait()
             if self._closed:
-                raise trio.ClosedResourceError("the socket is closed")
+                raise anyio.ClosedResourceError("the socket is closed")
             return
         self._parked = True
         try:
-            with trio.CancelScope() as scope:
+            with anyio.CancelScope() as scope:
                 self._scope = scope
                 if self._fd is not None:
-                    await trio.lowlevel.wait_readable(self._fd)
+                    await anyio.wait_readable(self._fd)
                 else:  # pragma: no cover
                     await self._race()
         finally:
@@ -116,13 +123,13 @@ class FdWaiter:
                 woken.set()
 
     async def _race(self) -> None:  # pragma: no cover - non-Linux fallback
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as tg:
             async def one(fd: int) -> None:
-                await trio.lowlevel.wait_readable(fd)
-                nursery.cancel_scope.cancel()
+                await anyio.wait_readable(fd)
+                tg.cancel_scope.cancel()
 
             for fd in self._fds:
-                nursery.start_soon(one, fd)
+                tg.start_soon(one, fd)
 
     def wake(self) -> None:
         """Cut the current wait short: the waiting task re-reads the socket's state."""
@@ -139,6 +146,33 @@ class FdWaiter:
             return
         self._closed = True
         for fd in {*self._fds, *((self._fd,) if self._fd is not None else ())}:
-            trio.lowlevel.notify_closing(fd)
+            anyio.notify_closing(fd)
         if self._epoll is not None:
             self._epoll.close()
+
+
+class Wakeup:
+    """Tasks wait until the next :meth:`wake_all` (what trio's ParkingLot ``park`` and
+    ``unpark_all`` did here): one :class:`anyio.Event` per generation, set and dropped by
+    ``wake_all``; the next ``wait`` makes a fresh one. True while a generation has waiters
+    (or had one that was cancelled: a spare ``wake_all`` then costs nothing)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+
+    def __bool__(self) -> bool:
+        return self._event is not None
+
+    async def wait(self) -> None:
+        event = self._event
+        if event is None:
+            event = self._event = anyio.Event()
+        await event.wait()
+
+    def wake_all(self) -> None:
+        event = self._event
+        if event is not None:
+            self._event = None
+            event.set()
