@@ -286,3 +286,47 @@ def test_context_backend_options_are_checked() -> None:
 
 class _Quiet(MessageProcessor):
     pass
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_context_calls_after_its_end_raise_at_once(parts: Any, backend: str) -> None:
+    """A submit waiting for room from another thread is ended by the context's end with
+    SessionClosedError; a call made after the end raises it at once (never left waiting for
+    a loop that will not run it)."""
+    from sessionkit import SessionClosedError
+
+    log = parts.Log()
+    config = SessionConfig(cid_prefix="b", ack_timeout=600.0, ack_timeout_max=600.0,
+                           max_in_flight=1)
+    ctx = Context.in_memory(log, account="acct", config=config, backend=backend)
+    ctx.start()
+    assert ctx.wait_logged_in(10)
+    assert ctx.run_sync(threading.get_ident) != threading.get_ident()
+    assert ctx.exchange is not None
+    ctx.run_sync(setattr, ctx.exchange, "silent", True)  # no more answers: the window fills
+    first = ctx.submit(BOOK)
+    outcome: list[BaseException] = []
+    waiting = threading.Event()
+
+    def engine() -> None:
+        waiting.set()
+        try:
+            ctx.submit(BOOK, timeout=600.0)  # waits for room that never comes
+        except BaseException as exc:  # noqa: BLE001 - the test looks at what came out
+            outcome.append(exc)
+
+    thread = threading.Thread(target=engine)
+    thread.start()
+    assert waiting.wait(10)
+    thread.join(0.1)
+    assert thread.is_alive()  # still waiting for room
+    ctx.cancel()
+    ctx.join(10)
+    thread.join(10)
+    assert not thread.is_alive() and [type(e) for e in outcome] == [SessionClosedError]
+    with pytest.raises(SessionClosedError):
+        ctx.submit(BOOK)
+    with pytest.raises(SessionClosedError):
+        ctx.run_sync(threading.get_ident)
+    assert ctx.exception is None and ctx.state is ClientState.CLOSED
+    assert list(log.finished()) == [first] and log.finished()[first][0] == "unknown"
