@@ -62,7 +62,7 @@ from ._transport import (
     Transport,
     TransportClosedError,
 )
-from ._util import ANYIO_CALLS, Signal, StatsAccumulator, collapse, loop_calls, reraise
+from ._util import Signal, StatsAccumulator, collapse, reraise
 
 __all__ = ["ClientState", "SessionClient"]
 
@@ -161,8 +161,6 @@ class SessionClient(EventDispatcher, Ending):
         self._backoff_scope: anyio.CancelScope | None = None
         self._nursery_scope: anyio.CancelScope | None = None
         self._changed = Signal()
-        #: the loop's checkpoints and clock (bound when the client starts running)
-        self._loop = ANYIO_CALLS
         self._progress = 0
         self._login_event = anyio.Event()
         self._done = anyio.Event()
@@ -250,7 +248,7 @@ class SessionClient(EventDispatcher, Ending):
             # what the journal refuses raises here: the session never takes it (nothing
             # is tracked, nothing sent); see Recorder.check / submitted
             recorder.check(request)
-        now = self._loop.current_time()
+        now = anyio.current_time()
         try:
             cid = session.submit(request, now, callback=callback)
             if recorder is not None:
@@ -321,21 +319,20 @@ class SessionClient(EventDispatcher, Ending):
         room than the low-water mark frees would otherwise spin. What can never
         fit (more requests than ``max_in_flight``) raises at once.
         """
-        loop = self._loop
-        await loop.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         positive_or_none("timeout", timeout, allow_zero=True)
-        deadline = loop.current_time() + (self._submit_timeout if timeout is None else timeout)
+        deadline = anyio.current_time() + (self._submit_timeout if timeout is None else timeout)
         waited = False
         while True:
             seen = self._progress
             try:
                 result = attempt()
             except SessionBusyError:
-                if need > self._config.max_in_flight or loop.current_time() >= deadline:
+                if need > self._config.max_in_flight or anyio.current_time() >= deadline:
                     raise
             else:
                 if not waited:  # a checkpoint, as trio's own send: see submit
-                    await loop.cancel_shielded_checkpoint()
+                    await anyio.lowlevel.cancel_shielded_checkpoint()
                 return result
             waited = True
             with anyio.CancelScope(deadline=deadline):
@@ -363,8 +360,7 @@ class SessionClient(EventDispatcher, Ending):
         and the transport can send without waiting, the request's frame is sent from this
         task before the call yields.
         """
-        loop = self._loop
-        await loop.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if timeout is None:
             try:  # the common case first: room in the window
                 cid = self.submit_nowait(request, callback)
@@ -377,7 +373,7 @@ class SessionClient(EventDispatcher, Ending):
                 # 3.26): the owner then wakes for the answers every few orders, not once a
                 # window. A raw trio + pyzmq loop pays about as much for it
                 # (tools/bench_checkpoint.py: 4 to 13 us per order).
-                await loop.cancel_shielded_checkpoint()
+                await anyio.lowlevel.cancel_shielded_checkpoint()
                 return cid
         return await self._when_not_busy(lambda: self.submit_nowait(request, callback), timeout)
 
@@ -576,7 +572,7 @@ class SessionClient(EventDispatcher, Ending):
         if self._stopped is not None:  # a submit met what ends the session
             stop, self._stopped = self._stopped, None
             raise stop
-        now = self._loop.current_time()
+        now = anyio.current_time()
         if frames:
             self._feed(session, frames, now)
         return now
@@ -707,7 +703,6 @@ class SessionClient(EventDispatcher, Ending):
     async def running(self, *, wait_login: bool) -> AsyncIterator[SessionClient]:
         """Run the owner task around a block, after the first login if ``wait_login``:
         what :func:`open_session` and ``Context`` do with a client (see there)."""
-        self._loop = loop_calls()
         try:
             async with anyio.create_task_group() as tasks:
                 self._nursery_scope = tasks.cancel_scope

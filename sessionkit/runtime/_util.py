@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import anyio
-import anyio.lowlevel
 import attrs
 
 from .._stats import SessionStatistics
 
-__all__ = ["collapse", "reraise", "is_cancellation", "Signal", "LoopCalls", "loop_calls",
-           "StatsAccumulator"]
+__all__ = ["collapse", "reraise", "is_cancellation", "Signal", "StatsAccumulator"]
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -59,44 +57,6 @@ def reraise(exc: BaseException) -> NoReturn:
     finally:
         exc.__context__ = context
         del exc, context
-
-
-@attrs.frozen
-class LoopCalls:
-    """The checkpoints and the clock of the running loop, for the hot path (a submit, a
-    memory transport's send and receive).
-
-    AnyIO's functions look the backend up on every call; on trio, trio's own are 2 to 3
-    times cheaper (0.3 against 0.9 us a ``checkpoint_if_cancelled``, 0.15 against 0.5 us a
-    ``current_time``; 3.2 against 4.5 us a ``cancel_shielded_checkpoint``), and a lifecycle
-    of ``tools/bench_runtime.py`` makes nine such calls: :func:`loop_calls` looks the loop
-    up once and hands trio's own when trio runs. Process CPU per lifecycle over the memory
-    adapter on trio (client and exchange in one process, medians of 9 alternated runs):
-    74.1 us before AnyIO, 79.3 with AnyIO's functions (+7%), 74.6 with these (+0.7%).
-    """
-
-    checkpoint_if_cancelled: Callable[[], Awaitable[None]]
-    cancel_shielded_checkpoint: Callable[[], Awaitable[None]]
-    current_time: Callable[[], float]
-
-
-#: AnyIO's own: right on any loop (they look it up at each call)
-ANYIO_CALLS = LoopCalls(anyio.lowlevel.checkpoint_if_cancelled,
-                        anyio.lowlevel.cancel_shielded_checkpoint, anyio.current_time)
-_trio_calls: LoopCalls | None = None
-
-
-def loop_calls() -> LoopCalls:
-    """The :class:`LoopCalls` of the loop running in this thread: trio's own functions in a
-    trio run, AnyIO's otherwise (asyncio, or no loop yet). Never imports trio."""
-    global _trio_calls
-    trio = sys.modules.get("trio")
-    if trio is None or not trio.lowlevel.in_trio_run():
-        return ANYIO_CALLS
-    if _trio_calls is None:
-        _trio_calls = LoopCalls(trio.lowlevel.checkpoint_if_cancelled,
-                                trio.lowlevel.cancel_shielded_checkpoint, trio.current_time)
-    return _trio_calls
 
 
 class Signal:

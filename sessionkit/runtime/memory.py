@@ -49,7 +49,7 @@ import anyio.lowlevel
 from .._errors import ConfigError
 from ._faults import Faults, check_count, message_type
 from ._transport import ConnectError, TransportClosedError
-from ._util import Signal, loop_calls
+from ._util import Signal
 
 __all__ = [
     "MemoryTransport",
@@ -111,7 +111,6 @@ class MemoryTransport:
         self.closed_reason: str | None = None
         self.frames_sent = 0
         self.frames_received = 0
-        self._loop = loop_calls()
 
     @property
     def faults(self) -> Faults:
@@ -128,7 +127,7 @@ class MemoryTransport:
         return f"<MemoryTransport {self.name} {state}>"
 
     async def send_frames(self, frames: list[bytes]) -> None:
-        await self._loop.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         pipe = self._out
         if pipe.faults.active:
             waited = await self._send_faulty(frames)
@@ -145,7 +144,7 @@ class MemoryTransport:
             if not n:
                 self._check_send()
         if not waited:
-            await self._loop.cancel_shielded_checkpoint()
+            await anyio.lowlevel.cancel_shielded_checkpoint()
 
     def _check_send(self) -> None:
         if self.closed_reason is not None:
@@ -235,7 +234,7 @@ class MemoryTransport:
         return out, head_due
 
     async def receive_frames(self) -> list[bytes]:
-        await self._loop.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         pipe = self._in
         while True:
             if self.closed_reason is not None:
@@ -244,7 +243,7 @@ class MemoryTransport:
                 raise TransportClosedError(pipe.broken)
             out, head_due = self._take()
             if out:
-                await self._loop.cancel_shielded_checkpoint()
+                await anyio.lowlevel.cancel_shielded_checkpoint()
                 return out
             frames = pipe.frames
             if not frames and pipe.eof is not None:
