@@ -1,11 +1,17 @@
-"""Trio I/O for the client: the negotiate request (httpx) and the WebSocket (two libraries).
+"""I/O for the client, on asyncio or trio: the negotiate request (httpx) and the WebSocket.
 
 Both WebSocket libraries are wrapped in the same small interface, :class:`WebSocketChannel`,
 so the client and the benchmark can use either:
 
-* ``"websockets"``: the trio implementation of the ``websockets`` package (``websockets.trio``,
-  present from websockets 15.x on);
-* ``"trio-websocket"``: the ``trio-websocket`` package (wsproto underneath).
+* ``"websockets"`` (the default, on both loops): the ``websockets`` package, whose asyncio
+  client (``websockets.asyncio``) or trio client (``websockets.trio``, websockets >= 15) is
+  picked for the loop that runs the connection. Both are thin drivers of the same sans-IO
+  protocol object, with the same options and exceptions, so the two paths differ only in the
+  import below. One code path for both loops (that sans-IO protocol, or wsproto, over AnyIO
+  streams) would be a WebSocket client of our own to maintain; the per-loop choice was kept
+  because it costs nothing measurable: ``tools/bench_signalr.py --backend asyncio|trio``, see
+  ``docs/signalr.md``;
+* ``"trio-websocket"``: the ``trio-websocket`` package (wsproto underneath), under trio only.
 
 Failures are mapped to this package's exceptions: a refused connection token (HTTP 404 on the
 upgrade) is :class:`TokenRefusedError`, HTTP 401/403 is :class:`AuthenticationError`, anything
@@ -21,9 +27,10 @@ import re
 from types import TracebackType
 from typing import Any, Literal, Protocol, get_args
 
+import anyio
 import httpx
-import trio
 
+from .._detached import current_backend
 from ._errors import AuthenticationError, NegotiateError, TokenRefusedError, TransportError
 from ._negotiate import (
     NegotiateRedirect,
@@ -166,7 +173,11 @@ class _OpenWebSocket:
 
     async def _enter_websockets(self) -> WebSocketChannel:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-        from websockets.trio.client import connect
+
+        if current_backend() == "trio":
+            from websockets.trio.client import connect
+        else:
+            from websockets.asyncio.client import connect  # type: ignore[assignment]
 
         self._cm = connect(
             self._url,
@@ -190,6 +201,11 @@ class _OpenWebSocket:
         return _WebsocketsChannel(ws, ConnectionClosed)
 
     async def _enter_trio_websocket(self) -> WebSocketChannel:
+        if current_backend() != "trio":
+            raise TransportError(
+                "the trio-websocket library runs under trio only: under asyncio use "
+                "websocket='websockets' (the default)"
+            )
         from trio_websocket import (
             ConnectionClosed,
             ConnectionRejected,
@@ -209,7 +225,7 @@ class _OpenWebSocket:
             ws = await self._cm.__aenter__()
         except ConnectionRejected as exc:
             raise _status_error(exc.status_code, self._has_id) from None
-        except (OSError, HandshakeError, ConnectionClosed, trio.TooSlowError) as exc:
+        except (OSError, HandshakeError, ConnectionClosed, TimeoutError) as exc:
             raise TransportError(f"cannot open the WebSocket: {exc!r}") from None
         except BaseExceptionGroup as group:  # trio-websocket may wrap connect errors
             match, _rest = group.split((OSError, HandshakeError))
@@ -228,8 +244,8 @@ class _OpenWebSocket:
         if cm is None:
             return False
         try:
-            with trio.move_on_after(self._close_timeout + 1.0) as scope:
-                scope.shield = exc_type is trio.Cancelled
+            with anyio.move_on_after(self._close_timeout + 1.0) as scope:
+                scope.shield = exc_type is anyio.get_cancelled_exc_class()
                 await cm.__aexit__(None, None, None)
         except Exception as close_exc:  # closing a broken socket may fail: nothing to save
             logger.debug("error while closing the WebSocket: %r", close_exc)
@@ -249,11 +265,8 @@ WEBSOCKET_LIBRARIES = frozenset(get_args(WebSocketLibrary))
 
 
 def default_websocket_library() -> WebSocketLibrary:
-    """``"websockets"`` when its trio implementation is installed, else ``"trio-websocket"``."""
-    try:
-        import websockets.trio.client  # noqa: F401
-    except ImportError:
-        return "trio-websocket"
+    """``"websockets"`` (a dependency; its asyncio client under asyncio, its trio client
+    under trio)."""
     return "websockets"
 
 

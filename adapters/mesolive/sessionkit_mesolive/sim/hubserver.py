@@ -22,7 +22,7 @@ Registering a hub -- the API a domain simulator plugs into::
     async def stream_prices(ctx, args):
         while True:
             yield {"Price": 1.0}            # CancelInvocation from the client cancels it
-            await trio.sleep(1)
+            await anyio.sleep(1)
 
     hub.on_connected(lambda conn: ...)      # after the handshake (sync or async)
     hub.on_disconnected(lambda conn, error: ...)  # once the connection is gone for good
