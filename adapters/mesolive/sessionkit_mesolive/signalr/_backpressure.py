@@ -133,8 +133,12 @@ class Backpressure:
         with anyio.CancelScope() as scope:
 
             def breaker(error: BaseException) -> None:
-                broken.append(error)
-                scope.cancel()
+                # Set already: this task was woken and has not run yet (asyncio's reader can
+                # read many buffered messages without a pause). It will empty the queue: no
+                # deadlock, nothing to break.
+                if not event.is_set():
+                    broken.append(error)
+                    scope.cancel()
 
             self._waits[key] = (task, breaker)
             try:
