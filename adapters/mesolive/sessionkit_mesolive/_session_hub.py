@@ -181,6 +181,7 @@ class SessionHubTransport:
         self._stop = anyio.Event()
         self._done = anyio.Event()
         self._error: BaseException | None = None
+        self._connect_scope: anyio.CancelScope | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._inbox.closed is None else f"closed: {self._inbox.closed}"
@@ -192,23 +193,28 @@ class SessionHubTransport:
         return self._outbox.peak
 
     async def _start(self) -> None:
+        self._connect_scope = scope = anyio.CancelScope()
         start_detached(self._life, name=f"session hub {self.url}")
         try:
             await self._up.wait()
-        except BaseException:
+        except BaseException:  # cancelled: the connect half-way through is abandoned too
             self._stop.set()
+            scope.cancel()
             raise
         if self._error is not None:
             raise ConnectError(_connect_reason(self._error, self.url))
 
     async def _life(self) -> None:
+        scope = self._connect_scope
+        assert scope is not None  # set by _start
         try:
-            async with self._conn, anyio.create_task_group() as nursery:
-                nursery.start_soon(self._sender)
-                self._up.set()
-                await self._stop.wait()
-                nursery.cancel_scope.cancel()
-        except Exception as exc:  # a system task must not raise
+            with scope:  # cancelled by a connect() cancelled before the connection was up
+                async with self._conn, anyio.create_task_group() as tg:
+                    tg.start_soon(self._sender)
+                    self._up.set()
+                    await self._stop.wait()
+                    tg.cancel_scope.cancel()
+        except Exception as exc:  # a detached task must not raise
             self._error = exc
             self._end(f"the session hub connection failed: {exc}")
         finally:
