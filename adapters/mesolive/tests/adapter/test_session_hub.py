@@ -81,7 +81,7 @@ def test_a_bad_token_fails_the_connect_with_a_clear_reason(backend: str) -> None
     run(main, backend=backend)
 
 
-def test_a_session_over_signalr_against_the_reference_exchange() -> None:
+def test_a_session_over_signalr_against_the_reference_exchange(backend: str) -> None:
     finished: list[str] = []
 
     class Fills(MessageProcessor):
@@ -102,7 +102,7 @@ def test_a_session_over_signalr_against_the_reference_exchange() -> None:
             nursery.cancel_scope.cancel()
         assert finished == ["done", "done"]
 
-    run(main)
+    run(main, backend=backend)
 
 
 def test_one_malformed_item_costs_nothing_else_of_its_batch(backend: str) -> None:
@@ -127,7 +127,7 @@ def test_one_malformed_item_costs_nothing_else_of_its_batch(backend: str) -> Non
     run(main, backend=backend)
 
 
-def test_the_session_reports_the_bad_item_and_handles_the_good_ones() -> None:
+def test_the_session_reports_the_bad_item_and_handles_the_good_ones(backend: str) -> None:
     seen: list[object] = []
 
     class Watch(MessageProcessor):
@@ -152,7 +152,7 @@ def test_the_session_reports_the_bad_item_and_handles_the_good_ones() -> None:
         assert seen[0] == "heartbeat"
         assert "must be an object, got int" in str(seen[1])
 
-    run(main)
+    run(main, backend=backend)
 
 
 def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock(backend: str) -> None:
