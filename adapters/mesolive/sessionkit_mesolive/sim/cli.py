@@ -172,9 +172,11 @@ async def run_simulator(sim: Simulator, host: str = "127.0.0.1", port: int = 0, 
 @click.option("--entry-signal-every", default=0.0, show_default=True,
               type=click.FloatRange(min=0.0),
               help="Raise an entry signal for strategy 1 on ML1234 this often (0: never).")
+@click.option("--backend", type=click.Choice(["asyncio", "trio"]), default="trio",
+              show_default=True, help="The event loop to serve on.")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 def sim_mesolive(host: str, port: int, token: str | None, faults: tuple[str, ...], seed: int,
-                 tick: float, entry_signal_every: float, verbose: int) -> None:
+                 tick: float, entry_signal_every: float, backend: str, verbose: int) -> None:
     """Serve the MesoLive hub simulator (Control, Data, Event and session hubs) on one port."""
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -196,7 +198,7 @@ def sim_mesolive(host: str, port: int, token: str | None, faults: tuple[str, ...
                 sim.domain.raise_entry_signal(1, "ML1234")
 
     try:
-        anyio.run(main, backend="trio")  # the session hub runs the core runtime (trio today)
+        anyio.run(main, backend=backend)
     except KeyboardInterrupt:
         click.echo("simulator stopped", err=True)
     except OSError as exc:
