@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.abc
 import trio
 
 TOKEN = "bench-token"
@@ -145,6 +146,50 @@ def bench_raw(base: str, library: str, n: int, backend: str = "trio") -> dict[st
     return anyio.run(main, backend=backend)
 
 
+def bench_raw_anyio(base: str, n: int, backend: str) -> dict[str, float]:
+    """The floor of a one-code-path WebSocket client: websockets' sans-IO protocol (the same
+    one its asyncio and trio clients drive) over AnyIO's TCP streams, on either loop."""
+    import socket
+
+    from sessionkit_mesolive.signalr import Invocation, encode_message
+    from websockets.client import ClientProtocol
+    from websockets.frames import Frame
+    from websockets.http11 import Response
+    from websockets.uri import parse_uri
+
+    frame = encode_message(Invocation("Echo", (PAYLOAD,), "1"))
+
+    async def main() -> dict[str, float]:
+        url = base.replace("http", "ws", 1) + RAW
+        uri = parse_uri(url)
+        proto = ClientProtocol(uri, max_size=4 * 1024 * 1024)
+        proto.send_request(proto.connect())
+        async with await anyio.connect_tcp(uri.host, uri.port) as stream:
+            sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await stream.send(b"".join(proto.data_to_send()))
+            pending: list[Any] = []
+            while not pending:
+                proto.receive_data(await stream.receive())
+                pending = proto.events_received()
+            assert isinstance(pending.pop(0), Response) and proto.handshake_exc is None
+
+            async def call() -> None:
+                proto.send_text(frame)
+                await stream.send(b"".join(proto.data_to_send()))
+                while not pending:
+                    proto.receive_data(await stream.receive())
+                    pending.extend(proto.events_received())
+                    out = proto.data_to_send()  # pongs, if any
+                    if out:
+                        await stream.send(b"".join(out))
+                assert isinstance(pending.pop(0), Frame)
+
+            return await timed(n, call)
+
+    return anyio.run(main, backend=backend)
+
+
 def bench_pysignalr(base: str, n: int) -> dict[str, float]:
     import logging
 
@@ -199,6 +244,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=None, help="invocations per run")
     parser.add_argument("--backend", choices=("asyncio", "trio", "both"), default="trio",
                         help="the event loop(s) the client runs on (default trio)")
+    parser.add_argument("--one-path", action="store_true",
+                        help="also the raw floor of a one-code-path WebSocket client "
+                             "(websockets' sans-IO protocol over AnyIO streams)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -225,6 +273,9 @@ def main() -> None:
                     bench_client, base, lib, calls, b)
                 candidates[f"raw_ws[{lib}]@{b}"] = functools.partial(
                     bench_raw, base, lib, calls, b)
+            if args.one_path:
+                candidates[f"raw_ws[sans-io+anyio]@{b}"] = functools.partial(
+                    bench_raw_anyio, base, calls, b)
         candidates["pysignalr"] = lambda: bench_pysignalr(base, calls)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in candidates}
         for _ in range(args.runs):  # interleave candidates so drift hits them all alike
