@@ -3,14 +3,10 @@
 Both WebSocket libraries are wrapped in the same small interface, :class:`WebSocketChannel`,
 so the client and the benchmark can use either:
 
-* ``"websockets"`` (the default, on both loops): the ``websockets`` package, whose asyncio
-  client (``websockets.asyncio``) or trio client (``websockets.trio``, websockets >= 15) is
-  picked for the loop that runs the connection. Both are thin drivers of the same sans-IO
-  protocol object, with the same options and exceptions, so the two paths differ only in the
-  import below. One code path for both loops (that sans-IO protocol, or wsproto, over AnyIO
-  streams) would be a WebSocket client of our own to maintain; the per-loop choice was kept
-  because it costs nothing measurable: ``tools/bench_signalr.py --backend asyncio|trio``, see
-  ``docs/signalr.md``;
+* ``"websockets"`` (the default, on both loops): the ``websockets`` package's sans-IO
+  protocol driven over AnyIO streams by :mod:`._websocket`: one code path for asyncio and
+  trio, not slower than websockets' own asyncio client and faster than its trio client
+  (``tools/bench_signalr.py --backend both --one-path``; figures in ``docs/signalr.md``);
 * ``"trio-websocket"``: the ``trio-websocket`` package (wsproto underneath), under trio only.
 
 Failures are mapped to this package's exceptions: a refused connection token (HTTP 404 on the
@@ -83,26 +79,6 @@ class WebSocketChannel(Protocol):
         """The next message (raises :class:`TransportError` when the socket closed)."""
 
 
-class _WebsocketsChannel:
-    __slots__ = ("_ws", "_closed_exc")
-
-    def __init__(self, ws: Any, closed_exc: type[BaseException]) -> None:
-        self._ws = ws
-        self._closed_exc = closed_exc
-
-    async def send_text(self, data: bytes) -> None:
-        try:
-            await self._ws.send(data, text=True)
-        except self._closed_exc as exc:
-            raise TransportError(f"WebSocket closed while sending: {exc}") from None
-
-    async def receive(self) -> bytes | str:
-        try:
-            return await self._ws.recv(decode=False)  # type: ignore[no-any-return]
-        except self._closed_exc as exc:
-            raise TransportError(f"WebSocket closed: {exc}") from None
-
-
 class _TrioWebsocketChannel:
     __slots__ = ("_ws", "_closed_exc")
 
@@ -123,6 +99,19 @@ class _TrioWebsocketChannel:
             return await self._ws.get_message()  # type: ignore[no-any-return]
         except self._closed_exc as exc:
             raise TransportError(f"WebSocket closed: {getattr(exc, 'reason', exc)}") from None
+
+
+class _Closer:
+    """``__aexit__`` for a WebSocket of :mod:`._websocket` (the closing handshake)."""
+
+    __slots__ = ("_ws", "_close_timeout")
+
+    def __init__(self, ws: Any, close_timeout: float) -> None:
+        self._ws = ws
+        self._close_timeout = close_timeout
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._ws.aclose(self._close_timeout)
 
 
 def _status_error(status: int, url_has_id: bool) -> Exception:
@@ -172,33 +161,20 @@ class _OpenWebSocket:
         return await self._enter_trio_websocket()
 
     async def _enter_websockets(self) -> WebSocketChannel:
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+        from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-        if current_backend() == "trio":
-            from websockets.trio.client import connect
-        else:
-            from websockets.asyncio.client import connect  # type: ignore[assignment]
+        from ._websocket import connect_websocket
 
-        self._cm = connect(
-            self._url,
-            additional_headers=self._headers,
-            compression=None,
-            ping_interval=None,
-            ping_timeout=None,
-            open_timeout=self._open_timeout,
-            close_timeout=self._close_timeout,
-            max_size=self._max_size,
-            max_queue=64,
-            proxy=None,
-            logger=_ws_logger,
-        )
         try:
-            ws = await self._cm.__aenter__()
+            ws = await connect_websocket(
+                self._url, self._headers, max_size=self._max_size,
+                open_timeout=self._open_timeout, logger=_ws_logger)
         except InvalidStatus as exc:
             raise _status_error(exc.response.status_code, self._has_id) from None
-        except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
-            raise TransportError(f"cannot open the WebSocket: {exc}") from None
-        return _WebsocketsChannel(ws, ConnectionClosed)
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise TransportError(f"cannot open the WebSocket: {exc!r}") from None
+        self._cm = _Closer(ws, self._close_timeout)
+        return ws
 
     async def _enter_trio_websocket(self) -> WebSocketChannel:
         if current_backend() != "trio":
