@@ -190,6 +190,31 @@ def bench_raw_anyio(base: str, n: int, backend: str) -> dict[str, float]:
     return anyio.run(main, backend=backend)
 
 
+def bench_raw_native(base: str, n: int, backend: str) -> dict[str, float]:
+    """The raw floor of websockets' own client for the loop (websockets.asyncio or
+    websockets.trio): the per-loop alternative to the one code path."""
+    from sessionkit_mesolive.signalr import Invocation, encode_message
+
+    if backend == "trio":
+        from websockets.trio.client import connect
+    else:
+        from websockets.asyncio.client import connect  # type: ignore[assignment]
+
+    frame = encode_message(Invocation("Echo", (PAYLOAD,), "1"))
+
+    async def main() -> dict[str, float]:
+        url = base.replace("http", "ws", 1) + RAW
+        async with connect(url, compression=None, ping_interval=None, max_queue=64) as ws:
+
+            async def call() -> None:
+                await ws.send(frame, text=True)
+                await ws.recv(decode=False)
+
+            return await timed(n, call)
+
+    return anyio.run(main, backend=backend)
+
+
 def bench_pysignalr(base: str, n: int) -> dict[str, float]:
     import logging
 
@@ -245,8 +270,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=("asyncio", "trio", "both"), default="trio",
                         help="the event loop(s) the client runs on (default trio)")
     parser.add_argument("--one-path", action="store_true",
-                        help="also the raw floor of a one-code-path WebSocket client "
-                             "(websockets' sans-IO protocol over AnyIO streams)")
+                        help="also the raw floors of a minimal one-code-path WebSocket "
+                             "client (websockets' sans-IO protocol over AnyIO streams) and "
+                             "of websockets' own asyncio / trio clients")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -276,6 +302,8 @@ def main() -> None:
             if args.one_path:
                 candidates[f"raw_ws[sans-io+anyio]@{b}"] = functools.partial(
                     bench_raw_anyio, base, calls, b)
+                candidates[f"raw_ws[websockets.{b}]@{b}"] = functools.partial(
+                    bench_raw_native, base, calls, b)
         candidates["pysignalr"] = lambda: bench_pysignalr(base, calls)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in candidates}
         for _ in range(args.runs):  # interleave candidates so drift hits them all alike

@@ -1,4 +1,5 @@
-"""The trio hub connection: :class:`HubConnection` (public API, sending, client methods).
+"""The hub connection, on asyncio or trio: :class:`HubConnection` (public API, sending,
+client methods).
 
 The transport side -- negotiate, WebSocket, handshake, read/timer loops and reconnecting --
 lives in :mod:`._supervisor`. See ``docs/signalr.md`` for the behaviour and its defaults.
@@ -43,7 +44,7 @@ TokenFactory = Callable[[], "str | None | Awaitable[str | None]"]
 
 
 class HubConnection(Supervisor):
-    """A client connection to one ASP.NET Core SignalR hub, on trio.
+    """A client connection to one ASP.NET Core SignalR hub, on asyncio or trio (AnyIO).
 
     >>> async def main():  # doctest: +SKIP
     ...     async with HubConnection(url, token_factory=get_token, stateful_reconnect=True) as conn:
@@ -58,8 +59,9 @@ class HubConnection(Supervisor):
     ``reconnect``: the :class:`ReconnectPolicy`; None turns automatic reconnect off.
     ``keepalive_interval`` (15 s) / ``server_timeout`` (30 s): hub-protocol keep-alive.
     ``buffer_size``: replay-buffer bound in bytes (100 000). ``websocket``: ``"websockets"``
-    (default when available) or ``"trio-websocket"``. ``token_transport``: ``"header"``,
-    ``"query"`` (``access_token=``) or ``"auto"`` (header; query if the upgrade answers 401).
+    (the default; asyncio and trio) or ``"trio-websocket"`` (trio only).
+    ``token_transport``: ``"header"``, ``"query"`` (``access_token=``) or ``"auto"`` (header;
+    query if the upgrade answers 401).
     ``rng``: randomness for the backoff jitter (seed it in tests).
     ``max_pending_invocations`` (1000): server-to-client invocations that may wait for the
     handlers; while that many wait the connection stops reading (back-pressure, nothing lost).

@@ -201,5 +201,5 @@ class HubStream:
         if not getattr(self, "_done", True) and self.invocation_id is not None:
             try:
                 self._cancel()
-            except Exception:  # interpreter shutdown or no trio context: nothing to cancel
+            except Exception:  # interpreter shutdown or no event loop: nothing to cancel
                 pass

@@ -241,8 +241,8 @@ WEBSOCKET_LIBRARIES = frozenset(get_args(WebSocketLibrary))
 
 
 def default_websocket_library() -> WebSocketLibrary:
-    """``"websockets"`` (a dependency; its asyncio client under asyncio, its trio client
-    under trio)."""
+    """``"websockets"`` (a dependency; its sans-IO protocol over AnyIO streams, on either
+    loop)."""
     return "websockets"
 
 

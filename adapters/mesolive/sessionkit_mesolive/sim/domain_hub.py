@@ -5,9 +5,9 @@ every catalogue method: arguments are decoded with the wire converter, the domai
 call, and the answer goes back as a ``MesoLiveApiResponse`` envelope (streams yield bare
 items). Event Hub callbacks queued by the domain are sent to the connections they name.
 
-This is the only domain module that knows about trio (it sleeps and reads trio's clock); the
-domain itself stays sans-IO. The domain is single-user: every authenticated token sees the
-same platform.
+This is the only domain module that knows about the event loop (it sleeps and reads AnyIO's
+clock); the domain itself stays sans-IO. The domain is single-user: every authenticated token
+sees the same platform.
 
 Run :meth:`DomainHubs.run` next to the server: it advances the domain's clock and delivers
 callbacks every ``tick`` seconds::
