@@ -20,7 +20,10 @@ automation engine as a child process (``--engine``), twice:
    paper fill, still open in the journal, is sent again with its key: the server answers
    ``Conflict`` while it is processing, then the original outcome. Nothing runs twice.
 
-    python examples/mesolive_automation.py [--journal PATH]
+    python examples/mesolive_automation.py [--journal PATH] [--backend asyncio|trio]
+
+The same code runs on asyncio (the default) and on trio: it is written against AnyIO, as the
+adapter is; ``--backend`` picks the loop of the harness and of both engines.
 
 The last line is one JSON object (``ok``, ``engines``, ``paper_fill_executions``, ...).
 """
@@ -35,7 +38,8 @@ import sys
 import tempfile
 from typing import Any
 
-import trio
+import anyio
+import anyio.abc
 from sessionkit_mesolive import (
     EventFeed,
     EventProcessor,
@@ -65,7 +69,7 @@ class EntryAutomation(EventProcessor):
     def __init__(self, prep: Preparations, executor: Executor) -> None:
         self.prep = prep
         self.executor = executor
-        self.done = trio.Event()
+        self.done = anyio.Event()
 
     def on_caught_up(self, cursor: int) -> None:
         say(f"READY cursor={cursor}")
@@ -99,10 +103,10 @@ async def engine(url: str, journal: str) -> None:
                                  Executor(caller))
     feed = EventFeed(client.events, automation, store)  # before the Event Hub connects
     try:
-        async with client, trio.open_nursery() as nursery:
-            await nursery.start(feed.run)
+        async with client, anyio.create_task_group() as tg:
+            await tg.start(feed.run)
             await automation.done.wait()
-            nursery.cancel_scope.cancel()
+            tg.cancel_scope.cancel()
     finally:
         store.close()
     say(f"DONE cursor={feed.cursor}")
@@ -111,21 +115,22 @@ async def engine(url: str, journal: str) -> None:
 # -- the harness (this process) -------------------------------------------------------------
 
 
-async def harness(journal: str) -> dict[str, Any]:
+async def harness(journal: str, backend: str) -> dict[str, Any]:
     from sessionkit_mesolive.sim.cli import build_simulator, run_simulator
     from sessionkit_mesolive.sim.domain import DomainConfig
 
     sim = build_simulator(token=TOKEN, tick=0.02, config=DomainConfig(
         prepare_pending_s=0.1, prepare_running_s=0.3))
     lines: list[tuple[int, str]] = []
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run_simulator, sim)
+    async with anyio.create_task_group() as tg:
+        await tg.start(run_simulator, sim)
         say(f"simulator on {sim.url}")
 
         async def run_engine(number: int, kill_on: str | None) -> int:
-            proc = await trio.lowlevel.open_process(
-                [sys.executable, __file__, "--engine", "--url", sim.url, "--journal", journal],
-                stdout=-1, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            proc = await anyio.open_process(
+                [sys.executable, __file__, "--engine", "--url", sim.url, "--journal", journal,
+                 "--backend", backend],
+                stdout=-1, stderr=None, env={**os.environ, "PYTHONUNBUFFERED": "1"})
             assert proc.stdout is not None
             buffer = b""
             try:
@@ -140,21 +145,22 @@ async def harness(journal: str) -> dict[str, Any]:
                             sim.domain.faults.stall_next("ApplyPaperFills", 1.5)
                             sim.domain.raise_entry_signal(1, PAPER)
                         if kill_on is not None and line.startswith(kill_on):
-                            await trio.sleep(0.3)  # the fill is sent; its answer never comes
+                            await anyio.sleep(0.3)  # the fill is sent; its answer never comes
                             say(f"  killing engine {number} (SIGKILL) while it waits")
                             proc.send_signal(signal.SIGKILL)
             except BaseException:  # the harness failed or timed out: leave no engine behind
                 proc.kill()
                 raise
             finally:
-                with trio.CancelScope(shield=True):
+                with anyio.CancelScope(shield=True):
                     await proc.wait()
+            assert proc.returncode is not None
             return proc.returncode
 
-        with trio.fail_after(60):
+        with anyio.fail_after(60):
             first = await run_engine(1, kill_on="EXECUTING")
             second = await run_engine(2, kill_on=None)
-        nursery.cancel_scope.cancel()
+        tg.cancel_scope.cancel()
 
     executions = {key: n for (op, key), n in sim.domain.idempotency.executions.items()
                   if op == "ApplyPaperFills"}
@@ -165,6 +171,7 @@ async def harness(journal: str) -> dict[str, Any]:
         "ok": (first == -signal.SIGKILL and second == 0 and list(executions.values()) == [1]
                and len(positions) == 1 and signals == [1, 2]
                and any(n == 2 and line.startswith("FILLED") for n, line in lines)),
+        "backend": backend,
         "engines": 2,
         "first_engine_exit": first,
         "second_engine_exit": second,
@@ -179,13 +186,15 @@ def main() -> None:
     parser.add_argument("--journal", help="the SQLite journal (default: a temporary file)")
     parser.add_argument("--engine", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio",
+                        help="the event loop (default asyncio)")
     args = parser.parse_args()
     if args.engine:
-        trio.run(engine, args.url, args.journal)
+        anyio.run(engine, args.url, args.journal, backend=args.backend)
         return
     with tempfile.TemporaryDirectory() as tmp:
         journal = args.journal or os.path.join(tmp, "automation.journal")
-        result = trio.run(harness, journal)
+        result = anyio.run(harness, journal, args.backend, backend=args.backend)
     print(json.dumps(result), flush=True)
     sys.exit(0 if result["ok"] else 1)
 

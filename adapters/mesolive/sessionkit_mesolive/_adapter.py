@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import trio
+import anyio
 
 from sessionkit import ConfigError
 
@@ -85,7 +85,7 @@ async def _serving(host: str, port: int, token: str | None, server: HubServer | 
         validator = None if token is None else (lambda t: "user" if t == token else None)
         server = HubServer(token_validator=validator, **options)
     endpoint = SessionHubEndpoint(server, path=SESSION_HUB_PATH, token=token)
-    async with trio.open_nursery() as nursery:
+    async with anyio.create_task_group() as nursery:
         bound = await nursery.start(serve, server, host, port)
         endpoint.base_url = f"http://{host}:{bound}"
         try:

@@ -29,8 +29,9 @@ import logging
 import math
 from typing import Any
 
+import anyio
+import anyio.abc
 import attrs
-import trio
 
 from sessionkit.streaming import (
     ChangeBatch,
@@ -107,10 +108,10 @@ class DataFeed:
         self.max_events = max_events
         self._events_dropped = 0
         self._specs: dict[str, tuple[HubMethod, Any]] = {}  # name -> (stream, args model)
-        self._scopes: dict[str, trio.CancelScope] = {}  # reference id -> its stream task
-        self._wake = trio.Event()
-        self._changed = trio.Event()
-        self._nursery: trio.Nursery | None = None
+        self._scopes: dict[str, anyio.CancelScope] = {}  # reference id -> its stream task
+        self._wake = anyio.Event()
+        self._changed = anyio.Event()
+        self._nursery: anyio.abc.TaskGroup | None = None
         self.resyncs = 0
         data.connection.on_reconnected(self._on_reconnected)
 
@@ -163,7 +164,7 @@ class DataFeed:
 
     def resync(self, name: str | None = None) -> None:
         """Resync one subscription (or all) now: new snapshot, new stream (not damped)."""
-        now = trio.current_time()
+        now = anyio.current_time()
         for n in [name] if name is not None else self.engine.names():
             self.engine.reset(n, now, damped=False)
         self.resyncs += 1
@@ -182,22 +183,22 @@ class DataFeed:
 
     # -- the I/O loop -------------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
                   ) -> None:
         """Perform the engine's requests, feed it snapshots and stream items, resync on
         time; until cancelled (which cancels every stream)."""
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             self._nursery = nursery
             task_status.started()
             interval = self.resync_interval
-            next_resync = math.inf if interval is None else trio.current_time() + interval
+            next_resync = math.inf if interval is None else anyio.current_time() + interval
             while True:
                 self._perform()
                 deadline = min(next_resync, self.engine.next_deadline() or math.inf)
-                with trio.move_on_at(deadline):
+                with anyio.move_on_at(deadline):
                     await self._wake.wait()
-                self._wake = trio.Event()
-                now = trio.current_time()
+                self._wake = anyio.Event()
+                now = anyio.current_time()
                 due = self.engine.next_deadline()
                 if due is not None and due <= now:
                     self.engine.handle_timer(now)
@@ -219,7 +220,7 @@ class DataFeed:
                 if name is None or name not in self._specs:
                     continue
                 spec, model = self._specs[name]
-                scope = self._scopes[request.reference_id] = trio.CancelScope()
+                scope = self._scopes[request.reference_id] = anyio.CancelScope()
                 self._nursery.start_soon(self._follow, request.reference_id, spec, model, scope)
             elif hasattr(request, "reference_id"):
                 stale = self._scopes.pop(request.reference_id, None)
@@ -250,10 +251,10 @@ class DataFeed:
                 self._events_dropped += 1
             kept.append(ev)
         self._changed.set()
-        self._changed = trio.Event()
+        self._changed = anyio.Event()
 
     async def _follow(self, ref: str, spec: HubMethod, model: Any,
-                      scope: trio.CancelScope) -> None:
+                      scope: anyio.CancelScope) -> None:
         conv = self.data.converter
         payload = conv.unstructure(model, spec.args_type)
         engine = self.engine
@@ -264,7 +265,7 @@ class DataFeed:
                 unwrap(raw, snap.result_type, converter=conv)  # validates, raises on error
                 engine.receive_snapshot({"ContextId": engine.context_id, "ReferenceId": ref,
                                          "InactivityTimeout": 0, "Snapshot": raw.get("Data")},
-                                        trio.current_time())
+                                        anyio.current_time())
                 self._collect()
                 stream = self.data.connection.stream(
                     spec.name, payload, max_buffered=DATA_STREAM_BUFFER, overflow="drop_oldest")
@@ -275,7 +276,7 @@ class DataFeed:
                             engine.dropped_upstream(name, item.count)
                         continue
                     conv.structure(item, spec.result_type)  # DecodeError if it does not fit
-                    engine.receive({"ReferenceId": ref, "Data": item}, trio.current_time())
+                    engine.receive({"ReferenceId": ref, "Data": item}, anyio.current_time())
                     self._collect()
                 raise MesoLiveSignalRError(f"{spec.name}: the server ended the stream")
             except (MesoLiveApiException, MesoLiveSignalRError, SignalRError, HubError) as exc:

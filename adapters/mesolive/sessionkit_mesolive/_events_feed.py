@@ -48,8 +48,9 @@ import inspect
 import logging
 from typing import Any
 
+import anyio
+import anyio.abc
 import attrs
-import trio
 
 from sessionkit import GapPolicy, RemoteProtocolError, Sequencer, Verdict
 
@@ -236,9 +237,9 @@ class EventFeed:
         self.sequencer.start(start + 1, 0)  # hold what arrives before the first replay ends
         self.cursor = start  # the last event the processor returned from
         self.max_queued = max_queued
-        self._send, self._recv = trio.open_memory_channel[Any](max_queued)
-        self._lock = trio.Lock()  # judging + queueing one event at a time keeps the order
-        self._resync = trio.Event()
+        self._send, self._recv = anyio.create_memory_object_stream[Any](max_queued)
+        self._lock = anyio.Lock()  # judging + queueing one event at a time keeps the order
+        self._resync = anyio.Event()
         self._counts = {"handled": 0, "replayed": 0, "live": 0, "resyncs": 0,
                         "undecodable": 0, "handler_errors": 0, "held_overflows": 0,
                         "protocol_errors": 0}
@@ -414,7 +415,7 @@ class EventFeed:
 
     # -- the feed -------------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
                   ) -> None:
         """Replay, subscribe, then hand events over until cancelled.
 
@@ -424,13 +425,13 @@ class EventFeed:
         feed, raised as it is.
         """
         try:
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(self._handle_loop)
                 await self._sync(first=True)
                 task_status.started()
                 while True:
                     await self._resync.wait()
-                    self._resync = trio.Event()
+                    self._resync = anyio.Event()
                     subscribe, self._resync_only = not self._resync_only, False
                     self._counts["resyncs"] += 1
                     delay = RESYNC_RETRY_DELAY
@@ -441,7 +442,7 @@ class EventFeed:
                         except MesoLiveError as exc:  # dropped again, a bad page, a server error
                             logger.warning("event resync failed (%s); retrying in %.1f s", exc,
                                            delay)
-                            await trio.sleep(delay)
+                            await anyio.sleep(delay)
                             delay = min(delay * 2, RESYNC_RETRY_MAX_DELAY)
                             await self.events.connection.wait_connected()
         except BaseExceptionGroup as group:

@@ -12,11 +12,38 @@ from __future__ import annotations
 
 from collections import deque
 
-import trio
+import anyio
+import anyio.lowlevel
 
 from sessionkit.runtime import TransportClosedError
 
-__all__ = ["FrameInbox", "FrameOutbox"]
+__all__ = ["FrameInbox", "FrameOutbox", "Wakeup"]
+
+
+class Wakeup:
+    """Tasks waiting for "something changed": :meth:`wait` parks, :meth:`wake_all` wakes
+    every task parked so far (trio's ParkingLot ``park``/``unpark_all``, which AnyIO lacks).
+
+    One :class:`anyio.Event` per generation: waking sets it and starts a fresh one, so a task
+    that waits after a wake waits for the next one."""
+
+    __slots__ = ("_event", "_waiting")
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+        self._waiting = 0
+
+    async def wait(self) -> None:
+        self._waiting += 1
+        try:
+            await self._event.wait()
+        finally:
+            self._waiting -= 1
+
+    def wake_all(self) -> None:
+        if self._waiting:  # (no fresh Event per put when nobody waits: the hot path)
+            event, self._event = self._event, anyio.Event()
+            event.set()
 
 
 class FrameInbox:
@@ -32,37 +59,37 @@ class FrameInbox:
         self.closed: str | None = None
         self.hold_off = False
         self.peak = 0
-        self._readers = trio.lowlevel.ParkingLot()
-        self._writers = trio.lowlevel.ParkingLot()
+        self._readers = Wakeup()
+        self._writers = Wakeup()
 
     async def put(self, frames: list[bytes]) -> None:
         while len(self.frames) >= self.max_buffer and self.closed is None and not self.hold_off:
-            await self._writers.park()
+            await self._writers.wait()
         if self.closed is None:
             self.frames.extend(frames)
             self.peak = max(self.peak, len(self.frames))
-            self._readers.unpark_all()
+            self._readers.wake_all()
 
     def release_writers(self) -> None:
-        self._writers.unpark_all()
+        self._writers.wake_all()
 
     async def take(self) -> list[bytes]:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while not self.frames:
             if self.closed is not None:
                 raise TransportClosedError(self.closed)
-            await self._readers.park()
+            await self._readers.wait()
         out = list(self.frames)  # taken after the last point where we can be cancelled
         self.frames.clear()
-        self._writers.unpark_all()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        self._writers.wake_all()
+        await anyio.lowlevel.cancel_shielded_checkpoint()
         return out
 
     def close(self, reason: str) -> None:
         if self.closed is None:
             self.closed = reason
-        self._readers.unpark_all()
-        self._writers.unpark_all()
+        self._readers.wake_all()
+        self._writers.wake_all()
 
 
 class FrameOutbox:
@@ -89,9 +116,9 @@ class FrameOutbox:
         self.closed = False
         #: the most frames held at once (queued plus in flight)
         self.peak = 0
-        self._reader = trio.lowlevel.ParkingLot()
-        self._room = trio.lowlevel.ParkingLot()
-        self._drained = trio.lowlevel.ParkingLot()
+        self._reader = Wakeup()
+        self._room = Wakeup()
+        self._drained = Wakeup()
 
     def full(self) -> bool:
         return (len(self.frames) + self.in_flight >= self.max_frames
@@ -101,22 +128,22 @@ class FrameOutbox:
         self.frames.extend(frames)
         self.nbytes += sum(len(f) for f in frames)
         self.peak = max(self.peak, len(self.frames) + self.in_flight)
-        self._reader.unpark_all()
+        self._reader.wake_all()
 
     async def wait_for_room(self) -> None:
         """Wait while the queue is full and open (a cancellation point, not always a
         schedule point)."""
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while self.full() and not self.closed:
-            await self._room.park()
+            await self._room.wait()
 
     async def take(self, max_bytes: int) -> list[bytes]:
         """The next frames to send, in order: as many as fit in ``max_bytes`` (at least
-        one); waits while there are none. Raises ``trio.ClosedResourceError`` once closed."""
+        one); waits while there are none. Raises ``anyio.ClosedResourceError`` once closed."""
         while not self.frames:
             if self.closed:
-                raise trio.ClosedResourceError("the send queue is closed")
-            await self._reader.park()
+                raise anyio.ClosedResourceError("the send queue is closed")
+            await self._reader.wait()
         out = [self.frames.popleft()]
         size = len(out[0])
         while self.frames and size + len(self.frames[0]) <= max_bytes:
@@ -131,14 +158,14 @@ class FrameOutbox:
         """The frames last taken reached the far side."""
         self.nbytes -= self._in_flight_bytes
         self.in_flight = self._in_flight_bytes = 0
-        self._room.unpark_all()
+        self._room.wake_all()
         if not self.frames:
-            self._drained.unpark_all()
+            self._drained.wake_all()
 
     async def wait_drained(self) -> None:
         """Wait until every frame put was sent (or the queue closed)."""
         while (self.frames or self.in_flight) and not self.closed:
-            await self._drained.park()
+            await self._drained.wait()
 
     def close(self) -> None:
         """Wake every waiter; frames still queued are dropped (they go with the connection,
@@ -146,6 +173,6 @@ class FrameOutbox:
         self.closed = True
         self.frames.clear()
         self.nbytes = self.in_flight = self._in_flight_bytes = 0
-        self._reader.unpark_all()
-        self._room.unpark_all()
-        self._drained.unpark_all()
+        self._reader.wake_all()
+        self._room.wake_all()
+        self._drained.wake_all()

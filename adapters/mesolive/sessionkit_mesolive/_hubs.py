@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
-import trio
+import anyio
 
 from ._catalogue import CALLBACKS, METHODS, Hub, HubMethod
 from ._converters import MesoLiveConverter, default_converter
@@ -218,9 +218,9 @@ class HubClient:
             if self.call_timeout is None:
                 raw = await self.connection.invoke(spec.name, payload)
             else:
-                with trio.fail_after(self.call_timeout):
+                with anyio.fail_after(self.call_timeout):
                     raw = await self.connection.invoke(spec.name, payload)
-        except trio.TooSlowError:
+        except TimeoutError:
             raise OutcomeUnknownError(
                 f"{spec.name}: no answer within {self.call_timeout:g} s; the call's outcome is "
                 "unknown", method=spec.name) from None

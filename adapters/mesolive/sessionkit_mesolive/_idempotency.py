@@ -35,8 +35,8 @@ import logging
 import secrets
 from typing import Any
 
+import anyio
 import msgspec
-import trio
 
 from . import models as m
 from ._catalogue import METHODS, HubMethod, validate_idempotency_key
@@ -144,7 +144,7 @@ class IdempotentCaller:
 
     async def _run(self, spec: HubMethod, args: Any, key: str, operation: str) -> Any:
         resends = 0
-        deadline = trio.current_time() + self.resolve_timeout
+        deadline = anyio.current_time() + self.resolve_timeout
         while True:
             try:
                 return await self.control.call(spec, args)
@@ -198,20 +198,20 @@ class IdempotentCaller:
             except NotFoundError:
                 return None
             except MesoLiveSignalRError as exc:
-                if trio.current_time() + delay > deadline:
+                if anyio.current_time() + delay > deadline:
                     raise OutcomeUnresolvedError(
                         f"{operation} {key}: could not read the idempotency record within "
                         f"{self.resolve_timeout:g} s: {exc}", key=key, operation=operation
                     ) from exc
                 logger.info("GetIdempotencyRecord %s failed (%s); retrying", key, exc)
-                await trio.sleep(delay)
+                await anyio.sleep(delay)
                 delay = min(delay * 2, self.max_poll_interval)
 
     async def _wait_processing(self, key: str, operation: str,
                                deadline: float) -> m.IdempotencyRecord | None:
         delay = self.poll_interval
-        while trio.current_time() + delay <= deadline:
-            await trio.sleep(delay)
+        while anyio.current_time() + delay <= deadline:
+            await anyio.sleep(delay)
             delay = min(delay * 2, self.max_poll_interval)
             record = await self._record(key, operation, deadline)
             if record is not None and record.status != m.IdempotencyRecordStatus.PROCESSING:

@@ -24,9 +24,9 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import attrs
 import msgspec
-import trio
 
 from . import models as m
 from ._errors import BadRequestError, MesoLiveError
@@ -109,7 +109,7 @@ class _Finished:
 
 class _Waiter:
     def __init__(self) -> None:
-        self.done = trio.Event()
+        self.done = anyio.Event()
         self.outcome: _Finished | None = None
 
     def set(self, outcome: _Finished) -> None:
@@ -201,9 +201,9 @@ class Preparations:
         waiter = self._waiter(job_id)
         self._awaited.add(job_id)
         try:
-            with trio.move_on_after(self.timeout if self.timeout is not None
+            with anyio.move_on_after(self.timeout if self.timeout is not None
                                     else float("inf")) as scope:
-                async with trio.open_nursery() as nursery:
+                async with anyio.create_task_group() as nursery:
                     nursery.start_soon(self._poll, k, job_id, waiter)
                     await waiter.done.wait()
                     nursery.cancel_scope.cancel()
@@ -245,7 +245,7 @@ class Preparations:
                                  m.PreparationStatus.CANCELLED):
                     waiter.set(_Finished(st.status, st.result, st.error))
                     return
-            await trio.sleep(delay)
+            await anyio.sleep(delay)
             delay = min(delay * 2, self.max_poll_interval)
 
     async def prepare(self, kind: str | JobKind, args: Any = None, /, **fields: Any) -> Any:

@@ -33,13 +33,15 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
+import anyio.lowlevel
 import msgspec
-import trio
 
 from sessionkit import ConfigError
 from sessionkit.runtime import ConnectError, TransportClosedError
 
-from ._frame_queues import FrameInbox, FrameOutbox
+from ._detached import start_detached
+from ._frame_queues import FrameInbox, FrameOutbox, Wakeup
 from .signalr import HubConnection, HubError, Reconnected, ReconnectPolicy, SignalRError
 from .sim.hubserver import HubCallContext, HubMethodError, HubServer, ServerConnection
 
@@ -143,9 +145,9 @@ def _as_text(item: Any) -> bytes:
 class SessionHubTransport:
     """One client connection to the session hub (made by :class:`SessionHubConnector`).
 
-    The SignalR connection lives in a trio system task (a transport is opened and closed
-    from whatever task the runtime uses), started by :meth:`_start` and ended by
-    :meth:`aclose` or by the server.
+    The SignalR connection lives in a detached task (trio's system task, or an asyncio
+    task: a transport is opened and closed from whatever task the runtime uses), started by
+    :meth:`_start` and ended by :meth:`aclose` or by the server.
 
     :meth:`send_frames` hands the frames to a bounded send queue and returns: it waits only
     while that queue is full (``max_send_queue`` frames or ``max_send_queue_bytes`` bytes),
@@ -175,10 +177,11 @@ class SessionHubTransport:
         self._conn.on(ON_FRAMES, self._on_frames)
         self._conn.on_closed(self._on_closed)
         self._conn.on_reconnected(self._on_reconnected)
-        self._up = trio.Event()
-        self._stop = trio.Event()
-        self._done = trio.Event()
+        self._up = anyio.Event()
+        self._stop = anyio.Event()
+        self._done = anyio.Event()
         self._error: BaseException | None = None
+        self._connect_scope: anyio.CancelScope | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._inbox.closed is None else f"closed: {self._inbox.closed}"
@@ -190,23 +193,28 @@ class SessionHubTransport:
         return self._outbox.peak
 
     async def _start(self) -> None:
-        trio.lowlevel.spawn_system_task(self._life, name=f"session hub {self.url}")
+        self._connect_scope = scope = anyio.CancelScope()
+        start_detached(self._life, name=f"session hub {self.url}")
         try:
             await self._up.wait()
-        except BaseException:
+        except BaseException:  # cancelled: the connect half-way through is abandoned too
             self._stop.set()
+            scope.cancel()
             raise
         if self._error is not None:
             raise ConnectError(_connect_reason(self._error, self.url))
 
     async def _life(self) -> None:
+        scope = self._connect_scope
+        assert scope is not None  # set by _start
         try:
-            async with self._conn, trio.open_nursery() as nursery:
-                nursery.start_soon(self._sender)
-                self._up.set()
-                await self._stop.wait()
-                nursery.cancel_scope.cancel()
-        except Exception as exc:  # a system task must not raise
+            with scope:  # cancelled by a connect() cancelled before the connection was up
+                async with self._conn, anyio.create_task_group() as tg:
+                    tg.start_soon(self._sender)
+                    self._up.set()
+                    await self._stop.wait()
+                    tg.cancel_scope.cancel()
+        except Exception as exc:  # a detached task must not raise
             self._error = exc
             self._end(f"the session hub connection failed: {exc}")
         finally:
@@ -225,7 +233,7 @@ class SessionHubTransport:
         while True:
             try:
                 frames = await self._outbox.take(MAX_SEND_BATCH_BYTES)
-            except trio.ClosedResourceError:
+            except anyio.ClosedResourceError:
                 return
             try:
                 await self._conn.invoke(SEND_FRAMES, encode_frames(frames))
@@ -270,7 +278,7 @@ class SessionHubTransport:
             finally:
                 self._inbox.hold_off = False
         else:
-            await trio.lowlevel.checkpoint_if_cancelled()
+            await anyio.lowlevel.checkpoint_if_cancelled()
         if self._inbox.closed is not None:
             raise TransportClosedError(self._inbox.closed)
         self._outbox.put(frames)
@@ -283,13 +291,13 @@ class SessionHubTransport:
         unless the connection is already down or the call is cancelled."""
         try:
             if self._inbox.closed is None:
-                with trio.move_on_after(self._linger):
+                with anyio.move_on_after(self._linger):
                     await self._outbox.wait_drained()
         finally:
             self._end("closed by this side")
-            with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
                 await self._done.wait()
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
 
 
 def check_send_options(*, max_send_queue: object = DEFAULT_MAX_SEND_QUEUE,
@@ -401,9 +409,9 @@ class ServerSessionTransport:
 
     async def aclose(self) -> None:
         self._inbox.close("closed by this side")
-        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
             await self.connection.close("the server closed the session")
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
 
 
 class SessionHubEndpoint:
@@ -424,7 +432,7 @@ class SessionHubEndpoint:
         self.hub.on_connected(self._connected)
         self.hub.on_disconnected(self._disconnected)
         self._pending: deque[ServerSessionTransport] = deque()
-        self._accept_lot = trio.lowlevel.ParkingLot()
+        self._accept_lot = Wakeup()
         self.transports: list[ServerSessionTransport] = []
 
     @property
@@ -453,11 +461,11 @@ class SessionHubEndpoint:
         return SessionHubConnector(url, **options)
 
     async def accept(self) -> ServerSessionTransport:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._pending:
-            await self._accept_lot.park()
+            await self._accept_lot.wait()
         transport = self._pending.popleft()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await anyio.lowlevel.cancel_shielded_checkpoint()
         return transport
 
     def drop_connections(self) -> int:
@@ -476,7 +484,7 @@ class SessionHubEndpoint:
         self.transports = [t for t in self.transports if t._inbox.closed is None]
         self.transports.append(transport)
         self._pending.append(transport)
-        self._accept_lot.unpark_all()
+        self._accept_lot.wake_all()
 
     def _disconnected(self, conn: ServerConnection, error: BaseException | None) -> None:
         transport = conn.items.get("session_transport")

@@ -1,10 +1,11 @@
-"""A generic ASP.NET Core SignalR stack: sans-IO JSON hub protocol, trio client, server side.
+"""A generic ASP.NET Core SignalR stack: sans-IO JSON hub protocol, an asyncio-or-trio client,
+server side.
 
 * Codec: :func:`encode_message`, :func:`decode_record`, :class:`RecordParser` and the message
   models (:class:`Invocation`, :class:`Completion`, ...).
 * Sans-IO state machines: :class:`ClientProtocol`, :class:`ServerProtocol`, and the stateful
   reconnect pieces :class:`ReplayBuffer` / :class:`ReceiveSequencer`.
-* trio client: :class:`HubConnection`.
+* client (AnyIO: asyncio or trio): :class:`HubConnection`.
 
 Nothing here knows about MesoLive; the simulator's hub server is
 :mod:`sessionkit_mesolive.sim.hubserver`.

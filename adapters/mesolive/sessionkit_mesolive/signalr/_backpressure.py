@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import trio
+import anyio
 
 from ._errors import HandlerBlockedError
 
@@ -45,17 +45,17 @@ class Backpressure:
         self._queued_invocations = 0
         self.peak_queued_invocations = 0
         """The most server invocations that ever waited for the handlers at once."""
-        self._dispatcher_task: trio.lowlevel.Task | None = None
-        self._room = trio.Event()
+        self._dispatcher_task: int | None = None
+        self._room = anyio.Event()
         self._reader_paused = False
-        self._waits: dict[object, tuple[trio.lowlevel.Task, Callable[[BaseException], None]]] = {}
+        self._waits: dict[object, tuple[int, Callable[[BaseException], None]]] = {}
 
     def _queued_invocation(self) -> None:
         self._queued_invocations += 1
         if self._queued_invocations > self.peak_queued_invocations:
             self.peak_queued_invocations = self._queued_invocations
 
-    def _blocked_queue(self) -> tuple[str, trio.lowlevel.Task | None] | None:
+    def _blocked_queue(self) -> tuple[str, int | None] | None:
         """The full queue the reader must wait for (what, the task that empties it), if any."""
         if self._queued_invocations >= self._max_pending_invocations:
             return (
@@ -94,16 +94,16 @@ class Backpressure:
                 logger.debug("not reading the WebSocket until there is room: %s", what)
                 if consumer is not None:
                     self._break_waits(consumer, what)
-                self._room = trio.Event()
+                self._room = anyio.Event()
                 await self._room.wait()
                 blocked = self._blocked_queue()
         finally:
             self._reader_paused = False
-            self._proto.resume_reading(trio.current_time())
+            self._proto.resume_reading(anyio.current_time())
 
-    def _break_waits(self, task: trio.lowlevel.Task, what: str) -> None:
+    def _break_waits(self, task: int, what: str) -> None:
         for key, (owner, breaker) in list(self._waits.items()):
-            if owner is task:
+            if owner == task:
                 del self._waits[key]
                 breaker(self._blocked_error(what))
 
@@ -115,7 +115,7 @@ class Backpressure:
             "avoid a deadlock; the call's outcome is unknown"
         )
 
-    async def _wait_on_reader(self, event: trio.Event) -> None:
+    async def _wait_on_reader(self, event: anyio.Event) -> None:
         """Wait for ``event``, which only the connection's reader can set.
 
         Raises :class:`HandlerBlockedError` when the reader waits for room in a queue that
@@ -123,18 +123,22 @@ class Backpressure:
         """
         if event.is_set():
             return
-        task = trio.lowlevel.current_task()
+        task = anyio.get_current_task().id
         if self._reader_paused:
             blocked = self._blocked_queue()  # now, not when the reader paused
-            if blocked is not None and blocked[1] is task:
+            if blocked is not None and blocked[1] == task:
                 raise self._blocked_error(blocked[0])
         broken: list[BaseException] = []
         key = object()
-        with trio.CancelScope() as scope:
+        with anyio.CancelScope() as scope:
 
             def breaker(error: BaseException) -> None:
-                broken.append(error)
-                scope.cancel()
+                # Set already: this task was woken and has not run yet (asyncio's reader can
+                # read many buffered messages without a pause). It will empty the queue: no
+                # deadlock, nothing to break.
+                if not event.is_set():
+                    broken.append(error)
+                    scope.cancel()
 
             self._waits[key] = (task, breaker)
             try:

@@ -1,4 +1,5 @@
-"""The trio hub connection: :class:`HubConnection` (public API, sending, client methods).
+"""The hub connection, on asyncio or trio: :class:`HubConnection` (public API, sending,
+client methods).
 
 The transport side -- negotiate, WebSocket, handshake, read/timer loops and reconnecting --
 lives in :mod:`._supervisor`. See ``docs/signalr.md`` for the behaviour and its defaults.
@@ -12,8 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
+import anyio
+import anyio.abc
 import httpx
-import trio
 
 from ._client_protocol import ClientProtocol
 from ._errors import (
@@ -42,7 +44,7 @@ TokenFactory = Callable[[], "str | None | Awaitable[str | None]"]
 
 
 class HubConnection(Supervisor):
-    """A client connection to one ASP.NET Core SignalR hub, on trio.
+    """A client connection to one ASP.NET Core SignalR hub, on asyncio or trio (AnyIO).
 
     >>> async def main():  # doctest: +SKIP
     ...     async with HubConnection(url, token_factory=get_token, stateful_reconnect=True) as conn:
@@ -57,8 +59,9 @@ class HubConnection(Supervisor):
     ``reconnect``: the :class:`ReconnectPolicy`; None turns automatic reconnect off.
     ``keepalive_interval`` (15 s) / ``server_timeout`` (30 s): hub-protocol keep-alive.
     ``buffer_size``: replay-buffer bound in bytes (100 000). ``websocket``: ``"websockets"``
-    (default when available) or ``"trio-websocket"``. ``token_transport``: ``"header"``,
-    ``"query"`` (``access_token=``) or ``"auto"`` (header; query if the upgrade answers 401).
+    (the default; asyncio and trio) or ``"trio-websocket"`` (trio only).
+    ``token_transport``: ``"header"``, ``"query"`` (``access_token=``) or ``"auto"`` (header;
+    query if the upgrade answers 401).
     ``rng``: randomness for the backoff jitter (seed it in tests).
     ``max_pending_invocations`` (1000): server-to-client invocations that may wait for the
     handlers; while that many wait the connection stops reading (back-pressure, nothing lost).
@@ -114,10 +117,10 @@ class HubConnection(Supervisor):
         )
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         self._stack: AsyncExitStack | None = None
-        self._nursery: trio.Nursery | None = None
-        self._send_lock = trio.Lock()
-        self._space = trio.Event()
-        self._kick_event = trio.Event()
+        self._nursery: anyio.abc.TaskGroup | None = None
+        self._send_lock = anyio.Lock()
+        self._space = anyio.Event()
+        self._kick_event = anyio.Event()
         self._init_supervisor()
 
     # --- properties and registration -----------------------------------------------------
@@ -179,7 +182,7 @@ class HubConnection(Supervisor):
         self._http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=self._http_timeout, follow_redirects=False)
         )
-        nursery = self._nursery = await stack.enter_async_context(trio.open_nursery())
+        nursery = self._nursery = await stack.enter_async_context(anyio.create_task_group())
         self.state = ConnectionState.CONNECTING
         try:
             await nursery.start(self._supervise)
@@ -212,10 +215,10 @@ class HubConnection(Supervisor):
         Pending calls fail with :class:`ConnectionClosedError`; ``on_closed`` callbacks run.
         """
         if self.state is ConnectionState.CONNECTED and self._channel is not None:
-            with trio.move_on_after(1.0) as scope:
+            with anyio.move_on_after(1.0) as scope:
                 scope.shield = True
                 try:
-                    self._proto.send_close(trio.current_time())
+                    self._proto.send_close(anyio.current_time())
                     await self._flush()
                 except SignalRError:
                     pass
@@ -313,10 +316,10 @@ class HubConnection(Supervisor):
         """Run ``make(now)`` (which queues a message); wait for replay-buffer room if needed."""
         while True:
             try:
-                return make(trio.current_time())
+                return make(anyio.current_time())
             except BufferFullError:
                 if self._space.is_set():
-                    self._space = trio.Event()
+                    self._space = anyio.Event()
                 logger.debug("replay buffer full: waiting for the server to acknowledge")
                 await self._wait_on_reader(self._space)
                 if self.state is ConnectionState.CLOSED:
@@ -350,7 +353,7 @@ class HubConnection(Supervisor):
         """Writes what synchronous code queued (stream cancels from ``__del__``)."""
         while True:
             await self._kick_event.wait()
-            self._kick_event = trio.Event()
+            self._kick_event = anyio.Event()
             await self._flush()
 
     def _on_acked(self) -> None:
@@ -376,7 +379,7 @@ class HubConnection(Supervisor):
         if self.state is ConnectionState.CLOSED:
             return
         try:
-            if self._proto.cancel_stream(invocation_id, trio.current_time()):
+            if self._proto.cancel_stream(invocation_id, anyio.current_time()):
                 self._kick()
         except (SignalRError, RuntimeError) as exc:
             logger.debug("could not send CancelInvocation for %s: %r", invocation_id, exc)
@@ -384,7 +387,7 @@ class HubConnection(Supervisor):
     # --- client methods and state callbacks ----------------------------------------------
 
     async def _dispatcher(self) -> None:
-        self._dispatcher_task = trio.lowlevel.current_task()
+        self._dispatcher_task = anyio.get_current_task().id
         async for item in self._dispatch_recv:
             if isinstance(item, ServerInvoked):
                 self._taken_invocation()

@@ -16,8 +16,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import anyio
+import anyio.lowlevel
 import attrs
-import trio
 
 if TYPE_CHECKING:
     from ._client import HubConnection
@@ -70,9 +71,9 @@ class StreamBuffer:
         self.end: StreamEnd | None = None
         self.dropped_pending = 0
         self.dropped_total = 0
-        self.consumer: trio.lowlevel.Task | None = None
+        self.consumer: int | None = None
         self.peak = 0
-        self._ready = trio.Event()
+        self._ready = anyio.Event()
         self._on_room = on_room
 
     @property
@@ -97,16 +98,16 @@ class StreamBuffer:
             self.end = end
             self._ready.set()
 
-    async def get(self, wait: Callable[[trio.Event], Awaitable[None]]) -> Any:
+    async def get(self, wait: Callable[[anyio.Event], Awaitable[None]]) -> Any:
         """The next item, an :class:`ItemsDropped`, or the :class:`StreamEnd`.
 
         ``wait(event)`` waits for the event (the connection's way of waiting on its reader).
         Cancel-safe: nothing is taken before the last point where it can be cancelled.
         """
-        self.consumer = trio.lowlevel.current_task()
+        self.consumer = anyio.get_current_task().id
         while not self.items and not self.dropped_pending and self.end is None:
             if self._ready.is_set():
-                self._ready = trio.Event()
+                self._ready = anyio.Event()
             await wait(self._ready)
         if self.dropped_pending:
             count, self.dropped_pending = self.dropped_pending, 0
@@ -188,7 +189,7 @@ class HubStream:
     async def aclose(self) -> None:
         """Stop the stream (sends CancelInvocation if it is still running)."""
         self._cancel()
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
 
     async def __aenter__(self) -> HubStream:
         return self
@@ -200,5 +201,5 @@ class HubStream:
         if not getattr(self, "_done", True) and self.invocation_id is not None:
             try:
                 self._cancel()
-            except Exception:  # interpreter shutdown or no trio context: nothing to cancel
+            except Exception:  # interpreter shutdown or no event loop: nothing to cancel
                 pass

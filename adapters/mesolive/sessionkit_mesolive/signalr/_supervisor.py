@@ -36,9 +36,10 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.abc
 import attrs
 import httpx
-import trio
 
 from ._backpressure import Backpressure
 from ._errors import (
@@ -114,7 +115,7 @@ class Waiter:
     __slots__ = ("event", "value", "error")
 
     def __init__(self) -> None:
-        self.event = trio.Event()
+        self.event = anyio.Event()
         self.value: Any = None
         self.error: BaseException | None = None
 
@@ -163,14 +164,14 @@ class Supervisor(Backpressure):
         self._on_reconnected: list[Callable[..., Any]] = []
         self._on_closed: list[Callable[..., Any]] = []
         self._channel: WebSocketChannel | None = None
-        self._connected = trio.Event()
-        self._closed = trio.Event()
-        self._link_scope: trio.CancelScope | None = None
-        self._timer_scope: trio.CancelScope | None = None
+        self._connected = anyio.Event()
+        self._closed = anyio.Event()
+        self._link_scope: anyio.CancelScope | None = None
+        self._timer_scope: anyio.CancelScope | None = None
         self._close_error: BaseException | None = None
         # the channel is unbounded; what bounds it is _queued_invocations (state callbacks,
         # at most a pair per reconnect, are not counted)
-        self._dispatch_send, self._dispatch_recv = trio.open_memory_channel[Any](math.inf)
+        self._dispatch_send, self._dispatch_recv = anyio.create_memory_object_stream[Any](math.inf)
         self._init_backpressure()
         self._link_productive = True
         self._attempts_so_far = 0
@@ -279,9 +280,9 @@ class Supervisor(Backpressure):
         self._link_productive = False
         acknowledged = not resume
         try:
-            with trio.CancelScope() as scope:
+            with anyio.CancelScope() as scope:
                 self._link_scope = scope
-                now = trio.current_time()
+                now = anyio.current_time()
                 if resume:
                     self._proto.resume(now)
                 else:
@@ -317,17 +318,17 @@ class Supervisor(Backpressure):
         finally:
             self._channel = None
             self._link_scope = None
-            with trio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
                 await opener.__aexit__(None, None, None)
 
     async def _handshake(self, channel: WebSocketChannel) -> BaseException | None:
-        with trio.move_on_after(self._proto.timeout):
+        with anyio.move_on_after(self._proto.timeout):
             while True:
                 try:
                     data = await channel.receive()
                 except TransportError as exc:
                     raise HandshakeError(f"connection closed during the handshake: {exc}") from None
-                events = self._proto.receive_data(data, trio.current_time())
+                events = self._proto.receive_data(data, anyio.current_time())
                 for i, event in enumerate(events):
                     if isinstance(event, HandshakeCompleted):
                         return self._handle_events(events[i + 1 :])
@@ -339,7 +340,7 @@ class Supervisor(Backpressure):
         Returns why the link must end when something after the acknowledgement (in the same
         read) ends it, or the server's Close when that came first.
         """
-        with trio.move_on_after(self._proto.timeout):
+        with anyio.move_on_after(self._proto.timeout):
             while True:
                 try:
                     data = await channel.receive()
@@ -349,7 +350,7 @@ class Supervisor(Backpressure):
                         f"Sequence message): it no longer knows connection {self.connection_id} "
                         f"({exc})"
                     ) from None
-                events = self._proto.receive_data(data, trio.current_time())
+                events = self._proto.receive_data(data, anyio.current_time())
                 for i, event in enumerate(events):
                     if isinstance(event, Resumed):
                         rest = events[:i] + events[i + 1 :]
@@ -375,7 +376,7 @@ class Supervisor(Backpressure):
                     await self._wait_for_room()
                     data = await channel.receive()
                     self._link_productive = True
-                    end = self._handle_events(proto.receive_data(data, trio.current_time()))
+                    end = self._handle_events(proto.receive_data(data, anyio.current_time()))
                     if end is not None:
                         reasons.append(end)
                         break
@@ -394,11 +395,11 @@ class Supervisor(Backpressure):
             try:
                 while True:
                     deadline = proto.next_deadline()
-                    with trio.CancelScope(
+                    with anyio.CancelScope(
                         deadline=math.inf if deadline is None else deadline
                     ) as self._timer_scope:
-                        await trio.sleep_forever()
-                    end = self._handle_events(proto.handle_timer(trio.current_time()))
+                        await anyio.sleep_forever()
+                    end = self._handle_events(proto.handle_timer(anyio.current_time()))
                     if end is not None:
                         reasons.append(end)
                         break
@@ -407,7 +408,7 @@ class Supervisor(Backpressure):
                 self._timer_scope = None
             nursery.cancel_scope.cancel()
 
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(reader)
             nursery.start_soon(timer)
         return reasons[0] if reasons else TransportError("the WebSocket was aborted")
@@ -424,7 +425,7 @@ class Supervisor(Backpressure):
     # --- supervision ---------------------------------------------------------------------
 
     async def _supervise(
-        self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         await self._negotiate()
         reason: BaseException | None = await self._run_link(resume=False, on_up=task_status.started)
@@ -447,7 +448,7 @@ class Supervisor(Backpressure):
         came up but ended before the server sent anything the numbering goes on from the
         attempts that brought it up (so the backoff keeps growing and ``max_attempts`` holds).
         """
-        now = trio.current_time()
+        now = anyio.current_time()
         attempt = 0 if self._link_productive else self._attempts_so_far
         if isinstance(reason, _ServerClosed):
             text = reason.error or "no reason given"
@@ -476,7 +477,7 @@ class Supervisor(Backpressure):
                 ),
             )
         self.state = ConnectionState.RECONNECTING
-        self._connected = trio.Event()
+        self._connected = anyio.Event()
         self._dispatch_send.send_nowait((list(self._on_reconnecting), reason))
         while True:
             attempt += 1
@@ -488,7 +489,7 @@ class Supervisor(Backpressure):
                     )
                 )
                 return None
-            await trio.sleep(self._policy.delay(attempt, self._rng))
+            await anyio.sleep(self._policy.delay(attempt, self._rng))
             try:
                 if resumable:
                     end = await self._run_link(
@@ -514,7 +515,7 @@ class Supervisor(Backpressure):
                 # negotiated under the same backoff, and announced as new
                 logger.info("%s: negotiating a new connection", exc)
                 resumable = False
-                self._proto.transport_lost(trio.current_time())
+                self._proto.transport_lost(anyio.current_time())
                 self._fail_pending(
                     self._proto.forget_pending(),
                     ConnectionLostError(
@@ -564,7 +565,7 @@ class Supervisor(Backpressure):
         callbacks, self._on_closed = self._on_closed, []
         for callback in callbacks:
             try:
-                with trio.CancelScope(shield=True):
+                with anyio.CancelScope(shield=True):
                     await maybe_await(callback(self._close_error))
             except Exception:
                 logger.exception("on_closed callback %r failed", callback)

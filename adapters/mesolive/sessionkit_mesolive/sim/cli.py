@@ -27,9 +27,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+import anyio.abc
 import attrs
 import click
-import trio
 
 from .._catalogue import METHODS, Hub
 from .._session_hub import SessionHubEndpoint
@@ -140,7 +141,7 @@ def build_simulator(*, token: str | None = None, seed: int = 0, tick: float = 0.
 
 
 async def run_simulator(sim: Simulator, host: str = "127.0.0.1", port: int = 0, *,
-                        task_status: trio.TaskStatus[Simulator] = trio.TASK_STATUS_IGNORED
+                        task_status: anyio.abc.TaskStatus[Simulator] = anyio.TASK_STATUS_IGNORED
                         ) -> None:
     """Serve ``sim`` until cancelled; ``await nursery.start(run_simulator, sim)`` returns it
     with its port set."""
@@ -149,7 +150,7 @@ async def run_simulator(sim: Simulator, host: str = "127.0.0.1", port: int = 0, 
 
     from .app import serve
 
-    async with trio.open_nursery() as nursery:
+    async with anyio.create_task_group() as nursery:
         nursery.start_soon(sim.hubs.run)
         sim.port = await nursery.start(serve, sim.server, host, port)
         sim.host = host
@@ -171,9 +172,11 @@ async def run_simulator(sim: Simulator, host: str = "127.0.0.1", port: int = 0, 
 @click.option("--entry-signal-every", default=0.0, show_default=True,
               type=click.FloatRange(min=0.0),
               help="Raise an entry signal for strategy 1 on ML1234 this often (0: never).")
+@click.option("--backend", type=click.Choice(["asyncio", "trio"]), default="trio",
+              show_default=True, help="The event loop to serve on.")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 def sim_mesolive(host: str, port: int, token: str | None, faults: tuple[str, ...], seed: int,
-                 tick: float, entry_signal_every: float, verbose: int) -> None:
+                 tick: float, entry_signal_every: float, backend: str, verbose: int) -> None:
     """Serve the MesoLive hub simulator (Control, Data, Event and session hubs) on one port."""
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -186,16 +189,16 @@ def sim_mesolive(host: str, port: int, token: str | None, faults: tuple[str, ...
             raise click.BadParameter(str(exc), param_hint="--fault") from None
 
     async def main() -> None:
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             await nursery.start(run_simulator, sim, host, port)
             click.echo(json.dumps(sim.summary()))
             sys.stdout.flush()
             while entry_signal_every > 0:
-                await trio.sleep(entry_signal_every)
+                await anyio.sleep(entry_signal_every)
                 sim.domain.raise_entry_signal(1, "ML1234")
 
     try:
-        trio.run(main)
+        anyio.run(main, backend=backend)
     except KeyboardInterrupt:
         click.echo("simulator stopped", err=True)
     except OSError as exc:

@@ -5,16 +5,16 @@ every catalogue method: arguments are decoded with the wire converter, the domai
 call, and the answer goes back as a ``MesoLiveApiResponse`` envelope (streams yield bare
 items). Event Hub callbacks queued by the domain are sent to the connections they name.
 
-This is the only domain module that knows about trio (it sleeps and reads trio's clock); the
-domain itself stays sans-IO. The domain is single-user: every authenticated token sees the
-same platform.
+This is the only domain module that knows about the event loop (it sleeps and reads AnyIO's
+clock); the domain itself stays sans-IO. The domain is single-user: every authenticated token
+sees the same platform.
 
 Run :meth:`DomainHubs.run` next to the server: it advances the domain's clock and delivers
 callbacks every ``tick`` seconds::
 
     server = HubServer(token_validator=lambda t: "user" if t == "secret" else None)
     hubs = register_domain(server, MesoLiveDomain.with_defaults())
-    async with trio.open_nursery() as nursery:
+    async with anyio.create_task_group() as nursery:
         nursery.start_soon(hubs.run)
         port = await nursery.start(serve, server)
 
@@ -29,7 +29,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import trio
+import anyio
 
 from .. import models as m
 from .._catalogue import METHODS, Hub, HubMethod
@@ -50,7 +50,7 @@ class DomainHubs:
     """The MesoLive hubs of one :class:`HubServer`, backed by one domain."""
 
     def __init__(self, server: HubServer, domain: MesoLiveDomain, *,
-                 clock: Callable[[], float] = trio.current_time, tick: float = 0.05,
+                 clock: Callable[[], float] = anyio.current_time, tick: float = 0.05,
                  converter: MesoLiveConverter = default_converter) -> None:
         self.server = server
         self.domain = domain
@@ -99,7 +99,7 @@ class DomainHubs:
         while True:
             self.sync()
             await self.flush()
-            await trio.sleep(self.tick)
+            await anyio.sleep(self.tick)
 
     async def _connected(self, conn: ServerConnection) -> None:
         self.domain.connect(conn.connection_id)
@@ -145,7 +145,7 @@ class DomainHubs:
                 logger.info("%s: dropping the connection so the answer is lost", spec.name)
                 await self.flush()
                 self.server.forget(ctx.connection)
-                await trio.sleep_forever()  # cancelled when the connection is torn down
+                await anyio.sleep_forever()  # cancelled when the connection is torn down
             await self.flush()
             envelope = self._envelope(spec, result)
             faults = self.domain.faults
@@ -172,7 +172,7 @@ class DomainHubs:
                         yield self._conv.unstructure(item, spec.result_type)
                     if batch.error is not None:
                         raise HubMethodError(batch.error)
-                    await trio.sleep(self.tick)
+                    await anyio.sleep(self.tick)
                     self.sync()
             finally:
                 self.domain.close_stream(stream_id)
@@ -185,6 +185,6 @@ def register_domain(server: HubServer, domain: MesoLiveDomain, **options: Any) -
     """Add the Control, Data and Event hubs backed by ``domain`` to ``server``.
 
     Start :meth:`DomainHubs.run` in the nursery that serves ``server``. ``options``: ``clock``
-    (default :func:`trio.current_time`), ``tick`` (seconds), ``converter``.
+    (default :func:`anyio.current_time`), ``tick`` (seconds), ``converter``.
     """
     return DomainHubs(server, domain, **options)

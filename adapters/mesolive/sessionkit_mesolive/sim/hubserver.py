@@ -1,4 +1,4 @@
-"""A generic ASP.NET Core SignalR hub server for simulators and tests (trio, ASGI).
+"""A generic ASP.NET Core SignalR hub server for simulators and tests (ASGI; asyncio or trio).
 
 It serves several hubs on one port, like an ASP.NET Core app with ``MapHub<T>`` calls:
 negotiate (versions 0 and 1), the WebSocket transport, bearer-token checks, the JSON hub
@@ -22,7 +22,7 @@ Registering a hub -- the API a domain simulator plugs into::
     async def stream_prices(ctx, args):
         while True:
             yield {"Price": 1.0}            # CancelInvocation from the client cancels it
-            await trio.sleep(1)
+            await anyio.sleep(1)
 
     hub.on_connected(lambda conn: ...)      # after the handshake (sync or async)
     hub.on_disconnected(lambda conn, error: ...)  # once the connection is gone for good
@@ -54,7 +54,7 @@ sees it); with stateful reconnect the connection waits ``resume_window`` seconds
 ``conn.close(error, allow_reconnect=...)`` sends a Close message. ``server.forget(conn)`` drops
 it and forgets its token.
 
-Serve it with :func:`sessionkit_mesolive.sim.app.serve` (hypercorn, trio worker).
+Serve it with :func:`sessionkit_mesolive.sim.app.serve` (hypercorn: its asyncio or trio worker).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import trio
+import anyio
 
 from .hubserver import Hub, HubServer
 
@@ -89,7 +89,7 @@ class HubServerApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 break
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             self.server.nursery = nursery
             await send({"type": "lifespan.startup.complete"})
             while (await receive())["type"] != "lifespan.shutdown":

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+import anyio
+import anyio.abc
 import attrs
-import trio
 
 from ..signalr import (
     Acked,
@@ -136,17 +137,18 @@ class ServerConnection:
         self.closed = False
         self.transports_served = 0
         self._transport: Transport | None = None
-        self._transport_scope: trio.CancelScope | None = None
-        self._transport_done: trio.Event | None = None
-        self._timer_scope: trio.CancelScope | None = None
-        self._life_scope: trio.CancelScope | None = None
-        self._send_lock = trio.Lock()
-        self._space = trio.Event()
-        self._streams: dict[str, trio.CancelScope] = {}
+        self._transport_scope: anyio.CancelScope | None = None
+        self._transport_done: anyio.Event | None = None
+        self._timer_scope: anyio.CancelScope | None = None
+        self._life_scope: anyio.CancelScope | None = None
+        self._send_lock = anyio.Lock()
+        self._space = anyio.Event()
+        self._streams: dict[str, anyio.CancelScope] = {}
         self._generation = 0
-        self._life_nursery: trio.Nursery | None = None
-        self._early_spawns: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = []
-        self._work_send, self._work_recv = trio.open_memory_channel[Any](float("inf"))
+        self._life_nursery: anyio.abc.TaskGroup | None = None
+        self._early_spawns: list[tuple[Callable[..., Coroutine[Any, Any, Any]],
+                                       tuple[Any, ...]]] = []
+        self._work_send, self._work_recv = anyio.create_memory_object_stream[Any](float("inf"))
 
     def __repr__(self) -> str:
         return f"<ServerConnection {self.connection_id} hub={self.hub.path} closed={self.closed}>"
@@ -184,7 +186,7 @@ class ServerConnection:
         """Send a Close message and end the connection for good."""
         if self.closed:
             return
-        self.proto.close(trio.current_time(), error, allow_reconnect=allow_reconnect)
+        self.proto.close(anyio.current_time(), error, allow_reconnect=allow_reconnect)
         await self._flush()
         self._finalize(None)
 
@@ -201,7 +203,7 @@ class ServerConnection:
             if self.closed:
                 raise ConnectionClosedError(f"connection {self.connection_id} is closed")
             try:
-                self.proto.send(message, trio.current_time())
+                self.proto.send(message, anyio.current_time())
                 break
             except BufferFullError:
                 if self._transport is None and not wait_while_away:
@@ -210,7 +212,7 @@ class ServerConnection:
                     )
                     raise
                 if self._space.is_set():
-                    self._space = trio.Event()
+                    self._space = anyio.Event()
                 await self._space.wait()
         await self._flush()
 
@@ -254,17 +256,17 @@ class ServerConnection:
             return
         self._generation += 1
         self.transports_served += 1
-        now = trio.current_time()
+        now = anyio.current_time()
         if not self.started:
             self.proto.start(now)
         elif self.proto.state is EndpointState.DISCONNECTED:
             self.proto.resume(now)
             logger.info("connection %s resumed", self.connection_id)
         self._transport = transport
-        self._transport_done = trio.Event()
+        self._transport_done = anyio.Event()
         error: BaseException | None = None
         try:
-            with trio.CancelScope() as scope:
+            with anyio.CancelScope() as scope:
                 self._transport_scope = scope
                 await self._flush()
                 error = await self._pump(transport)
@@ -279,7 +281,7 @@ class ServerConnection:
             return
         resumable = (
             self.started
-            and self.proto.transport_lost(trio.current_time())
+            and self.proto.transport_lost(anyio.current_time())
             and self.server.lookup(self.connection_token) is self
         )
         if not resumable:
@@ -295,12 +297,12 @@ class ServerConnection:
 
     async def expire_if_unused(self) -> None:
         """Forget a negotiated connection whose WebSocket never came (after resume_window)."""
-        await trio.sleep(self.server.resume_window)
+        await anyio.sleep(self.server.resume_window)
         if self.transports_served == 0 and not self.closed:
             self._finalize(ConnectionLostError("the client never opened the WebSocket"))
 
     async def _expire(self, generation: int) -> None:
-        await trio.sleep(self.server.resume_window)
+        await anyio.sleep(self.server.resume_window)
         if generation == self._generation and self._transport is None and not self.closed:
             self._finalize(
                 ConnectionLostError(
@@ -319,7 +321,7 @@ class ServerConnection:
                     if data is None:
                         result.append(None)
                         break
-                    if not self._handle(proto.receive_data(data, trio.current_time())):
+                    if not self._handle(proto.receive_data(data, anyio.current_time())):
                         result.append(None)
                         break
                     if proto._outbox:
@@ -338,7 +340,7 @@ class ServerConnection:
                 result.append(exc)
             except ProtocolError as exc:
                 logger.warning("connection %s sent invalid data: %s", self.connection_id, exc)
-                proto.close(trio.current_time(), f"Connection closed with an error. {exc}")
+                proto.close(anyio.current_time(), f"Connection closed with an error. {exc}")
                 await self._flush()
                 self._finalize(exc)
                 result.append(exc)
@@ -347,13 +349,13 @@ class ServerConnection:
         async def timer() -> None:
             while True:
                 deadline = proto.next_deadline()
-                with trio.CancelScope(
+                with anyio.CancelScope(
                     deadline=deadline if deadline is not None else float("inf")
                 ) as scope:
                     self._timer_scope = scope
-                    await trio.sleep_forever()
+                    await anyio.sleep_forever()
                 self._timer_scope = None
-                events = proto.handle_timer(trio.current_time())
+                events = proto.handle_timer(anyio.current_time())
                 if any(isinstance(e, PeerTimedOut) for e in events):
                     logger.info(
                         "connection %s: client silent for %.1f s, dropping it",
@@ -365,7 +367,7 @@ class ServerConnection:
                 await self._flush()
             nursery.cancel_scope.cancel()
 
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(reader)
             nursery.start_soon(timer)
         self._timer_scope = None
@@ -413,7 +415,7 @@ class ServerConnection:
 
     async def _life(self) -> None:
         """Owns the tasks that outlive a transport: the invocation worker and the streams."""
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             self._life_scope = nursery.cancel_scope
             self._life_nursery = nursery
             if self.closed:
@@ -423,7 +425,7 @@ class ServerConnection:
             for fn, args in early:
                 nursery.start_soon(fn, *args)
 
-    def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    def _spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         """Start ``fn`` in the connection's own nursery (queued until it exists)."""
         if self._life_nursery is None:
             self._early_spawns.append((fn, args))
@@ -456,7 +458,7 @@ class ServerConnection:
             except Exception as exc:
                 error = self._error_text(target, exc)
         if self.server.faults.response_delay > 0:
-            await trio.sleep(self.server.faults.response_delay)
+            await anyio.sleep(self.server.faults.response_delay)
         if invocation.invocation_id is None:
             if error is not None:
                 logger.info("fire-and-forget %r failed: %s", target, error)
@@ -486,7 +488,7 @@ class ServerConnection:
         handler = self.hub.streams.get(target.lower())
         ctx = HubCallContext(self, self.hub, invocation_id)
         error: str | None = None
-        with trio.CancelScope() as scope:
+        with anyio.CancelScope() as scope:
             self._streams[invocation_id] = scope
             if handler is None:
                 error = _failed(target, "HubException: Method does not exist.")
@@ -502,7 +504,7 @@ class ServerConnection:
                 except Exception as exc:
                     error = self._error_text(target, exc)
                 finally:
-                    with trio.CancelScope(shield=True):
+                    with anyio.CancelScope(shield=True):
                         await agen.aclose()  # type: ignore[attr-defined]
         self._streams.pop(invocation_id, None)
         if scope.cancelled_caught:

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import trio
+import anyio
+import anyio.lowlevel
 
 from .hubserver import Hub, HubCallContext, HubMethodError, HubServer
 
@@ -65,7 +66,7 @@ def add_echo_hub(server: HubServer, path: str = ECHO_HUB_PATH) -> tuple[Hub, Ech
     @hub.method("Sleep")
     async def sleep(ctx: HubCallContext, seconds: float, value: Any) -> Any:
         stats.count("Sleep")
-        await trio.sleep(seconds)
+        await anyio.sleep(seconds)
         return value
 
     @hub.method("EchoThenCallback")
@@ -73,7 +74,7 @@ def add_echo_hub(server: HubServer, path: str = ECHO_HUB_PATH) -> tuple[Hub, Ech
         stats.count("EchoThenCallback")
 
         async def later() -> None:
-            await trio.sleep(0.01)
+            await anyio.sleep(0.01)
             await ctx.connection.send("Callback", value)
 
         assert server.nursery is not None
@@ -85,7 +86,7 @@ def add_echo_hub(server: HubServer, path: str = ECHO_HUB_PATH) -> tuple[Hub, Ech
         stats.count("Drop")
 
         async def later() -> None:
-            await trio.sleep(0.05)
+            await anyio.sleep(0.05)
             ctx.connection.drop()
 
         assert server.nursery is not None
@@ -96,7 +97,7 @@ def add_echo_hub(server: HubServer, path: str = ECHO_HUB_PATH) -> tuple[Hub, Ech
     async def drop_before_reply(ctx: HubCallContext, value: Any) -> Any:
         stats.count("DropBeforeReply")
         ctx.connection.drop()
-        await trio.sleep(0.05)
+        await anyio.sleep(0.05)
         return value
 
     @hub.method("Record")
@@ -121,9 +122,9 @@ def add_echo_hub(server: HubServer, path: str = ECHO_HUB_PATH) -> tuple[Hub, Ech
                 yield i
                 i += 1
                 if delay:
-                    await trio.sleep(delay)
+                    await anyio.sleep(delay)
                 else:
-                    await trio.lowlevel.checkpoint()
+                    await anyio.lowlevel.checkpoint()
             finished = True
         finally:
             if not finished:

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import attrs
-import trio
+import pytest
 from sessionkit_mesolive import MesoLiveClient
 from sessionkit_mesolive import models as m
 from sessionkit_mesolive.signalr import ReconnectPolicy
@@ -39,12 +40,20 @@ class Platform:
         return MesoLiveClient(self.base, token_factory=lambda: token, **options)
 
 
-def run(fn: Callable[..., Any], *args: Any, limit: float = 30) -> Any:
+def run(fn: Callable[..., Any], *args: Any, limit: float = 30, backend: str = "trio") -> Any:
+    """``fn(*args)`` on ``backend`` (asyncio or trio) with a hard deadline."""
+
     async def main() -> Any:
-        with trio.fail_after(limit):
+        with anyio.fail_after(limit):
             return await fn(*args)
 
-    return trio.run(main)
+    return anyio.run(main, backend=backend)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The event loop a both-loops test runs on (each such test runs once per loop)."""
+    return str(request.param)
 
 
 @asynccontextmanager
@@ -52,7 +61,7 @@ async def platform(**config: Any) -> AsyncIterator[Platform]:
     server = HubServer(token_validator=lambda t: "user" if t == TOKEN else None)
     domain = MesoLiveDomain.with_defaults(config=DomainConfig(**{**FAST, **config}))
     hubs = register_domain(server, domain, tick=0.02)
-    async with trio.open_nursery() as nursery:
+    async with anyio.create_task_group() as nursery:
         nursery.start_soon(hubs.run)
         async with running(server) as base:
             yield Platform(base, hubs, server)
@@ -60,9 +69,9 @@ async def platform(**config: Any) -> AsyncIterator[Platform]:
 
 
 async def eventually(check: Callable[[], Any], limit: float = 10) -> None:
-    with trio.fail_after(limit):
+    with anyio.fail_after(limit):
         while not check():
-            await trio.sleep(0.01)
+            await anyio.sleep(0.01)
 
 
 def entry_fields(key: str, account: str = PAPER) -> dict[str, Any]:

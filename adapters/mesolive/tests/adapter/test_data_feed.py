@@ -1,5 +1,8 @@
 """The Data Hub feed: snapshot then stream into the streaming engine's latest state, a bounded
-change queue that drops the oldest, periodic snapshot resyncs, and a failing stream."""
+change queue that drops the oldest, periodic snapshot resyncs, and a failing stream.
+
+Each test runs on asyncio and on trio (the ``backend`` fixture).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ import math
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from sessionkit_mesolive import DataFeed, Executor, IdempotentCaller, Preparations
 from sessionkit_mesolive import models as m
 from sessionkit_mesolive.signalr import ItemsDropped
@@ -30,7 +33,7 @@ async def open_position(p: Platform, client: Any) -> int:
     return int(filled.position_id)
 
 
-def test_latest_state_bounded_changes_and_periodic_resync() -> None:
+def test_latest_state_bounded_changes_and_periodic_resync(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             position_id = await open_position(p, client)
@@ -39,7 +42,7 @@ def test_latest_state_bounded_changes_and_periodic_resync() -> None:
             name = feed.subscribe("pos", "StreamPositionData", position_id=position_id,
                                   include_position="All", include_legs="Prices",
                                   include_leg_groups="None")
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 await nursery.start(feed.run)
                 await eventually(lambda: feed.latest(name) is not None)
                 entry = feed.latest_model(name)
@@ -47,7 +50,7 @@ def test_latest_state_bounded_changes_and_periodic_resync() -> None:
                 before = entry.position_prices.mark
                 for i in range(6):  # market moves: stream items
                     p.domain.set_underlying_price("SPX", Decimal(4900 - 20 * i))
-                    await trio.sleep(0.05)
+                    await anyio.sleep(0.05)
                 await eventually(lambda: feed.latest_model(name).position_prices.mark != before)
                 batch = feed.drain_changes(name)
                 assert len(batch.changes) <= 2 and batch.dropped >= 1  # drop-oldest
@@ -56,16 +59,16 @@ def test_latest_state_bounded_changes_and_periodic_resync() -> None:
                 assert feed.latest_model(name).position_prices is not None
                 nursery.cancel_scope.cancel()
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_failing_stream_marks_the_subscription_failed() -> None:
+def test_a_failing_stream_marks_the_subscription_failed(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             feed = DataFeed(client.data, resync_interval=None)
             name = feed.subscribe("spx", "stream_underlying_data",
                                   underlying=m.LiveUnderlying(symbol="SPX"))  # no Provider
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 await nursery.start(feed.run)
                 await eventually(lambda: feed.info(name).state is SubscriptionState.FAILED)
                 failed = [e for e in feed.drain_events().events
@@ -73,10 +76,10 @@ def test_a_failing_stream_marks_the_subscription_failed() -> None:
                 assert failed and "Provider" in failed[0].reason
                 nursery.cancel_scope.cancel()
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_leg_closed_since_is_gone_from_the_latest_state() -> None:
+def test_a_leg_closed_since_is_gone_from_the_latest_state(backend: str) -> None:
     """Each stream item is the whole entry: it replaces the state, so the legs of a position
     that was closed meanwhile are no longer in ``latest()``."""
 
@@ -87,7 +90,7 @@ def test_a_leg_closed_since_is_gone_from_the_latest_state() -> None:
             name = feed.subscribe("pos", "StreamPositionData", position_id=position_id,
                                   include_position="All", include_legs="Prices",
                                   include_leg_groups="None")
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 await nursery.start(feed.run)
                 await eventually(lambda: bool((feed.latest_model(name) or m.PositionDataEntry())
                                               .leg_prices))
@@ -98,10 +101,10 @@ def test_a_leg_closed_since_is_gone_from_the_latest_state() -> None:
                 await eventually(lambda: not feed.latest_model(name).leg_prices)
                 nursery.cancel_scope.cancel()
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_short_resync_interval_is_honoured_never_damped_into_a_blackout() -> None:
+def test_a_short_resync_interval_is_honoured_never_damped_into_a_blackout(backend: str) -> None:
     """Resyncs every 0.2 s with the engine's default damping (3 re-creations in 60 s): the
     subscription is re-created each time, never deferred for 30 s."""
 
@@ -113,7 +116,7 @@ def test_a_short_resync_interval_is_honoured_never_damped_into_a_blackout() -> N
                                   include_position="All", include_legs="None",
                                   include_leg_groups="None")
             states: list[SubscriptionState] = []
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 await nursery.start(feed.run)
                 while feed.info(name).resets < 6:
                     await feed.wait_changed()
@@ -124,13 +127,12 @@ def test_a_short_resync_interval_is_honoured_never_damped_into_a_blackout() -> N
             assert SubscriptionState.RESET_DEFERRED not in states
             assert states.count(SubscriptionState.ACTIVE) >= 5
 
-    run(main)
+    run(main, backend=backend)
 
 
 @pytest.mark.parametrize("interval", [0, -1, math.nan, math.inf, True, "30"])
 def test_a_resync_interval_that_cannot_be_honoured_is_refused_at_construction(
-    interval: Any,
-) -> None:
+    interval: Any) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             with pytest.raises(ValueError, match="resync_interval must be a finite number"):
@@ -141,7 +143,7 @@ def test_a_resync_interval_that_cannot_be_honoured_is_refused_at_construction(
     run(main)
 
 
-def test_a_raw_data_hub_stream_keeps_only_the_newest_items_and_says_so() -> None:
+def test_a_raw_data_hub_stream_keeps_only_the_newest_items_and_says_so(backend: str) -> None:
     async def main() -> None:
         async with platform(stream_coalesce_s=0.0) as p, p.client() as client:
             position_id = await open_position(p, client)
@@ -152,13 +154,13 @@ def test_a_raw_data_hub_stream_keeps_only_the_newest_items_and_says_so() -> None
                 async def move() -> None:
                     for i in range(400):
                         p.domain.set_underlying_price("SPX", Decimal(4000 + i))
-                        await trio.sleep(0.005)
+                        await anyio.sleep(0.005)
 
-                async with trio.open_nursery() as nursery:
+                async with anyio.create_task_group() as nursery:
                     nursery.start_soon(move)
                     async for item in stream:
                         got.append(item)
-                        await trio.sleep(0.2)  # a slow reader
+                        await anyio.sleep(0.2)  # a slow reader
                         if len(got) >= 8:
                             break
                     nursery.cancel_scope.cancel()
@@ -169,10 +171,10 @@ def test_a_raw_data_hub_stream_keeps_only_the_newest_items_and_says_so() -> None
             assert all(isinstance(g, m.PositionDataEntry | ItemsDropped) for g in got)
             assert peak <= 16
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_undrained_feed_events_are_bounded_and_the_drops_counted() -> None:
+def test_undrained_feed_events_are_bounded_and_the_drops_counted(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             position_id = await open_position(p, client)
@@ -180,7 +182,7 @@ def test_undrained_feed_events_are_bounded_and_the_drops_counted() -> None:
             name = feed.subscribe("pos", "StreamPositionData", position_id=position_id,
                                   include_position="All", include_legs="None",
                                   include_leg_groups="None")
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 await nursery.start(feed.run)
                 await eventually(lambda: feed.info(name).resets >= 5)  # nobody drains
                 nursery.cancel_scope.cancel()
@@ -188,4 +190,4 @@ def test_undrained_feed_events_are_bounded_and_the_drops_counted() -> None:
             assert len(batch.events) <= 3 and batch.dropped > 0
             assert feed.drain_events().dropped == 0
 
-    run(main)
+    run(main, backend=backend)

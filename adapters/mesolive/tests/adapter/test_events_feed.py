@@ -1,15 +1,18 @@
 """The Event Hub feed: replay from the journal's cursor, then live callbacks; the overlap
 (replay, active state pushed on connect, duplicated deliveries) reaches the processor once,
-in order; the cursor moves after handling; a new connection replays and subscribes again."""
+in order; the cursor moves after handling; a new connection replays and subscribes again.
+
+Each test runs on asyncio and on trio (the ``backend`` fixture).
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
-import trio
 from sessionkit_mesolive import EventFeed, EventProcessor, MesoLiveApiException
 from sessionkit_mesolive import models as m
 
@@ -48,14 +51,14 @@ async def feed_run(p: Platform, processor: Recorder, store: Any, body: Any,
                    **options: Any) -> EventFeed:
     client = p.client()
     feed = EventFeed(client.events, processor, store, **options)
-    async with client, trio.open_nursery() as nursery:
+    async with client, anyio.create_task_group() as nursery:
         await nursery.start(feed.run)
         await body(client, feed)
         nursery.cancel_scope.cancel()
     return feed
 
 
-def test_replay_then_live_each_event_once_in_order_with_the_cursor_journalled() -> None:
+def test_replay_then_live_each_event_once_in_order_with_the_cursor_journalled(backend: str) -> None:
     async def main() -> None:
         async with platform() as p:
             before = signals(p, 5)  # history: replayed (one is active: pushed on connect too)
@@ -89,11 +92,12 @@ def test_replay_then_live_each_event_once_in_order_with_the_cursor_journalled() 
             # restart) is a repeat, not a protocol error
             assert rec.errors == [] and rec2.errors == []
 
-    run(main)
+    run(main, backend=backend)
 
 
 @pytest.mark.parametrize("refusal", ["http404", "close"])
-def test_a_new_connection_replays_what_was_missed_and_subscribes_again(refusal: str) -> None:
+def test_a_new_connection_replays_what_was_missed_and_subscribes_again(refusal: str,
+        backend: str) -> None:
     """Also when the server refuses the resume by closing the WebSocket instead of a 404."""
 
     async def main() -> None:
@@ -116,10 +120,10 @@ def test_a_new_connection_replays_what_was_missed_and_subscribes_again(refusal: 
             ids = [seq for _, seq in rec.seen]
             assert ids == sorted(set(ids))
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_raising_handler_costs_no_other_consumer_an_event() -> None:
+def test_a_raising_handler_costs_no_other_consumer_an_event(backend: str) -> None:
     """Another Event Hub handler, registered first, raises on every event: the feed and a
     later handler still get each one, and the cursor moves only past what was handed over."""
 
@@ -136,7 +140,7 @@ def test_a_raising_handler_costs_no_other_consumer_an_event() -> None:
             client.events.on("OnEntrySignal", broken)
             feed = EventFeed(client.events, rec, store)
             client.events.on("OnEntrySignal", lambda event: later.append(event.event_seq_id))
-            async with client, trio.open_nursery() as nursery:
+            async with client, anyio.create_task_group() as nursery:
                 await nursery.start(feed.run)
                 sent = signals(p, 6)
                 await eventually(lambda: feed.cursor >= sent[-1])
@@ -144,12 +148,12 @@ def test_a_raising_handler_costs_no_other_consumer_an_event() -> None:
             assert [seq for _, seq in rec.seen if seq in sent] == sent
             assert later == sent and store.last_event_id == sent[-1]
 
-    run(main)
+    run(main, backend=backend)
 
 
 class SlowRecorder(Recorder):
     async def on_event(self, name: str, payload: Any) -> Any:
-        await trio.sleep(0.002)
+        await anyio.sleep(0.002)
         return super().on_event(name, payload)
 
 
@@ -159,7 +163,7 @@ def test_a_flood_of_events_to_a_slow_processor_waits_in_bounded_queues() -> None
             rec = SlowRecorder()
             client = p.client(max_pending_invocations=16)
             feed = EventFeed(client.events, rec, None, max_queued=8)
-            async with client, trio.open_nursery() as nursery:
+            async with client, anyio.create_task_group() as nursery:
                 await nursery.start(feed.run)
                 sent = signals(p, 1500)  # delivered at the next tick, as fast as it can
                 await eventually(lambda: feed.cursor >= sent[-1], limit=60)
@@ -184,8 +188,7 @@ class Undecodable(Recorder):
 
 @pytest.mark.parametrize("in_history", [False, True])
 def test_an_event_that_does_not_decode_is_fetched_again_or_reported_in_its_place(
-    in_history: bool,
-) -> None:
+    in_history: bool, backend: str) -> None:
     """A live payload that does not decode is never skipped in silence: the feed replays it
     (the stored record is handed over if it decodes) or hands it over as undecodable, in its
     place in the order, with the raw payload; the cursor moves past it only then."""
@@ -214,20 +217,20 @@ def test_an_event_that_does_not_decode_is_fetched_again_or_reported_in_its_place
 
             await feed_run(p, rec, store, body)
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_first_replay_the_server_refuses_raises_the_api_error_itself() -> None:
+def test_a_first_replay_the_server_refuses_raises_the_api_error_itself(backend: str) -> None:
     async def main() -> None:
         async with platform() as p:
             client = p.client()
             feed = EventFeed(client.events, Recorder(), None, page_size=100_000)
-            async with client, trio.open_nursery() as nursery:
+            async with client, anyio.create_task_group() as nursery:
                 with pytest.raises(MesoLiveApiException, match="MaxEvents must be") as info:
                     await nursery.start(feed.run)
                 assert info.value.status == m.StatusCode.BAD_REQUEST
 
-    run(main)
+    run(main, backend=backend)
 
 
 class Raising(Recorder):
@@ -237,7 +240,7 @@ class Raising(Recorder):
             raise RuntimeError("the engine's own bug")
 
 
-def test_a_raising_processor_is_counted_and_the_feed_goes_on() -> None:
+def test_a_raising_processor_is_counted_and_the_feed_goes_on(backend: str) -> None:
     """The processor was handed the event: its exception is logged and counted, the cursor
     moves past that event (it will not come again), and the next events still arrive."""
 
@@ -254,7 +257,7 @@ def test_a_raising_processor_is_counted_and_the_feed_goes_on() -> None:
 
             await feed_run(p, rec, store, body)
 
-    run(main)
+    run(main, backend=backend)
 
 
 def burst(p: Platform, hide: int) -> list[int]:
@@ -270,7 +273,9 @@ def burst(p: Platform, hide: int) -> list[int]:
     return sent
 
 
-def test_a_let_go_event_the_replay_passes_without_bringing_back_is_reported_lost() -> None:
+def test_a_let_go_event_the_replay_passes_without_bringing_back_is_reported_lost(
+    backend: str,
+) -> None:
     """The server sends an event live that its replay then leaves out: it was let go (the
     held events were at max_held), so the feed cannot hand it over; the processor is told,
     once, in its place, and everything else comes once, in order."""
@@ -295,10 +300,12 @@ def test_a_let_go_event_the_replay_passes_without_bringing_back_is_reported_lost
 
             await feed_run(p, rec, None, body, max_held=1)
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_let_go_event_the_replay_does_not_reach_is_reported_and_replayed_again() -> None:
+def test_a_let_go_event_the_replay_does_not_reach_is_reported_and_replayed_again(
+    backend: str,
+) -> None:
     """The replay ends below an event let go: the processor is told once, the resync is tried
     again (with a growing delay) and brings it back once the server's history has it."""
 
@@ -314,7 +321,7 @@ def test_a_let_go_event_the_replay_does_not_reach_is_reported_and_replayed_again
                 [error] = rec.errors
                 assert f"live event {sent[-1]} was let go" in str(error)
                 assert "does not bring it back" in str(error) and error.offending is None
-                await trio.sleep(1.0)  # a retry or two: told once, the rest still held
+                await anyio.sleep(1.0)  # a retry or two: told once, the rest still held
                 assert len(rec.errors) == 1 and feed.cursor == sent[-2]
                 p.domain.faults.hidden.clear()  # the history has it now
                 await eventually(lambda: feed.cursor >= sent[-1])
@@ -322,10 +329,10 @@ def test_a_let_go_event_the_replay_does_not_reach_is_reported_and_replayed_again
 
             await feed_run(p, rec, None, body, max_held=1)
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_an_id_sent_again_with_other_content_is_reported_not_dropped() -> None:
+def test_an_id_sent_again_with_other_content_is_reported_not_dropped(backend: str) -> None:
     """The same event again is a repeat (dropped, counted); an id delivered before that comes
     again with other content goes to on_protocol_error with what was sent; the feed goes on."""
 
@@ -352,10 +359,12 @@ def test_an_id_sent_again_with_other_content_is_reported_not_dropped() -> None:
 
             await feed_run(p, rec, None, body)
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_live_id_below_the_cursor_that_repeats_nothing_delivered_is_reported() -> None:
+def test_a_live_id_below_the_cursor_that_repeats_nothing_delivered_is_reported(
+    backend: str,
+) -> None:
     """Ids going backwards: an event below the cursor that was never delivered (within what
     the feed remembers) is not dropped in silence; the processor is told, with the event."""
 
@@ -381,10 +390,10 @@ def test_a_live_id_below_the_cursor_that_repeats_nothing_delivered_is_reported()
 
             await feed_run(p, rec, None, body)
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_latest_event_id_below_the_cursor_is_reported() -> None:
+def test_a_latest_event_id_below_the_cursor_is_reported(backend: str) -> None:
     """The journal's cursor is beyond the server's newest event (another account's journal,
     a server that started its ids again): said, not taken in silence; nor is each new event
     that comes with an id at or below the cursor (never taken for an old one repeated)."""
@@ -412,4 +421,4 @@ def test_a_latest_event_id_below_the_cursor_is_reported() -> None:
             assert error.offending.latest_event_seq_id == newest
             assert "went backwards" in str(later) and later.offending == new
 
-    run(main)
+    run(main, backend=backend)

@@ -1,5 +1,8 @@
 """Typed hub clients against the simulated platform: every method is reachable under its
-catalogue name, results are typed, API errors and transport failures are told apart."""
+catalogue name, results are typed, API errors and transport failures are told apart.
+
+Each test runs on asyncio and on trio (the ``backend`` fixture).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def test_every_catalogue_method_is_a_typed_method_and_the_stub_is_current() -> N
     assert stub.read_text() == render_stub(), "regenerate _hub_methods.pyi with render_stub()"
 
 
-def test_calls_return_typed_results_and_raise_api_errors() -> None:
+def test_calls_return_typed_results_and_raise_api_errors(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             accounts = await client.control.list_accounts()
@@ -54,10 +57,12 @@ def test_calls_return_typed_results_and_raise_api_errors() -> None:
             with pytest.raises(ValueError, match="data hub"):
                 await client.control.call("GetPositionSnapshot")
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_result_field_of_the_wrong_type_names_it_and_an_unknown_enum_value_is_kept() -> None:
+def test_a_result_field_of_the_wrong_type_names_it_and_an_unknown_enum_value_is_kept(
+    backend: str,
+) -> None:
     """What the server sends is read strictly: a field of the wrong type is a DecodeError (a
     MesoLiveSignalRError) naming the model and the field; an enum value this client does not
     know is kept as its text, not refused."""
@@ -79,10 +84,10 @@ def test_a_result_field_of_the_wrong_type_names_it_and_an_unknown_enum_value_is_
             account = await client.control.get_account(broker_account_id=PAPER)
             assert account.broker_type is m.BrokerType.IBKR and account.currency == "USD"
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_stream_decodes_items_and_a_failing_stream_raises_a_signalr_error() -> None:
+def test_a_stream_decodes_items_and_a_failing_stream_raises_a_signalr_error(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             async with client.data.stream_underlying_data(
@@ -95,10 +100,10 @@ def test_a_stream_decodes_items_and_a_failing_stream_raises_a_signalr_error() ->
                         underlying=m.LiveUnderlying(symbol="SPX"), include="All"):
                     pass
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_bad_token_is_a_clear_authentication_error() -> None:
+def test_a_bad_token_is_a_clear_authentication_error(backend: str) -> None:
     async def main() -> None:
         async with platform() as p:
             with pytest.raises(MesoLiveAuthenticationError, match="API key was refused") as info:
@@ -107,10 +112,10 @@ def test_a_bad_token_is_a_clear_authentication_error() -> None:
             assert info.value.status_code == 401
             assert "wrong" not in str(info.value)
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_the_client_refuses_to_be_entered_twice() -> None:
+def test_the_client_refuses_to_be_entered_twice(backend: str) -> None:
     async def main() -> None:
         async with platform() as p:
             client: MesoLiveClient = p.client()
@@ -118,4 +123,4 @@ def test_the_client_refuses_to_be_entered_twice() -> None:
                 with pytest.raises(RuntimeError):
                     await client.__aenter__()
 
-    run(main)
+    run(main, backend=backend)

@@ -1,6 +1,9 @@
 """Idempotent calls: the key is journalled before the call, retries reuse it, DuplicateRequest
 and Conflict are handled, unknown outcomes are resolved with GetIdempotencyRecord, and no
-fault makes an operation run twice (the simulator counts executions)."""
+fault makes an operation run twice (the simulator counts executions).
+
+Each test runs on asyncio and on trio (the ``backend`` fixture).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from sessionkit_mesolive import (
     ConflictError,
     IdempotentCaller,
@@ -43,7 +46,9 @@ def test_keys_are_validated_and_new_keys_are_unique() -> None:
         new_key("x" * 128)
 
 
-def test_the_key_is_journalled_before_the_call_and_a_retry_is_answered_from_the_journal() -> None:
+def test_the_key_is_journalled_before_the_call_and_a_retry_is_answered_from_the_journal(
+    backend: str,
+) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             plan = await paper_plan(p, client)
@@ -69,10 +74,10 @@ def test_the_key_is_journalled_before_the_call_and_a_retry_is_answered_from_the_
                 await caller.call("ApplyPaperFills", **fills("paper_1", plan),
                                   fill_prices={"short_put": Decimal("1")})
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_duplicate_request_returns_the_original_outcome() -> None:
+def test_duplicate_request_returns_the_original_outcome(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             plan = await paper_plan(p, client)
@@ -86,10 +91,10 @@ def test_duplicate_request_returns_the_original_outcome() -> None:
             assert executions(p, "ApplyPaperFills", "paper_dup") == 1
             assert '"status":"Completed"' in (store.intent("paper_dup").outcome or "")
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_duplicate_of_a_failed_call_raises_the_original_error() -> None:
+def test_a_duplicate_of_a_failed_call_raises_the_original_error(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             plan = await paper_plan(p, client)
@@ -102,10 +107,10 @@ def test_a_duplicate_of_a_failed_call_raises_the_original_error() -> None:
             assert again.value.message == first.value.message
             assert '"status":"Failed"' in (store.intent("paper_live").outcome or "")
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_conflict_for_a_key_reused_with_another_request() -> None:
+def test_conflict_for_a_key_reused_with_another_request(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             plan = await paper_plan(p, client)
@@ -117,10 +122,10 @@ def test_conflict_for_a_key_reused_with_another_request() -> None:
                     "ApplyPaperFills", **fills("paper_c", plan), leg_group_id=1)
             assert '"response_status":"Conflict"' in (store.intent("paper_c").outcome or "")
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_lost_answer_is_recovered_with_get_idempotency_record() -> None:
+def test_a_lost_answer_is_recovered_with_get_idempotency_record(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             plan = await paper_plan(p, client)
@@ -133,10 +138,12 @@ def test_a_lost_answer_is_recovered_with_get_idempotency_record() -> None:
             assert executions(p, "ApplyPaperFills", "paper_lost") == 1
             assert '"status":"Completed"' in (store.intent("paper_lost").outcome or "")
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_stalled_call_is_polled_while_processing_and_a_concurrent_retry_waits() -> None:
+def test_a_stalled_call_is_polled_while_processing_and_a_concurrent_retry_waits(
+    backend: str,
+) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client, p.client() as other:
             caller = IdempotentCaller(client.control)
@@ -147,23 +154,24 @@ def test_a_stalled_call_is_polled_while_processing_and_a_concurrent_retry_waits(
                         exec_plan_id=plan.exec_plan_id, leg_group_id=1,
                         leg_group_order=m.LegGroupOrder(order_type=m.OrderType.MARKET))
             results: list[Any] = []
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 async def one(c: Any) -> None:
                     results.append(await IdempotentCaller(c.control, poll_interval=0.05).call(
                         "SendOrder", **args))
 
                 nursery.start_soon(one, client)
-                await trio.sleep(0.05)
+                await anyio.sleep(0.05)
                 nursery.start_soon(one, other)  # gets Conflict (Processing), waits
             assert len(results) == 2 and results[0] == results[1]
             assert executions(p, "SendOrder", "order_stall") == 1
 
-    run(main)
+    run(main, backend=backend)
 
 
 @pytest.mark.parametrize("resume", [True, False], ids=["resumed", "new-connection"])
 def test_reconnect_mid_invocation_completes_once(resume: bool,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+                                                caplog: pytest.LogCaptureFixture,
+        backend: str) -> None:
     caplog.set_level(logging.INFO, logger="sessionkit_mesolive")
 
     async def main() -> None:
@@ -173,15 +181,15 @@ def test_reconnect_mid_invocation_completes_once(resume: bool,
             p.server.faults.refuse_resume = not resume
             store = MemoryStore("acct", "day")
             caller = IdempotentCaller(client.control, store, poll_interval=0.05)
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(lambda: caller.call("ApplyPaperFills",
                                                        **fills("paper_drop", plan)))
-                await trio.sleep(0.1)  # the call is in, its answer delayed
+                await anyio.sleep(0.1)  # the call is in, its answer delayed
                 client.control.connection.drop_transport()
             p.server.faults.response_delay = 0.0
             assert executions(p, "ApplyPaperFills", "paper_drop") == 1
             assert '"status":"Completed"' in (store.intent("paper_drop").outcome or "")
 
-    run(main)
+    run(main, backend=backend)
     asked = "asking GetIdempotencyRecord" in caplog.text
     assert asked is not resume  # a resumed connection just delivers the answer

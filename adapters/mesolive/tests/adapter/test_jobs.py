@@ -1,13 +1,16 @@
 """Preparation jobs: poll or callback, whichever first; failed, cancelled and cancel-too-late
-jobs; job ids journalled while in flight; paper and live execution with a key each."""
+jobs; job ids journalled while in flight; paper and live execution with a key each.
+
+Each test runs on asyncio and on trio (the ``backend`` fixture).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from sessionkit_mesolive import (
     Executor,
     IdempotentCaller,
@@ -31,7 +34,7 @@ def preparations(client: Any, store: Any = None, events: bool = True) -> Prepara
 
 @pytest.mark.parametrize("events", [True, False], ids=["callback", "poll-only"])
 def test_a_job_completes_and_its_id_is_journalled_while_in_flight(
-        events: bool, caplog: pytest.LogCaptureFixture) -> None:
+        events: bool, caplog: pytest.LogCaptureFixture, backend: str) -> None:
     caplog.set_level(logging.INFO, logger="sessionkit_mesolive")
     async def main() -> None:
         async with platform() as p:
@@ -47,11 +50,11 @@ def test_a_job_completes_and_its_id_is_journalled_while_in_flight(
             assert isinstance(result, m.PreparePositionEntryResult)
             assert result.exec_plan_id > 0 and prep.in_flight() == []
 
-    run(main)
+    run(main, backend=backend)
     assert ("(via event)" in caplog.text) is events
 
 
-def test_a_failed_job_raises_and_leaves_the_journal() -> None:
+def test_a_failed_job_raises_and_leaves_the_journal(backend: str) -> None:
     async def main() -> None:
         async with platform() as p, p.client() as client:
             store = MemoryStore("acct", "day")
@@ -60,15 +63,15 @@ def test_a_failed_job_raises_and_leaves_the_journal() -> None:
                 await preparations(client, store).prepare_entry(**entry_fields("prep_f"))
             assert store.jobs() == []
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_cancel_while_pending_and_cancel_after_complete() -> None:
+def test_cancel_while_pending_and_cancel_after_complete(backend: str) -> None:
     async def main() -> None:
         async with platform(prepare_pending_s=5.0) as p, p.client() as client:
             prep = preparations(client)
             job_id = await prep.start("Entry", **entry_fields("prep_c"))
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 async def waiting() -> None:
                     with pytest.raises(PreparationCancelledError):
                         await prep.wait("Entry", job_id)
@@ -83,10 +86,10 @@ def test_cancel_while_pending_and_cancel_after_complete() -> None:
             await prep.wait("Entry", job_id)
             assert await prep.cancel("Entry", job_id) == m.PreparationStatus.COMPLETED
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_paper_plans_fill_at_once_and_live_plans_send_one_order_per_group() -> None:
+def test_paper_plans_fill_at_once_and_live_plans_send_one_order_per_group(backend: str) -> None:
     async def main() -> None:
         async with platform(max_legs_per_group=1) as p, p.client() as client:
             caller = IdempotentCaller(client.control)
@@ -101,10 +104,10 @@ def test_paper_plans_fill_at_once_and_live_plans_send_one_order_per_group() -> N
             keys = {k for (_, k) in p.domain.idempotency.executions}
             assert {f"entry2_order_{live.exec_plan_id}_{g}" for g in (1, 2)} <= keys
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_waiting_for_an_unknown_job_raises_the_api_error_itself() -> None:
+def test_waiting_for_an_unknown_job_raises_the_api_error_itself(backend: str) -> None:
     """The status call's own error (``NotFound``) comes out as it is: not wrapped in an
     exception group, not retried for ever."""
 
@@ -115,10 +118,10 @@ def test_waiting_for_an_unknown_job_raises_the_api_error_itself() -> None:
                 await prep.wait("Entry", "no-such-job")
             assert info.value.status == m.StatusCode.NOT_FOUND
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_wait_that_times_out_names_the_job_and_keeps_it_in_flight() -> None:
+def test_a_wait_that_times_out_names_the_job_and_keeps_it_in_flight(backend: str) -> None:
     async def main() -> None:
         async with platform(prepare_pending_s=60.0) as p, p.client() as client:
             store = MemoryStore("acct", "day")
@@ -131,4 +134,4 @@ def test_a_wait_that_times_out_names_the_job_and_keeps_it_in_flight() -> None:
             with pytest.raises(ValueError, match="timeout must be a number of seconds"):
                 Preparations(IdempotentCaller(client.control), None, timeout=float("nan"))
 
-    run(main)
+    run(main, backend=backend)

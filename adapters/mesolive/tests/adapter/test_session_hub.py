@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+import anyio
+import anyio.abc
 import pytest
-import trio
 from sessionkit_mesolive import SessionHubEndpoint, adapter
 from sessionkit_mesolive._session_hub import ON_FRAMES, decode_frames, encode_frames
 from sessionkit_mesolive.sim.app import running
@@ -39,7 +40,7 @@ def test_frame_encoding_round_trips_any_bytes() -> None:
         decode_frames([5])
 
 
-def test_frames_flow_both_ways_and_closes_carry_the_reason() -> None:
+def test_frames_flow_both_ways_and_closes_carry_the_reason(backend: str) -> None:
     async def main() -> None:
         async with adapter.serve(token="t") as endpoint:
             client = await endpoint.connector().connect()
@@ -52,7 +53,7 @@ def test_frames_flow_both_ways_and_closes_carry_the_reason() -> None:
             assert got == [b"one", b"\xfftwo", b"three"]
             await server.send_frames([b"back"])
             assert await client.receive_frames() == [b"back"]
-            with trio.move_on_after(0.05):  # a cancelled receive loses nothing
+            with anyio.move_on_after(0.05):  # a cancelled receive loses nothing
                 await client.receive_frames()
             await server.send_frames([b"after"])
             assert await client.receive_frames() == [b"after"]
@@ -67,20 +68,20 @@ def test_frames_flow_both_ways_and_closes_carry_the_reason() -> None:
             with pytest.raises(TransportClosedError, match="client closed"):
                 await peer.receive_frames()
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_bad_token_fails_the_connect_with_a_clear_reason() -> None:
+def test_a_bad_token_fails_the_connect_with_a_clear_reason(backend: str) -> None:
     async def main() -> None:
         async with adapter.serve(token="right") as endpoint:
             with pytest.raises(ConnectError, match="refused") as info:
                 await endpoint.connector(token="wrong").connect()
             assert "wrong" not in info.value.reason
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_a_session_over_signalr_against_the_reference_exchange() -> None:
+def test_a_session_over_signalr_against_the_reference_exchange(backend: str) -> None:
     finished: list[str] = []
 
     class Fills(MessageProcessor):
@@ -88,23 +89,23 @@ def test_a_session_over_signalr_against_the_reference_exchange() -> None:
             finished.append(event.outcome.value)  # type: ignore[attr-defined]
 
     async def main() -> None:
-        async with adapter.serve() as endpoint, trio.open_nursery() as nursery:
+        async with adapter.serve() as endpoint, anyio.create_task_group() as nursery:
             await nursery.start(serve_reference_exchange, endpoint, ReferenceExchange())
             async with open_session(endpoint.connector(), Fills(), account="acct") as client:
                 await client.submit(LimitOrder(contract_id=1, side="buy", size=1,
                                                price_in_cents=100))
                 await client.submit(LimitOrder(contract_id=1, side="sell", size=1,
                                                price_in_cents=100))
-                with trio.fail_after(10):
+                with anyio.fail_after(10):
                     while len(finished) < 2:
-                        await trio.sleep(0.01)
+                        await anyio.sleep(0.01)
             nursery.cancel_scope.cancel()
         assert finished == ["done", "done"]
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_one_malformed_item_costs_nothing_else_of_its_batch() -> None:
+def test_one_malformed_item_costs_nothing_else_of_its_batch(backend: str) -> None:
     """An OnFrames batch with bad items in it: the valid frames arrive in order, and each bad
     item arrives in its place as the JSON text it was, for the session to report."""
 
@@ -115,7 +116,7 @@ def test_one_malformed_item_costs_nothing_else_of_its_batch() -> None:
             await server.connection.send(ON_FRAMES, ["fill one", 42, {"Base64": "!!"},
                                                      {"Base64": "Zm9v"}, "fill two"])
             got: list[bytes] = []
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 while len(got) < 5:
                     got += await client.receive_frames()
             assert got == [b"fill one", b"42", b'{"Base64":"!!"}', b"foo", b"fill two"]
@@ -123,10 +124,10 @@ def test_one_malformed_item_costs_nothing_else_of_its_batch() -> None:
             assert await client.receive_frames() == [b'{"not":"a list"}']
             await client.aclose()
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_the_session_reports_the_bad_item_and_handles_the_good_ones() -> None:
+def test_the_session_reports_the_bad_item_and_handles_the_good_ones(backend: str) -> None:
     seen: list[object] = []
 
     class Watch(MessageProcessor):
@@ -138,23 +139,23 @@ def test_the_session_reports_the_bad_item_and_handles_the_good_ones() -> None:
             seen.append(error)
 
     async def main() -> None:
-        async with adapter.serve() as endpoint, trio.open_nursery() as nursery:
+        async with adapter.serve() as endpoint, anyio.create_task_group() as nursery:
             await nursery.start(serve_reference_exchange, endpoint, ReferenceExchange())
             async with open_session(endpoint.connector(), Watch(), account="acct"):
                 beat = JsonCodec().encode(Heartbeat(interval_ms=4321)).decode()
                 [server] = [t for t in endpoint.transports if not t.connection.closed]
                 await server.connection.send(ON_FRAMES, [beat, 42])
-                with trio.fail_after(10):
+                with anyio.fail_after(10):
                     while len(seen) < 2:
-                        await trio.sleep(0.01)
+                        await anyio.sleep(0.01)
             nursery.cancel_scope.cancel()
         assert seen[0] == "heartbeat"
         assert "must be an object, got int" in str(seen[1])
 
-    run(main)
+    run(main, backend=backend)
 
 
-def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() -> None:
+def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock(backend: str) -> None:
     """Each side's owner alternates: send a batch (the client waits for room in its small
     send queue, that is for SendFrames' answer), then take what arrived. With small bounds
     everywhere, every frame still arrives, in order, both ways."""
@@ -164,9 +165,9 @@ def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() 
         for i in range(batches):
             await transport.send_frames(  # type: ignore[attr-defined]
                 [tag + b"%d-%d" % (i, j) for j in range(size)])
-            with trio.move_on_after(0):
+            with anyio.move_on_after(0):
                 got += await transport.receive_frames()  # type: ignore[attr-defined]
-        with trio.move_on_after(5):
+        with anyio.move_on_after(5):
             while len(got) < batches * size:
                 got += await transport.receive_frames()  # type: ignore[attr-defined]
 
@@ -180,8 +181,8 @@ def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() 
             server = await endpoint.accept()
             at_client: list[bytes] = []
             at_server: list[bytes] = []
-            with trio.fail_after(60):
-                async with trio.open_nursery() as nursery:
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as nursery:
                     nursery.start_soon(owner, client, b"c", at_client)
                     nursery.start_soon(owner, server, b"s", at_server)
             expect = [b"%d-%d" % (i, j) for i in range(batches) for j in range(size)]
@@ -189,4 +190,40 @@ def test_both_sides_flooding_each_other_through_bounded_queues_never_deadlock() 
             assert at_server == [b"c" + f for f in expect]
             await client.aclose()
 
-    run(main, limit=90)
+    run(main, limit=90, backend=backend)
+
+
+def test_a_connect_cancelled_midway_abandons_the_connection_attempt(backend: str) -> None:
+    """``connector.connect()`` cancelled while the server has not answered the negotiate:
+    the cancellation reaches the caller at once, and the attempt it started is abandoned too
+    (its socket closes now, not after the HTTP timeout)."""
+
+    async def main() -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        accepted: list[anyio.abc.SocketStream] = []
+        request = anyio.Event()
+
+        async def silent_server(stream: anyio.abc.SocketStream) -> None:
+            accepted.append(stream)
+            await stream.receive()  # the negotiate request: never answered
+            request.set()
+            await anyio.sleep_forever()
+
+        async with listener, anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, silent_server)
+            connector = adapter.connector(f"http://127.0.0.1:{port}/hubs/session/v1",
+                                          token="t")
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as inner:
+                    inner.start_soon(connector.connect)
+                    await request.wait()
+                    scope.cancel()
+            [stream] = accepted
+            with anyio.fail_after(5):  # well before httpx's 10 s timeout
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                    while True:
+                        await stream.receive()
+            tg.cancel_scope.cancel()
+
+    run(main, backend=backend)

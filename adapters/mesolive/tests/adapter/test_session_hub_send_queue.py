@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
-import trio
 import trio.testing
 from sessionkit_mesolive import adapter
 from sessionkit_mesolive._session_hub import SEND_FRAMES
@@ -18,6 +18,8 @@ from sessionkit_mesolive.sim.hubserver import HubCallContext, HubMethodError
 from sessionkit import LimitOrder, MessageProcessor, SessionConfig
 from sessionkit.runtime import TransportClosedError, open_session, serve_reference_exchange
 from sessionkit.testing import ReferenceExchange, open_fault_proxy
+
+from .conftest import run
 
 #: real sockets on trio's MockClock: time jumps ahead only once every task has been idle for
 #: this long in real time (frames in flight on loopback arrive well within it)
@@ -29,7 +31,7 @@ SIGNALR_SERVER_TIMEOUT = 30.0
 
 def run_virtual(fn: Any) -> None:
     async def main() -> None:
-        with trio.fail_after(300):
+        with anyio.fail_after(300):
             await fn()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=VIRTUAL))
@@ -40,9 +42,9 @@ class Engine(MessageProcessor):
         self.calls: list[str] = []
         self.failures: list[str] = []
         self.acks: list[object] = []
-        self.heard = trio.Event()
-        self.offline = trio.Event()
-        self.online = trio.Event()
+        self.heard = anyio.Event()
+        self.offline = anyio.Event()
+        self.online = anyio.Event()
 
     def handle_heartbeat(self, msg: object, prev_msg: object) -> None:
         self.heard.set()
@@ -75,7 +77,7 @@ def test_a_send_into_a_stalled_network_holds_up_neither_offline_detection_nor_ac
                            max_send_attempts=50)
 
     async def main() -> None:
-        async with adapter.serve() as endpoint, trio.open_nursery() as nursery:
+        async with adapter.serve() as endpoint, anyio.create_task_group() as nursery:
             await nursery.start(serve_reference_exchange, endpoint, exchange)
             async with open_fault_proxy(endpoint.tcp_address) as proxy, open_session(
                     endpoint.connector(via=proxy.address), engine, account="acct",
@@ -84,18 +86,18 @@ def test_a_send_into_a_stalled_network_holds_up_neither_offline_detection_nor_ac
                 proxy.stall(new=True)
                 await client.submit(LimitOrder(contract_id=1, side="sell", size=1,
                                                price_in_cents=100))
-                with trio.fail_after(SIGNALR_SERVER_TIMEOUT / 2):
+                with anyio.fail_after(SIGNALR_SERVER_TIMEOUT / 2):
                     await engine.offline.wait()
                     while client.statistics().resends < 2:
-                        await trio.sleep(0.1)
+                        await anyio.sleep(0.1)
                 assert engine.calls == ["offline"]  # nothing failed: the connection stands
                 assert client.statistics().acked == 0
                 proxy.resume()
-                with trio.fail_after(SIGNALR_SERVER_TIMEOUT / 2):
+                with anyio.fail_after(SIGNALR_SERVER_TIMEOUT / 2):
                     await engine.online.wait()
                     while not engine.acks:
-                        await trio.sleep(0.1)
-                await trio.sleep(3)  # the resends' answers, if any, would be here by now
+                        await anyio.sleep(0.1)
+                await anyio.sleep(3)  # the resends' answers, if any, would be here by now
                 stats = client.statistics()
                 assert stats.acked == 1 and stats.offline_count == 1
             nursery.cancel_scope.cancel()
@@ -119,7 +121,7 @@ def test_a_full_send_queue_makes_send_frames_wait_and_drops_nothing() -> None:
             server = await endpoint.accept()
             proxy.stall()
             sent = 0
-            with trio.move_on_after(5) as waited:
+            with anyio.move_on_after(5) as waited:
                 while True:
                     await client.send_frames([b"f%d" % (sent + i) for i in range(per_call)])
                     sent += per_call
@@ -128,7 +130,7 @@ def test_a_full_send_queue_makes_send_frames_wait_and_drops_nothing() -> None:
             proxy.resume()
             await client.send_frames([b"last"])
             got: list[bytes] = []
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 while got[-1:] != [b"last"]:
                     got += await server.receive_frames()
             assert got == [b"f%d" % i for i in range(sent)] + [b"last"]
@@ -137,7 +139,7 @@ def test_a_full_send_queue_makes_send_frames_wait_and_drops_nothing() -> None:
     run_virtual(main)
 
 
-def test_a_send_the_hub_refuses_ends_the_connection_naming_the_refusal() -> None:
+def test_a_send_the_hub_refuses_ends_the_connection_naming_the_refusal(backend: str) -> None:
     """``send_frames`` does not wait for the hub's answer, but what the answer says still
     counts: an error ends the connection, and the reason names the hub's refusal."""
 
@@ -150,7 +152,7 @@ def test_a_send_the_hub_refuses_ends_the_connection_naming_the_refusal() -> None
             await endpoint.accept()
             endpoint.hub.method(SEND_FRAMES)(refuse)
             await client.send_frames([b"one", b"two"])
-            with trio.fail_after(10), pytest.raises(TransportClosedError) as closed:
+            with anyio.fail_after(10), pytest.raises(TransportClosedError) as closed:
                 while True:
                     await client.receive_frames()
             assert "refused 2 frames" in closed.value.reason
@@ -159,10 +161,10 @@ def test_a_send_the_hub_refuses_ends_the_connection_naming_the_refusal() -> None
                 await client.send_frames([b"three"])
             await client.aclose()
 
-    run_virtual(main)
+    run(main, backend=backend)
 
 
-def test_frames_sent_just_before_a_close_still_go_out() -> None:
+def test_frames_sent_just_before_a_close_still_go_out(backend: str) -> None:
     """A logout queued right before ``aclose`` reaches the far side, then the close."""
 
     async def main() -> None:
@@ -177,7 +179,7 @@ def test_frames_sent_just_before_a_close_still_go_out() -> None:
                     got += await server.receive_frames()
             assert got == [b"logout"]
 
-    run_virtual(main)
+    run(main, backend=backend)
 
 
 def test_send_queue_options_are_checked_naming_the_option() -> None:

@@ -17,9 +17,11 @@ from .conftest import run
 EXE = str(Path(sys.executable).with_name("sessionkit"))
 
 
-def test_the_simulator_serves_every_hub_on_one_port() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_simulator_serves_every_hub_on_one_port(backend: str) -> None:
     proc = subprocess.Popen([EXE, "sim", "mesolive", "--port", "0", "--token", "T",
-                             "--fault", "duplicate-events=2", "--tick", "0.02"],
+                             "--fault", "duplicate-events=2", "--tick", "0.02",
+                             "--backend", backend],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -2,14 +2,17 @@
 costs a bounded amount of memory, with a stated policy -- back-pressure where every item
 matters (server-to-client invocations, ``overflow="wait"`` streams), drop-oldest with the drops
 reported in the items for level-triggered streams. Real WebSockets on 127.0.0.1; nothing timed.
+
+
+Each test runs on asyncio and on trio.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from sessionkit_mesolive.signalr import (
     HandlerBlockedError,
     HubConnection,
@@ -22,6 +25,13 @@ from sessionkit_mesolive.sim.hubserver_echo import ECHO_HUB_PATH, build_echo_ser
 TOKEN = "test-token"
 #: one WebSocket message may carry a few records beyond the bound before reading stops
 SLACK = 8
+
+
+@pytest.fixture
+def run(run_on: Any) -> Any:
+    """This module's tests run once per event loop (see conftest's ``backend``)."""
+    return run_on
+
 
 
 def connect(base: str, **options: Any) -> HubConnection:
@@ -40,7 +50,7 @@ def test_invocations_flooding_a_slow_handler_wait_in_a_bounded_queue_and_none_is
             base, stateful_reconnect=stateful, max_pending_invocations=20, server_timeout=0.3
         ) as conn:
             ticks: list[int] = []
-            gate = trio.Event()
+            gate = anyio.Event()
             lost: list[Any] = []
             conn.on_reconnecting(lost.append)
 
@@ -49,19 +59,19 @@ def test_invocations_flooding_a_slow_handler_wait_in_a_bounded_queue_and_none_is
                 ticks.append(i)
 
             conn.on("Tick", slow)
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(conn.invoke, "Notify", 2000)
-                with trio.fail_after(20):
+                with anyio.fail_after(20):
                     while conn.peak_queued_invocations < 20:
-                        await trio.sleep(0.01)
+                        await anyio.sleep(0.01)
                     # the server goes on sending, for longer than the server timeout: nothing
                     # more piles up, and a server we do not listen to is not declared silent
-                    await trio.sleep(0.6)
+                    await anyio.sleep(0.6)
                 assert conn.peak_queued_invocations <= 20 + SLACK
                 gate.set()
-            with trio.fail_after(20):
+            with anyio.fail_after(20):
                 while len(ticks) < 2000:
-                    await trio.sleep(0.01)
+                    await anyio.sleep(0.01)
             assert ticks == list(range(2000))  # back-pressure lost nothing
             assert conn.peak_queued_invocations <= 20 + SLACK
             assert lost == []
@@ -87,9 +97,9 @@ def test_a_handler_waiting_on_its_own_connection_behind_a_full_queue_is_told_not
 
             conn.on("Tick", echo_back)
             assert await conn.invoke("Notify", 300) == 300
-            with trio.fail_after(20):
+            with anyio.fail_after(20):
                 while len(seen) < 300:
-                    await trio.sleep(0.01)
+                    await anyio.sleep(0.01)
             assert seen == list(range(300))
             assert blocked and "outcome is unknown" in str(blocked[0])
             assert "max_pending_invocations 5" in str(blocked[0])
@@ -107,7 +117,7 @@ def test_a_wait_stream_keeps_every_item_in_a_bounded_buffer(run: Any) -> None:
                 async for i in items:
                     got.append(i)
                     if i % 100 == 0:
-                        await trio.sleep(0.02)  # a slow reader
+                        await anyio.sleep(0.02)  # a slow reader
                 peak = items.peak_buffered
             assert got == list(range(3000))
             assert peak <= 16 + SLACK
@@ -130,7 +140,7 @@ def test_a_drop_oldest_stream_reports_every_drop_in_its_items(run: Any) -> None:
                         assert item.total == dropped
                         continue
                     got.append(item)
-                    await trio.sleep(0.001)  # slower than the server
+                    await anyio.sleep(0.001)  # slower than the server
                 peak = items.peak_buffered
             assert got == sorted(got) and got[-1] == 2999  # the newest always arrives
             assert dropped > 0 and len(got) + dropped == 3000  # every gap was reported

@@ -1,4 +1,7 @@
-"""Python client <-> simulator hub server, over real WebSockets on 127.0.0.1 (port 0)."""
+"""Python client <-> simulator hub server, over real WebSockets on 127.0.0.1 (port 0).
+
+Every test runs on asyncio and on trio (the ``run`` fixture below); the trio-websocket
+library runs under trio only."""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from sessionkit_mesolive.signalr import (
     AuthenticationError,
     ConnectionClosedError,
@@ -17,13 +20,26 @@ from sessionkit_mesolive.signalr import (
     HubError,
     Reconnected,
     ReconnectPolicy,
+    TransportError,
 )
 from sessionkit_mesolive.sim.app import running
 from sessionkit_mesolive.sim.hubserver import HubServer, ServerConnection
+from sessionkit_mesolive.sim.hubserver_asgi import HubServerApp
 from sessionkit_mesolive.sim.hubserver_echo import ECHO_HUB_PATH, EchoStats, build_echo_server
 
 TOKEN = "test-token"
 FAST = ReconnectPolicy(initial=0.05, max=0.2, jitter=0.1, first_immediate=True)
+
+
+@pytest.fixture
+def run(run_on: Any) -> Any:
+    """This module's tests run once per event loop (see conftest's ``backend``)."""
+    return run_on
+
+
+def need_loop_for(library: str, backend: str) -> None:
+    if library == "trio-websocket" and backend != "trio":
+        pytest.skip("trio-websocket runs under trio only (its refusal under asyncio is tested)")
 
 
 def stats(server: HubServer) -> EchoStats:
@@ -42,13 +58,14 @@ def only_connection(server: HubServer) -> ServerConnection:
 
 
 async def eventually(check: Callable[[], bool], what: str) -> None:
-    with trio.fail_after(10):
+    with anyio.fail_after(10):
         while not check():
-            await trio.sleep(0.01)
+            await anyio.sleep(0.01)
 
 
 @pytest.mark.parametrize("library", ["websockets", "trio-websocket"])
-def test_invoke_send_and_result_types(run: Any, library: str) -> None:
+def test_invoke_send_and_result_types(run: Any, library: str, backend: str) -> None:
+    need_loop_for(library, backend)
     async def main() -> None:
         server = build_echo_server()
         async with running(server) as base, connect(base, websocket=library) as conn:
@@ -64,7 +81,7 @@ def test_invoke_send_and_result_types(run: Any, library: str) -> None:
             async def call(i: int) -> None:
                 results.append((i, await conn.invoke("Echo", i)))
 
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 for i in range(50):
                     nursery.start_soon(call, i)
             assert sorted(results) == [(i, i) for i in range(50)]
@@ -118,7 +135,7 @@ def test_server_callbacks_reach_handlers_in_order(run: Any) -> None:
         async with running(build_echo_server()) as base, connect(base) as conn:
             callbacks: list[Any] = []
             ticks: list[int] = []
-            got_callback = trio.Event()
+            got_callback = anyio.Event()
 
             async def on_callback(value: Any) -> None:
                 callbacks.append(value)
@@ -164,8 +181,11 @@ def test_token_in_query_string_is_accepted(run: Any) -> None:
 
 
 @pytest.mark.parametrize("library", ["websockets", "trio-websocket"])
-def test_dropped_connection_is_resumed_without_loss_or_duplicates(run: Any, library: str) -> None:
+def test_dropped_connection_is_resumed_without_loss_or_duplicates(
+    run: Any, library: str, backend: str
+) -> None:
     """Messages in both directions straddle two drops; each arrives exactly once, in order."""
+    need_loop_for(library, backend)
 
     async def main() -> None:
         server = build_echo_server()
@@ -194,7 +214,7 @@ def test_dropped_connection_is_resumed_without_loss_or_duplicates(run: Any, libr
             await eventually(
                 lambda: len(ticks) >= 200 and len(stats(server).recorded) >= 100, "all"
             )
-            await trio.sleep(0.2)  # anything duplicated would show up now
+            await anyio.sleep(0.2)  # anything duplicated would show up now
             assert ticks == list(range(200))
             assert stats(server).recorded == list(range(100))
             assert reconnects and all(not r.new_connection for r in reconnects)
@@ -205,7 +225,8 @@ def test_dropped_connection_is_resumed_without_loss_or_duplicates(run: Any, libr
 
 
 @pytest.mark.parametrize("library", ["websockets", "trio-websocket"])
-def test_refused_token_leads_to_a_fresh_negotiate(run: Any, library: str) -> None:
+def test_refused_token_leads_to_a_fresh_negotiate(run: Any, library: str, backend: str) -> None:
+    need_loop_for(library, backend)
     async def main() -> None:
         server = build_echo_server()
         async with (
@@ -214,7 +235,7 @@ def test_refused_token_leads_to_a_fresh_negotiate(run: Any, library: str) -> Non
         ):
             first_id = conn.connection_id
             events: list[Any] = []
-            reconnected = trio.Event()
+            reconnected = anyio.Event()
             conn.on_reconnecting(
                 lambda error: events.append(("reconnecting", type(error).__name__))
             )
@@ -244,10 +265,10 @@ def test_invocation_in_flight_during_a_drop_completes_with_stateful_reconnect(ru
             assert await conn.invoke("DropBeforeReply", "kept") == "kept"
 
             async def drop_soon() -> None:
-                await trio.sleep(0.1)
+                await anyio.sleep(0.1)
                 conn.drop_transport()
 
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(drop_soon)
                 assert await conn.invoke("Sleep", 0.3, "slow") == "slow"
             assert stats(server).calls["Sleep"] == 1  # replay did not run it twice
@@ -259,7 +280,7 @@ def test_invocation_in_flight_fails_clearly_without_stateful_reconnect(run: Any)
     async def main() -> None:
         server = build_echo_server()
         async with running(server) as base, connect(base, stateful_reconnect=False) as conn:
-            reconnected = trio.Event()
+            reconnected = anyio.Event()
             conn.on_reconnected(lambda info: reconnected.set())
             with pytest.raises(ConnectionLostError, match="outcome is unknown"):
                 await conn.invoke("DropBeforeReply", "lost")
@@ -296,7 +317,7 @@ def test_server_close_message_closes_or_reconnects(run: Any) -> None:
                     await conn.invoke("Echo", 1)
                 assert closed == [error]
             async with connect(base) as conn:
-                reconnected = trio.Event()
+                reconnected = anyio.Event()
                 infos: list[Reconnected] = []
                 conn.on_reconnected(lambda info: (infos.append(info), reconnected.set()))
                 await only_connection(server).close("rebalancing", allow_reconnect=True)
@@ -315,7 +336,7 @@ def test_silent_server_is_detected_and_resumed(run: Any) -> None:
             connect(base, stateful_reconnect=True, server_timeout=0.3) as conn,
         ):
             reconnecting: list[BaseException | None] = []
-            reconnected = trio.Event()
+            reconnected = anyio.Event()
             conn.on_reconnecting(reconnecting.append)
             conn.on_reconnected(lambda info: reconnected.set())
             await reconnected.wait()
@@ -335,7 +356,7 @@ def test_keepalive_pings_keep_an_idle_connection_up(run: Any) -> None:
         ):
             drops: list[Any] = []
             conn.on_reconnecting(drops.append)
-            await trio.sleep(2.5)  # well past both timeouts with no application traffic
+            await anyio.sleep(2.5)  # well past both timeouts with no application traffic
             assert drops == [] and conn.state is ConnectionState.CONNECTED
             assert await conn.invoke("Echo", "alive") == "alive"
 
@@ -373,9 +394,9 @@ def test_aclose_fails_pending_calls_and_reports_closed(run: Any) -> None:
                     except ConnectionClosedError as exc:
                         outcome.append(exc)
 
-                async with trio.open_nursery() as nursery:
+                async with anyio.create_task_group() as nursery:
                     nursery.start_soon(pending)
-                    await trio.sleep(0.1)
+                    await anyio.sleep(0.1)
                     await conn.aclose()  # from any task
             assert len(outcome) == 1 and closed == [None]
             assert conn.state is ConnectionState.CLOSED
@@ -406,8 +427,9 @@ def test_no_automatic_reconnect_closes_on_loss(run: Any) -> None:
     ],
 )
 def test_tokens_never_reach_the_logs(
-    run: Any, caplog: pytest.LogCaptureFixture, library: str, where: str
+    run: Any, caplog: pytest.LogCaptureFixture, library: str, where: str, backend: str
 ) -> None:
+    need_loop_for(library, backend)
     secret = "s3cr3t-T0KEN-value"
 
     async def main() -> None:
@@ -453,7 +475,7 @@ def test_cancelled_invoke_ignores_the_late_answer(run: Any) -> None:
         server = build_echo_server()
         async with running(server) as base, connect(base, stateful_reconnect=True) as conn:
             server.faults.response_delay = 0.3
-            with trio.move_on_after(0.05) as scope:
+            with anyio.move_on_after(0.05) as scope:
                 await conn.invoke("Echo", "too late")
             assert scope.cancelled_caught
             server.faults.response_delay = 0.0
@@ -474,5 +496,80 @@ def test_token_rejected_while_reconnecting_closes_with_authentication_error(run:
             assert isinstance(error, AuthenticationError) and "401" in str(error)
             with pytest.raises(ConnectionClosedError, match="401"):
                 await conn.invoke("Echo", 1)
+
+    run(main)
+
+
+def test_trio_websocket_under_asyncio_is_refused_naming_the_way_out() -> None:
+    async def main() -> None:
+        async with running(build_echo_server()) as base:
+            with pytest.raises(TransportError, match="trio only.*websocket='websockets'"):
+                async with connect(base, websocket="trio-websocket", reconnect=None):
+                    pass
+
+    anyio.run(main, backend="asyncio")
+
+
+async def _hang(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await anyio.sleep_forever()
+
+
+@pytest.mark.parametrize("where", ["negotiate", "websocket"])
+def test_a_connect_cancelled_midway_leaves_nothing_behind(run: Any, where: str) -> None:
+    """Cancelling ``async with HubConnection(...)`` while the server does not answer the
+    negotiate POST, or the WebSocket upgrade, ends at once: the connection is closed, no task
+    of it is left (the block's task group ends) and the same loop serves a new connection."""
+
+    async def main() -> None:
+        server = build_echo_server()
+        hub_app = HubServerApp(server)
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            hang = scope["type"] == "websocket" if where == "websocket" else (
+                scope["type"] == "http" and scope["path"].endswith("/negotiate"))
+            await (_hang if hang else hub_app)(scope, receive, send)
+
+        async with running(app) as base:
+            conn = connect(base, stateful_reconnect=True)
+            with anyio.move_on_after(0.5) as scope:
+                async with conn:
+                    pytest.fail("connected although the server never answered")
+            assert scope.cancelled_caught
+            assert conn.state is ConnectionState.CLOSED
+            with pytest.raises(ConnectionClosedError):
+                await conn.invoke("Echo", 1)
+        async with running(server) as base, connect(base) as again:
+            assert await again.invoke("Echo", "still fine") == "still fine"
+
+    run(main)
+
+
+def test_a_cancelled_invoke_sends_nothing_more_and_reports_nothing(run: Any) -> None:
+    """An invoke cancelled while it waits for the answer raises the loop's own cancellation
+    (caught by its scope), leaves no pending call, and its late answer reaches nobody."""
+
+    async def main() -> None:
+        server = build_echo_server()
+        async with running(server) as base, connect(base, stateful_reconnect=True) as conn:
+            server.faults.response_delay = 0.3
+            seen: list[type[BaseException]] = []
+            with anyio.CancelScope() as scope:
+                async def cancel_soon() -> None:
+                    await anyio.sleep(0.05)
+                    scope.cancel()
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(cancel_soon)
+                    try:
+                        await conn.invoke("Add", 1, 2)
+                    except BaseException as exc:
+                        seen.append(type(exc))
+                        raise
+            assert seen == [anyio.get_cancelled_exc_class()]
+            assert conn._proto.pending_count == 0
+            await anyio.sleep(0.4)  # the late Completion arrives and is dropped
+            server.faults.response_delay = 0.0
+            assert await conn.invoke("Add", 2, 2) == 4
+            assert conn.state is ConnectionState.CONNECTED
 
     run(main)

@@ -6,6 +6,9 @@ hot loop of WebSockets, each announced as "resumed, nothing lost".
 
 Real WebSockets on 127.0.0.1 against the simulator's hub server. Nothing is timed: the tests
 count the WebSockets the server saw and the delays the policy was asked for.
+
+
+Each test runs on asyncio and on trio.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import anyio
 import attrs
 import pytest
-import trio
 from sessionkit_mesolive.signalr import (
     ConnectionLostError,
     ConnectionState,
@@ -30,6 +33,13 @@ from sessionkit_mesolive.sim.hubserver_echo import ECHO_HUB_PATH, build_echo_ser
 TOKEN = "test-token"
 #: far more WebSockets than any correct run opens: the old hot loop made hundreds a second
 RUNAWAY = 40
+
+
+@pytest.fixture
+def run(run_on: Any) -> Any:
+    """This module's tests run once per event loop (see conftest's ``backend``)."""
+    return run_on
+
 
 
 @attrs.frozen
@@ -51,9 +61,9 @@ def only_connection(server: HubServer) -> ServerConnection:
 
 async def settle(server: HubServer, conn: HubConnection, done: Any) -> None:
     """Wait until ``done()`` or the WebSocket count runs away (then the asserts say so)."""
-    with trio.fail_after(20):
+    with anyio.fail_after(20):
         while not done() and server.websocket_requests <= RUNAWAY:
-            await trio.sleep(0.01)
+            await anyio.sleep(0.01)
 
 
 @pytest.mark.parametrize("refusal", ["http404", "close", "close_message"])
@@ -81,9 +91,9 @@ def test_a_refused_resume_negotiates_a_new_connection_and_says_so(run: Any,
                 except ConnectionLostError as exc:
                     outcome.append(exc)
 
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(in_flight)
-                await trio.sleep(0.05)
+                await anyio.sleep(0.05)
                 only_connection(server).drop()
                 await settle(server, conn, lambda: len(seen) >= 2 and outcome)
 
