@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -77,20 +76,3 @@ def test_demo_command(backend: str, args: list[str]) -> None:
     out = _run(*args, "--backend", backend)
     assert "resend complete" in out and "run change: run-1 -> run-2" in out
 
-
-def test_asyncio_engine_example(backend: str) -> None:
-    """A plain asyncio program (asyncio.run, asyncio.TaskGroup, no trio imported) embeds a
-    session next to a timer-driven strategy and a market-data consumer: every trade it makes
-    is filled on both sides, every order ends once, no event comes twice."""
-    if backend != "asyncio":
-        pytest.skip("the example is an asyncio program: asyncio.run, no backend to choose")
-    check = ("import runpy, sys; sys.argv = ['asyncio_engine.py', '--round-trips', '4'];"
-             "runpy.run_path('examples/asyncio_engine.py', run_name='__main__');"
-             "print('trio imported' if 'trio' in sys.modules else 'trio not imported')")
-    out = _run("-c", check)
-    assert out.splitlines()[-1] == "trio not imported", out
-    summary = json.loads(out.splitlines()[-2])
-    assert summary["trades"] == 4 and summary["fills"] == 8, summary
-    assert summary["submitted"] == summary["acked"] == 8, summary
-    assert summary["outcomes"] == {"done": 8} and summary["duplicate_events"] == 0, summary
-    assert out.count("strategy: sell into the bid") == 4, out
