@@ -6,8 +6,8 @@ same simulator process:
 
 * this package's HubConnection, with each WebSocket library (websockets, trio-websocket),
   on the event loop(s) chosen with ``--backend`` (``asyncio``, ``trio`` or ``both``;
-  trio-websocket runs under trio only; websockets uses its asyncio client under asyncio and
-  its trio client under trio);
+  trio-websocket runs under trio only; websockets is driven over AnyIO streams on both, and
+  ``--one-path`` adds websockets' own asyncio and trio clients' raw floors for comparison);
 * a raw WebSocket echo of the very same frames (the floor for each library and loop);
 * pysignalr (asyncio) calling the same hub method.
 

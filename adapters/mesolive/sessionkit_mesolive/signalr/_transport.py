@@ -3,15 +3,13 @@
 Both WebSocket libraries are wrapped in the same small interface, :class:`WebSocketChannel`,
 so the client and the benchmark can use either:
 
-* ``"websockets"`` (the default, on both loops): the ``websockets`` package. Under asyncio
-  its own asyncio client (``websockets.asyncio``); under trio its sans-IO protocol driven
-  over AnyIO streams by :mod:`._websocket` (instead of ``websockets.trio``). Measured with
-  ``tools/bench_signalr.py --backend both --one-path`` (medians of 3 runs x 2000 calls,
-  figures in ``docs/signalr.md``): the AnyIO driver costs the whole client 33 % less CPU per
-  call than ``websockets.trio`` under trio, but 19 % more than ``websockets.asyncio`` under
-  asyncio (AnyIO's asyncio socket streams pause and resume reading around every receive),
-  so each loop gets the faster of the two. The driver runs on both loops (its tests run on
-  both); only the choice above is per loop;
+* ``"websockets"`` (the default, on both loops): the ``websockets`` package's sans-IO
+  protocol driven over AnyIO streams by :mod:`._websocket`: one code path for asyncio and
+  trio. Measured with ``tools/bench_signalr.py --backend both --one-path`` (medians of 3
+  runs x 2000 calls, figures in ``docs/signalr.md``): it costs the whole client 33 % less
+  CPU per call than ``websockets.trio`` under trio, and 19 % more than websockets' own
+  asyncio client under asyncio (AnyIO's asyncio socket streams pause and resume reading
+  around every receive). A second code path for asyncio would have to earn 20 %: it does not;
 * ``"trio-websocket"``: the ``trio-websocket`` package (wsproto underneath), under trio only.
 
 Failures are mapped to this package's exceptions: a refused connection token (HTTP 404 on the
@@ -82,28 +80,6 @@ class WebSocketChannel(Protocol):
 
     async def receive(self) -> bytes | str:
         """The next message (raises :class:`TransportError` when the socket closed)."""
-
-
-class _WebsocketsChannel:
-    """websockets' asyncio client."""
-
-    __slots__ = ("_ws", "_closed_exc")
-
-    def __init__(self, ws: Any, closed_exc: type[BaseException]) -> None:
-        self._ws = ws
-        self._closed_exc = closed_exc
-
-    async def send_text(self, data: bytes) -> None:
-        try:
-            await self._ws.send(data, text=True)
-        except self._closed_exc as exc:
-            raise TransportError(f"WebSocket closed while sending: {exc}") from None
-
-    async def receive(self) -> bytes | str:
-        try:
-            return await self._ws.recv(decode=False)  # type: ignore[no-any-return]
-        except self._closed_exc as exc:
-            raise TransportError(f"WebSocket closed: {exc}") from None
 
 
 class _TrioWebsocketChannel:
@@ -190,11 +166,9 @@ class _OpenWebSocket:
     async def _enter_websockets(self) -> WebSocketChannel:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-        try:
-            if current_backend() == "asyncio":
-                return await self._enter_websockets_asyncio(ConnectionClosed)
-            from ._websocket import connect_websocket
+        from ._websocket import connect_websocket
 
+        try:
             ws = await connect_websocket(
                 self._url, self._headers, max_size=self._max_size,
                 open_timeout=self._open_timeout, logger=_ws_logger)
@@ -204,25 +178,6 @@ class _OpenWebSocket:
             raise TransportError(f"cannot open the WebSocket: {exc!r}") from None
         self._cm = _Closer(ws, self._close_timeout)
         return ws
-
-    async def _enter_websockets_asyncio(
-            self, closed_exc: type[BaseException]) -> WebSocketChannel:
-        from websockets.asyncio.client import connect
-
-        self._cm = connect(
-            self._url,
-            additional_headers=self._headers,
-            compression=None,
-            ping_interval=None,
-            ping_timeout=None,
-            open_timeout=self._open_timeout,
-            close_timeout=self._close_timeout,
-            max_size=self._max_size,
-            max_queue=64,
-            proxy=None,
-            logger=_ws_logger,
-        )
-        return _WebsocketsChannel(await self._cm.__aenter__(), closed_exc)
 
     async def _enter_trio_websocket(self) -> WebSocketChannel:
         if current_backend() != "trio":
