@@ -114,7 +114,8 @@ def _cli_in(wanted: dict[str, set[str]]) -> bool:
 
 
 def _runtime_in(wanted: dict[str, set[str]]) -> bool:
-    return _cli_in(wanted) or "runtime" in wanted.get("sessionkit", set()) or len(wanted) > 1
+    core = wanted.get("sessionkit", set())
+    return _cli_in(wanted) or bool(core & {"runtime", "trio", "uvloop"}) or len(wanted) > 1
 
 
 @pytest.mark.parametrize("line", LINES)
@@ -127,7 +128,8 @@ def test_each_documented_combination_installs_and_runs(
     # the sans-IO core always imports, and pulls in no I/O library
     env.py("import sys, sessionkit, sessionkit.store, sessionkit.streaming, sessionkit.testing;"
            "assert 'trio' not in sys.modules and 'click' not in sys.modules, sorted(sys.modules)")
-    assert env.has("trio") == _runtime_in(wanted)
+    assert env.has("anyio") == _runtime_in(wanted)
+    assert env.has("trio") == ("trio" in wanted.get("sessionkit", set()))  # only when asked
     assert env.has("click") == _cli_in(wanted)
 
     if _cli_in(wanted):

@@ -84,7 +84,9 @@ def test_the_bare_core_needs_no_runtime_and_no_command_line(wheels: dict[str, Pa
     meta = _metadata(wheels["sessionkit"], "METADATA")
     assert set(_base(meta)) == {"attrs", "msgspec"}
     assert set(meta.get_all("Provides-Extra") or []) >= {"runtime", "cli", "msgpack", "dev"}
-    assert set(_extra(meta, "runtime")) == {"trio"}
+    assert set(_extra(meta, "runtime")) == {"anyio"}  # asyncio, from the standard library
+    trio = _extra(meta, "trio")  # trio as the loop: the runtime and trio
+    assert set(trio) == {"sessionkit", "trio"} and trio["sessionkit"].extras == {"runtime"}
     cli = _extra(meta, "cli")
     assert set(cli) == {"click", "sessionkit"}
     assert cli["sessionkit"].extras == {"runtime"}  # the commands run sessions
@@ -109,14 +111,14 @@ def test_adapters_bound_the_core_version_they_need(wheels: dict[str, Path], dist
 
 def test_the_zmq_client_needs_no_command_line_library(wheels: dict[str, Path]) -> None:
     meta = _metadata(wheels["sessionkit-zmq"], "METADATA")
-    assert set(_base(meta)) == {"sessionkit", "attrs", "trio", "pyzmq"}
+    assert set(_base(meta)) == {"sessionkit", "attrs", "anyio", "pyzmq"}
 
 
 def test_the_mesolive_client_needs_no_web_server_and_one_websocket_library(
         wheels: dict[str, Path]) -> None:
     meta = _metadata(wheels["sessionkit-mesolive"], "METADATA")
     base = set(_base(meta))
-    assert base == {"sessionkit", "attrs", "msgspec", "trio", "httpx", "websockets"}
+    assert base == {"sessionkit", "attrs", "msgspec", "anyio", "httpx", "websockets"}
     assert not base & {"hypercorn", "click", "trio-websocket"}
     assert "hypercorn" in _extra(meta, "sim")
     assert set(_extra(meta, "trio-websocket")) == {"trio-websocket"}
