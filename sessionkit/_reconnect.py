@@ -1,6 +1,6 @@
 """``ReconnectPolicy``: when and how often a lost connection is opened again.
 
-One policy for every part that reconnects: the trio runtime (``open_session(...,
+One policy for every part that reconnects: the runtime (``open_session(...,
 reconnect=)``) and the adapters' own clients (the MesoLive SignalR ``HubConnection``).
 Sans-IO: it computes delays, the caller sleeps.
 """
@@ -44,7 +44,7 @@ class ReconnectPolicy:
     the attempts after one failure (None: no bound; :meth:`should_retry`); a
     successful login starts the count again.
 
-    Two fields only the trio runtime reads: ``reconnect_on_offline`` also treats
+    Two fields only the runtime reads: ``reconnect_on_offline`` also treats
     an exchange gone silent past its heartbeat interval as a dropped connection,
     and ``retry_login_rejected`` retries a refused login (by default a refusal
     is final: bad credentials do not get better).

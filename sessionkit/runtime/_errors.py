@@ -1,4 +1,4 @@
-"""Errors the trio runtime raises (all derive from :class:`~sessionkit.SessionkitError`)."""
+"""Errors the runtime raises (all derive from :class:`~sessionkit.SessionkitError`)."""
 
 from __future__ import annotations
 

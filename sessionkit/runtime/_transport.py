@@ -71,8 +71,8 @@ class Transport(Protocol):
       it may wait while the far side's buffer is full (backpressure). A
       cancelled ``send_frames`` may have sent a prefix of its frames: the
       runtime then treats the connection as broken.
-    * ``aclose`` closes at once even when cancelled (then raises
-      ``trio.Cancelled``), as trio's ``AsyncResource.aclose`` does.
+    * ``aclose`` closes at once even when cancelled (then raises the loop's
+      cancellation), as AnyIO's and trio's ``aclose`` do.
 
     A transport that can also send without waiting implements
     :class:`NonBlockingTransport`.
