@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lifecycles per second through the trio runtime, against the bare core, in one run.
+"""Lifecycles per second through the runtime (trio or asyncio), against the bare core, in one run.
 
 A lifecycle is one request from submit to its final response: submit ->
 ACK (status) -> final response (a book state snapshot), with the processor
@@ -12,10 +12,15 @@ the same sans-IO ReferenceExchange:
   ``serve_reference_exchange``, one user task submitting with ``await
   client.submit`` (waiting while the window is full).
 
+``--backend`` picks the event loop the runtime runs on (``trio``, the default, ``asyncio``,
+or ``uvloop``: asyncio on uvloop's loop); ``--backend all`` measures each in the same run.
+
 Prints readable lines, then as the last line one JSON object with
-``runtime_per_s``, ``core_per_s`` and ``ratio`` (medians over the runs).
+``runtime_per_s``, ``core_per_s`` and ``ratio`` (medians over the runs; with ``all``, one
+``<backend>_per_s`` and ``<backend>_ratio`` each, and ``runtime_per_s`` trio's).
 
     .venv/bin/python tools/bench_runtime.py [--quick] [--runs N] [--lifecycles N]
+                                            [--backend trio|asyncio|uvloop|all]
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import trio  # noqa: E402
+import anyio  # noqa: E402
 
 from sessionkit import (  # noqa: E402
     GetBookState,
@@ -62,7 +68,7 @@ class Counter(MessageProcessor):
     def __init__(self, target: int) -> None:
         self.target = target
         self.finished = 0
-        self.done: trio.Event | None = None
+        self.done: anyio.Event | None = None
 
     def on_message_finished(self, event: MessageFinished) -> None:
         self.finished += 1
@@ -103,25 +109,36 @@ def bench_core(n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def bench_runtime(n: int) -> float:
+BACKENDS = ("trio", "asyncio", "uvloop")
+
+
+def run_on(backend: str, fn: Any) -> None:
+    """``anyio.run(fn)`` on ``backend`` (uvloop: asyncio with uvloop's loop)."""
+    if backend == "uvloop":
+        anyio.run(fn, backend="asyncio", backend_options={"use_uvloop": True})
+    else:
+        anyio.run(fn, backend=backend)
+
+
+def bench_runtime(n: int, backend: str = "trio") -> float:
     """open_session over the in-memory transport; returns lifecycles per second."""
     result: list[float] = []
 
     async def main() -> None:
         proc = Counter(n)
-        proc.done = trio.Event()
-        async with adapter.serve() as ep, trio.open_nursery() as nursery:
-            await nursery.start(serve_reference_exchange, ep, exchange(), JsonCodec())
+        proc.done = anyio.Event()
+        async with adapter.serve() as ep, anyio.create_task_group() as tasks:
+            await tasks.start(serve_reference_exchange, ep, exchange(), JsonCodec())
             async with open_session(ep.connector(), proc, account="bench",
                                     config=config(), submit_timeout=60.0) as client:
-                t0 = trio.current_time()
+                t0 = time.perf_counter()
                 for _ in range(n):
                     await client.submit(REQUEST)
                 await proc.done.wait()
-                result.append(n / (trio.current_time() - t0))
-            nursery.cancel_scope.cancel()
+                result.append(n / (time.perf_counter() - t0))
+            tasks.cancel_scope.cancel()
 
-    trio.run(main)
+    run_on(backend, main)
     return result[0]
 
 
@@ -130,29 +147,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (for CI)")
     parser.add_argument("--runs", type=int, default=None, help="runs of each (median taken)")
     parser.add_argument("--lifecycles", type=int, default=None, help="lifecycles per run")
+    parser.add_argument("--backend", default="trio", choices=(*BACKENDS, "all"),
+                        help="the event loop of the runtime (default trio); all: each")
     args = parser.parse_args(argv)
+    backends = list(BACKENDS) if args.backend == "all" else [args.backend]
     runs = args.runs or (3 if args.quick else 5)
     n = args.lifecycles or (2_000 if args.quick else 20_000)
     if runs < 1 or n < 1:
         parser.error(f"--runs and --lifecycles must be positive, got {runs} and {n}")
     bench_core(min(n, 500))  # warm up imports and caches
-    bench_runtime(min(n, 500))
-    core, runtime = [], []
+    for backend in backends:
+        bench_runtime(min(n, 500), backend)
+    core: list[float] = []
+    runtime: dict[str, list[float]] = {b: [] for b in backends}
     for i in range(runs):
         core.append(bench_core(n))
-        runtime.append(bench_runtime(n))
-        print(f"run {i + 1}/{runs}: core {core[-1]:,.0f}/s  runtime {runtime[-1]:,.0f}/s",
-              flush=True)
-    core_med, rt_med = statistics.median(core), statistics.median(runtime)
-    ratio = rt_med / core_med
+        for backend in backends:
+            runtime[backend].append(bench_runtime(n, backend))
+        each = "  ".join(f"{b} {runtime[b][-1]:,.0f}/s" for b in backends)
+        print(f"run {i + 1}/{runs}: core {core[-1]:,.0f}/s  {each}", flush=True)
+    core_med = statistics.median(core)
+    med = {b: statistics.median(runtime[b]) for b in backends}
     print(f"lifecycles (submit -> ACK -> final response), {n} per run, window {WINDOW}, "
           f"JSON codec, median of {runs} runs")
-    print(f"  bare core vs sans-IO exchange : {core_med:12,.0f} /s")
-    print(f"  trio runtime, memory transport: {rt_med:12,.0f} /s")
-    print(f"  runtime / core                : {ratio:12.2f}")
-    print(json.dumps({"runtime_per_s": round(rt_med, 1), "core_per_s": round(core_med, 1),
-                      "ratio": round(ratio, 3), "lifecycles": n, "runs": runs,
-                      "window": WINDOW, "codec": "json"}))
+    print(f"  bare core vs sans-IO exchange    : {core_med:12,.0f} /s")
+    for b in backends:
+        print(f"  {b + ' runtime, memory transport':33}: {med[b]:12,.0f} /s"
+              f"  ({med[b] / core_med:.2f} of the core)")
+    out: dict[str, Any] = {"runtime_per_s": round(med[backends[0]], 1),
+                           "core_per_s": round(core_med, 1),
+                           "ratio": round(med[backends[0]] / core_med, 3)}
+    if len(backends) > 1 or backends != ["trio"]:
+        out["backend"] = backends[0] if len(backends) == 1 else "all"
+        for b in backends:
+            out[f"{b}_per_s"] = round(med[b], 1)
+            out[f"{b}_ratio"] = round(med[b] / core_med, 3)
+    out.update({"lifecycles": n, "runs": runs, "window": WINDOW, "codec": "json"})
+    print(json.dumps(out))
     return 0
 
 

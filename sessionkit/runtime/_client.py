@@ -1,4 +1,5 @@
-"""The trio runtime: one owner task per connection drives a sans-IO :class:`~sessionkit.Session`.
+"""The runtime (asyncio or trio, on AnyIO): one owner task per connection drives a sans-IO
+:class:`~sessionkit.Session`.
 
 The owner task does all transport I/O. Each turn it reads every frame ready
 (one ``receive_frames`` call), feeds them to the session, sends what the
@@ -26,7 +27,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import trio
+import anyio
+import anyio.lowlevel
 
 from .._codec import Codec
 from .._errors import ConfigTypeError, LocalProtocolError, SessionBusyError, SessionClosedError
@@ -60,7 +62,7 @@ from ._transport import (
     Transport,
     TransportClosedError,
 )
-from ._util import StatsAccumulator, collapse, reraise
+from ._util import Signal, StatsAccumulator, collapse, reraise
 
 __all__ = ["ClientState", "SessionClient"]
 
@@ -89,8 +91,9 @@ class ClientState(enum.Enum):
 
 
 class SessionClient(EventDispatcher, Ending):
-    """A live session with an exchange, kept up by a trio task. Made by :func:`open_session`
-    (or a :class:`Context`) from a :class:`SessionOptions`."""
+    """A live session with an exchange, kept up by a task of the event loop (asyncio or
+    trio). Made by :func:`open_session` (or a :class:`Context`) from a
+    :class:`SessionOptions`."""
 
     def __init__(self, connector: Connector, processor: MessageProcessor,
                  options: SessionOptions) -> None:
@@ -144,7 +147,7 @@ class SessionClient(EventDispatcher, Ending):
         self._failure_reported = False
         self._handler_error: HandlerError | None = None
         #: the cancel scope of the owner's wait while it is parked (None otherwise)
-        self._wait_scope: trio.CancelScope | None = None
+        self._wait_scope: anyio.CancelScope | None = None
         #: the transport's send_frames_nowait while the owner is parked (None otherwise)
         self._send_now: Callable[[list[bytes]], int] | None = None
         #: frames a submit could not send at once: the owner sends them first
@@ -154,13 +157,13 @@ class SessionClient(EventDispatcher, Ending):
         self._stopped: Crash | None = None
         cfg = self._config
         self._first_wait = min(cfg.ack_timeout, cfg.ack_timeout_max)
-        self._owner_scope: trio.CancelScope | None = None
-        self._backoff_scope: trio.CancelScope | None = None
-        self._nursery_scope: trio.CancelScope | None = None
-        self._changed = trio.lowlevel.ParkingLot()
+        self._owner_scope: anyio.CancelScope | None = None
+        self._backoff_scope: anyio.CancelScope | None = None
+        self._nursery_scope: anyio.CancelScope | None = None
+        self._changed = Signal()
         self._progress = 0
-        self._login_event = trio.Event()
-        self._done = trio.Event()
+        self._login_event = anyio.Event()
+        self._done = anyio.Event()
         #: connections opened so far
         self.connections = 0
         #: reconnect attempts made so far
@@ -227,7 +230,7 @@ class SessionClient(EventDispatcher, Ending):
 
     def _wake(self) -> None:
         """Wake the parked owner (cancel its wait). The scope is forgotten at once, so a
-        cancelled wait is told from a live one without asking trio (whose
+        cancelled wait is told from a live one without asking the scope (trio's
         ``cancel_called`` reads the clock)."""
         scope = self._wait_scope
         if scope is not None:
@@ -245,7 +248,7 @@ class SessionClient(EventDispatcher, Ending):
             # what the journal refuses raises here: the session never takes it (nothing
             # is tracked, nothing sent); see Recorder.check / submitted
             recorder.check(request)
-        now = trio.current_time()
+        now = anyio.current_time()
         try:
             cid = session.submit(request, now, callback=callback)
             if recorder is not None:
@@ -298,7 +301,7 @@ class SessionClient(EventDispatcher, Ending):
         recorder = self._recorder
         if recorder is not None:
             recorder.check_batch(requests)  # as in submit_nowait: refused before it is taken
-        now = trio.current_time()
+        now = anyio.current_time()
         try:
             tickets = session.submit_batch(requests, now, callbacks=callbacks)
             if recorder is not None:
@@ -316,30 +319,30 @@ class SessionClient(EventDispatcher, Ending):
         room than the low-water mark frees would otherwise spin. What can never
         fit (more requests than ``max_in_flight``) raises at once.
         """
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         positive_or_none("timeout", timeout, allow_zero=True)
-        deadline = trio.current_time() + (self._submit_timeout if timeout is None else timeout)
+        deadline = anyio.current_time() + (self._submit_timeout if timeout is None else timeout)
         waited = False
         while True:
             seen = self._progress
             try:
                 result = attempt()
             except SessionBusyError:
-                if need > self._config.max_in_flight or trio.current_time() >= deadline:
+                if need > self._config.max_in_flight or anyio.current_time() >= deadline:
                     raise
             else:
                 if not waited:  # a checkpoint, as trio's own send: see submit
-                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    await anyio.lowlevel.cancel_shielded_checkpoint()
                 return result
             waited = True
-            with trio.move_on_at(deadline):
+            with anyio.CancelScope(deadline=deadline):
                 while self._progress == seen:
-                    await self._changed.park()
+                    await self._changed.wait()
 
     def _bump(self) -> None:
         """Something that may free room happened: let waiting submits retry."""
         self._progress += 1
-        self._changed.unpark_all()
+        self._changed.fire()
 
     async def submit(self, request: Request, callback: Callback | None = None, *,
                      timeout: float | None = None) -> str:
@@ -357,7 +360,7 @@ class SessionClient(EventDispatcher, Ending):
         and the transport can send without waiting, the request's frame is sent from this
         task before the call yields.
         """
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if timeout is None:
             try:  # the common case first: room in the window
                 cid = self.submit_nowait(request, callback)
@@ -370,7 +373,7 @@ class SessionClient(EventDispatcher, Ending):
                 # 3.26): the owner then wakes for the answers every few orders, not once a
                 # window. A raw trio + pyzmq loop pays about as much for it
                 # (tools/bench_checkpoint.py: 4 to 13 us per order).
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                await anyio.lowlevel.cancel_shielded_checkpoint()
                 return cid
         return await self._when_not_busy(lambda: self.submit_nowait(request, callback), timeout)
 
@@ -384,7 +387,7 @@ class SessionClient(EventDispatcher, Ending):
 
     async def request_message_replay(self) -> str | None:
         """Ask for what was ACKed without a final response (S2); None when nothing is."""
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         return self.request_message_replay_nowait()
 
     def request_message_replay_nowait(self) -> str | None:
@@ -392,7 +395,7 @@ class SessionClient(EventDispatcher, Ending):
         :meth:`submit_nowait`)."""
         session = self._open_session()
         try:
-            return session.request_message_replay(trio.current_time())
+            return session.request_message_replay(anyio.current_time())
         finally:
             self._wake()
 
@@ -410,18 +413,18 @@ class SessionClient(EventDispatcher, Ending):
         if timeout is None:
             timeout = self._close_timeout
         if self._done.is_set():
-            await trio.lowlevel.checkpoint()
+            await anyio.lowlevel.checkpoint()
             return
         if not self._closing:
             self._closing = True
             self._state = ClientState.CLOSING
             session = self._session
             if session.state not in CLOSED_STATES and session.state is not SessionState.CLOSING:
-                session.close(trio.current_time())
+                session.close(anyio.current_time())
             self._wake()
             if self._backoff_scope is not None:
                 self._backoff_scope.cancel()
-        with trio.move_on_after(timeout):
+        with anyio.move_on_after(timeout):
             await self._done.wait()
         if not self._done.is_set():
             self._abort_reason = (f"the connection was not closed within {timeout} s of the "
@@ -498,9 +501,9 @@ class SessionClient(EventDispatcher, Ending):
         self._end_kind = self._end_reason = None
         self._offline = None
         resume = None if self._ever_logged_in else self._first_resume
-        session.login(trio.current_time(), account=self._account, token=self._token,
+        session.login(anyio.current_time(), account=self._account, token=self._token,
                       resume_event_id=resume)
-        current_time = trio.current_time
+        current_time = anyio.current_time
         self._unsent = []
         # with a journal the owner sends every frame: it journals a burst in one commit first
         send_now = (transport.send_frames_nowait if self._recorder is None
@@ -532,8 +535,8 @@ class SessionClient(EventDispatcher, Ending):
                     break
                 deadline = session.next_deadline()
                 frames = None
-                with trio.CancelScope(deadline=math.inf if deadline is None else deadline
-                                      ) as scope:
+                with anyio.CancelScope(deadline=math.inf if deadline is None else deadline
+                                       ) as scope:
                     self._wait_scope = scope
                     self._send_now = send_now
                     try:
@@ -569,7 +572,7 @@ class SessionClient(EventDispatcher, Ending):
         if self._stopped is not None:  # a submit met what ends the session
             stop, self._stopped = self._stopped, None
             raise stop
-        now = trio.current_time()
+        now = anyio.current_time()
         if frames:
             self._feed(session, frames, now)
         return now
@@ -605,8 +608,8 @@ class SessionClient(EventDispatcher, Ending):
             raise
 
     async def _close_transport(self, transport: Transport) -> None:
-        with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + _TRANSPORT_CLOSE_TIMEOUT
+        with anyio.CancelScope(shield=True,
+                               deadline=anyio.current_time() + _TRANSPORT_CLOSE_TIMEOUT):
             try:
                 await transport.aclose()
             except Exception:
@@ -619,7 +622,7 @@ class SessionClient(EventDispatcher, Ending):
         if old.state is SessionState.IDLE:
             return
         if old.state not in CLOSED_STATES:
-            old.connection_lost("replaced by a new connection", trio.current_time())
+            old.connection_lost("replaced by a new connection", anyio.current_time())
             self._dispatch(old.events())
         self._stats.add(old.statistics())
         self._session = self._new_session(old.handoff())
@@ -676,8 +679,8 @@ class SessionClient(EventDispatcher, Ending):
             self._replace_session()
             logger.info("reconnecting in %.3f s (attempt %d): %s", delay, self._attempt, reason)
             self._call("on_reconnecting", self._attempt, delay, reason)
-            with trio.CancelScope() as self._backoff_scope:
-                await trio.sleep(delay)
+            with anyio.CancelScope() as self._backoff_scope:
+                await anyio.sleep(delay)
             self._backoff_scope = None
 
     async def wait_login(self) -> None:
@@ -685,7 +688,7 @@ class SessionClient(EventDispatcher, Ending):
         :func:`open_session` raises when it cannot be made (open_session and ``Context``
         wait with it)."""
         limit = self._login_timeout
-        with trio.move_on_after(math.inf if limit is None else limit):
+        with anyio.move_on_after(math.inf if limit is None else limit):
             await self._login_event.wait()
         if self._ever_logged_in:
             return
@@ -701,9 +704,9 @@ class SessionClient(EventDispatcher, Ending):
         """Run the owner task around a block, after the first login if ``wait_login``:
         what :func:`open_session` and ``Context`` do with a client (see there)."""
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery_scope = nursery.cancel_scope
-                nursery.start_soon(self._supervise)
+            async with anyio.create_task_group() as tasks:
+                self._nursery_scope = tasks.cancel_scope
+                tasks.start_soon(self._supervise)
                 if wait_login:
                     await self.wait_login()
                 yield self

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import trio
+import anyio
 
 from .._events import ConnectionFailed, MessageFinished, Outcome
 from .._reconnect import ReconnectPolicy
@@ -36,8 +36,8 @@ class Ending:
     _attempt: int
     _cancel_reason: str
     _abort_reason: str | None
-    _owner_scope: trio.CancelScope | None
-    _nursery_scope: trio.CancelScope | None
+    _owner_scope: anyio.CancelScope | None
+    _nursery_scope: anyio.CancelScope | None
     _handler_error: HandlerError | None
     _crashed: bool
     _failure_reported: bool
@@ -46,8 +46,8 @@ class Ending:
     _session: Session
     _recorder: Any
     _stats: StatsAccumulator
-    _done: trio.Event
-    _login_event: trio.Event
+    _done: anyio.Event
+    _login_event: anyio.Event
     error: SessionFailedError | None
 
     if TYPE_CHECKING:  # provided by the other halves of the client
@@ -73,7 +73,7 @@ class Ending:
     async def _supervise(self) -> None:
         reason, unfinished = self._cancel_reason, self._cancel_reason
         try:
-            with trio.CancelScope() as scope:
+            with anyio.CancelScope() as scope:
                 self._owner_scope = scope
                 reason = await self._connect_loop()
                 unfinished = (f"session failed: {reason}" if self.error is not None
@@ -119,7 +119,7 @@ class Ending:
         session = self._session
         idle = session.state is SessionState.IDLE
         if session.state not in CLOSED_STATES:
-            session.connection_lost(reason, trio.current_time())
+            session.connection_lost(reason, anyio.current_time())
         events = session.events()
         if idle and self._failure_reported:
             # no connection is open: the failure that ended the last one (or the last

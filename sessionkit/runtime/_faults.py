@@ -141,7 +141,7 @@ class Faults:
         self._held = False
         self._pipes = [p for p in self._pipes if not p.dead]
         for p in self._pipes:
-            p.recv_lot.unpark_all()
+            p.readable.fire()
 
     def clear(self) -> None:
         """Disarm every rule and release held frames (counters are kept)."""

@@ -2,7 +2,8 @@
 
 One task accepts connections; each connection gets a reader task (frames in,
 decoded, handed to the exchange) and a writer task (the exchange's outbox
-encoded and sent, in order). The exchange's heartbeats run on a trio timer.
+encoded and sent, in order). The exchange's heartbeats run on a timer of the event loop
+(asyncio or trio).
 A new connection replaces the previous one, as the exchange itself decides;
 a logout or a refused login closes the connection once its last answer is
 written. A frame that does not decode is logged and skipped: a bad frame
@@ -24,12 +25,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import trio
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
 
 from .._codec import Codec, JsonCodec
 from .._errors import DecodeError
 from ..testing import ExchangeConnection, ReferenceExchange
 from ._transport import ServerEndpoint, Transport, TransportClosedError
+from ._util import Signal
 
 __all__ = ["serve_reference_exchange", "ExchangeServer"]
 
@@ -37,14 +40,14 @@ logger = logging.getLogger(__name__)
 
 
 class _Served:
-    __slots__ = ("transport", "conn", "codec", "lot", "number", "why")
+    __slots__ = ("transport", "conn", "codec", "changed", "number", "why")
 
     def __init__(self, transport: Transport, conn: ExchangeConnection, number: int) -> None:
         self.transport = transport
         self.conn = conn
         #: the codec this client speaks (None until its first frame; see ``client_codec``)
         self.codec: Codec | None = None
-        self.lot = trio.lowlevel.ParkingLot()
+        self.changed = Signal()
         self.number = number
         #: why the connection ended (passed to ``abort`` by transports that take a reason)
         self.why = "logged out"
@@ -69,7 +72,7 @@ class ExchangeServer:
     def flush(self) -> None:
         """Write what the exchange queued outside a request (after a test changed it)."""
         for s in self._served:
-            s.lot.unpark_all()
+            s.changed.fire()
 
     def drop(self, reason: str = "connection dropped by the server") -> int:
         """Cut every open connection at once (``abort`` when the transport has it)."""
@@ -80,7 +83,7 @@ class ExchangeServer:
             abort = getattr(s.transport, "abort", None)
             if abort is not None:
                 abort(reason)
-            s.lot.unpark_all()
+            s.changed.fire()
             n += 1
         return n
 
@@ -94,31 +97,31 @@ class ExchangeServer:
         """Close a finished connection, which ended because ``why`` ("logged out", "login
         refused", "replaced by a new connection", a transport's reason...); here:
         ``aclose``, shielded from cancellation."""
-        with trio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
             await transport.aclose()
 
     # -- serving ---------------------------------------------------------------------------
 
     async def serve(self, endpoint: ServerEndpoint, *, heartbeats: bool = True,
-                    task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+                    task_status: TaskStatus[Any] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve every client ``endpoint`` accepts until it closes (then every connection
         is cut) or until cancelled; ``task_status.started(self)`` once serving."""
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as tasks:
             if heartbeats:
-                nursery.start_soon(self._heartbeats)
+                tasks.start_soon(self._heartbeats)
             task_status.started(self)
-            await self._accept_loop(endpoint, nursery)
-            nursery.cancel_scope.cancel()
+            await self._accept_loop(endpoint, tasks)
+            tasks.cancel_scope.cancel()
 
     async def _heartbeats(self) -> None:
         ex = self.exchange
         while True:
-            ex.tick(trio.current_time())
+            ex.tick(anyio.current_time())
             self.flush()
-            await trio.sleep(max(ex.heartbeat_interval_ms, 1) / 1000.0)
+            await anyio.sleep(max(ex.heartbeat_interval_ms, 1) / 1000.0)
 
-    async def _accept_loop(self, endpoint: Any, nursery: trio.Nursery) -> None:
-        """Accept until the endpoint closes; each connection is served in ``nursery``."""
+    async def _accept_loop(self, endpoint: Any, tasks: TaskGroup) -> None:
+        """Accept until the endpoint closes; each connection is served in ``tasks``."""
         while True:
             try:
                 transport = await endpoint.accept()
@@ -130,21 +133,21 @@ class ExchangeServer:
             conn = self.exchange.connect()  # closes the connection it replaces
             self.flush()
             number = getattr(transport, "number", self.connections)
-            nursery.start_soon(self._serve, _Served(transport, conn, number))
+            tasks.start_soon(self._serve, _Served(transport, conn, number))
 
     async def _serve(self, served: _Served) -> None:
         self._served.append(served)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._reader, served, nursery.cancel_scope)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._reader, served, tasks.cancel_scope)
                 await self._writer(served)
-                nursery.cancel_scope.cancel()
+                tasks.cancel_scope.cancel()
         finally:
             self._served.remove(served)
             served.conn.closed = True
             await self.close_connection(served.transport, served.why)
 
-    async def _reader(self, served: _Served, scope: trio.CancelScope) -> None:
+    async def _reader(self, served: _Served, scope: anyio.CancelScope) -> None:
         conn, codec = served.conn, served.codec
         try:
             while True:
@@ -162,7 +165,7 @@ class ExchangeServer:
                     conn.receive(msg)
                 if conn.closed and not conn.logged_in:
                     served.why = "login refused"
-                served.lot.unpark_all()
+                served.changed.fire()
         except TransportClosedError as exc:
             logger.debug("%s: connection #%d closed: %s", self.log_name, served.number,
                          exc.reason)
@@ -183,16 +186,17 @@ class ExchangeServer:
                 continue
             if conn.closed:
                 return
-            await served.lot.park()
+            await served.changed.wait()
 
 
 async def serve_reference_exchange(endpoint: ServerEndpoint, exchange: ReferenceExchange,
                                    codec: Codec | None = None, *, heartbeats: bool = True,
-                                   task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+                                   task_status: TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
+                                   ) -> None:
     """Serve ``exchange`` to every client ``endpoint`` accepts, until cancelled.
 
-    Start it with ``await nursery.start(serve_reference_exchange, endpoint,
-    exchange)``: that returns the :class:`ExchangeServer` handle.
+    Start it with ``await tasks.start(serve_reference_exchange, endpoint, exchange)`` (an
+    AnyIO task group, or a trio nursery): that returns the :class:`ExchangeServer` handle.
     """
     server = ExchangeServer(exchange, codec or JsonCodec())
     await server.serve(endpoint, heartbeats=heartbeats, task_status=task_status)

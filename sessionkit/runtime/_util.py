@@ -1,16 +1,19 @@
-"""Small helpers of the runtime: exception-group collapsing and statistics over sessions."""
+"""Small helpers of the runtime: exception-group collapsing, a wake-up signal, and statistics
+over sessions."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+import anyio
 import attrs
-import trio
 
 from .._stats import SessionStatistics
 
-__all__ = ["collapse", "reraise", "StatsAccumulator"]
+__all__ = ["collapse", "reraise", "is_cancellation", "Signal", "StatsAccumulator"]
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -21,6 +24,16 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
         yield exc
 
 
+def is_cancellation(exc: BaseException) -> bool:
+    """True for the cancellation exception of either backend (asyncio's ``CancelledError``,
+    trio's ``Cancelled``), without importing trio and without a running loop (a ``Context``
+    collapses the group its run ended with after the run)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and isinstance(exc, trio.Cancelled)
+
+
 def collapse(exc: BaseException) -> BaseException:
     """The one exception a group stands for, when it stands for one.
 
@@ -28,7 +41,7 @@ def collapse(exc: BaseException) -> BaseException:
     several real errors is returned as it is.
     """
     leaves = list(_leaves(exc))
-    real = [e for e in leaves if not isinstance(e, trio.Cancelled)]
+    real = [e for e in leaves if not is_cancellation(e)]
     if len(real) == 1:
         return real[0]
     if not real and leaves:
@@ -44,6 +57,33 @@ def reraise(exc: BaseException) -> NoReturn:
     finally:
         exc.__context__ = context
         del exc, context
+
+
+class Signal:
+    """Wakes every task waiting for "something changed" (trio's ``ParkingLot.unpark_all``
+    on either backend): an event made when a task first waits, set and dropped by
+    :meth:`fire` (the "generation" pattern). Firing with nobody waiting costs one
+    attribute read; nothing is allocated.
+    """
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+
+    async def wait(self) -> None:
+        """Wait until the next :meth:`fire` (a checkpoint: cancellable)."""
+        event = self._event
+        if event is None:
+            event = self._event = anyio.Event()
+        await event.wait()
+
+    def fire(self) -> None:
+        """Wake every task waiting now."""
+        event = self._event
+        if event is not None:
+            self._event = None
+            event.set()
 
 
 _SUMMED = ("submitted", "acked", "resends", "duplicate_acks", "duplicate_responses",

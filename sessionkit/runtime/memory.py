@@ -16,9 +16,10 @@ yields: ``async with adapter.serve() as endpoint`` gives a
 pair and whose ``connector()`` connects to it; at most ``max_pending``
 connections wait to be accepted (a backlog, as a listening socket has): past it a
 connect is refused with :class:`ConnectError` naming the bound. Everything lives in
-one trio run: an endpoint refuses connections from another run.
+one run of the event loop (asyncio or trio): an endpoint refuses connections from another
+run.
 
->>> import trio
+>>> import anyio
 >>> async def demo():
 ...     a, b = memory_transport_pair()
 ...     await a.send_frames([b"one", b"two"])
@@ -28,12 +29,13 @@ one trio run: an endpoint refuses connections from another run.
 ...         await a.receive_frames()
 ...     except TransportClosedError as exc:
 ...         return got, exc.reason
->>> trio.run(demo)
+>>> anyio.run(demo)  # or anyio.run(demo, backend="trio")
 ([b'one', b'two'], 'bye')
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from collections import deque
@@ -41,11 +43,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import trio
+import anyio
+import anyio.lowlevel
 
 from .._errors import ConfigError
 from ._faults import Faults, check_count, message_type
 from ._transport import ConnectError, TransportClosedError
+from ._util import Signal
 
 __all__ = [
     "MemoryTransport",
@@ -68,7 +72,7 @@ DEFAULT_MAX_PENDING = 128
 class _Pipe:
     """One direction of a pair: frames with their delivery times, and who waits."""
 
-    __slots__ = ("frames", "max_buffer", "faults", "eof", "broken", "recv_lot", "send_lot",
+    __slots__ = ("frames", "max_buffer", "faults", "eof", "broken", "readable", "writable",
                  "last_due", "dead")
 
     def __init__(self, max_buffer: int, faults: Faults) -> None:
@@ -79,15 +83,17 @@ class _Pipe:
         self.eof: str | None = None
         #: the connection is gone for this direction: fail at once with this reason
         self.broken: str | None = None
-        self.recv_lot = trio.lowlevel.ParkingLot()
-        self.send_lot = trio.lowlevel.ParkingLot()
+        #: fired when frames arrive or the pipe ends (a receiver waits on it)
+        self.readable = Signal()
+        #: fired when room is made or the pipe ends (a sender waits on it)
+        self.writable = Signal()
         self.last_due = 0.0
         self.dead = False
         faults.attach(self)
 
     def wake(self) -> None:
-        self.recv_lot.unpark_all()
-        self.send_lot.unpark_all()
+        self.readable.fire()
+        self.writable.fire()
 
 
 _names = itertools.count(1)
@@ -121,7 +127,7 @@ class MemoryTransport:
         return f"<MemoryTransport {self.name} {state}>"
 
     async def send_frames(self, frames: list[bytes]) -> None:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         pipe = self._out
         if pipe.faults.active:
             waited = await self._send_faulty(frames)
@@ -133,12 +139,12 @@ class MemoryTransport:
                 sent = self._put(frames[i:] if i else frames)
                 if not sent:
                     waited = True
-                    await pipe.send_lot.park()
+                    await pipe.writable.wait()
                 i += sent
             if not n:
                 self._check_send()
         if not waited:
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            await anyio.lowlevel.cancel_shielded_checkpoint()
 
     def _check_send(self) -> None:
         if self.closed_reason is not None:
@@ -159,19 +165,19 @@ class MemoryTransport:
                 raise TransportClosedError(cut)
             if not copies:
                 continue
-            now = trio.current_time()
+            now = anyio.current_time()
             due = max(now + delay if delay else 0.0, pipe.last_due)
             if due > now:
                 pipe.last_due = due
             for _ in range(copies):
                 while len(pipe.frames) >= pipe.max_buffer:
                     waited = True
-                    pipe.recv_lot.unpark_all()
-                    await pipe.send_lot.park()
+                    pipe.readable.fire()
+                    await pipe.writable.wait()
                     self._check_send()
                 pipe.frames.append((due, frame))
                 self.frames_sent += 1
-            pipe.recv_lot.unpark_all()
+            pipe.readable.fire()
         return waited
 
     def send_frames_nowait(self, frames: list[bytes]) -> int:
@@ -193,7 +199,7 @@ class MemoryTransport:
         due = pipe.last_due
         pipe.frames.extend((due, f) for f in frames[:n])
         self.frames_sent += n
-        pipe.recv_lot.unpark_all()
+        pipe.readable.fire()
         return n
 
     def receive_frames_nowait(self) -> list[bytes]:
@@ -215,7 +221,7 @@ class MemoryTransport:
             out = [f for _, f in frames]
             frames.clear()
         else:
-            now = trio.current_time()
+            now = anyio.current_time()
             out = []
             while frames and frames[0][0] <= now:
                 out.append(frames.popleft()[1])
@@ -224,11 +230,11 @@ class MemoryTransport:
                 pipe.last_due = 0.0
         if out:
             self.frames_received += len(out)
-            pipe.send_lot.unpark_all()
+            pipe.writable.fire()
         return out, head_due
 
     async def receive_frames(self) -> list[bytes]:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         pipe = self._in
         while True:
             if self.closed_reason is not None:
@@ -237,16 +243,16 @@ class MemoryTransport:
                 raise TransportClosedError(pipe.broken)
             out, head_due = self._take()
             if out:
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                await anyio.lowlevel.cancel_shielded_checkpoint()
                 return out
             frames = pipe.frames
             if not frames and pipe.eof is not None:
                 raise TransportClosedError(pipe.eof)
             if head_due:
-                with trio.move_on_at(head_due):
-                    await pipe.recv_lot.park()
+                with anyio.CancelScope(deadline=head_due):
+                    await pipe.readable.wait()
             else:
-                await pipe.recv_lot.park()
+                await pipe.readable.wait()
 
     def close(self, reason: str = "closed by the peer") -> None:
         """Close gracefully: the far side reads what was sent, then
@@ -289,7 +295,7 @@ class MemoryTransport:
 
     async def aclose(self) -> None:
         self.close()
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
 
 
 def memory_transport_pair(*, max_buffer: int = DEFAULT_MAX_BUFFER,
@@ -323,6 +329,10 @@ def _check_positive(name: str, value: Any, unit: str) -> None:
 _endpoints: dict[str, MemoryEndpoint] = {}
 
 
+def _loop_name(token: anyio.lowlevel.EventLoopToken) -> str:
+    return "asyncio" if isinstance(token.native_token, asyncio.AbstractEventLoop) else "trio"
+
+
 class MemoryConnector:
     """Connects to a :class:`MemoryEndpoint` (directly, or by ``address`` at connect time)."""
 
@@ -335,7 +345,7 @@ class MemoryConnector:
         self.attempts = 0
 
     async def connect(self) -> MemoryTransport:
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
         self.attempts += 1
         ep = self._endpoint or _endpoints.get(self.address)
         if ep is None:
@@ -368,9 +378,9 @@ class MemoryEndpoint:
         self.to_client = Faults(rng=rng)
         self.connections: list[tuple[MemoryTransport, MemoryTransport]] = []
         self._pending: deque[MemoryTransport] = deque()
-        self._accept_lot = trio.lowlevel.ParkingLot()
+        self._accepting = Signal()
         self._refuse: list[str] = []
-        self._run = trio.lowlevel.current_root_task()
+        self._run = anyio.lowlevel.current_token()
         self.closed = False
 
     def connector(self, **options: Any) -> MemoryConnector:
@@ -401,9 +411,10 @@ class MemoryEndpoint:
         if self.closed:
             raise ConnectError(f"connection refused: in-memory endpoint {self.address!r} "
                                f"is closed")
-        if trio.lowlevel.current_root_task() is not self._run:
-            raise ConnectError(f"in-memory endpoint {self.address!r} belongs to another trio "
-                               f"run; memory transports connect within one run only")
+        if anyio.lowlevel.current_token() != self._run:
+            raise ConnectError(f"in-memory endpoint {self.address!r} belongs to another "
+                               f"{_loop_name(self._run)} run; memory transports connect "
+                               f"within one run of the event loop only")
         if self._refuse:
             raise ConnectError(self._refuse.pop(0))
         if len(self._pending) >= self.max_pending:
@@ -417,17 +428,17 @@ class MemoryEndpoint:
             names=(f"{self.address}/client-{n}", f"{self.address}/server-{n}"))
         self.connections.append((client, server))
         self._pending.append(server)
-        self._accept_lot.unpark_all()
+        self._accepting.fire()
         return client
 
     async def accept(self) -> MemoryTransport:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._pending:
             if self.closed:
                 raise TransportClosedError(f"in-memory endpoint {self.address!r} is closed")
-            await self._accept_lot.park()
+            await self._accepting.wait()
         server = self._pending.popleft()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await anyio.lowlevel.cancel_shielded_checkpoint()
         return server
 
     def close(self, reason: str = "server shut down") -> None:
@@ -441,7 +452,7 @@ class MemoryEndpoint:
         for server in self._pending:
             server.abort(reason)
         self._pending.clear()
-        self._accept_lot.unpark_all()
+        self._accepting.fire()
 
 
 class MemoryAdapter:
@@ -452,7 +463,8 @@ class MemoryAdapter:
                               "backpressure", "heartbeat", "idempotency", "reconnect"})
     #: frames of any size are carried (bytes objects handed over)
     max_frame_size: int | None = None
-    #: the transport lives inside trio: virtual time may jump whenever every task waits
+    #: the transport lives inside the event loop: virtual time (trio's MockClock) may jump
+    #: whenever every task waits
     conformance_clock = "virtual"
 
     def connector(self, *, address: str, **options: Any) -> MemoryConnector:
