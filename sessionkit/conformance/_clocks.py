@@ -65,6 +65,7 @@ class ScenarioLoop:
         self.autojump: Any = None
         self._loop: VirtualTimeLoop | None = None
         self._soon: Callable[[Callable[[], None]], Any] | None = None
+        self._time: Callable[[], float] | None = None
         if self.backend == "trio":
             if threshold is not None:
                 from trio.testing import MockClock
@@ -98,8 +99,15 @@ class ScenarioLoop:
             import trio
 
             self._soon = trio.lowlevel.current_trio_token().run_sync_soon
+            self._time = trio.current_time
         else:
-            self._soon = asyncio.get_running_loop().call_soon_threadsafe
+            loop = asyncio.get_running_loop()
+            self._soon, self._time = loop.call_soon_threadsafe, loop.time
+
+    def time(self) -> float:
+        """The loop's clock, also in a callback outside any task (where AnyIO cannot tell
+        which loop runs); 0.0 before :meth:`bind`."""
+        return self._time() if self._time is not None else 0.0
 
     def call_from_thread(self, fn: Callable[[], None]) -> bool:
         """Have the loop call ``fn`` soon, from another thread; False if it has ended."""

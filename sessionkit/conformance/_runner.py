@@ -257,13 +257,15 @@ class _Run(ExpectSteps):
         if scope is None:
             return
 
-        def stop() -> None:
-            if self.failure is None:
-                step = self.step
-                self._fail(step, f"stopped after {limit:g} s of real time with virtual time "
-                                 f"at {anyio.current_time():.3f} s: something runs without "
-                                 f"ever waiting (a livelock)")
-            scope.cancel()
+        def stop() -> None:  # a callback of the loop, outside any task
+            try:
+                if self.failure is None:
+                    step = self.step
+                    self._fail(step, f"stopped after {limit:g} s of real time with virtual "
+                                     f"time at {self.loop.time():.3f} s: something runs "
+                                     f"without ever waiting (a livelock)")
+            finally:
+                scope.cancel()
 
         self.loop.call_from_thread(stop)
 

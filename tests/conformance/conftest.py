@@ -18,11 +18,9 @@ HERE = Path(__file__).parent.resolve()
 #: submit_batch larger than max_in_flight, was fixed in the runtime)
 KNOWN_GAPS: dict[str, str] = {}
 
-#: backend -> why its scenarios cannot pass yet (not strict: they pass once it is merged)
-WAITING: dict[str, str] = {
-    "asyncio": "the runtime and the memory adapter run on asyncio once the runtime is on "
-               "AnyIO (branch a17rt)",
-}
+#: backend -> why its scenarios cannot pass yet (not strict: they pass once that is merged)
+#: (empty now: the runtime and the memory adapter run on asyncio since they are on AnyIO)
+WAITING: dict[str, str] = {}
 
 
 @pytest.hookimpl(optionalhook=True)
