@@ -58,29 +58,42 @@ def test_the_net_scenarios_exist_and_need_tcp() -> None:
             assert sc.category == "hostile" and "tcp" in sc.capabilities, sc.name
 
 
+#: the fault proxy (sessionkit.testing.open_fault_proxy) is on trio until the runtime
+#: branch converts it: the asyncio half of the tests that use it waits for that
+PROXY_ON_ASYNCIO = pytest.mark.xfail(
+    reason="sessionkit.testing's fault proxy runs on asyncio once on AnyIO (branch a17rt)",
+    strict=False)
+BOTH = pytest.mark.parametrize("backend", [pytest.param("asyncio", marks=PROXY_ON_ASYNCIO),
+                                           "trio"])
+
+
 def test_memory_has_no_tcp_and_skips_them() -> None:
     got = results("memory", NET)
     assert {r.status for r in got.values()} == {"skipped"}
     assert all("lacks capability tcp" in r.detail for r in got.values())
 
 
-def test_a_tcp_adapter_passes_them_through_the_proxy() -> None:
+@BOTH
+def test_a_tcp_adapter_passes_them_through_the_proxy(backend: str) -> None:
     """A plain length-prefixed TCP transport that reassembles frames passes every network
     fault (the refused connect's "exactly once" is the runtime's, checked on zmq/mesolive)."""
     names = [n for n in NET if n != "hostile_net_refused_connect"]
-    got = results(tcp.TcpAdapter(), names)
+    got = results(tcp.TcpAdapter(), names, backend)
     failed = {n: r.detail for n, r in got.items() if not r.passed}
     assert not failed, failed
 
 
-def test_a_transport_taking_each_read_for_a_frame_fails_the_split_scenario() -> None:
+@BOTH
+def test_a_transport_taking_each_read_for_a_frame_fails_the_split_scenario(backend: str
+                                                                          ) -> None:
     got = results(tcp.TcpAdapter(naive=True), ["hostile_net_split_frames",
-                                               "hostile_net_reset"])
+                                               "hostile_net_reset"], backend)
     assert got["hostile_net_split_frames"].status == "failed"
     assert got["hostile_net_reset"].passed  # the naive transport is fine when reads are whole
 
 
-def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing(backend: str) -> None:
     class NoAddress(tcp.TcpAdapter):  # type: ignore[misc,name-defined]
         def serve(self, **options: Any) -> Any:
             inner = super().serve(**options)
@@ -96,7 +109,7 @@ def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing() -> None:
 
             return Wrapped()
 
-    got = results(NoAddress(), ["hostile_net_reset"])
+    got = results(NoAddress(), ["hostile_net_reset"], backend)
     assert got["hostile_net_reset"].status == "failed"
     assert "has no tcp_address" in got["hostile_net_reset"].detail
 
