@@ -1,7 +1,7 @@
 """``sessionkit demo``: a short trading session told as it happens.
 
-The trio runtime (:func:`sessionkit.runtime.open_session`) connects over an
-adapter's transport (the in-memory one by default) to the reference exchange,
+The runtime (:func:`sessionkit.runtime.open_session`, on asyncio or on trio) connects over
+an adapter's transport (the in-memory one by default) to the reference exchange,
 served on that adapter's endpoint (``adapter.serve()``): login, contracts,
 orders with their ACKs and MIDs, a batch, an exchange restart (run change: open
 orders cancelled), a dropped connection and the resumed replay that ends with
@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import click
-import trio
-import trio.testing
 
 from .._config import SessionConfig
 from .._events import MessageFinished
@@ -128,9 +127,9 @@ def _where(msg: Message) -> str:
 
 
 async def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    with trio.move_on_after(timeout):
+    with anyio.move_on_after(timeout):
         while not check():
-            await trio.sleep(0.005)
+            await anyio.sleep(0.005)
         return
     raise RuntimeError(f"the demo gave up waiting for {what}")
 
@@ -149,18 +148,19 @@ async def run_demo(say: Callable[[str], None], *, pause: float = 0.0,
 
     async def act(title: str) -> None:
         if pause:
-            await trio.sleep(pause)
+            await anyio.sleep(pause)
         say("")
         say(title)
 
     exchange = ReferenceExchange(run_id="run-1", heartbeat_interval_ms=1000)
     p = DemoPrinter(say)
-    say(f"sessionkit demo: the trio runtime over {over}, trading with the "
+    loop = _loop_name()
+    say(f"sessionkit demo: the runtime on {loop} over {over}, trading with the "
         f"in-memory reference exchange (run-1).")
     config = SessionConfig(cid_prefix="demo", ack_timeout=1.0)
     policy = ReconnectPolicy(initial=0.2, max=1.0, jitter=0.0)
-    async with adapter.serve() as endpoint, trio.open_nursery() as nursery:
-        server = await nursery.start(serve_reference_exchange, endpoint, exchange)
+    async with adapter.serve() as endpoint, anyio.create_task_group() as tasks:
+        server = await tasks.start(serve_reference_exchange, endpoint, exchange)
         await act("1. login")
         say("   -> login as account 'demo' (resume 0: no replay)")
         async with open_session(endpoint.connector(), p, account="demo", config=config,
@@ -209,7 +209,7 @@ async def run_demo(say: Callable[[str], None], *, pause: float = 0.0,
                          "the resumed replay")
 
             await act("7. close: log out")
-        nursery.cancel_scope.cancel()
+        tasks.cancel_scope.cancel()
     st = client.statistics()
     outcomes: dict[str, int] = {}
     for ev in p.finished.values():
@@ -222,6 +222,24 @@ async def run_demo(say: Callable[[str], None], *, pause: float = 0.0,
         f"{st.run_changes} run change, {client.reconnects} reconnect; final states "
         f"{outcomes}")
     return summary
+
+
+def _loop_name() -> str:
+    """The event loop the demo runs on, as the narration names it."""
+    try:
+        import sniffio
+    except ImportError:  # pragma: no cover - without sniffio, AnyIO runs asyncio only
+        return "asyncio"
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:  # pragma: no cover - called inside a loop
+        return "an event loop"
+
+
+def _run(fn: Callable[[], Any], backend: str, clock: Any = None) -> Any:
+    """``anyio.run(fn)`` on ``backend`` (a trio clock only on trio)."""
+    options = {"clock": clock} if clock is not None else None
+    return anyio.run(fn, backend=backend, backend_options=options)
 
 
 def _adapter_demos() -> dict[str, Any]:
@@ -243,9 +261,12 @@ def _default_demo() -> str:
                    "reference exchange served on its adapter.serve()). Default: zmq when "
                    "installed, else memory.")
 @click.option("--quick", is_flag=True,
-              help="No pauses between the acts, and virtual time: finishes at once "
+              help="No pauses between the acts, and virtual time on trio: finishes at once "
                    "(memory demo).")
-def demo(adapter: str | None, quick: bool) -> None:
+@click.option("--backend", type=click.Choice(["asyncio", "trio"]), default="asyncio",
+              show_default=True,
+              help="The event loop the runtime runs on (the same session on either).")
+def demo(adapter: str | None, quick: bool, backend: str) -> None:
     """Run a short, narrated trading session against a simulated exchange.
 
     Login, contracts, orders with ACKs and MIDs, a batch, an exchange restart
@@ -257,7 +278,7 @@ def demo(adapter: str | None, quick: bool) -> None:
     if name != "memory" and name in demos:
         run = demos[name].load()
         try:
-            trio.run(run, click.echo)
+            _run(lambda: run(click.echo), backend)
         except Exception as exc:  # a demo that fails says why, not a traceback
             raise click.ClickException(f"{name} demo failed: {exc}") from None
         return
@@ -268,11 +289,16 @@ def demo(adapter: str | None, quick: bool) -> None:
     except Exception as exc:  # the error lists the installed adapters
         raise click.BadParameter(f"no demo for adapter {name!r}: {exc}",
                                  param_hint="--adapter") from None
-    # virtual time (no waiting) suits only a transport living inside trio
-    in_trio = getattr(chosen, "conformance_clock", None) in (None, "virtual")
-    clock = trio.testing.MockClock(autojump_threshold=0) if quick and in_trio else None
+    # virtual time (no waiting: trio's MockClock) suits only a transport living inside the
+    # event loop; asyncio has no virtual clock: --quick then only drops the pauses
+    in_loop = getattr(chosen, "conformance_clock", None) in (None, "virtual")
+    clock = None
+    if quick and in_loop and backend == "trio":
+        import trio.testing
+
+        clock = trio.testing.MockClock(autojump_threshold=0)
     try:
-        trio.run(lambda: run_demo(click.echo, pause=0.0 if quick else 0.3, adapter=chosen),
-                 clock=clock)
+        _run(lambda: run_demo(click.echo, pause=0.0 if quick else 0.3, adapter=chosen),
+             backend, clock)
     except Exception as exc:  # a demo that fails says why, not a traceback
         raise click.ClickException(f"the demo over {name} failed: {exc}") from None

@@ -1,10 +1,13 @@
-"""The trio runtime: sessions over real transports, reconnects, and a thread facade.
+"""The runtime: sessions over real transports, reconnects, and a thread facade.
 
 The sans-IO core (:class:`sessionkit.Session`) knows nothing of I/O; this
-package drives it. :func:`open_session` keeps a session up from a trio
-program; :class:`Context` runs the same in a thread of its own for code that
-is not async. Transports come from adapters (``sessionkit.adapters`` entry
-points; :mod:`sessionkit.runtime.memory` is the in-memory one), and
+package drives it, on asyncio or on trio (one code base, on AnyIO).
+:func:`open_session` keeps a session up from an async program on either loop;
+:class:`Context` runs the same in a thread of its own for code that is not
+async (asyncio by default; ``backend="trio"``), and ``Context.in_memory``
+trades there with a reference exchange over the in-memory adapter.
+Transports come from adapters (``sessionkit.adapters`` entry points;
+:mod:`sessionkit.runtime.memory` is the in-memory one), and
 :func:`serve_reference_exchange` serves the reference exchange over any
 adapter's server endpoint. See ``docs/architecture.md``.
 """

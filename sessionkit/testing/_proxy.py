@@ -25,21 +25,27 @@ until :meth:`FaultProxy.heal`. A :class:`ProxyConnection` (``proxy.connections``
 same commands for itself alone. Faults the proxy did not cause are passed on as they came:
 an EOF as an EOF, a reset as a reset, a refused target as a reset of the client's connection.
 
-Time is trio's (``delay``, ``pause``), so under ``trio.testing.MockClock`` they cost no real
-time. The proxy is for tests and adapter authors; it is not a production component.
+It runs on asyncio or on trio (AnyIO: plain non-blocking sockets, waited on with
+``anyio.wait_readable``/``wait_writable``). Time is the event loop's (``delay``, ``pause``),
+so under trio's ``MockClock`` they cost no real time. The proxy is for tests and adapter
+authors; it is not a production component.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket as _socket
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
+import anyio
+import anyio.lowlevel
 import attrs
-import trio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = ["FaultProxy", "ProxyConnection", "Direction", "open_fault_proxy"]
 
@@ -89,23 +95,92 @@ def _family(host: str) -> int:
     return _socket.AF_INET6 if ":" in host else _socket.AF_INET
 
 
+def _socket_for(host: str) -> _socket.socket:
+    sock = _socket.socket(_family(host), _socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock
+
+
+# Plain non-blocking sockets, as trio's socket methods use them: a cancellation point before
+# the call, a wait while it would block, a schedule point (shielded) once it is made.
+
+async def _recv(sock: _socket.socket, size: int) -> bytes:
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    while True:
+        try:
+            data = sock.recv(size)
+        except BlockingIOError:
+            await anyio.wait_readable(sock)
+            continue
+        await anyio.lowlevel.cancel_shielded_checkpoint()
+        return data
+
+
+async def _send(sock: _socket.socket, data: memoryview) -> int:
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    while True:
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            await anyio.wait_writable(sock)
+            continue
+        await anyio.lowlevel.cancel_shielded_checkpoint()
+        return sent
+
+
+async def _accept(listener: _socket.socket) -> tuple[_socket.socket, tuple[str, int]]:
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    while True:
+        try:
+            sock, peer = listener.accept()
+        except BlockingIOError:
+            await anyio.wait_readable(listener)
+            continue
+        sock.setblocking(False)
+        await anyio.lowlevel.cancel_shielded_checkpoint()
+        return sock, (str(peer[0]), int(peer[1]))
+
+
+async def _connect(sock: _socket.socket, address: tuple[str, int]) -> None:
+    try:
+        sock.connect(address)
+    except BlockingIOError:  # in progress: writable once it is made (or failed)
+        await anyio.wait_writable(sock)
+        err = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if err:
+            raise OSError(err, os.strerror(err)) from None
+    else:
+        await anyio.lowlevel.checkpoint()
+
+
+def _close(sock: _socket.socket) -> None:
+    """Close ``sock``, waking (with ClosedResourceError) a task waiting on it."""
+    if sock.fileno() != -1:
+        anyio.notify_closing(sock)
+    sock.close()
+
+
+#: what a socket closed or broken under a task raises
+_BROKEN = (OSError, anyio.ClosedResourceError, anyio.BrokenResourceError)
+
+
 class ProxyConnection:
     """One connection through the proxy: the client's socket and the one to the target."""
 
-    def __init__(self, proxy: FaultProxy, number: int, client: trio.socket.SocketType,
+    def __init__(self, proxy: FaultProxy, number: int, client: _socket.socket,
                  peer: tuple[str, int]) -> None:
         self.proxy = proxy
         self.number = number
         self.peer = peer
         self._client = client
-        self._server: trio.socket.SocketType | None = None
+        self._server: _socket.socket | None = None
         self._faults = _Faults()
-        self._flowing = trio.Event()
+        self._flowing = anyio.Event()
         self._flowing.set()
-        self._scopes: dict[Direction, trio.CancelScope] = {d: trio.CancelScope()
-                                                           for d in DIRECTIONS}
+        self._scopes: dict[Direction, anyio.CancelScope] = {d: anyio.CancelScope()
+                                                            for d in DIRECTIONS}
         self._open: set[Direction] = set(DIRECTIONS)
-        self._done = trio.Event()
+        self._done = anyio.Event()
         #: why the connection ended (None while open)
         self.closed: str | None = None
         #: bytes forwarded each way
@@ -127,7 +202,7 @@ class ProxyConnection:
         """Stop forwarding both ways; the sockets stay open (until :meth:`resume`)."""
         if not self._faults.stalled:
             self._faults.stalled = True
-            self._flowing = trio.Event()
+            self._flowing = anyio.Event()
 
     def resume(self) -> None:
         """Forward again what was held and what comes next."""
@@ -165,8 +240,7 @@ class ProxyConnection:
 
     # -- forwarding ---------------------------------------------------------------------
 
-    def _sockets(self, direction: Direction
-                 ) -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
+    def _sockets(self, direction: Direction) -> tuple[_socket.socket, _socket.socket]:
         assert self._server is not None
         if direction == "to_client":
             return self._server, self._client
@@ -174,17 +248,21 @@ class ProxyConnection:
 
     async def _run(self, target: tuple[str, int]) -> None:
         try:
-            server = trio.socket.socket(_family(target[0]), _socket.SOCK_STREAM)
+            server = _socket_for(target[0])
             try:
-                await server.connect(target)
+                await _connect(server, target)
+            except ConnectionResetError as exc:  # made, then reset by the target at once
+                _close(server)
+                self._broken("to_client", exc)
+                return
             except OSError as exc:
-                server.close()
+                _close(server)
                 logger.info("proxy connection #%d: the target %s:%d refused: %s",
                             self.number, *target, exc)
                 self._end(f"the target refused: {exc}", abort=True)
                 return
             if self.closed is not None:  # reset while connecting
-                server.close()
+                _close(server)
                 return
             self._server = server
             for sock in (self._client, server):
@@ -192,21 +270,21 @@ class ProxyConnection:
             for direction in DIRECTIONS:
                 if direction not in self._open:  # half-closed before the target answered
                     self._finish_direction(direction)
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as tasks:
                 for direction in DIRECTIONS:
                     if direction in self._open:
-                        nursery.start_soon(self._pump, direction)
+                        tasks.start_soon(self._pump, direction)
         finally:
             self._end("closed", abort=False)
 
     async def _pump(self, direction: Direction) -> None:
         """Forward one direction: a reader and a writer, a bounded queue between them."""
         src, dst = self._sockets(direction)
-        send, receive = trio.open_memory_channel[tuple[float, bytes]](QUEUED_CHUNKS)
+        send, receive = anyio.create_memory_object_stream[tuple[float, bytes]](QUEUED_CHUNKS)
         finished = False
         with self._scopes[direction]:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._read, src, send, direction)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._read, src, send, direction)
                 finished = await self._write(dst, receive, direction)
         if finished and self.closed is None:
             self._finish_direction(direction)
@@ -216,22 +294,22 @@ class ProxyConnection:
         if self.closed is None:
             self._end(f"{direction}: {type(exc).__name__}: {exc}", abort=True)
 
-    async def _read(self, src: trio.socket.SocketType,
-                    send: trio.MemorySendChannel[tuple[float, bytes]],
+    async def _read(self, src: _socket.socket,
+                    send: MemoryObjectSendStream[tuple[float, bytes]],
                     direction: Direction) -> None:
         async with send:
             try:
                 while True:
                     await self._flowing.wait()
-                    data = await src.recv(CHUNK)
-                    await send.send((trio.current_time(), data))
+                    data = await _recv(src, CHUNK)
+                    await send.send((anyio.current_time(), data))
                     if not data:  # EOF: passed on once the writer gets to it
                         return
-            except (OSError, trio.ClosedResourceError, trio.BrokenResourceError) as exc:
+            except _BROKEN as exc:
                 self._broken(direction, exc)
 
-    async def _write(self, dst: trio.socket.SocketType,
-                     receive: trio.MemoryReceiveChannel[tuple[float, bytes]],
+    async def _write(self, dst: _socket.socket,
+                     receive: MemoryObjectReceiveStream[tuple[float, bytes]],
                      direction: Direction) -> bool:
         """Forward until EOF (True) or until the connection broke (False)."""
         async with receive:
@@ -241,20 +319,20 @@ class ProxyConnection:
                         return True
                     faults = self._faults
                     if faults.delay:
-                        await trio.sleep_until(stamp + faults.delay)
+                        await anyio.sleep_until(stamp + faults.delay)
                     size = faults.split or len(data)
                     for start in range(0, len(data), size):
                         if start and faults.pause:
-                            await trio.sleep(faults.pause)
+                            await anyio.sleep(faults.pause)
                         elif start:
-                            await trio.lowlevel.checkpoint()
+                            await anyio.lowlevel.checkpoint()
                         await self._flowing.wait()
                         self.writes[direction] += 1
                         view = memoryview(data)[start:start + size]
                         while view:
-                            view = view[await dst.send(view):]
+                            view = view[await _send(dst, view):]
                     self.forwarded[direction] += len(data)
-            except (OSError, trio.ClosedResourceError, trio.BrokenResourceError) as exc:
+            except _BROKEN as exc:
                 self._broken(direction, exc)
         return False
 
@@ -285,7 +363,7 @@ class ProxyConnection:
                     sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, _LINGER_ZERO)
                 except OSError:
                     pass
-            sock.close()
+            _close(sock)
         self._flowing.set()
         self.proxy._forget(self)
         self._done.set()
@@ -298,12 +376,12 @@ class FaultProxy:
     ``address`` is where clients connect (``(host, port)``); ``target`` is where it forwards.
     """
 
-    def __init__(self, target: tuple[str, int], host: str, nursery: trio.Nursery) -> None:
+    def __init__(self, target: tuple[str, int], host: str, tasks: TaskGroup) -> None:
         self.target = target
         self.host = host
         self.port = 0
-        self._nursery = nursery
-        self._listener: trio.socket.SocketType | None = None
+        self._tasks = tasks
+        self._listener: _socket.socket | None = None
         self._new = _Faults()
         self._reset_new = False
         self._half_close_new: Direction | None = None
@@ -311,7 +389,7 @@ class FaultProxy:
         self.connections: list[ProxyConnection] = []
         #: connections accepted so far
         self.accepted = 0
-        self._accepted_changed = trio.Event()
+        self._accepted_changed = anyio.Event()
 
     def __repr__(self) -> str:
         state = "listening" if self.listening else "refusing"
@@ -332,10 +410,11 @@ class FaultProxy:
         """Listen (again, on the same port once it had one): new connections are accepted."""
         if self._listener is not None:
             return
-        sock = trio.socket.socket(_family(self.host), _socket.SOCK_STREAM)
+        await anyio.lowlevel.checkpoint()
+        sock = _socket_for(self.host)
         try:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-            await sock.bind((self.host, self.port))
+            sock.bind((self.host, self.port))
             sock.listen(128)
         except OSError as exc:
             sock.close()
@@ -343,36 +422,36 @@ class FaultProxy:
                                      f"{self.port}: {exc.strerror}") from None
         self.port = sock.getsockname()[1]
         self._listener = sock
-        self._nursery.start_soon(self._accept_loop, sock)
+        self._tasks.start_soon(self._accept_loop, sock)
 
     def refuse(self) -> None:
         """Close the listening socket: a connect to :attr:`address` is refused until
         :meth:`listen` (connections already made are not touched)."""
         sock, self._listener = self._listener, None
         if sock is not None:
-            sock.close()
+            _close(sock)
 
-    async def _accept_loop(self, listener: trio.socket.SocketType) -> None:
+    async def _accept_loop(self, listener: _socket.socket) -> None:
         while True:
             try:
-                client, peer = await listener.accept()
-            except (OSError, trio.ClosedResourceError):
+                client, peer = await _accept(listener)
+            except (OSError, anyio.ClosedResourceError):
                 return  # refused: the listener was closed
             self.accepted += 1
             conn = ProxyConnection(self, self.accepted, client, peer)
             conn._faults = attrs.evolve(self._new)
             if conn._faults.stalled:
-                conn._flowing = trio.Event()
+                conn._flowing = anyio.Event()
             self.connections.append(conn)
             self._accepted_changed.set()
-            self._accepted_changed = trio.Event()
+            self._accepted_changed = anyio.Event()
             logger.debug("proxy connection #%d from %s:%d", conn.number, *peer)
             if self._reset_new:
                 conn.reset()
                 continue
             if self._half_close_new is not None:
                 conn.half_close(self._half_close_new)
-            self._nursery.start_soon(conn._run, self.target)
+            self._tasks.start_soon(conn._run, self.target)
 
     async def wait_accepted(self, count: int) -> None:
         """Wait until ``count`` connections were accepted in all."""
@@ -449,7 +528,7 @@ class FaultProxy:
     async def aclose(self) -> None:
         """Stop listening and close every connection (plainly, not as a fault)."""
         self._close()
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
 
     def _close(self) -> None:
         self.refuse()
@@ -463,24 +542,22 @@ async def open_fault_proxy(target: tuple[str, int], *, host: str = "127.0.0.1",
     """A :class:`FaultProxy` on ``host:port`` (0: a free port) forwarding to ``target``,
     until the block ends.
 
-    >>> import trio
+    >>> import anyio, socket
     >>> async def main():
-    ...     listener = trio.socket.socket()
-    ...     await listener.bind(("127.0.0.1", 0))
-    ...     listener.listen()
+    ...     listener = socket.create_server(("127.0.0.1", 0))
     ...     async with open_fault_proxy(listener.getsockname()) as proxy:
-    ...         stream = await trio.open_tcp_stream(*proxy.address)
-    ...         server, _ = await listener.accept()
-    ...         await stream.send_all(b"ping")
-    ...         print(await server.recv(10))
+    ...         stream = await anyio.connect_tcp(*proxy.address)
+    ...         server, _ = await anyio.to_thread.run_sync(listener.accept)
+    ...         await stream.send(b"ping")
+    ...         print(await anyio.to_thread.run_sync(server.recv, 10))
     ...         proxy.reset()
     ...         try:
-    ...             await stream.receive_some(10)
-    ...         except trio.BrokenResourceError as exc:
+    ...             await stream.receive(10)
+    ...         except anyio.BrokenResourceError as exc:
     ...             print("reset:", type(exc.__cause__).__name__)
     ...         server.close()
     ...     listener.close()
-    >>> trio.run(main)
+    >>> anyio.run(main)  # or anyio.run(main, backend="trio")
     b'ping'
     reset: ConnectionResetError
     """
@@ -488,8 +565,8 @@ async def open_fault_proxy(target: tuple[str, int], *, host: str = "127.0.0.1",
         raise ValueError(f"target must be (host, port), got {target!r}")
     body_error: BaseException | None = None
     try:
-        async with trio.open_nursery() as nursery:
-            proxy = FaultProxy((str(target[0]), int(target[1])), host, nursery)
+        async with anyio.create_task_group() as tasks:
+            proxy = FaultProxy((str(target[0]), int(target[1])), host, tasks)
             proxy.port = port
             await proxy.listen()
             try:
@@ -499,7 +576,7 @@ async def open_fault_proxy(target: tuple[str, int], *, host: str = "127.0.0.1",
                 raise
             finally:  # nothing awaits here: a cancelled await would hide the block's error
                 proxy._close()
-                nursery.cancel_scope.cancel()
+                tasks.cancel_scope.cancel()
     except BaseExceptionGroup as group:  # the block's own error comes out as itself
         if body_error is not None and list(group.exceptions) == [body_error]:
             raise body_error from None

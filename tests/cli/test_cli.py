@@ -97,10 +97,12 @@ def test_conformance_reports_a_bad_script_by_file_and_line(runner: CliRunner,
 # -- demo ------------------------------------------------------------------------------------------
 
 
-def test_demo_tells_the_whole_story(runner: CliRunner) -> None:
-    out = runner.invoke(main, ["demo", "--adapter", "memory", "--quick"])
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_demo_tells_the_whole_story(runner: CliRunner, backend: str) -> None:
+    out = runner.invoke(main, ["demo", "--adapter", "memory", "--quick", "--backend", backend])
     assert out.exit_code == 0, out.output
     text = out.output
+    assert f"the runtime on {backend} over the in-memory transport" in text
     for words in ("login accepted", "contract 1:", "ACK of limit_order", "MID",
                   "batch ACK for", "run change: run-1 -> run-2",
                   "cancelled_by_run_change", "reconnecting", "replayed",

@@ -311,18 +311,29 @@ def test_serve_accepts_what_connectors_connect() -> None:
     run(main)
 
 
-def test_an_endpoint_is_refused_to_another_trio_run() -> None:
+@pytest.mark.parametrize("first_backend, second_backend",
+                         [("trio", "trio"), ("asyncio", "asyncio"), ("asyncio", "trio")])
+def test_an_endpoint_is_refused_to_another_run(first_backend: str,
+                                               second_backend: str) -> None:
+    import anyio
+
     holder: list[MemoryEndpoint] = []
 
     async def first() -> None:
         holder.append(MemoryEndpoint())
 
     async def second() -> None:
-        with pytest.raises(ConnectError, match="another trio run"):
+        with pytest.raises(ConnectError, match=f"another {first_backend} run"):
             await holder[0].connector().connect()
 
-    run(first)
-    run(second)
+    async def same() -> str:
+        ep = MemoryEndpoint()
+        client = await ep.connector().connect()
+        return type(client).__name__
+
+    anyio.run(first, backend=first_backend)
+    anyio.run(second, backend=second_backend)
+    assert anyio.run(same, backend=second_backend) == "MemoryTransport"
 
 
 def test_bad_adapter_options_are_named() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import trio
@@ -340,3 +341,54 @@ def test_the_public_names() -> None:
     assert set(testing.__all__) >= {"FaultProxy", "ProxyConnection", "open_fault_proxy"}
 
 
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_proxy_runs_on_asyncio_and_trio(backend: str) -> None:
+    """Forwarding, a stall and its resume, a split, then a reset, on either event loop."""
+    import anyio
+    import anyio.abc
+
+    async def main() -> list[Any]:
+        seen: list[Any] = []
+        async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+            accepted: list[Any] = []
+            got = anyio.Event()
+
+            async def handle(stream: Any) -> None:
+                accepted.append(stream)
+                got.set()
+                await anyio.sleep_forever()
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(listener.serve, handle)
+                port = listener.extra(anyio.abc.SocketAttribute.local_port)
+                async with open_fault_proxy(("127.0.0.1", port)) as proxy:
+                    client = await anyio.connect_tcp(*proxy.address)
+                    await got.wait()
+                    server = accepted[0]
+                    await client.send(b"ping")
+                    seen.append(await server.receive(10))
+                    proxy.stall()
+                    proxy.split(1)
+                    await client.send(b"held")
+                    with anyio.move_on_after(0.05):
+                        seen.append(await server.receive(10))
+                    proxy.resume()
+                    data = b""
+                    while len(data) < 4:
+                        data += await server.receive(10)
+                    seen.append(data)
+                    seen.append(proxy.connections[0].writes["to_server"])
+                    proxy.reset()
+                    try:
+                        await client.receive(10)
+                    except anyio.BrokenResourceError as exc:
+                        seen.append(type(exc.__cause__).__name__)
+                    except anyio.EndOfStream:  # pragma: no cover - a reset must not be EOF
+                        seen.append("EOF")
+                    await client.aclose()
+                tasks.cancel_scope.cancel()
+        return seen
+
+    assert anyio.run(main, backend=backend) == [b"ping", b"held", 5, "ConnectionResetError"]
