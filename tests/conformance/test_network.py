@@ -58,13 +58,7 @@ def test_the_net_scenarios_exist_and_need_tcp() -> None:
             assert sc.category == "hostile" and "tcp" in sc.capabilities, sc.name
 
 
-#: the fault proxy (sessionkit.testing.open_fault_proxy) is on trio until the runtime
-#: branch converts it: the asyncio half of the tests that use it waits for that
-PROXY_ON_ASYNCIO = pytest.mark.xfail(
-    reason="sessionkit.testing's fault proxy runs on asyncio once on AnyIO (branch a17rt)",
-    strict=False)
-BOTH = pytest.mark.parametrize("backend", [pytest.param("asyncio", marks=PROXY_ON_ASYNCIO),
-                                           "trio"])
+BOTH = pytest.mark.parametrize("backend", ["asyncio", "trio"])
 
 
 def test_memory_has_no_tcp_and_skips_them() -> None:
@@ -92,7 +86,7 @@ def test_a_transport_taking_each_read_for_a_frame_fails_the_split_scenario(backe
     assert got["hostile_net_reset"].passed  # the naive transport is fine when reads are whole
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@BOTH
 def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing(backend: str) -> None:
     class NoAddress(tcp.TcpAdapter):  # type: ignore[misc,name-defined]
         def serve(self, **options: Any) -> Any:
@@ -117,7 +111,7 @@ def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing(backend: str) -
 TRANSPORT = sorted(s.name for s in load_scenarios() if s.category == "transport")
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@BOTH
 def test_the_transport_rules_hold_over_tcp_on_either_backend(backend: str) -> None:
     """The transport scenarios drive the adapter's own transport (no runtime): the AnyIO
     TCP adapter passes them on asyncio as on trio, on each backend's virtual clock."""
@@ -128,7 +122,7 @@ def test_the_transport_rules_hold_over_tcp_on_either_backend(backend: str) -> No
     assert {r.backend for r in got.values()} == {backend}
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@BOTH
 def test_a_receive_that_loses_frames_when_cancelled_fails_on_either_backend(backend: str
                                                                            ) -> None:
     got = results(tcp.TcpAdapter(lossy=True), ["transport_receive_cancel_safe",
@@ -138,7 +132,7 @@ def test_a_receive_that_loses_frames_when_cancelled_fails_on_either_backend(back
     assert bad.status == "failed" and "receive_frames is not cancel-safe" in bad.message
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@BOTH
 def test_the_command_runs_the_suite_on_the_backend_asked_for(backend: str) -> None:
     exe = Path(sys.executable).with_name("sessionkit")
     run = subprocess.run([str(exe), "conformance", "--adapter", "tcp_adapters:adapter",
