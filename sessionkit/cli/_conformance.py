@@ -21,6 +21,9 @@ __all__ = ["conformance"]
 @click.option("--json", "as_json", is_flag=True,
               help="End with one line of JSON: passed, failed, skipped, scenarios, "
                    "categories.")
+@click.option("--backend", type=click.Choice(["asyncio", "trio"]), default="trio",
+              show_default=True, help="The event loop the scenarios (the runtime, the "
+              "adapter, the scripted exchange) run on.")
 @click.option("--clock", default=None, metavar="CLOCK",
               help="virtual (the default), virtual:SECONDS (for transports doing real I/O) "
                    "or real.")
@@ -37,17 +40,18 @@ __all__ = ["conformance"]
 @click.option("-v", "--verbose", is_flag=True,
               help="Print each scenario as it finishes and the full failure reports.")
 def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | None,
-                as_json: bool, clock: str | None, directory: str | None, time_limit: float,
-                journal: str | None, list_only: bool, verbose: bool) -> None:
+                as_json: bool, backend: str, clock: str | None, directory: str | None,
+                time_limit: float, journal: str | None, list_only: bool, verbose: bool) -> None:
     """Run the conformance suite against an adapter.
 
     Every scenario whose capabilities the adapter claims must pass; the
-    others are skipped. Prints a pass/fail table per scenario and per
-    category; the exit status is 1 when a scenario failed.
+    others are skipped. The scenarios run on asyncio or trio (--backend).
+    Prints a pass/fail table per scenario and per category; the exit status is
+    1 when a scenario failed.
     """
     from ..conformance import ScriptError, format_table, load_scenarios, select
     from ..conformance._journal import check_journal_spec
-    from ..conformance._runner import make_clock, missing_capabilities, run_scenario
+    from ..conformance._runner import check_clock, missing_capabilities, run_scenario
     from ..conformance._suite import SuiteReport
     from ._adapters import load_cli_adapter
 
@@ -56,7 +60,7 @@ def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | N
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--journal") from None
     try:
-        make_clock(clock)
+        check_clock(clock)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--clock") from None
     try:
@@ -81,14 +85,14 @@ def conformance(adapter_name: str, categories: tuple[str, ...], pattern: str | N
     results = []
     for sc in chosen:
         res = run_scenario(sc, adapter, clock=clock, real_time_limit=time_limit,
-                           journal=journal)
+                           journal=journal, backend=backend)
         results.append(res)
         if verbose:
             click.echo(f"{res.status.upper():7} {res.category}/{res.name} "
                        f"({res.duration:.2f} s)", err=True)
     name = str(getattr(adapter, "name", adapter_name))
     report = SuiteReport(name, tuple(sorted(getattr(adapter, "capabilities", ()))),
-                         tuple(results))
+                         tuple(results), backend)
     click.echo(format_table(report, verbose=verbose))
     if as_json:
         click.echo(report.to_json())

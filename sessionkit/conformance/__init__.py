@@ -12,6 +12,9 @@ Three ways to run it: ``sessionkit conformance --adapter NAME``, ``pytest
 
     report = run_suite("memory")
     assert report.ok, format_table(report)
+
+Each runs on asyncio or on trio (``--backend``, ``--sessionkit-backend``,
+``run_suite(..., backend="asyncio")``; trio by default), on virtual time either way.
 """
 
 from __future__ import annotations

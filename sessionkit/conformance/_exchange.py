@@ -12,8 +12,9 @@ import logging
 from collections import deque
 from typing import Any
 
+import anyio
+import anyio.abc
 import msgspec
-import trio
 
 from .._codec import JsonCodec
 from .._errors import DecodeError
@@ -47,11 +48,11 @@ class _Conn:
         self.frames: deque[bytes] = deque()
         self.closed: str | None = None
         self.closed_by_us = False
-        self.changed = trio.Event()
+        self.changed = anyio.Event()
 
     def notify(self) -> None:
         self.changed.set()
-        self.changed = trio.Event()
+        self.changed = anyio.Event()
 
     async def reader(self) -> None:
         try:
@@ -87,7 +88,7 @@ class GuardedConnector:
 
 
 class ScriptedExchange:
-    def __init__(self, endpoint: Any, nursery: trio.Nursery, codec: JsonCodec,
+    def __init__(self, endpoint: Any, nursery: anyio.abc.TaskGroup, codec: JsonCodec,
                  inflight: InFlight) -> None:
         self.endpoint = endpoint
         self.inflight = inflight
@@ -95,7 +96,7 @@ class ScriptedExchange:
         self.codec = codec
         self.conns: list[_Conn] = []
         self.current: _Conn | None = None
-        self._accepting: trio.Event | None = None
+        self._accepting: anyio.Event | None = None
         self._accept_error: BaseException | None = None
         self.run_id: str | None = None
         #: cid -> mid, learnt from every status/batch_ack the exchange sent
@@ -108,14 +109,14 @@ class ScriptedExchange:
 
     def start_accept(self) -> None:
         """Accept the next connection in the background (``connect`` step)."""
-        done = self._accepting = trio.Event()
+        done = self._accepting = anyio.Event()
         self._accept_error = None
 
         async def accept() -> None:
             try:
                 transport = await self.endpoint.accept()
             except BaseException as exc:
-                if isinstance(exc, trio.Cancelled):
+                if isinstance(exc, anyio.get_cancelled_exc_class()):
                     raise
                 self._accept_error = exc
             else:
@@ -131,7 +132,7 @@ class ScriptedExchange:
     async def connection(self, timeout: float) -> _Conn:
         """The current connection, waiting for a pending accept."""
         if self._accepting is not None:
-            with trio.move_on_after(timeout):
+            with anyio.move_on_after(timeout):
                 await self._accepting.wait()
             if not self._accepting.is_set():
                 raise StepFailed(f"the client did not connect within {timeout:g} s")
@@ -144,7 +145,7 @@ class ScriptedExchange:
         return self.current
 
     async def expect_no_connect(self, seconds: float) -> None:
-        with trio.move_on_after(seconds):
+        with anyio.move_on_after(seconds):
             transport = await self.endpoint.accept()
             conn = _Conn(len(self.conns) + 1, transport, self.inflight)
             self.conns.append(conn)
@@ -155,13 +156,13 @@ class ScriptedExchange:
         conn = await self.connection(timeout)
         conn.closed_by_us = True
         self.inflight.closed()
-        with trio.move_on_after(timeout):
+        with anyio.move_on_after(timeout):
             await conn.transport.aclose()
         self.current = None
 
     async def expect_disconnect(self, timeout: float) -> None:
         conn = await self.connection(timeout)
-        with trio.move_on_after(timeout):
+        with anyio.move_on_after(timeout):
             while conn.closed is None:
                 await conn.changed.wait()
         if conn.closed is None:
@@ -173,7 +174,7 @@ class ScriptedExchange:
     async def next_message(self, timeout: float, want: str) -> Message:
         """The next frame the client sends (heartbeats skipped unless ``want`` is heartbeat)."""
         conn = await self.connection(timeout)
-        with trio.move_on_after(timeout):
+        with anyio.move_on_after(timeout):
             while True:
                 while conn.frames:
                     frame = conn.frames.popleft()
@@ -193,7 +194,7 @@ class ScriptedExchange:
 
     async def expect_silence(self, seconds: float) -> None:
         conn = await self.connection(seconds)
-        await trio.sleep(seconds)
+        await anyio.sleep(seconds)
         for frame in conn.frames:
             try:
                 msg = self.codec.decode(frame)
@@ -238,7 +239,7 @@ class ScriptedExchange:
             delay, self.delay = self.delay, 0.0
 
             async def later() -> None:
-                await trio.sleep(delay)
+                await anyio.sleep(delay)
                 await self._write(conn, frames)
 
             self.nursery.start_soon(later)

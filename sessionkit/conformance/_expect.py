@@ -10,9 +10,9 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-import trio
-import trio.testing
+import anyio
 
+from ._clocks import ScenarioLoop
 from ._exchange import StepFailed
 from ._match import mismatches
 from ._recorder import Call, RecordingProcessor
@@ -25,6 +25,7 @@ class ExpectSteps:
     """The ``expect`` steps of the scenario runner (a mixin of its ``_Run``)."""
 
     cushion: float
+    loop: ScenarioLoop
     recorder: RecordingProcessor
     cids: dict[str, str]
     cursors: dict[str, int]
@@ -40,10 +41,10 @@ class ExpectSteps:
     async def settle(self) -> None:
         """Let every task run until all wait (frames in flight get processed; no time passes
         on the virtual clock)."""
-        await trio.testing.wait_all_tasks_blocked(self.cushion)
+        await self.loop.settle(self.cushion)
 
     async def _wait_for(self, ready: Any, timeout: float) -> bool:
-        with trio.move_on_after(timeout):
+        with anyio.move_on_after(timeout):
             while not ready():
                 await self.recorder.changed()
             return True
@@ -58,7 +59,7 @@ class ExpectSteps:
                                      values, within)
         elif kind == "no-callback":
             method = step.args[1]
-            await trio.sleep(self._opt_time(step, "for", 1.0))
+            await anyio.sleep(self._opt_time(step, "for", 1.0))
             calls = self.recorder.by_method.get(method, [])[self.cursors.get(method, 0):]
             hits = [c for c in calls if not mismatches(c.subject, step.fields, values)]
             if hits:
@@ -134,9 +135,9 @@ class ExpectSteps:
 
         problems = await bad()
         if problems and within is not None:
-            with trio.move_on_after(float(within)):
+            with anyio.move_on_after(float(within)):
                 while problems:
-                    await trio.sleep(0.01)
+                    await anyio.sleep(0.01)
                     problems = await bad()
         if problems:
             raise StepFailed("statistics: " + "; ".join(problems))

@@ -1,7 +1,8 @@
 """Frames on the wire: the virtual clock does not jump while one is travelling.
 
-A transport doing real I/O (ZeroMQ, SignalR) runs its scenarios on trio's
-``MockClock`` with an autojump threshold (``virtual:0.1``): when every task has
+A transport doing real I/O (ZeroMQ, SignalR) runs its scenarios on a virtual clock
+with an autojump threshold (``virtual:0.1``; trio's ``MockClock``, asyncio's
+:class:`~sessionkit.conformance._virtual_time.VirtualTimeLoop`): when every task has
 waited that long in real time, virtual time jumps to the next deadline. On a
 loaded machine a frame can take longer than that to cross a real socket, and
 the jump then fires a timer the scenario did not mean to reach (a resend, a
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import trio
+import anyio
 
 from ..runtime._transport import NonBlockingTransport, Transport
 
@@ -34,8 +35,9 @@ BUSY_THRESHOLD = 2.0
 class InFlight:
     """Frames sent and read in each direction; sets the clock's threshold from them."""
 
-    def __init__(self, clock: trio.abc.Clock | None) -> None:
-        self.clock = clock if isinstance(clock, trio.testing.MockClock) else None
+    def __init__(self, clock: Any) -> None:
+        #: what has an ``autojump_threshold`` (a MockClock, a VirtualTimeLoop), else None
+        self.clock = clock if hasattr(clock, "autojump_threshold") else None
         self.idle = self.clock.autojump_threshold if self.clock is not None else 0.0
         self.to_exchange = 0
         self.to_client = 0
@@ -97,7 +99,7 @@ class CountingTransport:
         try:
             frames: list[bytes] = await self.inner.receive_frames()
         except BaseException as exc:
-            if not isinstance(exc, trio.Cancelled):
+            if not isinstance(exc, anyio.get_cancelled_exc_class()):
                 self.inflight.closed()
             raise
         self.inflight.client_read(len(frames))

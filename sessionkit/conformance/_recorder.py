@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import attrs
-import trio
 
 from .._events import MessageFinished
 from .._messages import Message
@@ -78,7 +78,7 @@ def _make(method: str) -> Callable[..., None]:
 
 
 class RecordingProcessor(MessageProcessor):
-    """Records every MessageProcessor call (and per-request callbacks) with the trio time."""
+    """Records every MessageProcessor call (and per-request callbacks) with the loop's time."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -87,7 +87,7 @@ class RecordingProcessor(MessageProcessor):
         self.finished_cids: set[str] = set()
         #: per-request callback deliveries, by the alias the request was submitted as
         self.replies: dict[str, list[Call]] = {}
-        self._changed = trio.Event()
+        self._changed = anyio.Event()
         #: method (or "callback") -> calls left that raise after they are recorded
         self._raising: dict[str, int] = {}
 
@@ -104,13 +104,13 @@ class RecordingProcessor(MessageProcessor):
 
     def _now(self) -> float:
         try:
-            return trio.current_time()
-        except RuntimeError:
+            return anyio.current_time()
+        except RuntimeError:  # no loop in this thread
             return 0.0
 
     def _notify(self) -> None:
         self._changed.set()
-        self._changed = trio.Event()
+        self._changed = anyio.Event()
 
     def _record(self, method: str, args: dict[str, Any]) -> None:
         call = Call(len(self.calls), method, args, self._now())

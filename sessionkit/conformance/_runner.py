@@ -4,8 +4,10 @@ The client side is the real runtime (``sessionkit.runtime.open_session``)
 connected through the adapter's connector; the far side is a
 :class:`~sessionkit.conformance._exchange.ScriptedExchange` on the adapter's
 server endpoint. Steps run in order in one task; the session runs in
-another. Time is trio's: a :class:`trio.testing.MockClock` that jumps ahead
-whenever every task waits, so ``wait 30`` takes no real time.
+another. Both run on AnyIO, on asyncio or trio (``backend``), on a virtual clock that
+jumps ahead whenever every task waits (trio's ``MockClock``, asyncio's
+:class:`~sessionkit.conformance._virtual_time.VirtualTimeLoop`; see :mod:`._clocks`),
+so ``wait 30`` takes no real time.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import threading
 import time
 from typing import Any
 
+import anyio
+import anyio.abc
 import attrs
-import trio
-import trio.testing
 
 from .._codec import DEFAULT_MAX_FRAME_SIZE, JsonCodec
 from .._config import SessionConfig
@@ -27,6 +29,7 @@ from .._errors import InvalidRequestError, SessionkitError
 from .._messages import MESSAGE_TYPES, Message, Request
 from ..runtime._transport import ConnectError, TransportClosedError
 from . import _network
+from ._clocks import ScenarioLoop, autojump_threshold, check_backend
 from ._exchange import GuardedConnector, ScriptedExchange, StepFailed
 from ._expect import ExpectSteps
 from ._inflight import InFlight
@@ -36,7 +39,7 @@ from ._recorder import RecordingProcessor
 from ._script import Scenario, Step, Var
 from ._vocabulary import ERROR_ALIASES
 
-__all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "make_clock",
+__all__ = ["ScenarioResult", "run_scenario", "missing_capabilities", "FRAME_LIMIT", "check_clock",
            "frame_limit"]
 
 #: max_frame_size of both codecs in a scenario: the codec's default, 1 MiB (lower for an
@@ -67,6 +70,8 @@ class ScenarioResult:
     message: str = ""
     #: ...and the exception behind it, with its chain and where each was raised ("" if none)
     cause: str = ""
+    #: the event loop it ran on: "asyncio" or "trio"
+    backend: str = "trio"
 
     @property
     def passed(self) -> bool:
@@ -92,7 +97,7 @@ def frame_limit(adapter: Any) -> int:
 
 def settle_cushion(spec: str | None) -> float:
     """How long every task must have waited before the system counts as settled."""
-    spec = spec or "virtual"
+    spec = check_clock(spec)
     if spec == "virtual":
         return 0.0
     if spec.startswith("virtual:"):
@@ -100,48 +105,41 @@ def settle_cushion(spec: str | None) -> float:
     return 0.02
 
 
-def make_clock(spec: str | None) -> trio.abc.Clock | None:
-    """A clock: ``virtual`` (jumps whenever all wait), ``virtual:SECONDS`` (jumps after all
-    waited that long in real time, for transports doing real I/O) or ``real``."""
-    spec = spec or "virtual"
-    if spec == "real":
-        return None
-    if spec == "virtual":
-        return trio.testing.MockClock(autojump_threshold=0)
-    if spec.startswith("virtual:"):
-        try:
-            threshold = float(spec.split(":", 1)[1])
-        except ValueError:
-            threshold = -1.0
-        if threshold >= 0:
-            return trio.testing.MockClock(autojump_threshold=threshold)
-    raise ValueError(f"clock must be 'virtual', 'virtual:SECONDS' or 'real', got {spec!r}")
+def check_clock(spec: str | None) -> str:
+    """``spec`` (``virtual`` when None) if it names a clock, else ValueError naming it:
+    ``virtual`` (jumps whenever all wait), ``virtual:SECONDS`` (jumps after all waited
+    that long in real time, for transports doing real I/O) or ``real``."""
+    autojump_threshold(spec)
+    return spec or "virtual"
 
 
 def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
                  real_time_limit: float = REAL_TIME_LIMIT,
-                 journal: str | None = None) -> ScenarioResult:
+                 journal: str | None = None, backend: str | None = None) -> ScenarioResult:
     """Run one scenario; skipped when the adapter lacks a capability it needs.
 
     ``journal``: the session runs on a new journal of this store (``memory``, ``sqlite``
     or a ``postgresql://`` URL; see :mod:`._journal`), None: without one.
+    ``backend``: the event loop, ``"asyncio"`` or ``"trio"`` (None: trio).
     """
     check_journal_spec(journal)
+    backend = check_backend(backend)
     caps = tuple(sorted(scenario.capabilities))
     missing = missing_capabilities(scenario, adapter)
     if missing:
         return ScenarioResult(scenario.name, scenario.category, "skipped",
                               f"adapter lacks capability {', '.join(sorted(missing))}",
-                              capabilities=caps)
+                              capabilities=caps, backend=backend)
     spec = clock or getattr(adapter, "conformance_clock", None) or "virtual"
     start = time.perf_counter()
-    vclock = make_clock(spec)
-    run = _Run(scenario, adapter, settle_cushion(spec), InFlight(vclock), journal)
+    loop = ScenarioLoop(backend, spec)
+    run = _Run(scenario, adapter, settle_cushion(spec), InFlight(loop.autojump), journal,
+               loop)
     watchdog = threading.Timer(real_time_limit, run.stop_from_thread, args=(real_time_limit,))
     watchdog.daemon = True
     watchdog.start()
     try:
-        trio.run(run.main, clock=vclock)
+        loop.run(run.main)
     except BaseException as exc:  # the harness or the adapter blew up outside a step
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -153,10 +151,11 @@ def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
     run.add_session_cause()
     if run.failure is None:
         return ScenarioResult(scenario.name, scenario.category, "passed", duration=took,
-                              capabilities=caps)
+                              capabilities=caps, backend=backend)
     f = run.failure
     return ScenarioResult(scenario.name, scenario.category, "failed", f.detail, f.line, took,
-                          caps, step=f.step, message=f.message, cause=f.cause)
+                          caps, step=f.step, message=f.message, cause=f.cause,
+                          backend=backend)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -213,13 +212,15 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-_EXPECTED_ERRORS = (SessionkitError, TransportClosedError, ConnectError, trio.Cancelled)
+_EXPECTED_ERRORS = (SessionkitError, TransportClosedError, ConnectError)
 
 
 class _Run(ExpectSteps):
     def __init__(self, scenario: Scenario, adapter: Any, cushion: float = 0.0,
-                 inflight: InFlight | None = None, journal: str | None = None) -> None:
+                 inflight: InFlight | None = None, journal: str | None = None,
+                 loop: ScenarioLoop | None = None) -> None:
         self.cushion = cushion
+        self.loop = loop or ScenarioLoop(None, "virtual")
         self.inflight = inflight or InFlight(None)
         self.journal = journal
         self.sc = scenario
@@ -237,13 +238,13 @@ class _Run(ExpectSteps):
         self.session_started = False
         self.session_done = False
         self.session_error: BaseException | None = None
-        self._session_changed = trio.Event()
+        self._session_changed = anyio.Event()
         self.pending: tuple[Step, BaseException] | None = None
         self.cursors: dict[str, int] = {}
         self.reply_cursors: dict[str, int] = {}
         self.background: list[str] = []
-        self.token: trio.lowlevel.TrioToken | None = None
-        self.scope: trio.CancelScope | None = None
+        self.scope: anyio.CancelScope | None = None
+        self.nursery: anyio.abc.TaskGroup
         self.step: Step | None = None
         #: the fault proxy a ``tcp`` scenario runs through (None: connected directly)
         self.proxy: Any = None
@@ -252,30 +253,29 @@ class _Run(ExpectSteps):
 
     def stop_from_thread(self, limit: float) -> None:
         """The watchdog thread: stop a scenario that runs too long in real time."""
-        token, scope = self.token, self.scope
-        if token is None or scope is None:
+        scope = self.scope
+        if scope is None:
             return
 
-        def stop() -> None:
-            if self.failure is None:
-                step = self.step
-                self._fail(step, f"stopped after {limit:g} s of real time with virtual time "
-                                 f"at {trio.current_time():.3f} s: something runs without "
-                                 f"ever waiting (a livelock)")
-            scope.cancel()
+        def stop() -> None:  # a callback of the loop, outside any task
+            try:
+                if self.failure is None:
+                    step = self.step
+                    self._fail(step, f"stopped after {limit:g} s of real time with virtual "
+                                     f"time at {self.loop.time():.3f} s: something runs "
+                                     f"without ever waiting (a livelock)")
+            finally:
+                scope.cancel()
 
-        try:
-            token.run_sync_soon(stop)
-        except trio.RunFinishedError:
-            pass
+        self.loop.call_from_thread(stop)
 
     async def main(self) -> None:
-        self.token = trio.lowlevel.current_trio_token()
+        self.loop.bind()
         step: Step | None = None
-        with trio.CancelScope() as self.scope, trio.move_on_after(SCENARIO_LIMIT) as guard:
+        with anyio.CancelScope() as self.scope, anyio.move_on_after(SCENARIO_LIMIT) as guard:
             async with self.adapter.serve() as endpoint, \
                     _network.route(endpoint, "tcp" in self.sc.capabilities) as self.proxy:
-                async with trio.open_nursery() as nursery:
+                async with anyio.create_task_group() as nursery:
                     self.nursery = nursery
                     self.exchange = ScriptedExchange(endpoint, nursery, self.codec,
                                                      self.inflight)
@@ -350,7 +350,8 @@ class _Run(ExpectSteps):
                                  f"event {last} ({c})")
             last = eid
         if self.session_error is not None:
-            odd = [e for e in _leaves(self.session_error) if not isinstance(e, _EXPECTED_ERRORS)]
+            expected = (*_EXPECTED_ERRORS, anyio.get_cancelled_exc_class())
+            odd = [e for e in _leaves(self.session_error) if not isinstance(e, expected)]
             if odd:
                 raise StepFailed(f"the runtime raised {_error_text(self.session_error)}"
                                  ) from self.session_error
@@ -437,7 +438,7 @@ class _Run(ExpectSteps):
             async with open_session(self.connector, self.recorder, **kwargs) as client:
                 self.client = client
                 self._session_changed.set()
-                await trio.sleep_forever()
+                await anyio.sleep_forever()
         except Exception as exc:
             self.session_error = exc
         finally:
@@ -447,7 +448,7 @@ class _Run(ExpectSteps):
                 done()
 
     async def get_client(self) -> Any:
-        with trio.move_on_after(self.timeout):
+        with anyio.move_on_after(self.timeout):
             while self.client is None and not self.session_done:
                 await self._session_changed.wait()
         if self.client is not None:
@@ -461,17 +462,16 @@ class _Run(ExpectSteps):
 
     async def _call(self, step: Step, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the runtime; an error is kept for the next step (expect-error)."""
-        try:
-            with trio.fail_after(self.timeout * 4):
+        with anyio.move_on_after(self.timeout * 4):
+            try:
                 result = fn(*args, **kwargs)
                 if inspect.isawaitable(result):
                     result = await result
-        except trio.TooSlowError:
-            raise StepFailed(f"{step.verb} did not return within {self.timeout * 4:g} s") from None
-        except Exception as exc:
-            self.pending = (step, exc)
-            return None
-        return result
+            except Exception as exc:  # a TimeoutError of the runtime's own too
+                self.pending = (step, exc)
+                return None
+            return result
+        raise StepFailed(f"{step.verb} did not return within {self.timeout * 4:g} s")
 
     async def step_submit(self, step: Step, at: str | None, nowait: bool = False) -> None:
         req = self.request(step.args[0], step, at)
@@ -532,7 +532,7 @@ class _Run(ExpectSteps):
             try:
                 await client.aclose()
             except Exception as exc:
-                if not isinstance(exc, _EXPECTED_ERRORS):
+                if not isinstance(exc, (*_EXPECTED_ERRORS, anyio.get_cancelled_exc_class())):
                     self.background.append(f"client.aclose() raised {_error_text(exc)}")
 
         self.nursery.start_soon(close)
@@ -668,7 +668,7 @@ class _Run(ExpectSteps):
         self.exchange.run_id = step.opt("run_id")
 
     async def step_wait(self, step: Step, at: str | None) -> None:
-        await trio.sleep(float(step.args[0]))
+        await anyio.sleep(float(step.args[0]))
 
     async def step_raise_in(self, step: Step, at: str | None) -> None:
         self.recorder.raise_in(step.args[0], step.opt("times", 1))

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from ._clocks import check_backend
 from ._runner import ScenarioResult, run_scenario
 from ._script import Scenario, load_scenario
 
@@ -86,6 +87,8 @@ class SuiteReport:
     adapter: str
     capabilities: tuple[str, ...]
     results: tuple[ScenarioResult, ...]
+    #: the event loop the scenarios ran on: "asyncio" or "trio"
+    backend: str = "trio"
 
     def count(self, status: str, category: str | None = None) -> int:
         return sum(1 for r in self.results
@@ -121,6 +124,7 @@ class SuiteReport:
         raised; "" when there is none)."""
         return {
             "adapter": self.adapter,
+            "backend": self.backend,
             "passed": self.passed,
             "failed": self.failed,
             "skipped": self.skipped,
@@ -140,28 +144,30 @@ class SuiteReport:
 def run_suite(adapter: Any, scenarios: Iterable[Scenario] | None = None, *,
               clock: str | None = None,
               progress: Callable[[ScenarioResult], None] | None = None,
-              journal: str | None = None) -> SuiteReport:
+              journal: str | None = None, backend: str | None = None) -> SuiteReport:
     """Run ``scenarios`` (all bundled ones by default) against ``adapter`` (object or name).
 
     ``journal``: each scenario's session runs on a new journal of this store (``memory``,
-    ``sqlite`` or a ``postgresql://`` URL), None: without one.
+    ``sqlite`` or a ``postgresql://`` URL), None: without one. ``backend``: the event
+    loop every scenario runs on, ``"asyncio"`` or ``"trio"`` (None: trio).
     """
+    backend = check_backend(backend)
     ad = resolve_adapter(adapter)
     chosen = list(scenarios) if scenarios is not None else load_scenarios()
     results = []
     for sc in chosen:
-        res = run_scenario(sc, ad, clock=clock, journal=journal)
+        res = run_scenario(sc, ad, clock=clock, journal=journal, backend=backend)
         results.append(res)
         if progress is not None:
             progress(res)
     name = getattr(ad, "name", None) or (adapter if isinstance(adapter, str) else repr(ad))
     return SuiteReport(str(name), tuple(sorted(getattr(ad, "capabilities", ()))),
-                       tuple(results))
+                       tuple(results), backend)
 
 
 def format_table(report: SuiteReport, *, verbose: bool = False) -> str:
     """The per-scenario and per-category pass/fail tables, as plain text."""
-    lines = [f"sessionkit conformance: adapter {report.adapter} "
+    lines = [f"sessionkit conformance: adapter {report.adapter} on {report.backend} "
              f"(capabilities: {', '.join(report.capabilities) or 'none'})", ""]
     width = max([len(r.name) for r in report.results] + [8])
     cat_w = max([len(r.category) for r in report.results] + [8])

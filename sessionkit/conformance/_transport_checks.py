@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import trio
+import anyio
 
 from ..runtime._transport import Transport, TransportClosedError
 from ._exchange import StepFailed
@@ -18,7 +18,7 @@ __all__ = ["TRANSPORT_CHECKS"]
 
 
 async def _pair(endpoint: Any, connector: Any) -> tuple[Transport, Transport]:
-    with trio.move_on_after(5):
+    with anyio.move_on_after(5):
         client = await connector.connect()
         server = await endpoint.accept()
         return client, server
@@ -27,7 +27,7 @@ async def _pair(endpoint: Any, connector: Any) -> tuple[Transport, Transport]:
 
 async def _receive(t: Transport, count: int, what: str) -> list[bytes]:
     got: list[bytes] = []
-    with trio.move_on_after(10):
+    with anyio.move_on_after(10):
         while len(got) < count:
             got.extend(await t.receive_frames())
         return got
@@ -42,7 +42,7 @@ async def frames_in_order(endpoint: Any, connector: Any, frame_limit: int) -> No
              for n in [1, 7, 100, 1000, 4096, 65_536, 3, 20_000] * 4 + [frame_limit + 1, 2]]
     frames = [bytes([65 + i % 26]) * n for i, n in enumerate(sizes)]
     for a, b, way in ((client, server, "client to server"), (server, client, "server to client")):
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             async def send(a: Transport = a) -> None:
                 for start in range(0, len(frames), 5):
                     await a.send_frames(frames[start:start + 5])
@@ -69,8 +69,8 @@ async def receive_cancel_safe(endpoint: Any, connector: Any, frame_limit: int) -
     # Then what is left is read without cancels, for a bounded time: a lost frame is
     # reported as lost, whatever the clock (a loop of short waits until every frame came
     # would take minutes of real time on a clock that jumps only after real idleness).
-    current: list[trio.CancelScope] = []
-    sender_done = trio.Event()
+    current: list[anyio.CancelScope] = []
+    sender_done = anyio.Event()
 
     async def sender() -> None:
         for i, f in enumerate(sent):
@@ -78,21 +78,21 @@ async def receive_cancel_safe(endpoint: Any, connector: Any, frame_limit: int) -
             if i % 2 == 0 and current:
                 current[0].cancel()
             # mostly no pause (cheap under a real-I/O clock), now and then a timed one
-            await trio.sleep(0.0007 if i % 12 == 11 else 0)
+            await anyio.sleep(0.0007 if i % 12 == 11 else 0)
         sender_done.set()
 
     got: list[bytes] = []
     cancelled = 0
-    async with trio.open_nursery() as nursery:
+    async with anyio.create_task_group() as nursery:
         nursery.start_soon(sender)
-        with trio.move_on_after(30):
+        with anyio.move_on_after(30):
             while len(got) < n and not sender_done.is_set():
-                with trio.move_on_after(0.001) as scope:
+                with anyio.move_on_after(0.001) as scope:
                     current[:] = [scope]
                     got.extend(await client.receive_frames())
                 current.clear()
                 cancelled += scope.cancelled_caught
-        with trio.move_on_after(10):
+        with anyio.move_on_after(10):
             while len(got) < n:
                 got.extend(await client.receive_frames())
         nursery.cancel_scope.cancel()
@@ -120,7 +120,7 @@ async def close_delivers_pending(endpoint: Any, connector: Any, frame_limit: int
     await server.aclose()
     got: list[bytes] = []
     reason = None
-    with trio.move_on_after(5):
+    with anyio.move_on_after(5):
         try:
             while True:
                 got.extend(await client.receive_frames())
@@ -134,7 +134,7 @@ async def close_delivers_pending(endpoint: Any, connector: Any, frame_limit: int
     if not isinstance(reason, str) or not reason:
         raise StepFailed(f"TransportClosedError has no reason (got {reason!r})")
     try:
-        with trio.move_on_after(5):
+        with anyio.move_on_after(5):
             await client.send_frames([b"late"])
             await client.send_frames([b"later"])
         raise StepFailed("send_frames on a connection the far side closed did not raise "
@@ -148,13 +148,13 @@ async def close_delivers_pending(endpoint: Any, connector: Any, frame_limit: int
 async def aclose_when_cancelled(endpoint: Any, connector: Any, frame_limit: int) -> None:
     """aclose in a cancelled scope still closes: the far side learns of it."""
     client, server = await _pair(endpoint, connector)
-    with trio.CancelScope() as scope:
+    with anyio.CancelScope() as scope:
         scope.cancel()
         try:
             await client.aclose()
-        except trio.Cancelled:
+        except anyio.get_cancelled_exc_class():
             pass
-    with trio.move_on_after(5):
+    with anyio.move_on_after(5):
         try:
             while True:
                 await server.receive_frames()

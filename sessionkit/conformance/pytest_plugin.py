@@ -9,10 +9,11 @@ skipped. An adapter's own test suite can ask for the same from its
     def pytest_sessionkit_adapters(config):
         return ["zmq"]          # names, or adapter objects
 
-Options: ``--sessionkit-category`` (repeatable), ``--sessionkit-clock``
-(``virtual``, ``virtual:SECONDS`` or ``real``) and ``--sessionkit-scenarios``
-(a directory of ``.skt`` files instead of the bundled ones). ``-k`` selects
-scenarios by name as usual.
+Options: ``--sessionkit-category`` (repeatable), ``--sessionkit-backend``
+(``asyncio`` or ``trio``, repeatable: each scenario once per backend; trio when
+none), ``--sessionkit-clock`` (``virtual``, ``virtual:SECONDS`` or ``real``) and
+``--sessionkit-scenarios`` (a directory of ``.skt`` files instead of the bundled
+ones). ``-k`` selects scenarios by name as usual.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the conformance suite against this adapter (repeatable)")
     group.addoption("--sessionkit-category", action="append", default=[], metavar="CATEGORY",
                     help="only scenarios of this category (repeatable)")
+    group.addoption("--sessionkit-backend", action="append", default=[],
+                    choices=("asyncio", "trio"), metavar="BACKEND",
+                    help="run the scenarios on this event loop: asyncio or trio (repeatable; "
+                         "default trio)")
     group.addoption("--sessionkit-clock", default=None, metavar="CLOCK",
                     help="virtual (default), virtual:SECONDS or real")
     group.addoption("--sessionkit-scenarios", default=None, metavar="DIR",
@@ -67,8 +72,11 @@ class ScenarioItem(pytest.Item):
 
     def __init__(self, *, scenario: Scenario, adapter: Any, adapter_name: str,
                  clock: str | None, time_limit: float | None = None,
-                 journal: str | None = None, **kwargs: Any) -> None:
+                 journal: str | None = None, backend: str = "trio",
+                 label: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.backend = backend
+        self.label = label or adapter_name
         self.time_limit = time_limit
         self.journal = journal
         self.scenario = scenario
@@ -84,7 +92,7 @@ class ScenarioItem(pytest.Item):
 
         result = run_scenario(self.scenario, self.adapter, clock=self.clock,
                               real_time_limit=self.time_limit or REAL_TIME_LIMIT,
-                              journal=self.journal)
+                              journal=self.journal, backend=self.backend)
         if result.status == "skipped":
             pytest.skip(result.detail)
         if result.status == "failed":
@@ -94,12 +102,12 @@ class ScenarioItem(pytest.Item):
                      style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailed):
             return (f"{self.scenario.path}: scenario {self.scenario.name} failed against "
-                    f"adapter {self.adapter_name}\n{excinfo.value}")
+                    f"adapter {self.adapter_name} on {self.backend}\n{excinfo.value}")
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return (Path(self.scenario.path), 0,
-                f"conformance[{self.adapter_name}] {self.scenario.category}/"
+                f"conformance[{self.label}] {self.scenario.category}/"
                 f"{self.scenario.name}")
 
 
@@ -129,7 +137,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     adapters = _adapters(config)
     if not adapters:
         return
-    from ._runner import missing_capabilities
     from ._suite import load_scenarios, resolve_adapter, select
 
     scenarios = select(load_scenarios(config.getoption("sessionkit_scenarios")),
@@ -137,24 +144,41 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     clock = config.getoption("sessionkit_clock")
     limit = config.getoption("sessionkit_time_limit")
     journal = config.getoption("sessionkit_journal")
+    backends = list(dict.fromkeys(config.getoption("sessionkit_backend") or ["trio"]))
     for wanted in adapters:
         try:
             adapter = resolve_adapter(wanted)
         except Exception as exc:
             raise pytest.UsageError(f"--sessionkit-adapter: {exc}") from None
         name = str(getattr(adapter, "name", None) or wanted)
-        added: list[pytest.Item | pytest.Collector] = []
-        for sc in scenarios:
-            node = f"conformance[{name}]/{sc.category}/{sc.name}"
-            item = ScenarioItem.from_parent(session, name=node, nodeid=node, scenario=sc,
-                                            adapter=adapter, adapter_name=name, clock=clock,
-                                            time_limit=limit, journal=journal)
-            missing = missing_capabilities(sc, adapter)
-            if missing:
-                item.add_marker(pytest.mark.skip(
-                    reason=f"adapter {name} lacks capability {', '.join(sorted(missing))}"))
-            added.append(item)
-        items.extend(i for i in added if isinstance(i, pytest.Item))
-        # report them as a collector would, so "collected N items" counts them
-        config.hook.pytest_collectreport(report=pytest.CollectReport(
-            f"conformance[{name}]", "passed", None, added))
+        for backend in backends:
+            _add_items(session, config, items, scenarios, adapter, name, backend,
+                       label=name if backends == ["trio"] else f"{name}-{backend}",
+                       clock=clock, limit=limit, journal=journal)
+
+
+def _add_items(session: pytest.Session, config: pytest.Config, items: list[pytest.Item],
+               scenarios: list[Scenario], adapter: Any, name: str, backend: str, *,
+               label: str, clock: str | None, limit: float | None,
+               journal: str | None) -> None:
+    """One item per scenario, against ``adapter`` on ``backend``; node ids
+    ``conformance[LABEL]/category/name`` (LABEL: the adapter's name, with ``-BACKEND``
+    when the backend was chosen)."""
+    from ._runner import missing_capabilities
+
+    added: list[pytest.Item | pytest.Collector] = []
+    for sc in scenarios:
+        node = f"conformance[{label}]/{sc.category}/{sc.name}"
+        item = ScenarioItem.from_parent(session, name=node, nodeid=node, scenario=sc,
+                                        adapter=adapter, adapter_name=name, clock=clock,
+                                        time_limit=limit, journal=journal,
+                                        backend=backend, label=label)
+        missing = missing_capabilities(sc, adapter)
+        if missing:
+            item.add_marker(pytest.mark.skip(
+                reason=f"adapter {name} lacks capability {', '.join(sorted(missing))}"))
+        added.append(item)
+    items.extend(i for i in added if isinstance(i, pytest.Item))
+    # report them as a collector would, so "collected N items" counts them
+    config.hook.pytest_collectreport(report=pytest.CollectReport(
+        f"conformance[{label}]", "passed", None, added))

@@ -1,4 +1,5 @@
-"""Deliberately broken adapters (the memory adapter with a bug in its transport).
+"""Deliberately broken adapters (the memory adapter with a bug in its transport), on AnyIO:
+they run on asyncio and on trio.
 
 The conformance suite must fail them; see test_broken_adapters.py.
 """
@@ -10,7 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import trio
+import anyio
+import anyio.to_thread
 
 from sessionkit.runtime.memory import adapter as memory
 
@@ -27,7 +29,7 @@ class _Wrapped:
         if out:
             await self.inner.send_frames(out)
         else:
-            await trio.lowlevel.checkpoint()
+            await anyio.lowlevel.checkpoint()
 
     async def receive_frames(self) -> list[bytes]:
         while True:
@@ -118,7 +120,7 @@ class _NotCancelSafe:
 
     async def receive_frames(self) -> list[bytes]:
         frames = await self.inner.receive_frames()
-        await trio.sleep(0)
+        await anyio.sleep(0)
         return frames
 
     async def aclose(self) -> None:
@@ -137,7 +139,7 @@ class _SlowWire:
         self.inner, self.seconds = inner, seconds
 
     async def send_frames(self, frames: list[bytes]) -> None:
-        await trio.to_thread.run_sync(time.sleep, self.seconds)
+        await anyio.to_thread.run_sync(time.sleep, self.seconds)
         await self.inner.send_frames(frames)
 
     async def receive_frames(self) -> list[bytes]:
@@ -172,9 +174,9 @@ class SlowCloseAdapter(BrokenAdapter):
     async def serve(self, **options: Any) -> AsyncIterator[Any]:
         async with super().serve(**options) as endpoint:
             yield endpoint
-        with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(time.sleep, self.seconds)
-        await trio.lowlevel.checkpoint()  # as trio's aclose does after a shielded close
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(time.sleep, self.seconds)
+        await anyio.lowlevel.checkpoint()  # as an aclose does after a shielded close
 
 
 class _FrameLimitedAdapter(BrokenAdapter):
@@ -197,7 +199,7 @@ class _RaisingSend:
         self.inner = inner
 
     async def send_frames(self, frames: list[bytes]) -> None:
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
         raise OSError(5, "the wire fell off")
 
     async def receive_frames(self) -> list[bytes]:

@@ -1,4 +1,5 @@
-"""Runs the whole conformance suite against the in-memory adapter, one test item per scenario.
+"""Runs the whole conformance suite against the in-memory adapter, one test item per scenario,
+on each backend (asyncio and trio; ``--sessionkit-backend`` chooses one).
 
 The ``pytest_sessionkit_adapters`` hook below is all an adapter's test suite
 needs to do the same for its adapter (see ``docs/adapters.md``).
@@ -16,6 +17,10 @@ HERE = Path(__file__).parent.resolve()
 #: (empty now: backpressure_batch_larger_than_window, a livelock of an awaited
 #: submit_batch larger than max_in_flight, was fixed in the runtime)
 KNOWN_GAPS: dict[str, str] = {}
+
+#: backend -> why its scenarios cannot pass yet (not strict: they pass once that is merged)
+#: (empty now: the runtime and the memory adapter run on asyncio since they are on AnyIO)
+WAITING: dict[str, str] = {}
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -35,11 +40,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # in-memory scenarios take milliseconds; a livelocked one is stopped after this long
     if config.getoption("sessionkit_time_limit", None) is None:
         config.option.sessionkit_time_limit = 5.0
+    # the suite runs on both event loops unless the command line chose one
+    if hasattr(config.option, "sessionkit_backend") and not config.option.sessionkit_backend:
+        config.option.sessionkit_backend = ["trio", "asyncio"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         scenario = getattr(item, "scenario", None)
-        if scenario is not None and scenario.name in KNOWN_GAPS \
-                and getattr(item, "adapter_name", None) == "memory":
+        if scenario is None or getattr(item, "adapter_name", None) != "memory":
+            continue
+        if scenario.name in KNOWN_GAPS:
             item.add_marker(pytest.mark.xfail(reason=KNOWN_GAPS[scenario.name], strict=True))
+        elif getattr(item, "backend", None) in WAITING:
+            item.add_marker(pytest.mark.xfail(reason=WAITING[item.backend],  # type: ignore[attr-defined]
+                                              strict=False))

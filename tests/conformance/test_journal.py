@@ -3,7 +3,8 @@
 ``run_suite(..., journal=)`` (``sessionkit conformance --journal``, pytest
 ``--sessionkit-journal``) opens each scenario's session on a new journal, so every
 scenario runs the runtime's write-ahead path. The stores must not differ: the in-memory,
-the SQLite and the PostgreSQL journal give the same result for every scenario.
+the SQLite and the PostgreSQL journal give the same result for every scenario, on asyncio
+as on trio.
 """
 
 from __future__ import annotations
@@ -22,28 +23,35 @@ JOURNAL_GAPS = {
 }
 
 
+STORES = ("memory", "sqlite", "postgres")
+BACKENDS = ("asyncio", "trio")
+
+
 @pytest.fixture(scope="module")
 def results(request):
-    """Per store, each scenario's status with a journal of that store."""
+    """Per (backend, store), each scenario's status with a journal of that store."""
     out = {}
-    for store in ("memory", "sqlite", "postgres"):
-        spec = (request.getfixturevalue("postgres_server").create_database()
-                if store == "postgres" else store)
-        report = run_suite("memory", journal=spec)
-        out[store] = {r.name: (r.status, r.detail.splitlines()[:2]) for r in report.results}
+    for backend in BACKENDS:
+        for store in STORES:
+            spec = (request.getfixturevalue("postgres_server").create_database()
+                    if store == "postgres" else store)
+            report = run_suite("memory", journal=spec, backend=backend)
+            out[backend, store] = {r.name: (r.status, r.detail.splitlines()[:2])
+                                   for r in report.results}
     return out
 
 
-def test_every_store_gives_every_scenario_the_same_result(results):
-    memory = {name: status for name, (status, _) in results["memory"].items()}
-    for store in ("sqlite", "postgres"):
-        assert {name: status for name, (status, _) in results[store].items()} == memory
+def test_every_store_gives_every_scenario_the_same_result_on_either_backend(results):
+    memory = {name: status for name, (status, _) in results["trio", "memory"].items()}
+    for key, got in results.items():
+        assert {name: status for name, (status, _) in got.items()} == memory, key
     assert sum(1 for s in memory.values() if s == "passed") >= 120
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite", "postgres"])
-def test_a_journalled_session_passes_the_suite_but_its_known_gaps(results, store):
-    failed = {name: detail for name, (status, detail) in results[store].items()
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("store", STORES)
+def test_a_journalled_session_passes_the_suite_but_its_known_gaps(results, store, backend):
+    failed = {name: detail for name, (status, detail) in results[backend, store].items()
               if status == "failed"}
     assert set(failed) == set(JOURNAL_GAPS), failed
 

@@ -5,6 +5,8 @@ what TCP does (a frame split across reads)."""
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,11 @@ tcp = importlib.import_module("tcp_adapters")
 NET = sorted(s.name for s in load_scenarios() if s.name.startswith("hostile_net_"))
 
 
-def results(adapter: Any, names: list[str]) -> dict[str, ScenarioResult]:
+def results(adapter: Any, names: list[str], backend: str = "trio"
+            ) -> dict[str, ScenarioResult]:
     chosen = [s for s in load_scenarios() if s.name in names]
     assert len(chosen) == len(names), "a scenario named here no longer exists"
-    return {r.name: r for r in run_suite(adapter, chosen).results}
+    return {r.name: r for r in run_suite(adapter, chosen, backend=backend).results}
 
 
 BAD = [
@@ -55,29 +58,36 @@ def test_the_net_scenarios_exist_and_need_tcp() -> None:
             assert sc.category == "hostile" and "tcp" in sc.capabilities, sc.name
 
 
+BOTH = pytest.mark.parametrize("backend", ["asyncio", "trio"])
+
+
 def test_memory_has_no_tcp_and_skips_them() -> None:
     got = results("memory", NET)
     assert {r.status for r in got.values()} == {"skipped"}
     assert all("lacks capability tcp" in r.detail for r in got.values())
 
 
-def test_a_tcp_adapter_passes_them_through_the_proxy() -> None:
+@BOTH
+def test_a_tcp_adapter_passes_them_through_the_proxy(backend: str) -> None:
     """A plain length-prefixed TCP transport that reassembles frames passes every network
     fault (the refused connect's "exactly once" is the runtime's, checked on zmq/mesolive)."""
     names = [n for n in NET if n != "hostile_net_refused_connect"]
-    got = results(tcp.TcpAdapter(), names)
+    got = results(tcp.TcpAdapter(), names, backend)
     failed = {n: r.detail for n, r in got.items() if not r.passed}
     assert not failed, failed
 
 
-def test_a_transport_taking_each_read_for_a_frame_fails_the_split_scenario() -> None:
+@BOTH
+def test_a_transport_taking_each_read_for_a_frame_fails_the_split_scenario(backend: str
+                                                                          ) -> None:
     got = results(tcp.TcpAdapter(naive=True), ["hostile_net_split_frames",
-                                               "hostile_net_reset"])
+                                               "hostile_net_reset"], backend)
     assert got["hostile_net_split_frames"].status == "failed"
     assert got["hostile_net_reset"].passed  # the naive transport is fine when reads are whole
 
 
-def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing() -> None:
+@BOTH
+def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing(backend: str) -> None:
     class NoAddress(tcp.TcpAdapter):  # type: ignore[misc,name-defined]
         def serve(self, **options: Any) -> Any:
             inner = super().serve(**options)
@@ -93,6 +103,43 @@ def test_a_tcp_adapter_without_the_hooks_is_told_what_is_missing() -> None:
 
             return Wrapped()
 
-    got = results(NoAddress(), ["hostile_net_reset"])
+    got = results(NoAddress(), ["hostile_net_reset"], backend)
     assert got["hostile_net_reset"].status == "failed"
     assert "has no tcp_address" in got["hostile_net_reset"].detail
+
+
+TRANSPORT = sorted(s.name for s in load_scenarios() if s.category == "transport")
+
+
+@BOTH
+def test_the_transport_rules_hold_over_tcp_on_either_backend(backend: str) -> None:
+    """The transport scenarios drive the adapter's own transport (no runtime): the AnyIO
+    TCP adapter passes them on asyncio as on trio, on each backend's virtual clock."""
+    assert len(TRANSPORT) >= 4
+    got = results(tcp.TcpAdapter(), TRANSPORT, backend)
+    failed = {n: r.detail for n, r in got.items() if not r.passed}
+    assert not failed, failed
+    assert {r.backend for r in got.values()} == {backend}
+
+
+@BOTH
+def test_a_receive_that_loses_frames_when_cancelled_fails_on_either_backend(backend: str
+                                                                           ) -> None:
+    got = results(tcp.TcpAdapter(lossy=True), ["transport_receive_cancel_safe",
+                                               "transport_frames_in_order"], backend)
+    assert got["transport_frames_in_order"].passed
+    bad = got["transport_receive_cancel_safe"]
+    assert bad.status == "failed" and "receive_frames is not cancel-safe" in bad.message
+
+
+@BOTH
+def test_the_command_runs_the_suite_on_the_backend_asked_for(backend: str) -> None:
+    exe = Path(sys.executable).with_name("sessionkit")
+    run = subprocess.run([str(exe), "conformance", "--adapter", "tcp_adapters:adapter",
+                          "--backend", backend, "--category", "transport", "--json"],
+                         capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parent)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"adapter tcp on {backend} " in run.stdout
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["backend"] == backend and report["passed"] == len(TRANSPORT)

@@ -73,3 +73,14 @@ def pytest_sessionkit_adapters(config):
     assert without.returncode == 0, without.stdout + without.stderr
     assert "INTERNALERROR" not in without.stdout + without.stderr
     assert "1 passed" in without.stdout
+
+
+def test_backend_option_adds_the_scenarios_once_per_backend(tmp_path: Path) -> None:
+    out = run_pytest(tmp_path, "--sessionkit-adapter=memory", "--sessionkit-backend=asyncio",
+                     "--sessionkit-backend=trio", "--collect-only", "-q")
+    assert out.returncode == 0, out.stdout + out.stderr
+    on = {b: [ln.split("/", 1)[1] for ln in out.stdout.splitlines()
+              if ln.startswith(f"conformance[memory-{b}]/")] for b in ("asyncio", "trio")}
+    assert len(on["trio"]) >= 60 and on["asyncio"] == on["trio"]
+    bad = run_pytest(tmp_path, "--sessionkit-adapter=memory", "--sessionkit-backend=curio")
+    assert bad.returncode == 4 and "invalid choice: 'curio'" in bad.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,7 @@ def test_run_suite_takes_an_adapter_name_and_reports_per_category() -> None:
     assert report.adapter == "memory"
     assert report.ok and report.passed == len(chosen) == 2
     data = json.loads(report.to_json())
-    assert data == {"adapter": "memory", "passed": 2, "failed": 0, "skipped": 0,
+    assert data == {"adapter": "memory", "backend": "trio", "passed": 2, "failed": 0, "skipped": 0,
                     "scenarios": 2, "categories": {"login": {"passed": 2, "failed": 0,
                                                              "skipped": 0}},
                     "failures": []}
@@ -196,3 +198,25 @@ def test_table_names_the_cause_of_a_failure() -> None:
     assert "    line 3: connect\n    the client did not connect within 5 s\n" in text
     assert "    cause: ConnectError: refused (raised at x.py:1 in connect)" in text
     assert "more" not in text and "full text" in format_table(report, verbose=True)
+
+
+def test_the_suite_on_asyncio_needs_no_trio() -> None:
+    """An asyncio program runs the suite without importing trio (it is imported lazily, for
+    backend="trio" only): what a user without trio installed relies on."""
+    code = """
+import sys
+from sessionkit.conformance import load_scenarios, run_suite
+chosen = [s for s in load_scenarios() if s.category in ("login", "transport")]
+report = run_suite("memory", chosen, backend="asyncio")
+assert report.ok and report.backend == "asyncio", report.to_json()
+print(sorted(m for m in sys.modules if m == "trio" or m.startswith("trio.")))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="backend must be asyncio or trio, got 'curio'"):
+        run_suite("memory", [], backend="curio")
