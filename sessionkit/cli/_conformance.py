@@ -21,7 +21,7 @@ __all__ = ["conformance"]
 @click.option("--json", "as_json", is_flag=True,
               help="End with one line of JSON: passed, failed, skipped, scenarios, "
                    "categories.")
-@click.option("--backend", type=click.Choice(["asyncio", "trio"]), default="trio",
+@click.option("--backend", type=click.Choice(["asyncio", "trio"]), default="asyncio",
               show_default=True, help="The event loop the scenarios (the runtime, the "
               "adapter, the scripted exchange) run on.")
 @click.option("--clock", default=None, metavar="CLOCK",

@@ -26,7 +26,7 @@ __all__ = ["BACKENDS", "DEFAULT_BACKEND", "check_backend", "autojump_threshold",
 #: the event loops the suite runs on
 BACKENDS = ("asyncio", "trio")
 #: what a scenario runs on when no backend is named
-DEFAULT_BACKEND = "trio"
+DEFAULT_BACKEND = "asyncio"  # needs nothing but AnyIO, as the demo and Context
 
 
 def check_backend(backend: str | None) -> str:

@@ -71,7 +71,7 @@ class ScenarioResult:
     #: ...and the exception behind it, with its chain and where each was raised ("" if none)
     cause: str = ""
     #: the event loop it ran on: "asyncio" or "trio"
-    backend: str = "trio"
+    backend: str = "asyncio"
 
     @property
     def passed(self) -> bool:
@@ -120,7 +120,7 @@ def run_scenario(scenario: Scenario, adapter: Any, *, clock: str | None = None,
 
     ``journal``: the session runs on a new journal of this store (``memory``, ``sqlite``
     or a ``postgresql://`` URL; see :mod:`._journal`), None: without one.
-    ``backend``: the event loop, ``"asyncio"`` or ``"trio"`` (None: trio).
+    ``backend``: the event loop, ``"asyncio"`` or ``"trio"`` (None: asyncio).
     """
     check_journal_spec(journal)
     backend = check_backend(backend)

@@ -88,7 +88,7 @@ class SuiteReport:
     capabilities: tuple[str, ...]
     results: tuple[ScenarioResult, ...]
     #: the event loop the scenarios ran on: "asyncio" or "trio"
-    backend: str = "trio"
+    backend: str = "asyncio"
 
     def count(self, status: str, category: str | None = None) -> int:
         return sum(1 for r in self.results
@@ -149,7 +149,7 @@ def run_suite(adapter: Any, scenarios: Iterable[Scenario] | None = None, *,
 
     ``journal``: each scenario's session runs on a new journal of this store (``memory``,
     ``sqlite`` or a ``postgresql://`` URL), None: without one. ``backend``: the event
-    loop every scenario runs on, ``"asyncio"`` or ``"trio"`` (None: trio).
+    loop every scenario runs on, ``"asyncio"`` or ``"trio"`` (None: asyncio).
     """
     backend = check_backend(backend)
     ad = resolve_adapter(adapter)

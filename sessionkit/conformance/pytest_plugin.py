@@ -10,7 +10,7 @@ skipped. An adapter's own test suite can ask for the same from its
         return ["zmq"]          # names, or adapter objects
 
 Options: ``--sessionkit-category`` (repeatable), ``--sessionkit-backend``
-(``asyncio`` or ``trio``, repeatable: each scenario once per backend; trio when
+(``asyncio`` or ``trio``, repeatable: each scenario once per backend; asyncio when
 none), ``--sessionkit-clock`` (``virtual``, ``virtual:SECONDS`` or ``real``) and
 ``--sessionkit-scenarios`` (a directory of ``.skt`` files instead of the bundled
 ones). ``-k`` selects scenarios by name as usual.
@@ -72,7 +72,7 @@ class ScenarioItem(pytest.Item):
 
     def __init__(self, *, scenario: Scenario, adapter: Any, adapter_name: str,
                  clock: str | None, time_limit: float | None = None,
-                 journal: str | None = None, backend: str = "trio",
+                 journal: str | None = None, backend: str = "asyncio",
                  label: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.backend = backend
@@ -144,7 +144,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     clock = config.getoption("sessionkit_clock")
     limit = config.getoption("sessionkit_time_limit")
     journal = config.getoption("sessionkit_journal")
-    backends = list(dict.fromkeys(config.getoption("sessionkit_backend") or ["trio"]))
+    named = config.getoption("sessionkit_backend")
+    backends = list(dict.fromkeys(named or ["asyncio"]))
     for wanted in adapters:
         try:
             adapter = resolve_adapter(wanted)
@@ -153,7 +154,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         name = str(getattr(adapter, "name", None) or wanted)
         for backend in backends:
             _add_items(session, config, items, scenarios, adapter, name, backend,
-                       label=name if backends == ["trio"] else f"{name}-{backend}",
+                       label=f"{name}-{backend}" if named else name,
                        clock=clock, limit=limit, journal=journal)
 
 

@@ -13,11 +13,8 @@ from sessionkit_zmq import adapter
 
 from sessionkit.conformance import format_table, load_scenarios, run_suite
 
-#: the adapter runs on asyncio once it is on AnyIO (not strict: it passes once merged)
-BACKENDS = [pytest.param("asyncio", marks=pytest.mark.xfail(
-                reason="the zmq adapter runs on asyncio once on AnyIO (branch a17zmq)",
-                strict=False)),
-            "trio"]
+#: the suite runs on each event loop
+BACKENDS = ["asyncio", "trio"]
 
 
 def test_serve_uses_curve_by_default() -> None:

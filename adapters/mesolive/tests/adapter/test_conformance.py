@@ -14,11 +14,8 @@ from sessionkit_mesolive import adapter
 
 from sessionkit.conformance import load_scenarios
 
-#: the adapter runs on asyncio once it is on AnyIO (not strict: it passes once merged)
-BACKENDS = [pytest.param("asyncio", marks=pytest.mark.xfail(
-                reason="the mesolive adapter runs on asyncio once on AnyIO (branch a17meso)",
-                strict=False)),
-            "trio"]
+#: the suite runs on each event loop
+BACKENDS = ["asyncio", "trio"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
