@@ -39,7 +39,8 @@ def test_run_suite_takes_an_adapter_name_and_reports_per_category() -> None:
     assert report.adapter == "memory"
     assert report.ok and report.passed == len(chosen) == 2
     data = json.loads(report.to_json())
-    assert data == {"adapter": "memory", "backend": "asyncio", "passed": 2, "failed": 0, "skipped": 0,
+    assert data == {"adapter": "memory", "backend": "asyncio", "passed": 2, "failed": 0,
+                    "skipped": 0,
                     "scenarios": 2, "categories": {"login": {"passed": 2, "failed": 0,
                                                              "skipped": 0}},
                     "failures": []}
