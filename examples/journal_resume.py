@@ -33,7 +33,7 @@ import tempfile
 import time
 from typing import Any
 
-import trio
+import anyio
 
 from sessionkit import LimitOrder, MessageProcessor, SessionConfig
 from sessionkit.store import RecoveryReport, SqliteStore
@@ -96,9 +96,9 @@ def order(side: str, price: int) -> LimitOrder:
 
 
 async def wait_until(check: Any, timeout: float = 20.0) -> None:
-    with trio.fail_after(timeout):
+    with anyio.fail_after(timeout):
         while not check():
-            await trio.sleep(0.005)
+            await anyio.sleep(0.005)
 
 
 async def engine(endpoint: str, journal: str, life: int) -> None:
@@ -122,7 +122,7 @@ async def engine(endpoint: str, journal: str, life: int) -> None:
             client.submit_nowait(order("sell", 99))  # eng-4: crosses eng-1
             client.submit_nowait(order("buy", 98))  # eng-5: rests
             me.say("two more orders sent")
-            await trio.sleep_forever()  # the parent kills this process
+            await anyio.sleep_forever()  # the parent kills this process
         await wait_until(lambda: me.resend_completes and "eng-1" in me.finished)
         last = client.submit_nowait(order("sell", 98))  # carries on: crosses eng-5
         await wait_until(lambda: last in me.finished and "eng-5" in me.finished)
@@ -132,28 +132,30 @@ async def engine(endpoint: str, journal: str, life: int) -> None:
     print(f"[engine {life}] journal left: {left} requests in flight", flush=True)
 
 
-def start_engine(endpoint: str, journal: str, life: int) -> subprocess.Popen[bytes]:
+def start_engine(endpoint: str, journal: str, life: int, backend: str
+                 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--engine", str(life),
-                             "--endpoint", endpoint, "--journal", journal])
+                             "--endpoint", endpoint, "--journal", journal,
+                             "--backend", backend])
 
 
-async def main(journal: str) -> int:
+async def main(journal: str, backend: str) -> int:
     from sessionkit_zmq import serve_simulator
 
     async with serve_simulator("tcp://127.0.0.1:*", curve=False,
                                heartbeat_interval_ms=500) as sim:
         exchange = sim.exchange
         print(f"[exchange] ZMQ simulator on {sim.endpoint}", flush=True)
-        first = start_engine(sim.endpoint, journal, 1)
+        first = start_engine(sim.endpoint, journal, 1, backend)
         await wait_until(lambda: len(exchange.executions) == 5 or first.poll() is not None)
-        await trio.sleep(0.3)  # the engine is inside its slow handler now
+        await anyio.sleep(0.3)  # the engine is inside its slow handler now
         first.send_signal(signal.SIGKILL)
         first.wait()
         print("[exchange] *** engine 1 killed (SIGKILL) while handling an answer ***",
               flush=True)
-        second = start_engine(sim.endpoint, journal, 2)
+        second = start_engine(sim.endpoint, journal, 2, backend)
         while second.poll() is None:
-            await trio.sleep(0.01)
+            await anyio.sleep(0.01)
         cids = [c for c, _, _ in exchange.executions]
         print(f"[exchange] executions: {len(cids)}, {len(set(cids))} distinct cids "
               f"({'none twice' if len(cids) == len(set(cids)) else 'SOME TWICE'})", flush=True)
@@ -163,11 +165,13 @@ async def main(journal: str) -> int:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--journal", help="the journal file (default: a new one in a temp dir)")
+    p.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio",
+                   help="the event loop the exchange and the engines run on")
     p.add_argument("--engine", type=int, help=argparse.SUPPRESS)
     p.add_argument("--endpoint", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.engine:
-        trio.run(engine, args.endpoint, args.journal, args.engine)
+        anyio.run(engine, args.endpoint, args.journal, args.engine, backend=args.backend)
         raise SystemExit(0)
     path = args.journal or os.path.join(tempfile.mkdtemp(), f"{ACCOUNT}-{TRADING_DAY}.journal")
-    raise SystemExit(trio.run(main, path))
+    raise SystemExit(anyio.run(main, path, args.backend, backend=args.backend))

@@ -42,6 +42,7 @@ _NEEDS_ZMQ = pytest.mark.skipif(_zmq_missing(), reason="sessionkit-zmq is not in
 
 
 @pytest.mark.parametrize(("transport", "backend"), [
+    pytest.param("zmq", "asyncio", marks=_NEEDS_ZMQ),
     pytest.param("zmq", "trio", marks=_NEEDS_ZMQ),
     ("tcp", "asyncio"),
 ])

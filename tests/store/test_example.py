@@ -13,9 +13,11 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "journal_resume.py"
 
 
-def test_the_journal_resume_example(tmp_path):
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_journal_resume_example(tmp_path, backend):
     pytest.importorskip("sessionkit_zmq")
-    proc = subprocess.run([sys.executable, str(EXAMPLE), "--journal", str(tmp_path / "j")],
+    proc = subprocess.run([sys.executable, str(EXAMPLE), "--journal", str(tmp_path / "j"),
+                           "--backend", backend],
                           capture_output=True, text=True, timeout=120)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
